@@ -1,0 +1,182 @@
+//! The one error enum of the core. Each binding maps it once, to its own exception / Error class tree
+//! rooted at `FerruleError`; nothing else in the core invents error types.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why a configuration value was refused; bindings map `OutOfRange` to `ValueError` / `RangeError`
+/// and `Conflict` / `Unknown` to `ValueError` / `TypeError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigProblem {
+    OutOfRange,
+    Conflict,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// Configuration refused at construction. The message names the parameter, its value and what
+    /// is allowed, e.g. `failure_rate=1.5 is out of range; allowed: (0, 1]`.
+    InvalidConfig {
+        component: &'static str,
+        param: &'static str,
+        value: String,
+        allowed: String,
+        problem: ConfigProblem,
+    },
+    /// A breaker refused the call. `retry_after` is the time it stays open (zero when half-open
+    /// probes are all taken and the wait cannot be known).
+    CircuitOpen {
+        breaker: String,
+        retry_after: Duration,
+    },
+}
+
+impl Error {
+    pub fn out_of_range(
+        component: &'static str,
+        param: &'static str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::InvalidConfig {
+            component,
+            param,
+            value: value.to_string(),
+            allowed: allowed.into(),
+            problem: ConfigProblem::OutOfRange,
+        }
+    }
+
+    pub fn conflict(
+        component: &'static str,
+        param: &'static str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::InvalidConfig {
+            component,
+            param,
+            value: value.to_string(),
+            allowed: allowed.into(),
+            problem: ConfigProblem::Conflict,
+        }
+    }
+
+    /// A short stable code, shared by the Python and Node error classes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidConfig { .. } => "FERRULE_INVALID_CONFIG",
+            Error::CircuitOpen { .. } => "FERRULE_CIRCUIT_OPEN",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidConfig {
+                component,
+                param,
+                value,
+                allowed,
+                problem,
+            } => match problem {
+                ConfigProblem::OutOfRange => write!(
+                    f,
+                    "{component}: {param}={value} is out of range; allowed: {allowed}"
+                ),
+                ConfigProblem::Conflict => {
+                    write!(f, "{component}: {param}={value} conflicts: {allowed}")
+                }
+                ConfigProblem::Unknown => {
+                    write!(
+                        f,
+                        "{component}: unknown option {param}={value}; allowed: {allowed}"
+                    )
+                }
+            },
+            Error::CircuitOpen {
+                breaker,
+                retry_after,
+            } => write!(
+                f,
+                "circuit breaker '{breaker}' is open; retry after {:.3}s",
+                retry_after.as_secs_f64()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Validation helpers used by every config builder, so messages read the same everywhere.
+pub(crate) mod check {
+    use super::Error;
+
+    pub fn finite_positive(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(Error::out_of_range(c, p, v, "a finite number > 0"))
+        }
+    }
+
+    pub fn finite_non_negative(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(Error::out_of_range(c, p, v, "a finite number >= 0"))
+        }
+    }
+
+    pub fn rate(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
+        if v.is_finite() && v > 0.0 && v <= 1.0 {
+            Ok(v)
+        } else {
+            Err(Error::out_of_range(c, p, v, "(0, 1]"))
+        }
+    }
+
+    pub fn int_range(
+        c: &'static str,
+        p: &'static str,
+        v: u64,
+        lo: u64,
+        hi: u64,
+    ) -> Result<u64, Error> {
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(Error::out_of_range(
+                c,
+                p,
+                v,
+                format!("an integer in [{lo}, {hi}]"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_parameter_value_and_range() {
+        let e = check::rate("CircuitBreaker", "failure_rate", 1.5).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "CircuitBreaker: failure_rate=1.5 is out of range; allowed: (0, 1]"
+        );
+        assert_eq!(e.code(), "FERRULE_INVALID_CONFIG");
+        let e = check::int_range("CircuitBreaker", "window", 0, 1, 10).unwrap_err();
+        assert!(e.to_string().contains("window=0"));
+        assert!(e.to_string().contains("[1, 10]"));
+        assert!(check::finite_positive("X", "open_seconds", f64::NAN).is_err());
+        assert!(check::finite_non_negative("X", "d", -0.1).is_err());
+        assert!(check::finite_non_negative("X", "d", 0.0).is_ok());
+    }
+}

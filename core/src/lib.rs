@@ -1,0 +1,29 @@
+//! ferrule-core: the resilience primitives and telemetry of ferrule, in plain Rust. The Python and
+//! Node bindings only convert; every rule lives here, once. This file is the public API.
+
+pub mod clock;
+pub mod error;
+pub mod policy;
+pub mod random;
+pub mod striped;
+
+pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
+pub use error::{ConfigProblem, Error, Result};
+pub use policy::breaker::{
+    BreakerConfig, CallError, CircuitBreaker, Outcome, Permit, Reason, Rejected, Snapshot, State,
+    Transition,
+};
+pub use policy::outcome_window::{WindowSpec, WindowTotals};
+
+/// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
+/// runtime. Every binding entry point that can reach core code goes through this.
+pub fn catch_panic<T>(
+    f: impl FnOnce() -> T + std::panic::UnwindSafe,
+) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(f).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}

@@ -1,0 +1,4 @@
+//! Resilience policies: each decides, the host executes.
+
+pub mod breaker;
+pub mod outcome_window;
