@@ -65,17 +65,12 @@ impl Clock for ManualClock {
 
 /// The clock a primitive holds. An enum rather than `Arc<dyn Clock>` so the common case (the system
 /// clock) is a direct, inlinable call on the hot path.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub enum ClockRef {
+    #[default]
     System,
     Manual(ManualClock),
     Custom(Arc<dyn Clock>),
-}
-
-impl Default for ClockRef {
-    fn default() -> Self {
-        ClockRef::System
-    }
 }
 
 impl std::fmt::Debug for ClockRef {

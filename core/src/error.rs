@@ -113,7 +113,7 @@ impl std::error::Error for Error {}
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Validation helpers used by every config builder, so messages read the same everywhere.
-pub(crate) mod check {
+pub mod check {
     use super::Error;
 
     pub fn finite_positive(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
@@ -147,8 +147,13 @@ pub(crate) mod check {
         lo: u64,
         hi: u64,
     ) -> Result<u64, Error> {
-        if (lo..=hi).contains(&v) {
-            Ok(v)
+        int(c, p, v as i128, lo, hi)
+    }
+
+    /// For host integers, which may be negative or huge: checked before any narrowing cast.
+    pub fn int(c: &'static str, p: &'static str, v: i128, lo: u64, hi: u64) -> Result<u64, Error> {
+        if v >= lo as i128 && v <= hi as i128 {
+            Ok(v as u64)
         } else {
             Err(Error::out_of_range(
                 c,

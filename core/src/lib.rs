@@ -17,10 +17,11 @@ pub use policy::outcome_window::{WindowSpec, WindowTotals};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.
-pub fn catch_panic<T>(
-    f: impl FnOnce() -> T + std::panic::UnwindSafe,
-) -> std::result::Result<T, String> {
-    std::panic::catch_unwind(f).map_err(|p| {
+///
+/// `AssertUnwindSafe` is sound here: core state is atomics whose every single update leaves a valid
+/// state, and the few locks recover from poisoning, so nothing is left half-updated by a panic.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
         p.downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())

@@ -15,6 +15,53 @@ pub enum WindowSpec {
     Time { nanos: u64, buckets: u32 },
 }
 
+impl WindowSpec {
+    /// Builds the window from host options: a call count, or a duration in seconds split into
+    /// buckets; never both. Neither gives the default, the last 20 calls.
+    pub fn from_options(
+        component: &'static str,
+        count: Option<i64>,
+        seconds: Option<f64>,
+        buckets: i64,
+    ) -> crate::Result<Self> {
+        use crate::error::{check, Error};
+        match (count, seconds) {
+            (Some(n), Some(s)) => Err(Error::conflict(
+                component,
+                "window",
+                n,
+                format!("window_seconds={s} was given too; choose a count window or a time window"),
+            )),
+            (Some(n), None) => Ok(WindowSpec::Count(check::int(
+                component,
+                "window",
+                n as i128,
+                1,
+                MAX_COUNT_WINDOW,
+            )? as u32)),
+            (None, Some(s)) => {
+                let b = check::int(component, "window_buckets", buckets as i128, 1, 1000)?;
+                if !(s.is_finite() && s >= 0.001 * b as f64 && s <= 31_536_000.0) {
+                    return Err(Error::out_of_range(
+                        component,
+                        "window_seconds",
+                        s,
+                        format!(
+                            "[{}, 31536000] (at least 1 ms per bucket, {b} buckets)",
+                            0.001 * b as f64
+                        ),
+                    ));
+                }
+                Ok(WindowSpec::Time {
+                    nanos: (s * 1e9) as u64,
+                    buckets: b as u32,
+                })
+            }
+            (None, None) => Ok(WindowSpec::Count(20)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WindowTotals {
     pub calls: u64,

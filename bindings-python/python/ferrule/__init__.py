@@ -1,0 +1,14 @@
+"""ferrule: make LLM calls survivable and visible from inside the process that makes them."""
+
+from ._ferrule import __version__
+from .breaker import CircuitBreaker
+from .errors import CircuitOpenError, ConfigError, FerruleError, InternalError
+
+__all__ = [
+    "__version__",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "ConfigError",
+    "FerruleError",
+    "InternalError",
+]

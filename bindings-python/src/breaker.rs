@@ -1,0 +1,194 @@
+//! `CircuitBreakerCore`: the core breaker for the Python host layer (`ferrule/breaker.py`), which
+//! classifies outcomes and runs the user's function. Only conversion here.
+
+use crate::clock::ManualClock;
+use crate::error::{circuit_open, guard, to_py};
+use ferrule_core::error::check;
+use ferrule_core::{
+    BreakerConfig, CircuitBreaker, ClockRef, Outcome, Permit, Transition, WindowSpec,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+const C: &str = "CircuitBreaker";
+
+#[pyclass(frozen, name = "CircuitBreakerCore", module = "ferrule._ferrule")]
+pub struct CircuitBreakerCore {
+    inner: CircuitBreaker,
+    on_transition: Option<Py<PyAny>>,
+}
+
+impl CircuitBreakerCore {
+    /// Hands a transition to the host's dispatcher. The dispatcher catches listener errors itself;
+    /// if it fails anyway, the error is reported as unraisable rather than lost or thrown into the
+    /// caller's unrelated call.
+    fn dispatch(&self, py: Python<'_>, t: Option<Transition>) {
+        if let (Some(t), Some(cb)) = (t, &self.on_transition) {
+            let open_for = t.open_for.map(|d| d.as_secs_f64());
+            if let Err(e) = cb.call1(
+                py,
+                (t.from.as_str(), t.to.as_str(), t.reason.as_str(), open_for),
+            ) {
+                e.write_unraisable(py, Some(cb.bind(py)));
+            }
+        }
+    }
+
+    #[inline]
+    fn finish(&self, py: Python<'_>, token: u64, outcome: Outcome) -> PyResult<()> {
+        let t = guard(py, || self.inner.record(Permit::from_token(token), outcome))?;
+        if t.is_some() {
+            self.dispatch(py, t);
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl CircuitBreakerCore {
+    #[new]
+    #[pyo3(signature = (name, *, failure_rate=None, consecutive_failures=None, window=None,
+        window_seconds=None, window_buckets=10, min_calls=10, slow_call_seconds=None, slow_call_rate=None,
+        open_seconds=30.0, max_open_seconds=None, open_multiplier=2.0, half_open_calls=1, clock=None,
+        on_transition=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: String,
+        failure_rate: Option<f64>,
+        consecutive_failures: Option<i64>,
+        window: Option<i64>,
+        window_seconds: Option<f64>,
+        window_buckets: i64,
+        min_calls: i64,
+        slow_call_seconds: Option<f64>,
+        slow_call_rate: Option<f64>,
+        open_seconds: f64,
+        max_open_seconds: Option<f64>,
+        open_multiplier: f64,
+        half_open_calls: i64,
+        clock: Option<PyRef<'_, ManualClock>>,
+        on_transition: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let build = || -> ferrule_core::Result<CircuitBreaker> {
+            let config = BreakerConfig {
+                name,
+                failure_rate,
+                consecutive_failures: consecutive_failures
+                    .map(|n| {
+                        check::int(C, "consecutive_failures", n as i128, 1, 1_000_000)
+                            .map(|n| n as u32)
+                    })
+                    .transpose()?,
+                window: WindowSpec::from_options(C, window, window_seconds, window_buckets)?,
+                min_calls: check::int(C, "min_calls", min_calls as i128, 1, 1_000_000_000)? as u32,
+                slow_call_seconds,
+                slow_call_rate,
+                open_seconds,
+                max_open_seconds,
+                open_multiplier,
+                half_open_calls: check::int(
+                    C,
+                    "half_open_calls",
+                    half_open_calls as i128,
+                    1,
+                    10_000,
+                )? as u32,
+            };
+            let clock = clock
+                .as_ref()
+                .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
+            CircuitBreaker::with_clock(config, clock)
+        };
+        let inner = build().map_err(|e| to_py(py, e))?;
+        Ok(Self {
+            inner,
+            on_transition,
+        })
+    }
+
+    /// Asks to make a call: returns a permit token, or raises `CircuitOpenError`.
+    #[inline]
+    fn acquire(&self, py: Python<'_>) -> PyResult<u64> {
+        match guard(py, || self.inner.acquire())? {
+            Ok((permit, t)) => {
+                if t.is_some() {
+                    self.dispatch(py, t);
+                }
+                Ok(permit.token())
+            }
+            Err(r) => Err(circuit_open(
+                py,
+                self.inner.name(),
+                r.retry_after.map(|d| d.as_secs_f64()),
+            )),
+        }
+    }
+
+    #[inline]
+    fn success(&self, py: Python<'_>, token: u64) -> PyResult<()> {
+        self.finish(py, token, Outcome::Success)
+    }
+
+    #[inline]
+    fn failure(&self, py: Python<'_>, token: u64) -> PyResult<()> {
+        self.finish(py, token, Outcome::Failure)
+    }
+
+    #[inline]
+    fn ignored(&self, py: Python<'_>, token: u64) -> PyResult<()> {
+        self.finish(py, token, Outcome::Ignored)
+    }
+
+    fn force_open(&self, py: Python<'_>) -> PyResult<()> {
+        let t = guard(py, || self.inner.force_open())?;
+        self.dispatch(py, t);
+        Ok(())
+    }
+
+    fn force_closed(&self, py: Python<'_>) -> PyResult<()> {
+        let t = guard(py, || self.inner.force_closed())?;
+        self.dispatch(py, t);
+        Ok(())
+    }
+
+    fn reset(&self, py: Python<'_>) -> PyResult<()> {
+        let t = guard(py, || self.inner.reset())?;
+        self.dispatch(py, t);
+        Ok(())
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.inner.state().as_str()
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = guard(py, || self.inner.snapshot())?;
+        let d = PyDict::new(py);
+        d.set_item("name", s.name)?;
+        d.set_item("state", s.state.as_str())?;
+        d.set_item("forced", s.forced)?;
+        d.set_item("calls", s.calls)?;
+        d.set_item("successes", s.successes)?;
+        d.set_item("failures", s.failures)?;
+        d.set_item("ignored", s.ignored)?;
+        d.set_item("slow", s.slow)?;
+        d.set_item("rejected", s.rejected)?;
+        d.set_item("transitions", s.transitions)?;
+        d.set_item("consecutive_failures", s.consecutive_failures)?;
+        d.set_item("window_calls", s.window.calls)?;
+        d.set_item("window_failures", s.window.failures)?;
+        d.set_item("window_slow", s.window.slow)?;
+        d.set_item(
+            "open_remaining_seconds",
+            s.open_remaining.map(|d| d.as_secs_f64()),
+        )?;
+        Ok(d)
+    }
+}
