@@ -28,3 +28,13 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
             .unwrap_or_else(|| "unknown panic".into())
     })
 }
+
+pub use policy::backoff::{Backoff, BackoffKind, Jitter};
+pub use policy::chaos::{Chaos, ChaosConfig, Fault};
+pub use policy::pipeline::{Admission, Event, Pipeline, PipelineConfig, PipelineStats};
+pub use policy::retry::{
+    transient_status, Decision, Failure, GiveUp, RetryConfig, RetryPolicy, RetryState, RetryStats,
+    WaitSource,
+};
+pub use policy::retry_budget::{BudgetConfig, RetryBudget};
+pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};
