@@ -1,16 +1,28 @@
 //! The private native module `ferrule._ferrule`. The public API is the pure-Python package
 //! `ferrule`, which imports from here; this crate only converts between Python and the core.
 
+mod backoff;
 mod breaker;
+mod chaos;
 mod clock;
 mod error;
+mod policy;
+mod retry_hint;
 
 #[pyo3::pymodule]
 mod _ferrule {
     #[pymodule_export]
+    use crate::backoff::Backoff;
+    #[pymodule_export]
     use crate::breaker::CircuitBreakerCore;
     #[pymodule_export]
+    use crate::chaos::ChaosCore;
+    #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::policy::{PolicyCore, RetryOptions};
+    #[pymodule_export]
+    use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -12,3 +12,27 @@ __all__ = [
     "FerruleError",
     "InternalError",
 ]
+
+from ._ferrule import Backoff
+from .chaos import Chaos
+from .deadline import remaining
+from .errors import RateLimitedError, RetryError, TimeoutError
+from .policy import Policy, fallback, resilient, retry, timeout
+from .retry import Retry
+from .transient import transient
+
+__all__ += [
+    "Backoff",
+    "Chaos",
+    "Policy",
+    "RateLimitedError",
+    "Retry",
+    "RetryError",
+    "TimeoutError",
+    "fallback",
+    "remaining",
+    "resilient",
+    "retry",
+    "timeout",
+    "transient",
+]

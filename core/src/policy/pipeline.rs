@@ -200,16 +200,32 @@ impl Pipeline {
         )
     }
 
-    /// The time an attempt starting now may take: the attempt timeout, cut by what is left of the
-    /// total timeout and of the retry deadline. `None` when nothing bounds it.
-    pub fn attempt_budget(&self, start_nanos: u64) -> Option<Duration> {
+    /// What is left of the whole call: the total timeout and the retry deadline, measured from
+    /// `start_nanos`. `None` when neither is set.
+    pub fn call_remaining(&self, start_nanos: u64) -> Option<Duration> {
         let elapsed = Duration::from_nanos(self.now_nanos().saturating_sub(start_nanos));
         let total = self.total_timeout.map(|t| t.saturating_sub(elapsed));
         let retry = self.retry.remaining(start_nanos);
-        [self.attempt_timeout, total, retry]
-            .into_iter()
-            .flatten()
-            .min()
+        match (total, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The time an attempt starting now may take: the attempt timeout, cut by what is left of the
+    /// call. `None` when nothing bounds it.
+    pub fn attempt_budget(&self, start_nanos: u64) -> Option<Duration> {
+        match (self.attempt_timeout, self.call_remaining(start_nanos)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether any timeout or deadline bounds a call (the host then tracks deadlines).
+    pub fn bounded(&self) -> bool {
+        self.attempt_timeout.is_some()
+            || self.total_timeout.is_some()
+            || self.retry.config().max_elapsed_seconds.is_some()
     }
 
     pub fn note(&self, e: Event) {
