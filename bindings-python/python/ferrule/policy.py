@@ -388,7 +388,7 @@ class Policy:
                 raise TimeoutError(f"{self.name}: no time left for the attempt", 0.0)
             if _HAS_ASYNC_TIMEOUT:
                 try:
-                    async with asyncio.timeout(budget) as cm:  # type: ignore[attr-defined]
+                    async with asyncio.timeout(budget) as cm:
                         return await fn(*args, **kwargs)
                 except builtins_TimeoutError:
                     if cm.expired():
@@ -473,7 +473,7 @@ class Policy:
             if total is not None and _HAS_ASYNC_TIMEOUT and attempts == 0:
                 # The total timeout also cancels a wait or a limiter queue, not only an attempt.
                 try:
-                    async with asyncio.timeout(total) as cm:  # type: ignore[attr-defined]
+                    async with asyncio.timeout(total) as cm:
                         return await self._loop_async(fn, args, kwargs, attempts, start, failure)
                 except builtins_TimeoutError:
                     if cm.expired():
