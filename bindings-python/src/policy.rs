@@ -80,6 +80,9 @@ impl RetryOptions {
 pub struct PolicyCore {
     inner: Pipeline,
     breaker: Option<Py<CircuitBreakerCore>>,
+    /// A first attempt's budget in nanoseconds (known at construction), so `begin_at` reads the
+    /// clock once.
+    first_budget: Option<u64>,
 }
 
 impl PolicyCore {
@@ -145,7 +148,14 @@ impl PolicyCore {
             .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
         let shared = breaker.as_ref().map(|b| b.get().inner.clone());
         let inner = Pipeline::new(config, shared, clock).map_err(|e| to_py(py, e))?;
-        Ok(Self { inner, breaker })
+        let first_budget = inner
+            .first_attempt_budget()
+            .map(|d| d.as_nanos().min(u64::MAX as u128) as u64);
+        Ok(Self {
+            inner,
+            breaker,
+            first_budget,
+        })
     }
 
     /// A call starts: returns the first attempt's permit token, or raises `CircuitOpenError`.
@@ -157,10 +167,14 @@ impl PolicyCore {
 
     /// `begin` for a bounded pipeline: `(token, start_nanos, attempt_deadline)`. On refusal the
     /// `CircuitOpenError` is raised and the host reads the start with `now_nanos()`.
+    #[inline]
     fn begin_at(&self, py: Python<'_>) -> PyResult<(u64, u64, Option<f64>)> {
         let (start, a) = guard(py, || self.inner.begin())?;
         let token = self.admitted(py, a)?;
-        Ok((token, start, self.deadline(start)))
+        let deadline = self
+            .first_budget
+            .map(|b| start.saturating_add(b) as f64 / 1e9);
+        Ok((token, start, deadline))
     }
 
     /// A retry starts: returns its permit token, or raises `CircuitOpenError`.

@@ -1,32 +1,55 @@
-"""The deadline of the attempt running now, as a contextvar: ``ferrule.remaining()`` tells code inside
-a call how long it has left, so integrations hand it to the SDK's own ``timeout=``. Sync calls are
-never interrupted in the default (soft) mode; this is how they learn their budget."""
+"""The deadline of the attempt running now: ``ferrule.remaining()`` tells code inside a call how long
+it has left, so integrations hand it to the SDK's own ``timeout=``. Sync calls are never interrupted
+in the default (soft) mode; this is how they learn their budget.
+
+Async attempts keep their deadline in a contextvar (tasks interleave on one thread). A sync attempt
+cannot be interleaved with anything on its thread, so it keeps its deadline in a thread-local slot,
+saved and restored around the call: a quarter of the cost of a contextvar set and reset on the hot
+path. ``remaining()`` reads both and answers the tighter."""
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
 from typing import Callable, Optional, Tuple
 
+from ._ferrule import PolicyCore
+
 __all__ = ["remaining"]
 
-# (the clock the deadline is on, the deadline in that clock's seconds)
-_deadline: ContextVar[Optional[Tuple[Callable[[], float], float]]] = ContextVar("ferrule_deadline", default=None)
+Deadline = Tuple[Callable[[], float], float]  # (the clock it is on, the deadline in its seconds)
+
+# Every policy on the system clock reads time through this one function, so deadlines of nested
+# policies are recognised as comparable by identity.
+system_now: Callable[[], float] = PolicyCore().now
+
+_deadline: ContextVar[Optional[Deadline]] = ContextVar("ferrule_deadline", default=None)
+
+
+class _SyncDeadline(threading.local):
+    d: Optional[Deadline] = None
+
+
+_sync = _SyncDeadline()
 
 
 def remaining() -> Optional[float]:
     """Seconds left before the current attempt's deadline (never negative), or ``None`` outside any
     ferrule policy with a timeout or deadline."""
-    d = _deadline.get()
-    if d is None:
+    best: Optional[float] = None
+    for d in (_sync.d, _deadline.get()):
+        if d is not None:
+            left = d[1] - d[0]()
+            if best is None or left < best:
+                best = left
+    if best is None:
         return None
-    now, at = d
-    left = at - now()
-    return left if left > 0.0 else 0.0
+    return best if best > 0.0 else 0.0
 
 
 def _tighter(now: Callable[[], float], at: float) -> float:
     """A nested policy's deadline never outlives the one around it (when both run on one clock)."""
-    outer = _deadline.get()
-    if outer is not None and outer[0] == now and outer[1] < at:
-        return outer[1]
+    for d in (_sync.d, _deadline.get()):
+        if d is not None and d[0] is now and d[1] < at:
+            at = d[1]
     return at

@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Tuple, TypeVar, cast
 from ._ferrule import ManualClock, PolicyCore
 from .breaker import FAILURE, IGNORED, SUCCESS, CircuitBreaker, ExcMatcher, _matcher
 from .chaos import Chaos
-from .deadline import _deadline, _tighter
+from .deadline import _deadline, _sync, _tighter, system_now
 from .errors import CircuitOpenError, RateLimitedError, RetryError, TimeoutError
 from .fallback import UNSET, Fallback
 from .retry import Retry
@@ -140,7 +140,8 @@ class Policy:
         self._hook_errors = 0
         on = _matcher(fallback_on, "fallback_on", "Policy")
         self._fallback = None if fallback is UNSET else Fallback(fallback, on, f"policy {name!r}")
-        self._now = self._core.now
+        # Manual clocks and the core's clock read the same seconds; see deadline.system_now.
+        self._now = clock.now if clock is not None else system_now
         if clock is not None:
             advance = clock.advance
 
@@ -218,8 +219,10 @@ class Policy:
         box: list[Tuple[bool, Any]] = []
         done = threading.Event()
         ctx = contextvars.copy_context()
+        slot = _sync.d
 
         def run() -> None:
+            _sync.d = slot
             try:
                 box.append((True, ctx.run(fn, *args, **kwargs)))
             except BaseException as e:  # handed to the caller's thread
@@ -246,17 +249,19 @@ class Policy:
         if deadline is None:
             return fn(*args, **kwargs)
         now = self._now
-        token = _deadline.set((now, _tighter(now, deadline)))
+        at = _tighter(now, deadline)
+        prev = _sync.d
+        _sync.d = (now, at)
         try:
             if self._hard:
                 try:
-                    return self._hard_call(fn, args, kwargs, deadline - now())
+                    return self._hard_call(fn, args, kwargs, at - now())
                 except TimeoutError:
                     self._core.note("timeout")
                     raise
             return fn(*args, **kwargs)
         finally:
-            _deadline.reset(token)
+            _sync.d = prev
 
     def _loop_sync(
         self, fn: Callable[..., Any], args: Any, kwargs: Any, attempts: int, start: int, failure: Any, result: Any
@@ -334,8 +339,10 @@ class Policy:
     def _wrap_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         call = self._call_sync
         r = self._retry
-        fast = not self._bounded and self._limiter is None and (r is None or r.retry_on_result is None)
-        if not fast:
+        simple = self._limiter is None and (r is None or r.retry_on_result is None)
+        if simple and self._bounded and not self._hard:
+            return self._wrap_sync_bounded(fn)
+        if not (simple and not self._bounded):
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -372,6 +379,51 @@ class Policy:
             return result
 
         return fast_wrapper
+
+    def _wrap_sync_bounded(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The steady state with a soft timeout: the first attempt's deadline comes with the one
+        crossing before the call; any failure continues in the general loop from attempt 1."""
+        call = self._call_sync
+        core = self._core
+        begin_at, success, record, now_nanos = core.begin_at, core.success, core.record, core.now_nanos
+        outcome = self._outcome
+        b = self._breaker
+        on_result = b._failure_on_result if b is not None else None
+        now = self._now
+        slot = _sync
+        cv_get = _deadline.get
+
+        @functools.wraps(fn)
+        def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                tok, start, deadline = begin_at()
+            except CircuitOpenError as exc:
+                return call(fn, args, kwargs, 1, now_nanos(), exc)
+            prev = slot.d
+            if prev is not None and prev[0] is now and prev[1] < deadline:
+                deadline = prev[1]
+            outer = cv_get()
+            if outer is not None and outer[0] is now and outer[1] < deadline:
+                deadline = outer[1]
+            slot.d = (now, deadline)
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                slot.d = prev  # before the retries, which set their own deadlines
+                record(tok, outcome(exc))
+                return call(fn, args, kwargs, 1, start, exc)
+            except BaseException:
+                slot.d = prev
+                record(tok, IGNORED)
+                raise
+            slot.d = prev
+            if on_result is not None and on_result(result):
+                record(tok, FAILURE)
+            else:
+                success(tok)
+            return result
+
+        return bounded_wrapper
 
     # -- async ----------------------------------------------------------------------------------------
 

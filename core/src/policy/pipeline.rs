@@ -221,6 +221,19 @@ impl Pipeline {
         }
     }
 
+    /// The budget of a first attempt, known at construction: nothing has elapsed yet.
+    pub fn first_attempt_budget(&self) -> Option<Duration> {
+        let retry = self
+            .retry
+            .config()
+            .max_elapsed_seconds
+            .map(Duration::from_secs_f64);
+        [self.attempt_timeout, self.total_timeout, retry]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// Whether any timeout or deadline bounds a call (the host then tracks deadlines).
     pub fn bounded(&self) -> bool {
         self.attempt_timeout.is_some()
