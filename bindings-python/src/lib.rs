@@ -4,6 +4,8 @@
 mod breaker;
 mod clock;
 mod error;
+mod gil;
+mod mock;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -11,6 +13,8 @@ mod _ferrule {
     use crate::breaker::CircuitBreakerCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::mock::MockServerCore;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
