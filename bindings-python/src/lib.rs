@@ -6,6 +6,8 @@ mod breaker;
 mod chaos;
 mod clock;
 mod error;
+mod gil;
+mod mock;
 mod policy;
 mod retry_hint;
 
@@ -19,6 +21,8 @@ mod _ferrule {
     use crate::chaos::ChaosCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::policy::{PolicyCore, RetryOptions};
     #[pymodule_export]

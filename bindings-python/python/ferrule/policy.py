@@ -396,9 +396,10 @@ class Policy:
         @functools.wraps(fn)
         def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                tok, start, deadline = begin_at()
+                tok, start, first = begin_at()
             except CircuitOpenError as exc:
                 return call(fn, args, kwargs, 1, now_nanos(), exc)
+            deadline: float = first  # type: ignore[assignment]  # a bounded pipeline always has one
             prev = slot.d
             if prev is not None and prev[0] is now and prev[1] < deadline:
                 deadline = prev[1]
