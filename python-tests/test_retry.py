@@ -696,3 +696,25 @@ def test_backoff_reports_its_shape() -> None:
     assert b.sample(5, seed=1) == b.sample(5, seed=1)
     assert all(0 <= d <= b.nominal(i + 1) for i, d in enumerate(b.sample(20, seed=2)))
     assert completion("x")["choices"][0]["message"]["content"] == "x"
+
+
+async def test_nested_deadlines_answer_the_tighter() -> None:
+    clock = ManualClock()
+    outer = ferrule.Policy(timeout_seconds=5.0, clock=clock)
+    inner = ferrule.Policy(timeout_seconds=10.0, clock=clock)
+    seen: List[Optional[float]] = []
+
+    @inner
+    def leaf() -> None:
+        seen.append(ferrule.remaining())
+
+    outer.call(leaf)
+
+    @outer
+    async def async_outer() -> None:
+        leaf()
+        seen.append(ferrule.remaining())
+
+    await async_outer()
+    assert seen == [5.0, 5.0, 5.0]
+    assert ferrule.remaining() is None

@@ -84,13 +84,9 @@ def main() -> None:
         ("tenacity 9.2 async retry", ns_per_await(lambda: a_tenacity(1))),
         ("stamina 26.1 async retry", ns_per_await(lambda: a_stamina(1))),
     ]
-    # The awaited bare coroutine is the floor every row pays; the target is ferrule's own cost.
+    # The whole awaited call, floor included: the target is the total, not ferrule's share of it.
     table("retry, async success path (awaited in a running loop)", arows,
-          against="ferrule.retry async decorator")
-    base = dict(arows)["bare async pass-through decorator"]
-    own = dict(arows)["ferrule.retry async decorator"] - base
-    print(f"target: ferrule async retry over the bare async decorator <= 800 ns -> {own:.1f} ns "
-          f"{'MET' if own <= 800 else 'MISSED'}")
+          against="ferrule.retry async decorator", target=("ferrule.retry async decorator", 800))
 
     breaker = ferrule.CircuitBreaker("bench", failure_rate=0.5, window=100, min_calls=20)
     policy = ferrule.Policy(retry=ferrule.Retry(3, backoff=exp), breaker=breaker, timeout_seconds=5.0,

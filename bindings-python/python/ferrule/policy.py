@@ -391,7 +391,6 @@ class Policy:
         on_result = b._failure_on_result if b is not None else None
         now = self._now
         slot = _sync
-        cv_get = _deadline.get
 
         @functools.wraps(fn)
         def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -403,9 +402,8 @@ class Policy:
             prev = slot.d
             if prev is not None and prev[0] is now and prev[1] < deadline:
                 deadline = prev[1]
-            outer = cv_get()
-            if outer is not None and outer[0] is now and outer[1] < deadline:
-                deadline = outer[1]
+            # An async policy around this one keeps its deadline in the contextvar, which
+            # remaining() reads too and takes the tighter of.
             slot.d = (now, deadline)
             try:
                 result = fn(*args, **kwargs)
