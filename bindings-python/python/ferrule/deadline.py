@@ -20,7 +20,7 @@ __all__ = ["remaining"]
 Deadline = Tuple[Callable[[], float], float]  # (the clock it is on, the deadline in its seconds)
 
 # Every policy on the system clock reads time through this one function, so deadlines of nested
-# policies are recognised as comparable by identity.
+# policies compare equal (bound methods of one manual clock compare equal too).
 system_now: Callable[[], float] = PolicyCore().now
 
 _deadline: ContextVar[Optional[Deadline]] = ContextVar("ferrule_deadline", default=None)
@@ -50,6 +50,6 @@ def remaining() -> Optional[float]:
 def _tighter(now: Callable[[], float], at: float) -> float:
     """A nested policy's deadline never outlives the one around it (when both run on one clock)."""
     for d in (_sync.d, _deadline.get()):
-        if d is not None and d[0] is now and d[1] < at:
+        if d is not None and d[0] == now and d[1] < at:
             at = d[1]
     return at

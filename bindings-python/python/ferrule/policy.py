@@ -400,7 +400,7 @@ class Policy:
                 return call(fn, args, kwargs, 1, now_nanos(), exc)
             deadline: float = first  # type: ignore[assignment]  # a bounded pipeline always has one
             prev = slot.d
-            if prev is not None and prev[0] is now and prev[1] < deadline:
+            if prev is not None and prev[0] == now and prev[1] < deadline:
                 deadline = prev[1]
             # An async policy around this one keeps its deadline in the contextvar, which
             # remaining() reads too and takes the tighter of.
