@@ -9,6 +9,7 @@ use ferrule_core::{
 };
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
+use std::sync::Arc;
 
 const C: &str = "CircuitBreaker";
 
@@ -200,9 +201,11 @@ fn millis(d: std::time::Duration) -> f64 {
     d.as_nanos() as f64 / 1e6
 }
 
+/// Owns the core breaker. The hot path does not go through this object's methods but through
+/// the functions `fast_call.rs` makes for it, each holding its own strong reference.
 #[napi]
 pub struct NativeBreaker {
-    inner: CircuitBreaker,
+    pub(crate) inner: Arc<CircuitBreaker>,
 }
 
 /// Builds a breaker, or says why the configuration was refused (the host throws that). Without a
@@ -218,44 +221,42 @@ pub fn create_breaker(
         .to_config(name)
         .and_then(|config| CircuitBreaker::with_clock(config, clock))
     {
-        Ok(inner) => Either::A(NativeBreaker { inner }),
+        Ok(b) => Either::A(NativeBreaker { inner: Arc::new(b) }),
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }
 
-#[napi]
-impl NativeBreaker {
-    /// The permit token (>= 0); `-1` when refused with no known wait; `-2 - retryAfterMs` when
-    /// refused with one; an `Admission` when this call moved the breaker to half-open.
-    #[napi(catch_unwind)]
-    pub fn acquire(&self) -> Either<f64, Admission> {
-        match self.inner.acquire() {
-            Ok((permit, None)) => Either::A(permit.token() as f64),
-            Ok((permit, Some(t))) => Either::B(Admission {
-                token: permit.token() as f64,
-                transition: t.into(),
-            }),
-            Err(r) => Either::A(match r.retry_after {
+/// Asks to make a call (for `fast_call.rs`): the permit token (>= 0), `-1` when refused with no
+/// known wait, `-2 - retryAfterMs` when refused with one; and the transition when this call moved
+/// the breaker to half-open.
+#[inline]
+pub(crate) fn acquire(b: &CircuitBreaker) -> (f64, Option<Transition>) {
+    match b.acquire() {
+        Ok((permit, t)) => (permit.token() as f64, t),
+        Err(r) => (
+            match r.retry_after {
                 Some(d) => REJECTED_AFTER - millis(d),
                 None => REJECTED_UNKNOWN,
-            }),
-        }
+            },
+            None,
+        ),
     }
+}
 
-    /// Records how an admitted call ended: `outcome` 0 success, 1 failure, 2 ignored. Returns the
-    /// transition it caused, or `null`.
-    #[napi(catch_unwind)]
-    pub fn record(&self, token: f64, outcome: u32) -> Option<TransitionInfo> {
-        let outcome = match outcome {
-            0 => Outcome::Success,
-            1 => Outcome::Failure,
-            _ => Outcome::Ignored,
-        };
-        self.inner
-            .record(Permit::from_token(token as u64), outcome)
-            .map(Into::into)
-    }
+/// Records how an admitted call ended (for `fast_call.rs`): `outcome` 0 success, 1 failure,
+/// 2 ignored. Returns the transition it caused.
+#[inline]
+pub(crate) fn record(b: &CircuitBreaker, token: f64, outcome: u32) -> Option<Transition> {
+    let outcome = match outcome {
+        0 => Outcome::Success,
+        1 => Outcome::Failure,
+        _ => Outcome::Ignored,
+    };
+    b.record(Permit::from_token(token as u64), outcome)
+}
 
+#[napi]
+impl NativeBreaker {
     #[napi(catch_unwind)]
     pub fn force_open(&self) -> Option<TransitionInfo> {
         self.inner.force_open().map(Into::into)

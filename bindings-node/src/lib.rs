@@ -5,6 +5,7 @@
 mod breaker;
 mod clock;
 mod error;
+mod fast_call;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
