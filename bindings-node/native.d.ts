@@ -96,7 +96,10 @@ export interface ConfigError {
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
-/** `[acquire, record]` for `breaker`: call `acquire()`, then `record(token, outcome)`. */
+/**
+ * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
+ * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
+ */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
 /**

@@ -243,15 +243,9 @@ pub(crate) fn acquire(b: &CircuitBreaker) -> (f64, Option<Transition>) {
     }
 }
 
-/// Records how an admitted call ended (for `fast_call.rs`): `outcome` 0 success, 1 failure,
-/// 2 ignored. Returns the transition it caused.
+/// Records how an admitted call ended (for `fast_call.rs`). Returns the transition it caused.
 #[inline]
-pub(crate) fn record(b: &CircuitBreaker, token: f64, outcome: u32) -> Option<Transition> {
-    let outcome = match outcome {
-        0 => Outcome::Success,
-        1 => Outcome::Failure,
-        _ => Outcome::Ignored,
-    };
+pub(crate) fn record(b: &CircuitBreaker, token: f64, outcome: Outcome) -> Option<Transition> {
     b.record(Permit::from_token(token as u64), outcome)
 }
 

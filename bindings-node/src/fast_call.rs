@@ -1,4 +1,5 @@
-//! The hot path of one breaker, `acquire()` and `record(token, outcome)`, as raw Node-API functions.
+//! The hot path of one breaker, `acquire()` and one `record*(token)` per outcome, as raw Node-API
+//! functions.
 //! napi-rs (3.16) wraps a class method in class-identity and borrow-tracking checks, and any function
 //! with arguments in a borrow scope: 100-220 ns per call on Node 20 (measured), several times the
 //! breaker's decision. Here each breaker gets its own two functions whose Node-API `data` is a strong
@@ -6,7 +7,7 @@
 //! reads its numbers, asks the core through `breaker.rs` and converts back: only marshalling.
 
 use crate::breaker::{self, Admission, NativeBreaker, TransitionInfo};
-use ferrule_core::CircuitBreaker;
+use ferrule_core::{CircuitBreaker, Outcome};
 use napi::bindgen_prelude::{ToNapiValue, Unknown};
 use napi::{sys, Env, JsError};
 use napi_derive::napi;
@@ -16,16 +17,26 @@ use std::sync::Arc;
 
 type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
 
-/// `[acquire, record]` for `breaker`: call `acquire()`, then `record(token, outcome)`.
+/// `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
+/// one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
 #[napi(catch_unwind)]
 pub fn fast_calls<'e>(env: &'e Env, breaker: &NativeBreaker) -> napi::Result<Unknown<'e>> {
     let env = env.raw();
-    let fns: [(&str, Callback); 2] = [("acquire", acquire), ("record", record)];
+    let fns: [(&str, Callback); 4] = [
+        ("acquire", acquire),
+        ("recordSuccess", record_success),
+        ("recordFailure", record_failure),
+        ("recordIgnored", record_ignored),
+    ];
     // SAFETY: plain Node-API calls on the live env of this callback. Each function's `data` is an
     // `Arc` turned raw here and turned back only by `release`, once, when the function is collected.
     unsafe {
         let mut pair = ptr::null_mut();
-        status(sys::napi_create_array_with_length(env, 2, &mut pair))?;
+        status(sys::napi_create_array_with_length(
+            env,
+            fns.len(),
+            &mut pair,
+        ))?;
         for (i, (name, cb)) in fns.into_iter().enumerate() {
             let data = Arc::into_raw(breaker.inner.clone()) as *mut c_void;
             let mut f = ptr::null_mut();
@@ -146,13 +157,43 @@ unsafe extern "C" fn acquire(env: sys::napi_env, info: sys::napi_callback_info) 
     }
 }
 
-unsafe extern "C" fn record(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+/// One outcome's record: one argument (the token) instead of two, and `undefined` (a null
+/// `napi_value`, no Node-API call) when nothing moved.
+#[inline]
+unsafe fn record(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    outcome: Outcome,
+) -> sys::napi_value {
     unsafe {
         guard(env, || {
-            let (b, [token, outcome]) =
-                call_info::<2>(env, info).ok_or_else(|| bad_call("record(token, outcome)"))?;
-            let t = breaker::record(b, token, outcome as u32);
-            ToNapiValue::to_napi_value(env, t.map(TransitionInfo::from))
+            let (b, [token]) =
+                call_info::<1>(env, info).ok_or_else(|| bad_call("record(token)"))?;
+            match breaker::record(b, token, outcome) {
+                None => Ok(ptr::null_mut()),
+                Some(t) => ToNapiValue::to_napi_value(env, TransitionInfo::from(t)),
+            }
         })
     }
+}
+
+unsafe extern "C" fn record_success(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe { record(env, info, Outcome::Success) }
+}
+
+unsafe extern "C" fn record_failure(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe { record(env, info, Outcome::Failure) }
+}
+
+unsafe extern "C" fn record_ignored(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe { record(env, info, Outcome::Ignored) }
 }
