@@ -134,6 +134,20 @@ unsafe fn guard(
     }
 }
 
+/// A number for JS. Integers that fit `i32` (the token of a breaker without timing, and most
+/// refusals) become small integers directly, skipping V8's heap-number check.
+#[inline]
+unsafe fn number(env: sys::napi_env, n: f64) -> napi::Result<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    let i = n as i32;
+    let s = if i as f64 == n {
+        unsafe { sys::napi_create_int32(env, i, &mut v) }
+    } else {
+        unsafe { sys::napi_create_double(env, n, &mut v) }
+    };
+    status(s).map(|()| v)
+}
+
 fn bad_call(call: &str) -> napi::Error {
     napi::Error::from_reason(format!("{call}: expected numeric arguments"))
 }
@@ -143,7 +157,7 @@ unsafe extern "C" fn acquire(env: sys::napi_env, info: sys::napi_callback_info) 
         guard(env, || {
             let (b, []) = call_info::<0>(env, info).ok_or_else(|| bad_call("acquire()"))?;
             match breaker::acquire(b) {
-                (n, None) => ToNapiValue::to_napi_value(env, n),
+                (n, None) => number(env, n),
                 // Rare: this call moved the breaker to half-open, so it may cost an object.
                 (token, Some(t)) => ToNapiValue::to_napi_value(
                     env,
