@@ -1,6 +1,6 @@
 // Typed usage of the public API: `tsc -p node-tests/tsconfig.json` compiles it, so index.d.ts must
 // accept what the docs show and refuse what the runtime refuses (each @ts-expect-error is a check
-// that a mistake stays a type error). node-tests/types.test.js checks the same file against the
+// that a mistake stays a type error). node-tests/types.test.js checks index.d.ts itself against the
 // runtime's exports.
 
 import {
