@@ -9,6 +9,7 @@ mod fast_call;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
+pub use fast_call::fast_calls;
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
