@@ -108,7 +108,8 @@ impl BreakerOptions {
             }
             (Some(n), None) => WindowSpec::Count(int(n)),
             (None, Some(ms)) => WindowSpec::Time {
-                // Saturating cast: negative or NaN becomes 0, which the core refuses.
+                // Saturating cast: negative or NaN becomes 0, which the core refuses. The core sets
+                // no upper bound on a time window yet (Infinity saturates to u64::MAX nanos).
                 nanos: (ms * 1e6) as u64,
                 buckets: int(self.window_buckets.unwrap_or(DEFAULT_WINDOW_BUCKETS)),
             },
