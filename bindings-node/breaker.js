@@ -309,7 +309,8 @@ class CircuitBreaker {
   #dispatch(t) {
     const listeners = this.#listeners
     if (listeners.length === 0) return
-    const info = { reason: t.reason, openForMs: t.openForMs ?? null }
+    // One object for every listener of this transition: frozen, so none can change what the next sees.
+    const info = Object.freeze({ reason: t.reason, openForMs: t.openForMs ?? null })
     for (let i = 0; i < listeners.length; i++) {
       try {
         listeners[i](t.from, t.to, info)
