@@ -120,3 +120,20 @@ test('the default config trips on a 50% failure rate after 10 calls in a window 
   // The core keeps open-until in whole ms, rounded up.
   assert.ok(s.openRemainingMs > 29000 && s.openRemainingMs <= 30001, String(s.openRemainingMs))
 })
+
+test('breakers the program drops are collected (native finalizers run) without harm', async () => {
+  const v8 = require('node:v8')
+  const vm = require('node:vm')
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 2000; i++) {
+      const b = new CircuitBreaker(`tmp-${i}`, { window: 100 })
+      await b.execute(() => i)
+    }
+    gc()
+    await new Promise((r) => setImmediate(r)) // Node runs native finalizers after the GC
+  }
+  const b = new CircuitBreaker('after-gc')
+  assert.equal(await b.execute(() => 'alive'), 'alive')
+})

@@ -12,7 +12,7 @@ pub struct NativeManualClock {
 
 #[napi]
 impl NativeManualClock {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new() -> Self {
         Self {
             inner: ManualClock::new(),

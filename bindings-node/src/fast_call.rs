@@ -70,7 +70,12 @@ pub fn fast_calls<'e>(env: &'e Env, breaker: &NativeBreaker) -> napi::Result<Unk
 }
 
 unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    drop(unsafe { Arc::from_raw(data as *const CircuitBreaker) });
+    // A finalizer cannot throw: a panic in a drop (the panic hook has already printed it) is caught
+    // here rather than unwound into Node.
+    let data = data as usize;
+    let _ = ferrule_core::catch_panic(move || {
+        drop(unsafe { Arc::from_raw(data as *const CircuitBreaker) });
+    });
 }
 
 fn status(s: sys::napi_status) -> napi::Result<()> {
