@@ -11,7 +11,7 @@ const cockatiel = require('cockatiel')
 const Opossum = require('opossum')
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 15)
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS || 150)
+const ROUND_MS = Number(process.env.BENCH_ROUND_MS || 100)
 
 const work = async () => 42
 
