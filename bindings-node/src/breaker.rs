@@ -1,6 +1,7 @@
 //! `NativeBreaker`: the core circuit breaker as the JS host layer (`bindings-node/breaker.js`) sees
-//! it. Options arrive in Node units (ms, camelCase) and are converted once; on the hot path `acquire`
-//! returns a plain number and `record` returns `null`, so no object and no exception crosses.
+//! it. Options arrive in Node units (ms, camelCase) and are converted once. On the hot path
+//! (`fast_call.rs`) `acquire` gives a plain number and `record` nothing, unless the breaker moved:
+//! no object and no exception crosses in the steady state.
 
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};

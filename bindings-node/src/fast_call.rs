@@ -1,10 +1,9 @@
 //! The hot path of one breaker, `acquire()` and one `record*(token)` per outcome, as raw Node-API
-//! functions.
-//! napi-rs (3.16) wraps a class method in class-identity and borrow-tracking checks, and any function
-//! with arguments in a borrow scope: 100-220 ns per call on Node 20 (measured), several times the
-//! breaker's decision. Here each breaker gets its own two functions whose Node-API `data` is a strong
-//! reference to the core breaker (released by a finalizer when the function is collected), so a call
-//! reads its numbers, asks the core through `breaker.rs` and converts back: only marshalling.
+//! functions. napi-rs (3.16) wraps a class method in class-identity and borrow-tracking checks, and
+//! any function with arguments in a borrow scope: 100-220 ns per call on Node 20 (measured), several
+//! times the breaker's decision. Here each breaker gets its own functions whose Node-API `data` is a
+//! strong reference to the core breaker (released by a finalizer when the function is collected), so
+//! a call reads its numbers, asks the core through `breaker.rs` and converts back: only marshalling.
 
 use crate::breaker::{self, Admission, NativeBreaker, TransitionInfo};
 use ferrule_core::{CircuitBreaker, Outcome};
@@ -31,11 +30,11 @@ pub fn fast_calls<'e>(env: &'e Env, breaker: &NativeBreaker) -> napi::Result<Unk
     // SAFETY: plain Node-API calls on the live env of this callback. Each function's `data` is an
     // `Arc` turned raw here and turned back only by `release`, once, when the function is collected.
     unsafe {
-        let mut pair = ptr::null_mut();
+        let mut list = ptr::null_mut();
         status(sys::napi_create_array_with_length(
             env,
             fns.len(),
-            &mut pair,
+            &mut list,
         ))?;
         for (i, (name, cb)) in fns.into_iter().enumerate() {
             let data = Arc::into_raw(breaker.inner.clone()) as *mut c_void;
@@ -63,9 +62,9 @@ pub fn fast_calls<'e>(env: &'e Env, breaker: &NativeBreaker) -> napi::Result<Unk
                 release(env, data, ptr::null_mut());
                 return Err(e);
             }
-            status(sys::napi_set_element(env, pair, i as u32, f))?;
+            status(sys::napi_set_element(env, list, i as u32, f))?;
         }
-        Ok(Unknown::from_raw_unchecked(env, pair))
+        Ok(Unknown::from_raw_unchecked(env, list))
     }
 }
 
