@@ -30,6 +30,7 @@ export declare class NativeManualClock {
   now(): number
 }
 
+/** Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it. */
 export declare class NativePolicy {
   /**
    * A call starts: counts it and its first attempt, deposits in the retry budget. Returns the
@@ -44,6 +45,11 @@ export declare class NativePolicy {
    * `waitMs` is the server's hint, or with `refused` the breaker's or limiter's wait.
    */
   decide(start: number, attemptsMade: number, previousDelayMs: number, retryable: boolean, waitMs: number | undefined | null, refused: boolean): number
+  /**
+   * The budget of a first attempt in ms (known at construction: nothing has elapsed yet), or
+   * `null` when unbounded.
+   */
+  firstAttemptBudgetMs(): number | null
   /** Milliseconds an attempt starting now may take, or `null` when unbounded. */
   attemptBudgetMs(start: number): number | null
   /** Milliseconds left of the whole call, or `null` when unbounded. */
@@ -136,6 +142,12 @@ export declare function hintHeaderNames(): Array<string>
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+/**
+ * `[begin, success]` for `policy`: `begin()` counts a call and returns its start (clock ns),
+ * `success()` counts its success and returns `undefined`.
+ */
+export declare function policyFastCalls(policy: NativePolicy): unknown
 
 /** Options as the host layer normalised them. Absent means the core's default. */
 export interface PolicyOptions {

@@ -843,5 +843,6 @@ module.exports.createPolicy = nativeBinding.createPolicy
 module.exports.fastCalls = nativeBinding.fastCalls
 module.exports.hintHeaderNames = nativeBinding.hintHeaderNames
 module.exports.panicForTest = nativeBinding.panicForTest
+module.exports.policyFastCalls = nativeBinding.policyFastCalls
 module.exports.retryHintMs = nativeBinding.retryHintMs
 module.exports.transientStatuses = nativeBinding.transientStatuses

@@ -178,6 +178,9 @@ class Policy {
   #sleep
   #deadlines = null
   #hookErrors = 0
+  #begin
+  #success
+  #firstBudget
 
   /** @param {object} [options] see index.d.ts */
   constructor(options) {
@@ -235,6 +238,9 @@ class Policy {
     }
     if (!(made instanceof native.NativePolicy)) throw configError(made.kind, made.message, made.param)
     this.#native = made
+    // The hot path calls these two raw native functions, far cheaper than methods (src/fast_policy.rs).
+    ;[this.#begin, this.#success] = native.policyFastCalls(made)
+    this.#firstBudget = made.firstAttemptBudgetMs()
     if (options.breaker !== undefined && options.breaker !== null) {
       if (!(options.breaker instanceof CircuitBreaker)) throw configError('TypeError', `Policy: breaker=${describe(options.breaker)} must be a CircuitBreaker`, 'breaker')
       this.#breaker = options.breaker
@@ -301,26 +307,24 @@ class Policy {
 
   #call(fn, args, callSignal) {
     const signal = anySignal(this.#signal, callSignal)
-    const n = this.#native
-    const start = n.begin()
-    if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || signal !== undefined) {
-      return this.#guard(this.#loop(fn, args, signal, start, 0, undefined, false), args)
-    }
+    const start = this.#begin()
     let r
     try {
-      r = fn(FIRST_ATTEMPT_UNBOUNDED, ...args)
+      r =
+        this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || signal !== undefined
+          ? this.#attempt(fn, args, signal, start, 1)
+          : fn(FIRST_ATTEMPT_UNBOUNDED, ...args)
     } catch (e) {
       return this.#guard(this.#loop(fn, args, signal, start, 1, e, true), args)
     }
     const check = this.#retry === undefined ? undefined : this.#retry.retryOnResult
-    return Promise.resolve(r).then(
-      (v) => {
-        if (check !== undefined && check(v)) return this.#guard(this.#loop(fn, args, signal, start, 1, v, 'result'), args)
-        n.success()
-        return v
-      },
-      (e) => this.#guard(this.#loop(fn, args, signal, start, 1, e, true), args),
-    )
+    const ok = (v) => {
+      if (check !== undefined && check(v)) return this.#guard(this.#loop(fn, args, signal, start, 1, v, 'result'), args)
+      this.#success()
+      return v
+    }
+    const failed = (e) => this.#guard(this.#loop(fn, args, signal, start, 1, e, true), args)
+    return r instanceof Promise ? r.then(ok, failed) : Promise.resolve(r).then(ok, failed)
   }
 
   // -- fallback -----------------------------------------------------------------------------------
@@ -400,7 +404,7 @@ class Policy {
             rejected = true
             lastResult = v
           } else {
-            n.success()
+            this.#success()
             return v
           }
         } catch (e) {
@@ -438,34 +442,37 @@ class Policy {
     }
   }
 
-  // breaker → rate limiter → attempt timeout → call
+  // breaker → rate limiter → attempt timeout → call. Returns the call's value or a promise of it.
   #attempt(fn, args, signal, start, attempt) {
-    const inner = () => this.#limited(fn, args, signal, start, attempt)
-    return this.#breaker === undefined ? inner() : this.#breaker.execute(inner)
+    if (this.#breaker === undefined) return this.#limited(fn, args, signal, start, attempt)
+    return this.#breaker.execute(() => this.#limited(fn, args, signal, start, attempt))
   }
 
-  async #limited(fn, args, signal, start, attempt) {
+  #limited(fn, args, signal, start, attempt) {
     const lim = this.#limiter
-    if (lim !== undefined) {
-      const left = this.#bounded ? this.#native.callRemainingMs(start) : null
-      await lim.acquire(1, { key: undefined, timeoutMs: left === null ? undefined : left, signal })
-    }
-    return this.#timed(fn, args, signal, start, attempt)
+    if (lim === undefined) return this.#timed(fn, args, signal, start, attempt)
+    const left = this.#bounded ? this.#native.callRemainingMs(start) : null
+    return Promise.resolve(lim.acquire(1, { key: undefined, timeoutMs: left === null ? undefined : left, signal })).then(() =>
+      this.#timed(fn, args, signal, start, attempt),
+    )
   }
 
   #timed(fn, args, signal, start, attempt) {
-    const budget = this.#bounded ? this.#native.attemptBudgetMs(start) : null
+    if (!this.#bounded) {
+      return fn(attempt === 1 && signal === undefined ? FIRST_ATTEMPT_UNBOUNDED : new AttemptContext(attempt, undefined, signal), ...args)
+    }
+    // A first attempt's budget is known at construction (and the limiter, when there is one, may
+    // have taken some of it): ask the core only otherwise.
+    const budget = attempt === 1 && this.#limiter === undefined ? this.#firstBudget : this.#native.attemptBudgetMs(start)
     if (budget === null) return fn(new AttemptContext(attempt, undefined, signal), ...args)
     const ctx = new AttemptContext(attempt, Date.now() + budget, signal)
-    const name = this.#name
-    const n = this.#native
     return new Promise((resolve, reject) => {
       const entry = {
         at: performance.now() + budget,
         done: false,
         expire: () => {
-          n.note(NOTE_TIMEOUT)
-          const err = new TimeoutError(`${name}: attempt timed out after ${budget.toFixed(1)}ms`, budget)
+          this.#native.note(NOTE_TIMEOUT)
+          const err = new TimeoutError(`${this.#name}: attempt timed out after ${budget.toFixed(1)}ms`, budget)
           ctx.expire(err)
           reject(err)
         },
@@ -479,16 +486,16 @@ class Policy {
         entry.done = true
         return reject(e)
       }
-      Promise.resolve(r).then(
-        (v) => {
-          entry.done = true
-          resolve(v)
-        },
-        (e) => {
-          entry.done = true
-          reject(e)
-        },
-      )
+      const settle = (v) => {
+        entry.done = true
+        resolve(v)
+      }
+      const fail = (e) => {
+        entry.done = true
+        reject(e)
+      }
+      if (r instanceof Promise) r.then(settle, fail)
+      else Promise.resolve(r).then(settle, fail)
     })
   }
 }

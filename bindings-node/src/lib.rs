@@ -6,11 +6,13 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod fast_policy;
 mod policy;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use fast_policy::policy_fast_calls;
 pub use policy::{
     create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
 };

@@ -11,6 +11,7 @@ use ferrule_core::{
 };
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Options as the host layer normalised them. Absent means the core's default.
@@ -192,9 +193,10 @@ pub struct PolicyStats {
     pub timeouts: f64,
 }
 
+/// Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it.
 #[napi]
 pub struct NativePolicy {
-    inner: Pipeline,
+    pub(crate) inner: Arc<Pipeline>,
 }
 
 /// Builds a policy, or says why the configuration was refused (the host throws that).
@@ -208,7 +210,9 @@ pub fn create_policy(
         .to_config()
         .and_then(|c| Pipeline::new(c, None, clock))
     {
-        Ok(inner) => Either::A(NativePolicy { inner }),
+        Ok(inner) => Either::A(NativePolicy {
+            inner: Arc::new(inner),
+        }),
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }
@@ -300,6 +304,13 @@ impl NativePolicy {
                 GiveUp::Budget => BUDGET,
             },
         }
+    }
+
+    /// The budget of a first attempt in ms (known at construction: nothing has elapsed yet), or
+    /// `null` when unbounded.
+    #[napi(catch_unwind)]
+    pub fn first_attempt_budget_ms(&self) -> Option<f64> {
+        self.inner.first_attempt_budget().map(ms)
     }
 
     /// Milliseconds an attempt starting now may take, or `null` when unbounded.
