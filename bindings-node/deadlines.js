@@ -2,7 +2,9 @@
 // One timer for every attempt timeout of a policy, not a setTimeout per call. Deadlines are kept in
 // order (a policy's attempts mostly share one timeout, so new deadlines land at the end); the one
 // timer is armed for the earliest and, when it fires, expires every deadline that is due. An entry
-// that finished first is only marked done and skipped: no clearTimeout on the hot path.
+// that finishes first is marked done (no clearTimeout on the hot path) and dropped as soon as every
+// entry before it is done too, so the queue holds about the calls in flight, not every call of the
+// last timeout period.
 
 class Deadlines {
   /** @type {Array<{ at: number, done: boolean, expire: () => void }>} */
@@ -28,6 +30,22 @@ class Deadlines {
       q.splice(lo, 0, entry)
     }
     if (entry.at < this.#armedAt) this.#arm(entry.at)
+  }
+
+  /** The guarded call settled first: its deadline no longer matters. */
+  settle(entry) {
+    entry.done = true
+    const q = this.#queue
+    let h = this.#head
+    while (h < q.length && q[h].done) h++
+    if (h === q.length) {
+      q.length = 0
+      h = 0
+    } else if (h > 1024 && h * 2 > q.length) {
+      q.splice(0, h)
+      h = 0
+    }
+    this.#head = h
   }
 
   #arm(at) {

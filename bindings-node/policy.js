@@ -108,39 +108,44 @@ function isRefusal(e) {
   )
 }
 
-/** The context the called function receives as its first argument. */
+/** The context the called function receives as its first argument. Plain fields (not `#private`):
+ * one is made per attempt with a timeout, on the hot path. */
 class AttemptContext {
-  #controller = null
-  #outer
-  #reason = undefined
-  constructor(attempt, deadlineMs, outer) {
+  /** @param {number | undefined} at the deadline as a `performance.now()` time */
+  constructor(attempt, at, outer) {
     this.attempt = attempt
-    /** The attempt's deadline as a `Date.now()` time, or `undefined` without a timeout. */
-    this.deadlineMs = deadlineMs
-    this.#outer = outer
+    this._at = at
+    this._outer = outer
+    this._controller = null
+    this._reason = undefined
+  }
+
+  /** The attempt's deadline as a `Date.now()` time, or `undefined` without a timeout. */
+  get deadlineMs() {
+    return this._at === undefined ? undefined : Date.now() + (this._at - performance.now())
   }
 
   /** Aborts when the attempt times out or the caller's signal aborts; made only when read. */
   get signal() {
-    if (this.deadlineMs === undefined) return this.#outer
-    if (this.#controller === null) {
-      this.#controller = new AbortController()
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
-      else if (this.#outer !== undefined) {
-        if (this.#outer.aborted) this.#controller.abort(this.#outer.reason)
-        else this.#outer.addEventListener('abort', () => this.#controller.abort(this.#outer.reason), { once: true })
+    if (this._at === undefined) return this._outer
+    if (this._controller === null) {
+      const c = (this._controller = new AbortController())
+      const outer = this._outer
+      if (this._reason !== undefined) c.abort(this._reason)
+      else if (outer !== undefined) {
+        if (outer.aborted) c.abort(outer.reason)
+        else outer.addEventListener('abort', () => c.abort(outer.reason), { once: true })
       }
     }
-    return this.#controller.signal
+    return this._controller.signal
   }
 
   /** @internal */
   expire(reason) {
-    this.#reason = reason
-    if (this.#controller !== null) this.#controller.abort(reason)
+    this._reason = reason
+    if (this._controller !== null) this._controller.abort(reason)
   }
 }
-
 const FIRST_ATTEMPT_UNBOUNDED = Object.freeze(new AttemptContext(1, undefined, undefined))
 
 function anySignal(a, b) {
@@ -282,8 +287,36 @@ class Policy {
   wrap(fn) {
     if (typeof fn !== 'function') throw new TypeError(`Policy.wrap: fn must be a function; got ${describe(fn)}`)
     const policy = this
-    const wrapped = function (...args) {
-      return policy.#call(fn, args, undefined)
+    let wrapped
+    if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {
+      wrapped = function (...args) {
+        return policy.#call(fn, args, undefined)
+      }
+    } else {
+      // The steady state of a retry without timeouts: one native call before, one after, and
+      // one closure per call (the failure handler, which needs the call's arguments).
+      const begin = this.#begin
+      const success = this.#success
+      const check = this.#retry === undefined ? undefined : this.#retry.retryOnResult
+      const ok =
+        check === undefined
+          ? (v) => {
+              success()
+              return v
+            }
+          : undefined
+      wrapped = function (...args) {
+        if (ok === undefined) return policy.#call(fn, args, undefined)
+        const start = begin()
+        let r
+        try {
+          r = fn(FIRST_ATTEMPT_UNBOUNDED, ...args)
+        } catch (e) {
+          return policy.#guard(policy.#loop(fn, args, undefined, start, 1, e, true), args)
+        }
+        const failed = (e) => policy.#guard(policy.#loop(fn, args, undefined, start, 1, e, true), args)
+        return r instanceof Promise ? r.then(ok, failed) : Promise.resolve(r).then(ok, failed)
+      }
     }
     Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true })
     return wrapped
@@ -306,7 +339,7 @@ class Policy {
   // -- the hot path: one begin, the call, one success -----------------------------------------
 
   #call(fn, args, callSignal) {
-    const signal = anySignal(this.#signal, callSignal)
+    const signal = callSignal === undefined ? this.#signal : anySignal(this.#signal, callSignal)
     const start = this.#begin()
     let r
     try {
@@ -465,10 +498,11 @@ class Policy {
     // have taken some of it): ask the core only otherwise.
     const budget = attempt === 1 && this.#limiter === undefined ? this.#firstBudget : this.#native.attemptBudgetMs(start)
     if (budget === null) return fn(new AttemptContext(attempt, undefined, signal), ...args)
-    const ctx = new AttemptContext(attempt, Date.now() + budget, signal)
+    const at = performance.now() + budget
+    const ctx = new AttemptContext(attempt, at, signal)
     return new Promise((resolve, reject) => {
       const entry = {
-        at: performance.now() + budget,
+        at,
         done: false,
         expire: () => {
           this.#native.note(NOTE_TIMEOUT)
@@ -478,20 +512,21 @@ class Policy {
         },
       }
       if (budget <= 0) return entry.expire()
-      this.#deadlines.add(entry)
+      const deadlines = this.#deadlines
+      deadlines.add(entry)
       let r
       try {
         r = fn(ctx, ...args)
       } catch (e) {
-        entry.done = true
+        deadlines.settle(entry)
         return reject(e)
       }
       const settle = (v) => {
-        entry.done = true
+        deadlines.settle(entry)
         resolve(v)
       }
       const fail = (e) => {
-        entry.done = true
+        deadlines.settle(entry)
         reject(e)
       }
       if (r instanceof Promise) r.then(settle, fail)

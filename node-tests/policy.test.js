@@ -331,3 +331,17 @@ test('bad configuration names the option, the value and the range', () => {
     assert.throws(() => new Policy(opts), (e) => e instanceof cls && e.code === 'FERRULE_INVALID_CONFIG' && e.message.includes(needle), needle)
   }
 })
+
+test('the shared timer expires exactly the attempts still running, in any mix', async () => {
+  const p = new Policy({ timeoutMs: 40 })
+  const results = await Promise.allSettled(
+    Array.from({ length: 200 }, (_, i) => p.execute(() => (i % 3 === 0 ? new Promise(() => {}) : Promise.resolve(i)))),
+  )
+  results.forEach((r, i) => {
+    if (i % 3 === 0) assert.ok(r.status === 'rejected' && r.reason instanceof TimeoutError, String(i))
+    else assert.deepEqual(r, { status: 'fulfilled', value: i })
+  })
+  assert.equal(p.stats().timeouts, 67)
+  // Later calls still get a timer after the queue emptied.
+  await assert.rejects(p.execute(() => new Promise(() => {})), TimeoutError)
+})
