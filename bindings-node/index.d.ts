@@ -160,3 +160,134 @@ export class ManualClock {
   /** Milliseconds since the clock's origin. */
   now(): number
 }
+
+// -- retry, timeouts, fallback: the composed policy (issue 3) -------------------------------------
+
+/** What the wrapped function receives first, on every attempt. */
+export interface AttemptContext {
+  /** Aborts when the attempt times out or the caller's signal aborts. Made only when read. */
+  readonly signal: AbortSignal | undefined
+  /** 1 for the first try. */
+  readonly attempt: number
+  /** The attempt's deadline as a `Date.now()` time; undefined without a timeout or deadline. */
+  readonly deadlineMs: number | undefined
+}
+
+export interface BackoffOptions {
+  /** Default 'exponential'. */
+  kind?: 'constant' | 'linear' | 'exponential'
+  /** constant: the delay before every retry, ms (default 1000). */
+  delayMs?: number
+  /** linear / exponential: the first delay, ms (default 100). */
+  initialMs?: number
+  /** linear: added per retry, ms (default 100). */
+  incrementMs?: number
+  /** exponential: growth per retry, in [1, 1000] (default 2). */
+  multiplier?: number
+  /** The cap, ms (default 10000). */
+  maxMs?: number
+  /** Default 'full' for exponential, 'none' otherwise. */
+  jitter?: 'none' | 'full' | 'equal' | 'decorrelated'
+}
+
+export interface RetryOptions {
+  /** Every try counts: 3 = one call and two retries. Integer in [1, 1000]; default 3. */
+  attempts?: number
+  backoff?: BackoffOptions
+  /** Bounds the whole retry loop: no wait ends past it. */
+  maxElapsedMs?: number
+  /** A server (Retry-After, retry-after-ms, x-ratelimit-reset-*) or breaker asking for longer gives up at once. Default 60000. */
+  maxRetryAfterMs?: number
+  /** Which errors to retry: Error classes or a predicate. Default `transient`. */
+  retryOn?: ErrorMatcher
+  /** Retries a returned value this predicate accepts (an empty completion, say). */
+  retryOnResult?: (value: any) => boolean
+  onRetry?: (attempt: number, delayMs: number, error: unknown) => void
+  onGiveUp?: (error: RetryError) => void
+  /** Retries allowed per recent request, shared by every call of the policy; null turns the budget off. Default 0.2. */
+  budgetRatio?: number | null
+  /** Retries always allowed per second. Default 10. */
+  minRetriesPerSecond?: number
+  /** The budget's sliding window, ms. Default 10000. */
+  budgetWindowMs?: number
+  /** Seeds the jitter, for deterministic tests. */
+  seed?: number
+}
+
+/** The rate-limiter slot: refuse with an error whose code is 'FERRULE_RATE_LIMITED' and which has `retryAfterMs`. */
+export interface RateLimiterLike {
+  acquire(n: number, options: { key: string | undefined; timeoutMs: number | undefined; signal: AbortSignal | undefined }): Promise<unknown>
+}
+
+export interface PolicyOptions {
+  retry?: RetryOptions | boolean
+  breaker?: CircuitBreaker
+  rateLimiter?: RateLimiterLike
+  /** Bounds each attempt, ms. */
+  timeoutMs?: number
+  /** Bounds the whole call with its retries and waits, ms. */
+  totalTimeoutMs?: number
+  /** A value, a function of the error and the call's arguments, or an array of them tried in order. */
+  fallback?: unknown
+  /** Which errors fall back. Default every error. */
+  fallbackOn?: ErrorMatcher
+  /** Cancels every call's waits and attempts (e.g. at shutdown). */
+  signal?: AbortSignal
+  clock?: ManualClock
+  name?: string
+}
+
+export interface PolicyStats {
+  calls: number
+  attempts: number
+  successes: number
+  failures: number
+  retries: number
+  budgetDenied: number
+  gaveUpAttempts: number
+  gaveUpDeadline: number
+  gaveUpRetryAfter: number
+  gaveUpRefused: number
+  notRetryable: number
+  fallbacks: number
+  fallbackFailures: number
+  timeouts: number
+  hookErrors: number
+}
+
+/** fallback → total timeout → retry → circuit breaker → rate limiter → attempt timeout → call. */
+export class Policy {
+  /** @throws TypeError for an unknown option or a wrong type; RangeError for a value out of range. */
+  constructor(options?: PolicyOptions)
+  readonly name: string
+  wrap<A extends unknown[], R>(fn: (context: AttemptContext, ...args: A) => R): (...args: A) => Promise<Awaited<R>>
+  execute<R>(fn: (context: AttemptContext) => R, options?: { signal?: AbortSignal; args?: unknown[] }): Promise<Awaited<R>>
+  stats(): PolicyStats
+}
+
+/** A retry loop gave up. */
+export class RetryError extends FerruleError {
+  constructor(message: string, attempts: number, errors: unknown[], reason: string, lastResult: unknown)
+  readonly code: 'FERRULE_RETRY_EXHAUSTED'
+  readonly attempts: number
+  /** Every attempt's error, in order (undefined for a result rejected by retryOnResult). */
+  readonly errors: unknown[]
+  readonly reason: 'attempts' | 'deadline' | 'retry_after_too_long' | 'refused' | 'budget'
+  readonly lastResult: unknown
+}
+
+/** An attempt or a call ran out of time. */
+export class TimeoutError extends FerruleError {
+  constructor(message: string, timeoutMs: number)
+  readonly code: 'FERRULE_TIMEOUT'
+  readonly timeoutMs: number
+}
+
+/** `fn` wrapped in a new Policy(options). */
+export function resilient<A extends unknown[], R>(
+  fn: (context: AttemptContext, ...args: A) => R,
+  options?: PolicyOptions,
+): (...args: A) => Promise<Awaited<R>>
+
+/** True for errors worth retrying: connection errors, timeouts, HTTP 408/409/429/5xx. */
+export function transient(error: unknown): boolean

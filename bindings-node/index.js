@@ -7,3 +7,8 @@ const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 
 module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock }
+
+// -- retry, timeouts, fallback: the composed policy (issue 3) -----------------------------------
+const { Policy, resilient, transient } = require('./policy.js')
+const { RetryError, TimeoutError } = require('./errors.js')
+Object.assign(module.exports, { Policy, RetryError, TimeoutError, resilient, transient })

@@ -30,6 +30,35 @@ export declare class NativeManualClock {
   now(): number
 }
 
+/** Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it. */
+export declare class NativePolicy {
+  /**
+   * A call starts: counts it and its first attempt, deposits in the retry budget. Returns the
+   * start time in clock nanoseconds (exact in a JS number for 104 days of uptime).
+   */
+  begin(): number
+  /** A retry starts. */
+  attempt(): void
+  success(): void
+  /**
+   * After attempt `attemptsMade` failed: the delay in ms (>= 0) or a negative give-up code.
+   * `waitMs` is the server's hint, or with `refused` the breaker's or limiter's wait.
+   */
+  decide(start: number, attemptsMade: number, previousDelayMs: number, retryable: boolean, waitMs: number | undefined | null, refused: boolean): number
+  /**
+   * The budget of a first attempt in ms (known at construction: nothing has elapsed yet), or
+   * `null` when unbounded.
+   */
+  firstAttemptBudgetMs(): number | null
+  /** Milliseconds an attempt starting now may take, or `null` when unbounded. */
+  attemptBudgetMs(start: number): number | null
+  /** Milliseconds left of the whole call, or `null` when unbounded. */
+  callRemainingMs(start: number): number | null
+  /** Counts an event the host executed: 0 failed, 1 fallback, 2 fallback failed, 3 timeout. */
+  note(event: number): void
+  stats(): PolicyStats
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
@@ -96,17 +125,81 @@ export interface ConfigError {
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+/** Builds a policy, or says why the configuration was refused (the host throws that). */
+export declare function createPolicy(options: PolicyOptions, clock?: NativeManualClock | undefined | null): NativePolicy | ConfigError
+
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
+/** The header names the host should look up, lower-case. */
+export declare function hintHeaderNames(): Array<string>
+
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+/**
+ * `[begin, success]` for `policy`: `begin()` counts a call and returns its start (clock ns),
+ * `success()` counts its success and returns `undefined`.
+ */
+export declare function policyFastCalls(policy: NativePolicy): unknown
+
+/** Options as the host layer normalised them. Absent means the core's default. */
+export interface PolicyOptions {
+  /** False: one attempt, no retry. */
+  retry: boolean
+  attempts?: number
+  /** "constant", "linear" or "exponential" (the host checked the name). */
+  backoffKind?: string
+  delayMs?: number
+  initialMs?: number
+  incrementMs?: number
+  multiplier?: number
+  maxMs?: number
+  jitter?: string
+  maxElapsedMs?: number
+  maxRetryAfterMs?: number
+  budgetRatio?: number
+  /** `budgetRatio: null`: no budget. */
+  noBudget?: boolean
+  minRetriesPerSecond?: number
+  budgetWindowMs?: number
+  seed?: number
+  timeoutMs?: number
+  totalTimeoutMs?: number
+}
+
+/** The pipeline's counters, as `f64` (exact below 2^53). */
+export interface PolicyStats {
+  calls: number
+  attempts: number
+  successes: number
+  failures: number
+  retries: number
+  budgetDenied: number
+  gaveUpAttempts: number
+  gaveUpDeadline: number
+  gaveUpRetryAfter: number
+  gaveUpRefused: number
+  notRetryable: number
+  fallbacks: number
+  fallbackFailures: number
+  timeouts: number
+}
+
+/**
+ * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`
+ * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
+ */
+export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
+
+/** Every HTTP status worth retrying (408, 409, 429, 5xx). */
+export declare function transientStatuses(): Array<number>
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

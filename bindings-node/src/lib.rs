@@ -6,10 +6,16 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod fast_policy;
+mod policy;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use fast_policy::policy_fast_calls;
+pub use policy::{
+    create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
+};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
