@@ -718,3 +718,28 @@ async def test_nested_deadlines_answer_the_tighter() -> None:
     await async_outer()
     assert seen == [5.0, 5.0, 5.0]
     assert ferrule.remaining() is None
+
+
+def test_remaining_in_hard_mode_and_no_deadline_left_behind() -> None:
+    p = ferrule.Policy(timeout_seconds=5.0, hard_timeout=True)
+    seen: List[Optional[float]] = []
+    p.call(lambda: seen.append(ferrule.remaining()))
+    assert seen[0] is not None and 4.0 < seen[0] <= 5.0
+    assert ferrule.remaining() is None
+
+    def broken_classifier(exc: BaseException) -> bool:
+        raise RuntimeError("classifier bug")
+
+    b = ferrule.CircuitBreaker("c", failure_on=broken_classifier)
+    q = ferrule.Policy(breaker=b, timeout_seconds=5.0)
+
+    @q
+    def fails() -> None:
+        raise ValueError("x")
+
+    with pytest.raises(RuntimeError):
+        fails()
+    with pytest.raises(KeyboardInterrupt):
+        q.call(_raise, KeyboardInterrupt())
+    assert ferrule.remaining() is None
+    assert q.call(lambda: ferrule.remaining()) is not None

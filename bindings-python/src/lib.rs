@@ -24,7 +24,7 @@ mod _ferrule {
     #[pymodule_export]
     use crate::mock::MockServerCore;
     #[pymodule_export]
-    use crate::policy::{PolicyCore, RetryOptions};
+    use crate::policy::{sync_remaining, PolicyCore, RetryOptions};
     #[pymodule_export]
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
 

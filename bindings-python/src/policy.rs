@@ -177,6 +177,65 @@ impl PolicyCore {
         Ok((token, start, deadline))
     }
 
+    /// `begin` for a sync call on a bounded pipeline: the first attempt's deadline is entered on this
+    /// thread's deadline stack (read by `ferrule.remaining()`), so nothing crosses back but the
+    /// token. Pair with `success_sync` or `fail_sync`.
+    #[inline]
+    fn begin_sync(&self, py: Python<'_>) -> PyResult<u64> {
+        let budget = self.first_budget.unwrap_or(u64::MAX);
+        let a = guard(py, || self.inner.begin_sync(budget))?;
+        self.admitted(py, a)
+    }
+
+    /// Leaves the attempt `begin_sync` or `enter` entered and records its success.
+    #[inline]
+    fn success_sync(&self, py: Python<'_>, token: u64) -> PyResult<()> {
+        let t = guard(py, || {
+            ferrule_core::deadline::leave();
+            self.inner.success(Self::permit(token))
+        })?;
+        if t.is_some() {
+            self.dispatch(py, t);
+        }
+        Ok(())
+    }
+
+    /// Leaves the attempt `begin_sync` entered and records its outcome (0 success, 1 failure,
+    /// 2 ignored); returns the call's start, for the retry loop.
+    fn fail_sync(&self, py: Python<'_>, token: u64, outcome: u8) -> PyResult<u64> {
+        let o = match outcome {
+            0 => Outcome::Success,
+            1 => Outcome::Failure,
+            _ => Outcome::Ignored,
+        };
+        let (start, t) = guard(py, || {
+            let start = ferrule_core::deadline::leave().unwrap_or(0);
+            (start, self.inner.record(Self::permit(token), o))
+        })?;
+        self.dispatch(py, t);
+        Ok(start)
+    }
+
+    /// Enters an attempt of the call started at `start` on this thread's deadline stack. Returns
+    /// the deadline in force (clock ns), or `None` when unbounded (then nothing was entered).
+    fn enter(&self, py: Python<'_>, start: u64) -> PyResult<Option<u64>> {
+        guard(py, || self.inner.enter(start))
+    }
+
+    /// Enters a known deadline (a hard-mode worker thread takes its caller's).
+    fn enter_at(&self, py: Python<'_>, start: u64, deadline: u64) -> PyResult<()> {
+        guard(py, || {
+            ferrule_core::deadline::enter(self.inner.retry().clock(), start, deadline);
+        })
+    }
+
+    /// Leaves the innermost entered attempt.
+    fn leave(&self, py: Python<'_>) -> PyResult<()> {
+        guard(py, || {
+            ferrule_core::deadline::leave();
+        })
+    }
+
     /// A retry starts: returns its permit token, or raises `CircuitOpenError`.
     #[inline]
     fn attempt(&self, py: Python<'_>) -> PyResult<u64> {
@@ -256,6 +315,11 @@ impl PolicyCore {
         self.inner.now_nanos()
     }
 
+    /// Seconds from now until `deadline` (clock ns); negative when past.
+    fn until(&self, deadline: u64) -> f64 {
+        (deadline as f64 - self.inner.now_nanos() as f64) / 1e9
+    }
+
     /// Counts an event the host executed: "failed", "fallback", "fallback_failed", "timeout",
     /// "abandoned".
     fn note(&self, event: &str) -> PyResult<()> {
@@ -308,4 +372,12 @@ impl PolicyCore {
         d.set_item("abandoned", s.abandoned)?;
         Ok(d)
     }
+}
+
+/// Seconds left before the deadline of the innermost sync attempt on this thread, or `None`.
+#[pyfunction]
+pub fn sync_remaining(py: Python<'_>) -> PyResult<Option<f64>> {
+    guard(py, || {
+        ferrule_core::deadline::remaining().map(|d| d.as_secs_f64())
+    })
 }

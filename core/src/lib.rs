@@ -33,6 +33,7 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
 
 pub use policy::backoff::{Backoff, BackoffKind, Jitter};
 pub use policy::chaos::{Chaos, ChaosConfig, Fault};
+pub use policy::deadline;
 pub use policy::pipeline::{Admission, Event, Pipeline, PipelineConfig, PipelineStats};
 pub use policy::retry::{
     transient_status, Decision, Failure, GiveUp, RetryConfig, RetryPolicy, RetryState, RetryStats,

@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Tuple, TypeVar, cast
 from ._ferrule import ManualClock, PolicyCore
 from .breaker import FAILURE, IGNORED, SUCCESS, CircuitBreaker, ExcMatcher, _matcher
 from .chaos import Chaos
-from .deadline import _deadline, _sync, _tighter, system_now
+from .deadline import _deadline, _tighter, system_now
 from .errors import CircuitOpenError, RateLimitedError, RetryError, TimeoutError
 from .fallback import UNSET, Fallback
 from .retry import Retry
@@ -215,24 +215,26 @@ class Policy:
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def _hard_call(self, fn: Callable[..., Any], args: Any, kwargs: Any, budget: float) -> Any:
+    def _hard_call(self, fn: Callable[..., Any], args: Any, kwargs: Any, start: int, at: int) -> Any:
+        core = self._core
+        budget = core.until(at)
         box: list[Tuple[bool, Any]] = []
         done = threading.Event()
         ctx = contextvars.copy_context()
-        slot = _sync.d
 
         def run() -> None:
-            _sync.d = slot
+            core.enter_at(start, at)  # the worker answers remaining() with its caller's deadline
             try:
                 box.append((True, ctx.run(fn, *args, **kwargs)))
             except BaseException as e:  # handed to the caller's thread
                 box.append((False, e))
             finally:
+                core.leave()
                 done.set()
 
         threading.Thread(target=run, name=f"ferrule-hard-timeout-{self.name}", daemon=True).start()
         if not done.wait(budget if budget > 0.0 else 0.0):
-            self._core.note("abandoned")
+            core.note("abandoned")
             _log.warning(
                 "%s: attempt abandoned on its worker thread after %.3fs (hard timeout); it runs on",
                 self.name,
@@ -245,23 +247,21 @@ class Policy:
             return value
         raise value
 
-    def _invoke_sync(self, fn: Callable[..., Any], args: Any, kwargs: Any, deadline: Optional[float]) -> Any:
-        if deadline is None:
+    def _invoke_sync(self, fn: Callable[..., Any], args: Any, kwargs: Any, start: int) -> Any:
+        core = self._core
+        at = core.enter(start)
+        if at is None:
             return fn(*args, **kwargs)
-        now = self._now
-        at = _tighter(now, deadline)
-        prev = _sync.d
-        _sync.d = (now, at)
         try:
             if self._hard:
                 try:
-                    return self._hard_call(fn, args, kwargs, at - now())
+                    return self._hard_call(fn, args, kwargs, start, at)
                 except TimeoutError:
-                    self._core.note("timeout")
+                    core.note("timeout")
                     raise
             return fn(*args, **kwargs)
         finally:
-            _sync.d = prev
+            core.leave()
 
     def _loop_sync(
         self, fn: Callable[..., Any], args: Any, kwargs: Any, attempts: int, start: int, failure: Any, result: Any
@@ -273,17 +273,14 @@ class Policy:
         prev = 0.0
         while True:
             if failure is None:
-                deadline: Optional[float] = None
                 try:
                     if attempts == 0:
                         if bounded:
-                            tok, start, deadline = core.begin_at()
+                            tok, start, _ = core.begin_at()
                         else:
                             tok = core.begin()
                     else:
                         tok = core.attempt()
-                        if bounded:
-                            deadline = core.attempt_deadline(start)
                 except CircuitOpenError as e:
                     if attempts == 0 and bounded:
                         start = core.now_nanos()
@@ -294,9 +291,7 @@ class Policy:
                     try:
                         if limiter is not None:
                             limiter.acquire(1, None, core.call_remaining(start) if bounded else None)
-                            if bounded:
-                                deadline = core.attempt_deadline(start)
-                        result = self._invoke_sync(fn, args, kwargs, deadline)
+                        result = self._invoke_sync(fn, args, kwargs, start) if bounded else fn(*args, **kwargs)
                     except BaseException as e:
                         core.record(tok, IGNORED if isinstance(e, RateLimitedError) else self._outcome(e))
                         if not isinstance(e, Exception):
@@ -381,45 +376,45 @@ class Policy:
         return fast_wrapper
 
     def _wrap_sync_bounded(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """The steady state with a soft timeout: the first attempt's deadline comes with the one
-        crossing before the call; any failure continues in the general loop from attempt 1."""
+        """The steady state with a soft timeout: the core enters the first attempt's deadline on this
+        thread as it admits the call and leaves it as it records the outcome, so the success path is
+        still one crossing before the call and one after. Any failure continues in the general loop
+        from attempt 1."""
         call = self._call_sync
         core = self._core
-        begin_at, success, record, now_nanos = core.begin_at, core.success, core.record, core.now_nanos
+        begin, success, fail, now_nanos = core.begin_sync, core.success_sync, core.fail_sync, core.now_nanos
         outcome = self._outcome
         b = self._breaker
         on_result = b._failure_on_result if b is not None else None
-        now = self._now
-        slot = _sync
 
         @functools.wraps(fn)
         def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                tok, start, first = begin_at()
+                tok = begin()
             except CircuitOpenError as exc:
                 return call(fn, args, kwargs, 1, now_nanos(), exc)
-            deadline: float = first  # type: ignore[assignment]  # a bounded pipeline always has one
-            prev = slot.d
-            if prev is not None and prev[0] == now and prev[1] < deadline:
-                deadline = prev[1]
-            # An async policy around this one keeps its deadline in the contextvar, which
-            # remaining() reads too and takes the tighter of.
-            slot.d = (now, deadline)
             try:
                 result = fn(*args, **kwargs)
             except Exception as exc:
-                slot.d = prev  # before the retries, which set their own deadlines
-                record(tok, outcome(exc))
-                return call(fn, args, kwargs, 1, start, exc)
+                try:
+                    o = outcome(exc)
+                except BaseException:
+                    fail(tok, FAILURE)  # a raising classifier must not leave the deadline entered
+                    raise
+                return call(fn, args, kwargs, 1, fail(tok, o), exc)
             except BaseException:
-                slot.d = prev
-                record(tok, IGNORED)
+                fail(tok, IGNORED)
                 raise
-            slot.d = prev
-            if on_result is not None and on_result(result):
-                record(tok, FAILURE)
-            else:
-                success(tok)
+            if on_result is not None:
+                try:
+                    bad = on_result(result)
+                except BaseException:
+                    fail(tok, FAILURE)
+                    raise
+                if bad:
+                    fail(tok, FAILURE)
+                    return result
+            success(tok)
             return result
 
         return bounded_wrapper

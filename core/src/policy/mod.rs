@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod chaos;
+pub mod deadline;
 pub mod outcome_window;
 pub mod pipeline;
 pub mod retry;

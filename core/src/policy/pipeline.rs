@@ -234,6 +234,35 @@ impl Pipeline {
             .min()
     }
 
+    /// `begin` for a sync call on a bounded pipeline: when admitted, its first attempt is entered on
+    /// this thread's deadline stack (see `deadline.rs`), so the host keeps no per-call state.
+    #[inline]
+    pub fn begin_sync(&self, first_budget_nanos: u64) -> Admission {
+        let (start, a) = self.begin();
+        if a.is_ok() {
+            crate::policy::deadline::enter(
+                self.retry.clock(),
+                start,
+                start.saturating_add(first_budget_nanos),
+            );
+        }
+        a
+    }
+
+    /// Enters an attempt of a call started at `start` on this thread's deadline stack, bounded by
+    /// `attempt_budget`. Returns the deadline in force (clock nanoseconds), or `None` when unbounded
+    /// (nothing is entered then).
+    pub fn enter(&self, start: u64) -> Option<u64> {
+        let budget = self.attempt_budget(start)?;
+        let now = self.now_nanos();
+        let at = now.saturating_add(budget.as_nanos().min(u64::MAX as u128) as u64);
+        Some(crate::policy::deadline::enter(
+            self.retry.clock(),
+            start,
+            at,
+        ))
+    }
+
     /// Whether any timeout or deadline bounds a call (the host then tracks deadlines).
     pub fn bounded(&self) -> bool {
         self.attempt_timeout.is_some()
