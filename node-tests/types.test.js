@@ -72,6 +72,11 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ManualClock':
       return new ferrule.ManualClock()
+    case 'MockLLMServer': {
+      const s = new ferrule.MockLLMServer()
+      s.stop()
+      return s
+    }
     default:
       throw new Error(`no sample for ${name}`)
   }

@@ -6,10 +6,12 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod mock;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use mock::{create_mock_server, NativeMockServer};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
