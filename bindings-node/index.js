@@ -5,8 +5,9 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const { MockLLMServer } = require('./mock.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock }
+module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer }
 
 // -- retry, timeouts, fallback: the composed policy (issue 3) -----------------------------------
 const { Policy, resilient, transient } = require('./policy.js')

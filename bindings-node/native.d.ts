@@ -30,6 +30,17 @@ export declare class NativeManualClock {
   now(): number
 }
 
+export declare class NativeMockServer {
+  get url(): string
+  get port(): number
+  /** Every recorded request, oldest first, as a JSON array. */
+  requestsJson(): string
+  clearRequests(): void
+  statsJson(): string
+  /** Stops the server and waits for its accept thread (a few ms; hung connections are woken). */
+  stop(): void
+}
+
 /** Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it. */
 export declare class NativePolicy {
   /**
@@ -125,6 +136,9 @@ export interface ConfigError {
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+/** Starts a server, or says why the configuration was refused (the host throws that). */
+export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
+
 /** Builds a policy, or says why the configuration was refused (the host throws that). */
 export declare function createPolicy(options: PolicyOptions, clock?: NativeManualClock | undefined | null): NativePolicy | ConfigError
 
@@ -136,6 +150,15 @@ export declare function fastCalls(breaker: NativeBreaker): unknown
 
 /** The header names the host should look up, lower-case. */
 export declare function hintHeaderNames(): Array<string>
+
+export interface MockOptions {
+  host?: string
+  port?: number
+  latencyMs?: number
+  hangMs?: number
+  maxConnections?: number
+  allowNonLoopback?: boolean
+}
 
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and

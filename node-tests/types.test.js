@@ -81,6 +81,11 @@ function sample(name) {
       return new ferrule.RetryError('t', 1, [], 'attempts', undefined)
     case 'TimeoutError':
       return new ferrule.TimeoutError('t', 1)
+    case 'MockLLMServer': {
+      const s = new ferrule.MockLLMServer()
+      s.stop()
+      return s
+    }
     default:
       throw new Error(`no sample for ${name}`)
   }

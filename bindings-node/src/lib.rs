@@ -7,12 +7,14 @@ mod clock;
 mod error;
 mod fast_call;
 mod fast_policy;
+mod mock;
 mod policy;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
 pub use fast_policy::policy_fast_calls;
+pub use mock::{create_mock_server, NativeMockServer};
 pub use policy::{
     create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
 };
