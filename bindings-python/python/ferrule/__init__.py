@@ -3,6 +3,7 @@
 from ._ferrule import __version__
 from .breaker import CircuitBreaker
 from .errors import CircuitOpenError, ConfigError, FerruleError, InternalError
+from .errors import RateLimitedError
 
 __all__ = [
     "__version__",
@@ -16,7 +17,7 @@ __all__ = [
 from ._ferrule import Backoff
 from .chaos import Chaos
 from .deadline import remaining
-from .errors import RateLimitedError, RetryError, TimeoutError
+from .errors import RetryError, TimeoutError
 from .policy import Policy, fallback, resilient, retry, timeout
 from .retry import Retry
 from .transient import transient

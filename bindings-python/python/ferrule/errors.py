@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Optional
 
-__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError"]
+__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError", "RateLimitedError"]
 
 
 class FerruleError(Exception):
@@ -44,7 +44,25 @@ class InternalError(FerruleError):
     code = "FERRULE_INTERNAL"
 
 
-__all__ += ["RetryError", "TimeoutError", "RateLimitedError"]
+class RateLimitedError(FerruleError):
+    """A rate limiter refused the call: it would pass after ``retry_after`` seconds (``None`` when
+    unknown), longer than the caller was willing to wait (``timeout``). ``key`` is the key that was
+    limited, if any; ``limiter`` names the limiter (in ``Limits``, the limit) that refused."""
+
+    code = "FERRULE_RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: Optional[float] = None, key: Optional[str] = None,
+                 limiter: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.key = key
+        self.limiter = limiter
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.args[0], self.retry_after, self.key, self.limiter))
+
+
+__all__ += ["RetryError", "TimeoutError"]
 
 
 class RetryError(FerruleError):
@@ -90,18 +108,3 @@ class TimeoutError(FerruleError, builtins.TimeoutError):  # noqa: A001 - the nam
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.args[0], self.timeout_seconds))
-
-
-class RateLimitedError(FerruleError):
-    """A rate limiter refused the call. ``retry_after`` is the seconds until it would admit it, or
-    ``None`` when unknown."""
-
-    code = "FERRULE_RATE_LIMITED"
-
-    def __init__(self, message: str, retry_after: Optional[float] = None, key: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.key = key
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.args[0], self.retry_after, self.key))
