@@ -283,6 +283,8 @@ export interface PolicyOptions {
   fallback?: unknown
   /** Which errors fall back. Default every error. */
   fallbackOn?: ErrorMatcher
+  /** Fault injection, innermost (inside the attempt timeout). */
+  chaos?: Chaos
   /** Cancels every call's waits and attempts (e.g. at shutdown). */
   signal?: AbortSignal
   clock?: ManualClock
@@ -305,6 +307,10 @@ export interface PolicyStats {
   fallbackFailures: number
   timeouts: number
   hookErrors: number
+  /** With `chaos`: calls it saw, errors and delays it injected. */
+  chaosCalls?: number
+  chaosErrorsInjected?: number
+  chaosLatencyInjected?: number
 }
 
 /** fallback → total timeout → retry → circuit breaker → rate limiter → attempt timeout → call. */
@@ -333,6 +339,32 @@ export class TimeoutError extends FerruleError {
   constructor(message: string, timeoutMs: number)
   readonly code: 'FERRULE_TIMEOUT'
   readonly timeoutMs: number
+}
+
+export interface ChaosOptions {
+  /** Share of calls that throw `error` instead of running, in [0, 1]. */
+  errorRate?: number
+  /** An Error, an Error class, or a function returning the error to throw. Default an ECONNRESET error. */
+  error?: Error | ErrorClass | (() => unknown)
+  /** Share of calls delayed by `latencyMs`, in [0, 1]. */
+  latencyRate?: number
+  latencyMs?: number
+  /** The same seed fails the same calls on every run. */
+  seed?: number
+}
+
+export interface ChaosStats {
+  calls: number
+  errorsInjected: number
+  latencyInjected: number
+}
+
+/** Fault injection for your own tests; use as `new Policy({ chaos })` or `chaos.wrap(fn)`. */
+export class Chaos {
+  /** @throws TypeError for an unknown option or a wrong type; RangeError for a value out of range. */
+  constructor(options?: ChaosOptions)
+  wrap<A extends unknown[], R>(fn: (...args: A) => R, sleep?: (ms: number) => unknown): (...args: A) => R | Promise<Awaited<R>>
+  stats(): ChaosStats
 }
 
 /** `fn` wrapped in a new Policy(options). */

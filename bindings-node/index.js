@@ -10,6 +10,6 @@ const { MockLLMServer } = require('./mock.js')
 module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer }
 
 // -- retry, timeouts, fallback: the composed policy (issue 3) -----------------------------------
-const { Policy, resilient, transient } = require('./policy.js')
+const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { RetryError, TimeoutError } = require('./errors.js')
-Object.assign(module.exports, { Policy, RetryError, TimeoutError, resilient, transient })
+Object.assign(module.exports, { Chaos, Policy, RetryError, TimeoutError, resilient, transient })

@@ -22,6 +22,12 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+export declare class NativeChaos {
+  /** The fault for the next call: bit 1 throw the error, bit 2 add the latency. */
+  next(): number
+  stats(): ChaosStats
+}
+
 export declare class NativeManualClock {
   constructor()
   /** Moves time forward; the host checked `ms` is finite and >= 0 (the cast saturates anyway). */
@@ -119,6 +125,19 @@ export interface BreakerStats {
   openRemainingMs?: number
 }
 
+export interface ChaosOptions {
+  errorRate?: number
+  latencyRate?: number
+  latencyMs?: number
+  seed?: number
+}
+
+export interface ChaosStats {
+  calls: number
+  errorsInjected: number
+  latencyInjected: number
+}
+
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
   /** `RangeError` for a value out of range, `TypeError` for options that conflict. */
@@ -135,6 +154,9 @@ export interface ConfigError {
  * manual clock it reads the system clock.
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
+
+/** Builds a fault injector, or says why the configuration was refused (the host throws that). */
+export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError

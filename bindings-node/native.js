@@ -836,10 +836,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeBreaker = nativeBinding.NativeBreaker
+module.exports.NativeChaos = nativeBinding.NativeChaos
 module.exports.NativeManualClock = nativeBinding.NativeManualClock
 module.exports.NativeMockServer = nativeBinding.NativeMockServer
 module.exports.NativePolicy = nativeBinding.NativePolicy
 module.exports.createBreaker = nativeBinding.createBreaker
+module.exports.createChaos = nativeBinding.createChaos
 module.exports.createMockServer = nativeBinding.createMockServer
 module.exports.createPolicy = nativeBinding.createPolicy
 module.exports.fastCalls = nativeBinding.fastCalls

@@ -13,6 +13,7 @@ const { CircuitOpenError, RetryError, TimeoutError, configError, internalError }
 const { ManualClock, nativeOf } = require('./clock.js')
 const { transient, retryAfterMsOf } = require('./transient.js')
 const { Deadlines } = require('./deadlines.js')
+const { Chaos } = require('./chaos.js')
 
 // NativePolicy.decide's give-up codes (see src/policy.rs).
 const REASONS = {
@@ -28,7 +29,7 @@ const NOTE_FALLBACK = 1
 const NOTE_FALLBACK_FAILED = 2
 const NOTE_TIMEOUT = 3
 
-const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'signal', 'clock', 'name']
+const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name']
 const RETRY_OPTIONS = [
   'attempts',
   'backoff',
@@ -183,6 +184,7 @@ class Policy {
   #sleep
   #deadlines = null
   #hookErrors = 0
+  #chaos
   #begin
   #success
   #firstBudget
@@ -261,6 +263,10 @@ class Policy {
       if (this.#fallback.length === 0) throw configError('RangeError', 'Policy: fallback=[] is out of range; allowed: a value, a function or a non-empty array', 'fallback')
     }
     this.#fallbackOn = matcher(C, 'fallbackOn', options.fallbackOn)
+    if (options.chaos !== undefined && options.chaos !== null) {
+      if (!(options.chaos instanceof Chaos)) throw configError('TypeError', `Policy: chaos=${describe(options.chaos)} must be a Chaos`, 'chaos')
+      this.#chaos = options.chaos
+    }
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw configError('TypeError', `Policy: signal=${describe(options.signal)} must be an AbortSignal`, 'signal')
     }
@@ -286,6 +292,8 @@ class Policy {
   /** `fn(context, ...args)` through the policy; always returns a Promise. */
   wrap(fn) {
     if (typeof fn !== 'function') throw new TypeError(`Policy.wrap: fn must be a function; got ${describe(fn)}`)
+    // Chaos is the innermost strategy: inside the attempt timeout, waiting on the policy's clock.
+    if (this.#chaos !== undefined) fn = this.#chaos.wrap(fn, this.#sleep)
     const policy = this
     let wrapped
     if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {
@@ -327,12 +335,18 @@ class Policy {
     if (typeof fn !== 'function') return Promise.reject(new TypeError(`Policy.execute: fn must be a function; got ${describe(fn)}`))
     const signal = options === undefined ? undefined : options.signal
     const args = options === undefined || options.args === undefined ? [] : options.args
-    return this.#call(fn, args, signal)
+    return this.#call(this.#chaos === undefined ? fn : this.#chaos.wrap(fn, this.#sleep), args, signal)
   }
 
   stats() {
     const s = this.#native.stats()
     s.hookErrors = this.#hookErrors
+    if (this.#chaos !== undefined) {
+      const c = this.#chaos.stats()
+      s.chaosCalls = c.calls
+      s.chaosErrorsInjected = c.errorsInjected
+      s.chaosLatencyInjected = c.latencyInjected
+    }
     return s
   }
 
@@ -540,4 +554,4 @@ function resilient(fn, options) {
   return new Policy(options).wrap(fn)
 }
 
-module.exports = { Policy, resilient, transient }
+module.exports = { Policy, resilient, transient, Chaos }

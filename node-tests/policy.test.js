@@ -345,3 +345,40 @@ test('the shared timer expires exactly the attempts still running, in any mix', 
   // Later calls still get a timer after the queue emptied.
   await assert.rejects(p.execute(() => new Promise(() => {})), TimeoutError)
 })
+
+// ---- chaos ---------------------------------------------------------------------------------------
+
+const { Chaos } = require('ferrule')
+
+test('chaos is deterministic with a seed, off unless configured', async () => {
+  async function run(seed) {
+    const f = new Chaos({ errorRate: 0.3, seed }).wrap(() => 'ok')
+    const out = []
+    for (let i = 0; i < 200; i++) out.push(await Promise.resolve(f()).then(() => true, () => false))
+    return out
+  }
+  const a = await run(11)
+  const b = await run(11)
+  const c = await run(12)
+  assert.deepEqual(a, b)
+  assert.notDeepEqual(a, c)
+  const fails = a.filter((x) => !x).length
+  assert.ok(fails >= 30 && fails <= 90, String(fails))
+  const off = new Chaos().wrap((x) => x)
+  for (let i = 0; i < 100; i++) assert.equal(off(i), i)
+  assert.throws(() => new Chaos({ errorRate: 2 }), (e) => e instanceof RangeError && e.message.includes('errorRate=2 is out of range; allowed: [0, 1]'))
+  assert.throws(() => new Chaos({ errorRatio: 0.1 }), TypeError)
+})
+
+test('chaos inside a policy is retried, waits on the policy clock and is counted', async () => {
+  const clock = new ManualClock()
+  const chaos = new Chaos({ errorRate: 0.5, latencyRate: 1, latencyMs: 200, seed: 3 })
+  const p = policy(clock, { attempts: 10, backoff: constant(0) }, { chaos })
+  const call = p.wrap(() => 'ok')
+  const t0 = clock.now()
+  for (let i = 0; i < 20; i++) assert.equal(await call(), 'ok')
+  const s = p.stats()
+  assert.ok(s.chaosErrorsInjected > 0)
+  assert.equal(s.retries, s.chaosErrorsInjected)
+  assert.equal(clock.now() - t0, 200 * s.chaosCalls)
+})

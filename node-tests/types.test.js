@@ -77,6 +77,8 @@ function sample(name) {
       return new ferrule.ManualClock()
     case 'Policy':
       return new ferrule.Policy()
+    case 'Chaos':
+      return new ferrule.Chaos()
     case 'RetryError':
       return new ferrule.RetryError('t', 1, [], 'attempts', undefined)
     case 'TimeoutError':

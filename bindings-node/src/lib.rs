@@ -3,6 +3,7 @@
 //! host layer (`bindings-node/index.js`). This native module is private: only the host layer loads it.
 
 mod breaker;
+mod chaos;
 mod clock;
 mod error;
 mod fast_call;
@@ -11,6 +12,7 @@ mod mock;
 mod policy;
 
 pub use breaker::{create_breaker, NativeBreaker};
+pub use chaos::{create_chaos, NativeChaos};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
 pub use fast_policy::policy_fast_calls;

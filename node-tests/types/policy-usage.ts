@@ -1,5 +1,5 @@
 // Typed usage of the policy API (issue 3), compiled by `npm run typecheck`.
-import { Policy, resilient, RetryError, TimeoutError, CircuitBreaker, transient } from 'ferrule'
+import { Chaos, Policy, resilient, RetryError, TimeoutError, CircuitBreaker, transient } from 'ferrule'
 
 export async function policyUsage(): Promise<void> {
   const breaker = new CircuitBreaker('llm')
@@ -25,6 +25,9 @@ export async function policyUsage(): Promise<void> {
   }
   // @ts-expect-error: unknown option
   new Policy({ timeout: 5 })
-  const retries: number = policy.stats().retries
+  const chaos = new Chaos({ errorRate: 0.1, latencyMs: 50, latencyRate: 0.2, seed: 7 })
+  const chaotic = new Policy({ retry: true, chaos })
+  const injected: number = chaos.stats().errorsInjected
+  const retries: number = policy.stats().retries + (chaotic.stats().chaosCalls ?? 0) + injected
   void text, n, retries, transient(new Error('x'))
 }
