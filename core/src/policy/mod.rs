@@ -2,3 +2,4 @@
 
 pub mod breaker;
 pub mod outcome_window;
+pub mod rate_limit;
