@@ -4,6 +4,8 @@
 mod breaker;
 mod clock;
 mod error;
+mod gil;
+mod rate_limit;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -11,6 +13,8 @@ mod _ferrule {
     use crate::breaker::CircuitBreakerCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

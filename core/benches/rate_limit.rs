@@ -21,6 +21,15 @@ fn bucket() -> Algorithm {
 }
 
 fn bench(c: &mut Criterion) {
+    c.bench_function("clock read (SystemClock::now_nanos)", |x| {
+        x.iter(|| black_box(ferrule_core::ClockRef::System.now_nanos()))
+    });
+    let clock = ferrule_core::ManualClock::new();
+    let m = RateLimiter::with_clock(RateLimitConfig::new("bench", bucket()), clock).unwrap();
+    c.bench_function(
+        "rate_limit token_bucket decision alone (manual clock)",
+        |x| x.iter(|| black_box(m.try_acquire(black_box(1), None))),
+    );
     let b = limiter(bucket());
     c.bench_function("rate_limit token_bucket try_acquire uncontended", |x| {
         x.iter(|| black_box(b.try_acquire(black_box(1), None)))

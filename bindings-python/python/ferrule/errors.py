@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError"]
+__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError", "RateLimitedError"]
 
 
 class FerruleError(Exception):
@@ -41,3 +41,19 @@ class InternalError(FerruleError):
     """A bug inside ferrule (a Rust panic, caught at the boundary). Please report it."""
 
     code = "FERRULE_INTERNAL"
+
+
+class RateLimitedError(FerruleError):
+    """A rate limiter refused the call: it would pass after ``retry_after`` seconds, longer than the
+    caller was willing to wait (``timeout``). ``limiter`` names the limiter (in ``Limits``, the limit)
+    that refused."""
+
+    code = "FERRULE_RATE_LIMITED"
+
+    def __init__(self, message: str, limiter: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.limiter = limiter
+        self.retry_after = retry_after
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.args[0], self.limiter, self.retry_after))

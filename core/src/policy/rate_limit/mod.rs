@@ -10,7 +10,7 @@ mod sliding_log;
 mod sliding_window;
 
 pub use keyed::KeyStats;
-pub use multi::{MultiLimit, MultiStep, Reservation};
+pub use multi::{MultiLimit, MultiStats, MultiStep, Reservation};
 
 use crate::clock::ClockRef;
 use crate::error::{check, Error, Result};
@@ -272,12 +272,34 @@ impl RateLimiter {
     #[inline]
     pub fn acquire_step(&self, n: u64, key: Option<&str>, budget: Option<Duration>) -> Step {
         let now = self.clock.now_nanos();
+        self.decide(now, n, key, budget)
+    }
+
+    /// Like `acquire_step`, with the budget given as a deadline on this limiter's clock (nanoseconds),
+    /// so a host waiting in a loop reads the clock once per step.
+    #[inline]
+    pub fn acquire_until(&self, n: u64, key: Option<&str>, deadline: Option<u64>) -> Step {
+        let now = self.clock.now_nanos();
+        let budget = deadline.map(|d| Duration::from_nanos(d.saturating_sub(now)));
+        self.decide(now, n, key, budget)
+    }
+
+    #[inline]
+    fn decide(&self, now: u64, n: u64, key: Option<&str>, budget: Option<Duration>) -> Step {
         match self.take(now, n, key) {
             Ok(()) => {
                 self.note_admitted(n);
                 Step::Admitted
             }
             Err(wait) => self.note_denied(wait, budget),
+        }
+    }
+
+    /// The error a host raises for a `Step::Rejected`.
+    pub fn refused(&self, retry_after: Duration) -> Error {
+        Error::RateLimited {
+            limiter: self.config.name.clone(),
+            retry_after,
         }
     }
 

@@ -131,6 +131,30 @@ impl MultiLimit {
         Ok(out)
     }
 
+    /// `acquire_step` with the budget as a deadline on the first limiter's clock (nanoseconds).
+    pub fn acquire_until(
+        &self,
+        costs: &[u64],
+        key: Option<&str>,
+        deadline: Option<u64>,
+    ) -> MultiStep {
+        let budget = deadline
+            .map(|d| Duration::from_nanos(d.saturating_sub(self.limiters[0].clock.now_nanos())));
+        self.acquire_step(costs, key, budget)
+    }
+
+    /// The error a host raises for a `MultiStep::Rejected`, naming the limit that refused.
+    pub fn refused(&self, limit: usize, retry_after: Duration) -> Error {
+        Error::RateLimited {
+            limiter: self.names[limit].clone(),
+            retry_after,
+        }
+    }
+
+    pub fn now_nanos(&self) -> u64 {
+        self.limiters[0].clock.now_nanos()
+    }
+
     /// Charges every limit or none. `budget` as in `RateLimiter::acquire_step`.
     pub fn acquire_step(
         &self,
