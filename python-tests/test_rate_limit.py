@@ -380,3 +380,15 @@ def test_rate_limited_error_pickles() -> None:
     e = ferrule.RateLimitedError("refused", "openai", 1.5)
     e2 = pickle.loads(pickle.dumps(e))
     assert (str(e2), e2.limiter, e2.retry_after) == ("refused", "openai", 1.5)
+
+
+def test_a_lossy_eviction_is_logged_at_warning(caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+    lim = ferrule.RateLimiter.token_bucket(rate=1, per_seconds=60, burst=1, max_keys=2, clock=clock, name="tenants")
+    for key in ("a", "b", "c"):
+        assert lim.try_acquire(key=key)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and r.name == "ferrule"]
+    assert len(warnings) == 1
+    assert "rate limiter 'tenants': all 2 keys (max_keys) are still limited; evicted 1" in warnings[0].getMessage()
+    assert warnings[0].event == "rate_limit.evicted_active"  # type: ignore[attr-defined]
+    assert lim.stats()["evicted_active"] == 1

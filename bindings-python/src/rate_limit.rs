@@ -57,6 +57,7 @@ impl RateLimiterCore {
         algorithm: Algorithm,
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let max_keys = ferrule_core::error::check::int(
             "RateLimiter",
@@ -79,6 +80,19 @@ impl RateLimiterCore {
             max_keys,
         };
         let inner = RateLimiter::with_clock(config, clock_ref).map_err(|e| to_py(py, e))?;
+        if let Some(cb) = on_event {
+            // Events are rare (a lossy eviction, dropped units); the host logs them. A failing
+            // listener is reported as unraisable, never thrown into the unrelated call.
+            let limiter = inner.name().to_string();
+            inner.on_event(move |e| {
+                Python::attach(|py| {
+                    let args = (e.kind(), e.message(&limiter), e.count());
+                    if let Err(err) = cb.call1(py, args) {
+                        err.write_unraisable(py, Some(cb.bind(py)));
+                    }
+                })
+            });
+        }
         Ok(Self {
             inner: Arc::new(inner),
             sleeper,
@@ -95,8 +109,9 @@ impl RateLimiterCore {
 impl RateLimiterCore {
     /// `rate` units per `per_seconds`, up to `burst` at once (GCRA).
     #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (rate, per_seconds=1.0, burst=None, *, name=None,
-        max_keys=10_000, clock=None))]
+        max_keys=10_000, clock=None, on_event=None))]
     fn token_bucket(
         py: Python<'_>,
         rate: f64,
@@ -105,6 +120,7 @@ impl RateLimiterCore {
         name: Option<String>,
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         // Default burst: one period's worth (at least 1), as limits and pyrate-limiter do.
         let burst = match burst {
@@ -117,13 +133,13 @@ impl RateLimiterCore {
             per_seconds,
             burst,
         };
-        Self::build(py, name, algorithm, max_keys, clock)
+        Self::build(py, name, algorithm, max_keys, clock, on_event)
     }
 
     /// At most `limit` units in any `window_seconds`, from two fixed windows (O(1), approximate).
     #[staticmethod]
     #[pyo3(signature = (limit, window_seconds, *, name=None, max_keys=10_000,
-        clock=None))]
+        clock=None, on_event=None))]
     fn sliding_window(
         py: Python<'_>,
         limit: i64,
@@ -131,19 +147,20 @@ impl RateLimiterCore {
         name: Option<String>,
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let limit = Self::positive(py, "limit", limit)?;
         let algorithm = Algorithm::SlidingWindow {
             limit,
             window_seconds,
         };
-        Self::build(py, name, algorithm, max_keys, clock)
+        Self::build(py, name, algorithm, max_keys, clock, on_event)
     }
 
     /// At most `limit` units in any `window_seconds`, exactly (a log bounded by the limit).
     #[staticmethod]
     #[pyo3(signature = (limit, window_seconds, *, name=None, max_keys=10_000,
-        clock=None))]
+        clock=None, on_event=None))]
     fn sliding_log(
         py: Python<'_>,
         limit: i64,
@@ -151,13 +168,14 @@ impl RateLimiterCore {
         name: Option<String>,
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let limit = Self::positive(py, "limit", limit)?;
         let algorithm = Algorithm::SlidingLog {
             limit,
             window_seconds,
         };
-        Self::build(py, name, algorithm, max_keys, clock)
+        Self::build(py, name, algorithm, max_keys, clock, on_event)
     }
 
     /// Takes `n` now if it fits; never waits.

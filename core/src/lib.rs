@@ -15,8 +15,8 @@ pub use policy::breaker::{
 };
 pub use policy::outcome_window::{WindowSpec, WindowTotals};
 pub use policy::rate_limit::{
-    Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitStats,
-    RateLimiter, Reservation, Step,
+    Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitEvent,
+    RateLimitStats, RateLimiter, Reservation, Step,
 };
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host

@@ -235,6 +235,9 @@ fn a_full_map_evicts_idle_keys_first_then_the_closest_to_idle() {
         clock.clone(),
     )
     .unwrap();
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    l.on_event(move |e| seen.lock().unwrap().push(e.clone()));
     l.try_acquire(2, Some("a")).unwrap(); // fresh again after 2 s
     l.try_acquire(1, Some("b")).unwrap(); // after 1 s
     clock.advance(Duration::from_millis(1500));
@@ -247,6 +250,18 @@ fn a_full_map_evicts_idle_keys_first_then_the_closest_to_idle() {
     assert_eq!(l.try_acquire(2, Some("e")), Ok(()));
     let k = l.stats().keys;
     assert_eq!((k.keys, k.evicted_idle, k.evicted_active), (3, 1, 1));
+    let e = events.lock().unwrap().clone();
+    assert_eq!(
+        e,
+        vec![RateLimitEvent::EvictedActive {
+            keys: 1,
+            max_keys: 3
+        }],
+        "a lossy eviction is reported, an idle one is not"
+    );
+    assert!(e[0]
+        .message("k")
+        .contains("all 3 keys (max_keys) are still limited"));
     // "c" kept its state: still empty.
     assert!(l.try_acquire(1, Some("c")).is_err());
     clock.advance(Duration::from_secs(10));
@@ -512,4 +527,23 @@ proptest! {
             prop_assert!(units <= limit);
         }
     }
+}
+
+#[test]
+fn extra_units_that_do_not_fit_are_counted_and_reported() {
+    let (l, _clock) = limiter(Algorithm::SlidingLog {
+        limit: 10,
+        window_seconds: 1.0,
+    });
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    l.on_event(move |e| seen.lock().unwrap().push(e.clone()));
+    l.try_acquire(10, None).unwrap();
+    l.charge(15, None); // the log holds at most twice the limit
+    let s = l.stats();
+    assert_eq!((s.charged_extra_units, s.dropped_units), (10, 5));
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![RateLimitEvent::Dropped { units: 5 }]
+    );
 }

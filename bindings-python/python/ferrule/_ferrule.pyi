@@ -57,6 +57,7 @@ class RateLimiterCore:
         name: Optional[str] = None,
         max_keys: int = 10_000,
         clock: Optional[ManualClock] = None,
+        on_event: Optional[Callable[[str, str, int], Any]] = None,
     ) -> RateLimiterCore: ...
     @staticmethod
     def sliding_window(
@@ -66,6 +67,7 @@ class RateLimiterCore:
         name: Optional[str] = None,
         max_keys: int = 10_000,
         clock: Optional[ManualClock] = None,
+        on_event: Optional[Callable[[str, str, int], Any]] = None,
     ) -> RateLimiterCore: ...
     @staticmethod
     def sliding_log(
@@ -75,6 +77,7 @@ class RateLimiterCore:
         name: Optional[str] = None,
         max_keys: int = 10_000,
         clock: Optional[ManualClock] = None,
+        on_event: Optional[Callable[[str, str, int], Any]] = None,
     ) -> RateLimiterCore: ...
     def try_acquire(self, n: int = 1, key: Optional[object] = None) -> bool: ...
     def step(self, n: int = 1, key: Optional[object] = None, deadline: Optional[float] = None) -> float: ...

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 from typing import Any, Callable, Mapping, Optional, Protocol, TypeVar, Union, cast
 
 from ._ferrule import LimitsCore, ManualClock, RateLimiterCore, Reservation
 
 __all__ = ["RateLimiter", "Limits", "Reservation", "rate_limit"]
+
+_log = logging.getLogger("ferrule")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Key = Optional[object]
@@ -24,6 +27,11 @@ class _TryAcquire(Protocol):
 
 class _Acquire(Protocol):
     def __call__(self, n: int = 1, key: Key = None, timeout: Optional[float] = None) -> None: ...
+
+
+def _on_event(kind: str, message: str, count: int) -> None:
+    """Where the core reports lost state (also counted in ``stats()``): logged at warning."""
+    _log.warning(message, extra={"event": f"rate_limit.{kind}", "count": count})
 
 
 async def _sleep(seconds: float, clock: Optional[ManualClock]) -> None:
@@ -66,21 +74,21 @@ class RateLimiter:
                      clock: Optional[ManualClock] = None) -> RateLimiter:
         """``rate`` units per ``per_seconds``, up to ``burst`` at once (default: ``ceil(rate)``)."""
         return cls(RateLimiterCore.token_bucket(rate, per_seconds, burst, name=name, max_keys=max_keys,
-                                                clock=clock), clock)
+                                                clock=clock, on_event=_on_event), clock)
 
     @classmethod
     def sliding_window(cls, limit: int, window_seconds: float, *, name: str = "rate_limiter",
                        max_keys: int = 10_000, clock: Optional[ManualClock] = None) -> RateLimiter:
         """At most ``limit`` units in any ``window_seconds``, estimated from two fixed windows (O(1))."""
         return cls(RateLimiterCore.sliding_window(limit, window_seconds, name=name, max_keys=max_keys,
-                                                  clock=clock), clock)
+                                                  clock=clock, on_event=_on_event), clock)
 
     @classmethod
     def sliding_log(cls, limit: int, window_seconds: float, *, name: str = "rate_limiter",
                     max_keys: int = 10_000, clock: Optional[ManualClock] = None) -> RateLimiter:
         """At most ``limit`` units in any ``window_seconds``, exactly (a log bounded by ``limit``)."""
         return cls(RateLimiterCore.sliding_log(limit, window_seconds, name=name, max_keys=max_keys,
-                                               clock=clock), clock)
+                                               clock=clock, on_event=_on_event), clock)
 
     async def acquire_async(self, n: int = 1, key: Key = None, timeout: Optional[float] = None) -> None:
         """Awaits until ``n`` is taken. Cancelling the task cuts the wait short and takes nothing: the

@@ -2,6 +2,7 @@
 //! `max_keys`. When a new key finds the map full, keys whose cell is indistinguishable from a new one
 //! are evicted (nothing is lost); if there are none, the few closest to that are (counted apart).
 
+use super::event::{Events, RateLimitEvent};
 use super::rule::Rule;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ pub(crate) struct Cells<R: Rule> {
     max_keys: usize,
     evicted_idle: AtomicU64,
     evicted_active: AtomicU64,
+    events: Events,
     /// Serialises evictions. Taken only when a new key meets a full map, never on a lookup.
     sweeping: Mutex<()>,
 }
@@ -30,7 +32,7 @@ pub struct KeyStats {
 }
 
 impl<R: Rule> Cells<R> {
-    pub(crate) fn new(rule: &R, max_keys: usize) -> Self {
+    pub(crate) fn new(rule: &R, max_keys: usize, events: Events) -> Self {
         Self {
             unkeyed: rule.new_cell(),
             map: papaya::HashMap::new(),
@@ -38,6 +40,7 @@ impl<R: Rule> Cells<R> {
             max_keys,
             evicted_idle: AtomicU64::new(0),
             evicted_active: AtomicU64::new(0),
+            events,
             sweeping: Mutex::new(()),
         }
     }
@@ -126,11 +129,19 @@ impl<R: Rule> Cells<R> {
             std::thread::yield_now();
             return;
         }
+        let mut evicted = 0;
         for (_, k) in by_age {
             if map.remove(k).is_some() {
                 self.count.fetch_sub(1, Ordering::AcqRel);
-                self.evicted_active.fetch_add(1, Ordering::Relaxed);
+                evicted += 1;
             }
+        }
+        self.evicted_active.fetch_add(evicted, Ordering::Relaxed);
+        if evicted > 0 {
+            self.events.emit(RateLimitEvent::EvictedActive {
+                keys: evicted,
+                max_keys: self.max_keys as u64,
+            });
         }
     }
 

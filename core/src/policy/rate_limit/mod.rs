@@ -2,6 +2,7 @@
 //! optionally keyed (per tenant, user, model). A decision is one call that either charges or says how
 //! long to wait; the host sleeps exactly that long, or gives up when its budget is shorter.
 
+mod event;
 mod gcra;
 mod keyed;
 mod multi;
@@ -9,12 +10,14 @@ mod rule;
 mod sliding_log;
 mod sliding_window;
 
+pub use event::RateLimitEvent;
 pub use keyed::KeyStats;
 pub use multi::{MultiLimit, MultiStats, MultiStep, Reservation};
 
 use crate::clock::ClockRef;
 use crate::error::{check, Error, Result};
 use crate::striped::StripedCounter;
+use event::Events;
 use gcra::Gcra;
 use keyed::Cells;
 use rule::Rule;
@@ -124,6 +127,7 @@ pub struct RateLimiter {
     max_n: u64,
     config: RateLimitConfig,
     clock: ClockRef,
+    events: Events,
     admitted: StripedCounter,
     admitted_units: StripedCounter,
     rejected: StripedCounter,
@@ -161,6 +165,7 @@ impl RateLimiter {
     pub fn with_clock(config: RateLimitConfig, clock: impl Into<ClockRef>) -> Result<Self> {
         check::int_range(C, "max_keys", config.max_keys, 1, 100_000_000)?;
         let max_keys = config.max_keys as usize;
+        let events = Events::default();
         let kind = match config.algorithm {
             Algorithm::TokenBucket {
                 rate,
@@ -182,7 +187,7 @@ impl RateLimiter {
                 let max_burst = (MAX_SPAN_NANOS as u64 / interval).max(1);
                 check::int_range(C, "burst", burst, 1, max_burst.min(1 << 40))?;
                 let rule = Gcra::new(interval, burst);
-                Kind::Bucket(rule, Cells::new(&rule, max_keys))
+                Kind::Bucket(rule, Cells::new(&rule, max_keys, events.clone()))
             }
             Algorithm::SlidingWindow {
                 limit,
@@ -190,7 +195,7 @@ impl RateLimiter {
             } => {
                 check::int_range(C, "limit", limit, 1, MAX_WINDOW_LIMIT)?;
                 let rule = SlidingWindow::new(limit, span_nanos("window_seconds", window_seconds)?);
-                Kind::Window(rule, Cells::new(&rule, max_keys))
+                Kind::Window(rule, Cells::new(&rule, max_keys, events.clone()))
             }
             Algorithm::SlidingLog {
                 limit,
@@ -198,7 +203,7 @@ impl RateLimiter {
             } => {
                 check::int_range(C, "limit", limit, 1, MAX_LOG_LIMIT)?;
                 let rule = SlidingLog::new(limit, span_nanos("window_seconds", window_seconds)?);
-                Kind::Log(rule, Cells::new(&rule, max_keys))
+                Kind::Log(rule, Cells::new(&rule, max_keys, events.clone()))
             }
         };
         let max_n = match &kind {
@@ -211,6 +216,7 @@ impl RateLimiter {
             max_n,
             config,
             clock: clock.into(),
+            events,
             admitted: StripedCounter::new(),
             admitted_units: StripedCounter::new(),
             rejected: StripedCounter::new(),
@@ -333,7 +339,14 @@ impl RateLimiter {
         self.charged_extra.fetch_add(n - dropped, Ordering::Relaxed);
         if dropped > 0 {
             self.dropped.fetch_add(dropped, Ordering::Relaxed);
+            self.events.emit(RateLimitEvent::Dropped { units: dropped });
         }
+    }
+
+    /// Calls `f` on every event where state is lost (also counted in `stats`), on the thread that
+    /// caused it. Hosts log these at warning level.
+    pub fn on_event(&self, f: impl Fn(&RateLimitEvent) + Send + Sync + 'static) {
+        self.events.add(f);
     }
 
     /// Drops every key whose state equals a new key's; returns how many.
