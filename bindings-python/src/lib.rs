@@ -5,7 +5,9 @@ mod breaker;
 mod clock;
 mod error;
 mod gil;
+mod mock;
 mod rate_limit;
+mod sleeper;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -13,6 +15,8 @@ mod _ferrule {
     use crate::breaker::CircuitBreakerCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
 

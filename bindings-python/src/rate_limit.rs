@@ -1,10 +1,10 @@
 //! `RateLimiterCore` and `LimitsCore`/`Reservation`: the core rate limiters for the Python host layer
 //! (`ferrule/rate_limit.py`), which adds `acquire_async` and the decorator. Only conversion here;
-//! the one blocking loop waits through `gil::Sleeper`.
+//! the one blocking loop waits through `sleeper::Sleeper` (GIL released by `gil::without_gil`).
 
 use crate::clock::ManualClock;
 use crate::error::{guard, to_py};
-use crate::gil::Sleeper;
+use crate::sleeper::Sleeper;
 use ferrule_core::error::ConfigProblem;
 use ferrule_core::{
     Algorithm, ClockRef, Error, MultiLimit, MultiStep, RateLimitConfig, RateLimiter,

@@ -2,7 +2,7 @@
 from typing import Any, Callable, Optional, Sequence, Union, final
 
 
-__all__ = ["CircuitBreakerCore", "LimitsCore", "ManualClock", "RateLimiterCore", "Reservation", "__version__"]
+__all__ = ["CircuitBreakerCore", "LimitsCore", "ManualClock", "MockServerCore", "RateLimiterCore", "Reservation", "__version__"]
 
 __version__: str
 
@@ -45,6 +45,28 @@ class CircuitBreakerCore:
     @property
     def state(self) -> str: ...
     def stats(self) -> dict[str, Any]: ...
+
+@final
+class MockServerCore:
+    def __new__(
+        cls,
+        faults_json: str = "[]",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: int = 0,
+        hang_ms: int = 30000,
+        max_connections: int = 1024,
+        allow_non_loopback: bool = False,
+    ) -> MockServerCore: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    def requests(self) -> list[dict[str, Any]]: ...
+    def clear_requests(self) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+    def stop(self) -> None: ...
 
 @final
 class RateLimiterCore:
