@@ -183,6 +183,8 @@ def test_keys_are_limited_independently_and_any_hashable_key_works() -> None:
         assert not lim.try_acquire(key=key)
     assert lim.try_acquire(), "no key: its own allowance"
     assert lim.stats()["keys"] == 3
+    with pytest.raises(UnicodeEncodeError):
+        lim.try_acquire(key="\udc80")  # a lone surrogate has no UTF-8 form
 
 
 def test_a_full_key_map_evicts_idle_keys_and_counts_it() -> None:

@@ -16,14 +16,35 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// A host key as the core's `&str`: strings as they are, anything else by `str(key)`.
+// In the stable ABI only from 3.10, but exported by every CPython 3 interpreter; declared here so an
+// abi3-py39 build borrows a key's UTF-8 (cached in the str object) instead of copying it per call.
+extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
+}
+
+/// A host key as the core's `&str`: strings borrowed as they are, anything else by `str(key)`.
 fn key_str<'a>(key: &'a Option<Bound<'_, PyAny>>) -> PyResult<Option<Cow<'a, str>>> {
-    match key {
-        None => Ok(None),
-        Some(k) => match k.cast::<PyString>() {
-            Ok(s) => s.to_cow().map(Some),
-            Err(_) => Ok(Some(Cow::Owned(k.str()?.to_cow()?.into_owned()))),
-        },
+    let Some(k) = key else {
+        return Ok(None);
+    };
+    match k.cast::<PyString>() {
+        Ok(s) => {
+            let mut size: pyo3::ffi::Py_ssize_t = 0;
+            // SAFETY: `s` is a live str; the returned buffer is owned by it and lives as long as
+            // the borrow `'a` of the key, and is valid UTF-8 of `size` bytes when not null.
+            let data = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+            if data.is_null() {
+                return Err(PyErr::fetch(k.py())); // lone surrogates: not encodable
+            }
+            let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) };
+            Ok(Some(Cow::Borrowed(unsafe {
+                std::str::from_utf8_unchecked(bytes)
+            })))
+        }
+        Err(_) => Ok(Some(Cow::Owned(k.str()?.to_cow()?.into_owned()))),
     }
 }
 
