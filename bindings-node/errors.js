@@ -33,6 +33,21 @@ class CircuitOpenError extends FerruleError {
 }
 CircuitOpenError.prototype.name = 'CircuitOpenError'
 
+class RateLimitedError extends FerruleError {
+  /**
+   * @param {string} limiter the limiter's name
+   * @param {number} retryAfterMs when the call would pass; longer than the caller would wait
+   */
+  constructor(limiter, retryAfterMs) {
+    super(`rate limiter '${limiter}' refused the call; retry after ${(retryAfterMs / 1000).toFixed(3)}s`, {
+      code: 'FERRULE_RATE_LIMITED',
+    })
+    this.limiter = limiter
+    this.retryAfterMs = retryAfterMs
+  }
+}
+RateLimitedError.prototype.name = 'RateLimitedError'
+
 const INVALID_CONFIG = 'FERRULE_INVALID_CONFIG'
 
 /**
@@ -56,4 +71,4 @@ function internalError(cause) {
   })
 }
 
-module.exports = { FerruleError, CircuitOpenError, configError, internalError, INVALID_CONFIG }
+module.exports = { FerruleError, CircuitOpenError, RateLimitedError, configError, internalError, INVALID_CONFIG }

@@ -5,5 +5,7 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const { RateLimiter } = require('./rate_limit.js')
+const { RateLimitedError } = require('./errors.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock }
+module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, RateLimitedError, RateLimiter }

@@ -30,6 +30,24 @@ export declare class NativeManualClock {
   now(): number
 }
 
+export declare class NativeRateLimiter {
+  /** Why `n` is refused (the host throws it), or `null` when it is a valid size. */
+  unitsError(n: number): ConfigError | null
+  /**
+   * One step of a wait loop: `0` admitted, `> 0` the ms to wait (counted as a wait), `< 0` refused
+   * because the wait passes `deadlineMs` (this limiter's clock): `REFUSED_AFTER - retryAfterMs`.
+   * `n` must have passed `unitsError`.
+   */
+  step(n: number, key?: string | undefined | null, deadlineMs?: number | undefined | null): number
+  /** Ms until `n` would pass (0: now), charging and counting nothing. */
+  peek(n: number, key?: string | undefined | null): number
+  /** Ms on this limiter's clock: the time base of `step`'s deadline. */
+  now(): number
+  /** Drops every key whose state equals a new key's; returns how many. */
+  evictIdle(): number
+  stats(): RateLimiterStats
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
@@ -97,6 +115,12 @@ export interface ConfigError {
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
 /**
+ * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
+ * configuration was refused (the host throws that).
+ */
+export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
+
+/**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
@@ -107,6 +131,40 @@ export declare function fastCalls(breaker: NativeBreaker): unknown
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+/**
+ * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused, `undefined` when `n` is not
+ * a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+ */
+export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
+
+/** Options as the host layer normalised them: numbers only, in Node units. */
+export interface RateLimiterOptions {
+  rate?: number
+  perMs?: number
+  burst?: number
+  limit?: number
+  windowMs?: number
+  maxKeys?: number
+}
+
+/** The core's `RateLimitStats`, counters as `f64` (exact below 2^53, unlike napi's `i64`). */
+export interface RateLimiterStats {
+  name: string
+  algorithm: string
+  admitted: number
+  admittedUnits: number
+  rejected: number
+  waits: number
+  waitMsTotal: number
+  refundedUnits: number
+  chargedExtraUnits: number
+  droppedUnits: number
+  keys: number
+  evictedIdle: number
+  evictedActive: number
+}
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

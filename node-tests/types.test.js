@@ -72,6 +72,10 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ManualClock':
       return new ferrule.ManualClock()
+    case 'RateLimiter':
+      return ferrule.RateLimiter.tokenBucket({ rate: 1 })
+    case 'RateLimitedError':
+      return new ferrule.RateLimitedError('t', 1)
     default:
       throw new Error(`no sample for ${name}`)
   }
@@ -94,4 +98,9 @@ test('the declared options are exactly the options the constructor accepts', () 
     allowed = e.message.split('; allowed: ')[1].split(', ')
   }
   assert.deepEqual([...declared].sort(), allowed.sort())
+})
+
+test('RateLimiterStats declares exactly the fields stats() returns', () => {
+  const declared = memberNames(interfaces.get('RateLimiterStats')).sort()
+  assert.deepEqual(declared, Object.keys(ferrule.RateLimiter.tokenBucket({ rate: 1 }).stats()).sort())
 })

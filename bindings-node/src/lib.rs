@@ -6,10 +6,14 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod rate_limit;
+mod rate_limit_fast_call;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use rate_limit::{create_rate_limiter, NativeRateLimiter};
+pub use rate_limit_fast_call::rate_limiter_fast_call;
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
