@@ -34,15 +34,17 @@ export declare class NativeRateLimiter {
   /** Why `n` is refused (the host throws it), or `null` when it is a valid size. */
   unitsError(n: number): ConfigError | null
   /**
-   * One step of a wait loop: `0` admitted, `> 0` the ms to wait (counted as a wait), `< 0` refused
-   * because the wait passes `deadlineMs` (this limiter's clock): `REFUSED_AFTER - retryAfterMs`.
-   * `n` must have passed `unitsError`.
+   * One step of a wait loop: `0` admitted (`-0` when warnings wait in `takeWarnings`), `> 0` the
+   * ms to wait (counted as a wait), `< 0` refused because the wait passes `deadlineMs` (this
+   * limiter's clock): `REFUSED_AFTER - retryAfterMs`. `n` must have passed `unitsError`.
    */
   step(n: number, key?: string | undefined | null, deadlineMs?: number | undefined | null): number
   /** Ms until `n` would pass (0: now), charging and counting nothing. */
   peek(n: number, key?: string | undefined | null): number
   /** Ms on this limiter's clock: the time base of `step`'s deadline. */
   now(): number
+  /** The lost-state warnings since the last call, for `process.emitWarning`. */
+  takeWarnings(): Array<RateLimitWarning>
   /** Drops every key whose state equals a new key's; returns how many. */
   evictIdle(): number
   stats(): RateLimiterStats
@@ -133,8 +135,8 @@ export declare function fastCalls(breaker: NativeBreaker): unknown
 export declare function panicForTest(): void
 
 /**
- * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused, `undefined` when `n` is not
- * a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
+ * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
  * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
  */
 export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
@@ -164,6 +166,14 @@ export interface RateLimiterStats {
   keys: number
   evictedIdle: number
   evictedActive: number
+}
+
+/** A warning for `process.emitWarning`. */
+export interface RateLimitWarning {
+  /** `evicted_active` or `dropped_units`; the host makes the warning code from it. */
+  kind: string
+  message: string
+  count: number
 }
 
 /** A state change, for the host's `'stateChange'` listeners. */

@@ -134,9 +134,12 @@ class RateLimiter {
     } catch (e) {
       throw internalError(e)
     }
-    // true / false; undefined when n is not a valid size (see src/rate_limit_fast_call.rs).
+    // true / false; 1 / 0 when warnings wait; undefined when n is not a valid size (see
+    // src/rate_limit_fast_call.rs).
+    if (r === true || r === false) return r
     if (r === undefined) throw this.#unitsError(n)
-    return r
+    this.#warn()
+    return r === 1
   }
 
   /**
@@ -168,8 +171,14 @@ class RateLimiter {
     const sig = signal === null ? undefined : signal
     for (;;) {
       const wait = this.#native.step(n, k, deadline)
-      if (wait === 0) return
-      if (wait < 0) throw new RateLimitedError(this.#name, REFUSED_AFTER - wait)
+      if (wait === 0) {
+        if (Object.is(wait, -0)) this.#warn() // -0: admitted, and warnings wait
+        return
+      }
+      if (wait < 0) {
+        this.#warn()
+        throw new RateLimitedError(this.#name, REFUSED_AFTER - wait)
+      }
       if (this.#clock !== undefined) {
         // A manual clock: "sleep" in virtual time, exactly the wait, and yield once.
         this.#clock.advance(wait)
@@ -196,6 +205,14 @@ class RateLimiter {
   /** Counters: admitted, rejected, waits, waitMsTotal, refunds, keys and evictions. */
   stats() {
     return this.#native.stats()
+  }
+
+  // Lost state (a key evicted while still limited, dropped extra units) is counted in stats() and,
+  // here, emitted as a process warning: never silent.
+  #warn() {
+    for (const w of this.#native.takeWarnings()) {
+      process.emitWarning(w.message, { type: 'FerruleWarning', code: `FERRULE_RATE_LIMIT_${w.kind.toUpperCase()}` })
+    }
   }
 
   #unitsError(n) {

@@ -137,6 +137,29 @@ test('a full key map evicts idle keys first, then the closest to idle, and count
   assert.equal(lim.evictIdle(), 2)
 })
 
+test('a lossy eviction is emitted as a process warning, once', async () => {
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  try {
+    const clock = new ManualClock()
+    const lim = RateLimiter.tokenBucket({ rate: 1, perMs: 60000, burst: 1, maxKeys: 2, clock, name: 'tenants' })
+    assert.equal(lim.tryAcquire(1, 'a'), true)
+    assert.equal(lim.tryAcquire(1, 'b'), true)
+    assert.equal(lim.tryAcquire(1, 'c'), true, 'the answer is still a boolean when a warning is pending')
+    assert.equal(lim.tryAcquire(1, 'c'), false)
+    await lim.acquire(1, { key: 'd' }) // evicts again, through the wait path
+    await new Promise((resolve) => setImmediate(resolve)) // warnings are delivered on the next tick
+    const ours = warnings.filter((w) => w.name === 'FerruleWarning' && w.message.includes("'tenants'"))
+    assert.equal(ours.length, 2)
+    assert.equal(ours[0].code, 'FERRULE_RATE_LIMIT_EVICTED_ACTIVE')
+    assert.match(ours[0].message, /^rate limiter 'tenants': all 2 keys \(maxKeys\) are still limited; evicted 1 closest to idle/)
+    assert.equal(lim.stats().evictedActive, 2)
+  } finally {
+    process.off('warning', onWarning)
+  }
+})
+
 test('bad configuration: RangeError or TypeError naming the option, value and range', () => {
   const refused = (make, kind, param, message) =>
     assert.throws(make, (e) => {

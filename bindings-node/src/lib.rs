@@ -7,6 +7,7 @@ mod clock;
 mod error;
 mod fast_call;
 mod rate_limit;
+mod rate_limit_events;
 mod rate_limit_fast_call;
 
 pub use breaker::{create_breaker, NativeBreaker};

@@ -5,6 +5,7 @@
 
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};
+use crate::rate_limit_events::{LimiterHandle, RateLimitWarning};
 use ferrule_core::{Algorithm, ClockRef, RateLimitConfig, RateLimiter, Step};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
@@ -115,7 +116,7 @@ pub struct RateLimiterStats {
 
 #[napi]
 pub struct NativeRateLimiter {
-    pub(crate) inner: Arc<RateLimiter>,
+    pub(crate) inner: Arc<LimiterHandle>,
 }
 
 /// Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
@@ -129,7 +130,9 @@ pub fn create_rate_limiter(
 ) -> Either<NativeRateLimiter, ConfigError> {
     let clock = clock.map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
     match RateLimiter::with_clock(options.to_config(&kind, name), clock) {
-        Ok(l) => Either::A(NativeRateLimiter { inner: Arc::new(l) }),
+        Ok(l) => Either::A(NativeRateLimiter {
+            inner: Arc::new(LimiterHandle::new(l)),
+        }),
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }
@@ -151,9 +154,9 @@ impl NativeRateLimiter {
             .map(|e| config_error(&e, &[given]))
     }
 
-    /// One step of a wait loop: `0` admitted, `> 0` the ms to wait (counted as a wait), `< 0` refused
-    /// because the wait passes `deadlineMs` (this limiter's clock): `REFUSED_AFTER - retryAfterMs`.
-    /// `n` must have passed `unitsError`.
+    /// One step of a wait loop: `0` admitted (`-0` when warnings wait in `takeWarnings`), `> 0` the
+    /// ms to wait (counted as a wait), `< 0` refused because the wait passes `deadlineMs` (this
+    /// limiter's clock): `REFUSED_AFTER - retryAfterMs`. `n` must have passed `unitsError`.
     #[napi(catch_unwind)]
     pub fn step(&self, n: f64, key: Option<String>, deadline_ms: Option<f64>) -> f64 {
         let Ok(n) = self.inner.units(units(n)) else {
@@ -161,6 +164,7 @@ impl NativeRateLimiter {
         };
         let deadline = deadline_ms.map(|d| (d.max(0.0) * 1e6) as u64);
         match self.inner.acquire_until(n, key.as_deref(), deadline) {
+            Step::Admitted if self.inner.events.pending() => -0.0,
             Step::Admitted => 0.0,
             Step::Wait(d) => millis(d).max(1e-6),
             Step::Rejected(d) => REFUSED_AFTER - millis(d),
@@ -180,6 +184,12 @@ impl NativeRateLimiter {
     #[napi(catch_unwind)]
     pub fn now(&self) -> f64 {
         self.inner.now_nanos() as f64 / 1e6
+    }
+
+    /// The lost-state warnings since the last call, for `process.emitWarning`.
+    #[napi(catch_unwind)]
+    pub fn take_warnings(&self) -> Vec<RateLimitWarning> {
+        self.inner.events.take(self.inner.name())
     }
 
     /// Drops every key whose state equals a new key's; returns how many.

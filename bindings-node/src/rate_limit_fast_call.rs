@@ -4,7 +4,7 @@
 
 use crate::fast_call::{guard, status};
 use crate::rate_limit::{units, NativeRateLimiter};
-use ferrule_core::RateLimiter;
+use crate::rate_limit_events::LimiterHandle;
 use napi::{sys, Env};
 use napi_derive::napi;
 use std::ffi::c_void;
@@ -14,8 +14,8 @@ use std::sync::Arc;
 /// Keys up to this many UTF-8 bytes are read into a stack buffer; longer ones are allocated.
 const KEY_STACK: usize = 128;
 
-/// `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused, `undefined` when `n` is not
-/// a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+/// `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
+/// warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
 /// is absent, `undefined`, `null` or a string (the host turns other keys into strings).
 #[napi(catch_unwind)]
 pub fn rate_limiter_fast_call<'e>(
@@ -56,7 +56,7 @@ pub fn rate_limiter_fast_call<'e>(
 }
 
 unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    drop(unsafe { Arc::from_raw(data as *const RateLimiter) });
+    drop(unsafe { Arc::from_raw(data as *const LimiterHandle) });
 }
 
 unsafe extern "C" fn try_acquire(
@@ -78,7 +78,7 @@ unsafe extern "C" fn try_acquire(
             ))?;
             // SAFETY: `data` is the `Arc` this function was made with; the function is being
             // called, so it is alive and its finalizer has not run.
-            let limiter = &*(data as *const RateLimiter);
+            let limiter = &*(data as *const LimiterHandle);
             let mut n = 1.0;
             if argc >= 1 && sys::napi_get_value_double(env, argv[0], &mut n) != sys::Status::napi_ok
             {
@@ -97,8 +97,12 @@ unsafe extern "C" fn try_acquire(
                     limiter.try_acquire(n, key).is_ok()
                 }
             };
-            // true and false are V8's singletons: nothing is allocated.
             let mut v = ptr::null_mut();
+            if limiter.events.pending() {
+                // Rare: warnings wait in `takeWarnings`; a number instead of a boolean says so.
+                return status(sys::napi_create_int32(env, admitted as i32, &mut v)).map(|()| v);
+            }
+            // true and false are V8's singletons: nothing is allocated.
             status(sys::napi_get_boolean(env, admitted, &mut v)).map(|()| v)
         })
     }
