@@ -327,8 +327,9 @@ impl RateLimiter {
     /// Gives back `n` units charged at `charged_at` (this limiter's clock, nanoseconds).
     pub fn refund(&self, n: u64, key: Option<&str>, charged_at: u64) {
         let now = self.clock.now_nanos();
-        self.refund_at(now, n, key, charged_at);
-        self.refunded.fetch_add(n, Ordering::Relaxed);
+        if self.refund_at(now, n, key, charged_at) {
+            self.refunded.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Charges `n` whether or not it fits: the debt delays later requests.
@@ -385,10 +386,11 @@ impl RateLimiter {
             .unwrap_or(0))
     }
 
-    fn refund_at(&self, now: u64, n: u64, key: Option<&str>, charged_at: u64) {
+    /// False when the key is gone (evicted idle: its charges had left already), so nothing is owed.
+    fn refund_at(&self, now: u64, n: u64, key: Option<&str>, charged_at: u64) -> bool {
         on_kind!(self, |rule, cells| cells
             .with_existing(key, |c| rule.refund(c, now, n, charged_at))
-            .unwrap_or(()))
+            .is_some())
     }
 
     #[inline]

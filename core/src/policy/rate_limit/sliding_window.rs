@@ -156,8 +156,8 @@ impl Rule for SlidingWindow {
         let mut dropped = 0;
         let _ = cell.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
             let v = self.view(word, now);
-            let cur = (v.cur + n).min(self.count_mask);
-            dropped = v.cur + n - cur;
+            let cur = v.cur.saturating_add(n).min(self.count_mask);
+            dropped = n - (cur - v.cur);
             Some(self.pack(v.index, v.prev, cur))
         });
         dropped
@@ -232,5 +232,10 @@ mod tests {
         );
         // Field saturates at 2^bits − 1 = 31; the rest is reported dropped.
         assert_eq!(s.force(&c, W + 5, 20), 4);
+        assert_eq!(
+            s.force(&c, W + 5, u64::MAX),
+            u64::MAX,
+            "full: nothing more fits"
+        );
     }
 }
