@@ -114,6 +114,7 @@ def test_a_wait_longer_than_the_timeout_raises_at_once_and_takes_nothing() -> No
     assert clock.now() == t0, "no pointless sleep before giving up"
     assert ei.value.retry_after == pytest.approx(60.0)
     assert ei.value.limiter == "openai"
+    assert ei.value.key is None
     assert isinstance(ei.value, ferrule.FerruleError)
     assert ei.value.code == "FERRULE_RATE_LIMITED"
     assert "retry after 60.000s" in str(ei.value)
@@ -122,6 +123,10 @@ def test_a_wait_longer_than_the_timeout_raises_at_once_and_takes_nothing() -> No
     assert lim.stats()["rejected"] == 2
     clock.advance(60)
     assert lim.try_acquire(), "the refused calls took nothing"
+    assert lim.try_acquire(key="acme")
+    with pytest.raises(ferrule.RateLimitedError) as ek:
+        lim.acquire(key="acme", timeout=0)
+    assert ek.value.key == "acme", "the limited key is named"
 
 
 def test_blocking_acquire_releases_the_gil() -> None:
@@ -223,6 +228,7 @@ def test_limits_are_all_or_nothing() -> None:
         limits.acquire(requests=1, tokens=2_000, timeout=1)
     assert ei.value.limiter == "tokens"
     assert ei.value.retry_after == pytest.approx(60.0)
+    assert ei.value.key is None
     r = limits.acquire(requests=1, tokens=1_000)
     assert r.charged == {"requests": 1, "tokens": 1_000}
 
@@ -379,9 +385,9 @@ def test_bad_requests_fail_at_once() -> None:
 
 
 def test_rate_limited_error_pickles() -> None:
-    e = ferrule.RateLimitedError("refused", "openai", 1.5)
+    e = ferrule.RateLimitedError("refused", 1.5, "acme", "openai")
     e2 = pickle.loads(pickle.dumps(e))
-    assert (str(e2), e2.limiter, e2.retry_after) == ("refused", "openai", 1.5)
+    assert (str(e2), e2.retry_after, e2.key, e2.limiter) == ("refused", 1.5, "acme", "openai")
 
 
 def test_a_lossy_eviction_is_logged_at_warning(caplog: pytest.LogCaptureFixture) -> None:

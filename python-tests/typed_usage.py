@@ -59,7 +59,7 @@ def use_limits() -> None:
     try:
         limited("x")
     except ferrule.RateLimitedError as e:
-        after: float = e.retry_after
+        after: "float | None" = e.retry_after
         print(after, e.limiter)
     print(ok, wait, charged, admitted, rpm.stats()["rejected"])
 

@@ -35,8 +35,15 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::RateLimited {
             limiter,
             retry_after,
-        } => class(py, &RATE_LIMITED_ERROR, "RateLimitedError")
-            .and_then(|c| c.call1((e.to_string(), limiter.as_str(), retry_after.as_secs_f64()))),
+            key,
+        } => class(py, &RATE_LIMITED_ERROR, "RateLimitedError").and_then(|c| {
+            c.call1((
+                e.to_string(),
+                retry_after.as_secs_f64(),
+                key.as_deref(),
+                limiter.as_str(),
+            ))
+        }),
     };
     match made {
         Ok(v) => PyErr::from_value(v),

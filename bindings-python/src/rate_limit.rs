@@ -225,7 +225,7 @@ impl RateLimiterCore {
         match guard(py, || self.inner.acquire_until(n, key.as_deref(), deadline))? {
             Step::Admitted => Ok(0.0),
             Step::Wait(d) => Ok(d.as_secs_f64().max(1e-9)),
-            Step::Rejected(d) => Err(to_py(py, self.inner.refused(d))),
+            Step::Rejected(d) => Err(to_py(py, self.inner.refused(d, key.as_deref()))),
         }
     }
 
@@ -246,7 +246,7 @@ impl RateLimiterCore {
             match guard(py, || self.inner.acquire_until(n, key.as_deref(), deadline))? {
                 Step::Admitted => return Ok(()),
                 Step::Wait(d) => self.sleeper.wait(py, d)?,
-                Step::Rejected(d) => return Err(to_py(py, self.inner.refused(d))),
+                Step::Rejected(d) => return Err(to_py(py, self.inner.refused(d, key.as_deref()))),
             }
         }
     }
@@ -409,7 +409,9 @@ impl LimitsCore {
                 .into_pyobject(py)?
                 .into_any()
                 .unbind()),
-            MultiStep::Rejected { wait, limit } => Err(to_py(py, self.inner.refused(limit, wait))),
+            MultiStep::Rejected { wait, limit } => {
+                Err(to_py(py, self.inner.refused(limit, wait, key.as_deref())))
+            }
         }
     }
 
@@ -432,7 +434,7 @@ impl LimitsCore {
                 MultiStep::Admitted(r) => return Ok(self.reservation(r)),
                 MultiStep::Wait(d) => self.sleeper.wait(py, d)?,
                 MultiStep::Rejected { wait, limit } => {
-                    return Err(to_py(py, self.inner.refused(limit, wait)))
+                    return Err(to_py(py, self.inner.refused(limit, wait, key.as_deref())))
                 }
             }
         }

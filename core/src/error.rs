@@ -35,6 +35,8 @@ pub enum Error {
     RateLimited {
         limiter: String,
         retry_after: Duration,
+        /// The key (tenant, user, model) that was limited, if any.
+        key: Option<String>,
     },
 }
 
@@ -114,6 +116,7 @@ impl fmt::Display for Error {
             Error::RateLimited {
                 limiter,
                 retry_after,
+                ..
             } => write!(
                 f,
                 "rate limiter '{limiter}' refused the call; retry after {:.3}s",

@@ -44,16 +44,18 @@ class InternalError(FerruleError):
 
 
 class RateLimitedError(FerruleError):
-    """A rate limiter refused the call: it would pass after ``retry_after`` seconds, longer than the
-    caller was willing to wait (``timeout``). ``limiter`` names the limiter (in ``Limits``, the limit)
-    that refused."""
+    """A rate limiter refused the call: it would pass after ``retry_after`` seconds (``None`` when
+    unknown), longer than the caller was willing to wait (``timeout``). ``key`` is the key that was
+    limited, if any; ``limiter`` names the limiter (in ``Limits``, the limit) that refused."""
 
     code = "FERRULE_RATE_LIMITED"
 
-    def __init__(self, message: str, limiter: str, retry_after: float) -> None:
+    def __init__(self, message: str, retry_after: Optional[float] = None, key: Optional[str] = None,
+                 limiter: Optional[str] = None) -> None:
         super().__init__(message)
-        self.limiter = limiter
         self.retry_after = retry_after
+        self.key = key
+        self.limiter = limiter
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.args[0], self.limiter, self.retry_after))
+        return (type(self), (self.args[0], self.retry_after, self.key, self.limiter))

@@ -302,10 +302,11 @@ impl RateLimiter {
     }
 
     /// The error a host raises for a `Step::Rejected`.
-    pub fn refused(&self, retry_after: Duration) -> Error {
+    pub fn refused(&self, retry_after: Duration, key: Option<&str>) -> Error {
         Error::RateLimited {
             limiter: self.config.name.clone(),
             retry_after,
+            key: key.map(Into::into),
         }
     }
 

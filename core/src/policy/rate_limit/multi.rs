@@ -144,10 +144,11 @@ impl MultiLimit {
     }
 
     /// The error a host raises for a `MultiStep::Rejected`, naming the limit that refused.
-    pub fn refused(&self, limit: usize, retry_after: Duration) -> Error {
+    pub fn refused(&self, limit: usize, retry_after: Duration, key: Option<&str>) -> Error {
         Error::RateLimited {
             limiter: self.names[limit].clone(),
             retry_after,
+            key: key.map(Into::into),
         }
     }
 
