@@ -37,13 +37,15 @@ class RateLimitedError extends FerruleError {
   /**
    * @param {string} limiter the limiter's name
    * @param {number} retryAfterMs when the call would pass; longer than the caller would wait
+   * @param {string | null} [key] the key that was limited, if any
    */
-  constructor(limiter, retryAfterMs) {
+  constructor(limiter, retryAfterMs, key = null) {
     super(`rate limiter '${limiter}' refused the call; retry after ${(retryAfterMs / 1000).toFixed(3)}s`, {
       code: 'FERRULE_RATE_LIMITED',
     })
     this.limiter = limiter
     this.retryAfterMs = retryAfterMs
+    this.key = key
   }
 }
 RateLimitedError.prototype.name = 'RateLimitedError'

@@ -234,9 +234,11 @@ export class RateLimiter {
 
 /** A rate limiter refused the call: it would pass after `retryAfterMs`, longer than `timeoutMs`. */
 export class RateLimitedError extends FerruleError {
-  constructor(limiter: string, retryAfterMs: number)
+  constructor(limiter: string, retryAfterMs: number, key?: string | null)
   readonly code: 'FERRULE_RATE_LIMITED'
   /** The limiter's name. */
   readonly limiter: string
   readonly retryAfterMs: number
+  /** The key that was limited; null when none. */
+  readonly key: string | null
 }

@@ -177,7 +177,7 @@ class RateLimiter {
       }
       if (wait < 0) {
         this.#warn()
-        throw new RateLimitedError(this.#name, REFUSED_AFTER - wait)
+        throw new RateLimitedError(this.#name, REFUSED_AFTER - wait, k === undefined ? null : k)
       }
       if (this.#clock !== undefined) {
         // A manual clock: "sleep" in virtual time, exactly the wait, and yield once.

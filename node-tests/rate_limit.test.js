@@ -71,6 +71,7 @@ test('a wait longer than timeoutMs rejects at once with RateLimitedError and tak
     assert.ok(e instanceof RateLimitedError && e instanceof FerruleError)
     assert.equal(e.retryAfterMs, 60000)
     assert.equal(e.limiter, 'openai')
+    assert.equal(e.key, null)
     assert.equal(e.code, 'FERRULE_RATE_LIMITED')
     assert.equal(e.message, "rate limiter 'openai' refused the call; retry after 60.000s")
     return true
@@ -80,6 +81,8 @@ test('a wait longer than timeoutMs rejects at once with RateLimitedError and tak
   assert.equal(lim.stats().rejected, 2)
   clock.advance(60000)
   assert.equal(lim.tryAcquire(), true, 'the refused calls took nothing')
+  assert.equal(lim.tryAcquire(1, 7), true)
+  await assert.rejects(lim.acquire(1, { key: 7, timeoutMs: 0 }), (e) => e.key === '7')
 })
 
 test('a real wait sleeps about the wait, without blocking the event loop', async () => {
