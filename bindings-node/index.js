@@ -7,5 +7,6 @@ const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 const { RateLimiter } = require('./rate_limit.js')
 const { RateLimitedError } = require('./errors.js')
+const { MockLLMServer } = require('./mock.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, RateLimitedError, RateLimiter }
+module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer, RateLimitedError, RateLimiter }

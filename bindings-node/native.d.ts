@@ -30,6 +30,17 @@ export declare class NativeManualClock {
   now(): number
 }
 
+export declare class NativeMockServer {
+  get url(): string
+  get port(): number
+  /** Every recorded request, oldest first, as a JSON array. */
+  requestsJson(): string
+  clearRequests(): void
+  statsJson(): string
+  /** Stops the server and waits for its accept thread (a few ms; hung connections are woken). */
+  stop(): void
+}
+
 export declare class NativeRateLimiter {
   /** Why `n` is refused (the host throws it), or `null` when it is a valid size. */
   unitsError(n: number): ConfigError | null
@@ -116,6 +127,9 @@ export interface ConfigError {
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+/** Starts a server, or says why the configuration was refused (the host throws that). */
+export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
+
 /**
  * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
  * configuration was refused (the host throws that).
@@ -127,6 +141,15 @@ export declare function createRateLimiter(kind: string, name: string, options: R
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
+
+export interface MockOptions {
+  host?: string
+  port?: number
+  latencyMs?: number
+  hangMs?: number
+  maxConnections?: number
+  allowNonLoopback?: boolean
+}
 
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and

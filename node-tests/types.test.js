@@ -76,6 +76,11 @@ function sample(name) {
       return ferrule.RateLimiter.tokenBucket({ rate: 1 })
     case 'RateLimitedError':
       return new ferrule.RateLimitedError('t', 1)
+    case 'MockLLMServer': {
+      const s = new ferrule.MockLLMServer()
+      s.stop()
+      return s
+    }
     default:
       throw new Error(`no sample for ${name}`)
   }

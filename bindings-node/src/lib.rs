@@ -6,6 +6,7 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod mock;
 mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
@@ -13,6 +14,7 @@ mod rate_limit_fast_call;
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use mock::{create_mock_server, NativeMockServer};
 pub use rate_limit::{create_rate_limiter, NativeRateLimiter};
 pub use rate_limit_fast_call::rate_limiter_fast_call;
 
