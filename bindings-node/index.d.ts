@@ -294,3 +294,29 @@ export class RateLimitedError extends FerruleError {
   /** The key that was limited; null when none. */
   readonly key: string | null
 }
+
+/** Units per named limit, e.g. `{ requests: 1, tokens: 1200 }`; a limit left out costs 0. */
+export type LimitCosts = Record<string, number>
+
+/** Several RateLimiters charged all-or-nothing: a denial by one takes nothing from the others. */
+export class Limits {
+  /** `new Limits({ requests: rpm, tokens: tpm })`. */
+  constructor(limiters: Record<string, RateLimiter>)
+  readonly names: string[]
+  /** Takes every cost now, or nothing. */
+  tryAcquire(costs: LimitCosts, key?: RateLimitKey): boolean
+  /** Waits until every cost is taken; rejects with RateLimitedError naming the refusing limit. */
+  acquire(costs: LimitCosts, options?: AcquireOptions): Promise<Reservation>
+}
+
+/** What `Limits.acquire` charged: settle it once with the real usage to refund or charge the difference. */
+export class Reservation {
+  private constructor()
+  /** Units charged per limit name. */
+  readonly charged: Record<string, number>
+  /** The key it was made for; null when none. */
+  readonly key: string | null
+  readonly settled: boolean
+  /** `{ tokens: usage.total_tokens }`: each given limit is reconciled; the others keep the estimate. */
+  settle(actual: Record<string, number | null | undefined>): void
+}

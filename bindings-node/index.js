@@ -6,7 +6,18 @@ const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 const { RateLimiter } = require('./rate_limit.js')
+const { Limits, Reservation } = require('./limits.js')
 const { RateLimitedError } = require('./errors.js')
 const { MockLLMServer } = require('./mock.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer, RateLimitedError, RateLimiter }
+module.exports = {
+  CircuitBreaker,
+  CircuitOpenError,
+  FerruleError,
+  Limits,
+  ManualClock,
+  MockLLMServer,
+  RateLimitedError,
+  RateLimiter,
+  Reservation,
+}

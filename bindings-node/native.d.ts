@@ -22,6 +22,28 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+export declare class NativeLimits {
+  /** Why `costs` are refused (the host throws it), or `null`. */
+  costsError(costs: Array<number>): ConfigError | null
+  /** Takes every cost now, or none; `costs` must have passed `costsError`. */
+  tryAcquire(costs: Array<number>, key?: string | undefined | null): boolean
+  /**
+   * One step of a wait loop: a `NativeReservation` when admitted, the ms to wait (> 0, counted as
+   * a wait), or the `Refusal` when the wait would pass `deadlineMs`. `costs` must have passed
+   * `costsError`.
+   */
+  step(costs: Array<number>, key?: string | undefined | null, deadlineMs?: number | undefined | null): NativeReservation | number | Refusal
+  now(): number
+  names(): Array<string>
+}
+
+/** Collects named limiters, then builds the `NativeLimits` (the names are checked by the core). */
+export declare class NativeLimitsBuilder {
+  constructor()
+  add(name: string, limiter: NativeRateLimiter): void
+  build(): NativeLimits | ConfigError
+}
+
 export declare class NativeManualClock {
   constructor()
   /** Moves time forward; the host checked `ms` is finite and >= 0 (the cast saturates anyway). */
@@ -59,6 +81,16 @@ export declare class NativeRateLimiter {
   /** Drops every key whose state equals a new key's; returns how many. */
   evictIdle(): number
   stats(): RateLimiterStats
+}
+
+/** What `Limits.acquire` charged; settle it once with the real usage. */
+export declare class NativeReservation {
+  /** `actual[i]` (null: keep the estimate) for limit i. Returns why it was refused, or `null`. */
+  settle(actual: Array<number | undefined | null>): ConfigError | null
+  get settled(): boolean
+  /** Units charged per limit, in the order of the names. */
+  get charged(): Array<number>
+  get key(): string | null
 }
 
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
@@ -197,6 +229,12 @@ export interface RateLimitWarning {
   kind: string
   message: string
   count: number
+}
+
+/** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
+export interface Refusal {
+  limit: string
+  retryAfterMs: number
 }
 
 /** A state change, for the host's `'stateChange'` listeners. */

@@ -836,9 +836,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeBreaker = nativeBinding.NativeBreaker
+module.exports.NativeLimits = nativeBinding.NativeLimits
+module.exports.NativeLimitsBuilder = nativeBinding.NativeLimitsBuilder
 module.exports.NativeManualClock = nativeBinding.NativeManualClock
 module.exports.NativeMockServer = nativeBinding.NativeMockServer
 module.exports.NativeRateLimiter = nativeBinding.NativeRateLimiter
+module.exports.NativeReservation = nativeBinding.NativeReservation
 module.exports.createBreaker = nativeBinding.createBreaker
 module.exports.createMockServer = nativeBinding.createMockServer
 module.exports.createRateLimiter = nativeBinding.createRateLimiter

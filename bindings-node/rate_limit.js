@@ -52,11 +52,18 @@ function sleep(ms, signal) {
   })
 }
 
+/** @type {(limiter: RateLimiter) => { native: object, clock: ManualClock | undefined }} */
+let internals
+
 class RateLimiter {
   #native
   #tryAcquire
   #clock
   #name
+
+  static {
+    internals = (limiter) => ({ native: limiter.#native, clock: limiter.#clock })
+  }
 
   /** Use `RateLimiter.tokenBucket`, `.slidingWindow` or `.slidingLog`. */
   constructor(kind, options) {
@@ -224,4 +231,11 @@ class RateLimiter {
   }
 }
 
-module.exports = { RateLimiter }
+module.exports = {
+  RateLimiter,
+  describe,
+  keyOf,
+  sleep,
+  // For limits.js only: the native limiter and the manual clock behind a RateLimiter.
+  internalsOf: (limiter) => internals(limiter),
+}

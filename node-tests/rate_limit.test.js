@@ -202,3 +202,67 @@ test('bad requests fail at once', async () => {
   await assert.rejects(lim.acquire(1, { signal: 'no' }), { name: 'TypeError', message: /signal="no" must be an AbortSignal/ })
   assert.equal(lim.stats().rejected, 0, 'bad requests are not counted as refusals')
 })
+
+// ---- Limits and reservations ----
+
+const { Limits } = require('ferrule')
+
+function rpmTpm(clock) {
+  const rpm = RateLimiter.tokenBucket({ rate: 500, perMs: 60000, burst: 500, clock, name: 'rpm' })
+  const tpm = RateLimiter.slidingLog({ limit: 30000, windowMs: 60000, clock, name: 'tpm' })
+  return { limits: new Limits({ requests: rpm, tokens: tpm }), rpm, tpm }
+}
+
+test('Limits are all-or-nothing and name the limit that refused', async () => {
+  const clock = new ManualClock()
+  const { limits, rpm } = rpmTpm(clock)
+  assert.equal(limits.tryAcquire({ requests: 1, tokens: 29000 }), true)
+  assert.equal(limits.tryAcquire({ requests: 1, tokens: 2000 }), false)
+  assert.equal(rpm.stats().admitted, 1, 'the denial by tokens took no request')
+  assert.equal(rpm.peek(499), 0)
+  await assert.rejects(limits.acquire({ requests: 1, tokens: 2000 }, { timeoutMs: 1000 }), (e) => {
+    assert.ok(e instanceof RateLimitedError)
+    assert.equal(e.limiter, 'tokens')
+    assert.equal(e.retryAfterMs, 60000)
+    return true
+  })
+  const t0 = clock.now()
+  const r = await limits.acquire({ requests: 1, tokens: 2000 })
+  assert.equal(clock.now() - t0, 60000, 'waited exactly until the tokens left the window')
+  assert.deepEqual(r.charged, { requests: 1, tokens: 2000 })
+})
+
+test('a Reservation settles once, by refund or extra charge', async () => {
+  const clock = new ManualClock()
+  const { limits, tpm } = rpmTpm(clock)
+  const r = await limits.acquire({ requests: 1, tokens: 20000 }, { key: 'acme' })
+  assert.equal(r.key, 'acme')
+  r.settle({ tokens: 12000 })
+  assert.equal(r.settled, true)
+  assert.equal(tpm.peek(18000, 'acme'), 0)
+  assert.throws(() => r.settle({ tokens: 1 }), { name: 'TypeError', message: /settles once/ })
+  const r2 = await limits.acquire({ requests: 1, tokens: 10000 }, { key: 'acme' })
+  r2.settle({ tokens: 20000 })
+  const s = tpm.stats()
+  assert.deepEqual([s.refundedUnits, s.chargedExtraUnits], [8000, 10000])
+  assert.equal(tpm.peek(1, 'acme'), 60000)
+  const r3 = await limits.acquire({ requests: 1 })
+  assert.throws(() => r3.settle({ bogus: 3 }), { name: 'TypeError', message: /unknown limit bogus; allowed: requests, tokens/ })
+  assert.throws(() => r3.settle({ tokens: -1 }), { name: 'RangeError', message: /tokens=-1/ })
+})
+
+test('an aborted Limits wait takes nothing; bad costs are refused', async () => {
+  const rpm = RateLimiter.tokenBucket({ rate: 1, perMs: 60000, burst: 1 })
+  const limits = new Limits({ requests: rpm })
+  await limits.acquire({ requests: 1 })
+  const ac = new AbortController()
+  const pending = limits.acquire({ requests: 1 }, { signal: ac.signal })
+  setTimeout(() => ac.abort(), 5)
+  await assert.rejects(pending, { name: 'AbortError' })
+  assert.equal(rpm.stats().admitted, 1)
+  assert.throws(() => limits.tryAcquire({ tokens: 5 }), { name: 'TypeError', message: /unknown limit tokens; allowed: requests/ })
+  assert.throws(() => limits.tryAcquire({ requests: 0 }), { name: 'RangeError', message: /at least one cost > 0/ })
+  assert.throws(() => limits.tryAcquire({ requests: 2 }), { name: 'RangeError', message: /cost=requests=2 is out of range; allowed: an integer in \[0, 1\]/ })
+  assert.throws(() => new Limits({ requests: {} }), TypeError)
+  assert.throws(() => new Limits({}), { name: 'RangeError', message: /at least one named limiter/ })
+})

@@ -76,6 +76,11 @@ function sample(name) {
       return ferrule.RateLimiter.tokenBucket({ rate: 1 })
     case 'RateLimitedError':
       return new ferrule.RateLimitedError('t', 1)
+    case 'Limits':
+      return new ferrule.Limits({ requests: ferrule.RateLimiter.tokenBucket({ rate: 1 }) })
+    case 'Reservation':
+      // Made only by Limits.acquire (async); its members live on the prototype.
+      return Object.create(ferrule.Reservation.prototype)
     case 'MockLLMServer': {
       const s = new ferrule.MockLLMServer()
       s.stop()

@@ -70,7 +70,7 @@ impl EventQueue {
 
 /// A core limiter with its event queue: what the native object and its fast function share.
 pub(crate) struct LimiterHandle {
-    limiter: RateLimiter,
+    pub(crate) limiter: Arc<RateLimiter>,
     pub(crate) events: Arc<EventQueue>,
 }
 
@@ -79,7 +79,10 @@ impl LimiterHandle {
         let events = Arc::new(EventQueue::default());
         let (queue, name) = (events.clone(), limiter.name().to_string());
         limiter.on_event(move |e| queue.push(e, &name));
-        Self { limiter, events }
+        Self {
+            limiter: Arc::new(limiter),
+            events,
+        }
     }
 }
 

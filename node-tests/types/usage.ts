@@ -161,3 +161,20 @@ async function limited(): Promise<void> {
   new RateLimiter('tokenBucket', { rate: 1 })
 }
 void limited
+
+import { Limits, Reservation } from 'ferrule'
+
+async function limitedTokens(): Promise<void> {
+  const rpm = RateLimiter.tokenBucket({ rate: 500, perMs: 60_000 })
+  const tpm = RateLimiter.slidingWindow({ limit: 30_000, windowMs: 60_000 })
+  const limits = new Limits({ requests: rpm, tokens: tpm })
+  const now: boolean = limits.tryAcquire({ requests: 1, tokens: 1200 }, 'acme')
+  const r: Reservation = await limits.acquire({ requests: 1, tokens: 1200 }, { key: 'acme', timeoutMs: 1000 })
+  r.settle({ tokens: 900 })
+  const charged: Record<string, number> = r.charged
+  const names: string[] = limits.names
+  console.log(now, charged, names, r.key, r.settled)
+  // @ts-expect-error a reservation comes from Limits.acquire
+  new Reservation()
+}
+void limitedTokens
