@@ -33,6 +33,23 @@ class CircuitOpenError extends FerruleError {
 }
 CircuitOpenError.prototype.name = 'CircuitOpenError'
 
+class RateLimitedError extends FerruleError {
+  /**
+   * @param {string} limiter the limiter's name
+   * @param {number} retryAfterMs when the call would pass; longer than the caller would wait
+   * @param {string | null} [key] the key that was limited, if any
+   */
+  constructor(limiter, retryAfterMs, key = null) {
+    super(`rate limiter '${limiter}' refused the call; retry after ${(retryAfterMs / 1000).toFixed(3)}s`, {
+      code: 'FERRULE_RATE_LIMITED',
+    })
+    this.limiter = limiter
+    this.retryAfterMs = retryAfterMs
+    this.key = key
+  }
+}
+RateLimitedError.prototype.name = 'RateLimitedError'
+
 const INVALID_CONFIG = 'FERRULE_INVALID_CONFIG'
 
 /**
@@ -56,7 +73,7 @@ function internalError(cause) {
   })
 }
 
-module.exports = { FerruleError, CircuitOpenError, configError, internalError, INVALID_CONFIG }
+module.exports = { FerruleError, CircuitOpenError, RateLimitedError, configError, internalError, INVALID_CONFIG }
 
 // -- retry and timeouts (issue 3) --------------------------------------------------------------
 

@@ -375,3 +375,110 @@ export function resilient<A extends unknown[], R>(
 
 /** True for errors worth retrying: connection errors, timeouts, HTTP 408/409/429/5xx. */
 export function transient(error: unknown): boolean
+/** A rate-limit key (tenant, user, model): a string, or a number used as its string. */
+export type RateLimitKey = string | number | null | undefined
+
+interface RateLimiterCommonOptions {
+  /** Named in errors and stats. Default 'rate_limiter'. */
+  name?: string
+  /** Most keys held at once (default 10000); beyond it idle keys are evicted first. */
+  maxKeys?: number
+  /** A manual clock: waits then move it instead of sleeping, for tests. */
+  clock?: ManualClock
+}
+
+/** `rate` units per `perMs` (default 1000), up to `burst` at once (default: ceil(rate)). */
+export interface TokenBucketOptions extends RateLimiterCommonOptions {
+  rate: number
+  perMs?: number
+  burst?: number
+}
+
+/** At most `limit` units in any `windowMs`. */
+export interface SlidingWindowOptions extends RateLimiterCommonOptions {
+  limit: number
+  windowMs: number
+}
+
+export interface AcquireOptions {
+  key?: RateLimitKey
+  /** Reject with RateLimitedError at once if the wait would be longer than this. */
+  timeoutMs?: number
+  /** Aborting cuts the wait short (rejecting with the signal's reason) and takes nothing. */
+  signal?: AbortSignal
+}
+
+export interface RateLimiterStats {
+  name: string
+  algorithm: 'token_bucket' | 'sliding_window' | 'sliding_log'
+  admitted: number
+  admittedUnits: number
+  /** Requests refused: tryAcquire false, or a wait longer than timeoutMs. */
+  rejected: number
+  /** Times a caller was told to wait, and the total of those waits. */
+  waits: number
+  waitMsTotal: number
+  refundedUnits: number
+  chargedExtraUnits: number
+  droppedUnits: number
+  keys: number
+  /** Keys dropped whose state equalled a new key's: nothing was lost. */
+  evictedIdle: number
+  /** Keys dropped while still limited (the map was full): they start over. */
+  evictedActive: number
+}
+
+/** A rate limiter: a token bucket (GCRA), a sliding-window counter or an exact sliding log, optionally keyed. */
+export class RateLimiter {
+  private constructor(kind: string, options: object)
+  static tokenBucket(options: TokenBucketOptions): RateLimiter
+  static slidingWindow(options: SlidingWindowOptions): RateLimiter
+  static slidingLog(options: SlidingWindowOptions): RateLimiter
+  readonly name: string
+  /** Takes `n` (default 1) now if it fits; never waits. */
+  tryAcquire(n?: number, key?: RateLimitKey): boolean
+  /** Waits exactly as long as needed, then takes `n`. */
+  acquire(n?: number, options?: AcquireOptions): Promise<void>
+  /** Ms until `n` would pass (0: now); takes nothing. */
+  peek(n?: number, key?: RateLimitKey): number
+  /** Drops every key whose state equals a new key's; returns how many. */
+  evictIdle(): number
+  stats(): RateLimiterStats
+}
+
+/** A rate limiter refused the call: it would pass after `retryAfterMs`, longer than `timeoutMs`. */
+export class RateLimitedError extends FerruleError {
+  constructor(limiter: string, retryAfterMs: number, key?: string | null)
+  readonly code: 'FERRULE_RATE_LIMITED'
+  /** The limiter's name. */
+  readonly limiter: string
+  readonly retryAfterMs: number
+  /** The key that was limited; null when none. */
+  readonly key: string | null
+}
+
+/** Units per named limit, e.g. `{ requests: 1, tokens: 1200 }`; a limit left out costs 0. */
+export type LimitCosts = Record<string, number>
+
+/** Several RateLimiters charged all-or-nothing: a denial by one takes nothing from the others. */
+export class Limits {
+  /** `new Limits({ requests: rpm, tokens: tpm })`. */
+  constructor(limiters: Record<string, RateLimiter>)
+  readonly names: string[]
+  /** Takes every cost now, or nothing. */
+  tryAcquire(costs: LimitCosts, key?: RateLimitKey): boolean
+  /** Waits until every cost is taken; rejects with RateLimitedError naming the refusing limit. */
+  acquire(costs: LimitCosts, options?: AcquireOptions): Promise<Reservation>
+}
+
+/** What `Limits.acquire` charged: settle it once with the real usage to refund or charge the difference. */
+export class Reservation {
+  private constructor()
+  /** Units charged per limit name. */
+  readonly charged: Record<string, number>
+  /** The key it was made for; null when none. */
+  readonly key: string | null
+  readonly settled: boolean
+  /** `{ tokens: usage.total_tokens }`: each given limit is reconciled; the others keep the estimate. */
+  settle(actual: Record<string, number | null | undefined>): void
+}

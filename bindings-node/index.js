@@ -3,13 +3,27 @@
 // private; everything a user touches is defined in the host layer files required here.
 
 const { CircuitBreaker } = require('./breaker.js')
-const { FerruleError, CircuitOpenError } = require('./errors.js')
+const { FerruleError, CircuitOpenError, RateLimitedError, RetryError, TimeoutError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const { RateLimiter } = require('./rate_limit.js')
+const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
-
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer }
-
-// -- retry, timeouts, fallback: the composed policy (issue 3) -----------------------------------
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
-const { RetryError, TimeoutError } = require('./errors.js')
-Object.assign(module.exports, { Chaos, Policy, RetryError, TimeoutError, resilient, transient })
+
+module.exports = {
+  Chaos,
+  CircuitBreaker,
+  CircuitOpenError,
+  FerruleError,
+  Limits,
+  ManualClock,
+  MockLLMServer,
+  Policy,
+  RateLimitedError,
+  RateLimiter,
+  Reservation,
+  RetryError,
+  TimeoutError,
+  resilient,
+  transient,
+}

@@ -28,6 +28,28 @@ export declare class NativeChaos {
   stats(): ChaosStats
 }
 
+export declare class NativeLimits {
+  /** Why `costs` are refused (the host throws it), or `null`. */
+  costsError(costs: Array<number>): ConfigError | null
+  /** Takes every cost now, or none; `costs` must have passed `costsError`. */
+  tryAcquire(costs: Array<number>, key?: string | undefined | null): boolean
+  /**
+   * One step of a wait loop: a `NativeReservation` when admitted, the ms to wait (> 0, counted as
+   * a wait), or the `Refusal` when the wait would pass `deadlineMs`. `costs` must have passed
+   * `costsError`.
+   */
+  step(costs: Array<number>, key?: string | undefined | null, deadlineMs?: number | undefined | null): NativeReservation | number | Refusal
+  now(): number
+  names(): Array<string>
+}
+
+/** Collects named limiters, then builds the `NativeLimits` (the names are checked by the core). */
+export declare class NativeLimitsBuilder {
+  constructor()
+  add(name: string, limiter: NativeRateLimiter): void
+  build(): NativeLimits | ConfigError
+}
+
 export declare class NativeManualClock {
   constructor()
   /** Moves time forward; the host checked `ms` is finite and >= 0 (the cast saturates anyway). */
@@ -74,6 +96,36 @@ export declare class NativePolicy {
   /** Counts an event the host executed: 0 failed, 1 fallback, 2 fallback failed, 3 timeout. */
   note(event: number): void
   stats(): PolicyStats
+}
+
+export declare class NativeRateLimiter {
+  /** Why `n` is refused (the host throws it), or `null` when it is a valid size. */
+  unitsError(n: number): ConfigError | null
+  /**
+   * One step of a wait loop: `0` admitted (`-0` when warnings wait in `takeWarnings`), `> 0` the
+   * ms to wait (counted as a wait), `< 0` refused because the wait passes `deadlineMs` (this
+   * limiter's clock): `REFUSED_AFTER - retryAfterMs`. `n` must have passed `unitsError`.
+   */
+  step(n: number, key?: string | undefined | null, deadlineMs?: number | undefined | null): number
+  /** Ms until `n` would pass (0: now), charging and counting nothing. */
+  peek(n: number, key?: string | undefined | null): number
+  /** Ms on this limiter's clock: the time base of `step`'s deadline. */
+  now(): number
+  /** The lost-state warnings since the last call, for `process.emitWarning`. */
+  takeWarnings(): Array<RateLimitWarning>
+  /** Drops every key whose state equals a new key's; returns how many. */
+  evictIdle(): number
+  stats(): RateLimiterStats
+}
+
+/** What `Limits.acquire` charged; settle it once with the real usage. */
+export declare class NativeReservation {
+  /** `actual[i]` (null: keep the estimate) for limit i. Returns why it was refused, or `null`. */
+  settle(actual: Array<number | undefined | null>): ConfigError | null
+  get settled(): boolean
+  /** Units charged per limit, in the order of the names. */
+  get charged(): Array<number>
+  get key(): string | null
 }
 
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
@@ -165,6 +217,12 @@ export declare function createMockServer(faultsJson: string, options: MockOption
 export declare function createPolicy(options: PolicyOptions, clock?: NativeManualClock | undefined | null): NativePolicy | ConfigError
 
 /**
+ * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
+ * configuration was refused (the host throws that).
+ */
+export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
+
+/**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
@@ -235,6 +293,54 @@ export interface PolicyStats {
   fallbacks: number
   fallbackFailures: number
   timeouts: number
+}
+
+/**
+ * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
+ * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+ */
+export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
+
+/** Options as the host layer normalised them: numbers only, in Node units. */
+export interface RateLimiterOptions {
+  rate?: number
+  perMs?: number
+  burst?: number
+  limit?: number
+  windowMs?: number
+  maxKeys?: number
+}
+
+/** The core's `RateLimitStats`, counters as `f64` (exact below 2^53, unlike napi's `i64`). */
+export interface RateLimiterStats {
+  name: string
+  algorithm: string
+  admitted: number
+  admittedUnits: number
+  rejected: number
+  waits: number
+  waitMsTotal: number
+  refundedUnits: number
+  chargedExtraUnits: number
+  droppedUnits: number
+  keys: number
+  evictedIdle: number
+  evictedActive: number
+}
+
+/** A warning for `process.emitWarning`. */
+export interface RateLimitWarning {
+  /** `evicted_active` or `dropped_units`; the host makes the warning code from it. */
+  kind: string
+  message: string
+  count: number
+}
+
+/** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
+export interface Refusal {
+  limit: string
+  retryAfterMs: number
 }
 
 /**

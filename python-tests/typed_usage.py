@@ -70,3 +70,40 @@ def use_policy() -> None:
         print(t.timeout_seconds)
     ok: bool = ferrule.transient(ValueError())
     print(text, retries, ok)
+rpm = ferrule.RateLimiter.token_bucket(rate=500, per_seconds=60, burst=50, name="rpm")
+tpm = ferrule.RateLimiter.sliding_window(limit=30_000, window_seconds=60, name="tpm")
+exact = ferrule.RateLimiter.sliding_log(limit=10, window_seconds=1.0)
+limits = ferrule.Limits(requests=rpm, tokens=tpm)
+
+
+@ferrule.rate_limit(rpm, cost=lambda prompt: len(prompt) // 100 + 1, key=lambda prompt: "tenant")
+def limited(prompt: str) -> str:
+    return prompt
+
+
+@ferrule.rate_limit(limits, cost=lambda prompt: {"requests": 1, "tokens": 1200})
+async def alimited(prompt: str) -> str:
+    return prompt
+
+
+def use_limits() -> None:
+    ok: bool = rpm.try_acquire(1, key="acme")
+    rpm.acquire(n=1, key=None, timeout=2.5)
+    wait: float = exact.peek()
+    r: ferrule.Reservation = limits.acquire(requests=1, tokens=1200, timeout=None)
+    r.settle(tokens=900)
+    charged: dict[str, int] = r.charged
+    admitted: bool = limits.try_acquire(requests=1, tokens=10, key="acme")
+    try:
+        limited("x")
+    except ferrule.RateLimitedError as e:
+        after: "float | None" = e.retry_after
+        print(after, e.limiter)
+    print(ok, wait, charged, admitted, rpm.stats()["rejected"])
+
+
+async def ause_limits() -> None:
+    await rpm.acquire_async(1, key="acme", timeout=1.0)
+    r = await limits.acquire_async(requests=1, tokens=5)
+    r.settle(tokens=3)
+    print(await alimited("x"))

@@ -9,7 +9,9 @@ mod error;
 mod gil;
 mod mock;
 mod policy;
+mod rate_limit;
 mod retry_hint;
+mod sleeper;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -25,6 +27,8 @@ mod _ferrule {
     use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::policy::{sync_remaining, PolicyCore, RetryOptions};
+    #[pymodule_export]
+    use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
     #[pymodule_export]
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
 

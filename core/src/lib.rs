@@ -16,6 +16,10 @@ pub use policy::breaker::{
     Transition,
 };
 pub use policy::outcome_window::{WindowSpec, WindowTotals};
+pub use policy::rate_limit::{
+    Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitEvent,
+    RateLimitStats, RateLimiter, Reservation, Step,
+};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.

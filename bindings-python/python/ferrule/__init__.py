@@ -4,6 +4,7 @@ from ._ferrule import __version__
 from .breaker import CircuitBreaker
 from .errors import CircuitOpenError, ConfigError, FerruleError, InternalError
 from .errors import RateLimitedError
+from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
 
 __all__ = [
     "__version__",
@@ -12,6 +13,11 @@ __all__ = [
     "ConfigError",
     "FerruleError",
     "InternalError",
+    "Limits",
+    "RateLimitedError",
+    "RateLimiter",
+    "Reservation",
+    "rate_limit",
 ]
 
 from ._ferrule import Backoff

@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod deadline;
 pub mod outcome_window;
 pub mod pipeline;
+pub mod rate_limit;
 pub mod retry;
 pub mod retry_budget;
 pub mod retry_hint;
