@@ -14,6 +14,7 @@ mod policy;
 mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
+mod raw_fn;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use chaos::{create_chaos, NativeChaos};
