@@ -4,6 +4,9 @@
 mod breaker;
 mod clock;
 mod error;
+mod metrics;
+mod metrics_server;
+mod profile;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -11,6 +14,17 @@ mod _ferrule {
     use crate::breaker::CircuitBreakerCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::metrics::{
+        metrics_text, set_default_max_series, Counter, CounterChild, Gauge, GaugeChild, Histogram,
+        HistogramChild,
+    };
+    #[pymodule_export]
+    use crate::metrics_server::{serve_metrics, MetricsServer};
+    #[pymodule_export]
+    use crate::profile::{
+        prices, profile_reset, profile_rows, record_llm_call, set_price, template_key,
+    };
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

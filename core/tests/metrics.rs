@@ -525,6 +525,8 @@ fn the_profile_ranks_templates_by_cost_latency_and_tokens() {
     ] {
         assert!((got - want).abs() / want <= 0.0625, "got {got} want {want}");
     }
+    let chatty = rows.iter().find(|r| r.template == "chatty").unwrap();
+    assert_eq!(chatty.p99_seconds, 0.01, "one sample reads back exactly");
     assert!(SortBy::parse("price")
         .unwrap_err()
         .to_string()

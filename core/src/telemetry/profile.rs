@@ -46,15 +46,34 @@ pub struct Sample<'a> {
 
 /// Per-template totals. Plain atomics, not striped: one update per LLM call, which takes
 /// milliseconds, so contention on these lines is negligible.
-#[derive(Default)]
 struct TemplateStats {
     calls: AtomicU64,
     errors: AtomicU64,
     input_tokens: AtomicU64,
     output_tokens: AtomicU64,
     latency_nanos: AtomicU64,
+    /// The extremes seen, so percentile estimates never leave the observed range (one sample reads
+    /// back exactly).
+    min_nanos: AtomicU64,
+    max_nanos: AtomicU64,
     cost: FloatCell,
     latency: QuantileSketch,
+}
+
+impl Default for TemplateStats {
+    fn default() -> Self {
+        Self {
+            calls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            input_tokens: AtomicU64::new(0),
+            output_tokens: AtomicU64::new(0),
+            latency_nanos: AtomicU64::new(0),
+            min_nanos: AtomicU64::new(u64::MAX),
+            max_nanos: AtomicU64::new(0),
+            cost: FloatCell::new(0.0),
+            latency: QuantileSketch::new(),
+        }
+    }
 }
 
 /// A row of the report.
@@ -188,6 +207,8 @@ impl Profiler {
             t.cost.add(s.cost_usd);
         }
         t.latency.record(s.latency_nanos);
+        t.min_nanos.fetch_min(s.latency_nanos, Ordering::Relaxed);
+        t.max_nanos.fetch_max(s.latency_nanos, Ordering::Relaxed);
     }
 
     /// Every template, sorted by `by` (largest first, ties by name).
@@ -199,7 +220,11 @@ impl Profiler {
                 let calls = t.calls.load(Ordering::Relaxed);
                 let errors = t.errors.load(Ordering::Relaxed);
                 let q = t.latency.quantiles(&[0.5, 0.95, 0.99]);
-                let s = |x: Option<f64>| x.unwrap_or(0.0) / 1e9;
+                let (lo, hi) = (
+                    t.min_nanos.load(Ordering::Relaxed) as f64,
+                    t.max_nanos.load(Ordering::Relaxed) as f64,
+                );
+                let s = |x: Option<f64>| x.map_or(0.0, |v| v.clamp(lo.min(hi), hi) / 1e9);
                 TemplateRow {
                     template: name.clone(),
                     calls,
