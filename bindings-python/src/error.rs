@@ -63,16 +63,3 @@ pub fn guard<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
         }
     })
 }
-
-/// Runs core code that may block or take a while (rendering, joining a thread) with the GIL
-/// released; a panic becomes `InternalError` as in `guard`.
-pub fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
-    py.detach(|| ferrule_core::catch_panic(f)).map_err(|msg| {
-        match class(py, &INTERNAL_ERROR, "InternalError")
-            .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
-        {
-            Ok(v) => PyErr::from_value(v),
-            Err(err) => err,
-        }
-    })
-}

@@ -4,8 +4,10 @@
 mod breaker;
 mod clock;
 mod error;
+mod gil;
 mod metrics;
 mod metrics_server;
+mod mock;
 mod profile;
 
 #[pyo3::pymodule]
@@ -21,6 +23,8 @@ mod _ferrule {
     };
     #[pymodule_export]
     use crate::metrics_server::{serve_metrics, MetricsServer};
+    #[pymodule_export]
+    use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::profile::{
         prices, profile_reset, profile_rows, record_llm_call, set_price, template_key,

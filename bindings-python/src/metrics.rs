@@ -1,7 +1,8 @@
 //! `Counter`, `Gauge`, `Histogram` and their per-label-set handles, over the core's default
 //! registry, plus `metrics_text`. Conversion only: naming rules, caps and formats live in the core.
 
-use crate::error::{detached, guard, to_py};
+use crate::error::{guard, to_py};
+use crate::gil::without_gil;
 use ferrule_core::telemetry::{counter, gauge, histogram};
 use ferrule_core::{default_registry, metrics_text as core_text, Error, MetricsFormat};
 use pyo3::prelude::*;
@@ -454,7 +455,7 @@ pub fn metrics_text(py: Python<'_>, openmetrics: bool) -> PyResult<String> {
         MetricsFormat::Prometheus
     };
     // Rendering thousands of series takes a while and touches no Python object.
-    detached(py, || core_text(fmt))
+    guard(py, || without_gil(py, || core_text(fmt)))
 }
 
 /// The series cap for metrics declared from now on without their own `max_series`.

@@ -1,7 +1,8 @@
 //! `serve_metrics`: the core's scrape endpoint on its background thread, as a Python handle with
 //! `.port`, `.host` and `.stop()`.
 
-use crate::error::{detached, guard, to_py};
+use crate::error::{guard, to_py};
+use crate::gil::without_gil;
 use ferrule_core::{default_registry, MetricsServer as CoreServer};
 use pyo3::prelude::*;
 use std::sync::Mutex;
@@ -49,7 +50,7 @@ impl MetricsServer {
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut s) = taken {
-            detached(py, move || s.stop())?;
+            guard(py, || without_gil(py, move || s.stop()))?;
         }
         Ok(())
     }
@@ -78,8 +79,10 @@ pub fn serve_metrics(py: Python<'_>, port: i64, host: &str) -> PyResult<MetricsS
         .map_err(|e| to_py(py, e))? as u16;
     let registry = guard(py, default_registry)?;
     let host_owned = host.to_string();
-    let server = detached(py, move || CoreServer::start(registry, &host_owned, port))?
-        .map_err(|e| to_py(py, e))?;
+    let server = guard(py, || {
+        without_gil(py, move || CoreServer::start(registry, &host_owned, port))
+    })?
+    .map_err(|e| to_py(py, e))?;
     let addr = server.addr();
     Ok(MetricsServer {
         host: addr.ip().to_string(),

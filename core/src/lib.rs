@@ -3,6 +3,8 @@
 
 pub mod clock;
 pub mod error;
+#[cfg(feature = "mock-server")]
+pub mod mock;
 pub mod policy;
 pub mod random;
 pub mod striped;
