@@ -8,6 +8,7 @@ mod gil;
 mod metrics;
 mod metrics_server;
 mod mock;
+mod otlp;
 mod profile;
 
 #[pyo3::pymodule]
@@ -25,6 +26,8 @@ mod _ferrule {
     use crate::metrics_server::{serve_metrics, MetricsServer};
     #[pymodule_export]
     use crate::mock::MockServerCore;
+    #[pymodule_export]
+    use crate::otlp::{push_metrics, OtlpPusher};
     #[pymodule_export]
     use crate::profile::{
         prices, profile_reset, profile_rows, record_llm_call, set_price, template_key,

@@ -23,6 +23,7 @@ pub use telemetry::exposition::Format as MetricsFormat;
 pub use telemetry::gauge::{Gauge, GaugeHandle};
 pub use telemetry::histogram::{Exemplar, Histogram, HistogramHandle};
 pub use telemetry::http::MetricsServer;
+pub use telemetry::otlp::{OtlpConfig, OtlpPusher};
 pub use telemetry::profile::{Profiler, SortBy, TemplateRow};
 pub use telemetry::registry::Registry;
 pub use telemetry::{default_registry, metrics_text};

@@ -1,6 +1,6 @@
 """Metrics: counters, gauges and histograms in ferrule's lock-free core registry, exported as
 Prometheus text or OpenMetrics, served from a background thread, or handed to an existing
-prometheus_client registry. ferrule's own metrics (GenAI durations and tokens, breaker state,
+prometheus_client registry, or pushed to an OTLP/HTTP collector. ferrule's own metrics (GenAI durations and tokens, breaker state,
 retries, rejections, cost, ...) live in the same registry."""
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from ._ferrule import (
     Histogram,
     HistogramChild,
     MetricsServer,
+    OtlpPusher,
     metrics_text,
     prices,
+    push_metrics,
     record_llm_call,
     serve_metrics,
     set_default_max_series,
@@ -32,12 +34,14 @@ __all__ = [
     "Histogram",
     "HistogramChild",
     "MetricsServer",
+    "OtlpPusher",
     "PrometheusCollector",
     "counter",
     "gauge",
     "histogram",
     "metrics_text",
     "prices",
+    "push_metrics",
     "record_llm_call",
     "register_prometheus_collector",
     "serve_metrics",

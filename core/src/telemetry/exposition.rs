@@ -1,9 +1,9 @@
 //! The text a scraper reads: Prometheus text format 0.0.4, or OpenMetrics 1.0 (with exemplars on
 //! histogram buckets and the closing `# EOF`). One renderer for both, so they never drift apart.
 
-use super::collector::Sink;
 use super::desc::Kind;
-use super::registry::{Family, Registry};
+use super::registry::Registry;
+use super::snapshot::{snapshot, FamilySnapshot, Points};
 use std::fmt::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +51,8 @@ fn escape_into(out: &mut String, s: &str, quote: bool) {
     }
 }
 
-fn labels_into(out: &mut String, names: &[String], values: &[String], extra: Option<(&str, &str)>) {
-    if names.is_empty() && extra.is_none() {
+fn labels_into(out: &mut String, names: &[String], values: &[String], le: Option<&str>) {
+    if names.is_empty() && le.is_none() {
         return;
     }
     out.push('{');
@@ -67,13 +67,12 @@ fn labels_into(out: &mut String, names: &[String], values: &[String], extra: Opt
         escape_into(out, v, true);
         out.push('"');
     }
-    if let Some((n, v)) = extra {
+    if let Some(le) = le {
         if !first {
             out.push(',');
         }
-        out.push_str(n);
-        out.push_str("=\"");
-        out.push_str(v);
+        out.push_str("le=\"");
+        out.push_str(le);
         out.push('"');
     }
     out.push('}');
@@ -92,109 +91,56 @@ fn header(out: &mut String, name: &str, help: &str, kind: Kind) {
     out.push('\n');
 }
 
-fn sample(out: &mut String, name: &str, names: &[String], values: &[String], v: f64) {
-    out.push_str(name);
-    labels_into(out, names, values, None);
-    out.push(' ');
-    fmt_f64(out, v);
-    out.push('\n');
-}
-
-/// Collector samples for `family` not already among its own series, and the sums for those that are.
-fn merged(
-    own: Vec<(Vec<String>, f64)>,
-    extra: Option<&Vec<(Vec<String>, f64)>>,
-) -> Vec<(Vec<String>, f64)> {
-    let mut all = own;
-    if let Some(extra) = extra {
-        for (k, v) in extra {
-            match all.iter_mut().find(|(k2, _)| k2 == k) {
-                Some((_, x)) => *x += v,
-                None => all.push((k.clone(), *v)),
-            }
-        }
-    }
-    all
-}
-
-fn render_family(out: &mut String, f: &Family, sink: &Sink, fmt: Format) {
-    let d = f.desc();
-    match f {
-        Family::Counter(c) => {
+fn render_family(out: &mut String, f: &FamilySnapshot, fmt: Format) {
+    let d = &*f.desc;
+    match &f.points {
+        Points::Scalars(rows) => {
             let total = format!("{}_total", d.name);
-            let head = if fmt == Format::OpenMetrics {
-                &d.name
-            } else {
-                &total
+            let (head, sample) = match (d.kind, fmt) {
+                (Kind::Counter, Format::OpenMetrics) => (d.name.as_str(), total.as_str()),
+                (Kind::Counter, Format::Prometheus) => (total.as_str(), total.as_str()),
+                _ => (d.name.as_str(), d.name.as_str()),
             };
-            header(out, head, &d.help, Kind::Counter);
-            // Whole counts print as exact integers, even past 2^53; fractions (cost) as floats.
-            let mut rows: Vec<(Vec<String>, u64, f64)> = Vec::new();
-            c.series
-                .for_each(|k, cell| rows.push((k.to_vec(), cell.whole(), cell.fraction())));
-            for (k, v) in sink.samples.get(&d.name).into_iter().flatten() {
-                let (w, f) = if v.fract() == 0.0 && *v >= 0.0 && *v < 9.0e15 {
-                    (*v as u64, 0.0)
+            header(out, head, &d.help, d.kind);
+            for (k, v) in rows {
+                out.push_str(sample);
+                labels_into(out, &d.label_names, k, None);
+                out.push(' ');
+                if d.kind == Kind::Counter && v.is_whole() {
+                    let _ = write!(out, "{}", v.whole);
                 } else {
-                    (0, *v)
-                };
-                match rows.iter_mut().find(|(k2, _, _)| k2 == k) {
-                    Some(row) => {
-                        row.1 += w;
-                        row.2 += f;
-                    }
-                    None => rows.push((k.clone(), w, f)),
+                    fmt_f64(out, v.value());
                 }
-            }
-            for (k, w, f) in rows {
-                if f == 0.0 {
-                    out.push_str(&total);
-                    labels_into(out, &d.label_names, &k, None);
-                    let _ = writeln!(out, " {w}");
-                } else {
-                    sample(out, &total, &d.label_names, &k, w as f64 + f);
-                }
+                out.push('\n');
             }
         }
-        Family::Gauge(g) => {
-            header(out, &d.name, &d.help, Kind::Gauge);
-            let mut own = Vec::new();
-            g.series
-                .for_each(|k, cell| own.push((k.to_vec(), cell.get())));
-            for (k, v) in merged(own, sink.samples.get(&d.name)) {
-                sample(out, &d.name, &d.label_names, &k, v);
-            }
-        }
-        Family::Histogram(h) => {
+        Points::Histograms(rows) => {
             header(out, &d.name, &d.help, Kind::Histogram);
-            let bucket = format!("{}_bucket", d.name);
             let mut le = String::new();
-            h.series.for_each(|k, cell| {
-                let s = cell.snapshot();
+            for (k, s) in rows {
                 for (i, c) in s.cumulative.iter().enumerate() {
                     le.clear();
                     match s.bounds.get(i) {
                         Some(&b) => fmt_f64(&mut le, b),
                         None => le.push_str("+Inf"),
                     }
-                    out.push_str(&bucket);
-                    labels_into(out, &d.label_names, k, Some(("le", &le)));
+                    out.push_str(&d.name);
+                    out.push_str("_bucket");
+                    labels_into(out, &d.label_names, k, Some(&le));
                     let _ = write!(out, " {c}");
-                    if fmt == Format::OpenMetrics {
-                        if let Some(Some(e)) = s.exemplars.get(i) {
-                            out.push_str(" # {");
-                            for (j, (n, v)) in e.labels.iter().enumerate() {
-                                if j > 0 {
-                                    out.push(',');
-                                }
-                                out.push_str(n);
-                                out.push_str("=\"");
-                                escape_into(out, v, true);
-                                out.push('"');
+                    if let (Format::OpenMetrics, Some(Some(e))) = (fmt, s.exemplars.get(i)) {
+                        out.push_str(" # {");
+                        for (j, (n, v)) in e.labels.iter().enumerate() {
+                            if j > 0 {
+                                out.push(',');
                             }
-                            out.push_str("} ");
-                            fmt_f64(out, e.value);
+                            out.push_str(n);
+                            out.push_str("=\"");
+                            escape_into(out, v, true);
+                            out.push('"');
                         }
+                        out.push_str("} ");
+                        fmt_f64(out, e.value);
                     }
                     out.push('\n');
                 }
@@ -208,18 +154,17 @@ fn render_family(out: &mut String, f: &Family, sink: &Sink, fmt: Format) {
                 out.push(' ');
                 fmt_f64(out, s.sum);
                 out.push('\n');
-            });
+            }
         }
     }
 }
 
 /// Renders every family of `registry` (collectors read first), then the series-overflow family.
 pub fn render(registry: &Registry, fmt: Format) -> String {
-    let sink = registry.collect();
-    let fams = registry.families();
+    let fams = snapshot(registry);
     let mut out = String::with_capacity(4096);
     for f in &fams {
-        render_family(&mut out, f, &sink, fmt);
+        render_family(&mut out, f, fmt);
     }
     let total = format!("{OVERFLOW_FAMILY}_total");
     let head = if fmt == Format::OpenMetrics {
@@ -235,11 +180,10 @@ pub fn render(registry: &Registry, fmt: Format) -> String {
     );
     let metric = ["metric".to_string()];
     for f in &fams {
-        let n = f.overflowed();
-        if n > 0 {
+        if f.overflowed > 0 {
             out.push_str(&total);
-            labels_into(&mut out, &metric, &[f.desc().name.clone()], None);
-            let _ = writeln!(out, " {n}");
+            labels_into(&mut out, &metric, std::slice::from_ref(&f.desc.name), None);
+            let _ = writeln!(out, " {}", f.overflowed);
         }
     }
     if fmt == Format::OpenMetrics {

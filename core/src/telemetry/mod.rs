@@ -1,5 +1,5 @@
 //! Telemetry: the lock-free metrics registry (counters, gauges, histograms with capped label sets),
-//! its Prometheus / OpenMetrics exposition and scrape endpoint, ferrule's own built-in metrics, and
+//! its Prometheus / OpenMetrics exposition, scrape endpoint and OTLP push, ferrule's own built-in metrics, and
 //! the prompt performance profile with its model price table.
 
 pub mod builtin;
@@ -12,10 +12,12 @@ pub mod gauge;
 pub mod histogram;
 pub mod http;
 pub mod label_cap;
+pub mod otlp;
 pub mod price;
 pub mod profile;
 pub mod quantile_sketch;
 pub mod registry;
+pub mod snapshot;
 pub mod stripes;
 
 /// The process-wide registry with ferrule's own metrics declared in it.
