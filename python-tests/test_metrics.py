@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import shutil
 import socket
@@ -121,6 +122,18 @@ def test_the_series_cap_folds_overflow_into_other_and_counts_it() -> None:
     assert value(text, f'ferrule_metric_series_overflow_total{{metric="{base}"}}') == 45
     with pytest.raises(ConfigError, match="max_series=0"):
         ferrule.Counter(uniq("x_total"), "x", ["a"], max_series=0)
+
+
+def test_the_first_overflow_of_a_metric_is_logged_at_warning(caplog: pytest.LogCaptureFixture) -> None:
+    name = uniq("logged_total")
+    c = ferrule.Counter(name, "x", ["k"], max_series=1)
+    with caplog.at_level(logging.WARNING, logger="ferrule"):
+        for k in ("a", "b", "c"):
+            c.labels(k).inc()
+    hits = [r for r in caplog.records if name[: -len("_total")] in r.getMessage()]
+    assert len(hits) == 1, [r.getMessage() for r in caplog.records]
+    assert hits[0].levelno == logging.WARNING and hits[0].name.startswith("ferrule")
+    assert "other" in hits[0].getMessage()
 
 
 def test_redeclaring_is_idempotent_and_conflicts_are_refused() -> None:

@@ -36,6 +36,14 @@ mod _ferrule {
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
         use pyo3::types::PyModuleMethods;
+        // Core warnings (dropped telemetry, series overflow, failed exports) go to Python's
+        // `logging` under "ferrule.*". If the host already installed a Rust logger, that one wins.
+        if let Ok(l) = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers) {
+            let _ = l
+                .set_prefix("ferrule")
+                .filter(log::LevelFilter::Info)
+                .install();
+        }
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

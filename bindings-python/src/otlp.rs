@@ -4,7 +4,7 @@
 use crate::error::{guard, to_py};
 use crate::gil::without_gil;
 use ferrule_core::default_registry;
-use ferrule_core::telemetry::otlp::{OtlpConfig, OtlpPusher as CorePusher};
+use ferrule_core::telemetry::otlp::{OtlpConfig, OtlpHandle, OtlpPusher as CorePusher};
 use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,35 +12,18 @@ use std::time::Duration;
 
 #[pyclass(frozen, name = "OtlpPusher", module = "ferrule._ferrule")]
 pub struct OtlpPusher {
-    // A lock, but only for push_now / stop / the counters; never on a call path. A push_now holds
-    // it for at most the export timeout.
+    // A lock, but only held for an instant by stop() and `running`, never across an export or a
+    // join, so no thread waits on it while a logger waits for the GIL.
     inner: Mutex<Option<CorePusher>>,
-    endpoint: String,
-}
-
-impl OtlpPusher {
-    fn read<T>(&self, f: impl FnOnce(&CorePusher) -> T, default: T) -> T {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map_or(default, f)
-    }
+    handle: OtlpHandle,
 }
 
 #[pymethods]
 impl OtlpPusher {
     /// Exports now; `True` when the collector accepted it (a failure is counted and logged).
     fn push_now(&self, py: Python<'_>) -> PyResult<bool> {
-        guard(py, || {
-            without_gil(py, || {
-                self.inner
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_ref()
-                    .is_some_and(|p| p.push_now())
-            })
-        })
+        let h = self.handle.clone();
+        guard(py, || without_gil(py, move || h.push_now()))
     }
 
     /// Pushes a last export and stops (idempotent).
@@ -54,22 +37,25 @@ impl OtlpPusher {
 
     #[getter]
     fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.handle.endpoint()
     }
 
     #[getter]
     fn pushes(&self) -> u64 {
-        self.read(|p| p.pushes(), 0)
+        self.handle.pushes()
     }
 
     #[getter]
     fn failures(&self) -> u64 {
-        self.read(|p| p.failures(), 0)
+        self.handle.failures()
     }
 
     #[getter]
     fn running(&self) -> bool {
-        self.read(|_| true, false)
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -108,11 +94,10 @@ pub fn push_metrics(
     cfg.timeout = secs("timeout_seconds", timeout_seconds)?;
     cfg.service_name = service_name.to_string();
     cfg.headers = headers.map(|h| h.into_iter().collect()).unwrap_or_default();
-    let endpoint = cfg.endpoint.clone();
     let registry = guard(py, default_registry)?;
     let inner = guard(py, || CorePusher::start(registry, cfg))?.map_err(|e| to_py(py, e))?;
     Ok(OtlpPusher {
+        handle: inner.handle(),
         inner: Mutex::new(Some(inner)),
-        endpoint,
     })
 }

@@ -296,12 +296,16 @@ pub fn llm_call(c: &LlmCall<'_>) -> f64 {
 fn unpriced(model: &str) {
     dropped("unpriced_model", 1);
     static WARNED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    // A lock, but only on the rare path of a model missing from the price table.
-    let mut seen = WARNED
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if seen.len() < 1000 && seen.insert(model.to_string()) {
+    // A lock, but only on the rare path of a model missing from the price table, and released
+    // before logging (a logger may block).
+    let first = {
+        let mut seen = WARNED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seen.len() < 1000 && seen.insert(model.to_string())
+    };
+    if first {
         log::warn!(
             "ferrule: no price for model {model:?}; its cost counts as 0 (set one with set_price)"
         );

@@ -104,6 +104,10 @@ impl<M> LabelledSeries<M> {
         }
         if e.list.len() >= self.max_series {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
+            let other = e.other.get_or_insert_with(|| Arc::new(make())).clone();
+            drop(e);
+            // Logged after the lock is released: a logger may block (a Python handler waits for
+            // the GIL), and no lock of ours is held across it.
             if !self.warned.swap(true, Ordering::Relaxed) {
                 log::warn!(
                     "ferrule metric {}: more than {} label sets; new ones are folded into the \"other\" series (counted in ferrule_metric_series_overflow_total)",
@@ -111,7 +115,7 @@ impl<M> LabelledSeries<M> {
                     self.max_series
                 );
             }
-            return Ok(e.other.get_or_insert_with(|| Arc::new(make())).clone());
+            return Ok(other);
         }
         let m = Arc::new(make());
         let i = e.list.len();

@@ -471,6 +471,15 @@ impl OtlpPusher {
         })
     }
 
+    /// A cloneable handle for exporting now and reading the counters, usable while another
+    /// thread stops the pusher.
+    pub fn handle(&self) -> OtlpHandle {
+        OtlpHandle {
+            shared: self.shared.clone(),
+            registry: self.registry,
+        }
+    }
+
     /// Exports now, on the caller's thread; `true` when the collector accepted it.
     pub fn push_now(&self) -> bool {
         self.shared.push(self.registry)
@@ -478,12 +487,12 @@ impl OtlpPusher {
 
     /// Exports accepted so far.
     pub fn pushes(&self) -> u64 {
-        self.shared.pushes.load(Ordering::Relaxed)
+        self.handle().pushes()
     }
 
     /// Exports that failed (each counted in `ferrule_telemetry_dropped_total{kind="otlp_export"}`).
     pub fn failures(&self) -> u64 {
-        self.shared.failures.load(Ordering::Relaxed)
+        self.handle().failures()
     }
 
     pub fn config(&self) -> &OtlpConfig {
@@ -497,6 +506,31 @@ impl OtlpPusher {
         *self.shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.shared.cv.notify_all();
         let _ = t.join();
+    }
+}
+
+/// See `OtlpPusher::handle`.
+#[derive(Clone)]
+pub struct OtlpHandle {
+    shared: Arc<Shared>,
+    registry: &'static Registry,
+}
+
+impl OtlpHandle {
+    pub fn push_now(&self) -> bool {
+        self.shared.push(self.registry)
+    }
+
+    pub fn pushes(&self) -> u64 {
+        self.shared.pushes.load(Ordering::Relaxed)
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.shared.failures.load(Ordering::Relaxed)
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.shared.cfg.endpoint
     }
 }
 

@@ -177,7 +177,12 @@ impl Profiler {
         if let Some(s) = m.get(template) {
             return s.clone();
         }
-        let key = if m.len() >= self.max_templates && template != OTHER {
+        let overflow = m.len() >= self.max_templates && template != OTHER;
+        let key = if overflow { OTHER } else { template };
+        let stats = m.entry(key.to_string()).or_default().clone();
+        drop(m);
+        // Counted and logged after the lock is released (a logger may block).
+        if overflow {
             builtin::dropped("profile_template_overflow", 1);
             if !self.overflow_warned.swap(true, Ordering::Relaxed) {
                 log::warn!(
@@ -185,11 +190,8 @@ impl Profiler {
                     self.max_templates
                 );
             }
-            OTHER
-        } else {
-            template
-        };
-        m.entry(key.to_string()).or_default().clone()
+        }
+        stats
     }
 
     pub fn record(&self, s: &Sample<'_>) {
