@@ -134,13 +134,20 @@ fn serve(listener: TcpListener, registry: &Registry, shared: &Shared) {
             return;
         }
         match conn {
-            Ok(stream) => {
-                if let Err(e) = handle(stream, registry) {
-                    builtin::dropped("scrape_error", 1);
-                    log::warn!("ferrule metrics endpoint: a scrape failed: {e}");
-                } else {
-                    shared.scrapes.fetch_add(1, Ordering::Relaxed);
+            Ok(mut stream) => {
+                match handle(&mut stream, registry) {
+                    // Counted before the connection closes, so a client that saw the end of its
+                    // answer also sees it counted.
+                    Ok(true) => {
+                        shared.scrapes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        builtin::dropped("scrape_error", 1);
+                        log::warn!("ferrule metrics endpoint: a scrape failed: {e}");
+                    }
                 }
+                drop(stream);
             }
             Err(e) => {
                 builtin::dropped("scrape_error", 1);
@@ -152,7 +159,8 @@ fn serve(listener: TcpListener, registry: &Registry, shared: &Shared) {
     }
 }
 
-fn handle(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
+/// Answers one request; `Ok(false)` when the peer closed without sending one.
+fn handle(stream: &mut TcpStream, registry: &Registry) -> std::io::Result<bool> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut buf = Vec::with_capacity(1024);
@@ -160,12 +168,12 @@ fn handle(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         let n = stream.read(&mut chunk)?;
         if n == 0 {
-            return Ok(()); // the peer closed without a request (our own wake-up connection)
+            return Ok(false); // the peer closed without a request
         }
         buf.extend_from_slice(&chunk[..n]);
         if buf.len() > MAX_REQUEST {
             return respond(
-                &mut stream,
+                stream,
                 "431 Request Header Fields Too Large",
                 "text/plain",
                 b"request too large\n",
@@ -185,7 +193,7 @@ fn handle(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
     let head_only = method == "HEAD";
     if method != "GET" && !head_only {
         return respond(
-            &mut stream,
+            stream,
             "405 Method Not Allowed",
             "text/plain",
             b"GET /metrics\n",
@@ -201,7 +209,7 @@ fn handle(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
             };
             let body = render(registry, fmt);
             respond(
-                &mut stream,
+                stream,
                 "200 OK",
                 fmt.content_type(),
                 body.as_bytes(),
@@ -209,14 +217,14 @@ fn handle(mut stream: TcpStream, registry: &Registry) -> std::io::Result<()> {
             )
         }
         "/" => respond(
-            &mut stream,
+            stream,
             "200 OK",
             "text/html",
             b"<a href=\"/metrics\">/metrics</a>\n",
             head_only,
         ),
         _ => respond(
-            &mut stream,
+            stream,
             "404 Not Found",
             "text/plain",
             b"not found; try /metrics\n",
@@ -231,7 +239,7 @@ fn respond(
     ctype: &str,
     body: &[u8],
     head_only: bool,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -240,5 +248,6 @@ fn respond(
     if !head_only {
         s.write_all(body)?;
     }
-    s.flush()
+    s.flush()?;
+    Ok(true)
 }
