@@ -160,3 +160,91 @@ export class ManualClock {
   /** Milliseconds since the clock's origin. */
   now(): number
 }
+
+// ---- metrics -----------------------------------------------------------------------------------------
+
+/** Options shared by Counter, Gauge and Histogram. */
+export interface MetricOptions {
+  /** The HELP text (required: Prometheus lints a metric without one). */
+  help: string
+  /** Label names, e.g. `['model']`. `trace_id`, `session_id`, `request_id`, `span_id`, `conversation_id`, `user_id`, `le` and `quantile` are refused. */
+  labels?: string[]
+  /** At most this many label sets (default 1000); later ones fold into one series whose values are `"other"`, counted in `ferrule_metric_series_overflow_total`. */
+  maxSeries?: number
+}
+
+export interface HistogramOptions extends MetricOptions {
+  /** Upper bounds, strictly increasing; `+Inf` is implied. Default: prom-client's. */
+  buckets?: number[]
+}
+
+/** Label values: in label-name order, or as an object keyed by label name. */
+export type LabelValues = [Record<string, string | number>] | Array<string | number>
+
+/** One counter series. Keep it and call `inc` on the hot path. */
+export interface CounterChild {
+  /** Adds `amount` (default 1). @throws RangeError for a negative or non-finite amount. */
+  inc(amount?: number): void
+  readonly value: number
+}
+
+export interface GaugeChild {
+  set(value: number): void
+  inc(amount?: number): void
+  dec(amount?: number): void
+  readonly value: number
+}
+
+export interface HistogramChild {
+  /** Records `value`; `exemplar` (e.g. `{ trace_id }`) rides on its bucket in OpenMetrics, never as a label. */
+  observe(value: number, exemplar?: Record<string, string>): void
+  readonly count: number
+  readonly sum: number
+}
+
+/** A counter in ferrule's process-wide registry. `name` may end in `_total`. */
+export class Counter {
+  /** @throws TypeError for a bad name, label or option; RangeError for a value out of range. */
+  constructor(name: string, options: MetricOptions)
+  /** The exported sample name (`..._total`). */
+  readonly name: string
+  readonly labelNames: string[]
+  labels(...values: LabelValues): CounterChild
+  /** For an unlabelled counter. */
+  inc(amount?: number): void
+}
+
+export class Gauge {
+  constructor(name: string, options: MetricOptions)
+  readonly name: string
+  readonly labelNames: string[]
+  labels(...values: LabelValues): GaugeChild
+  set(value: number): void
+  inc(amount?: number): void
+  dec(amount?: number): void
+}
+
+export class Histogram {
+  constructor(name: string, options: HistogramOptions)
+  readonly name: string
+  readonly labelNames: string[]
+  readonly buckets: number[]
+  labels(...values: LabelValues): HistogramChild
+  observe(value: number, exemplar?: Record<string, string>): void
+}
+
+/** The registry (yours and ferrule's own metrics) as Prometheus text 0.0.4, or OpenMetrics 1.0 (with exemplars and `# EOF`). */
+export function metricsText(options?: { openmetrics?: boolean }): string
+
+/** A running scrape endpoint. */
+export interface MetricsServer {
+  readonly port: number
+  readonly host: string
+  readonly url: string
+  readonly running: boolean
+  /** Stops serving (idempotent). */
+  stop(): void
+}
+
+/** Serves the registry at `http://host:port/metrics` from a background thread in the core. Defaults: port 9464, host 127.0.0.1; port 0 picks a free one. */
+export function serveMetrics(options?: { port?: number; host?: string }): MetricsServer

@@ -5,5 +5,16 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock }
+module.exports = {
+  CircuitBreaker,
+  CircuitOpenError,
+  FerruleError,
+  ManualClock,
+  Counter,
+  Gauge,
+  Histogram,
+  metricsText,
+  serveMetrics,
+}

@@ -22,12 +22,53 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+export declare class NativeCounter {
+  /** The handle of one label set (values in label-name order). */
+  child(values: Array<string>): NativeCounterChild | ConfigError
+  name(): string
+}
+
+export declare class NativeCounterChild {
+  value(): number
+}
+
+export declare class NativeGauge {
+  child(values: Array<string>): NativeGaugeChild | ConfigError
+  name(): string
+}
+
+export declare class NativeGaugeChild {
+  set(v: number): void
+  add(d: number): void
+  value(): number
+}
+
+export declare class NativeHistogram {
+  child(values: Array<string>): NativeHistogramChild | ConfigError
+  name(): string
+  buckets(): Array<number>
+}
+
+export declare class NativeHistogramChild {
+  /** An observation that carries an exemplar (e.g. `{ trace_id }`): the cold path. */
+  observeWithExemplar(v: number, exemplar: Record<string, string>): void
+  totals(): HistogramTotals
+}
+
 export declare class NativeManualClock {
   constructor()
   /** Moves time forward; the host checked `ms` is finite and >= 0 (the cast saturates anyway). */
   advance(ms: number): void
   /** Milliseconds since the clock's origin. */
   now(): number
+}
+
+export declare class NativeMetricsServer {
+  port(): number
+  host(): string
+  running(): boolean
+  /** Stops serving and joins the thread (idempotent). Blocks for at most one in-flight scrape. */
+  stop(): void
 }
 
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
@@ -91,10 +132,22 @@ export interface ConfigError {
 }
 
 /**
+ * `inc(amount?)` for this counter handle. Returns `undefined`, or the refusal message for an
+ * amount the core refuses (negative, NaN), which the host throws as a `RangeError`.
+ */
+export declare function counterIncFn(child: NativeCounterChild): unknown
+
+/**
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
+
+export declare function createCounter(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeCounter | ConfigError
+
+export declare function createGauge(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeGauge | ConfigError
+
+export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
@@ -102,11 +155,25 @@ export declare function createBreaker(name: string, options: BreakerOptions, clo
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
+/** `observe(value)` for this histogram handle; returns `undefined`. */
+export declare function histogramObserveFn(child: NativeHistogramChild): unknown
+
+/** A histogram series' count and sum (`f64`: exact below 2^53). */
+export interface HistogramTotals {
+  count: number
+  sum: number
+}
+
+/** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0. */
+export declare function metricsText(openmetrics: boolean): string
+
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+export declare function serveMetrics(port: number, host: string): NativeMetricsServer | ConfigError
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

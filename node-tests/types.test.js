@@ -28,9 +28,11 @@ function memberNames(node) {
 const classes = new Map(declarations(ts.SyntaxKind.ClassDeclaration).map((c) => [c.name.text, c]))
 const interfaces = new Map(declarations(ts.SyntaxKind.InterfaceDeclaration).map((i) => [i.name.text, i]))
 
-test('the declared classes are exactly the runtime exports', () => {
-  assert.deepEqual([...classes.keys()].sort(), Object.keys(ferrule).sort())
-  for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
+const functions = declarations(ts.SyntaxKind.FunctionDeclaration).map((f) => f.name.text)
+
+test('the declared classes and functions are exactly the runtime exports', () => {
+  assert.deepEqual([...classes.keys(), ...functions].sort(), Object.keys(ferrule).sort())
+  for (const name of [...classes.keys(), ...functions]) assert.equal(typeof ferrule[name], 'function', name)
 })
 
 test('the declared members of each class exist at runtime, and every public runtime member is declared', () => {
@@ -72,6 +74,12 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ManualClock':
       return new ferrule.ManualClock()
+    case 'Counter':
+      return new ferrule.Counter('types_test_total', { help: 'x' })
+    case 'Gauge':
+      return new ferrule.Gauge('types_test_gauge', { help: 'x' })
+    case 'Histogram':
+      return new ferrule.Histogram('types_test_seconds', { help: 'x' })
     default:
       throw new Error(`no sample for ${name}`)
   }

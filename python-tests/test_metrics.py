@@ -103,6 +103,11 @@ def test_histogram_buckets_and_exemplars() -> None:
         ferrule.Histogram(uniq("bad"), "x", buckets=[2.0, 1.0])
 
 
+def test_a_metric_needs_help_text() -> None:
+    with pytest.raises(ConfigError, match='help="" conflicts'):
+        ferrule.Counter(uniq("nohelp_total"), "")
+
+
 def test_high_cardinality_ids_never_become_labels() -> None:
     for label in ("trace_id", "session_id", "request_id"):
         with pytest.raises(ConfigError, match=f'labels="{label}"'):

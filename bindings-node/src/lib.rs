@@ -6,10 +6,18 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod metrics;
+mod metrics_fast;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use metrics::{
+    create_counter, create_gauge, create_histogram, metrics_text, serve_metrics, NativeCounter,
+    NativeCounterChild, NativeGauge, NativeGaugeChild, NativeHistogram, NativeHistogramChild,
+    NativeMetricsServer,
+};
+pub use metrics_fast::{counter_inc_fn, histogram_observe_fn};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.

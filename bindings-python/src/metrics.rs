@@ -138,7 +138,7 @@ pub struct Counter {
 #[pymethods]
 impl Counter {
     #[new]
-    #[pyo3(signature = (name, help="", labels=Vec::new(), *, max_series=None))]
+    #[pyo3(signature = (name, help, labels=Vec::new(), *, max_series=None))]
     fn new(
         py: Python<'_>,
         name: &str,
@@ -252,7 +252,7 @@ impl Gauge {
 #[pymethods]
 impl Gauge {
     #[new]
-    #[pyo3(signature = (name, help="", labels=Vec::new(), *, max_series=None))]
+    #[pyo3(signature = (name, help, labels=Vec::new(), *, max_series=None))]
     fn new(
         py: Python<'_>,
         name: &str,
@@ -378,7 +378,7 @@ pub struct Histogram {
 #[pymethods]
 impl Histogram {
     #[new]
-    #[pyo3(signature = (name, help="", labels=Vec::new(), *, buckets=None, max_series=None))]
+    #[pyo3(signature = (name, help, labels=Vec::new(), *, buckets=None, max_series=None))]
     fn new(
         py: Python<'_>,
         name: &str,

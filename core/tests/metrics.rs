@@ -222,6 +222,7 @@ fn bad_declarations_fail_naming_the_parameter_and_the_value() {
     let r = Registry::new();
     let msg = |e: Error| e.to_string();
     assert!(msg(r.counter("1bad", "h", &[]).err().unwrap()).contains("name=\"1bad\""));
+    assert!(msg(r.counter("ok_total", " ", &[]).err().unwrap()).contains("help=\" \" conflicts"));
     assert!(msg(r.counter("ok_total", "h", &["le"]).err().unwrap()).contains("labels=\"le\""));
     let e = msg(r.counter("ok_total", "h", &["trace_id"]).err().unwrap());
     assert!(

@@ -8,7 +8,14 @@ import {
   CircuitOpenError,
   FerruleError,
   ManualClock,
+  Counter,
+  Gauge,
+  Histogram,
+  metricsText,
+  serveMetrics,
   type BreakerState,
+  type CounterChild,
+  type MetricsServer,
   type CircuitBreakerOptions,
   type CircuitBreakerStats,
   type FerruleConfigError,
@@ -128,4 +135,29 @@ export async function usage(): Promise<void> {
 
   const chained = new FerruleError('wrapped', { code: 'FERRULE_X', cause: new Error('root') })
   void chained
+}
+
+export function useMetrics(): void {
+  const calls = new Counter('usage_calls_total', { help: 'Calls.', labels: ['model'] })
+  const gpt4o: CounterChild = calls.labels({ model: 'gpt-4o' })
+  gpt4o.inc()
+  gpt4o.inc(2)
+  calls.labels('gpt-4o-mini').inc()
+  const v: number = gpt4o.value
+  const latency = new Histogram('usage_latency_seconds', { help: 'Latency.', labels: ['model'], buckets: [0.1, 1] })
+  latency.labels('gpt-4o').observe(0.2, { trace_id: 'abc' })
+  const depth = new Gauge('usage_depth', { help: 'Depth.' })
+  depth.set(3)
+  depth.dec()
+  const text: string = metricsText({ openmetrics: true })
+  const server: MetricsServer = serveMetrics({ port: 0 })
+  const port: number = server.port
+  server.stop()
+  // @ts-expect-error: label names are an array
+  new Counter('bad_total', { help: 'x', labels: 'model' })
+  // @ts-expect-error: a metric needs help
+  new Counter('bad_total', { labels: ['model'] })
+  // @ts-expect-error: amounts are numbers
+  gpt4o.inc('1')
+  void v, text, port
 }

@@ -80,7 +80,7 @@ class CounterChild:
 @final
 class Counter:
     def __new__(
-        cls, name: str, help: str = "", labels: list[str] = ..., *, max_series: Optional[int] = None
+        cls, name: str, help: str, labels: list[str] = ..., *, max_series: Optional[int] = None
     ) -> Counter: ...
     def labels(self, *args: object, **kwargs: object) -> CounterChild: ...
     def inc(self, amount: Optional[float] = None) -> None: ...
@@ -100,7 +100,7 @@ class GaugeChild:
 @final
 class Gauge:
     def __new__(
-        cls, name: str, help: str = "", labels: list[str] = ..., *, max_series: Optional[int] = None
+        cls, name: str, help: str, labels: list[str] = ..., *, max_series: Optional[int] = None
     ) -> Gauge: ...
     def labels(self, *args: object, **kwargs: object) -> GaugeChild: ...
     def set(self, value: float) -> None: ...
@@ -124,7 +124,7 @@ class Histogram:
     def __new__(
         cls,
         name: str,
-        help: str = "",
+        help: str,
         labels: list[str] = ...,
         *,
         buckets: Optional[list[float]] = None,

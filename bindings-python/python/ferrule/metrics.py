@@ -51,18 +51,18 @@ __all__ = [
 ]
 
 
-def counter(name: str, help: str = "", labels: Sequence[str] = (), *, max_series: Optional[int] = None) -> Counter:
+def counter(name: str, help: str, labels: Sequence[str] = (), *, max_series: Optional[int] = None) -> Counter:
     """Declares (or returns the identical existing) counter. ``name`` may end in ``_total``."""
     return Counter(name, help, list(labels), max_series=max_series)
 
 
-def gauge(name: str, help: str = "", labels: Sequence[str] = (), *, max_series: Optional[int] = None) -> Gauge:
+def gauge(name: str, help: str, labels: Sequence[str] = (), *, max_series: Optional[int] = None) -> Gauge:
     return Gauge(name, help, list(labels), max_series=max_series)
 
 
 def histogram(
     name: str,
-    help: str = "",
+    help: str,
     labels: Sequence[str] = (),
     *,
     buckets: Optional[Iterable[float]] = None,

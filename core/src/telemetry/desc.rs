@@ -77,6 +77,14 @@ impl Desc {
                 "a name before _total",
             ));
         }
+        if help.trim().is_empty() {
+            return Err(Error::conflict(
+                component,
+                "help",
+                format!("{help:?}"),
+                "a metric needs a HELP description (Prometheus lints a metric without one)",
+            ));
+        }
         let mut seen: Vec<&str> = Vec::with_capacity(labels.len());
         for &l in labels {
             if !is_name(l, false) || l.starts_with("__") {
