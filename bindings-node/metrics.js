@@ -150,11 +150,18 @@ class Family {
   #Child
   #labelNames
   #only
-  constructor(kind, nativeFamily, Child, labelNames) {
+  // Handles already made, by label value (one Map level per label), so `labels(...)` on the hot
+  // path is a lookup, as in prom-client. Bounded like the core's series: past `#cacheLimit` handles
+  // new ones are made per call (the core folds those label sets into its `other` series anyway).
+  #cache = new Map()
+  #cached = 0
+  #cacheLimit
+  constructor(kind, nativeFamily, Child, labelNames, maxSeries) {
     this.#kind = kind
     this.#native = nativeFamily
     this.#Child = Child
     this.#labelNames = labelNames
+    this.#cacheLimit = maxSeries === undefined ? 1000 : maxSeries
     this.#only = labelNames.length === 0 ? this.labels() : undefined
   }
   get name() {
@@ -166,7 +173,25 @@ class Family {
   /** The handle of one label set; keep it and update it on the hot path. */
   labels(...args) {
     const v = values(this.#kind, this.#labelNames, args)
-    return new this.#Child(unwrap(call(() => this.#native.child(v))))
+    let m = this.#cache
+    for (let i = 0; i < v.length - 1; i++) {
+      let next = m.get(v[i])
+      if (next === undefined) {
+        next = new Map()
+        m.set(v[i], next)
+      }
+      m = next
+    }
+    const last = v.length === 0 ? '' : v[v.length - 1]
+    let child = m.get(last)
+    if (child === undefined) {
+      child = new this.#Child(unwrap(call(() => this.#native.child(v))))
+      if (this.#cached < this.#cacheLimit) {
+        m.set(last, child)
+        this.#cached++
+      }
+    }
+    return child
   }
   [ONLY]() {
     if (this.#only === undefined) {
@@ -184,7 +209,7 @@ class Counter extends Family {
   /** @param {string} name @param {{ help?: string, labels?: string[], maxSeries?: number }} [options] */
   constructor(name, options) {
     const o = normalise('Counter', name, options)
-    super('Counter', unwrap(call(() => native.createCounter(name, o.help, o.labels, o.maxSeries))), CounterChild, o.labels)
+    super('Counter', unwrap(call(() => native.createCounter(name, o.help, o.labels, o.maxSeries))), CounterChild, o.labels, o.maxSeries)
   }
   inc(amount) {
     this[ONLY]().inc(amount)
@@ -194,7 +219,7 @@ class Counter extends Family {
 class Gauge extends Family {
   constructor(name, options) {
     const o = normalise('Gauge', name, options)
-    super('Gauge', unwrap(call(() => native.createGauge(name, o.help, o.labels, o.maxSeries))), GaugeChild, o.labels)
+    super('Gauge', unwrap(call(() => native.createGauge(name, o.help, o.labels, o.maxSeries))), GaugeChild, o.labels, o.maxSeries)
   }
   set(value) {
     this[ONLY]().set(value)
@@ -218,7 +243,7 @@ class Histogram extends Family {
     // prom-client style lists may end with +Inf; it is implied here.
     if (buckets.length > 0 && buckets[buckets.length - 1] === Infinity) buckets = buckets.slice(0, -1)
     const fam = unwrap(call(() => native.createHistogram(name, o.help, o.labels, buckets, o.maxSeries)))
-    super('Histogram', fam, HistogramChild, o.labels)
+    super('Histogram', fam, HistogramChild, o.labels, o.maxSeries)
     this.#buckets = call(() => fam.buckets())
   }
   get buckets() {

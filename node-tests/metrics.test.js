@@ -49,6 +49,7 @@ test('labelled counter handles count, by position or by name', () => {
   h.inc(2)
   c.labels('gpt-4o', 'chat').inc(0.25)
   assert.equal(h.value, 3.25)
+  assert.equal(c.labels('gpt-4o', 'chat'), h, 'a label set resolves to the same kept handle')
   assert.equal(value(metricsText(), `${name}{model="gpt-4o",route="chat"}`), 3.25)
   assert.throws(() => h.inc(-1), (e) => e instanceof RangeError && e.code === 'FERRULE_INVALID_CONFIG' && /amount=-1/.test(e.message))
   assert.throws(() => c.labels('only-one'), (e) => e instanceof TypeError && /exactly 2 values, for \(model, route\)/.test(e.message))
