@@ -248,3 +248,54 @@ export interface MetricsServer {
 
 /** Serves the registry at `http://host:port/metrics` from a background thread in the core. Defaults: port 9464, host 127.0.0.1; port 0 picks a free one. */
 export function serveMetrics(options?: { port?: number; host?: string }): MetricsServer
+/** A fault rule of the mock server: requests with index in [from, to) meet `kind` with probability `rate`. */
+export interface MockFaultRule {
+  kind: 'ok' | 'rate_limit' | '429' | 'server_error' | '500' | 'unavailable' | '503' | 'slow' | 'hang' | 'reset' | 'malformed_json' | 'truncated_stream'
+  rate?: number
+  from?: number
+  to?: number | null
+  /** For `slow`: extra latency. */
+  latencyMs?: number
+  /** For `rate_limit`: the Retry-After / retry-after-ms hint. */
+  retryAfterMs?: number
+}
+
+export interface MockRecordedRequest {
+  index: number
+  method: string
+  path: string
+  /** Lower-case header names. */
+  headers: Record<string, string>
+  body: string
+  /** The parsed JSON body, or null. */
+  json: unknown
+  fault: string
+  atUnixMs: number
+}
+
+export interface MockLLMServerOptions {
+  faults?: MockFaultRule[]
+  /** Fault kinds for the first requests, in order. */
+  script?: string[]
+  seed?: number
+  /** Loopback only unless `allowNonLoopback`. */
+  host?: string
+  /** 0 (the default) picks a free port. */
+  port?: number
+  latencyMs?: number
+  hangMs?: number
+  maxConnections?: number
+  allowNonLoopback?: boolean
+}
+
+/** An OpenAI-compatible server on a loopback port, in this process, with deterministic faults. */
+export class MockLLMServer {
+  constructor(options?: MockLLMServerOptions)
+  /** The OpenAI `baseURL`: `http://127.0.0.1:PORT/v1`. */
+  readonly url: string
+  readonly port: number
+  readonly requests: MockRecordedRequest[]
+  clearRequests(): void
+  stats(): { requests: number; byFault: Record<string, number>; droppedRecords: number; rejectedConnections: number }
+  stop(): void
+}

@@ -5,6 +5,7 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const { MockLLMServer } = require('./mock.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 
 module.exports = {
@@ -12,6 +13,7 @@ module.exports = {
   CircuitOpenError,
   FerruleError,
   ManualClock,
+  MockLLMServer,
   Counter,
   Gauge,
   Histogram,

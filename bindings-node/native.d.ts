@@ -71,6 +71,17 @@ export declare class NativeMetricsServer {
   stop(): void
 }
 
+export declare class NativeMockServer {
+  get url(): string
+  get port(): number
+  /** Every recorded request, oldest first, as a JSON array. */
+  requestsJson(): string
+  clearRequests(): void
+  statsJson(): string
+  /** Stops the server and waits for its accept thread (a few ms; hung connections are woken). */
+  stop(): void
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
@@ -149,6 +160,9 @@ export declare function createGauge(name: string, help: string, labels: Array<st
 
 export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
+/** Starts a server, or says why the configuration was refused (the host throws that). */
+export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
+
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
@@ -166,6 +180,15 @@ export interface HistogramTotals {
 
 /** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0. */
 export declare function metricsText(openmetrics: boolean): string
+
+export interface MockOptions {
+  host?: string
+  port?: number
+  latencyMs?: number
+  hangMs?: number
+  maxConnections?: number
+  allowNonLoopback?: boolean
+}
 
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and

@@ -85,6 +85,8 @@ test('durations are in ms: messages name the ms option and the ms range', () => 
   range({ slowCallMs: 0 }, 'slowCallMs', 'CircuitBreaker: slowCallMs=0 is out of range; allowed: a finite number > 0')
   range({ windowMs: 5 }, 'windowMs', 'CircuitBreaker: windowMs=5 is out of range; allowed: >= 1 ms per bucket (10 buckets)')
   range({ windowMs: -1000 }, 'windowMs', /windowMs=-1000 is out of range/)
+  range({ windowMs: Infinity }, 'windowMs', 'CircuitBreaker: windowMs=Infinity is out of range; allowed: (0, 31536000000]')
+  range({ windowMs: 4e10 }, 'windowMs', 'CircuitBreaker: windowMs=40000000000 is out of range; allowed: (0, 31536000000]')
   range({ windowMs: 50, windowBuckets: 100 }, 'windowMs', 'CircuitBreaker: windowMs=50 is out of range; allowed: >= 1 ms per bucket (100 buckets)')
   range({ openMultiplier: 0.5, maxOpenMs: 60000 }, 'openMultiplier', 'CircuitBreaker: openMultiplier=0.5 is out of range; allowed: [1, 100]')
 })

@@ -80,6 +80,11 @@ function sample(name) {
       return new ferrule.Gauge('types_test_gauge', { help: 'x' })
     case 'Histogram':
       return new ferrule.Histogram('types_test_seconds', { help: 'x' })
+    case 'MockLLMServer': {
+      const s = new ferrule.MockLLMServer()
+      s.stop()
+      return s
+    }
     default:
       throw new Error(`no sample for ${name}`)
   }

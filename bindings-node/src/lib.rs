@@ -8,6 +8,7 @@ mod error;
 mod fast_call;
 mod metrics;
 mod metrics_fast;
+mod mock;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
@@ -18,6 +19,7 @@ pub use metrics::{
     NativeMetricsServer,
 };
 pub use metrics_fast::{counter_inc_fn, histogram_observe_fn};
+pub use mock::{create_mock_server, NativeMockServer};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
