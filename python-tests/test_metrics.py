@@ -259,6 +259,35 @@ def test_serve_metrics_on_loopback_with_a_free_port_then_stop() -> None:
         ferrule.serve_metrics(port=70000)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_neither_serves_nor_hangs_stopping_the_parents_threads() -> None:
+    srv = ferrule.serve_metrics(port=0)
+    pusher = ferrule.push_metrics("http://127.0.0.1:9", interval_seconds=3600, timeout_seconds=0.2)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the threads stayed in the parent
+            ok = not srv.running and not pusher.running
+            srv.stop()
+            pusher.stop()
+            os._exit(0 if ok else 1)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the child hung stopping threads it does not have")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0, "the child saw the parent's threads as its own"
+        assert srv.running and pusher.running
+        assert urllib.request.urlopen(srv.url, timeout=10).status == 200, "the parent still serves"
+    finally:
+        srv.stop()
+        pusher.stop()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -55,7 +55,8 @@ impl OtlpPusher {
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+            .as_ref()
+            .is_some_and(|p| p.is_running())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -28,6 +28,9 @@ pub struct MetricsServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The process that started the thread: a forked child (gunicorn, multiprocessing) has the
+    /// handle but not the thread, and must neither wake nor join it.
+    pid: u32,
 }
 
 impl std::fmt::Debug for MetricsServer {
@@ -84,6 +87,7 @@ impl MetricsServer {
             addr,
             shared,
             thread: Some(thread),
+            pid: std::process::id(),
         })
     }
 
@@ -100,13 +104,21 @@ impl MetricsServer {
         self.shared.scrapes.load(Ordering::Relaxed)
     }
 
+    /// Serving from this process (false in a forked child: the thread stayed in the parent).
     pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+        std::process::id() == self.pid && self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
-    /// Stops serving and joins the thread. Idempotent.
+    /// Stops serving and joins the thread. Idempotent. In a forked child it only lets go of the
+    /// handle: the thread and the socket's accept loop belong to the parent.
     pub fn stop(&mut self) {
         let Some(t) = self.thread.take() else { return };
+        if std::process::id() != self.pid {
+            // No such thread here: joining would wait forever, and a wake-up connection would
+            // reach the parent's accept loop. Forget the handle without touching pthreads.
+            std::mem::forget(t);
+            return;
+        }
         self.shared.stop.store(true, Ordering::Release);
         // Wake the blocking accept with a connection of our own.
         let mut wake = self.addr;

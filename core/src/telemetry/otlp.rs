@@ -429,6 +429,8 @@ pub struct OtlpPusher {
     shared: Arc<Shared>,
     registry: &'static Registry,
     thread: Option<JoinHandle<()>>,
+    /// The process that started the thread (see `MetricsServer`: a forked child has no thread).
+    pid: u32,
 }
 
 impl OtlpPusher {
@@ -468,6 +470,7 @@ impl OtlpPusher {
             shared,
             registry,
             thread: Some(thread),
+            pid: std::process::id(),
         })
     }
 
@@ -499,9 +502,19 @@ impl OtlpPusher {
         &self.shared.cfg
     }
 
-    /// Pushes a final export and joins the thread. Idempotent.
+    /// Pushing from this process (false in a forked child, which must start its own pusher).
+    pub fn is_running(&self) -> bool {
+        std::process::id() == self.pid && self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Pushes a final export and joins the thread. Idempotent. In a forked child it only lets go
+    /// of the handle (the thread is the parent's; joining it here would wait forever).
     pub fn stop(&mut self) {
         let Some(t) = self.thread.take() else { return };
+        if std::process::id() != self.pid {
+            std::mem::forget(t);
+            return;
+        }
         self.shared.stop.store(true, Ordering::Release);
         *self.shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.shared.cv.notify_all();
