@@ -149,7 +149,7 @@ test('serveMetrics serves both formats on loopback, picks a free port and stops'
   }
   assert.equal(srv.running, false)
   srv.stop()
-  assert.throws(() => serveMetrics({ port: 70000 }), (e) => e instanceof RangeError && /port=70000/.test(e.message))
+  assert.throws(() => serveMetrics({ port: 70000 }), (e) => e instanceof RangeError && /^serveMetrics: port=70000/.test(e.message))
   assert.throws(() => serveMetrics({ prot: 1 }), (e) => e instanceof TypeError && /allowed: port, host/.test(e.message))
 })
 

@@ -276,7 +276,12 @@ pub fn serve_metrics(port: f64, host: String) -> Either<NativeMetricsServer, Con
                 inner: Mutex::new(Some(s)),
             })
         }
-        Err(e) => Either::B(config_error(&e, &params(None, Some(port)))),
+        Err(e) => {
+            let mut ce = config_error(&e, &params(None, Some(port)));
+            // The core names the Python spelling of the function; Node's is camelCase.
+            ce.message = ce.message.replacen("serve_metrics:", "serveMetrics:", 1);
+            Either::B(ce)
+        }
     }
 }
 
