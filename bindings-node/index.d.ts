@@ -249,6 +249,63 @@ export interface MetricsServer {
 /** Serves the registry at `http://host:port/metrics` from a background thread in the core. Defaults: port 9464, host 127.0.0.1; port 0 picks a free one. */
 export function serveMetrics(options?: { port?: number; host?: string }): MetricsServer
 /** A fault rule of the mock server: requests with index in [from, to) meet `kind` with probability `rate`. */
+/** One finished GenAI call, for `recordLlmCall`. */
+export interface LlmCallOptions {
+  model: string
+  /** How long the call took, in ms. */
+  durationMs: number
+  inputTokens?: number
+  outputTokens?: number
+  /** `gen_ai.operation.name`; default 'chat'. */
+  operation?: string
+  /** `gen_ai.provider.name`; default 'openai'. */
+  provider?: string
+  /** `error.type` when the call failed. */
+  errorType?: string
+  /** The prompt template's name in the profile... */
+  template?: string
+  /** ...or its text, profiled under a stable hash of it. */
+  templateText?: string
+  /** Rides as an exemplar on the duration bucket, never as a label. */
+  traceId?: string
+}
+
+/** Records a finished GenAI call: duration and token histograms, cost and the prompt profile. Returns the cost in US dollars (0 for a model without a price). */
+export function recordLlmCall(call: LlmCallOptions): number
+/** Sets a model's price (and that of model names it prefixes) in US dollars per million input and output tokens. */
+export function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): void
+
+export type ProfileSortBy = 'cost' | 'latency' | 'tokens' | 'calls' | 'errors'
+
+/** One prompt template in the profile; times in ms. */
+export interface ProfileRow {
+  template: string
+  calls: number
+  errors: number
+  errorRate: number
+  inputTokens: number
+  outputTokens: number
+  meanLatencyMs: number
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  costUsd: number
+}
+
+export interface ProfileReport {
+  readonly rows: ProfileRow[]
+  readonly by: ProfileSortBy
+  /** The `n` templates with the most `by` ('latency' is p95), read now. */
+  top(n?: number, by?: ProfileSortBy): ProfileReport
+  /** A plain-text table. */
+  toString(): string
+}
+
+/** The prompt profile now, sorted by `by` (default 'cost'), the first `n` if given. */
+export function profile(options?: { by?: ProfileSortBy; n?: number }): ProfileReport
+/** Forgets every template recorded so far. */
+export function resetProfile(): void
+
 export interface MockFaultRule {
   kind: 'ok' | 'rate_limit' | '429' | 'server_error' | '500' | 'unavailable' | '503' | 'slow' | 'hang' | 'reset' | 'malformed_json' | 'truncated_stream'
   rate?: number

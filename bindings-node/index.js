@@ -7,6 +7,7 @@ const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 const { MockLLMServer } = require('./mock.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
+const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 
 module.exports = {
   CircuitBreaker,
@@ -19,4 +20,8 @@ module.exports = {
   Histogram,
   metricsText,
   serveMetrics,
+  recordLlmCall,
+  setPrice,
+  profile,
+  resetProfile,
 }

@@ -178,6 +178,20 @@ export interface HistogramTotals {
   sum: number
 }
 
+/** One finished GenAI call, as the host layer normalised it. */
+export interface LlmCallOptions {
+  model: string
+  durationMs: number
+  inputTokens?: number
+  outputTokens?: number
+  operation?: string
+  provider?: string
+  errorType?: string
+  template?: string
+  templateText?: string
+  traceId?: string
+}
+
 /** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0. */
 export declare function metricsText(openmetrics: boolean): string
 
@@ -196,7 +210,34 @@ export interface MockOptions {
  */
 export declare function panicForTest(): void
 
+/** Forgets every template recorded so far. */
+export declare function profileReset(): void
+
+/** A row of the prompt profile; times in ms, counts as `f64` (exact below 2^53). */
+export interface ProfileRow {
+  template: string
+  calls: number
+  errors: number
+  errorRate: number
+  inputTokens: number
+  outputTokens: number
+  meanLatencyMs: number
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  costUsd: number
+}
+
+/** The profile sorted by `by` (cost, latency, tokens, calls, errors), the first `n` if given. */
+export declare function profileRows(by: string, n?: number | undefined | null): Array<ProfileRow> | ConfigError
+
+/** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
+export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
+
 export declare function serveMetrics(port: number, host: string): NativeMetricsServer | ConfigError
+
+/** Sets a model's price in US dollars per million input and output tokens. */
+export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

@@ -9,6 +9,7 @@ mod fast_call;
 mod metrics;
 mod metrics_fast;
 mod mock;
+mod profile;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
@@ -20,6 +21,7 @@ pub use metrics::{
 };
 pub use metrics_fast::{counter_inc_fn, histogram_observe_fn};
 pub use mock::{create_mock_server, NativeMockServer};
+pub use profile::{profile_reset, profile_rows, record_llm_call, set_price};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.

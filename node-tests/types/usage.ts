@@ -13,6 +13,10 @@ import {
   Histogram,
   metricsText,
   serveMetrics,
+  recordLlmCall,
+  setPrice,
+  profile,
+  type ProfileRow,
   type BreakerState,
   type CounterChild,
   type MetricsServer,
@@ -160,4 +164,15 @@ export function useMetrics(): void {
   // @ts-expect-error: amounts are numbers
   gpt4o.inc('1')
   void v, text, port
+}
+
+export function useProfile(): void {
+  setPrice('my-finetune', 3, 12)
+  const cost: number = recordLlmCall({ model: 'gpt-4o', durationMs: 1300, inputTokens: 812, outputTokens: 164, template: 'summarise' })
+  const rows: ProfileRow[] = profile({ by: 'latency', n: 5 }).top(3, 'tokens').rows
+  // @ts-expect-error: profiles sort by cost, latency, tokens, calls or errors
+  profile({ by: 'price' })
+  // @ts-expect-error: durations are ms numbers
+  recordLlmCall({ model: 'gpt-4o', durationMs: '1s' })
+  void cost, rows
 }
