@@ -30,7 +30,8 @@ $(JS_STAMP): package-lock.json
 deps: $(PY_STAMP) $(JS_STAMP)
 
 # promtool and prometheus (Debian package `prometheus`) check the metrics exposition and scrape it
-# for real in python-tests/test_metrics.py. Installed only when promtool is missing.
+# for real in python-tests/test_metrics.py and node-tests/metrics.test.js. Installed only when
+# promtool is missing.
 tools-apt:
 	@if ! command -v promtool >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -55,7 +56,7 @@ test-python: build-python tools-apt
 	$(PY) -m mypy.stubtest ferrule._ferrule
 	$(PY) -m mypy
 
-test-node: build-node
+test-node: build-node tools-apt
 	npm test
 
 test: test-rust test-python test-node

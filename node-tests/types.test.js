@@ -32,7 +32,8 @@ const functions = declarations(ts.SyntaxKind.FunctionDeclaration).map((f) => f.n
 
 test('the declared classes and functions are exactly the runtime exports', () => {
   assert.deepEqual([...classes.keys(), ...functions].sort(), Object.keys(ferrule).sort())
-  for (const name of [...classes.keys(), ...functions]) assert.equal(typeof ferrule[name], 'function', name)
+  for (const name of functions) assert.equal(typeof ferrule[name], 'function', name)
+  for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
 })
 
 test('the declared members of each class exist at runtime, and every public runtime member is declared', () => {
@@ -80,6 +81,23 @@ function sample(name) {
       return new ferrule.Gauge('types_test_gauge', { help: 'x' })
     case 'Histogram':
       return new ferrule.Histogram('types_test_seconds', { help: 'x' })
+    case 'Policy':
+      return new ferrule.Policy()
+    case 'Chaos':
+      return new ferrule.Chaos()
+    case 'RetryError':
+      return new ferrule.RetryError('t', 1, [], 'attempts', undefined)
+    case 'TimeoutError':
+      return new ferrule.TimeoutError('t', 1)
+    case 'RateLimiter':
+      return ferrule.RateLimiter.tokenBucket({ rate: 1 })
+    case 'RateLimitedError':
+      return new ferrule.RateLimitedError('t', 1)
+    case 'Limits':
+      return new ferrule.Limits({ requests: ferrule.RateLimiter.tokenBucket({ rate: 1 }) })
+    case 'Reservation':
+      // Made only by Limits.acquire (async); its members live on the prototype.
+      return Object.create(ferrule.Reservation.prototype)
     case 'MockLLMServer': {
       const s = new ferrule.MockLLMServer()
       s.stop()
@@ -107,4 +125,9 @@ test('the declared options are exactly the options the constructor accepts', () 
     allowed = e.message.split('; allowed: ')[1].split(', ')
   }
   assert.deepEqual([...declared].sort(), allowed.sort())
+})
+
+test('RateLimiterStats declares exactly the fields stats() returns', () => {
+  const declared = memberNames(interfaces.get('RateLimiterStats')).sort()
+  assert.deepEqual(declared, Object.keys(ferrule.RateLimiter.tokenBucket({ rate: 1 }).stats()).sort())
 })

@@ -1,7 +1,9 @@
 //! The private native module `ferrule._ferrule`. The public API is the pure-Python package
 //! `ferrule`, which imports from here; this crate only converts between Python and the core.
 
+mod backoff;
 mod breaker;
+mod chaos;
 mod clock;
 mod error;
 mod gil;
@@ -9,12 +11,20 @@ mod metrics;
 mod metrics_server;
 mod mock;
 mod otlp;
+mod policy;
 mod profile;
+mod rate_limit;
+mod retry_hint;
+mod sleeper;
 
 #[pyo3::pymodule]
 mod _ferrule {
     #[pymodule_export]
+    use crate::backoff::Backoff;
+    #[pymodule_export]
     use crate::breaker::CircuitBreakerCore;
+    #[pymodule_export]
+    use crate::chaos::ChaosCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
     #[pymodule_export]
@@ -29,9 +39,15 @@ mod _ferrule {
     #[pymodule_export]
     use crate::otlp::{push_metrics, OtlpPusher};
     #[pymodule_export]
+    use crate::policy::{sync_remaining, PolicyCore, RetryOptions};
+    #[pymodule_export]
     use crate::profile::{
         prices, profile_reset, profile_rows, record_llm_call, set_price, template_key,
     };
+    #[pymodule_export]
+    use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
+    #[pymodule_export]
+    use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -17,6 +17,8 @@ from .metrics import (
     set_price,
 )
 from .profile import ProfileReport, profile, reset_profile
+from .errors import RateLimitedError
+from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
 
 __all__ = [
     "__version__",
@@ -39,4 +41,33 @@ __all__ = [
     "reset_profile",
     "serve_metrics",
     "set_price",
+    "Limits",
+    "RateLimitedError",
+    "RateLimiter",
+    "Reservation",
+    "rate_limit",
+]
+
+from ._ferrule import Backoff
+from .chaos import Chaos
+from .deadline import remaining
+from .errors import RetryError, TimeoutError
+from .policy import Policy, fallback, resilient, retry, timeout
+from .retry import Retry
+from .transient import transient
+
+__all__ += [
+    "Backoff",
+    "Chaos",
+    "Policy",
+    "RateLimitedError",
+    "Retry",
+    "RetryError",
+    "TimeoutError",
+    "fallback",
+    "remaining",
+    "resilient",
+    "retry",
+    "timeout",
+    "transient",
 ]
