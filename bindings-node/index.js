@@ -9,6 +9,8 @@ const { RateLimiter } = require('./rate_limit.js')
 const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
+const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
+const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 
 module.exports = {
   Chaos,
@@ -26,4 +28,13 @@ module.exports = {
   TimeoutError,
   resilient,
   transient,
+  Counter,
+  Gauge,
+  Histogram,
+  metricsText,
+  serveMetrics,
+  recordLlmCall,
+  setPrice,
+  profile,
+  resetProfile,
 }

@@ -71,12 +71,21 @@ def main() -> None:
         clock.advance(CALL_SECONDS)
         t = clock.now() - start
         failed_without_breaker += error_rate_at(t)  # expected failures had every call gone out
+        before = reached
+        error = None
         try:
             ask(f"q{i}")
         except ServiceDown:
             failed += 1
+            error = "ServiceDown"
         except ferrule.CircuitOpenError:
             rejected += 1
+        if reached > before:  # the call went out: record it for the metrics and the prompt profile
+            ferrule.record_llm_call(
+                model="gpt-4o-mini", duration_seconds=rng.uniform(0.2, 1.5) * (3 if error else 1),
+                input_tokens=rng.randint(300, 900), output_tokens=rng.randint(20, 200),
+                template="summarise" if i % 3 else "classify", error_type=error,
+            )
     s = breaker.stats()
     total_t = clock.now() - start
     print("\nsummary")
@@ -90,6 +99,17 @@ def main() -> None:
     print(f"  simulated time                  {total_t:.1f}s")
     assert s["calls"] == reached and s["rejected"] == rejected, s
     assert s["transitions"] >= 4, "the bursts must trip and recover the breaker"
+
+    text = ferrule.metrics_text()
+    print("\nmetrics (a scrape of ferrule.serve_metrics(), the breaker's series)")
+    shown = [l for l in text.splitlines() if 'name="flaky-llm"' in l and not l.endswith(" 0")]
+    for line in shown:
+        print(f"  {line}")
+    scraped_transitions = sum(float(l.rsplit(" ", 1)[1]) for l in shown if l.startswith("ferrule_breaker_transitions_total"))
+    assert scraped_transitions == s["transitions"], (scraped_transitions, s)
+    print("\nprompt profile (ferrule.profile())")
+    for line in str(ferrule.profile()).splitlines():
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
