@@ -333,6 +333,8 @@ export declare function policyFastCalls(policy: NativePolicy): unknown
 
 /** Options as the host layer normalised them. Absent means the core's default. */
 export interface PolicyOptions {
+  /** The policy's name in metrics (absent: `policy`). */
+  name?: string
   /** False: one attempt, no retry. */
   retry: boolean
   attempts?: number

@@ -2,6 +2,7 @@
 //! counters) is read when metrics are exported instead of paying a second increment per call.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 
 /// Something read at scrape time. Registered with `Registry::add_collector` as a `Weak`, so a
 /// dropped primitive simply stops reporting.
@@ -35,4 +36,10 @@ impl Sink {
             (k.len() == labels.len() && k.iter().zip(labels).all(|(a, b)| a == b)).then_some(*v)
         })
     }
+}
+
+/// Exports a primitive held in an `Arc` through the default registry until it is dropped.
+pub fn export<T: Collect + 'static>(primitive: &Arc<T>) {
+    let weak: Weak<dyn Collect> = Arc::downgrade(primitive) as Weak<dyn Collect>;
+    super::registry::global().add_collector(weak);
 }
