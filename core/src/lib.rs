@@ -3,9 +3,12 @@
 
 pub mod clock;
 pub mod error;
+pub mod fork_guard;
 pub mod policy;
 pub mod random;
+pub mod store;
 pub mod striped;
+pub mod telemetry;
 
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
 pub use error::{ConfigProblem, Error, Result};
