@@ -84,7 +84,7 @@ impl Logger {
         if let Err(e) = self.sink.load().write(level, &line) {
             self.sink_errors.inc();
             let n = self.sink_errors.get();
-            if n == 1 || n % 1000 == 0 {
+            if n == 1 || n.is_multiple_of(1000) {
                 eprintln!("ferrule: log sink failed ({n} failures so far): {e}; line: {line}");
             }
         }

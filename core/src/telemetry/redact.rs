@@ -245,19 +245,14 @@ fn valid(check: Check, text: &str, s: usize, e: usize) -> bool {
             (7..=15).contains(&digits)
         }
         Check::Ipv4 => {
-            // Not part of a longer dotted run such as a 5-part version number.
-            let before = text[..s].bytes().next_back();
-            let after = text[e..].bytes().next();
-            let dotted = |b: Option<u8>, next: Option<u8>| {
-                b == Some(b'.') && next.is_some_and(|c| c.is_ascii_digit())
-            };
-            !dotted(after, text[e..].bytes().nth(1))
-                && !(before == Some(b'.')
-                    && text[..s.saturating_sub(1)]
-                        .bytes()
-                        .next_back()
-                        .is_some_and(|c| c.is_ascii_digit()))
-                && m.parse::<std::net::Ipv4Addr>().is_ok()
+            // Not part of a longer dotted run such as a 5-part version number: no ".<digit>"
+            // right after it and no "<digit>." right before it.
+            let (pre, post) = (&text.as_bytes()[..s], &text.as_bytes()[e..]);
+            let dotted_after =
+                post.first() == Some(&b'.') && post.get(1).is_some_and(u8::is_ascii_digit);
+            let dotted_before =
+                pre.last() == Some(&b'.') && pre.len() >= 2 && pre[pre.len() - 2].is_ascii_digit();
+            !dotted_after && !dotted_before && m.parse::<std::net::Ipv4Addr>().is_ok()
         }
         Check::Ipv6 => {
             let edge = |b: Option<u8>| b.is_some_and(|c| c.is_ascii_alphanumeric() || c == b':');
@@ -291,7 +286,7 @@ pub fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
