@@ -4,6 +4,11 @@
 mod breaker;
 mod clock;
 mod error;
+mod context;
+mod context_vars;
+mod inference_log;
+mod span;
+mod telemetry;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -11,6 +16,19 @@ mod _ferrule {
     use crate::breaker::CircuitBreakerCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::context::CallContext;
+    #[pymodule_export]
+    use crate::context_vars::bind_context_vars;
+    #[pymodule_export]
+    use crate::inference_log::InferenceLogCore;
+    #[pymodule_export]
+    use crate::span::Span;
+    #[pymodule_export]
+    use crate::telemetry::{
+        clear_recent_spans, configure, emit, flush, new_request_id, recent_spans, redact,
+        telemetry_stats,
+    };
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError"]
+__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError", "StorageError"]
 
 
 class FerruleError(Exception):
@@ -41,3 +41,10 @@ class InternalError(FerruleError):
     """A bug inside ferrule (a Rust panic, caught at the boundary). Please report it."""
 
     code = "FERRULE_INTERNAL"
+
+
+class StorageError(FerruleError):
+    """A durable store (the inference log) could not open, write or answer a query; the message
+    names the store and SQLite's reason."""
+
+    code = "FERRULE_STORAGE"

@@ -22,6 +22,9 @@ pub struct EventLimiter {
     // A lock: only ferrule's own events pass here (retries, trips, drops), which are rare next to
     // calls; a concurrent map of per-key windows is not worth it at that rate.
     seen: Mutex<HashMap<u64, (u64, u64)>>,
+    /// When the full table was last swept (under the same lock), so a flood of distinct events
+    /// sweeps at most once per window instead of once per event.
+    last_sweep: AtomicU64,
     suppressed: StripedCounter,
     /// Events let through unchecked because the table was full of live keys.
     overflow: StripedCounter,
@@ -34,6 +37,7 @@ impl EventLimiter {
             window_ns: AtomicU64::new(window_ns),
             capacity,
             seen: Mutex::new(HashMap::new()),
+            last_sweep: AtomicU64::new(0),
             suppressed: StripedCounter::new(),
             overflow: StripedCounter::new(),
         }
@@ -64,8 +68,12 @@ impl EventLimiter {
             return Verdict::Emit { suppressed: n };
         }
         if seen.len() >= self.capacity {
-            // Expired keys with nothing suppressed can be forgotten without losing a count.
-            seen.retain(|_, (since, count)| now.saturating_sub(*since) < w || *count > 0);
+            let last = self.last_sweep.load(Ordering::Relaxed);
+            if last == 0 || now.saturating_sub(last) >= w {
+                self.last_sweep.store(now, Ordering::Relaxed);
+                // Expired keys with nothing suppressed can be forgotten without losing a count.
+                seen.retain(|_, (since, count)| now.saturating_sub(*since) < w || *count > 0);
+            }
             if seen.len() >= self.capacity {
                 self.overflow.inc();
                 return Verdict::Emit { suppressed: 0 };
@@ -106,10 +114,16 @@ mod tests {
     #[test]
     fn full_table_lets_events_through_and_counts_it() {
         let clock = ManualClock::new();
-        let l = EventLimiter::new(clock.into(), 1_000_000_000, 2);
+        let l = EventLimiter::new(clock.clone().into(), 1_000_000_000, 2);
         l.check(1);
         l.check(2);
         assert!(matches!(l.check(3), Verdict::Emit { .. }));
-        assert_eq!(l.overflow(), 1);
+        assert!(matches!(l.check(4), Verdict::Emit { .. }));
+        assert_eq!(l.overflow(), 2);
+        // Once the window has passed, a sweep frees the expired keys and checking resumes.
+        clock.advance_secs(1.0);
+        assert!(matches!(l.check(5), Verdict::Emit { suppressed: 0 }));
+        assert!(matches!(l.check(5), Verdict::Suppress));
+        assert_eq!(l.overflow(), 2);
     }
 }
