@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _ferrule
 from .errors import StorageError
@@ -22,7 +22,7 @@ _log = logging.getLogger("ferrule")
 Since = Union[float, int, _dt.datetime, _dt.timedelta, None]
 
 
-def _frame(cols: List[str], rows: List[tuple], as_frame: Optional[bool]) -> Any:
+def _frame(cols: List[str], rows: List[Tuple[Any, ...]], as_frame: Optional[bool]) -> Any:
     if as_frame is not False:
         try:
             import pandas  # type: ignore[import-not-found,import-untyped,unused-ignore]
