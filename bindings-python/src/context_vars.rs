@@ -26,6 +26,8 @@ pub fn vars(py: Python<'_>) -> Option<&Vars> {
 /// The current value of `var`, or `None` when unset.
 #[inline]
 pub fn current<'py>(py: Python<'py>, var: &Py<PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let v = var.bind(py).call_method1(pyo3::intern!(py, "get"), (py.None(),))?;
+    let v = var
+        .bind(py)
+        .call_method1(pyo3::intern!(py, "get"), (py.None(),))?;
     Ok(if v.is_none() { None } else { Some(v) })
 }

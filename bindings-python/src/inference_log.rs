@@ -39,7 +39,11 @@ fn sql_param(v: &Bound<'_, PyAny>) -> PyResult<SqlValue> {
     )))
 }
 
-fn result<'py>(py: Python<'py>, cols: Vec<String>, rows: Vec<Vec<SqlValue>>) -> PyResult<Bound<'py, PyTuple>> {
+fn result<'py>(
+    py: Python<'py>,
+    cols: Vec<String>,
+    rows: Vec<Vec<SqlValue>>,
+) -> PyResult<Bound<'py, PyTuple>> {
     let out = PyList::empty(py);
     for r in rows {
         let t: Vec<Bound<'py, PyAny>> = r

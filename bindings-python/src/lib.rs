@@ -3,9 +3,9 @@
 
 mod breaker;
 mod clock;
-mod error;
 mod context;
 mod context_vars;
+mod error;
 mod inference_log;
 mod span;
 mod telemetry;

@@ -107,7 +107,10 @@ impl Span {
         let Some(role) = SpanRole::parse(role) else {
             return Err(config_error(
                 py,
-                format!("span: role={role:?} is out of range; allowed: {}", SpanRole::ALLOWED),
+                format!(
+                    "span: role={role:?} is out of range; allowed: {}",
+                    SpanRole::ALLOWED
+                ),
             ));
         };
         let name = match name.or_else(|| Tracer::genai_name(operation, model)) {
@@ -252,7 +255,10 @@ impl Span {
     fn set_content(&mut self, input: Option<&str>, output: Option<&str>) -> bool {
         let tracer = &Pipeline::global().tracer;
         let mut any = false;
-        for (key, text) in [(keys::INPUT_MESSAGES, input), (keys::OUTPUT_MESSAGES, output)] {
+        for (key, text) in [
+            (keys::INPUT_MESSAGES, input),
+            (keys::OUTPUT_MESSAGES, output),
+        ] {
             if let Some(c) = text.and_then(|t| tracer.content(t)) {
                 self.attributes.push((key.into(), AttrValue::Str(c)));
                 any = true;
@@ -263,7 +269,12 @@ impl Span {
 
     /// `"ok"`, `"error"` or `"unset"`, with an optional description for errors.
     #[pyo3(signature = (status, description=None))]
-    fn set_status(&mut self, py: Python<'_>, status: &str, description: Option<String>) -> PyResult<()> {
+    fn set_status(
+        &mut self,
+        py: Python<'_>,
+        status: &str,
+        description: Option<String>,
+    ) -> PyResult<()> {
         self.status = Some(match status {
             "ok" => Status::Ok,
             "unset" => Status::Unset,
@@ -271,7 +282,9 @@ impl Span {
             other => {
                 return Err(config_error(
                     py,
-                    format!("span: status={other:?} is out of range; allowed: one of ok, error, unset"),
+                    format!(
+                        "span: status={other:?} is out of range; allowed: one of ok, error, unset"
+                    ),
                 ))
             }
         });
@@ -283,8 +296,10 @@ impl Span {
         let t = exc.get_type();
         self.status = Some(Status::Error(exc.str()?.to_string()));
         self.attributes.retain(|(k, _)| k != keys::ERROR_TYPE);
-        self.attributes
-            .push((keys::ERROR_TYPE.into(), AttrValue::Str(error_type(t.as_any()))));
+        self.attributes.push((
+            keys::ERROR_TYPE.into(),
+            AttrValue::Str(error_type(t.as_any())),
+        ));
         Ok(())
     }
 

@@ -29,7 +29,10 @@ fn level_of(py: Python<'_>, param: &str, v: &Bound<'_, PyAny>) -> PyResult<Level
     Level::parse(&s).ok_or_else(|| {
         config_error(
             py,
-            format!("{param}={s:?} is out of range; allowed: {} (or a logging level number)", Level::ALLOWED),
+            format!(
+                "{param}={s:?} is out of range; allowed: {} (or a logging level number)",
+                Level::ALLOWED
+            ),
         )
     })
 }
@@ -116,7 +119,9 @@ pub fn configure(
             ))
         }
     };
-    let level = log_level.map(|l| level_of(py, "configure: log_level", l)).transpose()?;
+    let level = log_level
+        .map(|l| level_of(py, "configure: log_level", l))
+        .transpose()?;
     let s = Settings {
         service_name,
         sample_ratio,
@@ -161,7 +166,9 @@ fn field_value(k: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
         return Ok(FieldValue::Float(v.extract()?));
     }
     if v.is_none() {
-        return Err(PyTypeError::new_err(format!("event field {k}=None: omit it instead")));
+        return Err(PyTypeError::new_err(format!(
+            "event field {k}=None: omit it instead"
+        )));
     }
     Ok(FieldValue::Str(v.str()?.to_cow()?.into_owned()))
 }
@@ -183,7 +190,10 @@ pub fn emit(
     let Some(level) = Level::parse(level) else {
         return Err(config_error(
             py,
-            format!("emit: level={level:?} is out of range; allowed: {}", Level::ALLOWED),
+            format!(
+                "emit: level={level:?} is out of range; allowed: {}",
+                Level::ALLOWED
+            ),
         ));
     };
     let p = Pipeline::global();
@@ -299,8 +309,12 @@ pub fn clear_recent_spans(py: Python<'_>) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(signature = (timeout_seconds=5.0))]
 pub fn flush(py: Python<'_>, timeout_seconds: f64) -> PyResult<bool> {
-    let t = ferrule_core::error::check::finite_non_negative("flush", "timeout_seconds", timeout_seconds)
-        .map_err(|e| to_py(py, e))?;
+    let t = ferrule_core::error::check::finite_non_negative(
+        "flush",
+        "timeout_seconds",
+        timeout_seconds,
+    )
+    .map_err(|e| to_py(py, e))?;
     guard_detached(py, || Pipeline::global().flush(Duration::from_secs_f64(t)))
 }
 

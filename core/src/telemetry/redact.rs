@@ -2,13 +2,15 @@
 //! attributes, the inference log) and public as `redact(text)`. Each finding becomes a typed
 //! placeholder: `[EMAIL]`, `[PHONE]`, `[CARD]`, `[IP]`, `[SECRET]`, or a user pattern's own name.
 //!
-//! One `RegexSet` pass tells whether (and which) patterns occur, so clean text costs a single scan;
-//! only the patterns that hit are run again to locate matches, which are then validated (Luhn for
-//! cards, address parsing for IPs, digit counts for phones) so ordinary numbers stay untouched.
+//! One byte pass counts what each built-in kind needs (an `@`, enough digits, two colons, a secret
+//! marker such as `sk-` or `eyJ`), so clean text costs one scan and no regex; only the rules whose
+//! needs are met run, and their matches are validated (Luhn for cards, address parsing for IPs,
+//! digit counts for phones) so ordinary numbers stay untouched. User patterns always run.
 
 use crate::error::{Error, Result};
 use crate::striped::StripedCounter;
-use regex::{Regex, RegexSet};
+use aho_corasick::AhoCorasick;
+use regex::Regex;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -27,8 +29,20 @@ enum Check {
     Phone,
 }
 
+/// What a text must contain before a built-in rule can match it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Marker,
+    At,
+    Colons,
+    Dotted,
+    Digits(u32),
+    Always,
+}
+
 struct Rule {
     regex: Regex,
+    need: Need,
     placeholder: Arc<str>,
     check: Check,
     /// When the pattern has a capture group, only group 1 is masked (`Bearer [SECRET]`).
@@ -37,67 +51,103 @@ struct Rule {
 
 /// Built-in rules, in priority order: when two findings overlap, the one starting first wins, and
 /// on a tie the earlier rule.
-const BUILTIN: &[(&str, &str, Check)] = &[
+const BUILTIN: &[(&str, &str, Check, Need)] = &[
     // JWT: header and payload are base64url JSON objects, so both start with `eyJ`.
     (
         r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}",
         "SECRET",
         Check::None,
+        Need::Marker,
     ),
     (
         r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{12,}=*)",
         "SECRET",
         Check::None,
+        Need::Marker,
     ),
     (
         r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_-]{20,}",
         "SECRET",
         Check::None,
+        Need::Marker,
     ),
     (
         r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",
         "SECRET",
         Check::None,
+        Need::Marker,
     ),
     (
         r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
         "SECRET",
         Check::None,
+        Need::Marker,
     ),
     (
         r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})"#,
         "SECRET",
         Check::None,
+        Need::Marker,
     ),
-    (r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", "SECRET", Check::None),
-    (r"\bxox[abprs]-[A-Za-z0-9-]{10,}", "SECRET", Check::None),
-    (r"\bAIza[0-9A-Za-z_-]{35}", "SECRET", Check::None),
+    (
+        r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\bAIza[0-9A-Za-z_-]{35}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
     (
         r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b",
         "EMAIL",
         Check::None,
+        Need::At,
     ),
     (
         r"(?i)(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,7}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}|(?:[0-9a-f]{1,4}:){6}\d{1,3}(?:\.\d{1,3}){3}",
         "IP",
         Check::Ipv6,
+        Need::Colons,
     ),
-    (r"\b(?:\d{1,3}\.){3}\d{1,3}\b", "IP", Check::Ipv4),
+    (
+        r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
+        "IP",
+        Check::Ipv4,
+        Need::Dotted,
+    ),
     (
         r"\b(?:\d{4}[ -]){3}\d{1,7}\b|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b|\b\d{13,19}\b",
         "CARD",
         Check::Luhn,
+        Need::Digits(13),
     ),
     (
         r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,6}){1,4}\b|\+\d{8,15}\b|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4}\b|\b\d{3} \d{3} \d{4}\b",
         "PHONE",
         Check::Phone,
+        Need::Digits(7),
     ),
 ];
 
 /// The masking engine. Build once (at `configure`), share by `Arc`; `redact` takes `&self`.
+/// Substrings without which no built-in secret rule can match (checked case-insensitively).
+const SECRET_MARKERS: &[&str] = &[
+    "eyJ", "bearer", "sk-", "sk_", "rk_", "akia", "asia", "abia", "acca", "secret", "ghp_", "gho_",
+    "ghu_", "ghs_", "ghr_", "xox", "aiza",
+];
+
 pub struct Redactor {
-    set: RegexSet,
+    markers: AhoCorasick,
     rules: Vec<Rule>,
     callback: Option<RedactCallback>,
     callback_errors: StripedCounter,
@@ -124,9 +174,10 @@ impl Redactor {
     /// `user` patterns are `(name, regex)`; a match becomes `[NAME]` (`[REDACTED]` for an empty name).
     pub fn new(user: &[(String, String)], callback: Option<RedactCallback>) -> Result<Self> {
         let mut rules = Vec::new();
-        for (re, name, check) in BUILTIN {
+        for (re, name, check, need) in BUILTIN {
             let regex = Regex::new(re).expect("built-in pattern");
             rules.push(Rule {
+                need: *need,
                 group: regex.captures_len() > 1,
                 regex,
                 placeholder: format!("[{name}]").into(),
@@ -148,15 +199,19 @@ impl Redactor {
                 name.to_uppercase()
             };
             rules.push(Rule {
+                need: Need::Always,
                 group: regex.captures_len() > 1,
                 regex,
                 placeholder: format!("[{label}]").into(),
                 check: Check::None,
             });
         }
-        let set = RegexSet::new(rules.iter().map(|r| r.regex.as_str())).expect("rules compiled");
+        let markers = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SECRET_MARKERS)
+            .expect("markers compile");
         Ok(Self {
-            set,
+            markers,
             rules,
             callback,
             callback_errors: StripedCounter::new(),
@@ -194,14 +249,31 @@ impl Redactor {
         if text.len() < 6 {
             return Cow::Borrowed(text);
         }
-        let hits = self.set.matches(text);
-        if !hits.matched_any() {
-            return Cow::Borrowed(text);
+        let (mut digits, mut colons, mut dots, mut at) = (0u32, 0u32, 0u32, false);
+        for &b in text.as_bytes() {
+            match b {
+                b'0'..=b'9' => digits += 1,
+                b':' => colons += 1,
+                b'.' => dots += 1,
+                b'@' => at = true,
+                _ => {}
+            }
         }
+        let mut marker: Option<bool> = None;
         // (start, end, rule index) of every validated finding.
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
-        for i in hits.iter() {
-            let rule = &self.rules[i];
+        for (i, rule) in self.rules.iter().enumerate() {
+            let run = match rule.need {
+                Need::Always => true,
+                Need::At => at,
+                Need::Colons => colons >= 2,
+                Need::Dotted => dots >= 3 && digits >= 4,
+                Need::Digits(n) => digits >= n,
+                Need::Marker => *marker.get_or_insert_with(|| self.markers.is_match(text)),
+            };
+            if !run {
+                continue;
+            }
             if rule.group {
                 for c in rule.regex.captures_iter(text) {
                     if let Some(g) = c.get(1) {
