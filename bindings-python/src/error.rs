@@ -79,7 +79,7 @@ pub fn config_error(py: Python<'_>, msg: String) -> PyErr {
 /// Runs core code that may block (I/O, waiting on a background thread) with the GIL released; a
 /// panic becomes `InternalError` like in `guard`.
 pub fn guard_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
-    py.detach(|| ferrule_core::catch_panic(f)).map_err(|msg| {
+    crate::gil::without_gil(py, || ferrule_core::catch_panic(f)).map_err(|msg| {
         match class(py, &INTERNAL_ERROR, "InternalError")
             .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
         {

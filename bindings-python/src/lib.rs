@@ -6,7 +6,9 @@ mod clock;
 mod context;
 mod context_vars;
 mod error;
+mod gil;
 mod inference_log;
+mod mock;
 mod span;
 mod telemetry;
 
@@ -22,6 +24,8 @@ mod _ferrule {
     use crate::context_vars::bind_context_vars;
     #[pymodule_export]
     use crate::inference_log::InferenceLogCore;
+    #[pymodule_export]
+    use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::span::Span;
     #[pymodule_export]

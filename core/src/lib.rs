@@ -4,6 +4,8 @@
 pub mod clock;
 pub mod error;
 pub mod fork_guard;
+#[cfg(feature = "mock-server")]
+pub mod mock;
 pub mod policy;
 pub mod random;
 pub mod store;

@@ -1,0 +1,10 @@
+//! A local OpenAI-compatible server with deterministic fault injection, for users' own tests and for
+//! ferrule's demo and test suites. Loopback only by default; runs on background threads.
+
+mod faults;
+mod http1;
+mod openai;
+mod server;
+
+pub use faults::{FaultKind, FaultPlan, FaultRule};
+pub use server::{MockConfig, MockServer, RecordedRequest, ServerStats};
