@@ -5,5 +5,6 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const telemetry = require('./telemetry.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock }
+module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, ...telemetry }

@@ -28,8 +28,11 @@ function memberNames(node) {
 const classes = new Map(declarations(ts.SyntaxKind.ClassDeclaration).map((c) => [c.name.text, c]))
 const interfaces = new Map(declarations(ts.SyntaxKind.InterfaceDeclaration).map((i) => [i.name.text, i]))
 
-test('the declared classes are exactly the runtime exports', () => {
-  assert.deepEqual([...classes.keys()].sort(), Object.keys(ferrule).sort())
+const functions = declarations(ts.SyntaxKind.FunctionDeclaration).map((f) => f.name.text)
+
+test('the declared classes and functions are exactly the runtime exports', () => {
+  assert.deepEqual([...classes.keys(), ...functions].sort(), Object.keys(ferrule).sort())
+  for (const name of functions) assert.equal(typeof ferrule[name], 'function', name)
   for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
 })
 

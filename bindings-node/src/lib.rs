@@ -6,6 +6,7 @@ mod breaker;
 mod clock;
 mod error;
 mod fast_call;
+mod telemetry;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
