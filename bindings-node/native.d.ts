@@ -22,12 +22,45 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+export declare class NativeContext {
+  /**
+   * Builds a context nested in `outer` (inheriting what is not given) and reports a session id
+   * reused by another user.
+   */
+  constructor(sessionId?: string | undefined | null, userId?: string | undefined | null, tags?: Array<string> | undefined | null, outer?: NativeContext | undefined | null)
+  get sessionId(): string
+  get userId(): string | null
+  get tags(): Array<string>
+  get sessionGenerated(): boolean
+}
+
 export declare class NativeManualClock {
   constructor()
   /** Moves time forward; the host checked `ms` is finite and >= 0 (the cast saturates anyway). */
   advance(ms: number): void
   /** Milliseconds since the clock's origin. */
   now(): number
+}
+
+export declare class NativeSpan {
+  /** The host checked `role` and that a name can be built (`name`, or `operation`/`model`). */
+  constructor(name: string | undefined | null, role: string, operation?: string | undefined | null, model?: string | undefined | null, provider?: string | undefined | null, parent?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, traceparent?: string | undefined | null)
+  /** A JS number that is an integer in the safe range becomes an int attribute, else a float. */
+  setAttribute(key: string, value: string | number | boolean): void
+  /** Prompt / response text, kept only with `captureContent`, masked and cut; true if kept. */
+  setContent(input?: string | undefined | null, output?: string | undefined | null): boolean
+  /** `status` is `ok`, `error` or `unset` (checked by the host). */
+  setStatus(status: string, description?: string | undefined | null): void
+  /** Marks the span failed: status error and `error.type`. */
+  setError(errorType: string, message: string): void
+  /** Ends the span in the core (masked, sampled, recorded); a second call does nothing. */
+  end(): void
+  get traceId(): string
+  get spanId(): string
+  get parentSpanId(): string | null
+  get requestId(): string
+  get traceparent(): string
+  get ended(): boolean
 }
 
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
@@ -79,6 +112,8 @@ export interface BreakerStats {
   openRemainingMs?: number
 }
 
+export declare function clearRecentSpans(): void
+
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
   /** `RangeError` for a value out of range, `TypeError` for options that conflict. */
@@ -91,10 +126,24 @@ export interface ConfigError {
 }
 
 /**
+ * Applies the settings, or says why they were refused (the host throws it). Nothing is applied
+ * when anything is refused.
+ */
+export declare function configureTelemetry(o: TelemetryOptions): ConfigError | null
+
+/**
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
+
+/**
+ * Emits one structured event with the ids of `span` / `context`. `fields` is a JSON object; the
+ * schema's own fields arrive under their schema names (`model`, `attempt`, `latency_seconds`,
+ * `input_tokens`, `output_tokens`, `cost_usd`, `error_type`, `error_message`), translated by the
+ * host. Returns false when below the level or rate-limited; `None` when `level` is unknown.
+ */
+export declare function emitEvent(level: string, event: string, message?: string | undefined | null, span?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, fields?: string | undefined | null): boolean | null
 
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
@@ -102,11 +151,63 @@ export declare function createBreaker(name: string, options: BreakerOptions, clo
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
+/** Exports what is queued, waiting up to `timeoutMs` (blocks the calling thread: for shutdown). */
+export declare function flushTelemetry(timeoutMs: number): boolean
+
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+/** The spans in the read-back ring as a JSON array (the host turns times into BigInt). */
+export declare function recentSpansJson(): string
+
+/** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
+export declare function redact(text: string): string
+
+/** Lines queued for the JS `logSink` callback, oldest first. */
+export declare function takeLogLines(): Array<string>
+
+export interface TelemetryOptions {
+  serviceName?: string
+  sampleRatio?: number
+  slowSpanMs?: number
+  captureContent?: boolean
+  contentMaxChars?: number
+  otlpEndpoint?: string
+  disableExport?: boolean
+  /** `"stderr"`, `"stdout"`, `"none"` or `"callback"` (the host drains `takeLogLines`). */
+  logSink?: string
+  logFile?: string
+  logMaxBytes?: number
+  logBackups?: number
+  logLevel?: string
+  logDedupMs?: number
+  redactPatterns?: Array<string>
+  redactNamedPatterns?: Record<string, string>
+}
+
+export declare function telemetryStats(): TelemetryStats
+
+export interface TelemetryStats {
+  spansStarted: number
+  spansEnded: number
+  spansUnsampled: number
+  recentLen: number
+  recentCapacity: number
+  recentEvicted: number
+  exportQueued: number
+  exportCapacity: number
+  exportDropped: number
+  exportedSpans: number
+  exportFailedSpans: number
+  logsEmitted: number
+  logsSuppressed: number
+  logSinkErrors: number
+  logLinesDropped: number
+  sessionConflicts: number
+}
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

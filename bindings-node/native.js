@@ -836,7 +836,17 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeBreaker = nativeBinding.NativeBreaker
+module.exports.NativeContext = nativeBinding.NativeContext
 module.exports.NativeManualClock = nativeBinding.NativeManualClock
+module.exports.NativeSpan = nativeBinding.NativeSpan
+module.exports.clearRecentSpans = nativeBinding.clearRecentSpans
+module.exports.configureTelemetry = nativeBinding.configureTelemetry
 module.exports.createBreaker = nativeBinding.createBreaker
+module.exports.emitEvent = nativeBinding.emitEvent
 module.exports.fastCalls = nativeBinding.fastCalls
+module.exports.flushTelemetry = nativeBinding.flushTelemetry
 module.exports.panicForTest = nativeBinding.panicForTest
+module.exports.recentSpansJson = nativeBinding.recentSpansJson
+module.exports.redact = nativeBinding.redact
+module.exports.takeLogLines = nativeBinding.takeLogLines
+module.exports.telemetryStats = nativeBinding.telemetryStats

@@ -146,13 +146,48 @@ pub fn configure_telemetry(o: TelemetryOptions) -> Option<ConfigError> {
 
 fn params(o: &TelemetryOptions) -> Vec<NodeParam> {
     vec![
-        NodeParam { core: "sample_ratio", node: "sampleRatio", millis: false, given: o.sample_ratio },
-        NodeParam { core: "slow_span_seconds", node: "slowSpanMs", millis: true, given: o.slow_span_ms },
-        NodeParam { core: "content_max_chars", node: "contentMaxChars", millis: false, given: o.content_max_chars },
-        NodeParam { core: "otlp_endpoint", node: "otlpEndpoint", millis: false, given: None },
-        NodeParam { core: "log_dedup_seconds", node: "logDedupMs", millis: true, given: o.log_dedup_ms },
-        NodeParam { core: "redact_patterns", node: "redactPatterns", millis: false, given: None },
-        NodeParam { core: "log_sink", node: "logFile", millis: false, given: None },
+        NodeParam {
+            core: "sample_ratio",
+            node: "sampleRatio",
+            millis: false,
+            given: o.sample_ratio,
+        },
+        NodeParam {
+            core: "slow_span_seconds",
+            node: "slowSpanMs",
+            millis: true,
+            given: o.slow_span_ms,
+        },
+        NodeParam {
+            core: "content_max_chars",
+            node: "contentMaxChars",
+            millis: false,
+            given: o.content_max_chars,
+        },
+        NodeParam {
+            core: "otlp_endpoint",
+            node: "otlpEndpoint",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "log_dedup_seconds",
+            node: "logDedupMs",
+            millis: true,
+            given: o.log_dedup_ms,
+        },
+        NodeParam {
+            core: "redact_patterns",
+            node: "redactPatterns",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "log_sink",
+            node: "logFile",
+            millis: false,
+            given: None,
+        },
     ]
 }
 
@@ -280,7 +315,10 @@ impl NativeSpan {
     pub fn set_content(&mut self, input: Option<String>, output: Option<String>) -> bool {
         let tracer = &Pipeline::global().tracer;
         let mut any = false;
-        for (key, text) in [(keys::INPUT_MESSAGES, input), (keys::OUTPUT_MESSAGES, output)] {
+        for (key, text) in [
+            (keys::INPUT_MESSAGES, input),
+            (keys::OUTPUT_MESSAGES, output),
+        ] {
             if let Some(c) = text.and_then(|t| tracer.content(&t)) {
                 self.attributes.push((key.into(), AttrValue::Str(c)));
                 any = true;

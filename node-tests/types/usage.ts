@@ -14,6 +14,7 @@ import {
   type FerruleConfigError,
   type StateChangeInfo,
 } from 'ferrule'
+import * as ferrule from 'ferrule'
 
 class RateLimitError extends Error {
   status = 429

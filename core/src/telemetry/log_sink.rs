@@ -60,6 +60,8 @@ pub struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     backups: u32,
+    /// Only regular files rotate (not `/dev/null` or a pipe); decided once at open.
+    regular: bool,
     // A lock: lines from many threads must not interleave inside one file, and rotation renames
     // files. Ferrule events are rare (retries, trips, drops), never one per successful call.
     state: Mutex<(File, u64)>,
@@ -77,11 +79,13 @@ impl RotatingFile {
             ));
         }
         let file = open_append(&path)?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let meta = file.metadata().ok();
+        let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
         Ok(Self {
             path,
             max_bytes,
             backups,
+            regular: meta.is_some_and(|m| m.is_file()),
             state: Mutex::new((file, size)),
         })
     }
@@ -93,7 +97,7 @@ impl RotatingFile {
     fn write_line(&self, line: &str) -> std::io::Result<()> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let n = line.len() as u64 + 1;
-        if st.1 > 0 && st.1 + n > self.max_bytes && self.is_regular() {
+        if self.regular && st.1 > 0 && st.1 + n > self.max_bytes {
             self.rotate()?;
             st.0 = OpenOptions::new()
                 .create(true)
@@ -108,12 +112,6 @@ impl RotatingFile {
         st.0.write_all(&buf)?;
         st.1 += n;
         Ok(())
-    }
-
-    fn is_regular(&self) -> bool {
-        std::fs::metadata(&self.path)
-            .map(|m| m.is_file())
-            .unwrap_or(false)
     }
 
     fn rotate(&self) -> std::io::Result<()> {
