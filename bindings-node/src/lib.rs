@@ -11,6 +11,10 @@ mod telemetry;
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use telemetry::{
+    clear_recent_spans, configure_telemetry, emit_event, flush_telemetry, recent_spans_json,
+    redact, take_log_lines, telemetry_stats, NativeContext, NativeSpan, TelemetryOptions,
+};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
