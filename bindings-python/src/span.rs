@@ -133,11 +133,11 @@ impl Span {
         let (mut parent_start, mut context) = (parent.map(|p| p.start), None);
         if let Some(v) = vars(py) {
             if parent_start.is_none() && traceparent.is_none() {
-                if let Some(p) = current(py, &v.span)? {
+                if let Some(p) = current(py, &v.span_get)? {
                     parent_start = Some(p.cast::<Span>()?.borrow().start);
                 }
             }
-            if let Some(c) = current(py, &v.context)? {
+            if let Some(c) = current(py, &v.context_get)? {
                 context = Some(c.cast::<CallContext>()?.get().inner.clone());
             }
         }
@@ -162,10 +162,7 @@ impl Span {
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let py = slf.py();
         if let Some(v) = vars(py) {
-            let token = v
-                .span
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "set"), (&slf,))?;
+            let token = v.span_set.bind(py).call1((&slf,))?;
             slf.borrow_mut().token = Some(token.unbind());
         }
         Ok(slf)
@@ -180,9 +177,7 @@ impl Span {
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         if let (Some(t), Some(v)) = (self.token.take(), vars(py)) {
-            v.span
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "reset"), (t,))?;
+            v.span_reset.bind(py).call1((t,))?;
         }
         if let Some(t) = exc_type.filter(|t| !t.is_none()) {
             if !matches!(self.status, Some(Status::Error(_))) {

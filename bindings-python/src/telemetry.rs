@@ -203,7 +203,7 @@ pub fn emit(
     let mut ev = LogEvent::new(level, event);
     ev.message = message;
     if let Some(v) = vars(py) {
-        if let Some(s) = current(py, &v.span)? {
+        if let Some(s) = current(py, &v.span_get)? {
             let s = s.cast::<Span>()?.borrow();
             ev.trace_id = Some(s.start.trace_id);
             ev.span_id = Some(s.start.span_id);
@@ -211,7 +211,7 @@ pub fn emit(
             ev.context = s.context.clone();
         }
         if ev.context.is_none() {
-            if let Some(c) = current(py, &v.context)? {
+            if let Some(c) = current(py, &v.context_get)? {
                 ev.context = Some(c.cast::<CallContext>()?.get().inner.clone());
             }
         }

@@ -146,6 +146,9 @@ const SECRET_MARKERS: &[&str] = &[
     "ghu_", "ghs_", "ghr_", "xox", "aiza",
 ];
 
+/// The shortest text any built-in secret rule can match (`xoxb-` and ten characters).
+const MIN_SECRET_LEN: usize = 15;
+
 pub struct Redactor {
     markers: AhoCorasick,
     rules: Vec<Rule>,
@@ -269,7 +272,11 @@ impl Redactor {
                 Need::Colons => colons >= 2,
                 Need::Dotted => dots >= 3 && digits >= 4,
                 Need::Digits(n) => digits >= n,
-                Need::Marker => *marker.get_or_insert_with(|| self.markers.is_match(text)),
+                // Every secret rule needs at least MIN_SECRET_LEN characters.
+                Need::Marker => {
+                    text.len() >= MIN_SECRET_LEN
+                        && *marker.get_or_insert_with(|| self.markers.is_match(text))
+                }
             };
             if !run {
                 continue;
