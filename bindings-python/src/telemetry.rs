@@ -218,12 +218,12 @@ pub fn emit(
     }
     if let Some(f) = fields {
         for (k, v) in f.iter() {
-            let k: String = k.extract()?;
             if v.is_none() {
                 continue;
             }
-            match k.as_str() {
-                "model" => ev.model = Some(v.str()?.to_string()),
+            let k = k.cast::<PyString>()?.to_cow()?;
+            match k.as_ref() {
+                "model" => ev.model = Some(v.str()?.to_cow()?.into_owned()),
                 "attempt" => ev.attempt = Some(v.extract()?),
                 "latency_seconds" => ev.latency_seconds = Some(v.extract()?),
                 "input_tokens" => ev.input_tokens = Some(v.extract()?),
@@ -237,7 +237,7 @@ pub fn emit(
                 }
                 _ => {
                     let fv = field_value(&k, &v)?;
-                    ev.fields.push((k, fv));
+                    ev.fields.push((k.into_owned(), fv));
                 }
             }
         }

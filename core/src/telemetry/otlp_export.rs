@@ -185,7 +185,7 @@ fn run(
             stats.batches.inc();
             let delivered = match &exporter {
                 None => false,
-                Some(exp) => send(exp, &batch, &scope, &settings, &stats),
+                Some(exp) => send(exp, &batch, &scope, &settings, &stats, &control.stop),
             };
             if delivered {
                 stats.exported_spans.add(n);
@@ -194,8 +194,8 @@ fn run(
                 warn(
                     "telemetry.export_failed",
                     format!(
-                        "dropped {n} spans after {} attempts to {}",
-                        settings.max_attempts, settings.url
+                        "dropped {n} spans: {} did not accept them (up to {} attempts)",
+                        settings.url, settings.max_attempts
                     ),
                 );
             }
@@ -234,6 +234,7 @@ fn send(
     scope: &InstrumentationScope,
     s: &ExportSettings,
     stats: &ExportStats,
+    stop: &AtomicBool,
 ) -> bool {
     let mut backoff = s.first_backoff;
     for attempt in 0..s.max_attempts {
@@ -241,10 +242,13 @@ fn send(
         if block_on(exp.export(data)).is_ok() {
             return true;
         }
-        if attempt + 1 < s.max_attempts {
+        // Stopping (reconfigure, shutdown): one attempt per batch, no backoff, so `stop` is prompt.
+        if attempt + 1 < s.max_attempts && !stop.load(Ordering::SeqCst) {
             stats.retries.inc();
             thread::sleep(backoff);
             backoff *= 4;
+        } else {
+            break;
         }
     }
     false
