@@ -6,7 +6,7 @@ use crate::clock::ClockRef;
 use crate::striped::StripedCounter;
 use crate::telemetry::context::ContextRef;
 use crate::telemetry::ids::{
-    new_request_id, new_span_id, new_trace_id, RequestId, SpanId, TraceId, TraceParent,
+    new_span_id, new_trace_id, next_u64, RequestId, SpanId, TraceId, TraceParent,
 };
 use crate::telemetry::redact::Redactor;
 use crate::telemetry::ring_buffer::{BoundedRing, Overflow};
@@ -110,7 +110,13 @@ impl Tracer {
                     trace_id,
                     span_id: new_span_id(),
                     parent_span_id: None,
-                    request_id: new_request_id(),
+                    // Stamped from the tracer's clock (wall time via the fixed offset), not a
+                    // second clock read.
+                    request_id: RequestId::from_parts(
+                        self.unix_nanos(start_nanos) / 1_000_000,
+                        (next_u64() >> 48) as u16,
+                        next_u64(),
+                    ),
                     sampled: self.sampler.head(trace_id),
                     start_nanos,
                 }
