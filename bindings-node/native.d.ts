@@ -22,16 +22,32 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
-export declare class NativeContext {
+export declare class NativeChaos {
+  /** The fault for the next call: bit 1 throw the error, bit 2 add the latency. */
+  next(): number
+  stats(): ChaosStats
+}
+
+export declare class NativeLimits {
+  /** Why `costs` are refused (the host throws it), or `null`. */
+  costsError(costs: Array<number>): ConfigError | null
+  /** Takes every cost now, or none; `costs` must have passed `costsError`. */
+  tryAcquire(costs: Array<number>, key?: string | undefined | null): boolean
   /**
-   * Builds a context nested in `outer` (inheriting what is not given) and reports a session id
-   * reused by another user.
+   * One step of a wait loop: a `NativeReservation` when admitted, the ms to wait (> 0, counted as
+   * a wait), or the `Refusal` when the wait would pass `deadlineMs`. `costs` must have passed
+   * `costsError`.
    */
-  constructor(sessionId?: string | undefined | null, userId?: string | undefined | null, tags?: Array<string> | undefined | null, outer?: NativeContext | undefined | null)
-  get sessionId(): string
-  get userId(): string | null
-  get tags(): Array<string>
-  get sessionGenerated(): boolean
+  step(costs: Array<number>, key?: string | undefined | null, deadlineMs?: number | undefined | null): NativeReservation | number | Refusal
+  now(): number
+  names(): Array<string>
+}
+
+/** Collects named limiters, then builds the `NativeLimits` (the names are checked by the core). */
+export declare class NativeLimitsBuilder {
+  constructor()
+  add(name: string, limiter: NativeRateLimiter): void
+  build(): NativeLimits | ConfigError
 }
 
 export declare class NativeManualClock {
@@ -42,25 +58,74 @@ export declare class NativeManualClock {
   now(): number
 }
 
-export declare class NativeSpan {
-  /** The host checked `role` and that a name can be built (`name`, or `operation`/`model`). */
-  constructor(name: string | undefined | null, role: string, operation?: string | undefined | null, model?: string | undefined | null, provider?: string | undefined | null, parent?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, traceparent?: string | undefined | null)
-  /** A JS number that is an integer in the safe range becomes an int attribute, else a float. */
-  setAttribute(key: string, value: string | number | boolean): void
-  /** Prompt / response text, kept only with `captureContent`, masked and cut; true if kept. */
-  setContent(input?: string | undefined | null, output?: string | undefined | null): boolean
-  /** `status` is `ok`, `error` or `unset` (checked by the host). */
-  setStatus(status: string, description?: string | undefined | null): void
-  /** Marks the span failed: status error and `error.type`. */
-  setError(errorType: string, message: string): void
-  /** Ends the span in the core (masked, sampled, recorded); a second call does nothing. */
-  end(): void
-  get traceId(): string
-  get spanId(): string
-  get parentSpanId(): string | null
-  get requestId(): string
-  get traceparent(): string
-  get ended(): boolean
+export declare class NativeMockServer {
+  get url(): string
+  get port(): number
+  /** Every recorded request, oldest first, as a JSON array. */
+  requestsJson(): string
+  clearRequests(): void
+  statsJson(): string
+  /** Stops the server and waits for its accept thread (a few ms; hung connections are woken). */
+  stop(): void
+}
+
+/** Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it. */
+export declare class NativePolicy {
+  /**
+   * A call starts: counts it and its first attempt, deposits in the retry budget. Returns the
+   * start time in clock nanoseconds (exact in a JS number for 104 days of uptime).
+   */
+  begin(): number
+  /** A retry starts. */
+  attempt(): void
+  success(): void
+  /**
+   * After attempt `attemptsMade` failed: the delay in ms (>= 0) or a negative give-up code.
+   * `waitMs` is the server's hint, or with `refused` the breaker's or limiter's wait.
+   */
+  decide(start: number, attemptsMade: number, previousDelayMs: number, retryable: boolean, waitMs: number | undefined | null, refused: boolean): number
+  /**
+   * The budget of a first attempt in ms (known at construction: nothing has elapsed yet), or
+   * `null` when unbounded.
+   */
+  firstAttemptBudgetMs(): number | null
+  /** Milliseconds an attempt starting now may take, or `null` when unbounded. */
+  attemptBudgetMs(start: number): number | null
+  /** Milliseconds left of the whole call, or `null` when unbounded. */
+  callRemainingMs(start: number): number | null
+  /** Counts an event the host executed: 0 failed, 1 fallback, 2 fallback failed, 3 timeout. */
+  note(event: number): void
+  stats(): PolicyStats
+}
+
+export declare class NativeRateLimiter {
+  /** Why `n` is refused (the host throws it), or `null` when it is a valid size. */
+  unitsError(n: number): ConfigError | null
+  /**
+   * One step of a wait loop: `0` admitted (`-0` when warnings wait in `takeWarnings`), `> 0` the
+   * ms to wait (counted as a wait), `< 0` refused because the wait passes `deadlineMs` (this
+   * limiter's clock): `REFUSED_AFTER - retryAfterMs`. `n` must have passed `unitsError`.
+   */
+  step(n: number, key?: string | undefined | null, deadlineMs?: number | undefined | null): number
+  /** Ms until `n` would pass (0: now), charging and counting nothing. */
+  peek(n: number, key?: string | undefined | null): number
+  /** Ms on this limiter's clock: the time base of `step`'s deadline. */
+  now(): number
+  /** The lost-state warnings since the last call, for `process.emitWarning`. */
+  takeWarnings(): Array<RateLimitWarning>
+  /** Drops every key whose state equals a new key's; returns how many. */
+  evictIdle(): number
+  stats(): RateLimiterStats
+}
+
+/** What `Limits.acquire` charged; settle it once with the real usage. */
+export declare class NativeReservation {
+  /** `actual[i]` (null: keep the estimate) for limit i. Returns why it was refused, or `null`. */
+  settle(actual: Array<number | undefined | null>): ConfigError | null
+  get settled(): boolean
+  /** Units charged per limit, in the order of the names. */
+  get charged(): Array<number>
+  get key(): string | null
 }
 
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
@@ -112,7 +177,18 @@ export interface BreakerStats {
   openRemainingMs?: number
 }
 
-export declare function clearRecentSpans(): void
+export interface ChaosOptions {
+  errorRate?: number
+  latencyRate?: number
+  latencyMs?: number
+  seed?: number
+}
+
+export interface ChaosStats {
+  calls: number
+  errorsInjected: number
+  latencyInjected: number
+}
 
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
@@ -126,24 +202,25 @@ export interface ConfigError {
 }
 
 /**
- * Applies the settings, or says why they were refused (the host throws it). Nothing is applied
- * when anything is refused.
- */
-export declare function configureTelemetry(o: TelemetryOptions): ConfigError | null
-
-/**
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+/** Builds a fault injector, or says why the configuration was refused (the host throws that). */
+export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
+
+/** Starts a server, or says why the configuration was refused (the host throws that). */
+export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
+
+/** Builds a policy, or says why the configuration was refused (the host throws that). */
+export declare function createPolicy(options: PolicyOptions, clock?: NativeManualClock | undefined | null): NativePolicy | ConfigError
+
 /**
- * Emits one structured event with the ids of `span` / `context`. `fields` is a JSON object; the
- * schema's own fields arrive under their schema names (`model`, `attempt`, `latency_seconds`,
- * `input_tokens`, `output_tokens`, `cost_usd`, `error_type`, `error_message`), translated by the
- * host. Returns false when below the level or rate-limited; `None` when `level` is unknown.
+ * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
+ * configuration was refused (the host throws that).
  */
-export declare function emitEvent(level: string, event: string, message?: string | undefined | null, span?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, fields?: string | undefined | null): boolean | null
+export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
 
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
@@ -151,8 +228,17 @@ export declare function emitEvent(level: string, event: string, message?: string
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
-/** Exports what is queued, waiting up to `timeoutMs` (blocks the calling thread: for shutdown). */
-export declare function flushTelemetry(timeoutMs: number): boolean
+/** The header names the host should look up, lower-case. */
+export declare function hintHeaderNames(): Array<string>
+
+export interface MockOptions {
+  host?: string
+  port?: number
+  latencyMs?: number
+  hangMs?: number
+  maxConnections?: number
+  allowNonLoopback?: boolean
+}
 
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
@@ -160,54 +246,111 @@ export declare function flushTelemetry(timeoutMs: number): boolean
  */
 export declare function panicForTest(): void
 
-/** The spans in the read-back ring as a JSON array (the host turns times into BigInt). */
-export declare function recentSpansJson(): string
+/**
+ * `[begin, success]` for `policy`: `begin()` counts a call and returns its start (clock ns),
+ * `success()` counts its success and returns `undefined`.
+ */
+export declare function policyFastCalls(policy: NativePolicy): unknown
 
-/** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
-export declare function redact(text: string): string
-
-/** Lines queued for the JS `logSink` callback, oldest first. */
-export declare function takeLogLines(): Array<string>
-
-export interface TelemetryOptions {
-  serviceName?: string
-  sampleRatio?: number
-  slowSpanMs?: number
-  captureContent?: boolean
-  contentMaxChars?: number
-  otlpEndpoint?: string
-  disableExport?: boolean
-  /** `"stderr"`, `"stdout"`, `"none"` or `"callback"` (the host drains `takeLogLines`). */
-  logSink?: string
-  logFile?: string
-  logMaxBytes?: number
-  logBackups?: number
-  logLevel?: string
-  logDedupMs?: number
-  redactPatterns?: Array<string>
-  redactNamedPatterns?: Record<string, string>
+/** Options as the host layer normalised them. Absent means the core's default. */
+export interface PolicyOptions {
+  /** False: one attempt, no retry. */
+  retry: boolean
+  attempts?: number
+  /** "constant", "linear" or "exponential" (the host checked the name). */
+  backoffKind?: string
+  delayMs?: number
+  initialMs?: number
+  incrementMs?: number
+  multiplier?: number
+  maxMs?: number
+  jitter?: string
+  maxElapsedMs?: number
+  maxRetryAfterMs?: number
+  budgetRatio?: number
+  /** `budgetRatio: null`: no budget. */
+  noBudget?: boolean
+  minRetriesPerSecond?: number
+  budgetWindowMs?: number
+  seed?: number
+  timeoutMs?: number
+  totalTimeoutMs?: number
 }
 
-export declare function telemetryStats(): TelemetryStats
-
-export interface TelemetryStats {
-  spansStarted: number
-  spansEnded: number
-  spansUnsampled: number
-  recentLen: number
-  recentCapacity: number
-  recentEvicted: number
-  exportQueued: number
-  exportCapacity: number
-  exportDropped: number
-  exportedSpans: number
-  exportFailedSpans: number
-  logsEmitted: number
-  logsSuppressed: number
-  logSinkErrors: number
-  logLinesDropped: number
-  sessionConflicts: number
+/** The pipeline's counters, as `f64` (exact below 2^53). */
+export interface PolicyStats {
+  calls: number
+  attempts: number
+  successes: number
+  failures: number
+  retries: number
+  budgetDenied: number
+  gaveUpAttempts: number
+  gaveUpDeadline: number
+  gaveUpRetryAfter: number
+  gaveUpRefused: number
+  notRetryable: number
+  fallbacks: number
+  fallbackFailures: number
+  timeouts: number
 }
+
+/**
+ * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
+ * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+ */
+export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
+
+/** Options as the host layer normalised them: numbers only, in Node units. */
+export interface RateLimiterOptions {
+  rate?: number
+  perMs?: number
+  burst?: number
+  limit?: number
+  windowMs?: number
+  maxKeys?: number
+}
+
+/** The core's `RateLimitStats`, counters as `f64` (exact below 2^53, unlike napi's `i64`). */
+export interface RateLimiterStats {
+  name: string
+  algorithm: string
+  admitted: number
+  admittedUnits: number
+  rejected: number
+  waits: number
+  waitMsTotal: number
+  refundedUnits: number
+  chargedExtraUnits: number
+  droppedUnits: number
+  keys: number
+  evictedIdle: number
+  evictedActive: number
+}
+
+/** A warning for `process.emitWarning`. */
+export interface RateLimitWarning {
+  /** `evicted_active` or `dropped_units`; the host makes the warning code from it. */
+  kind: string
+  message: string
+  count: number
+}
+
+/** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
+export interface Refusal {
+  limit: string
+  retryAfterMs: number
+}
+
+/**
+ * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`
+ * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
+ */
+export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
+
+/** Every HTTP status worth retrying (408, 409, 429, 5xx). */
+export declare function transientStatuses(): Array<number>
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

@@ -75,6 +75,28 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ManualClock':
       return new ferrule.ManualClock()
+    case 'Policy':
+      return new ferrule.Policy()
+    case 'Chaos':
+      return new ferrule.Chaos()
+    case 'RetryError':
+      return new ferrule.RetryError('t', 1, [], 'attempts', undefined)
+    case 'TimeoutError':
+      return new ferrule.TimeoutError('t', 1)
+    case 'RateLimiter':
+      return ferrule.RateLimiter.tokenBucket({ rate: 1 })
+    case 'RateLimitedError':
+      return new ferrule.RateLimitedError('t', 1)
+    case 'Limits':
+      return new ferrule.Limits({ requests: ferrule.RateLimiter.tokenBucket({ rate: 1 }) })
+    case 'Reservation':
+      // Made only by Limits.acquire (async); its members live on the prototype.
+      return Object.create(ferrule.Reservation.prototype)
+    case 'MockLLMServer': {
+      const s = new ferrule.MockLLMServer()
+      s.stop()
+      return s
+    }
     default:
       throw new Error(`no sample for ${name}`)
   }
@@ -97,4 +119,9 @@ test('the declared options are exactly the options the constructor accepts', () 
     allowed = e.message.split('; allowed: ')[1].split(', ')
   }
   assert.deepEqual([...declared].sort(), allowed.sort())
+})
+
+test('RateLimiterStats declares exactly the fields stats() returns', () => {
+  const declared = memberNames(interfaces.get('RateLimiterStats')).sort()
+  assert.deepEqual(declared, Object.keys(ferrule.RateLimiter.tokenBucket({ rate: 1 }).stats()).sort())
 })

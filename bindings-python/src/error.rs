@@ -12,6 +12,7 @@ static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CIRCUIT_OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INTERNAL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STORAGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static RATE_LIMITED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(
     py: Python<'py>,
@@ -35,6 +36,18 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Storage { .. } => {
             class(py, &STORAGE_ERROR, "StorageError").and_then(|c| c.call1((e.to_string(),)))
         }
+        Error::RateLimited {
+            limiter,
+            retry_after,
+            key,
+        } => class(py, &RATE_LIMITED_ERROR, "RateLimitedError").and_then(|c| {
+            c.call1((
+                e.to_string(),
+                retry_after.as_secs_f64(),
+                key.as_deref(),
+                limiter.as_str(),
+            ))
+        }),
     };
     match made {
         Ok(v) => PyErr::from_value(v),

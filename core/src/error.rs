@@ -35,6 +35,14 @@ pub enum Error {
         store: &'static str,
         message: String,
     },
+    /// A rate limiter refused the call: it would pass after `retry_after`, which is longer than the
+    /// caller was willing to wait.
+    RateLimited {
+        limiter: String,
+        retry_after: Duration,
+        /// The key (tenant, user, model) that was limited, if any.
+        key: Option<String>,
+    },
 }
 
 impl Error {
@@ -74,6 +82,7 @@ impl Error {
             Error::InvalidConfig { .. } => "FERRULE_INVALID_CONFIG",
             Error::CircuitOpen { .. } => "FERRULE_CIRCUIT_OPEN",
             Error::Storage { .. } => "FERRULE_STORAGE",
+            Error::RateLimited { .. } => "FERRULE_RATE_LIMITED",
         }
     }
 }
@@ -111,6 +120,15 @@ impl fmt::Display for Error {
                 retry_after.as_secs_f64()
             ),
             Error::Storage { store, message } => write!(f, "{store}: {message}"),
+            Error::RateLimited {
+                limiter,
+                retry_after,
+                ..
+            } => write!(
+                f,
+                "rate limiter '{limiter}' refused the call; retry after {:.3}s",
+                retry_after.as_secs_f64()
+            ),
         }
     }
 }

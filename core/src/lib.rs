@@ -19,6 +19,10 @@ pub use policy::breaker::{
     Transition,
 };
 pub use policy::outcome_window::{WindowSpec, WindowTotals};
+pub use policy::rate_limit::{
+    Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitEvent,
+    RateLimitStats, RateLimiter, Reservation, Step,
+};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.
@@ -33,3 +37,14 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
             .unwrap_or_else(|| "unknown panic".into())
     })
 }
+
+pub use policy::backoff::{Backoff, BackoffKind, Jitter};
+pub use policy::chaos::{Chaos, ChaosConfig, Fault};
+pub use policy::deadline;
+pub use policy::pipeline::{Admission, Event, Pipeline, PipelineConfig, PipelineStats};
+pub use policy::retry::{
+    transient_status, Decision, Failure, GiveUp, RetryConfig, RetryPolicy, RetryState, RetryStats,
+    WaitSource,
+};
+pub use policy::retry_budget::{BudgetConfig, RetryBudget};
+pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};

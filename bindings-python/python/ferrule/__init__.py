@@ -19,6 +19,8 @@ from .tracing import (
     start_span,
     traceparent,
 )
+from .errors import RateLimitedError
+from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
 
 __all__ = [
     "__version__",
@@ -46,4 +48,33 @@ __all__ = [
     "start_span",
     "telemetry_stats",
     "traceparent",
+    "Limits",
+    "RateLimitedError",
+    "RateLimiter",
+    "Reservation",
+    "rate_limit",
+]
+
+from ._ferrule import Backoff
+from .chaos import Chaos
+from .deadline import remaining
+from .errors import RetryError, TimeoutError
+from .policy import Policy, fallback, resilient, retry, timeout
+from .retry import Retry
+from .transient import transient
+
+__all__ += [
+    "Backoff",
+    "Chaos",
+    "Policy",
+    "RateLimitedError",
+    "Retry",
+    "RetryError",
+    "TimeoutError",
+    "fallback",
+    "remaining",
+    "resilient",
+    "retry",
+    "timeout",
+    "transient",
 ]
