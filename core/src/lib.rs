@@ -8,6 +8,7 @@ pub mod mock;
 pub mod policy;
 pub mod random;
 pub mod striped;
+pub mod watch;
 
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
 pub use error::{ConfigProblem, Error, Result};
@@ -16,6 +17,12 @@ pub use policy::breaker::{
     Transition,
 };
 pub use policy::outcome_window::{WindowSpec, WindowTotals};
+pub use watch::anomaly::{AnomalyConfig, AnomalyDetector, Direction, Method};
+pub use watch::drift::{BaselinePolicy, DriftConfig, DriftDetector};
+pub use watch::event::{Event, EventState, Severity};
+pub use watch::predictor::{CallOutcome, ErrorPredictor, PredictorConfig};
+pub use watch::series::SeriesKey;
+pub use watch::slo::{BurnRule, SliKind, Slo, SloConfig};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.
