@@ -201,8 +201,8 @@ impl AnomalyDetector {
             return events;
         }
         let score = match (&mut s.stat, &self.cfg.method) {
-            (Stat::Ewma(e), Method::Ewma(c)) => e.score(c, value),
-            (Stat::Mad(m), Method::Mad(c)) => m.score(c, value),
+            (Stat::Ewma(e), Method::Ewma(c)) => e.score(c, value, at_nanos),
+            (Stat::Mad(m), Method::Mad(c)) => m.score(c, value, at_nanos),
             _ => unreachable!("a series is made for its detector's method"),
         };
         let Some(z) = score else { return events };
@@ -215,7 +215,8 @@ impl AnomalyDetector {
             if state == EventState::Firing {
                 s.fired += 1;
             }
-            events.push(self.event(&found.key, state, z, at_nanos));
+            let count = s.hysteresis.count();
+            events.push(self.event(&found.key, state, z, count, at_nanos));
         }
         events
     }
@@ -228,7 +229,14 @@ impl AnomalyDetector {
         ]
     }
 
-    fn event(&self, key: &SeriesKey, state: EventState, z: f64, at_nanos: u64) -> Event {
+    fn event(
+        &self,
+        key: &SeriesKey,
+        state: EventState,
+        z: f64,
+        count: u32,
+        at_nanos: u64,
+    ) -> Event {
         let name = match self.cfg.method {
             Method::Ewma(_) => "anomaly.ewma",
             Method::Mad(_) => "anomaly.mad",
@@ -236,13 +244,15 @@ impl AnomalyDetector {
         let labels = self.labels(key);
         let message = match state {
             EventState::Firing => format!(
-                "{} of {}/{} is anomalous: score {:.2} beyond {} ({})",
+                "{} of {}/{} is anomalous: {} of the last {} scores beyond {} ({}), latest {:.2}",
                 self.cfg.metric,
                 key.model,
                 key.template,
-                z,
+                count,
+                self.cfg.hysteresis.window,
                 self.cfg.threshold,
-                self.cfg.direction.as_str()
+                self.cfg.direction.as_str(),
+                z
             ),
             EventState::Resolved => format!(
                 "{} of {}/{} is back within {}",

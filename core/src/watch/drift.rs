@@ -11,11 +11,12 @@ use crate::random::Random;
 use crate::watch::embed::{cosine, normalize, HashingEmbedder};
 use crate::watch::event::{Event, EventState, Severity};
 use crate::watch::mmd::mmd_test;
-use crate::watch::psi::psi;
+use crate::watch::psi::psi_test;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
 const C: &str = "DriftDetector";
+const PSI_NOISE_ALPHA: f64 = 0.001;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BaselinePolicy {
@@ -86,7 +87,7 @@ impl DriftConfig {
             min_distance: 0.01,
             psi_threshold: 0.25,
             psi_bins: 8,
-            consecutive: 2,
+            consecutive: 3,
             policy: BaselinePolicy::Fixed,
             severity: Severity::Warning,
             seed: 0x00d5_1f7a,
@@ -331,17 +332,26 @@ impl DriftDetector {
         );
         let full = s.window.len() >= self.cfg.window_size as usize;
         let (mut psi_length, mut psi_tokens) = (0.0, 0.0);
+        let (mut length_shift, mut token_shift) = (false, false);
         if full {
+            let bins = self.cfg.psi_bins as usize;
+            // PSI must pass both the rule-of-thumb threshold and what chance reaches at these
+            // sample sizes (one in a thousand), since a window of 100 often shows PSI 0.25 by luck.
+            let alpha = PSI_NOISE_ALPHA;
             let bl: Vec<f64> = s.baseline.iter().map(|x| x.length).collect();
             let wl: Vec<f64> = s.window.iter().map(|x| x.length).collect();
-            psi_length = psi(&bl, &wl, self.cfg.psi_bins as usize, &mut s.scratch64);
+            let l = psi_test(&bl, &wl, bins, alpha, &mut s.scratch64);
             let bt: Vec<f64> = s.baseline.iter().map(|x| x.tokens).collect();
             let wt: Vec<f64> = s.window.iter().map(|x| x.tokens).collect();
-            psi_tokens = psi(&bt, &wt, self.cfg.psi_bins as usize, &mut s.scratch64);
+            let t = psi_test(&bt, &wt, bins, alpha, &mut s.scratch64);
+            psi_length = l.value;
+            psi_tokens = t.value;
+            length_shift = l.value > self.cfg.psi_threshold.max(l.noise);
+            token_shift = t.value > self.cfg.psi_threshold.max(t.noise);
         }
         let drifted = (mmd.p_value < self.cfg.p_value && distance >= self.cfg.min_distance)
-            || psi_length > self.cfg.psi_threshold
-            || psi_tokens > self.cfg.psi_threshold;
+            || length_shift
+            || token_shift;
         DriftCheck {
             distance,
             mmd2: mmd.mmd2,

@@ -1,6 +1,6 @@
 //! Hysteresis for a noisy yes/no signal: fire only when at least `fire_count` of the last `window`
-//! judgements were anomalous and that has held for `min_duration`, resolve only when at most
-//! `resolve_count` of them are. One outlier never fires; one normal value never resolves.
+//! judgements are anomalous in an episode that began at least `min_duration` ago (an episode ends
+//! when at most `resolve_count` are), resolve only when at most `resolve_count` of them are. One outlier never fires; one normal value never resolves.
 //! The last `window` judgements are the bits of one `u64`, so the state is 24 bytes.
 
 use crate::error::{check, Error, Result};
@@ -21,10 +21,12 @@ pub struct HysteresisConfig {
 impl Default for HysteresisConfig {
     fn default() -> Self {
         Self {
-            window: 10,
-            fire_count: 5,
-            resolve_count: 1,
-            min_duration_nanos: 0,
+            // Half of the last 32 to fire, at most 4 of them to resolve: smoothed scores (an EWMA,
+            // a recent median) come in runs, and a short memory would restart on every run.
+            window: 32,
+            fire_count: 16,
+            resolve_count: 4,
+            min_duration_nanos: 60_000_000_000,
         }
     }
 }
@@ -90,14 +92,17 @@ impl Hysteresis {
             }
             return None;
         }
-        if n >= cfg.fire_count {
+        // The episode starts when the fire condition first holds and lasts until the count falls to
+        // the resolve level, so a noisy but real shift (judged anomalous, say, 60% of the time) is
+        // not restarted by every dip below `fire_count`.
+        if n <= cfg.resolve_count {
+            self.pending_since = None;
+        } else if n >= cfg.fire_count {
             let since = *self.pending_since.get_or_insert(at_nanos);
             if at_nanos.saturating_sub(since) >= cfg.min_duration_nanos {
                 self.firing = true;
                 return Some(EventState::Firing);
             }
-        } else {
-            self.pending_since = None;
         }
         None
     }
@@ -141,25 +146,37 @@ mod tests {
     }
 
     #[test]
-    fn min_duration_delays_firing_and_a_break_restarts_it() {
+    fn min_duration_delays_firing_a_dip_does_not_restart_it_and_a_break_does() {
         let cfg = HysteresisConfig {
-            window: 2,
-            fire_count: 2,
-            resolve_count: 0,
+            window: 4,
+            fire_count: 3,
+            resolve_count: 1,
             min_duration_nanos: 60 * S,
         };
         let mut h = Hysteresis::default();
         h.update(&cfg, true, 0);
-        assert_eq!(
-            h.update(&cfg, true, 10 * S),
-            None,
-            "condition starts at 10s"
-        );
-        assert_eq!(h.update(&cfg, true, 69 * S), None);
-        assert_eq!(h.update(&cfg, false, 70 * S), None, "break");
-        h.update(&cfg, true, 71 * S);
-        assert_eq!(h.update(&cfg, true, 72 * S), None, "restarts at 72s");
-        assert_eq!(h.update(&cfg, true, 132 * S), Some(EventState::Firing));
+        h.update(&cfg, true, S);
+        assert_eq!(h.update(&cfg, true, 10 * S), None, "episode starts at 10s");
+        // Dips to 2 of 4 (below fire_count, above resolve_count) keep the episode.
+        assert_eq!(h.update(&cfg, false, 20 * S), None);
+        assert_eq!(h.update(&cfg, false, 30 * S), None);
+        assert_eq!(h.count(), 2);
+        assert_eq!(h.update(&cfg, true, 69 * S), None, "3 of 4 but only 59s");
+        assert_eq!(h.update(&cfg, true, 70 * S), Some(EventState::Firing));
+        // A break down to the resolve level ends an episode that has not fired yet.
+        let mut h = Hysteresis::default();
+        for t in 0..3 {
+            h.update(&cfg, true, t * S);
+        }
+        for t in 3..6 {
+            h.update(&cfg, false, t * S);
+        }
+        assert_eq!(h.count(), 1, "episode over");
+        for t in 6..9 {
+            assert_eq!(h.update(&cfg, true, t * S), None);
+        }
+        assert_eq!(h.update(&cfg, true, 67 * S), None, "restarted at 8s");
+        assert_eq!(h.update(&cfg, true, 68 * S), Some(EventState::Firing));
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub struct SloConfig {
     pub rules: Vec<BurnRule>,
     /// Calls the long window must hold before a rule may fire (one failure out of one is no page).
     pub min_calls: u32,
+    /// A rule (and budget exhaustion) also needs the bad calls in its long window to exceed what the
+    /// threshold allows by this many Poisson standard deviations, so a handful of errors in a
+    /// young or quiet window is not a page. 0 turns the check off.
+    pub confidence_sigmas: f64,
     pub fast_burn: Option<FastBurnConfig>,
     /// After exhaustion, the budget event resolves once this fraction of the budget is back.
     pub budget_recover: f64,
@@ -123,6 +127,7 @@ impl SloConfig {
             kind: SliKind::Availability,
             rules: BurnRule::workbook(),
             min_calls: 10,
+            confidence_sigmas: 3.0,
             fast_burn: Some(FastBurnConfig::default()),
             budget_recover: 0.05,
         }
@@ -166,6 +171,7 @@ impl SloConfig {
             }
         }
         check::int_range(C, "min_calls", self.min_calls as u64, 1, 1_000_000_000)?;
+        check::finite_non_negative(C, "confidence_sigmas", self.confidence_sigmas)?;
         if let Some(f) = &self.fast_burn {
             if !(f.factor.is_finite() && f.factor > 1.0) {
                 return Err(Error::out_of_range(
@@ -194,6 +200,7 @@ struct State {
     rule_firing: Vec<bool>,
     budget_exhausted: bool,
     last_eval_minute: u64,
+    first_nanos: Option<u64>,
     total: u64,
     bad: u64,
     synthetic: u64,
@@ -256,6 +263,7 @@ impl Slo {
             rule_firing: vec![false; cfg.rules.len()],
             budget_exhausted: false,
             last_eval_minute: u64::MAX,
+            first_nanos: None,
             total: 0,
             bad: 0,
             synthetic: 0,
@@ -312,6 +320,7 @@ impl Slo {
             return events;
         }
         let bad = self.is_bad(ok, latency_seconds);
+        s.first_nanos.get_or_insert(at_nanos);
         s.total += 1;
         s.bad += bad as u64;
         s.minutes.add(at_nanos, bad);
@@ -355,6 +364,12 @@ impl Slo {
         c.bad_ratio() / self.cfg.error_budget()
     }
 
+    /// Whether `c` holds significantly more bad calls than a burn of `factor` allows.
+    fn significant(&self, c: &Counts, factor: f64) -> bool {
+        let allowed = factor * self.cfg.error_budget() * c.total as f64;
+        c.bad as f64 >= allowed + self.cfg.confidence_sigmas * allowed.sqrt()
+    }
+
     fn evaluate_locked(&self, s: &mut State, at_nanos: u64, events: &mut Vec<Event>) {
         s.last_eval_minute = at_nanos / MINUTE;
         let State {
@@ -364,11 +379,20 @@ impl Slo {
             ..
         } = s;
         minutes.sum_many(at_nanos, windows, sums);
+        let seen = s
+            .first_nanos
+            .map_or(0.0, |f| at_nanos.saturating_sub(f) as f64 / 1e9);
         for (i, rule) in self.cfg.rules.iter().enumerate() {
             let (long, short) = (s.sums[2 * i], s.sums[2 * i + 1]);
             let (bl, bs) = (self.burn(&long), self.burn(&short));
-            let on =
-                long.total >= self.cfg.min_calls as u64 && bl >= rule.factor && bs >= rule.factor;
+            // A rule is armed once the SLO has watched for its short window (a window that has not
+            // filled yet would judge a young process on its first few calls), and needs more bad
+            // calls than chance explains.
+            let on = seen >= rule.short_seconds
+                && long.total >= self.cfg.min_calls as u64
+                && bl >= rule.factor
+                && bs >= rule.factor
+                && self.significant(&long, rule.factor);
             if on != s.rule_firing[i] {
                 s.rule_firing[i] = on;
                 let state = if on {
@@ -379,8 +403,9 @@ impl Slo {
                 events.push(self.rule_event(rule, state, bl, bs, at_nanos));
             }
         }
-        let remaining = self.budget_remaining_locked(s, at_nanos);
-        if !s.budget_exhausted && remaining <= 0.0 {
+        let budget = s.hours.sum_last(at_nanos, self.cfg.window_days as u64 * 24);
+        let remaining = self.remaining(&budget);
+        if !s.budget_exhausted && remaining <= 0.0 && self.significant(&budget, 1.0) {
             s.budget_exhausted = true;
             events.push(self.budget_event(EventState::Firing, remaining, at_nanos));
         } else if s.budget_exhausted && remaining >= self.cfg.budget_recover {
@@ -389,12 +414,15 @@ impl Slo {
         }
     }
 
-    fn budget_remaining_locked(&self, s: &State, at_nanos: u64) -> f64 {
-        let c = s.hours.sum_last(at_nanos, self.cfg.window_days as u64 * 24);
+    fn remaining(&self, c: &Counts) -> f64 {
         if c.total == 0 {
             return 1.0;
         }
         1.0 - c.bad as f64 / (self.cfg.error_budget() * c.total as f64)
+    }
+
+    fn budget_remaining_locked(&self, s: &State, at_nanos: u64) -> f64 {
+        self.remaining(&s.hours.sum_last(at_nanos, self.cfg.window_days as u64 * 24))
     }
 
     /// The fraction of the error budget left over the SLO window (negative when overspent).
