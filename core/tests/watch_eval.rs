@@ -3,6 +3,7 @@
 //! minutes, drift within 200 outputs, prediction before the first breaker trip in >= 80% of
 //! degradation traces with < 1 false warning per simulated day on controls.
 
+#[allow(dead_code)] // `Size::full` is for `make eval`
 #[path = "../examples/eval/harness.rs"]
 mod harness;
 #[path = "../examples/eval/traces.rs"]

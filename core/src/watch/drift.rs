@@ -182,7 +182,7 @@ impl DriftDetector {
             state: Mutex::new(State {
                 dim: None,
                 baseline: VecDeque::with_capacity(cfg.baseline_size as usize),
-                window: VecDeque::with_capacity(cfg.window_size as usize),
+                window: VecDeque::with_capacity(cfg.window_size as usize + 1),
                 since_check: 0,
                 streak: 0,
                 firing: false,
@@ -403,14 +403,15 @@ impl DriftDetector {
     pub fn max_heap_bytes(&self) -> usize {
         let dim = self.lock().dim.unwrap_or(self.cfg.dim);
         let n = (self.cfg.baseline_size + self.cfg.window_size) as usize;
-        n * (dim * 4 + std::mem::size_of::<Sample>()) + n * n * 4
+        (n + 1) * (dim * 4 + std::mem::size_of::<Sample>()) + n * n * 4
     }
 
     /// Bytes the windows hold now.
     pub fn heap_bytes(&self) -> usize {
         let s = self.lock();
-        let per = s.dim.unwrap_or(0) * 4 + std::mem::size_of::<Sample>();
-        (s.baseline.capacity() + s.window.capacity()) * per + s.scratch.capacity() * 4
+        let inline = (s.baseline.capacity() + s.window.capacity()) * std::mem::size_of::<Sample>();
+        let vectors = (s.baseline.len() + s.window.len()) * s.dim.unwrap_or(0) * 4;
+        inline + vectors + s.scratch.capacity() * 4
     }
 
     fn event(&self, state: EventState, c: &DriftCheck, at_nanos: u64) -> Event {
