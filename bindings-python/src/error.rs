@@ -63,3 +63,13 @@ pub fn guard<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
         }
     })
 }
+
+/// A panic caught elsewhere (e.g. inside `gil::without_gil`) as `ferrule.errors.InternalError`.
+pub fn internal(py: Python<'_>, msg: String) -> PyErr {
+    match class(py, &INTERNAL_ERROR, "InternalError")
+        .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
+    {
+        Ok(v) => PyErr::from_value(v),
+        Err(err) => err,
+    }
+}

@@ -6,6 +6,7 @@ mod clock;
 mod error;
 mod gil;
 mod mock;
+mod watch;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -15,6 +16,14 @@ mod _ferrule {
     use crate::clock::ManualClock;
     #[pymodule_export]
     use crate::mock::MockServerCore;
+    #[pymodule_export]
+    use crate::watch::anomaly::AnomalyCore;
+    #[pymodule_export]
+    use crate::watch::drift::DriftCore;
+    #[pymodule_export]
+    use crate::watch::predictor::PredictorCore;
+    #[pymodule_export]
+    use crate::watch::slo::SloCore;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -3,6 +3,7 @@
 from ._ferrule import __version__
 from .breaker import CircuitBreaker
 from .errors import CircuitOpenError, ConfigError, FerruleError, InternalError
+from .watch import SLO, AnomalyDetector, DriftDetector, ErrorPredictor, WatchEvent
 
 __all__ = [
     "__version__",
@@ -11,4 +12,9 @@ __all__ = [
     "ConfigError",
     "FerruleError",
     "InternalError",
+    "SLO",
+    "AnomalyDetector",
+    "DriftDetector",
+    "ErrorPredictor",
+    "WatchEvent",
 ]

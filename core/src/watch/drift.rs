@@ -370,9 +370,12 @@ impl DriftDetector {
 
     pub fn accept_at(&self, at_nanos: u64) -> Vec<Event> {
         let mut s = self.lock();
-        let w = std::mem::take(&mut s.window);
-        s.baseline.clear();
-        s.baseline.extend(w);
+        // Drain rather than take, so both windows keep their allocations (the memory bound).
+        let State {
+            baseline, window, ..
+        } = &mut *s;
+        baseline.clear();
+        baseline.extend(window.drain(..));
         s.since_check = 0;
         s.streak = 0;
         let mut events = Vec::new();

@@ -50,6 +50,17 @@ impl CallOutcome {
     }
 }
 
+/// Rate-limit headroom from `x-ratelimit-remaining-*` and `x-ratelimit-limit-*`: remaining / limit
+/// in [0, 1], or `None` when either is missing or the limit is not positive.
+pub fn headroom(remaining: Option<f64>, limit: Option<f64>) -> Option<f64> {
+    match (remaining, limit) {
+        (Some(r), Some(l)) if l > 0.0 && r.is_finite() && l.is_finite() => {
+            Some((r / l).clamp(0.0, 1.0))
+        }
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PredictorConfig {
     pub name: String,
