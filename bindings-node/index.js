@@ -6,5 +6,16 @@ const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 const { MockLLMServer } = require('./mock.js')
+const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
 
-module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer }
+module.exports = {
+  CircuitBreaker,
+  CircuitOpenError,
+  FerruleError,
+  ManualClock,
+  MockLLMServer,
+  SLO,
+  AnomalyDetector,
+  DriftDetector,
+  ErrorPredictor,
+}

@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeAnomaly {
+  observe(value: number, model: string, template: string, atMs?: number | undefined | null): Array<WatchEventObject> | null
+  series(): Array<SeriesStats>
+  stats(): AnomalyStats
+}
+
 /**
  * Owns the core breaker. The hot path does not go through this object's methods but through
  * the functions `fast_call.rs` makes for it, each holding its own strong reference.
@@ -20,6 +26,13 @@ export declare class NativeBreaker {
   /** 0 closed, 1 open, 2 half-open: the host maps it to its interned strings. */
   state(): number
   stats(): BreakerStats
+}
+
+export declare class NativeDrift {
+  observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Events | ConfigError
+  observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Events | ConfigError
+  accept(atMs?: number | undefined | null): Events
+  stats(): DriftStats
 }
 
 export declare class NativeManualClock {
@@ -41,10 +54,56 @@ export declare class NativeMockServer {
   stop(): void
 }
 
+export declare class NativePredictor {
+  observe(outcome: string, latencyMs: number, ratelimitRemaining?: number | undefined | null, ratelimitLimit?: number | undefined | null, atMs?: number | undefined | null): Events | ConfigError
+  tick(atMs?: number | undefined | null): Events
+  probability(): number | null
+  export(): Array<number>
+  load(model: Array<number>): ConfigError | null
+  stats(): PredictorStats
+}
+
+export declare class NativeSlo {
+  record(ok: boolean, latencyMs: number, synthetic: boolean, atMs?: number | undefined | null): Array<WatchEventObject> | null
+  evaluate(atMs?: number | undefined | null): Array<WatchEventObject> | null
+  burnRate(windowMs: number, atMs?: number | undefined | null): number | ConfigError
+  budgetRemaining(atMs?: number | undefined | null): number
+  stats(): SloStats
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
   transition: TransitionInfo
+}
+
+export interface AnomalyOptions {
+  method?: string
+  direction?: string
+  threshold?: number
+  warmUp?: number
+  baselineMs?: number
+  smoothing?: number
+  clipSigmas?: number
+  window?: number
+  sampleMs?: number
+  recent?: number
+  hysteresisWindow?: number
+  fireCount?: number
+  resolveCount?: number
+  minDurationMs?: number
+  severity?: string
+  maxSeries?: number
+}
+
+export interface AnomalyStats {
+  name: string
+  metric: string
+  method: string
+  series: number
+  maxSeries: number
+  overflowed: number
+  bytesPerSeries: number
 }
 
 /**
@@ -90,6 +149,20 @@ export interface BreakerStats {
   openRemainingMs?: number
 }
 
+export interface BurnRuleOptions {
+  longMs: number
+  shortMs: number
+  factor: number
+  severity: string
+}
+
+export interface BurnRuleStats {
+  window: string
+  longBurnRate: number
+  shortBurnRate: number
+  firing: boolean
+}
+
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
   /** `RangeError` for a value out of range, `TypeError` for options that conflict. */
@@ -101,14 +174,56 @@ export interface ConfigError {
   message: string
 }
 
+export declare function createAnomaly(name: string, metric: string, options: AnomalyOptions, clock?: NativeManualClock | undefined | null): NativeAnomaly | ConfigError
+
 /**
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+export declare function createDrift(name: string, options: DriftOptions, clock?: NativeManualClock | undefined | null): NativeDrift | ConfigError
+
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
+
+export declare function createPredictor(name: string, options: PredictorOptions, clock?: NativeManualClock | undefined | null): NativePredictor | ConfigError
+
+export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
+
+export interface DriftOptions {
+  dim?: number
+  baselineSize?: number
+  windowSize?: number
+  checkEvery?: number
+  permutations?: number
+  pValue?: number
+  minDistance?: number
+  psiThreshold?: number
+  psiBins?: number
+  consecutive?: number
+  baseline?: string
+  severity?: string
+  seed?: number
+}
+
+export interface DriftStats {
+  name: string
+  baseline: string
+  dim: number
+  baselineLen: number
+  windowLen: number
+  outputs: number
+  checks: number
+  firing: boolean
+  distance?: number
+  mmd2?: number
+  pValue?: number
+  psiLength?: number
+  psiTokens?: number
+  memoryBytes: number
+  maxMemoryBytes: number
+}
 
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
@@ -131,6 +246,71 @@ export interface MockOptions {
  */
 export declare function panicForTest(): void
 
+export interface PredictorOptions {
+  intervalMs?: number
+  horizonMs?: number
+  errorRateThreshold?: number
+  warnProbability?: number
+  resolveProbability?: number
+  minCalls?: number
+  learningRate?: number
+  l2?: number
+  positiveWeight?: number
+  prior?: number
+  severity?: string
+  model?: Array<number>
+}
+
+export interface PredictorStats {
+  name: string
+  probability?: number
+  warning: boolean
+  intervals: number
+  examples: number
+  positives: number
+  warnings: number
+  features: Record<string, number>
+}
+
+export interface SeriesStats {
+  model: string
+  template: string
+  baseline: number
+  spread: number
+  score?: number
+  firing: boolean
+  observations: number
+  fired: number
+}
+
+export interface SloOptions {
+  objective?: number
+  windowDays?: number
+  kind?: string
+  thresholdMs?: number
+  rules?: Array<BurnRuleOptions>
+  minCalls?: number
+  confidenceSigmas?: number
+  fastBurn?: boolean
+  fastBurnFactor?: number
+  fastBurnThreshold?: number
+  budgetRecover?: number
+}
+
+export interface SloStats {
+  name: string
+  objective: number
+  total: number
+  bad: number
+  syntheticExcluded: number
+  budgetRemaining: number
+  budgetExhausted: boolean
+  rules: Array<BurnRuleStats>
+  fastBurnScore?: number
+  fastBurnFiring: boolean
+  memoryBytes: number
+}
+
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {
   from: string
@@ -138,4 +318,17 @@ export interface TransitionInfo {
   reason: string
   /** For a transition to open: how long it stays open. */
   openForMs?: number
+}
+
+export interface WatchEventObject {
+  name: string
+  source: string
+  severity: string
+  state: string
+  labels: Record<string, string>
+  dedupKey: string
+  value: number
+  threshold: number
+  message: string
+  atMs: number
 }

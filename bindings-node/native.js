@@ -835,10 +835,18 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeAnomaly = nativeBinding.NativeAnomaly
 module.exports.NativeBreaker = nativeBinding.NativeBreaker
+module.exports.NativeDrift = nativeBinding.NativeDrift
 module.exports.NativeManualClock = nativeBinding.NativeManualClock
 module.exports.NativeMockServer = nativeBinding.NativeMockServer
+module.exports.NativePredictor = nativeBinding.NativePredictor
+module.exports.NativeSlo = nativeBinding.NativeSlo
+module.exports.createAnomaly = nativeBinding.createAnomaly
 module.exports.createBreaker = nativeBinding.createBreaker
+module.exports.createDrift = nativeBinding.createDrift
 module.exports.createMockServer = nativeBinding.createMockServer
+module.exports.createPredictor = nativeBinding.createPredictor
+module.exports.createSlo = nativeBinding.createSlo
 module.exports.fastCalls = nativeBinding.fastCalls
 module.exports.panicForTest = nativeBinding.panicForTest

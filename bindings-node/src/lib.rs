@@ -7,11 +7,16 @@ mod clock;
 mod error;
 mod fast_call;
 mod mock;
+mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
 pub use mock::{create_mock_server, NativeMockServer};
+pub use watch::anomaly::{create_anomaly, NativeAnomaly};
+pub use watch::drift::{create_drift, NativeDrift};
+pub use watch::predictor::{create_predictor, NativePredictor};
+pub use watch::slo::{create_slo, NativeSlo};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
