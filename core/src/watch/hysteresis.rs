@@ -157,10 +157,11 @@ mod tests {
         h.update(&cfg, true, 0);
         h.update(&cfg, true, S);
         assert_eq!(h.update(&cfg, true, 10 * S), None, "episode starts at 10s");
-        // Dips to 2 of 4 (below fire_count, above resolve_count) keep the episode.
-        assert_eq!(h.update(&cfg, false, 20 * S), None);
-        assert_eq!(h.update(&cfg, false, 30 * S), None);
-        assert_eq!(h.count(), 2);
+        // Dips to 2 of 4 (below fire_count, above resolve_count) keep the episode going.
+        for (t, a) in [(20, false), (30, false), (40, true), (50, true)] {
+            assert_eq!(h.update(&cfg, a, t * S), None);
+            assert!(h.count() >= 2);
+        }
         assert_eq!(h.update(&cfg, true, 69 * S), None, "3 of 4 but only 59s");
         assert_eq!(h.update(&cfg, true, 70 * S), Some(EventState::Firing));
         // A break down to the resolve level ends an episode that has not fired yet.
@@ -191,13 +192,13 @@ mod tests {
             .to_string()
             .contains("hysteresis_window=65"));
         let bad = HysteresisConfig {
-            resolve_count: 5,
+            resolve_count: 16,
             ..Default::default()
         };
         assert!(bad
             .validate("X")
             .unwrap_err()
             .to_string()
-            .contains("resolve_count=5"));
+            .contains("resolve_count=16"));
     }
 }

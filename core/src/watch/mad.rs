@@ -215,11 +215,11 @@ mod tests {
         };
         let mut m = Mad::new(&cfg);
         for i in 0..40 {
-            m.score(&cfg, 50.0, i * 10_000_000_000);
+            m.score(&cfg, 50.0, i * 30_000_000_000);
         }
-        let z = m.score(&cfg, 50.2, 400_000_000_000).unwrap();
+        let z = m.score(&cfg, 50.2, 1_200_000_000_000).unwrap();
         assert!(z < 1.0, "0.4% change is not anomalous: {z}");
-        assert!(m.score(&cfg, 100.0, 400_000_000_001).unwrap() > 50.0);
+        assert!(m.score(&cfg, 100.0, 1_200_000_000_001).unwrap() > 50.0);
     }
 
     #[test]
@@ -227,8 +227,8 @@ mod tests {
         let cfg = MadConfig {
             warm_up: 8,
             window: 8,
-            sample_seconds: 30.0,
-            recent: 7,
+            sample_seconds: 10.0,
+            recent: 1,
         };
         let mut m = Mad::new(&cfg);
         // 80 values a second for 8 seconds: only the first enters.
