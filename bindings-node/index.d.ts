@@ -276,6 +276,8 @@ export interface SLOStats {
   total: number
   bad: number
   syntheticExcluded: number
+  /** Calls recorded with an `atMs` too old for the buckets. */
+  staleDropped: number
   budgetRemaining: number
   budgetExhausted: boolean
   rules: BurnRuleStats[]
@@ -340,6 +342,8 @@ export interface AnomalyDetectorStats {
   series: number
   maxSeries: number
   overflowed: number
+  /** NaN or infinite values, counted and not judged. */
+  nonFinite: number
   bytesPerSeries: number
   listenerErrors: number
 }

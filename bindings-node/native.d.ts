@@ -103,6 +103,7 @@ export interface AnomalyStats {
   series: number
   maxSeries: number
   overflowed: number
+  nonFinite: number
   bytesPerSeries: number
 }
 
@@ -303,6 +304,7 @@ export interface SloStats {
   total: number
   bad: number
   syntheticExcluded: number
+  staleDropped: number
   budgetRemaining: number
   budgetExhausted: boolean
   rules: Array<BurnRuleStats>

@@ -54,6 +54,11 @@ def test_slo_excludes_synthetic_calls_and_counts_calls_outside_the_selector() ->
     slo.record(True, 0.1, labels={"model": "gpt-a"})
     s = slo.stats()
     assert (s["total"], s["bad"], s["synthetic_excluded"], s["ignored_by_selector"]) == (1, 0, 1, 1)
+    # A call dated before anything the buckets can hold is counted as dropped, not lost silently.
+    slo.record(False, 0.1, at=0.5, labels={"model": "gpt-a"})
+    slo.record(True, 0.1, at=4321 * 60.0 + 1.0, labels={"model": "gpt-a"})  # one lap of the minute ring later
+    slo.record(False, 0.1, at=1.0, labels={"model": "gpt-a"})
+    assert slo.stats()["stale_dropped"] == 1
 
 
 def test_latency_slo_counts_slow_and_failed_calls_bad() -> None:
@@ -125,8 +130,9 @@ def test_anomaly_series_are_capped_with_one_overflow_event() -> None:
     d = ferrule.AnomalyDetector("cost", "cost_usd", max_series=10, on_event=events.append, clock=ManualClock())
     for i in range(1000):
         d.observe(1.0, model=f"m{i}", template="t")
+    d.observe(float("nan"), model="m0", template="t")
     s = d.stats()
-    assert (s["series"], s["overflowed"]) == (10, 991)
+    assert (s["series"], s["overflowed"], s["non_finite"]) == (10, 991, 1)
     assert [e.name for e in events] == ["watch.series_overflow"]
     assert s["bytes_per_series"] < 512
 

@@ -160,6 +160,7 @@ pub struct AnomalyStats {
     pub series: f64,
     pub max_series: f64,
     pub overflowed: f64,
+    pub non_finite: f64,
     pub bytes_per_series: f64,
 }
 
@@ -225,6 +226,7 @@ impl NativeAnomaly {
             series: self.inner.series_count() as f64,
             max_series: c.max_series as f64,
             overflowed: self.inner.overflowed() as f64,
+            non_finite: self.inner.non_finite() as f64,
             bytes_per_series: self.inner.bytes_per_series() as f64,
         }
     }

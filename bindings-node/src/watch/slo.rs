@@ -162,6 +162,7 @@ pub struct SloStats {
     pub total: f64,
     pub bad: f64,
     pub synthetic_excluded: f64,
+    pub stale_dropped: f64,
     pub budget_remaining: f64,
     pub budget_exhausted: bool,
     pub rules: Vec<BurnRuleStats>,
@@ -238,6 +239,7 @@ impl NativeSlo {
             total: s.total as f64,
             bad: s.bad as f64,
             synthetic_excluded: s.synthetic_excluded as f64,
+            stale_dropped: s.stale_dropped as f64,
             budget_remaining: s.budget_remaining,
             budget_exhausted: s.budget_exhausted,
             rules: s

@@ -166,6 +166,7 @@ impl AnomalyCore {
         d.set_item("series", self.inner.series_count())?;
         d.set_item("max_series", self.inner.config().max_series)?;
         d.set_item("overflowed", self.inner.overflowed())?;
+        d.set_item("non_finite", self.inner.non_finite())?;
         d.set_item("bytes_per_series", self.inner.bytes_per_series())?;
         Ok(d)
     }

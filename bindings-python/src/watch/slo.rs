@@ -170,6 +170,7 @@ impl SloCore {
         d.set_item("total", s.total)?;
         d.set_item("bad", s.bad)?;
         d.set_item("synthetic_excluded", s.synthetic_excluded)?;
+        d.set_item("stale_dropped", s.stale_dropped)?;
         d.set_item("budget_remaining", s.budget_remaining)?;
         d.set_item("budget_exhausted", s.budget_exhausted)?;
         let rules = PyList::empty(py);

@@ -153,6 +153,7 @@ pub struct AnomalyDetector {
     cfg: AnomalyConfig,
     clock: ClockRef,
     series: SeriesMap<SeriesState>,
+    non_finite: std::sync::atomic::AtomicU64,
 }
 
 impl AnomalyDetector {
@@ -162,6 +163,7 @@ impl AnomalyDetector {
             series: SeriesMap::new(cfg.max_series as usize),
             cfg,
             clock: clock.into(),
+            non_finite: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -198,6 +200,8 @@ impl AnomalyDetector {
         let mut s = found.state.lock().unwrap_or_else(|p| p.into_inner());
         s.observations += 1;
         if !value.is_finite() {
+            self.non_finite
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return events;
         }
         let score = match (&mut s.stat, &self.cfg.method) {
@@ -315,6 +319,11 @@ impl AnomalyDetector {
 
     pub fn series_count(&self) -> usize {
         self.series.len()
+    }
+
+    /// NaN or infinite values, counted and not judged.
+    pub fn non_finite(&self) -> u64 {
+        self.non_finite.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Values routed to `other` because `max_series` was reached.

@@ -45,15 +45,16 @@ impl BucketRing {
         at_nanos / self.width_nanos + 1
     }
 
+    /// Counts one call; `false` when `at_nanos` is older than the ring's span (an `at=` far in the
+    /// past), which no bucket can hold: the caller counts that drop.
     #[inline]
-    pub fn add(&mut self, at_nanos: u64, bad: bool) {
+    pub fn add(&mut self, at_nanos: u64, bad: bool) -> bool {
         let e = self.epoch(at_nanos);
         let i = (e % self.slots.len() as u64) as usize;
         let s = &mut self.slots[i];
         if s.epoch != e {
             if s.epoch > e {
-                // A record older than the ring's span (an `at=` far in the past): nothing holds it.
-                return;
+                return false;
             }
             *s = Slot {
                 epoch: e,
@@ -63,6 +64,7 @@ impl BucketRing {
         }
         s.total = s.total.saturating_add(1);
         s.bad = s.bad.saturating_add(bad as u32);
+        true
     }
 
     /// Totals over the `n` buckets ending with the one holding `now_nanos` (the current, partial one
@@ -146,8 +148,8 @@ mod tests {
         assert_eq!(r.sum_last(10 * MIN, 10).total, 55 - 1 + 1);
         // Far in the future nothing is in any window; a stale `at` is ignored.
         assert_eq!(r.sum_last(100 * MIN, 10), Counts::default());
-        r.add(100 * MIN, false);
-        r.add(MIN, true);
+        assert!(r.add(100 * MIN, false));
+        assert!(!r.add(MIN, true), "too old for the ring");
         assert_eq!(r.sum_last(100 * MIN, 10), Counts { total: 1, bad: 0 });
     }
 }

@@ -204,6 +204,7 @@ struct State {
     total: u64,
     bad: u64,
     synthetic: u64,
+    stale: u64,
     windows: Vec<u64>,
     sums: Vec<Counts>,
 }
@@ -216,6 +217,8 @@ pub struct SloSnapshot {
     pub total: u64,
     pub bad: u64,
     pub synthetic_excluded: u64,
+    /// Calls recorded with an `at` older than a ring could hold, so missing from some window.
+    pub stale_dropped: u64,
     pub budget_remaining: f64,
     /// Per rule: its label, long-window burn, short-window burn, firing.
     pub rules: Vec<(String, f64, f64, bool)>,
@@ -267,6 +270,7 @@ impl Slo {
             total: 0,
             bad: 0,
             synthetic: 0,
+            stale: 0,
             sums: vec![Counts::default(); windows.len()],
             windows,
         };
@@ -323,8 +327,13 @@ impl Slo {
         s.first_nanos.get_or_insert(at_nanos);
         s.total += 1;
         s.bad += bad as u64;
-        s.minutes.add(at_nanos, bad);
-        s.hours.add(at_nanos, bad);
+        // Both rings, always (no short-circuit): a call too old for the minute ring can still be
+        // in the budget window.
+        let in_minutes = s.minutes.add(at_nanos, bad);
+        let in_hours = s.hours.add(at_nanos, bad);
+        if !(in_minutes && in_hours) {
+            s.stale += 1;
+        }
         if let Some(f) = s.fast.as_mut() {
             f.update(bad);
             let (above, drained, score) = (f.above(), f.drained(), f.score());
@@ -495,6 +504,7 @@ impl Slo {
             total: s.total,
             bad: s.bad,
             synthetic_excluded: s.synthetic,
+            stale_dropped: s.stale,
             budget_remaining: self.budget_remaining_locked(&s, at_nanos),
             rules,
             fast_burn_score: s.fast.map(|f| f.score()),
