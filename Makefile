@@ -58,7 +58,7 @@ demo: build-python
 	$(PY) examples/demo.py
 
 bench: build
-	cargo bench -p ferrule-core -- --warm-up-time 1 --measurement-time 3
+	cargo bench -p ferrule-core --bench '*' -- --warm-up-time 1 --measurement-time 3
 	cd benches/python && for f in bench_*.py; do ../../$(PY) "$$f"; done
 	npm run bench
 

@@ -33,6 +33,23 @@ class CircuitOpenError extends FerruleError {
 }
 CircuitOpenError.prototype.name = 'CircuitOpenError'
 
+class RateLimitedError extends FerruleError {
+  /**
+   * @param {string} limiter the limiter's name
+   * @param {number} retryAfterMs when the call would pass; longer than the caller would wait
+   * @param {string | null} [key] the key that was limited, if any
+   */
+  constructor(limiter, retryAfterMs, key = null) {
+    super(`rate limiter '${limiter}' refused the call; retry after ${(retryAfterMs / 1000).toFixed(3)}s`, {
+      code: 'FERRULE_RATE_LIMITED',
+    })
+    this.limiter = limiter
+    this.retryAfterMs = retryAfterMs
+    this.key = key
+  }
+}
+RateLimitedError.prototype.name = 'RateLimitedError'
+
 const INVALID_CONFIG = 'FERRULE_INVALID_CONFIG'
 
 /**
@@ -56,4 +73,45 @@ function internalError(cause) {
   })
 }
 
-module.exports = { FerruleError, CircuitOpenError, configError, internalError, INVALID_CONFIG }
+module.exports = { FerruleError, CircuitOpenError, RateLimitedError, configError, internalError, INVALID_CONFIG }
+
+// -- retry and timeouts (issue 3) --------------------------------------------------------------
+
+class RetryError extends FerruleError {
+  /**
+   * A retry loop gave up. `errors` holds every attempt's error in order (`undefined` for an attempt
+   * whose result `retryOnResult` rejected: that value is `lastResult`); `cause` is the last error.
+   * @param {string} message
+   * @param {number} attempts
+   * @param {unknown[]} errors
+   * @param {string} reason 'attempts' | 'deadline' | 'retry_after_too_long' | 'refused' | 'budget'
+   * @param {unknown} lastResult
+   */
+  constructor(message, attempts, errors, reason, lastResult) {
+    let cause
+    for (let i = errors.length - 1; i >= 0; i--) {
+      if (errors[i] !== undefined) {
+        cause = errors[i]
+        break
+      }
+    }
+    super(message, cause === undefined ? { code: 'FERRULE_RETRY_EXHAUSTED' } : { code: 'FERRULE_RETRY_EXHAUSTED', cause })
+    this.attempts = attempts
+    this.errors = errors
+    this.reason = reason
+    this.lastResult = lastResult
+  }
+}
+RetryError.prototype.name = 'RetryError'
+
+class TimeoutError extends FerruleError {
+  /** An attempt or a whole call ran out of time; `timeoutMs` is the bound that was hit. */
+  constructor(message, timeoutMs) {
+    super(message, { code: 'FERRULE_TIMEOUT' })
+    this.timeoutMs = timeoutMs
+  }
+}
+TimeoutError.prototype.name = 'TimeoutError'
+
+module.exports.RetryError = RetryError
+module.exports.TimeoutError = TimeoutError

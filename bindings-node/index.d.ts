@@ -456,3 +456,273 @@ export class ErrorPredictor {
   off(event: 'event', listener: WatchEventListener): this
   stats(): ErrorPredictorStats
 }
+
+// -- retry, timeouts, fallback: the composed policy (issue 3) -------------------------------------
+
+/** What the wrapped function receives first, on every attempt. */
+export interface AttemptContext {
+  /** Aborts when the attempt times out or the caller's signal aborts. Made only when read. */
+  readonly signal: AbortSignal | undefined
+  /** 1 for the first try. */
+  readonly attempt: number
+  /** The attempt's deadline as a `Date.now()` time; undefined without a timeout or deadline. */
+  readonly deadlineMs: number | undefined
+}
+
+export interface BackoffOptions {
+  /** Default 'exponential'. */
+  kind?: 'constant' | 'linear' | 'exponential'
+  /** constant: the delay before every retry, ms (default 1000). */
+  delayMs?: number
+  /** linear / exponential: the first delay, ms (default 100). */
+  initialMs?: number
+  /** linear: added per retry, ms (default 100). */
+  incrementMs?: number
+  /** exponential: growth per retry, in [1, 1000] (default 2). */
+  multiplier?: number
+  /** The cap, ms (default 10000). */
+  maxMs?: number
+  /** Default 'full' for exponential, 'none' otherwise. */
+  jitter?: 'none' | 'full' | 'equal' | 'decorrelated'
+}
+
+export interface RetryOptions {
+  /** Every try counts: 3 = one call and two retries. Integer in [1, 1000]; default 3. */
+  attempts?: number
+  backoff?: BackoffOptions
+  /** Bounds the whole retry loop: no wait ends past it. */
+  maxElapsedMs?: number
+  /** A server (Retry-After, retry-after-ms, x-ratelimit-reset-*) or breaker asking for longer gives up at once. Default 60000. */
+  maxRetryAfterMs?: number
+  /** Which errors to retry: Error classes or a predicate. Default `transient`. */
+  retryOn?: ErrorMatcher
+  /** Retries a returned value this predicate accepts (an empty completion, say). */
+  retryOnResult?: (value: any) => boolean
+  onRetry?: (attempt: number, delayMs: number, error: unknown) => void
+  onGiveUp?: (error: RetryError) => void
+  /** Retries allowed per recent request, shared by every call of the policy; null turns the budget off. Default 0.2. */
+  budgetRatio?: number | null
+  /** Retries always allowed per second. Default 10. */
+  minRetriesPerSecond?: number
+  /** The budget's sliding window, ms. Default 10000. */
+  budgetWindowMs?: number
+  /** Seeds the jitter, for deterministic tests. */
+  seed?: number
+}
+
+/** The rate-limiter slot: refuse with an error whose code is 'FERRULE_RATE_LIMITED' and which has `retryAfterMs`. */
+export interface RateLimiterLike {
+  acquire(n: number, options: { key: string | undefined; timeoutMs: number | undefined; signal: AbortSignal | undefined }): Promise<unknown>
+}
+
+export interface PolicyOptions {
+  retry?: RetryOptions | boolean
+  breaker?: CircuitBreaker
+  rateLimiter?: RateLimiterLike
+  /** Bounds each attempt, ms. */
+  timeoutMs?: number
+  /** Bounds the whole call with its retries and waits, ms. */
+  totalTimeoutMs?: number
+  /** A value, a function of the error and the call's arguments, or an array of them tried in order. */
+  fallback?: unknown
+  /** Which errors fall back. Default every error. */
+  fallbackOn?: ErrorMatcher
+  /** Fault injection, innermost (inside the attempt timeout). */
+  chaos?: Chaos
+  /** Cancels every call's waits and attempts (e.g. at shutdown). */
+  signal?: AbortSignal
+  clock?: ManualClock
+  name?: string
+}
+
+export interface PolicyStats {
+  calls: number
+  attempts: number
+  successes: number
+  failures: number
+  retries: number
+  budgetDenied: number
+  gaveUpAttempts: number
+  gaveUpDeadline: number
+  gaveUpRetryAfter: number
+  gaveUpRefused: number
+  notRetryable: number
+  fallbacks: number
+  fallbackFailures: number
+  timeouts: number
+  hookErrors: number
+  /** With `chaos`: calls it saw, errors and delays it injected. */
+  chaosCalls?: number
+  chaosErrorsInjected?: number
+  chaosLatencyInjected?: number
+}
+
+/** fallback → total timeout → retry → circuit breaker → rate limiter → attempt timeout → call. */
+export class Policy {
+  /** @throws TypeError for an unknown option or a wrong type; RangeError for a value out of range. */
+  constructor(options?: PolicyOptions)
+  readonly name: string
+  wrap<A extends unknown[], R>(fn: (context: AttemptContext, ...args: A) => R): (...args: A) => Promise<Awaited<R>>
+  execute<R>(fn: (context: AttemptContext) => R, options?: { signal?: AbortSignal; args?: unknown[] }): Promise<Awaited<R>>
+  stats(): PolicyStats
+}
+
+/** A retry loop gave up. */
+export class RetryError extends FerruleError {
+  constructor(message: string, attempts: number, errors: unknown[], reason: string, lastResult: unknown)
+  readonly code: 'FERRULE_RETRY_EXHAUSTED'
+  readonly attempts: number
+  /** Every attempt's error, in order (undefined for a result rejected by retryOnResult). */
+  readonly errors: unknown[]
+  readonly reason: 'attempts' | 'deadline' | 'retry_after_too_long' | 'refused' | 'budget'
+  readonly lastResult: unknown
+}
+
+/** An attempt or a call ran out of time. */
+export class TimeoutError extends FerruleError {
+  constructor(message: string, timeoutMs: number)
+  readonly code: 'FERRULE_TIMEOUT'
+  readonly timeoutMs: number
+}
+
+export interface ChaosOptions {
+  /** Share of calls that throw `error` instead of running, in [0, 1]. */
+  errorRate?: number
+  /** An Error, an Error class, or a function returning the error to throw. Default an ECONNRESET error. */
+  error?: Error | ErrorClass | (() => unknown)
+  /** Share of calls delayed by `latencyMs`, in [0, 1]. */
+  latencyRate?: number
+  latencyMs?: number
+  /** The same seed fails the same calls on every run. */
+  seed?: number
+}
+
+export interface ChaosStats {
+  calls: number
+  errorsInjected: number
+  latencyInjected: number
+}
+
+/** Fault injection for your own tests; use as `new Policy({ chaos })` or `chaos.wrap(fn)`. */
+export class Chaos {
+  /** @throws TypeError for an unknown option or a wrong type; RangeError for a value out of range. */
+  constructor(options?: ChaosOptions)
+  wrap<A extends unknown[], R>(fn: (...args: A) => R, sleep?: (ms: number) => unknown): (...args: A) => R | Promise<Awaited<R>>
+  stats(): ChaosStats
+}
+
+/** `fn` wrapped in a new Policy(options). */
+export function resilient<A extends unknown[], R>(
+  fn: (context: AttemptContext, ...args: A) => R,
+  options?: PolicyOptions,
+): (...args: A) => Promise<Awaited<R>>
+
+/** True for errors worth retrying: connection errors, timeouts, HTTP 408/409/429/5xx. */
+export function transient(error: unknown): boolean
+/** A rate-limit key (tenant, user, model): a string, or a number used as its string. */
+export type RateLimitKey = string | number | null | undefined
+
+interface RateLimiterCommonOptions {
+  /** Named in errors and stats. Default 'rate_limiter'. */
+  name?: string
+  /** Most keys held at once (default 10000); beyond it idle keys are evicted first. */
+  maxKeys?: number
+  /** A manual clock: waits then move it instead of sleeping, for tests. */
+  clock?: ManualClock
+}
+
+/** `rate` units per `perMs` (default 1000), up to `burst` at once (default: ceil(rate)). */
+export interface TokenBucketOptions extends RateLimiterCommonOptions {
+  rate: number
+  perMs?: number
+  burst?: number
+}
+
+/** At most `limit` units in any `windowMs`. */
+export interface SlidingWindowOptions extends RateLimiterCommonOptions {
+  limit: number
+  windowMs: number
+}
+
+export interface AcquireOptions {
+  key?: RateLimitKey
+  /** Reject with RateLimitedError at once if the wait would be longer than this. */
+  timeoutMs?: number
+  /** Aborting cuts the wait short (rejecting with the signal's reason) and takes nothing. */
+  signal?: AbortSignal
+}
+
+export interface RateLimiterStats {
+  name: string
+  algorithm: 'token_bucket' | 'sliding_window' | 'sliding_log'
+  admitted: number
+  admittedUnits: number
+  /** Requests refused: tryAcquire false, or a wait longer than timeoutMs. */
+  rejected: number
+  /** Times a caller was told to wait, and the total of those waits. */
+  waits: number
+  waitMsTotal: number
+  refundedUnits: number
+  chargedExtraUnits: number
+  droppedUnits: number
+  keys: number
+  /** Keys dropped whose state equalled a new key's: nothing was lost. */
+  evictedIdle: number
+  /** Keys dropped while still limited (the map was full): they start over. */
+  evictedActive: number
+}
+
+/** A rate limiter: a token bucket (GCRA), a sliding-window counter or an exact sliding log, optionally keyed. */
+export class RateLimiter {
+  private constructor(kind: string, options: object)
+  static tokenBucket(options: TokenBucketOptions): RateLimiter
+  static slidingWindow(options: SlidingWindowOptions): RateLimiter
+  static slidingLog(options: SlidingWindowOptions): RateLimiter
+  readonly name: string
+  /** Takes `n` (default 1) now if it fits; never waits. */
+  tryAcquire(n?: number, key?: RateLimitKey): boolean
+  /** Waits exactly as long as needed, then takes `n`. */
+  acquire(n?: number, options?: AcquireOptions): Promise<void>
+  /** Ms until `n` would pass (0: now); takes nothing. */
+  peek(n?: number, key?: RateLimitKey): number
+  /** Drops every key whose state equals a new key's; returns how many. */
+  evictIdle(): number
+  stats(): RateLimiterStats
+}
+
+/** A rate limiter refused the call: it would pass after `retryAfterMs`, longer than `timeoutMs`. */
+export class RateLimitedError extends FerruleError {
+  constructor(limiter: string, retryAfterMs: number, key?: string | null)
+  readonly code: 'FERRULE_RATE_LIMITED'
+  /** The limiter's name. */
+  readonly limiter: string
+  readonly retryAfterMs: number
+  /** The key that was limited; null when none. */
+  readonly key: string | null
+}
+
+/** Units per named limit, e.g. `{ requests: 1, tokens: 1200 }`; a limit left out costs 0. */
+export type LimitCosts = Record<string, number>
+
+/** Several RateLimiters charged all-or-nothing: a denial by one takes nothing from the others. */
+export class Limits {
+  /** `new Limits({ requests: rpm, tokens: tpm })`. */
+  constructor(limiters: Record<string, RateLimiter>)
+  readonly names: string[]
+  /** Takes every cost now, or nothing. */
+  tryAcquire(costs: LimitCosts, key?: RateLimitKey): boolean
+  /** Waits until every cost is taken; rejects with RateLimitedError naming the refusing limit. */
+  acquire(costs: LimitCosts, options?: AcquireOptions): Promise<Reservation>
+}
+
+/** What `Limits.acquire` charged: settle it once with the real usage to refund or charge the difference. */
+export class Reservation {
+  private constructor()
+  /** Units charged per limit name. */
+  readonly charged: Record<string, number>
+  /** The key it was made for; null when none. */
+  readonly key: string | null
+  readonly settled: boolean
+  /** `{ tokens: usage.total_tokens }`: each given limit is reconciled; the others keep the estimate. */
+  settle(actual: Record<string, number | null | undefined>): void
+}

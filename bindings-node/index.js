@@ -3,17 +3,30 @@
 // private; everything a user touches is defined in the host layer files required here.
 
 const { CircuitBreaker } = require('./breaker.js')
-const { FerruleError, CircuitOpenError } = require('./errors.js')
+const { FerruleError, CircuitOpenError, RateLimitedError, RetryError, TimeoutError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const { RateLimiter } = require('./rate_limit.js')
+const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
 const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
+const { Policy, resilient, transient, Chaos } = require('./policy.js')
 
 module.exports = {
+  Chaos,
   CircuitBreaker,
   CircuitOpenError,
   FerruleError,
+  Limits,
   ManualClock,
   MockLLMServer,
+  Policy,
+  RateLimitedError,
+  RateLimiter,
+  Reservation,
+  RetryError,
+  TimeoutError,
+  resilient,
+  transient,
   SLO,
   AnomalyDetector,
   DriftDetector,

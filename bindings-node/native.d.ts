@@ -28,11 +28,39 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+export declare class NativeChaos {
+  /** The fault for the next call: bit 1 throw the error, bit 2 add the latency. */
+  next(): number
+  stats(): ChaosStats
+}
+
 export declare class NativeDrift {
-  observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Events | ConfigError
-  observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Events | ConfigError
-  accept(atMs?: number | undefined | null): Events
+  observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
+  observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
+  accept(atMs?: number | undefined | null): Array<WatchEventObject> | null
   stats(): DriftStats
+}
+
+export declare class NativeLimits {
+  /** Why `costs` are refused (the host throws it), or `null`. */
+  costsError(costs: Array<number>): ConfigError | null
+  /** Takes every cost now, or none; `costs` must have passed `costsError`. */
+  tryAcquire(costs: Array<number>, key?: string | undefined | null): boolean
+  /**
+   * One step of a wait loop: a `NativeReservation` when admitted, the ms to wait (> 0, counted as
+   * a wait), or the `Refusal` when the wait would pass `deadlineMs`. `costs` must have passed
+   * `costsError`.
+   */
+  step(costs: Array<number>, key?: string | undefined | null, deadlineMs?: number | undefined | null): NativeReservation | number | Refusal
+  now(): number
+  names(): Array<string>
+}
+
+/** Collects named limiters, then builds the `NativeLimits` (the names are checked by the core). */
+export declare class NativeLimitsBuilder {
+  constructor()
+  add(name: string, limiter: NativeRateLimiter): void
+  build(): NativeLimits | ConfigError
 }
 
 export declare class NativeManualClock {
@@ -54,13 +82,72 @@ export declare class NativeMockServer {
   stop(): void
 }
 
+/** Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it. */
+export declare class NativePolicy {
+  /**
+   * A call starts: counts it and its first attempt, deposits in the retry budget. Returns the
+   * start time in clock nanoseconds (exact in a JS number for 104 days of uptime).
+   */
+  begin(): number
+  /** A retry starts. */
+  attempt(): void
+  success(): void
+  /**
+   * After attempt `attemptsMade` failed: the delay in ms (>= 0) or a negative give-up code.
+   * `waitMs` is the server's hint, or with `refused` the breaker's or limiter's wait.
+   */
+  decide(start: number, attemptsMade: number, previousDelayMs: number, retryable: boolean, waitMs: number | undefined | null, refused: boolean): number
+  /**
+   * The budget of a first attempt in ms (known at construction: nothing has elapsed yet), or
+   * `null` when unbounded.
+   */
+  firstAttemptBudgetMs(): number | null
+  /** Milliseconds an attempt starting now may take, or `null` when unbounded. */
+  attemptBudgetMs(start: number): number | null
+  /** Milliseconds left of the whole call, or `null` when unbounded. */
+  callRemainingMs(start: number): number | null
+  /** Counts an event the host executed: 0 failed, 1 fallback, 2 fallback failed, 3 timeout. */
+  note(event: number): void
+  stats(): PolicyStats
+}
+
 export declare class NativePredictor {
-  observe(outcome: string, latencyMs: number, ratelimitRemaining?: number | undefined | null, ratelimitLimit?: number | undefined | null, atMs?: number | undefined | null): Events | ConfigError
-  tick(atMs?: number | undefined | null): Events
+  observe(outcome: string, latencyMs: number, ratelimitRemaining?: number | undefined | null, ratelimitLimit?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
+  tick(atMs?: number | undefined | null): Array<WatchEventObject> | null
   probability(): number | null
   export(): Array<number>
   load(model: Array<number>): ConfigError | null
   stats(): PredictorStats
+}
+
+export declare class NativeRateLimiter {
+  /** Why `n` is refused (the host throws it), or `null` when it is a valid size. */
+  unitsError(n: number): ConfigError | null
+  /**
+   * One step of a wait loop: `0` admitted (`-0` when warnings wait in `takeWarnings`), `> 0` the
+   * ms to wait (counted as a wait), `< 0` refused because the wait passes `deadlineMs` (this
+   * limiter's clock): `REFUSED_AFTER - retryAfterMs`. `n` must have passed `unitsError`.
+   */
+  step(n: number, key?: string | undefined | null, deadlineMs?: number | undefined | null): number
+  /** Ms until `n` would pass (0: now), charging and counting nothing. */
+  peek(n: number, key?: string | undefined | null): number
+  /** Ms on this limiter's clock: the time base of `step`'s deadline. */
+  now(): number
+  /** The lost-state warnings since the last call, for `process.emitWarning`. */
+  takeWarnings(): Array<RateLimitWarning>
+  /** Drops every key whose state equals a new key's; returns how many. */
+  evictIdle(): number
+  stats(): RateLimiterStats
+}
+
+/** What `Limits.acquire` charged; settle it once with the real usage. */
+export declare class NativeReservation {
+  /** `actual[i]` (null: keep the estimate) for limit i. Returns why it was refused, or `null`. */
+  settle(actual: Array<number | undefined | null>): ConfigError | null
+  get settled(): boolean
+  /** Units charged per limit, in the order of the names. */
+  get charged(): Array<number>
+  get key(): string | null
 }
 
 export declare class NativeSlo {
@@ -164,6 +251,19 @@ export interface BurnRuleStats {
   firing: boolean
 }
 
+export interface ChaosOptions {
+  errorRate?: number
+  latencyRate?: number
+  latencyMs?: number
+  seed?: number
+}
+
+export interface ChaosStats {
+  calls: number
+  errorsInjected: number
+  latencyInjected: number
+}
+
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
   /** `RangeError` for a value out of range, `TypeError` for options that conflict. */
@@ -183,12 +283,24 @@ export declare function createAnomaly(name: string, metric: string, options: Ano
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+/** Builds a fault injector, or says why the configuration was refused (the host throws that). */
+export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
+
 export declare function createDrift(name: string, options: DriftOptions, clock?: NativeManualClock | undefined | null): NativeDrift | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
 
+/** Builds a policy, or says why the configuration was refused (the host throws that). */
+export declare function createPolicy(options: PolicyOptions, clock?: NativeManualClock | undefined | null): NativePolicy | ConfigError
+
 export declare function createPredictor(name: string, options: PredictorOptions, clock?: NativeManualClock | undefined | null): NativePredictor | ConfigError
+
+/**
+ * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
+ * configuration was refused (the host throws that).
+ */
+export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
 
@@ -232,6 +344,9 @@ export interface DriftStats {
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
+/** The header names the host should look up, lower-case. */
+export declare function hintHeaderNames(): Array<string>
+
 export interface MockOptions {
   host?: string
   port?: number
@@ -246,6 +361,55 @@ export interface MockOptions {
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+/**
+ * `[begin, success]` for `policy`: `begin()` counts a call and returns its start (clock ns),
+ * `success()` counts its success and returns `undefined`.
+ */
+export declare function policyFastCalls(policy: NativePolicy): unknown
+
+/** Options as the host layer normalised them. Absent means the core's default. */
+export interface PolicyOptions {
+  /** False: one attempt, no retry. */
+  retry: boolean
+  attempts?: number
+  /** "constant", "linear" or "exponential" (the host checked the name). */
+  backoffKind?: string
+  delayMs?: number
+  initialMs?: number
+  incrementMs?: number
+  multiplier?: number
+  maxMs?: number
+  jitter?: string
+  maxElapsedMs?: number
+  maxRetryAfterMs?: number
+  budgetRatio?: number
+  /** `budgetRatio: null`: no budget. */
+  noBudget?: boolean
+  minRetriesPerSecond?: number
+  budgetWindowMs?: number
+  seed?: number
+  timeoutMs?: number
+  totalTimeoutMs?: number
+}
+
+/** The pipeline's counters, as `f64` (exact below 2^53). */
+export interface PolicyStats {
+  calls: number
+  attempts: number
+  successes: number
+  failures: number
+  retries: number
+  budgetDenied: number
+  gaveUpAttempts: number
+  gaveUpDeadline: number
+  gaveUpRetryAfter: number
+  gaveUpRefused: number
+  notRetryable: number
+  fallbacks: number
+  fallbackFailures: number
+  timeouts: number
+}
 
 export interface PredictorOptions {
   intervalMs?: number
@@ -272,6 +436,60 @@ export interface PredictorStats {
   warnings: number
   features: Record<string, number>
 }
+
+/**
+ * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
+ * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+ */
+export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
+
+/** Options as the host layer normalised them: numbers only, in Node units. */
+export interface RateLimiterOptions {
+  rate?: number
+  perMs?: number
+  burst?: number
+  limit?: number
+  windowMs?: number
+  maxKeys?: number
+}
+
+/** The core's `RateLimitStats`, counters as `f64` (exact below 2^53, unlike napi's `i64`). */
+export interface RateLimiterStats {
+  name: string
+  algorithm: string
+  admitted: number
+  admittedUnits: number
+  rejected: number
+  waits: number
+  waitMsTotal: number
+  refundedUnits: number
+  chargedExtraUnits: number
+  droppedUnits: number
+  keys: number
+  evictedIdle: number
+  evictedActive: number
+}
+
+/** A warning for `process.emitWarning`. */
+export interface RateLimitWarning {
+  /** `evicted_active` or `dropped_units`; the host makes the warning code from it. */
+  kind: string
+  message: string
+  count: number
+}
+
+/** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
+export interface Refusal {
+  limit: string
+  retryAfterMs: number
+}
+
+/**
+ * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`
+ * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
+ */
+export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
 
 export interface SeriesStats {
   model: string
@@ -312,6 +530,9 @@ export interface SloStats {
   fastBurnFiring: boolean
   memoryBytes: number
 }
+
+/** Every HTTP status worth retrying (408, 409, 429, 5xx). */
+export declare function transientStatuses(): Array<number>
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {

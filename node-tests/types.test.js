@@ -28,8 +28,11 @@ function memberNames(node) {
 const classes = new Map(declarations(ts.SyntaxKind.ClassDeclaration).map((c) => [c.name.text, c]))
 const interfaces = new Map(declarations(ts.SyntaxKind.InterfaceDeclaration).map((i) => [i.name.text, i]))
 
-test('the declared classes are exactly the runtime exports', () => {
-  assert.deepEqual([...classes.keys()].sort(), Object.keys(ferrule).sort())
+const functions = declarations(ts.SyntaxKind.FunctionDeclaration).map((f) => f.name.text)
+
+test('the declared classes and functions are exactly the runtime exports', () => {
+  assert.deepEqual([...classes.keys(), ...functions].sort(), Object.keys(ferrule).sort())
+  for (const name of functions) assert.equal(typeof ferrule[name], 'function', name)
   for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
 })
 
@@ -72,6 +75,23 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ManualClock':
       return new ferrule.ManualClock()
+    case 'Policy':
+      return new ferrule.Policy()
+    case 'Chaos':
+      return new ferrule.Chaos()
+    case 'RetryError':
+      return new ferrule.RetryError('t', 1, [], 'attempts', undefined)
+    case 'TimeoutError':
+      return new ferrule.TimeoutError('t', 1)
+    case 'RateLimiter':
+      return ferrule.RateLimiter.tokenBucket({ rate: 1 })
+    case 'RateLimitedError':
+      return new ferrule.RateLimitedError('t', 1)
+    case 'Limits':
+      return new ferrule.Limits({ requests: ferrule.RateLimiter.tokenBucket({ rate: 1 }) })
+    case 'Reservation':
+      // Made only by Limits.acquire (async); its members live on the prototype.
+      return Object.create(ferrule.Reservation.prototype)
     case 'MockLLMServer': {
       const s = new ferrule.MockLLMServer()
       s.stop()
@@ -125,4 +145,9 @@ test('the watcher stats interfaces declare exactly the fields stats() returns', 
     for (const k of Object.keys(s)) assert.ok(declared.includes(k), `${iface}.${k} is returned but not declared`)
     for (const k of declared) assert.ok(k in s || optional.includes(k), `${iface}.${k} is declared but not returned`)
   }
+})
+
+test('RateLimiterStats declares exactly the fields stats() returns', () => {
+  const declared = memberNames(interfaces.get('RateLimiterStats')).sort()
+  assert.deepEqual(declared, Object.keys(ferrule.RateLimiter.tokenBucket({ rate: 1 }).stats()).sort())
 })

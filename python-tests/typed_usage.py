@@ -50,3 +50,80 @@ def use_watchers() -> None:
     model: list[float] = predictor.export()
     html: str = slo._repr_html_() + latency._repr_html_() + drift._repr_html_() + predictor._repr_html_()
     print(events, left, burn, p, model, html)
+
+
+# -- retry, timeout, fallback, the composed policy (issue 3) ------------------------------------------
+
+policy = ferrule.Policy(
+    retry=ferrule.Retry(3, backoff=ferrule.Backoff.exponential(initial=0.2, max=8.0, jitter="full")),
+    breaker=breaker,
+    timeout_seconds=5,
+    fallback="busy",
+    chaos=ferrule.Chaos(error_rate=0.0, seed=1),
+)
+
+
+@policy
+def guarded(prompt: str) -> str:
+    left: float | None = ferrule.remaining()
+    return prompt if left is None else prompt * 2
+
+
+@ferrule.retry(attempts=4, max_elapsed_seconds=30)
+@ferrule.timeout(10.0)
+@ferrule.fallback(lambda exc, prompt: "The assistant is busy; please retry.")
+async def ask(prompt: str) -> str:
+    return prompt
+
+
+def use_policy() -> None:
+    text: str = guarded("hi")
+    counts = policy.stats()
+    retries: int = counts["retries"]
+    try:
+        policy.call(guarded, "x")
+    except ferrule.RetryError as e:
+        attempts: int = e.attempts
+        errors = e.errors
+        print(attempts, errors, e.reason, e.last_error)
+    except ferrule.TimeoutError as t:
+        print(t.timeout_seconds)
+    ok: bool = ferrule.transient(ValueError())
+    print(text, retries, ok)
+rpm = ferrule.RateLimiter.token_bucket(rate=500, per_seconds=60, burst=50, name="rpm")
+tpm = ferrule.RateLimiter.sliding_window(limit=30_000, window_seconds=60, name="tpm")
+exact = ferrule.RateLimiter.sliding_log(limit=10, window_seconds=1.0)
+limits = ferrule.Limits(requests=rpm, tokens=tpm)
+
+
+@ferrule.rate_limit(rpm, cost=lambda prompt: len(prompt) // 100 + 1, key=lambda prompt: "tenant")
+def limited(prompt: str) -> str:
+    return prompt
+
+
+@ferrule.rate_limit(limits, cost=lambda prompt: {"requests": 1, "tokens": 1200})
+async def alimited(prompt: str) -> str:
+    return prompt
+
+
+def use_limits() -> None:
+    ok: bool = rpm.try_acquire(1, key="acme")
+    rpm.acquire(n=1, key=None, timeout=2.5)
+    wait: float = exact.peek()
+    r: ferrule.Reservation = limits.acquire(requests=1, tokens=1200, timeout=None)
+    r.settle(tokens=900)
+    charged: dict[str, int] = r.charged
+    admitted: bool = limits.try_acquire(requests=1, tokens=10, key="acme")
+    try:
+        limited("x")
+    except ferrule.RateLimitedError as e:
+        after: "float | None" = e.retry_after
+        print(after, e.limiter)
+    print(ok, wait, charged, admitted, rpm.stats()["rejected"])
+
+
+async def ause_limits() -> None:
+    await rpm.acquire_async(1, key="acme", timeout=1.0)
+    r = await limits.acquire_async(requests=1, tokens=5)
+    r.settle(tokens=3)
+    print(await alimited("x"))

@@ -1,9 +1,10 @@
 //! The hot path of one breaker, `acquire()` and one `record*(token)` per outcome, as raw Node-API
-//! functions. napi-rs (3.16) wraps a class method in class-identity and borrow-tracking checks, and
-//! any function with arguments in a borrow scope: 100-220 ns per call on Node 20 (measured), several
-//! times the breaker's decision. Here each breaker gets its own functions whose Node-API `data` is a
-//! strong reference to the core breaker (released by a finalizer when the function is collected), so
-//! a call reads its numbers, asks the core through `breaker.rs` and converts back: only marshalling.
+//! functions.
+//! napi-rs (3.16) wraps a class method in class-identity and borrow-tracking checks, and any function
+//! with arguments in a borrow scope: 100-220 ns per call on Node 20 (measured), several times the
+//! breaker's decision. Here each breaker gets its own two functions whose Node-API `data` is a strong
+//! reference to the core breaker (released by a finalizer when the function is collected), so a call
+//! reads its numbers, asks the core through `breaker.rs` and converts back: only marshalling.
 
 use crate::breaker::{self, Admission, NativeBreaker, TransitionInfo};
 use ferrule_core::{CircuitBreaker, Outcome};
@@ -30,11 +31,11 @@ pub fn fast_calls<'e>(env: &'e Env, breaker: &NativeBreaker) -> napi::Result<Unk
     // SAFETY: plain Node-API calls on the live env of this callback. Each function's `data` is an
     // `Arc` turned raw here and turned back only by `release`, once, when the function is collected.
     unsafe {
-        let mut list = ptr::null_mut();
+        let mut pair = ptr::null_mut();
         status(sys::napi_create_array_with_length(
             env,
             fns.len(),
-            &mut list,
+            &mut pair,
         ))?;
         for (i, (name, cb)) in fns.into_iter().enumerate() {
             let data = Arc::into_raw(breaker.inner.clone()) as *mut c_void;
@@ -62,9 +63,9 @@ pub fn fast_calls<'e>(env: &'e Env, breaker: &NativeBreaker) -> napi::Result<Unk
                 release(env, data, ptr::null_mut());
                 return Err(e);
             }
-            status(sys::napi_set_element(env, list, i as u32, f))?;
+            status(sys::napi_set_element(env, pair, i as u32, f))?;
         }
-        Ok(Unknown::from_raw_unchecked(env, list))
+        Ok(Unknown::from_raw_unchecked(env, pair))
     }
 }
 
@@ -77,7 +78,7 @@ unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut
     });
 }
 
-fn status(s: sys::napi_status) -> napi::Result<()> {
+pub(crate) fn status(s: sys::napi_status) -> napi::Result<()> {
     if s == sys::Status::napi_ok {
         Ok(())
     } else {
@@ -123,7 +124,7 @@ unsafe fn call_info<'a, const N: usize>(
 /// Runs a callback body, turning an error or a caught panic into a thrown JS `Error` (the host layer
 /// wraps it in a `FerruleError`): nothing unwinds out of a callback.
 #[inline]
-unsafe fn guard(
+pub(crate) unsafe fn guard(
     env: sys::napi_env,
     body: impl FnOnce() -> napi::Result<sys::napi_value> + std::panic::UnwindSafe,
 ) -> sys::napi_value {

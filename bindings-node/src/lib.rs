@@ -3,16 +3,31 @@
 //! host layer (`bindings-node/index.js`). This native module is private: only the host layer loads it.
 
 mod breaker;
+mod chaos;
 mod clock;
 mod error;
 mod fast_call;
+mod fast_policy;
+mod limits;
 mod mock;
+mod policy;
+mod rate_limit;
+mod rate_limit_events;
+mod rate_limit_fast_call;
 mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};
+pub use chaos::{create_chaos, NativeChaos};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
+pub use fast_policy::policy_fast_calls;
+pub use limits::{NativeLimits, NativeLimitsBuilder, NativeReservation};
 pub use mock::{create_mock_server, NativeMockServer};
+pub use policy::{
+    create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
+};
+pub use rate_limit::{create_rate_limiter, NativeRateLimiter};
+pub use rate_limit_fast_call::rate_limiter_fast_call;
 pub use watch::anomaly::{create_anomaly, NativeAnomaly};
 pub use watch::drift::{create_drift, NativeDrift};
 pub use watch::predictor::{create_predictor, NativePredictor};

@@ -9,12 +9,14 @@ use ferrule_core::{
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::sync::Arc;
 
 const C: &str = "CircuitBreaker";
 
 #[pyclass(frozen, name = "CircuitBreakerCore", module = "ferrule._ferrule")]
 pub struct CircuitBreakerCore {
-    inner: CircuitBreaker,
+    // Shared with the `PolicyCore`s that put this breaker in their pipeline.
+    pub(crate) inner: Arc<CircuitBreaker>,
     on_transition: Option<Py<PyAny>>,
 }
 
@@ -22,7 +24,7 @@ impl CircuitBreakerCore {
     /// Hands a transition to the host's dispatcher. The dispatcher catches listener errors itself;
     /// if it fails anyway, the error is reported as unraisable rather than lost or thrown into the
     /// caller's unrelated call.
-    fn dispatch(&self, py: Python<'_>, t: Option<Transition>) {
+    pub(crate) fn dispatch(&self, py: Python<'_>, t: Option<Transition>) {
         if let (Some(t), Some(cb)) = (t, &self.on_transition) {
             let open_for = t.open_for.map(|d| d.as_secs_f64());
             if let Err(e) = cb.call1(
@@ -102,7 +104,7 @@ impl CircuitBreakerCore {
         };
         let inner = build().map_err(|e| to_py(py, e))?;
         Ok(Self {
-            inner,
+            inner: Arc::new(inner),
             on_transition,
         })
     }

@@ -11,6 +11,7 @@ use pyo3::types::PyType;
 static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CIRCUIT_OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INTERNAL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static RATE_LIMITED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(
     py: Python<'py>,
@@ -31,6 +32,18 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             retry_after,
         } => class(py, &CIRCUIT_OPEN_ERROR, "CircuitOpenError")
             .and_then(|c| c.call1((e.to_string(), breaker.as_str(), retry_after.as_secs_f64()))),
+        Error::RateLimited {
+            limiter,
+            retry_after,
+            key,
+        } => class(py, &RATE_LIMITED_ERROR, "RateLimitedError").and_then(|c| {
+            c.call1((
+                e.to_string(),
+                retry_after.as_secs_f64(),
+                key.as_deref(),
+                limiter.as_str(),
+            ))
+        }),
     };
     match made {
         Ok(v) => PyErr::from_value(v),

@@ -94,6 +94,18 @@ impl ClockRef {
     }
 }
 
+impl ClockRef {
+    /// Whether two clocks read the same time (so deadlines on them compare).
+    pub fn same_as(&self, other: &ClockRef) -> bool {
+        match (self, other) {
+            (ClockRef::System, ClockRef::System) => true,
+            (ClockRef::Manual(a), ClockRef::Manual(b)) => Arc::ptr_eq(&a.nanos, &b.nanos),
+            (ClockRef::Custom(a), ClockRef::Custom(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
 impl From<ManualClock> for ClockRef {
     fn from(m: ManualClock) -> Self {
         ClockRef::Manual(m)

@@ -30,6 +30,14 @@ pub enum Error {
         breaker: String,
         retry_after: Duration,
     },
+    /// A rate limiter refused the call: it would pass after `retry_after`, which is longer than the
+    /// caller was willing to wait.
+    RateLimited {
+        limiter: String,
+        retry_after: Duration,
+        /// The key (tenant, user, model) that was limited, if any.
+        key: Option<String>,
+    },
 }
 
 impl Error {
@@ -68,6 +76,7 @@ impl Error {
         match self {
             Error::InvalidConfig { .. } => "FERRULE_INVALID_CONFIG",
             Error::CircuitOpen { .. } => "FERRULE_CIRCUIT_OPEN",
+            Error::RateLimited { .. } => "FERRULE_RATE_LIMITED",
         }
     }
 }
@@ -102,6 +111,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "circuit breaker '{breaker}' is open; retry after {:.3}s",
+                retry_after.as_secs_f64()
+            ),
+            Error::RateLimited {
+                limiter,
+                retry_after,
+                ..
+            } => write!(
+                f,
+                "rate limiter '{limiter}' refused the call; retry after {:.3}s",
                 retry_after.as_secs_f64()
             ),
         }

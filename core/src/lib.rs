@@ -17,9 +17,13 @@ pub use policy::breaker::{
     Transition,
 };
 pub use policy::outcome_window::{WindowSpec, WindowTotals};
+pub use policy::rate_limit::{
+    Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitEvent,
+    RateLimitStats, RateLimiter, Reservation, Step,
+};
 pub use watch::anomaly::{AnomalyConfig, AnomalyDetector, Direction, Method};
 pub use watch::drift::{BaselinePolicy, DriftConfig, DriftDetector};
-pub use watch::event::{Event, EventState, Severity};
+pub use watch::event::{Event as WatchEvent, EventState, Severity};
 pub use watch::predictor::{CallOutcome, ErrorPredictor, PredictorConfig};
 pub use watch::series::SeriesKey;
 pub use watch::slo::{BurnRule, SliKind, Slo, SloConfig};
@@ -37,3 +41,14 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
             .unwrap_or_else(|| "unknown panic".into())
     })
 }
+
+pub use policy::backoff::{Backoff, BackoffKind, Jitter};
+pub use policy::chaos::{Chaos, ChaosConfig, Fault};
+pub use policy::deadline;
+pub use policy::pipeline::{Admission, Event, Pipeline, PipelineConfig, PipelineStats};
+pub use policy::retry::{
+    transient_status, Decision, Failure, GiveUp, RetryConfig, RetryPolicy, RetryState, RetryStats,
+    WaitSource,
+};
+pub use policy::retry_budget::{BudgetConfig, RetryBudget};
+pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};

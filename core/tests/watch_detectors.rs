@@ -5,6 +5,7 @@
 
 use ferrule_core::random::Random;
 use ferrule_core::watch::anomaly::SeriesSnapshot;
+use ferrule_core::watch::event::Event;
 use ferrule_core::watch::ewma::EwmaConfig;
 use ferrule_core::watch::mad::MadConfig;
 use ferrule_core::watch::predictor::FEATURES;

@@ -2,6 +2,7 @@
 //! synthetic probes excluded, the budget event fires and recovers, latency SLIs, exact counts
 //! under threads, bad configuration refused.
 
+use ferrule_core::watch::event::Event;
 use ferrule_core::watch::slo::FastBurnConfig;
 use ferrule_core::*;
 use std::sync::Arc;

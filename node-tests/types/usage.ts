@@ -153,3 +153,52 @@ function useWatchers(): void {
   console.log(events, burn, p, model, slo.stats().budgetRemaining, drift.stats().pValue)
 }
 useWatchers
+
+// ---- rate limiting ----
+import { RateLimiter, RateLimitedError, type RateLimiterStats } from 'ferrule'
+
+async function limited(): Promise<void> {
+  const rpm = RateLimiter.tokenBucket({ rate: 500, perMs: 60_000, burst: 50, name: 'rpm' })
+  const win = RateLimiter.slidingWindow({ limit: 30_000, windowMs: 60_000, maxKeys: 1000 })
+  const log = RateLimiter.slidingLog({ limit: 10, windowMs: 1000, clock: new ManualClock() })
+  const ok: boolean = rpm.tryAcquire(1, 'tenant-42') && win.tryAcquire() && log.tryAcquire(2, 7)
+  const ac = new AbortController()
+  await rpm.acquire(1, { key: 'tenant-42', timeoutMs: 5000, signal: ac.signal })
+  await win.acquire()
+  try {
+    await log.acquire(1, { timeoutMs: 0 })
+  } catch (e) {
+    if (e instanceof RateLimitedError) {
+      const after: number = e.retryAfterMs
+      const who: string = e.limiter
+      console.log(after, who)
+    }
+  }
+  const s: RateLimiterStats = rpm.stats()
+  const wait: number = rpm.peek(1)
+  console.log(ok, s.rejected, s.waitMsTotal, wait, rpm.evictIdle(), rpm.name)
+  // @ts-expect-error a token bucket needs a rate
+  RateLimiter.tokenBucket({ perMs: 1000 })
+  // @ts-expect-error a sliding window needs windowMs
+  RateLimiter.slidingWindow({ limit: 5 })
+  // @ts-expect-error the constructor is private: use the static builders
+  new RateLimiter('tokenBucket', { rate: 1 })
+}
+void limited
+
+import { Limits, Reservation } from 'ferrule'
+
+async function limitedTokens(): Promise<void> {
+  const rpm = RateLimiter.tokenBucket({ rate: 500, perMs: 60_000 })
+  const tpm = RateLimiter.slidingWindow({ limit: 30_000, windowMs: 60_000 })
+  const limits = new Limits({ requests: rpm, tokens: tpm })
+  const now: boolean = limits.tryAcquire({ requests: 1, tokens: 1200 }, 'acme')
+  const r: Reservation = await limits.acquire({ requests: 1, tokens: 1200 }, { key: 'acme', timeoutMs: 1000 })
+  r.settle({ tokens: 900 })
+  const charged: Record<string, number> = r.charged
+  const names: string[] = limits.names
+  console.log(now, charged, names, r.key, r.settled)
+  // @ts-expect-error a reservation comes from Limits.acquire
+  new Reservation()
+}
+void limitedTokens

@@ -123,8 +123,6 @@ pub fn create_drift(
     }
 }
 
-type Events = Option<Vec<event::WatchEventObject>>;
-
 #[napi]
 impl NativeDrift {
     #[napi(catch_unwind)]
@@ -133,7 +131,7 @@ impl NativeDrift {
         text: String,
         tokens: Option<f64>,
         at_ms: Option<f64>,
-    ) -> Either<Events, ConfigError> {
+    ) -> Either<Option<Vec<event::WatchEventObject>>, ConfigError> {
         let at = at_nanos(&self.clock, at_ms);
         match self
             .inner
@@ -151,7 +149,7 @@ impl NativeDrift {
         length: f64,
         tokens: Option<f64>,
         at_ms: Option<f64>,
-    ) -> Either<Events, ConfigError> {
+    ) -> Either<Option<Vec<event::WatchEventObject>>, ConfigError> {
         let at = at_nanos(&self.clock, at_ms);
         let v = vector.into_iter().map(|x| x as f32).collect();
         match self
@@ -164,7 +162,7 @@ impl NativeDrift {
     }
 
     #[napi(catch_unwind)]
-    pub fn accept(&self, at_ms: Option<f64>) -> Events {
+    pub fn accept(&self, at_ms: Option<f64>) -> Option<Vec<event::WatchEventObject>> {
         event::list(self.inner.accept_at(at_nanos(&self.clock, at_ms)))
     }
 

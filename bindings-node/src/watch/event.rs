@@ -1,6 +1,6 @@
 //! Core watcher events as plain JS objects (times in ms).
 
-use ferrule_core::Event;
+use ferrule_core::watch::event::Event;
 use napi_derive::napi;
 use std::collections::HashMap;
 

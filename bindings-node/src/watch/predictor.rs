@@ -134,8 +134,6 @@ pub fn create_predictor(
     }
 }
 
-type Events = Option<Vec<event::WatchEventObject>>;
-
 #[napi]
 impl NativePredictor {
     #[napi(catch_unwind)]
@@ -146,7 +144,7 @@ impl NativePredictor {
         ratelimit_remaining: Option<f64>,
         ratelimit_limit: Option<f64>,
         at_ms: Option<f64>,
-    ) -> Either<Events, ConfigError> {
+    ) -> Either<Option<Vec<event::WatchEventObject>>, ConfigError> {
         let o = match CallOutcome::parse(&outcome) {
             Ok(o) => o,
             Err(e) => return Either::B(config_error(&e, &[])),
@@ -162,7 +160,7 @@ impl NativePredictor {
     }
 
     #[napi(catch_unwind)]
-    pub fn tick(&self, at_ms: Option<f64>) -> Events {
+    pub fn tick(&self, at_ms: Option<f64>) -> Option<Vec<event::WatchEventObject>> {
         event::list(self.inner.tick_at(at_nanos(&self.clock, at_ms)))
     }
 

@@ -4,6 +4,8 @@ from ._ferrule import __version__
 from .breaker import CircuitBreaker
 from .errors import CircuitOpenError, ConfigError, FerruleError, InternalError
 from .watch import SLO, AnomalyDetector, DriftDetector, ErrorPredictor, WatchEvent
+from .errors import RateLimitedError
+from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
 
 __all__ = [
     "__version__",
@@ -17,4 +19,33 @@ __all__ = [
     "DriftDetector",
     "ErrorPredictor",
     "WatchEvent",
+    "Limits",
+    "RateLimitedError",
+    "RateLimiter",
+    "Reservation",
+    "rate_limit",
+]
+
+from ._ferrule import Backoff
+from .chaos import Chaos
+from .deadline import remaining
+from .errors import RetryError, TimeoutError
+from .policy import Policy, fallback, resilient, retry, timeout
+from .retry import Retry
+from .transient import transient
+
+__all__ += [
+    "Backoff",
+    "Chaos",
+    "Policy",
+    "RateLimitedError",
+    "Retry",
+    "RetryError",
+    "TimeoutError",
+    "fallback",
+    "remaining",
+    "resilient",
+    "retry",
+    "timeout",
+    "transient",
 ]

@@ -14,12 +14,15 @@ __all__ = ["CircuitBreaker"]
 
 _log = logging.getLogger("ferrule")
 
+# Outcome codes, as the core's `record` takes them.
+SUCCESS, FAILURE, IGNORED = 0, 1, 2
+
 F = TypeVar("F", bound=Callable[..., Any])
 ExcMatcher = Union[Type[BaseException], Tuple[Type[BaseException], ...], Callable[[BaseException], bool], None]
 StateListener = Callable[[str, str], Any]
 
 
-def _matcher(spec: ExcMatcher, param: str) -> Optional[Callable[[BaseException], bool]]:
+def _matcher(spec: ExcMatcher, param: str, component: str = "CircuitBreaker") -> Optional[Callable[[BaseException], bool]]:
     """Normalises exception types or a predicate into one predicate, once, at construction."""
     if spec is None or spec == ():
         return None
@@ -29,12 +32,12 @@ def _matcher(spec: ExcMatcher, param: str) -> Optional[Callable[[BaseException],
         types = tuple(spec)
         for t in types:
             if not (isinstance(t, type) and issubclass(t, BaseException)):
-                raise TypeError(f"CircuitBreaker: {param} must hold exception classes; got {t!r}")
+                raise TypeError(f"{component}: {param} must hold exception classes; got {t!r}")
     elif callable(spec):
         return cast(Callable[[BaseException], bool], spec)
     else:
         raise TypeError(
-            f"CircuitBreaker: {param}={spec!r} is not allowed; allowed: an exception class, a tuple of them, or a predicate"
+            f"{component}: {param}={spec!r} is not allowed; allowed: an exception class, a tuple of them, or a predicate"
         )
     return lambda exc: isinstance(exc, types)
 
@@ -139,11 +142,21 @@ class CircuitBreaker:
 
     # -- outcome classification ------------------------------------------------------------------
 
+    def _outcome(self, exc: BaseException) -> int:
+        """How ``exc`` counts: 0 success, 1 failure, 2 ignored. Shared with ``ferrule.Policy``, which
+        records its breaker's outcomes through the pipeline core."""
+        if not isinstance(exc, Exception) or (self._is_ignored is not None and self._is_ignored(exc)):
+            return IGNORED
+        if self._is_failure is None or self._is_failure(exc):
+            return FAILURE
+        return SUCCESS
+
     def _record_exception(self, token: int, exc: BaseException) -> None:
         core = self._core
-        if not isinstance(exc, Exception) or (self._is_ignored is not None and self._is_ignored(exc)):
+        outcome = self._outcome(exc)
+        if outcome == IGNORED:
             core.ignored(token)
-        elif self._is_failure is None or self._is_failure(exc):
+        elif outcome == FAILURE:
             core.failure(token)
         else:
             core.success(token)

@@ -1,6 +1,6 @@
 //! Core watcher events as Python dicts; the host wraps them in `ferrule.WatchEvent`.
 
-use ferrule_core::Event;
+use ferrule_core::watch::event::Event;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 

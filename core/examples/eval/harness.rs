@@ -5,6 +5,7 @@
 
 use crate::traces::{generate, Kind, Shape, Signal, MIN};
 use ferrule_core::watch::anomaly::{AnomalyConfig, AnomalyDetector, Method};
+use ferrule_core::watch::event::Event;
 use ferrule_core::watch::ewma::EwmaConfig;
 use ferrule_core::watch::mad::MadConfig;
 use ferrule_core::*;

@@ -149,7 +149,10 @@ mod tests {
         // Far in the future nothing is in any window; a stale `at` is ignored.
         assert_eq!(r.sum_last(100 * MIN, 10), Counts::default());
         assert!(r.add(100 * MIN, false));
-        assert!(!r.add(0, true), "minute 0 shares a slot with minute 100: too old for the ring");
+        assert!(
+            !r.add(0, true),
+            "minute 0 shares a slot with minute 100: too old for the ring"
+        );
         assert_eq!(r.sum_last(100 * MIN, 10), Counts { total: 1, bad: 0 });
     }
 }
