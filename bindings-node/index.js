@@ -9,6 +9,7 @@ const telemetry = require('./telemetry.js')
 const { RateLimiter } = require('./rate_limit.js')
 const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
+const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
@@ -39,4 +40,8 @@ module.exports = {
   profile,
   resetProfile,
   ...telemetry,
+  SLO,
+  AnomalyDetector,
+  DriftDetector,
+  ErrorPredictor,
 }

@@ -103,6 +103,14 @@ function sample(name) {
       s.stop()
       return s
     }
+    case 'SLO':
+      return new ferrule.SLO('t')
+    case 'AnomalyDetector':
+      return new ferrule.AnomalyDetector('t', 'latency')
+    case 'DriftDetector':
+      return new ferrule.DriftDetector('t')
+    case 'ErrorPredictor':
+      return new ferrule.ErrorPredictor('t')
     default:
       throw new Error(`no sample for ${name}`)
   }
@@ -125,6 +133,24 @@ test('the declared options are exactly the options the constructor accepts', () 
     allowed = e.message.split('; allowed: ')[1].split(', ')
   }
   assert.deepEqual([...declared].sort(), allowed.sort())
+})
+
+test('the watcher stats interfaces declare exactly the fields stats() returns', () => {
+  const clock = new ferrule.ManualClock()
+  const cases = [
+    ['SLOStats', new ferrule.SLO('t', { clock })],
+    ['AnomalyDetectorStats', new ferrule.AnomalyDetector('t', 'm', { clock })],
+    ['DriftDetectorStats', new ferrule.DriftDetector('t', { clock })],
+    ['ErrorPredictorStats', new ferrule.ErrorPredictor('t', { clock })],
+  ]
+  for (const [iface, w] of cases) {
+    const declared = memberNames(interfaces.get(iface)).sort()
+    const s = w.stats()
+    // Optional fields (`?`) are absent until they have a value.
+    const optional = interfaces.get(iface).members.filter((m) => m.questionToken).map((m) => m.name.getText(source))
+    for (const k of Object.keys(s)) assert.ok(declared.includes(k), `${iface}.${k} is returned but not declared`)
+    for (const k of declared) assert.ok(k in s || optional.includes(k), `${iface}.${k} is declared but not returned`)
+  }
 })
 
 test('RateLimiterStats declares exactly the fields stats() returns', () => {

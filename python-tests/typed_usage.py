@@ -61,6 +61,26 @@ def use_telemetry() -> None:
     spans: list[dict[str, object]] = list(ferrule.recent_spans())
     masked: str = ferrule.redact("a@b.io")
     print(sid, header, ok, spans, masked)
+def use_watchers() -> None:
+    def page(e: ferrule.WatchEvent) -> None:
+        print(e.name, e.severity, e.labels.get("window"), e.dedup_key, e.value, e.at)
+
+    slo = ferrule.SLO("api", objective=0.999, on_event=page, on_budget=lambda exhausted, e: print(exhausted))
+    events: list[ferrule.WatchEvent] = slo.record(True, 0.2, labels={"model": "m"})
+    left: float = slo.budget_remaining()
+    burn: float = slo.burn_rate(3600)
+    latency = ferrule.AnomalyDetector("lat", "latency_seconds", method="mad", on_event=page)
+    latency.observe(0.3, model="m", template="t")
+    drift = ferrule.DriftDetector("out", embedder=lambda text: [float(len(text)), 1.0])
+    drift.observe("hello", tokens=2)
+    predictor = ferrule.ErrorPredictor("p", horizon_seconds=300)
+    predictor.observe("rate_limited", 1.2, headers={"x-ratelimit-remaining-requests": "3"})
+    p = predictor.probability
+    model: list[float] = predictor.export()
+    html: str = slo._repr_html_() + latency._repr_html_() + drift._repr_html_() + predictor._repr_html_()
+    print(events, left, burn, p, model, html)
+
+
 # -- retry, timeout, fallback, the composed policy (issue 3) ------------------------------------------
 
 policy = ferrule.Policy(

@@ -19,6 +19,7 @@ mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
 mod telemetry;
+mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use chaos::{create_chaos, NativeChaos};
@@ -43,6 +44,10 @@ pub use telemetry::{
     clear_recent_spans, configure_telemetry, emit_event, flush_telemetry, recent_spans_json,
     redact, take_log_lines, telemetry_stats, NativeContext, NativeSpan, TelemetryOptions,
 };
+pub use watch::anomaly::{create_anomaly, NativeAnomaly};
+pub use watch::drift::{create_drift, NativeDrift};
+pub use watch::predictor::{create_predictor, NativePredictor};
+pub use watch::slo::{create_slo, NativeSlo};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.

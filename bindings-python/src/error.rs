@@ -89,15 +89,18 @@ pub fn config_error(py: Python<'_>, msg: String) -> PyErr {
     }
 }
 
+/// A panic caught elsewhere (e.g. inside `gil::without_gil`) as `ferrule.errors.InternalError`.
+pub fn internal(py: Python<'_>, msg: String) -> PyErr {
+    match class(py, &INTERNAL_ERROR, "InternalError")
+        .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
+    {
+        Ok(v) => PyErr::from_value(v),
+        Err(err) => err,
+    }
+}
+
 /// Runs core code that may block (I/O, waiting on a background thread) with the GIL released; a
 /// panic becomes `InternalError` like in `guard`.
 pub fn guard_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
-    crate::gil::without_gil(py, || ferrule_core::catch_panic(f)).map_err(|msg| {
-        match class(py, &INTERNAL_ERROR, "InternalError")
-            .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
-        {
-            Ok(v) => PyErr::from_value(v),
-            Err(err) => err,
-        }
-    })
+    crate::gil::without_gil(py, || ferrule_core::catch_panic(f)).map_err(|msg| internal(py, msg))
 }

@@ -21,6 +21,7 @@ mod retry_hint;
 mod sleeper;
 mod span;
 mod telemetry;
+mod watch;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -66,6 +67,14 @@ mod _ferrule {
         clear_recent_spans, configure, emit, flush, new_request_id, recent_spans, redact,
         telemetry_stats,
     };
+    #[pymodule_export]
+    use crate::watch::anomaly::AnomalyCore;
+    #[pymodule_export]
+    use crate::watch::drift::DriftCore;
+    #[pymodule_export]
+    use crate::watch::predictor::PredictorCore;
+    #[pymodule_export]
+    use crate::watch::slo::SloCore;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

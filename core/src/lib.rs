@@ -11,6 +11,7 @@ pub mod random;
 pub mod store;
 pub mod striped;
 pub mod telemetry;
+pub mod watch;
 
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
 pub use error::{ConfigProblem, Error, Result};
@@ -33,6 +34,12 @@ pub use telemetry::otlp::{OtlpConfig, OtlpPusher};
 pub use telemetry::profile::{Profiler, SortBy, TemplateRow};
 pub use telemetry::registry::Registry;
 pub use telemetry::{default_registry, metrics_text};
+pub use watch::anomaly::{AnomalyConfig, AnomalyDetector, Direction, Method};
+pub use watch::drift::{BaselinePolicy, DriftConfig, DriftDetector};
+pub use watch::event::{Event as WatchEvent, EventState, Severity};
+pub use watch::predictor::{CallOutcome, ErrorPredictor, PredictorConfig};
+pub use watch::series::SeriesKey;
+pub use watch::slo::{BurnRule, SliKind, Slo, SloConfig};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.

@@ -198,6 +198,29 @@ export async function useTelemetry(): Promise<void> {
   void start
   void masked
 }
+function useWatchers(): void {
+  const clock = new ferrule.ManualClock()
+  const page = (e: ferrule.WatchEvent): void => {
+    const key: string = e.dedupKey
+    const firing: boolean = e.state === 'firing'
+    console.log(key, firing, e.labels['window'], e.atMs)
+  }
+  const slo = new ferrule.SLO('api', { objective: 0.999, windowDays: 30, onEvent: page, clock })
+  slo.on('budget', (exhausted: boolean) => console.log(exhausted))
+  const events: ferrule.WatchEvent[] = slo.record(true, 120)
+  const burn: number = slo.burnRate(3_600_000)
+  const latency = new ferrule.AnomalyDetector('lat', 'latency_ms', { method: 'mad', minDurationMs: 60_000 })
+  latency.observe(250, { model: 'm', template: 't' })
+  const drift = new ferrule.DriftDetector('out', { embedder: (t: string) => [t.length, 1], baseline: 'manual' })
+  drift.observe('hello', { tokens: 2 })
+  const predictor = new ferrule.ErrorPredictor('p', { horizonMs: 300_000 })
+  predictor.observe('rate_limited', 1200, { headers: { 'x-ratelimit-remaining-requests': '3' } })
+  const p: number | null = predictor.probability
+  const model: number[] = predictor.export()
+  console.log(events, burn, p, model, slo.stats().budgetRemaining, drift.stats().pValue)
+}
+useWatchers
+
 // ---- rate limiting ----
 import { RateLimiter, RateLimitedError, type RateLimiterStats } from 'ferrule'
 

@@ -33,6 +33,7 @@ from .tracing import (
     start_span,
     traceparent,
 )
+from .watch import SLO, AnomalyDetector, DriftDetector, ErrorPredictor, WatchEvent
 from .errors import RateLimitedError
 from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
 
@@ -76,6 +77,11 @@ __all__ = [
     "start_span",
     "telemetry_stats",
     "traceparent",
+    "SLO",
+    "AnomalyDetector",
+    "DriftDetector",
+    "ErrorPredictor",
+    "WatchEvent",
     "Limits",
     "RateLimitedError",
     "RateLimiter",

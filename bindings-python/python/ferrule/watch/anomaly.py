@@ -1,0 +1,136 @@
+"""``ferrule.AnomalyDetector``: streaming anomaly detection on one metric, one series per (model,
+prompt template). The core scores, judges and caps the series; this module dispatches events."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .._ferrule import AnomalyCore, ManualClock
+from .event import Dispatch, EventCallback, WatchEvent
+from .summary import table
+
+__all__ = ["AnomalyDetector"]
+
+
+class AnomalyDetector:
+    """Watches ``metric`` (latency, cost, tokens, output length...) per (model, template) series.
+
+    ``method="ewma"``: an EWMA control chart against a baseline that forgets over
+    ``baseline_seconds`` (``smoothing`` weighs the newest value; scores in chart standard
+    deviations, default threshold 3). ``method="mad"``: the median of the last ``recent`` values
+    against a median/MAD baseline of ``window`` values sampled at most every ``sample_seconds``
+    (robust z, default threshold 3.5). Nothing is judged before ``warm_up`` values. A series fires
+    when ``fire_count`` of its last ``hysteresis_window`` scores pass the threshold (``direction``:
+    ``"up"``, ``"down"``, ``"both"``) in an episode at least ``min_duration_seconds`` old, and
+    resolves when at most ``resolve_count`` do. At most ``max_series`` series; later ones share
+    ``other`` (counted, and reported once as a ``watch.series_overflow`` event).
+    """
+
+    __slots__ = ("_core", "_dispatch", "__weakref__")
+
+    def __init__(
+        self,
+        name: str,
+        metric: str,
+        *,
+        method: str = "ewma",
+        direction: str = "up",
+        threshold: Optional[float] = None,
+        warm_up: int = 30,
+        baseline_seconds: float = 1800.0,
+        smoothing: float = 0.25,
+        clip_sigmas: float = 4.0,
+        window: int = 64,
+        sample_seconds: float = 30.0,
+        recent: int = 7,
+        hysteresis_window: int = 32,
+        fire_count: int = 16,
+        resolve_count: int = 4,
+        min_duration_seconds: float = 60.0,
+        severity: str = "warning",
+        max_series: int = 1000,
+        on_event: Optional[EventCallback] = None,
+        clock: Optional[ManualClock] = None,
+    ) -> None:
+        self._dispatch = Dispatch("AnomalyDetector", on_event)
+        self._core = AnomalyCore(
+            name,
+            metric,
+            method=method,
+            direction=direction,
+            threshold=threshold,
+            warm_up=warm_up,
+            baseline_seconds=baseline_seconds,
+            smoothing=smoothing,
+            clip_sigmas=clip_sigmas,
+            window=window,
+            sample_seconds=sample_seconds,
+            recent=recent,
+            hysteresis_window=hysteresis_window,
+            fire_count=fire_count,
+            resolve_count=resolve_count,
+            min_duration_seconds=min_duration_seconds,
+            severity=severity,
+            max_series=max_series,
+            clock=clock,
+        )
+
+    def observe(self, value: float, *, model: str = "", template: str = "", at: Optional[float] = None) -> List[WatchEvent]:
+        """Scores one value of the (model, template) series; returns the events it caused."""
+        raw = self._core.observe(value, model, template, at)
+        if raw is None:
+            return []
+        return self._dispatch(raw)
+
+    def on_event(self, callback: EventCallback) -> EventCallback:
+        return self._dispatch.add(callback)
+
+    @property
+    def name(self) -> str:
+        return self._core.name
+
+    @property
+    def metric(self) -> str:
+        return self._core.metric
+
+    @property
+    def callback_errors(self) -> int:
+        return self._dispatch.errors
+
+    def series(self) -> List[Dict[str, Any]]:
+        """Per series: model, template, baseline, spread, latest score, firing, counts."""
+        return self._core.series()
+
+    def stats(self) -> Dict[str, Any]:
+        d = self._core.stats()
+        d["callback_errors"] = self._dispatch.errors
+        return d
+
+    def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
+        out: List[Tuple[str, Dict[str, str], float]] = []
+        for s in self._core.series():
+            labels = {"detector": self.name, "metric": self.metric, "model": s["model"], "template": s["template"]}
+            if s["score"] is not None:
+                out.append(("ferrule_anomaly_score", labels, float(s["score"])))
+            out.append(("ferrule_anomaly_firing", labels, 1.0 if s["firing"] else 0.0))
+        return out
+
+    def reset(self) -> None:
+        self._core.reset()
+
+    def __repr__(self) -> str:
+        s = self._core.stats()
+        return f"<AnomalyDetector {s['name']!r} {s['metric']} method={s['method']} series={s['series']}>"
+
+    def _repr_html_(self) -> str:
+        s = self._core.stats()
+        rows: List[Sequence[Any]] = [
+            (r["model"], r["template"], r["baseline"], r["spread"], r["score"], "FIRING" if r["firing"] else "ok", r["observations"])
+            for r in self._core.series()
+        ]
+        return table(
+            f"AnomalyDetector {s['name']} ({s['metric']}, {s['method']}, threshold {self._core.threshold}; "
+            f"{s['series']}/{s['max_series']} series, {s['bytes_per_series']} B each)",
+            ("model", "template", "baseline", "spread", "score", "state", "values"),
+            rows,
+        )

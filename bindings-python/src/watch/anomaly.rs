@@ -1,0 +1,177 @@
+//! `AnomalyCore`: the core anomaly detector for `ferrule/watch/anomaly.py`.
+
+use super::{at_nanos, clock_of, event};
+use crate::clock::ManualClock;
+use crate::error::{guard, to_py};
+use ferrule_core::error::check;
+use ferrule_core::watch::ewma::EwmaConfig;
+use ferrule_core::watch::hysteresis::HysteresisConfig;
+use ferrule_core::watch::mad::MadConfig;
+use ferrule_core::{
+    AnomalyConfig, AnomalyDetector, ClockRef, Direction, Method, SeriesKey, Severity,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+const C: &str = "AnomalyDetector";
+
+#[pyclass(frozen, name = "AnomalyCore", module = "ferrule._ferrule")]
+pub struct AnomalyCore {
+    inner: AnomalyDetector,
+    clock: ClockRef,
+}
+
+#[pymethods]
+impl AnomalyCore {
+    #[new]
+    #[pyo3(signature = (name, metric, *, method="ewma", direction="up", threshold=None, warm_up=30,
+        baseline_seconds=1800.0, smoothing=0.25, clip_sigmas=4.0, window=64, sample_seconds=30.0,
+        recent=7, hysteresis_window=32, fire_count=16, resolve_count=4, min_duration_seconds=60.0,
+        severity="warning", max_series=1000, clock=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: String,
+        metric: String,
+        method: &str,
+        direction: &str,
+        threshold: Option<f64>,
+        warm_up: i64,
+        baseline_seconds: f64,
+        smoothing: f64,
+        clip_sigmas: f64,
+        window: i64,
+        sample_seconds: f64,
+        recent: i64,
+        hysteresis_window: i64,
+        fire_count: i64,
+        resolve_count: i64,
+        min_duration_seconds: f64,
+        severity: &str,
+        max_series: i64,
+        clock: Option<PyRef<'_, ManualClock>>,
+    ) -> PyResult<Self> {
+        let clock = clock_of(clock);
+        let build = || -> ferrule_core::Result<AnomalyDetector> {
+            let warm_up = check::int(C, "warm_up", warm_up as i128, 2, 1_000_000)? as u32;
+            let method = match method {
+                "ewma" => Method::Ewma(EwmaConfig {
+                    baseline_seconds,
+                    lambda: smoothing,
+                    warm_up,
+                    clip_sigmas,
+                }),
+                "mad" => Method::Mad(MadConfig {
+                    window: check::int(C, "window", window as i128, 8, 256)? as u32,
+                    warm_up,
+                    sample_seconds,
+                    recent: check::int(C, "recent", recent as i128, 1, 31)? as u32,
+                }),
+                m => {
+                    return Err(ferrule_core::Error::out_of_range(
+                        C,
+                        "method",
+                        format!("{m:?}"),
+                        "\"ewma\", \"mad\"",
+                    ))
+                }
+            };
+            let mut cfg = AnomalyConfig::new(name, metric, method);
+            cfg.direction = Direction::parse(direction)?;
+            if let Some(t) = threshold {
+                cfg.threshold = t;
+            }
+            if !(min_duration_seconds.is_finite() && min_duration_seconds >= 0.0) {
+                return Err(ferrule_core::Error::out_of_range(
+                    C,
+                    "min_duration_seconds",
+                    min_duration_seconds,
+                    "a finite number >= 0",
+                ));
+            }
+            cfg.hysteresis = HysteresisConfig {
+                window: check::int(C, "hysteresis_window", hysteresis_window as i128, 1, 64)?
+                    as u32,
+                fire_count: check::int(C, "fire_count", fire_count as i128, 1, 64)? as u32,
+                resolve_count: check::int(C, "resolve_count", resolve_count as i128, 0, 63)? as u32,
+                min_duration_nanos: (min_duration_seconds * 1e9) as u64,
+            };
+            cfg.severity = Severity::parse(C, "severity", severity)?;
+            cfg.max_series = check::int(C, "max_series", max_series as i128, 2, 1_000_000)? as u32;
+            AnomalyDetector::new(cfg, clock.clone())
+        };
+        let inner = build().map_err(|e| to_py(py, e))?;
+        Ok(Self { inner, clock })
+    }
+
+    #[pyo3(signature = (value, model, template, at=None))]
+    #[inline]
+    fn observe<'py>(
+        &self,
+        py: Python<'py>,
+        value: f64,
+        model: &str,
+        template: &str,
+        at: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let at = at_nanos(&self.clock, at)?;
+        let key = SeriesKey::new(model, template);
+        let ev = guard(py, || self.inner.observe_at(&key, value, at))?;
+        event::list(py, ev)
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.config().name
+    }
+
+    #[getter]
+    fn metric(&self) -> &str {
+        &self.inner.config().metric
+    }
+
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.inner.config().method.as_str()
+    }
+
+    #[getter]
+    fn threshold(&self) -> f64 {
+        self.inner.config().threshold
+    }
+
+    fn series<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let snap = guard(py, || self.inner.snapshot())?;
+        let l = PyList::empty(py);
+        for s in snap {
+            let d = PyDict::new(py);
+            d.set_item("model", s.key.model)?;
+            d.set_item("template", s.key.template)?;
+            d.set_item("baseline", s.baseline)?;
+            d.set_item("spread", s.spread)?;
+            d.set_item("score", s.last_score)?;
+            d.set_item("firing", s.firing)?;
+            d.set_item("observations", s.observations)?;
+            d.set_item("fired", s.fired)?;
+            l.append(d)?;
+        }
+        Ok(l)
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("name", &self.inner.config().name)?;
+        d.set_item("metric", &self.inner.config().metric)?;
+        d.set_item("method", self.inner.config().method.as_str())?;
+        d.set_item("series", self.inner.series_count())?;
+        d.set_item("max_series", self.inner.config().max_series)?;
+        d.set_item("overflowed", self.inner.overflowed())?;
+        d.set_item("non_finite", self.inner.non_finite())?;
+        d.set_item("bytes_per_series", self.inner.bytes_per_series())?;
+        Ok(d)
+    }
+
+    fn reset(&self) {
+        self.inner.reset();
+    }
+}
