@@ -34,11 +34,56 @@ export declare class NativeChaos {
   stats(): ChaosStats
 }
 
+export declare class NativeContext {
+  /**
+   * Builds a context nested in `outer` (inheriting what is not given) and reports a session id
+   * reused by another user.
+   */
+  constructor(sessionId?: string | undefined | null, userId?: string | undefined | null, tags?: Array<string> | undefined | null, outer?: NativeContext | undefined | null)
+  get sessionId(): string
+  get userId(): string | null
+  get tags(): Array<string>
+  get sessionGenerated(): boolean
+}
+
+export declare class NativeCounter {
+  /** The handle of one label set (values in label-name order). */
+  child(values: Array<string>): NativeCounterChild | ConfigError
+  name(): string
+}
+
+export declare class NativeCounterChild {
+  value(): number
+}
+
 export declare class NativeDrift {
   observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   accept(atMs?: number | undefined | null): Array<WatchEventObject> | null
   stats(): DriftStats
+}
+
+export declare class NativeGauge {
+  child(values: Array<string>): NativeGaugeChild | ConfigError
+  name(): string
+}
+
+export declare class NativeGaugeChild {
+  set(v: number): void
+  add(d: number): void
+  value(): number
+}
+
+export declare class NativeHistogram {
+  child(values: Array<string>): NativeHistogramChild | ConfigError
+  name(): string
+  buckets(): Array<number>
+}
+
+export declare class NativeHistogramChild {
+  /** An observation that carries an exemplar (e.g. `{ trace_id }`): the cold path. */
+  observeWithExemplar(v: number, exemplar: Record<string, string>): void
+  totals(): HistogramTotals
 }
 
 export declare class NativeLimits {
@@ -69,6 +114,14 @@ export declare class NativeManualClock {
   advance(ms: number): void
   /** Milliseconds since the clock's origin. */
   now(): number
+}
+
+export declare class NativeMetricsServer {
+  port(): number
+  host(): string
+  running(): boolean
+  /** Stops serving and joins the thread (idempotent). Blocks for at most one in-flight scrape. */
+  stop(): void
 }
 
 export declare class NativeMockServer {
@@ -156,6 +209,27 @@ export declare class NativeSlo {
   burnRate(windowMs: number, atMs?: number | undefined | null): number | ConfigError
   budgetRemaining(atMs?: number | undefined | null): number
   stats(): SloStats
+}
+
+export declare class NativeSpan {
+  /** The host checked `role` and that a name can be built (`name`, or `operation`/`model`). */
+  constructor(name: string | undefined | null, role: string, operation?: string | undefined | null, model?: string | undefined | null, provider?: string | undefined | null, parent?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, traceparent?: string | undefined | null)
+  /** A JS number that is an integer in the safe range becomes an int attribute, else a float. */
+  setAttribute(key: string, value: string | number | boolean): void
+  /** Prompt / response text, kept only with `captureContent`, masked and cut; true if kept. */
+  setContent(input?: string | undefined | null, output?: string | undefined | null): boolean
+  /** `status` is `ok`, `error` or `unset` (checked by the host). */
+  setStatus(status: string, description?: string | undefined | null): void
+  /** Marks the span failed: status error and `error.type`. */
+  setError(errorType: string, message: string): void
+  /** Ends the span in the core (masked, sampled, recorded); a second call does nothing. */
+  end(): void
+  get traceId(): string
+  get spanId(): string
+  get parentSpanId(): string | null
+  get requestId(): string
+  get traceparent(): string
+  get ended(): boolean
 }
 
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
@@ -264,6 +338,8 @@ export interface ChaosStats {
   latencyInjected: number
 }
 
+export declare function clearRecentSpans(): void
+
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
   /** `RangeError` for a value out of range, `TypeError` for options that conflict. */
@@ -274,6 +350,18 @@ export interface ConfigError {
   param: string
   message: string
 }
+
+/**
+ * Applies the settings, or says why they were refused (the host throws it). Nothing is applied
+ * when anything is refused.
+ */
+export declare function configureTelemetry(o: TelemetryOptions): ConfigError | null
+
+/**
+ * `inc(amount?)` for this counter handle. Returns `undefined`, or the refusal message for an
+ * amount the core refuses (negative, NaN), which the host throws as a `RangeError`.
+ */
+export declare function counterIncFn(child: NativeCounterChild): unknown
 
 export declare function createAnomaly(name: string, metric: string, options: AnomalyOptions, clock?: NativeManualClock | undefined | null): NativeAnomaly | ConfigError
 
@@ -286,7 +374,13 @@ export declare function createBreaker(name: string, options: BreakerOptions, clo
 /** Builds a fault injector, or says why the configuration was refused (the host throws that). */
 export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
 
+export declare function createCounter(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeCounter | ConfigError
+
 export declare function createDrift(name: string, options: DriftOptions, clock?: NativeManualClock | undefined | null): NativeDrift | ConfigError
+
+export declare function createGauge(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeGauge | ConfigError
+
+export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
@@ -339,13 +433,50 @@ export interface DriftStats {
 }
 
 /**
+ * Emits one structured event with the ids of `span` / `context`. `fields` is a JSON object; the
+ * schema's own fields arrive under their schema names (`model`, `attempt`, `latency_seconds`,
+ * `input_tokens`, `output_tokens`, `cost_usd`, `error_type`, `error_message`), translated by the
+ * host. Returns false when below the level or rate-limited; `None` when `level` is unknown.
+ */
+export declare function emitEvent(level: string, event: string, message?: string | undefined | null, span?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, fields?: string | undefined | null): boolean | null
+
+/**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
+/** Exports what is queued, waiting up to `timeoutMs` (blocks the calling thread: for shutdown). */
+export declare function flushTelemetry(timeoutMs: number): boolean
+
 /** The header names the host should look up, lower-case. */
 export declare function hintHeaderNames(): Array<string>
+
+/** `observe(value)` for this histogram handle; returns `undefined`. */
+export declare function histogramObserveFn(child: NativeHistogramChild): unknown
+
+/** A histogram series' count and sum (`f64`: exact below 2^53). */
+export interface HistogramTotals {
+  count: number
+  sum: number
+}
+
+/** One finished GenAI call, as the host layer normalised it. */
+export interface LlmCallOptions {
+  model: string
+  durationMs: number
+  inputTokens?: number
+  outputTokens?: number
+  operation?: string
+  provider?: string
+  errorType?: string
+  template?: string
+  templateText?: string
+  traceId?: string
+}
+
+/** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0. */
+export declare function metricsText(openmetrics: boolean): string
 
 export interface MockOptions {
   host?: string
@@ -370,6 +501,8 @@ export declare function policyFastCalls(policy: NativePolicy): unknown
 
 /** Options as the host layer normalised them. Absent means the core's default. */
 export interface PolicyOptions {
+  /** The policy's name in metrics (absent: `policy`). */
+  name?: string
   /** False: one attempt, no retry. */
   retry: boolean
   attempts?: number
@@ -437,6 +570,27 @@ export interface PredictorStats {
   features: Record<string, number>
 }
 
+/** Forgets every template recorded so far. */
+export declare function profileReset(): void
+
+/** A row of the prompt profile; times in ms, counts as `f64` (exact below 2^53). */
+export interface ProfileRow {
+  template: string
+  calls: number
+  errors: number
+  errorRate: number
+  inputTokens: number
+  outputTokens: number
+  meanLatencyMs: number
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  costUsd: number
+}
+
+/** The profile sorted by `by` (cost, latency, tokens, calls, errors), the first `n` if given. */
+export declare function profileRows(by: string, n?: number | undefined | null): Array<ProfileRow> | ConfigError
+
 /**
  * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
  * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
@@ -479,6 +633,15 @@ export interface RateLimitWarning {
   count: number
 }
 
+/** The spans in the read-back ring as a JSON array (the host turns times into BigInt). */
+export declare function recentSpansJson(): string
+
+/** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
+export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
+
+/** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
+export declare function redact(text: string): string
+
 /** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
 export interface Refusal {
   limit: string
@@ -501,6 +664,11 @@ export interface SeriesStats {
   observations: number
   fired: number
 }
+
+export declare function serveMetrics(port: number, host: string): NativeMetricsServer | ConfigError
+
+/** Sets a model's price in US dollars per million input and output tokens. */
+export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
 
 export interface SloOptions {
   objective?: number
@@ -529,6 +697,49 @@ export interface SloStats {
   fastBurnScore?: number
   fastBurnFiring: boolean
   memoryBytes: number
+}
+
+/** Lines queued for the JS `logSink` callback, oldest first. */
+export declare function takeLogLines(): Array<string>
+
+export interface TelemetryOptions {
+  serviceName?: string
+  sampleRatio?: number
+  slowSpanMs?: number
+  captureContent?: boolean
+  contentMaxChars?: number
+  otlpEndpoint?: string
+  disableExport?: boolean
+  /** `"stderr"`, `"stdout"`, `"none"` or `"callback"` (the host drains `takeLogLines`). */
+  logSink?: string
+  logFile?: string
+  logMaxBytes?: number
+  logBackups?: number
+  logLevel?: string
+  logDedupMs?: number
+  redactPatterns?: Array<string>
+  redactNamedPatterns?: Record<string, string>
+}
+
+export declare function telemetryStats(): TelemetryStats
+
+export interface TelemetryStats {
+  spansStarted: number
+  spansEnded: number
+  spansUnsampled: number
+  recentLen: number
+  recentCapacity: number
+  recentEvicted: number
+  exportQueued: number
+  exportCapacity: number
+  exportDropped: number
+  exportedSpans: number
+  exportFailedSpans: number
+  logsEmitted: number
+  logsSuppressed: number
+  logSinkErrors: number
+  logLinesDropped: number
+  sessionConflicts: number
 }
 
 /** Every HTTP status worth retrying (408, 409, 429, 5xx). */
