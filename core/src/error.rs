@@ -30,6 +30,10 @@ pub enum Error {
         breaker: String,
         retry_after: Duration,
     },
+    /// A model's output was refused: not JSON (even after repair), against the schema, or over a
+    /// limit. Boxed: the report carries every violation and every repair tried.
+    #[cfg(feature = "validate")]
+    Validation(Box<crate::validate::Failure>),
 }
 
 impl Error {
@@ -68,6 +72,8 @@ impl Error {
         match self {
             Error::InvalidConfig { .. } => "FERRULE_INVALID_CONFIG",
             Error::CircuitOpen { .. } => "FERRULE_CIRCUIT_OPEN",
+            #[cfg(feature = "validate")]
+            Error::Validation(_) => "FERRULE_VALIDATION",
         }
     }
 }
@@ -104,6 +110,8 @@ impl fmt::Display for Error {
                 "circuit breaker '{breaker}' is open; retry after {:.3}s",
                 retry_after.as_secs_f64()
             ),
+            #[cfg(feature = "validate")]
+            Error::Validation(failure) => failure.fmt(f),
         }
     }
 }

@@ -8,6 +8,8 @@ pub mod mock;
 pub mod policy;
 pub mod random;
 pub mod striped;
+#[cfg(feature = "validate")]
+pub mod validate;
 
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
 pub use error::{ConfigProblem, Error, Result};
