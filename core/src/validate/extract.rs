@@ -20,7 +20,9 @@ pub fn locate(text: &str) -> Option<Start> {
     }
     if let Some(fence) = text.find("```") {
         // The fence line may name a language (```json); the content starts on the next line.
-        let line_end = text[fence..].find('\n').map_or(text.len(), |i| fence + i + 1);
+        let line_end = text[fence..]
+            .find('\n')
+            .map_or(text.len(), |i| fence + i + 1);
         let content = b[line_end..]
             .iter()
             .position(|c| !c.is_ascii_whitespace())

@@ -50,9 +50,17 @@ mod tests {
     #[test]
     fn bad_limits_name_the_parameter() {
         let e = Limits::new("JsonValidator", 0, 10).unwrap_err().to_string();
-        assert!(e.contains("max_input_bytes=0") && e.contains("[1, 1073741824]"), "{e}");
-        let e = Limits::new("JsonValidator", 10, 5000).unwrap_err().to_string();
-        assert!(e.contains("max_depth=5000") && e.contains("[1, 1000]"), "{e}");
+        assert!(
+            e.contains("max_input_bytes=0") && e.contains("[1, 1073741824]"),
+            "{e}"
+        );
+        let e = Limits::new("JsonValidator", 10, 5000)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("max_depth=5000") && e.contains("[1, 1000]"),
+            "{e}"
+        );
         assert_eq!(Limits::new("X", 100, 3).unwrap().max_depth, 3);
     }
 }

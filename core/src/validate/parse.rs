@@ -49,10 +49,7 @@ pub(crate) fn too_large(len: usize, limits: &Limits) -> Failure {
 }
 
 pub(crate) fn too_deep(limits: &Limits) -> String {
-    format!(
-        "nesting is deeper than max_depth={}",
-        limits.max_depth
-    )
+    format!("nesting is deeper than max_depth={}", limits.max_depth)
 }
 
 fn locate(text: &str, e: ParseError, stack: &[Frame]) -> Failure {
@@ -262,7 +259,10 @@ fn object_key(b: &[u8], pos: usize) -> Step<(String, usize)> {
     if b.get(after) != Some(&b':') {
         return err(
             after,
-            format!("expected ':' after key \"{key}\", found {}", describe(b, after)),
+            format!(
+                "expected ':' after key \"{key}\", found {}",
+                describe(b, after)
+            ),
         );
     }
     Ok((key, after + 1))
@@ -285,7 +285,10 @@ fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
     let mut run_start = pos;
     loop {
         let Some(&c) = b.get(pos) else {
-            return err(open, "unterminated string: no closing '\"' before end of input");
+            return err(
+                open,
+                "unterminated string: no closing '\"' before end of input",
+            );
         };
         match c {
             b'"' => {
@@ -338,12 +341,7 @@ fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
                                     char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
                                         .unwrap_or('\u{FFFD}')
                                 }
-                                _ => {
-                                    return err(
-                                        pos - 6,
-                                        "lone UTF-16 surrogate in \\u escape",
-                                    )
-                                }
+                                _ => return err(pos - 6, "lone UTF-16 surrogate in \\u escape"),
                             }
                         } else if (0xDC00..0xE000).contains(&hi) {
                             return err(pos - 6, "lone UTF-16 surrogate in \\u escape");
@@ -354,7 +352,10 @@ fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
                     _ => {
                         return err(
                             pos - 2,
-                            format!("invalid escape '\\{}' in string", describe(b, pos - 1).trim_matches('\'')),
+                            format!(
+                                "invalid escape '\\{}' in string",
+                                describe(b, pos - 1).trim_matches('\'')
+                            ),
                         )
                     }
                 };
@@ -465,10 +466,19 @@ mod tests {
             "-9223372036854775808",
             "[[[[]]]]",
         ] {
-            assert_eq!(p(t).unwrap(), serde_json::from_str::<Value>(t).unwrap(), "{t}");
+            assert_eq!(
+                p(t).unwrap(),
+                serde_json::from_str::<Value>(t).unwrap(),
+                "{t}"
+            );
         }
         assert_eq!(
-            p(r#"{"z":1,"a":2}"#).unwrap().as_object().unwrap().keys().collect::<Vec<_>>(),
+            p(r#"{"z":1,"a":2}"#)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
             ["z", "a"]
         );
         assert_eq!(p("[1,2]").unwrap(), json!([1, 2]));
@@ -480,7 +490,9 @@ mod tests {
         assert_eq!(f.kind, FailureKind::Parse);
         assert_eq!((f.line, f.column), (Some(3), Some(4)));
         assert_eq!(f.violations[0].path, "/a/2");
-        assert!(f.violations[0].message.contains("expected a value, found 'x'"));
+        assert!(f.violations[0]
+            .message
+            .contains("expected a value, found 'x'"));
 
         let f = p(r#"{"a": {"b/c": tru}}"#).unwrap_err();
         assert_eq!(f.violations[0].path, "/a/b~1c");
@@ -491,10 +503,14 @@ mod tests {
         assert_eq!(f.violations[0].path, "/1");
         let f = p("{'a': 1}").unwrap_err();
         assert!(f.violations[0].message.contains("double-quoted object key"));
-        assert!(p("\"a\nb\"").unwrap_err().violations[0].message.contains("U+000A"));
+        assert!(p("\"a\nb\"").unwrap_err().violations[0]
+            .message
+            .contains("U+000A"));
         assert!(p("01").is_err() && p("1.").is_err() && p("-").is_err() && p("1e").is_err());
         assert!(p(r#""\ud800""#).is_err() && p(r#""\x""#).is_err());
-        assert!(p("[1] x").unwrap_err().violations[0].message.contains("after the end"));
+        assert!(p("[1] x").unwrap_err().violations[0]
+            .message
+            .contains("after the end"));
         assert!(p("1e999").is_err());
         assert!(p("").is_err());
     }
@@ -516,9 +532,15 @@ mod tests {
         // Far past any recursion limit: refused, not a stack overflow.
         let deep = "[".repeat(200_000);
         assert_eq!(
-            parse(&deep, &Limits { max_input_bytes: 1 << 20, max_depth: 1000 })
-                .unwrap_err()
-                .kind,
+            parse(
+                &deep,
+                &Limits {
+                    max_input_bytes: 1 << 20,
+                    max_depth: 1000
+                }
+            )
+            .unwrap_err()
+            .kind,
             FailureKind::Limit
         );
     }

@@ -138,9 +138,7 @@ pub fn repair_after_parse_error(
             Err(f) => {
                 let why = format!(
                     "the repaired text is still not JSON: {}",
-                    f.violations
-                        .first()
-                        .map_or("", |v| v.message.as_str())
+                    f.violations.first().map_or("", |v| v.message.as_str())
                 );
                 original.repairs = r.repairs;
                 Err(not_repaired(original, &why))
@@ -216,9 +214,8 @@ pub(crate) fn pass(text: &str, limits: &Limits) -> Result<Repaired, Stop> {
             too_large(text.len(), limits).violations[0].message.clone(),
         ));
     }
-    let start = extract::locate(text).ok_or_else(|| {
-        Stop::Ambiguous("no JSON object or array found in the text".into(), 0)
-    })?;
+    let start = extract::locate(text)
+        .ok_or_else(|| Stop::Ambiguous("no JSON object or array found in the text".into(), 0))?;
     let mut p = Pass {
         b: text.as_bytes(),
         pos: start.offset,
@@ -461,11 +458,9 @@ impl<'a> Pass<'a> {
         match self.state {
             State::Done => return Ok(()),
             State::TopValue => return self.ambiguous("no JSON value before the end of input"),
-            State::ObjColon | State::ObjValue => {
-                return self.ambiguous(
-                    "the input ends after an object key: its value is missing and cannot be guessed",
-                )
-            }
+            State::ObjColon | State::ObjValue => return self.ambiguous(
+                "the input ends after an object key: its value is missing and cannot be guessed",
+            ),
             State::ArrNext | State::ObjNext => self.drop_pending_comma(RepairKind::Truncated),
             _ => {}
         }
@@ -677,9 +672,8 @@ impl<'a> Pass<'a> {
             self.out.extend_from_slice(&b[run..self.pos]);
             if self.pos >= b.len() {
                 if is_key {
-                    return self.ambiguous(
-                        "the input ends inside an object key: its value is missing",
-                    );
+                    return self
+                        .ambiguous("the input ends inside an object key: its value is missing");
                 }
                 self.out.push(b'"');
                 self.truncated.push("closed a cut-off string");
@@ -771,11 +765,7 @@ impl<'a> Pass<'a> {
                 self.out.push(b'\'');
                 self.pos += 2;
                 if q != Quote::Single {
-                    self.note(
-                        RepairKind::InvalidEscape,
-                        at,
-                        "replaced \\' with '".into(),
-                    );
+                    self.note(RepairKind::InvalidEscape, at, "replaced \\' with '".into());
                 }
             }
             _ => {
@@ -809,9 +799,8 @@ impl<'a> Pass<'a> {
                 }
             })
             .collect();
-        let text = String::from_utf8(self.out).map_err(|_| {
-            Stop::Ambiguous("the repaired text is not valid UTF-8".into(), 0)
-        })?;
+        let text = String::from_utf8(self.out)
+            .map_err(|_| Stop::Ambiguous("the repaired text is not valid UTF-8".into(), 0))?;
         Ok(Repaired {
             text,
             repairs,
@@ -838,7 +827,10 @@ mod tests {
 
     #[test]
     fn each_kind() {
-        assert_eq!(fix(r#"{"a": 1,}"#), (r#"{"a": 1}"#.into(), vec!["trailing_comma"]));
+        assert_eq!(
+            fix(r#"{"a": 1,}"#),
+            (r#"{"a": 1}"#.into(), vec!["trailing_comma"])
+        );
         assert_eq!(fix("{'a': 'b'}").0, r#"{"a": "b"}"#);
         assert_eq!(fix("[True, False, None]").0, "[true, false, null]");
         assert_eq!(fix("{a: 1, b_2: 2}").0, r#"{"a": 1, "b_2": 2}"#);
@@ -853,7 +845,10 @@ mod tests {
         assert_eq!(fix("[tru").0, "[true]");
         let (t, k) = fix("Here you go:\n```json\n{\"a\": 1,}\n```\nThanks");
         assert_eq!(t, "{\"a\": 1}");
-        assert_eq!(k, vec!["extracted_json", "trailing_comma", "extracted_json"]);
+        assert_eq!(
+            k,
+            vec!["extracted_json", "trailing_comma", "extracted_json"]
+        );
     }
 
     #[test]

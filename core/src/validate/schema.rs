@@ -54,7 +54,12 @@ impl Schema {
     /// Compiles a schema given as JSON text.
     pub fn from_json(text: &str) -> Result<Self> {
         let v: Value = serde_json::from_str(text).map_err(|e| {
-            Error::out_of_range("JsonSchema", "schema", shorten(text.to_string()), format!("JSON text ({e})"))
+            Error::out_of_range(
+                "JsonSchema",
+                "schema",
+                shorten(text.to_string()),
+                format!("JSON text ({e})"),
+            )
         })?;
         Self::new(&v)
     }
@@ -100,12 +105,17 @@ mod tests {
         let mut paths: Vec<_> = v.iter().map(|v| v.path.as_str()).collect();
         paths.sort();
         assert_eq!(paths, ["", "/age", "/name", "/tags/1"], "{v:?}");
-        assert!(s.violations(&json!({})).iter().any(|v| v.message.contains("\"name\"")));
+        assert!(s
+            .violations(&json!({}))
+            .iter()
+            .any(|v| v.message.contains("\"name\"")));
     }
 
     #[test]
     fn a_bad_schema_is_a_config_error() {
-        let e = Schema::new(&json!({"type": "strin"})).unwrap_err().to_string();
+        let e = Schema::new(&json!({"type": "strin"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("JsonSchema: schema="), "{e}");
         assert!(Schema::from_json("{").is_err());
     }

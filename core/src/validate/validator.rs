@@ -46,7 +46,9 @@ impl JsonValidator {
     pub fn validate(&self, text: &str) -> Result<Validated, Failure> {
         let r = self.check(text);
         match &r {
-            Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => stats::record(Verdict::Valid),
+            Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => {
+                stats::record(Verdict::Valid)
+            }
             Ok(v) => {
                 stats::record(Verdict::Repaired);
                 for r in &v.repairs {
@@ -121,6 +123,9 @@ mod tests {
         assert_eq!(bad.repairs.len(), 2);
 
         let strict = JsonValidator::new(None, false, Limits::default());
-        assert_eq!(strict.validate("{'a': 1}").unwrap_err().kind, FailureKind::Parse);
+        assert_eq!(
+            strict.validate("{'a': 1}").unwrap_err().kind,
+            FailureKind::Parse
+        );
     }
 }
