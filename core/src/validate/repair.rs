@@ -812,6 +812,7 @@ impl<'a> Pass<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Strategy as _;
 
     fn fix(t: &str) -> (String, Vec<&'static str>) {
         let r = repair(t, &Limits::default()).unwrap_or_else(|f| panic!("{t:?}: {f:?}"));
@@ -879,6 +880,26 @@ mod tests {
             let r = pass(t, &Limits::default()).unwrap();
             assert_eq!(r.text, t);
             assert!(r.repairs.is_empty());
+        }
+    }
+
+    proptest::proptest! {
+        /// The pass itself (not only the strict-parse shortcut in `repair`) leaves valid JSON as is.
+        #[test]
+        fn the_pass_leaves_valid_json_unchanged(
+            v in proptest::collection::vec(
+                ("[a-z]{1,6}", proptest::prop_oneof![
+                    proptest::prelude::any::<i32>().prop_map(|n| serde_json::json!(n)),
+                    "[ -~“”\n]{0,10}".prop_map(|s| serde_json::json!(s)),
+                    proptest::prelude::Just(serde_json::json!([true, null, {"x": [1.5, []]}])),
+                ]), 0..8),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let obj: serde_json::Map<String, Value> = v.into_iter().collect();
+            let t = if pretty { serde_json::to_string_pretty(&obj).unwrap() } else { serde_json::to_string(&obj).unwrap() };
+            let r = pass(&t, &Limits::default()).unwrap();
+            proptest::prop_assert_eq!(&r.text, &t);
+            proptest::prop_assert!(r.repairs.is_empty());
         }
     }
 
