@@ -31,6 +31,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             retry_after,
         } => class(py, &CIRCUIT_OPEN_ERROR, "CircuitOpenError")
             .and_then(|c| c.call1((e.to_string(), breaker.as_str(), retry_after.as_secs_f64()))),
+        Error::Validation(f) => return crate::validate::validation_error(py, f, None),
     };
     match made {
         Ok(v) => PyErr::from_value(v),

@@ -6,6 +6,7 @@ mod clock;
 mod error;
 mod gil;
 mod mock;
+mod validate;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -15,6 +16,10 @@ mod _ferrule {
     use crate::clock::ManualClock;
     #[pymodule_export]
     use crate::mock::MockServerCore;
+    #[pymodule_export]
+    use crate::validate::{
+        record_validation, repair_json, validation_stats, JsonValidatorCore, Repair,
+    };
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -59,7 +59,7 @@ fn locate(text: &str, e: ParseError, stack: &[Frame]) -> Failure {
             Frame::Array(v) => push_pointer_segment(&mut pointer, &v.len().to_string()),
             Frame::Object(_, k) if !k.is_empty() => push_pointer_segment(&mut pointer, k),
             Frame::Object(m, _) => {
-                if let Some(k) = m.keys().last() {
+                if let Some(k) = m.keys().next_back() {
                     push_pointer_segment(&mut pointer, k)
                 }
             }

@@ -146,8 +146,14 @@ pub fn repair_after_parse_error(
         },
         Err(Stop::Limit(message)) => Err(Failure::limit(message)),
         Err(Stop::Ambiguous(why, at)) => {
-            let (line, column) = super::location::line_column(text, at);
-            original = not_repaired(original, &format!("{why}, at line {line} column {column}"));
+            // Where repair stopped, when that is not where the parse error already points.
+            let why = if original.offset == Some(at) {
+                why
+            } else {
+                let (line, column) = super::location::line_column(text, at);
+                format!("{why}, at line {line} column {column}")
+            };
+            original = not_repaired(original, &why);
             Err(original)
         }
     }
