@@ -9,7 +9,7 @@ import functools
 import inspect
 import json
 import logging
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._ferrule import JsonValidatorCore, Repair, record_validation, validation_stats
 from ._ferrule import repair_json as _repair_json
@@ -19,7 +19,6 @@ __all__ = ["JsonSchema", "Repair", "Repaired", "parse_json", "repair_json", "val
 
 _log = logging.getLogger("ferrule")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_INPUT_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 128
@@ -292,7 +291,7 @@ def validated(
     reask: int = 0,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
-) -> Callable[[F], F]:
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorates a function (``def`` or ``async def``) that returns model output, so it returns the
     validated value instead. On a refusal it calls the function again up to ``reask`` times with
     ``feedback=`` describing every violation; after the last, the ``ValidationError`` is raised."""
@@ -300,7 +299,9 @@ def validated(
         raise ConfigError(f"validated: reask={reask!r} is out of range; allowed: an integer in [0, {_MAX_REASK}]")
     run = _compile(schema, repair, max_input_bytes, max_depth)
 
-    def decorate(fn: F) -> F:
+    # The decorated function returns the validated value (or an awaitable of it), not the model's
+    # text, so its return type is honestly `Any`, not the wrapped function's.
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         if reask and not _accepts_feedback(fn):
             raise TypeError(
                 f"validated: {getattr(fn, '__qualname__', fn)!r} takes no 'feedback' keyword argument, "
@@ -336,7 +337,7 @@ def validated(
                         attempt += 1
                     out = await fn(*args, **kwargs)
 
-            return cast(F, async_wrapper)
+            return async_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -352,6 +353,6 @@ def validated(
                     attempt += 1
                 out = fn(*args, **kwargs)
 
-        return cast(F, wrapper)
+        return wrapper
 
     return decorate
