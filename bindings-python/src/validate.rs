@@ -106,13 +106,14 @@ fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
             }
         }
         Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for x in items {
-                list.append(to_python(py, x)?)?;
-            }
-            list.into_any()
-        }
+        Value::Array(items) => PyList::new(
+            py,
+            items
+                .iter()
+                .map(|x| to_python(py, x))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any(),
         Value::Object(map) => {
             let d = PyDict::new(py);
             for (k, x) in map {
