@@ -312,6 +312,8 @@ def test_many_threads_count_exactly() -> None:
         (dict(window=0), "window=0 is out of range; allowed: an integer in [1, 1000000]"),
         (dict(window=-5), "window=-5"),
         (dict(window_seconds=-1.0), "window_seconds=-1 is out of range"),
+        (dict(window_seconds=1e9), "window_seconds=1000000000 is out of range; allowed: (0, 31536000]"),
+        (dict(window_seconds=0.005), "window_seconds=0.005 is out of range; allowed: >= 0.001 s per bucket (10 buckets)"),
         (dict(window=10, window_seconds=60.0), "window=10 conflicts: window_seconds=60 was given too"),
         (dict(open_seconds=-1.0), "open_seconds=-1 is out of range"),
         (dict(open_seconds=float("nan")), "open_seconds=NaN is out of range"),

@@ -1,6 +1,7 @@
 //! The OpenAI wire format the mock speaks: chat completions (plain and server-sent events),
 //! embeddings, models and responses, with usage counts, plus OpenAI-style error bodies.
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// A rough token count (4 characters a token), enough for usage and cost arithmetic.
@@ -162,6 +163,8 @@ pub fn embeddings(body: &Value) -> Result<Value, String> {
             .collect(),
         _ => return Err("'input' must be a string or a list".into()),
     };
+    // The Node SDK asks for base64 (little-endian float32) by default and decodes it itself.
+    let as_base64 = body.get("encoding_format").and_then(Value::as_str) == Some("base64");
     let dims = body
         .get("dimensions")
         .and_then(Value::as_u64)
@@ -173,7 +176,14 @@ pub fn embeddings(body: &Value) -> Result<Value, String> {
         .enumerate()
         .map(|(i, text)| {
             tokens += estimate_tokens(text);
-            json!({ "object": "embedding", "index": i, "embedding": vector(text, dims) })
+            let v = vector(text, dims);
+            let embedding = if as_base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({ "object": "embedding", "index": i, "embedding": embedding })
         })
         .collect();
     Ok(json!({

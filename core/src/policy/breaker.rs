@@ -13,6 +13,8 @@ use std::time::Duration;
 
 const COMPONENT: &str = "CircuitBreaker";
 const NANOS_PER_MS: u64 = 1_000_000;
+/// A year: the longest time window (and open period) a breaker accepts.
+const MAX_WINDOW_NANOS: u64 = 31_536_000 * 1_000_000_000;
 
 /// What a caller sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,6 +192,14 @@ impl BreakerConfig {
                         "window_seconds",
                         nanos as f64 / 1e9,
                         format!(">= 0.001 s per bucket ({} buckets)", buckets),
+                    ));
+                }
+                if nanos > MAX_WINDOW_NANOS {
+                    return Err(Error::out_of_range(
+                        C,
+                        "window_seconds",
+                        nanos as f64 / 1e9,
+                        "(0, 31536000]",
                     ));
                 }
             }

@@ -1,0 +1,59 @@
+'use strict'
+// The error classes of the Node API, one tree rooted at FerruleError. Codes are stable and shared
+// with the Python binding; the core's error enum is mapped here once.
+
+class FerruleError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ code?: string, cause?: unknown }} [options]
+   */
+  constructor(message, options) {
+    super(message, options !== undefined && 'cause' in options ? { cause: options.cause } : undefined)
+    this.code = (options && options.code) || 'FERRULE_ERROR'
+  }
+}
+FerruleError.prototype.name = 'FerruleError'
+
+class CircuitOpenError extends FerruleError {
+  /**
+   * @param {string} breaker the breaker's name
+   * @param {number | null} retryAfterMs time left open; null when forced open or when every
+   *   half-open probe slot is taken, so the wait cannot be known
+   */
+  constructor(breaker, retryAfterMs) {
+    super(
+      retryAfterMs === null
+        ? `circuit breaker '${breaker}' is open; retry time unknown (forced open, or every half-open probe slot is taken)`
+        : `circuit breaker '${breaker}' is open; retry after ${(retryAfterMs / 1000).toFixed(3)}s`,
+      { code: 'FERRULE_CIRCUIT_OPEN' },
+    )
+    this.breaker = breaker
+    this.retryAfterMs = retryAfterMs
+  }
+}
+CircuitOpenError.prototype.name = 'CircuitOpenError'
+
+const INVALID_CONFIG = 'FERRULE_INVALID_CONFIG'
+
+/**
+ * A refused configuration: the built-in TypeError or RangeError, as Node's own validation throws,
+ * carrying the stable code and the option name.
+ * @param {'TypeError' | 'RangeError'} kind
+ */
+function configError(kind, message, param) {
+  const err = kind === 'RangeError' ? new RangeError(message) : new TypeError(message)
+  err.code = INVALID_CONFIG
+  err.param = param
+  return err
+}
+
+/** Anything the native module throws (a caught Rust panic): never a crash, always a FerruleError. */
+function internalError(cause) {
+  const detail = cause instanceof Error ? cause.message : String(cause)
+  return new FerruleError(`ferrule: internal error in the native core: ${detail}`, {
+    code: 'FERRULE_INTERNAL',
+    cause,
+  })
+}
+
+module.exports = { FerruleError, CircuitOpenError, configError, internalError, INVALID_CONFIG }

@@ -1,0 +1,102 @@
+'use strict'
+// index.d.ts against the runtime: the classes, their members, the stats fields and the option names
+// it declares are exactly what index.js exports and accepts. (`npm test` first runs tsc on
+// node-tests/types/usage.ts, which checks usage against the declarations; this checks the
+// declarations against the objects.)
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const ts = require('typescript')
+const ferrule = require('ferrule')
+
+const file = path.join(__dirname, '..', 'bindings-node', 'index.d.ts')
+const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true)
+
+function declarations(kind) {
+  return source.statements.filter((s) => s.kind === kind)
+}
+
+function memberNames(node) {
+  return node.members
+    .filter((m) => m.name !== undefined)
+    .filter((m) => !(m.modifiers || []).some((mod) => mod.kind === ts.SyntaxKind.StaticKeyword))
+    .map((m) => m.name.getText(source))
+}
+
+const classes = new Map(declarations(ts.SyntaxKind.ClassDeclaration).map((c) => [c.name.text, c]))
+const interfaces = new Map(declarations(ts.SyntaxKind.InterfaceDeclaration).map((i) => [i.name.text, i]))
+
+test('the declared classes are exactly the runtime exports', () => {
+  assert.deepEqual([...classes.keys()].sort(), Object.keys(ferrule).sort())
+  for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
+})
+
+test('the declared members of each class exist at runtime, and every public runtime member is declared', () => {
+  for (const [name, decl] of classes) {
+    const Class = ferrule[name]
+    const declared = declaredMembers(decl, true)
+    const onPrototype = Object.getOwnPropertyNames(Class.prototype).filter((k) => k !== 'constructor')
+    for (const k of onPrototype) assert.ok(declared.has(k), `${name}.${k} exists at runtime but is not declared`)
+    const instance = sample(name)
+    for (const k of declaredMembers(decl, false)) assert.ok(k in instance, `${name}.${k} is declared but missing at runtime`)
+  }
+})
+
+// A class's own declared members plus those it inherits from a declared base class and, with
+// `lib`, from Error as lib.es2022 declares it (whose `cause` is optional, so not always present).
+function declaredMembers(decl, lib) {
+  const names = new Set(memberNames(decl))
+  for (const clause of decl.heritageClauses || []) {
+    for (const t of clause.types) {
+      const base = t.expression.getText(source)
+      const inherited = classes.has(base)
+        ? declaredMembers(classes.get(base), lib)
+        : base === 'Error' && lib
+          ? ['name', 'message', 'stack', 'cause']
+          : []
+      for (const k of inherited) names.add(k)
+    }
+  }
+  return names
+}
+
+function sample(name) {
+  switch (name) {
+    case 'CircuitBreaker':
+      return new ferrule.CircuitBreaker('t')
+    case 'CircuitOpenError':
+      return new ferrule.CircuitOpenError('t', null)
+    case 'FerruleError':
+      return new ferrule.FerruleError('t')
+    case 'ManualClock':
+      return new ferrule.ManualClock()
+    case 'MockLLMServer': {
+      const s = new ferrule.MockLLMServer()
+      s.stop()
+      return s
+    }
+    default:
+      throw new Error(`no sample for ${name}`)
+  }
+}
+
+test('CircuitBreakerStats declares exactly the fields stats() returns', () => {
+  const declared = memberNames(interfaces.get('CircuitBreakerStats')).sort()
+  assert.deepEqual(declared, Object.keys(new ferrule.CircuitBreaker('t').stats()).sort())
+})
+
+test('the declared options are exactly the options the constructor accepts', () => {
+  const declared = new Set()
+  for (const n of ['CommonOptions', 'CountWindowOptions', 'TimeWindowOptions']) {
+    for (const k of memberNames(interfaces.get(n))) declared.add(k)
+  }
+  let allowed
+  try {
+    new ferrule.CircuitBreaker('t', { notAnOption: 1 })
+  } catch (e) {
+    allowed = e.message.split('; allowed: ')[1].split(', ')
+  }
+  assert.deepEqual([...declared].sort(), allowed.sort())
+})
