@@ -3,8 +3,11 @@
 // private; everything a user touches is defined in the host layer files required here.
 
 const { CircuitBreaker } = require('./breaker.js')
-const { FerruleError, CircuitOpenError } = require('./errors.js')
+const { FerruleError, CircuitOpenError, ValidationError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 const { MockLLMServer } = require('./mock.js')
+const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
 
 module.exports = { CircuitBreaker, CircuitOpenError, FerruleError, ManualClock, MockLLMServer }
+// Response validation and correction (issue 8).
+Object.assign(module.exports, { ValidationError, parseJson, repairJson, validated, validationStats })

@@ -22,6 +22,14 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+export declare class NativeJsonValidator {
+  /**
+   * `null` when `text` is valid as given (parse it as is); otherwise the repaired text or the
+   * refusal. Counts the outcome.
+   */
+  validate(text: string): ValidationOutcome | null
+}
+
 export declare class NativeManualClock {
   constructor()
   /** Moves time forward; the host checked `ms` is finite and >= 0 (the cast saturates anyway). */
@@ -107,6 +115,9 @@ export interface ConfigError {
  */
 export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
 
+/** A validator with its options fixed, or why they were refused (the host throws that). */
+export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions): NativeJsonValidator | ConfigError
+
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
 
@@ -115,6 +126,12 @@ export declare function createMockServer(faultsJson: string, options: MockOption
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
+
+export interface JsonValidatorOptions {
+  repair?: boolean
+  maxInputBytes?: number
+  maxDepth?: number
+}
 
 export interface MockOptions {
   host?: string
@@ -131,6 +148,23 @@ export interface MockOptions {
  */
 export declare function panicForTest(): void
 
+/**
+ * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
+ * `invalid`. Returns false for an unknown verdict.
+ */
+export declare function recordValidation(verdict: string, repairKinds?: Array<string> | undefined | null): boolean
+
+export interface RepairInfo {
+  kind: string
+  detail: string
+  line: number
+  column: number
+  offset: number
+}
+
+/** Repairs `text` into strict JSON text; counts nothing (not a validation). */
+export declare function repairJson(text: string, options: JsonValidatorOptions): ValidationOutcome | ConfigError
+
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {
   from: string
@@ -138,4 +172,31 @@ export interface TransitionInfo {
   reason: string
   /** For a transition to open: how long it stays open. */
   openForMs?: number
+}
+
+/** What became of a text that was not simply valid as given. */
+export interface ValidationOutcome {
+  /** `valid` (repairJson only), `repaired` or `invalid`. */
+  status: string
+  /** The strict JSON text to parse, when valid or repaired. */
+  text?: string
+  repairs: Array<RepairInfo>
+  omittedRepairs: number
+  /**
+   * For `invalid`: `parse`, `schema` or `limit`, the summary, every violation, and where a parse
+   * error is.
+   */
+  kind?: string
+  message?: string
+  errors: Array<ViolationInfo>
+  line?: number
+  column?: number
+}
+
+/** The process-wide validation counts, as JSON. */
+export declare function validationStatsJson(): string
+
+export interface ViolationInfo {
+  path: string
+  message: string
 }

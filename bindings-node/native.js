@@ -836,9 +836,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeBreaker = nativeBinding.NativeBreaker
+module.exports.NativeJsonValidator = nativeBinding.NativeJsonValidator
 module.exports.NativeManualClock = nativeBinding.NativeManualClock
 module.exports.NativeMockServer = nativeBinding.NativeMockServer
 module.exports.createBreaker = nativeBinding.createBreaker
+module.exports.createJsonValidator = nativeBinding.createJsonValidator
 module.exports.createMockServer = nativeBinding.createMockServer
 module.exports.fastCalls = nativeBinding.fastCalls
 module.exports.panicForTest = nativeBinding.panicForTest
+module.exports.recordValidation = nativeBinding.recordValidation
+module.exports.repairJson = nativeBinding.repairJson
+module.exports.validationStatsJson = nativeBinding.validationStatsJson

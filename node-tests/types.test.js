@@ -28,9 +28,11 @@ function memberNames(node) {
 const classes = new Map(declarations(ts.SyntaxKind.ClassDeclaration).map((c) => [c.name.text, c]))
 const interfaces = new Map(declarations(ts.SyntaxKind.InterfaceDeclaration).map((i) => [i.name.text, i]))
 
-test('the declared classes are exactly the runtime exports', () => {
-  assert.deepEqual([...classes.keys()].sort(), Object.keys(ferrule).sort())
-  for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
+const functions = new Set(declarations(ts.SyntaxKind.FunctionDeclaration).map((f) => f.name.text))
+
+test('the declared classes and functions are exactly the runtime exports', () => {
+  assert.deepEqual([...classes.keys(), ...functions].sort(), Object.keys(ferrule).sort())
+  for (const name of [...classes.keys(), ...functions]) assert.equal(typeof ferrule[name], 'function', name)
 })
 
 test('the declared members of each class exist at runtime, and every public runtime member is declared', () => {
@@ -70,6 +72,8 @@ function sample(name) {
       return new ferrule.CircuitOpenError('t', null)
     case 'FerruleError':
       return new ferrule.FerruleError('t')
+    case 'ValidationError':
+      return new ferrule.ValidationError('t', { kind: 'parse' })
     case 'ManualClock':
       return new ferrule.ManualClock()
     case 'MockLLMServer': {

@@ -7,11 +7,16 @@ mod clock;
 mod error;
 mod fast_call;
 mod mock;
+mod validate;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
 pub use mock::{create_mock_server, NativeMockServer};
+pub use validate::{
+    create_json_validator, record_validation, repair_json, validation_stats_json,
+    NativeJsonValidator,
+};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.
