@@ -35,7 +35,7 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Value, Failure> {
         return Err(too_large(text.len(), limits));
     }
     let mut stack: Vec<Frame> = Vec::new();
-    match run(text.as_bytes(), limits, &mut stack) {
+    match run(text, limits, &mut stack) {
         Ok(v) => Ok(v),
         Err(e) => Err(locate(text, e, &stack)),
     }
@@ -112,7 +112,8 @@ fn describe(b: &[u8], pos: usize) -> String {
     }
 }
 
-fn run(b: &[u8], limits: &Limits, stack: &mut Vec<Frame>) -> Step<Value> {
+fn run(text: &str, limits: &Limits, stack: &mut Vec<Frame>) -> Step<Value> {
+    let b = text.as_bytes();
     let mut pos = 0;
     'value: loop {
         pos = skip_ws(b, pos);
@@ -143,7 +144,7 @@ fn run(b: &[u8], limits: &Limits, stack: &mut Vec<Frame>) -> Step<Value> {
                 } else {
                     stack.push(Frame::Object(Map::new(), String::new()));
                     let key;
-                    (key, pos) = object_key(b, pos)?;
+                    (key, pos) = object_key(text, pos)?;
                     if let Some(Frame::Object(_, k)) = stack.last_mut() {
                         *k = key;
                     }
@@ -152,7 +153,7 @@ fn run(b: &[u8], limits: &Limits, stack: &mut Vec<Frame>) -> Step<Value> {
             }
             b'"' => {
                 let s;
-                (s, pos) = string(b, pos)?;
+                (s, pos) = string(text, pos)?;
                 Value::String(s)
             }
             b'-' | b'0'..=b'9' => {
@@ -219,7 +220,7 @@ fn run(b: &[u8], limits: &Limits, stack: &mut Vec<Frame>) -> Step<Value> {
                     match b.get(pos) {
                         Some(b',') => {
                             let next;
-                            (next, pos) = object_key(b, skip_ws(b, pos + 1))?;
+                            (next, pos) = object_key(text, skip_ws(b, pos + 1))?;
                             *key = next;
                             continue 'value;
                         }
@@ -244,7 +245,8 @@ fn run(b: &[u8], limits: &Limits, stack: &mut Vec<Frame>) -> Step<Value> {
 }
 
 /// Reads `"key"` and the `:` after it; returns the position after the colon.
-fn object_key(b: &[u8], pos: usize) -> Step<(String, usize)> {
+fn object_key(text: &str, pos: usize) -> Step<(String, usize)> {
+    let b = text.as_bytes();
     if b.get(pos) != Some(&b'"') {
         return err(
             pos,
@@ -254,7 +256,7 @@ fn object_key(b: &[u8], pos: usize) -> Step<(String, usize)> {
             ),
         );
     }
-    let (key, after) = string(b, pos)?;
+    let (key, after) = string(text, pos)?;
     let after = skip_ws(b, after);
     if b.get(after) != Some(&b':') {
         return err(
@@ -277,13 +279,30 @@ fn hex4(b: &[u8], pos: usize) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
+/// Bytes that end a run of plain string content: the closing quote, an escape, a control character.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Reads a string starting at the opening quote; returns the decoded text and the position after
-/// the closing quote.
-fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
+/// the closing quote. Runs are sliced from `text` at ASCII delimiters, so they are whole UTF-8.
+fn string(text: &str, open: usize) -> Step<(String, usize)> {
+    let b = text.as_bytes();
     let mut pos = open + 1;
-    let mut out: Option<Vec<u8>> = None; // allocated only when an escape forces a copy
+    let mut out: Option<String> = None; // allocated only when an escape forces a copy
     let mut run_start = pos;
     loop {
+        while pos < b.len() && !STRING_STOP[b[pos] as usize] {
+            pos += 1;
+        }
         let Some(&c) = b.get(pos) else {
             return err(
                 open,
@@ -293,23 +312,17 @@ fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
         match c {
             b'"' => {
                 let s = match out {
-                    None => b[run_start..pos].to_vec(),
+                    None => text[run_start..pos].to_owned(),
                     Some(mut o) => {
-                        o.extend_from_slice(&b[run_start..pos]);
+                        o.push_str(&text[run_start..pos]);
                         o
                     }
                 };
-                // The input is a &str and escapes append valid UTF-8, so this cannot fail.
-                let s = String::from_utf8(s).map_err(|_| ParseError {
-                    offset: open,
-                    message: "string is not valid UTF-8".into(),
-                    limit: false,
-                })?;
                 return Ok((s, pos + 1));
             }
             b'\\' => {
-                let o = out.get_or_insert_with(Vec::new);
-                o.extend_from_slice(&b[run_start..pos]);
+                let o = out.get_or_insert_with(String::new);
+                o.push_str(&text[run_start..pos]);
                 let Some(&e) = b.get(pos + 1) else {
                     return err(pos, "unterminated escape at end of input");
                 };
@@ -359,8 +372,7 @@ fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
                         )
                     }
                 };
-                let mut buf = [0u8; 4];
-                o.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                o.push(ch);
                 run_start = pos;
             }
             0..=0x1f => {
@@ -371,7 +383,7 @@ fn string(b: &[u8], open: usize) -> Step<(String, usize)> {
                     ),
                 )
             }
-            _ => pos += 1,
+            _ => unreachable!("the run stops only at a quote, a backslash or a control byte"),
         }
     }
 }
@@ -431,17 +443,18 @@ fn number(b: &[u8], start: usize) -> Step<(Number, usize)> {
     })?;
     // ASCII digits, signs, '.', 'e' only: valid UTF-8.
     let s = std::str::from_utf8(&b[start..start + len]).unwrap_or("");
-    let n = if integer && len <= 18 {
-        s.parse::<i64>().ok().map(Number::from)
+    let int = if integer {
+        s.parse::<i64>()
+            .map(Number::from)
+            .or_else(|_| s.parse::<u64>().map(Number::from))
+            .ok()
     } else {
         None
     };
-    let n = match n {
+    // std's float parsing is correctly rounded (what serde_json's float_roundtrip gives).
+    let n = match int.or_else(|| s.parse::<f64>().ok().and_then(Number::from_f64)) {
         Some(n) => n,
-        None => match s.parse::<Number>() {
-            Ok(n) => n,
-            Err(_) => return err(start, format!("number {s} is out of range")),
-        },
+        None => return err(start, format!("number {s} is out of range")),
     };
     Ok((n, start + len))
 }
