@@ -24,10 +24,10 @@ export declare class NativeBreaker {
 
 export declare class NativeJsonValidator {
   /**
-   * `null` when `text` is valid as given (parse it as is); otherwise the repaired text or the
-   * refusal. Counts the outcome.
+   * `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
+   * repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
    */
-  validate(text: string): ValidationOutcome | null
+  validate(text: string): string | null
 }
 
 export declare class NativeManualClock {
@@ -154,16 +154,11 @@ export declare function panicForTest(): void
  */
 export declare function recordValidation(verdict: string, repairKinds?: Array<string> | undefined | null): boolean
 
-export interface RepairInfo {
-  kind: string
-  detail: string
-  line: number
-  column: number
-  offset: number
-}
-
-/** Repairs `text` into strict JSON text; counts nothing (not a validation). */
-export declare function repairJson(text: string, options: JsonValidatorOptions): ValidationOutcome | ConfigError
+/**
+ * Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
+ * omittedRepairs }` or a refusal. Counts nothing (not a validation).
+ */
+export declare function repairJson(text: string, options: JsonValidatorOptions): string | ConfigError
 
 /** A state change, for the host's `'stateChange'` listeners. */
 export interface TransitionInfo {
@@ -174,29 +169,5 @@ export interface TransitionInfo {
   openForMs?: number
 }
 
-/** What became of a text that was not simply valid as given. */
-export interface ValidationOutcome {
-  /** `valid` (repairJson only), `repaired` or `invalid`. */
-  status: string
-  /** The strict JSON text to parse, when valid or repaired. */
-  text?: string
-  repairs: Array<RepairInfo>
-  omittedRepairs: number
-  /**
-   * For `invalid`: `parse`, `schema` or `limit`, the summary, every violation, and where a parse
-   * error is.
-   */
-  kind?: string
-  message?: string
-  errors: Array<ViolationInfo>
-  line?: number
-  column?: number
-}
-
 /** The process-wide validation counts, as JSON. */
 export declare function validationStatsJson(): string
-
-export interface ViolationInfo {
-  path: string
-  message: string
-}

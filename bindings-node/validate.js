@@ -129,11 +129,12 @@ function compile(where, schema, options) {
     }
     // Valid as given: the core agreed it is JSON (and matches the schema); V8 builds the objects.
     if (out === null || out === undefined) return JSON.parse(text)
-    if (out.status === 'repaired') {
-      reportRepairs(out)
-      return JSON.parse(out.text)
+    const outcome = JSON.parse(out)
+    if (outcome.status === 'repaired') {
+      reportRepairs(outcome)
+      return outcome.value
     }
-    const err = refusal(out, text)
+    const err = refusal(outcome, text)
     reportRefusal(err)
     throw err
   }
@@ -189,9 +190,10 @@ function repairJson(text, options) {
   } catch (e) {
     throw internalError(e)
   }
-  if (!('status' in out)) throw configError(out.kind, out.message, out.param)
-  if (out.status === 'invalid') throw refusal(out, text)
-  return { text: out.text, repairs: out.repairs, omittedRepairs: out.omittedRepairs }
+  if (typeof out !== 'string') throw configError(out.kind, out.message, out.param)
+  const outcome = JSON.parse(out)
+  if (outcome.status === 'invalid') throw refusal(outcome, text)
+  return { text: outcome.text, repairs: outcome.repairs, omittedRepairs: outcome.omittedRepairs }
 }
 
 /** What the model is told on a re-ask: every violation, and its previous answer. */

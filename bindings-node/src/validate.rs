@@ -1,7 +1,8 @@
 //! `NativeJsonValidator` and `repairJson` for the JS host layer (`bindings-node/validate.js`). The
 //! core parses, repairs and checks the schema; the host parses the accepted text with `JSON.parse`
 //! (V8's parser builds JS objects faster than any crossing could), so on the steady path nothing but
-//! `null` comes back: "valid as given".
+//! `null` comes back: "valid as given". Anything else crosses as one JSON string (one `JSON.parse`
+//! on the JS side instead of a napi object per repair).
 
 use crate::error::{config_error, ConfigError, NodeParam};
 use ferrule_core::validate::{
@@ -20,71 +21,31 @@ pub struct JsonValidatorOptions {
     pub max_depth: Option<f64>,
 }
 
-#[napi(object)]
-pub struct RepairInfo {
-    pub kind: String,
-    pub detail: String,
-    pub line: u32,
-    pub column: u32,
-    pub offset: f64,
-}
-
-#[napi(object)]
-pub struct ViolationInfo {
-    pub path: String,
-    pub message: String,
-}
-
-/// What became of a text that was not simply valid as given.
-#[napi(object)]
-pub struct ValidationOutcome {
-    /// `valid` (repairJson only), `repaired` or `invalid`.
-    pub status: String,
-    /// The strict JSON text to parse, when valid or repaired.
-    pub text: Option<String>,
-    pub repairs: Vec<RepairInfo>,
-    pub omitted_repairs: f64,
-    /// For `invalid`: `parse`, `schema` or `limit`, the summary, every violation, and where a parse
-    /// error is.
-    pub kind: Option<String>,
-    pub message: Option<String>,
-    pub errors: Vec<ViolationInfo>,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-}
-
-fn repair_infos(repairs: &[Repair]) -> Vec<RepairInfo> {
+fn repairs_json(repairs: &[Repair]) -> serde_json::Value {
     repairs
         .iter()
-        .map(|r| RepairInfo {
-            kind: r.kind.as_str().into(),
-            detail: r.detail.clone(),
-            line: r.line,
-            column: r.column,
-            offset: r.offset as f64,
+        .map(|r| {
+            serde_json::json!({
+                "kind": r.kind.as_str(), "detail": r.detail, "line": r.line,
+                "column": r.column, "offset": r.offset,
+            })
         })
         .collect()
 }
 
-fn refused(f: &Failure) -> ValidationOutcome {
-    ValidationOutcome {
-        status: "invalid".into(),
-        text: None,
-        repairs: repair_infos(&f.repairs),
-        omitted_repairs: 0.0,
-        kind: Some(f.kind.as_str().into()),
-        message: Some(f.summary()),
-        errors: f
-            .violations
-            .iter()
-            .map(|v| ViolationInfo {
-                path: v.path.clone(),
-                message: v.message.clone(),
-            })
-            .collect(),
-        line: f.line,
-        column: f.column,
-    }
+/// A refusal as JSON: `{ status: "invalid", kind, message, errors: [{path, message}], repairs,
+/// line, column }`.
+fn refused(f: &Failure) -> String {
+    let errors: Vec<serde_json::Value> = f
+        .violations
+        .iter()
+        .map(|v| serde_json::json!({"path": v.path, "message": v.message}))
+        .collect();
+    serde_json::json!({
+        "status": "invalid", "kind": f.kind.as_str(), "message": f.summary(), "errors": errors,
+        "repairs": repairs_json(&f.repairs), "line": f.line, "column": f.column,
+    })
+    .to_string()
 }
 
 fn params(o: &JsonValidatorOptions) -> [NodeParam; 3] {
@@ -162,55 +123,37 @@ pub fn create_json_validator(
 
 #[napi]
 impl NativeJsonValidator {
-    /// `null` when `text` is valid as given (parse it as is); otherwise the repaired text or the
-    /// refusal. Counts the outcome.
+    /// `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
+    /// repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
     #[napi(catch_unwind)]
-    pub fn validate(&self, text: String) -> Option<ValidationOutcome> {
+    pub fn validate(&self, text: String) -> Option<String> {
         match self.inner.validate(&text) {
             Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => None,
-            Ok(v) => Some(ValidationOutcome {
-                status: "repaired".into(),
-                text: Some(v.value.to_string()),
-                repairs: repair_infos(&v.repairs),
-                omitted_repairs: v.omitted_repairs as f64,
-                kind: None,
-                message: None,
-                errors: Vec::new(),
-                line: None,
-                column: None,
-            }),
+            Ok(v) => Some(format!(
+                r#"{{"status":"repaired","repairs":{},"omittedRepairs":{},"value":{}}}"#,
+                repairs_json(&v.repairs),
+                v.omitted_repairs,
+                v.value
+            )),
             Err(f) => Some(refused(&f)),
         }
     }
 }
 
-/// Repairs `text` into strict JSON text; counts nothing (not a validation).
+/// Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
+/// omittedRepairs }` or a refusal. Counts nothing (not a validation).
 #[napi(catch_unwind)]
-pub fn repair_json(
-    text: String,
-    options: JsonValidatorOptions,
-) -> Either<ValidationOutcome, ConfigError> {
+pub fn repair_json(text: String, options: JsonValidatorOptions) -> Either<String, ConfigError> {
     let lim = match limits(&options) {
         Ok(l) => l,
         Err(e) => return Either::B(js_config_error(&e, &options)),
     };
     Either::A(match validate::repair(&text, &lim) {
-        Ok(r) => ValidationOutcome {
-            status: if r.repairs.is_empty() {
-                "valid"
-            } else {
-                "repaired"
-            }
-            .into(),
-            repairs: repair_infos(&r.repairs),
-            omitted_repairs: r.omitted as f64,
-            text: Some(r.text),
-            kind: None,
-            message: None,
-            errors: Vec::new(),
-            line: None,
-            column: None,
-        },
+        Ok(r) => serde_json::json!({
+            "status": if r.repairs.is_empty() { "valid" } else { "repaired" },
+            "text": r.text, "repairs": repairs_json(&r.repairs), "omittedRepairs": r.omitted,
+        })
+        .to_string(),
         Err(f) => refused(&f),
     })
 }

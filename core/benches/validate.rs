@@ -55,6 +55,10 @@ fn bench(c: &mut Criterion) {
     c.bench_function("repair fenced + trailing comma", |x| {
         x.iter(|| black_box(repair(black_box(&fenced), &lim).unwrap()))
     });
+    let js = "{\n  // model notes\n  answer: 'Paris',\n  confidence: 0.9, /* guess */\n  tags: ['a', 'b',],\n}";
+    c.bench_function("repair js literal + comments (91 bytes)", |x| {
+        x.iter(|| black_box(repair(black_box(js), &lim).unwrap()))
+    });
     c.bench_function("repair python dict repr (37 repairs)", |x| {
         x.iter(|| black_box(repair(black_box(&python), &lim).unwrap()))
     });
