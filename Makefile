@@ -61,7 +61,7 @@ test-python: build-python tools-apt
 test-node: build-node tools-apt
 	npm test
 
-test: test-rust test-python test-node
+test: test-rust test-python test-node fuzz-smoke
 
 # ---- demo and benchmarks ----------------------------------------------------------------------------
 demo: build-python
@@ -76,3 +76,16 @@ bench: build
 # Last line: `overall recall=R precision=P`. `cargo test` runs a reduced form and checks the targets.
 eval:
 	cargo run --release -q -p ferrule-core --example eval
+# ---- fuzzing (issue 8): parse + repair on arbitrary input, bounded time, no panic or hang ------------
+# Only a stable toolchain exists here: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags,
+# and `-s none` drops the sanitizer (AddressSanitizer needs a nightly std); libFuzzer's coverage
+# guidance, crash and `-timeout` hang detection still apply. The corpus is seeded from the repair
+# corpus into core/fuzz/corpus/ (not in git).
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	@cargo fuzz --version 2>/dev/null | grep -q "$(CARGO_FUZZ_VERSION)" || cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+	$(PYTHON) core/fuzz/seed_corpus.py
+	cd core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_repair -s none corpus/parse_repair -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=5

@@ -115,3 +115,23 @@ TimeoutError.prototype.name = 'TimeoutError'
 
 module.exports.RetryError = RetryError
 module.exports.TimeoutError = TimeoutError
+/**
+ * A model's output was refused: not JSON even after repair (`kind: 'parse'`), against the schema
+ * (`'schema'`), or over a size or depth limit (`'limit'`). `errors` lists every violation as
+ * `{ path, message }` (path a JSON pointer); `repairs` the repairs applied before refusing; `raw` the
+ * text as the model wrote it; `line` / `column` locate a parse error (1-based).
+ */
+class ValidationError extends FerruleError {
+  constructor(message, { kind, errors, repairs, raw, line, column } = {}) {
+    super(message, { code: 'FERRULE_VALIDATION' })
+    this.kind = kind || 'schema'
+    this.errors = errors || []
+    this.repairs = repairs || []
+    this.raw = raw === undefined ? null : raw
+    this.line = line == null ? null : line
+    this.column = column == null ? null : column
+  }
+}
+ValidationError.prototype.name = 'ValidationError'
+
+module.exports.ValidationError = ValidationError

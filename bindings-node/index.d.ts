@@ -1017,3 +1017,121 @@ export class Reservation {
   /** `{ tokens: usage.total_tokens }`: each given limit is reconciled; the others keep the estimate. */
   settle(actual: Record<string, number | null | undefined>): void
 }
+// ---- response validation and correction ----
+
+/** What a repair changed: `extracted_json`, `trailing_comma`, `single_quotes`, `python_literal`, `unquoted_key`, `comment`, `smart_quotes`, `unescaped_newline`, `invalid_escape`, `missing_comma`, `truncated`. */
+export type RepairKind =
+  | 'extracted_json'
+  | 'trailing_comma'
+  | 'single_quotes'
+  | 'python_literal'
+  | 'unquoted_key'
+  | 'comment'
+  | 'smart_quotes'
+  | 'unescaped_newline'
+  | 'invalid_escape'
+  | 'missing_comma'
+  | 'truncated'
+
+/** One repair, located in the text as the model wrote it (1-based line and character column). */
+export interface Repair {
+  kind: RepairKind
+  detail: string
+  line: number
+  column: number
+  /** Byte offset in the UTF-8 text. */
+  offset: number
+}
+
+/** One violation: `path` is a JSON pointer (`''` for the whole document). */
+export interface Violation {
+  path: string
+  message: string
+}
+
+/** A zod 4 schema (anything with `_zod`), turned into JSON Schema once with `z.toJSONSchema`. */
+export interface ZodLike {
+  _zod: unknown
+}
+
+/** A JSON Schema (draft 2020-12 unless `$schema` says otherwise) or a zod 4 schema. */
+export type Schema = Record<string, unknown> | boolean | ZodLike
+
+export interface ParseJsonOptions {
+  schema?: Schema | null
+  /** Repair broken JSON (reporting each repair); default true. */
+  repair?: boolean
+  /** Longer texts are refused; integer in [1, 2^30], default 10 MiB. */
+  maxInputBytes?: number
+  /** Deeper nesting is refused; integer in [1, 1000], default 128. */
+  maxDepth?: number
+}
+
+export interface ValidatedOptions extends ParseJsonOptions {
+  /** How many times to ask again with feedback; integer in [0, 20], default 0. */
+  reask?: number
+}
+
+/** Given as one extra, last argument when `validated` asks the function again. */
+export interface ReaskContext {
+  /** Every violation of the previous answer, and the answer itself, for the model. */
+  feedback: string
+  /** 1 on the first re-ask. */
+  attempt: number
+}
+
+export interface RepairedJson {
+  /** Strict JSON; the input unchanged when it was valid. */
+  text: string
+  repairs: Repair[]
+  /** Repairs made beyond the first 1000 listed. */
+  omittedRepairs: number
+}
+
+export interface ValidationStats {
+  valid: number
+  repaired: number
+  invalid: number
+  reasked: number
+  repairs: Record<RepairKind, number>
+}
+
+/** A model's output was refused: not JSON even after repair, against the schema, or over a limit. */
+export class ValidationError extends FerruleError {
+  constructor(message: string, details?: { kind?: 'parse' | 'schema' | 'limit'; errors?: Violation[]; repairs?: Repair[]; raw?: string | null; line?: number | null; column?: number | null })
+  readonly code: 'FERRULE_VALIDATION'
+  readonly kind: 'parse' | 'schema' | 'limit'
+  /** Every violation. */
+  readonly errors: Violation[]
+  /** Repairs applied before the refusal. */
+  readonly repairs: Repair[]
+  /** The text as the model wrote it. */
+  readonly raw: string | null
+  readonly line: number | null
+  readonly column: number | null
+}
+
+/** Parses model output as JSON, repairing what models break; with `schema`, reports every violation. Throws ValidationError. */
+export function parseJson(text: string, options?: ParseJsonOptions): any
+
+/** Repairs model output into strict JSON text. Throws ValidationError when repair would have to guess. */
+export function repairJson(text: string, options?: Pick<ParseJsonOptions, 'maxInputBytes' | 'maxDepth'>): RepairedJson
+
+/** What a validated function may return: model text, or an OpenAI chat completion or Responses result. */
+export type ModelOutput = string | { choices: ReadonlyArray<{ message: { content: string | null } }> } | { output_text: string }
+
+/**
+ * Wraps `fn` so it returns the validated value; on a refusal `fn` is called again (up to `reask`
+ * times) with its arguments plus a `ReaskContext`.
+ */
+export function validated<F extends (...args: any[]) => Promise<ModelOutput>>(
+  fn: F,
+  options?: ValidatedOptions,
+): (...args: Parameters<F>) => Promise<any>
+export function validated<F extends (...args: any[]) => ModelOutput>(
+  fn: F,
+  options?: ValidatedOptions,
+): (...args: Parameters<F>) => any
+
+/** Process-wide counts of validation outcomes and repairs by kind. */
+export function validationStats(): ValidationStats

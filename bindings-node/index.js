@@ -3,7 +3,7 @@
 // private; everything a user touches is defined in the host layer files required here.
 
 const { CircuitBreaker } = require('./breaker.js')
-const { FerruleError, CircuitOpenError, RateLimitedError, RetryError, TimeoutError } = require('./errors.js')
+const { FerruleError, CircuitOpenError, RateLimitedError, RetryError, TimeoutError, ValidationError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
 const telemetry = require('./telemetry.js')
 const { RateLimiter } = require('./rate_limit.js')
@@ -13,6 +13,7 @@ const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
+const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
 
 module.exports = {
   Chaos,
@@ -44,4 +45,9 @@ module.exports = {
   AnomalyDetector,
   DriftDetector,
   ErrorPredictor,
+  ValidationError,
+  parseJson,
+  repairJson,
+  validated,
+  validationStats,
 }

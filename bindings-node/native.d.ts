@@ -86,6 +86,14 @@ export declare class NativeHistogramChild {
   totals(): HistogramTotals
 }
 
+export declare class NativeJsonValidator {
+  /**
+   * `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
+   * repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
+   */
+  validate(text: string): string | null
+}
+
 export declare class NativeLimits {
   /** Why `costs` are refused (the host throws it), or `null`. */
   costsError(costs: Array<number>): ConfigError | null
@@ -382,6 +390,9 @@ export declare function createGauge(name: string, help: string, labels: Array<st
 
 export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
+/** A validator with its options fixed, or why they were refused (the host throws that). */
+export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions): NativeJsonValidator | ConfigError
+
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
 
@@ -459,6 +470,12 @@ export declare function histogramObserveFn(child: NativeHistogramChild): unknown
 export interface HistogramTotals {
   count: number
   sum: number
+}
+
+export interface JsonValidatorOptions {
+  repair?: boolean
+  maxInputBytes?: number
+  maxDepth?: number
 }
 
 /** One finished GenAI call, as the host layer normalised it. */
@@ -639,6 +656,12 @@ export declare function recentSpansJson(): string
 /** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
 export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
 
+/**
+ * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
+ * `invalid`. Returns false for an unknown verdict.
+ */
+export declare function recordValidation(verdict: string, repairKinds?: Array<string> | undefined | null): boolean
+
 /** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
 export declare function redact(text: string): string
 
@@ -647,6 +670,12 @@ export interface Refusal {
   limit: string
   retryAfterMs: number
 }
+
+/**
+ * Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
+ * omittedRepairs }` or a refusal. Counts nothing (not a validation).
+ */
+export declare function repairJson(text: string, options: JsonValidatorOptions): string | ConfigError
 
 /**
  * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`
@@ -753,6 +782,9 @@ export interface TransitionInfo {
   /** For a transition to open: how long it stays open. */
   openForMs?: number
 }
+
+/** The process-wide validation counts, as JSON. */
+export declare function validationStatsJson(): string
 
 export interface WatchEventObject {
   name: string

@@ -156,3 +156,26 @@ async def ause_limits() -> None:
     r = await limits.acquire_async(requests=1, tokens=5)
     r.settle(tokens=3)
     print(await alimited("x"))
+# ---- validation (issue 8) ----
+def use_validation() -> None:
+    value = ferrule.parse_json('{"a": 1}', schema={"type": "object"}, repair=True)
+    fixed: ferrule.Repaired = ferrule.repair_json("{'a': 1,}")
+    text: str = fixed.text
+    kinds: list[str] = [r.kind for r in fixed.repairs]
+    line: int = fixed.repairs[0].line
+    compiled = ferrule.JsonSchema({"type": "array"})
+    ferrule.parse_json("[]", schema=compiled, max_depth=64, max_input_bytes=1 << 20)
+    counts = ferrule.validation_stats()
+    n: int = counts["valid"]
+    try:
+        ferrule.parse_json("{")
+    except ferrule.ValidationError as e:
+        paths: list[str] = [err["path"] for err in e.errors]
+        raw: str | None = e.raw
+        where: int | None = e.line
+
+    @ferrule.validated(schema={"type": "object"}, reask=2)
+    def extract(prompt: str, *, feedback: str | None = None) -> str:
+        return prompt
+
+    result = extract("{}")

@@ -19,6 +19,7 @@ mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
 mod telemetry;
+mod validate;
 mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};
@@ -43,6 +44,10 @@ pub use rate_limit_fast_call::rate_limiter_fast_call;
 pub use telemetry::{
     clear_recent_spans, configure_telemetry, emit_event, flush_telemetry, recent_spans_json,
     redact, take_log_lines, telemetry_stats, NativeContext, NativeSpan, TelemetryOptions,
+};
+pub use validate::{
+    create_json_validator, record_validation, repair_json, validation_stats_json,
+    NativeJsonValidator,
 };
 pub use watch::anomaly::{create_anomaly, NativeAnomaly};
 pub use watch::drift::{create_drift, NativeDrift};

@@ -48,6 +48,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
                 limiter.as_str(),
             ))
         }),
+        Error::Validation(f) => return crate::validate::validation_error(py, f, None),
     };
     match made {
         Ok(v) => PyErr::from_value(v),

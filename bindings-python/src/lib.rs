@@ -21,6 +21,7 @@ mod retry_hint;
 mod sleeper;
 mod span;
 mod telemetry;
+mod validate;
 mod watch;
 
 #[pyo3::pymodule]
@@ -66,6 +67,10 @@ mod _ferrule {
     use crate::telemetry::{
         clear_recent_spans, configure, emit, flush, new_request_id, recent_spans, redact,
         telemetry_stats,
+    };
+    #[pymodule_export]
+    use crate::validate::{
+        record_validation, repair_json, validation_stats, JsonValidatorCore, Repair,
     };
     #[pymodule_export]
     use crate::watch::anomaly::AnomalyCore;

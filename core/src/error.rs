@@ -43,6 +43,10 @@ pub enum Error {
         /// The key (tenant, user, model) that was limited, if any.
         key: Option<String>,
     },
+    /// A model's output was refused: not JSON (even after repair), against the schema, or over a
+    /// limit. Boxed: the report carries every violation and every repair tried.
+    #[cfg(feature = "validate")]
+    Validation(Box<crate::validate::Failure>),
 }
 
 impl Error {
@@ -83,6 +87,8 @@ impl Error {
             Error::CircuitOpen { .. } => "FERRULE_CIRCUIT_OPEN",
             Error::Storage { .. } => "FERRULE_STORAGE",
             Error::RateLimited { .. } => "FERRULE_RATE_LIMITED",
+            #[cfg(feature = "validate")]
+            Error::Validation(_) => "FERRULE_VALIDATION",
         }
     }
 }
@@ -129,6 +135,8 @@ impl fmt::Display for Error {
                 "rate limiter '{limiter}' refused the call; retry after {:.3}s",
                 retry_after.as_secs_f64()
             ),
+            #[cfg(feature = "validate")]
+            Error::Validation(failure) => failure.fmt(f),
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod random;
 pub mod store;
 pub mod striped;
 pub mod telemetry;
+#[cfg(feature = "validate")]
+pub mod validate;
 pub mod watch;
 
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};

@@ -269,3 +269,32 @@ async function limitedTokens(): Promise<void> {
   new Reservation()
 }
 void limitedTokens
+// ---- response validation and correction ----
+import { parseJson, repairJson, validated, validationStats, ValidationError } from 'ferrule'
+import type { Repair, ReaskContext, ValidationStats } from 'ferrule'
+import { z } from 'zod'
+
+export async function validation(): Promise<void> {
+  const value: unknown = parseJson('{"a": 1}', { schema: { type: 'object' }, repair: true, maxDepth: 64, maxInputBytes: 1 << 20 })
+  const Person = z.object({ name: z.string(), age: z.number().int() })
+  const person = parseJson('{"name": "Ada", "age": 36}', { schema: Person })
+  const fixed = repairJson("{'a': 1,}")
+  const first: Repair | undefined = fixed.repairs[0]
+  const text: string = fixed.text
+  const stats: ValidationStats = validationStats()
+  const n: number = stats.repairs.trailing_comma + stats.valid
+  try {
+    parseJson('{')
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      const paths: string[] = e.errors.map((x) => x.path)
+      const kind: 'parse' | 'schema' | 'limit' = e.kind
+      const line: number | null = e.line
+      void paths, kind, line
+    }
+  }
+  const extract = validated(async (prompt: string, ctx?: ReaskContext) => (ctx ? ctx.feedback : prompt), { schema: Person, reask: 2 })
+  const result: Promise<any> = extract('who?')
+  const sync = validated((s: string) => s, { repair: false })
+  void value, person, first, text, n, (await result), sync('{}')
+}

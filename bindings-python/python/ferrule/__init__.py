@@ -36,6 +36,8 @@ from .tracing import (
 from .watch import SLO, AnomalyDetector, DriftDetector, ErrorPredictor, WatchEvent
 from .errors import RateLimitedError
 from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
+from .errors import ValidationError
+from .validate import JsonSchema, Repair, Repaired, parse_json, repair_json, validated, validation_stats
 
 __all__ = [
     "__version__",
@@ -111,4 +113,12 @@ __all__ += [
     "retry",
     "timeout",
     "transient",
+    "JsonSchema",
+    "Repair",
+    "Repaired",
+    "ValidationError",
+    "parse_json",
+    "repair_json",
+    "validated",
+    "validation_stats",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 __all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError", "RateLimitedError", "StorageError"]
 
@@ -115,3 +115,38 @@ class TimeoutError(FerruleError, builtins.TimeoutError):  # noqa: A001 - the nam
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.args[0], self.timeout_seconds))
+
+
+__all__ += ["ValidationError"]
+
+
+class ValidationError(FerruleError, ValueError):
+    """A model's output was refused: not JSON even after repair (``kind == "parse"``), against the
+    schema (``"schema"``), or over a size or depth limit (``"limit"``).
+
+    ``errors`` lists every violation as ``{"path": <JSON pointer>, "message": ...}``; ``repairs`` the
+    repairs applied before refusing; ``raw`` the text as the model wrote it; ``line`` / ``column``
+    locate a parse error (1-based)."""
+
+    code = "FERRULE_VALIDATION"
+
+    def __init__(
+        self,
+        message: str,
+        errors: Sequence[Dict[str, str]] = (),
+        repairs: Sequence[Any] = (),
+        raw: Optional[str] = None,
+        kind: str = "schema",
+        line: Optional[int] = None,
+        column: Optional[int] = None,
+    ) -> None:
+        super().__init__(message)
+        self.errors: List[Dict[str, str]] = list(errors)
+        self.repairs: List[Any] = list(repairs)
+        self.raw = raw
+        self.kind = kind
+        self.line = line
+        self.column = column
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.args[0], self.errors, [], self.raw, self.kind, self.line, self.column))

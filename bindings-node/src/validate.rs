@@ -1,0 +1,191 @@
+//! `NativeJsonValidator` and `repairJson` for the JS host layer (`bindings-node/validate.js`). The
+//! core parses, repairs and checks the schema; the host parses the accepted text with `JSON.parse`
+//! (V8's parser builds JS objects faster than any crossing could), so on the steady path nothing but
+//! `null` comes back: "valid as given". Anything else crosses as one JSON string (one `JSON.parse`
+//! on the JS side instead of a napi object per repair).
+
+use crate::error::{config_error, ConfigError, NodeParam};
+use ferrule_core::validate::{
+    self, stats, Failure, JsonValidator, Limits, Repair, RepairKind, Schema, Verdict,
+};
+use ferrule_core::Error;
+use napi::bindgen_prelude::Either;
+use napi_derive::napi;
+
+const C: &str = "JsonValidator";
+
+#[napi(object)]
+pub struct JsonValidatorOptions {
+    pub repair: Option<bool>,
+    pub max_input_bytes: Option<f64>,
+    pub max_depth: Option<f64>,
+}
+
+fn repairs_json(repairs: &[Repair]) -> serde_json::Value {
+    repairs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "kind": r.kind.as_str(), "detail": r.detail, "line": r.line,
+                "column": r.column, "offset": r.offset,
+            })
+        })
+        .collect()
+}
+
+/// A refusal as JSON: `{ status: "invalid", kind, message, errors: [{path, message}], repairs,
+/// line, column }`.
+fn refused(f: &Failure) -> String {
+    let errors: Vec<serde_json::Value> = f
+        .violations
+        .iter()
+        .map(|v| serde_json::json!({"path": v.path, "message": v.message}))
+        .collect();
+    serde_json::json!({
+        "status": "invalid", "kind": f.kind.as_str(), "message": f.summary(), "errors": errors,
+        "repairs": repairs_json(&f.repairs), "line": f.line, "column": f.column,
+    })
+    .to_string()
+}
+
+fn params(o: &JsonValidatorOptions) -> [NodeParam; 3] {
+    [
+        NodeParam {
+            core: "max_input_bytes",
+            node: "maxInputBytes",
+            millis: false,
+            given: o.max_input_bytes,
+        },
+        NodeParam {
+            core: "max_depth",
+            node: "maxDepth",
+            millis: false,
+            given: o.max_depth,
+        },
+        NodeParam {
+            core: "schema",
+            node: "schema",
+            millis: false,
+            given: None,
+        },
+    ]
+}
+
+/// JS numbers to core limits: a fraction or a non-finite number is out of range like any other.
+fn limits(o: &JsonValidatorOptions) -> ferrule_core::Result<Limits> {
+    let d = Limits::default();
+    let int = |param: &'static str, v: Option<f64>, default: usize| -> ferrule_core::Result<i128> {
+        match v {
+            None => Ok(default as i128),
+            Some(x) if x.is_finite() && x.fract() == 0.0 => Ok(x as i128),
+            Some(x) => Err(Error::out_of_range(C, param, x, "an integer")),
+        }
+    };
+    Limits::new(
+        C,
+        int("max_input_bytes", o.max_input_bytes, d.max_input_bytes)?,
+        int("max_depth", o.max_depth, d.max_depth)?,
+    )
+}
+
+fn js_config_error(e: &Error, o: &JsonValidatorOptions) -> ConfigError {
+    let mut c = config_error(e, &params(o));
+    if c.param == "schema" {
+        c.kind = "TypeError".into(); // a schema is malformed, not a number out of range
+    }
+    c
+}
+
+#[napi]
+pub struct NativeJsonValidator {
+    inner: JsonValidator,
+}
+
+/// A validator with its options fixed, or why they were refused (the host throws that).
+#[napi(catch_unwind)]
+pub fn create_json_validator(
+    schema_json: Option<String>,
+    options: JsonValidatorOptions,
+) -> Either<NativeJsonValidator, ConfigError> {
+    let made = limits(&options).and_then(|lim| {
+        let schema = schema_json.as_deref().map(Schema::from_json).transpose()?;
+        Ok(JsonValidator::new(
+            schema,
+            options.repair.unwrap_or(true),
+            lim,
+        ))
+    });
+    match made {
+        Ok(inner) => Either::A(NativeJsonValidator { inner }),
+        Err(e) => Either::B(js_config_error(&e, &options)),
+    }
+}
+
+#[napi]
+impl NativeJsonValidator {
+    /// `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
+    /// repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
+    #[napi(catch_unwind)]
+    pub fn validate(&self, text: String) -> Option<String> {
+        match self.inner.validate(&text) {
+            Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => None,
+            Ok(v) => Some(format!(
+                r#"{{"status":"repaired","repairs":{},"omittedRepairs":{},"value":{}}}"#,
+                repairs_json(&v.repairs),
+                v.omitted_repairs,
+                v.value
+            )),
+            Err(f) => Some(refused(&f)),
+        }
+    }
+}
+
+/// Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
+/// omittedRepairs }` or a refusal. Counts nothing (not a validation).
+#[napi(catch_unwind)]
+pub fn repair_json(text: String, options: JsonValidatorOptions) -> Either<String, ConfigError> {
+    let lim = match limits(&options) {
+        Ok(l) => l,
+        Err(e) => return Either::B(js_config_error(&e, &options)),
+    };
+    Either::A(match validate::repair(&text, &lim) {
+        Ok(r) => serde_json::json!({
+            "status": if r.repairs.is_empty() { "valid" } else { "repaired" },
+            "text": r.text, "repairs": repairs_json(&r.repairs), "omittedRepairs": r.omitted,
+        })
+        .to_string(),
+        Err(f) => refused(&f),
+    })
+}
+
+/// Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
+/// `invalid`. Returns false for an unknown verdict.
+#[napi(catch_unwind)]
+pub fn record_validation(verdict: String, repair_kinds: Option<Vec<String>>) -> bool {
+    let Some(v) = Verdict::parse(&verdict) else {
+        return false;
+    };
+    stats::record(v);
+    for k in repair_kinds.unwrap_or_default() {
+        if let Some(kind) = RepairKind::ALL.iter().find(|r| r.as_str() == k) {
+            stats::record_repair(*kind);
+        }
+    }
+    true
+}
+
+/// The process-wide validation counts, as JSON.
+#[napi(catch_unwind)]
+pub fn validation_stats_json() -> String {
+    let s = stats::snapshot();
+    let repairs: serde_json::Map<String, serde_json::Value> = s
+        .repairs
+        .iter()
+        .map(|(k, n)| (k.as_str().to_string(), (*n).into()))
+        .collect();
+    serde_json::json!({
+        "valid": s.valid, "repaired": s.repaired, "invalid": s.invalid, "reasked": s.reasked,
+        "repairs": repairs,
+    })
+    .to_string()
+}

@@ -1,0 +1,270 @@
+'use strict'
+// Response validation and correction for Node: parseJson, repairJson and validated(fn) with re-asks.
+// The core parses, repairs and checks the JSON Schema (a zod 4 schema is turned into one with
+// z.toJSONSchema, once); this layer calls the user's function, JSON.parses the accepted text,
+// reports repairs and refusals as process warnings and re-asks with feedback.
+
+const native = require('./native.js')
+const { ValidationError, configError, internalError } = require('./errors.js')
+
+const OPTIONS = ['schema', 'repair', 'maxInputBytes', 'maxDepth']
+const VALIDATED_OPTIONS = [...OPTIONS, 'reask']
+const MAX_REASK = 20
+// Validators compiled for parseJson(text, { schema }), keyed by the schema object; a WeakMap, so a
+// schema that is dropped takes its validator with it.
+const compiledBySchema = new WeakMap()
+let noSchema // the validator for { schema: undefined } with default options
+
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`
+  try {
+    return String(v)
+  } catch {
+    return Object.prototype.toString.call(v)
+  }
+}
+
+/** A zod 4 schema (classic or mini) carries its internals under `_zod`. */
+function isZod(schema) {
+  return schema !== null && typeof schema === 'object' && '_zod' in schema
+}
+
+function jsonSchemaOf(schema, where) {
+  if (schema === undefined || schema === null) return null
+  if (isZod(schema)) {
+    let z
+    try {
+      z = require('zod')
+    } catch (e) {
+      throw configError('TypeError', `${where}: schema is a zod schema but the zod package cannot be loaded`, 'schema')
+    }
+    try {
+      return z.toJSONSchema(schema)
+    } catch (e) {
+      throw configError('TypeError', `${where}: this zod schema has no JSON Schema form: ${e && e.message}`, 'schema')
+    }
+  }
+  if (typeof schema === 'object' && !Array.isArray(schema)) return schema
+  if (typeof schema === 'boolean') return schema
+  throw configError(
+    'TypeError',
+    `${where}: schema=${describe(schema)} is not allowed; allowed: a JSON Schema object or a zod 4 schema`,
+    'schema',
+  )
+}
+
+function checkOptions(where, options, allowed) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw configError('TypeError', `${where}: options must be an object; got ${describe(options)}`, 'options')
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw configError('TypeError', `${where}: unknown option ${key}; allowed: ${allowed.join(', ')}`, key)
+    }
+  }
+  for (const key of ['maxInputBytes', 'maxDepth']) {
+    const v = options[key]
+    if (v !== undefined && typeof v !== 'number') {
+      throw configError('TypeError', `${where}: ${key}=${describe(v)} must be a number`, key)
+    }
+  }
+  if (options.repair !== undefined && typeof options.repair !== 'boolean') {
+    throw configError('TypeError', `${where}: repair=${describe(options.repair)} must be a boolean`, 'repair')
+  }
+  return options
+}
+
+function warn(message, code, detail) {
+  process.emitWarning(message, { type: 'FerruleWarning', code, detail })
+}
+
+function refusal(out, raw) {
+  return new ValidationError(out.message, {
+    kind: out.kind,
+    errors: out.errors,
+    repairs: out.repairs,
+    raw,
+    line: out.line,
+    column: out.column,
+  })
+}
+
+function reportRepairs(out) {
+  warn(
+    `ferrule: repaired model output: ${out.repairs
+      .slice(0, 20)
+      .map((r) => `${r.kind} at ${r.line}:${r.column}`)
+      .join(', ')}${out.repairs.length > 20 ? ' ...' : ''}`,
+    'FERRULE_REPAIRED',
+  )
+}
+
+function reportRefusal(err) {
+  warn(`ferrule: refused model output (${err.kind}): ${err.message}`, 'FERRULE_INVALID')
+}
+
+/** Builds the one function that validates a text, with every option fixed now. */
+function compile(where, schema, options) {
+  const json = jsonSchemaOf(schema, where)
+  let made
+  try {
+    made = native.createJsonValidator(json === null ? null : JSON.stringify(json), {
+      repair: options.repair,
+      maxInputBytes: options.maxInputBytes,
+      maxDepth: options.maxDepth,
+    })
+  } catch (e) {
+    throw internalError(e)
+  }
+  if (!(made instanceof native.NativeJsonValidator)) throw configError(made.kind, made.message, made.param)
+  const validator = made
+  return function run(text) {
+    let out
+    try {
+      out = validator.validate(text)
+    } catch (e) {
+      throw internalError(e)
+    }
+    // Valid as given: the core agreed it is JSON (and matches the schema); V8 builds the objects.
+    if (out === null || out === undefined) return JSON.parse(text)
+    const outcome = JSON.parse(out)
+    if (outcome.status === 'repaired') {
+      reportRepairs(outcome)
+      return outcome.value
+    }
+    const err = refusal(outcome, text)
+    reportRefusal(err)
+    throw err
+  }
+}
+
+function textOf(out, where) {
+  if (typeof out === 'string') return out
+  if (out !== null && typeof out === 'object') {
+    if (Array.isArray(out.choices) && out.choices.length > 0) {
+      const content = out.choices[0].message && out.choices[0].message.content
+      return typeof content === 'string' ? content : ''
+    }
+    if (typeof out.output_text === 'string') return out.output_text
+  }
+  throw new TypeError(`${where}: expected model text (a string), an OpenAI chat completion or a Responses result; got ${describe(out)}`)
+}
+
+/**
+ * Parses model output as JSON: strictly, then (repair: true, the default) repaired. With `schema`
+ * (JSON Schema or zod 4) every violation is reported. Throws ValidationError.
+ */
+function parseJson(text, options) {
+  if (typeof text !== 'string') throw new TypeError(`parseJson: text must be a string; got ${describe(text)}`)
+  if (options === undefined) {
+    if (noSchema === undefined) noSchema = compile('parseJson', null, {})
+    return noSchema(text)
+  }
+  checkOptions('parseJson', options, OPTIONS)
+  const { schema } = options
+  const plain = options.repair === undefined && options.maxInputBytes === undefined && options.maxDepth === undefined
+  if (plain && schema !== null && typeof schema === 'object') {
+    let run = compiledBySchema.get(schema)
+    if (run === undefined) {
+      run = compile('parseJson', schema, options)
+      compiledBySchema.set(schema, run)
+    }
+    return run(text)
+  }
+  if (plain && (schema === undefined || schema === null)) {
+    if (noSchema === undefined) noSchema = compile('parseJson', null, {})
+    return noSchema(text)
+  }
+  return compile('parseJson', schema, options)(text)
+}
+
+/** Repairs model output into strict JSON text: `{ text, repairs, omittedRepairs }`. */
+function repairJson(text, options) {
+  if (typeof text !== 'string') throw new TypeError(`repairJson: text must be a string; got ${describe(text)}`)
+  const o = checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth'])
+  let out
+  try {
+    out = native.repairJson(text, { maxInputBytes: o.maxInputBytes, maxDepth: o.maxDepth })
+  } catch (e) {
+    throw internalError(e)
+  }
+  if (typeof out !== 'string') throw configError(out.kind, out.message, out.param)
+  const outcome = JSON.parse(out)
+  if (outcome.status === 'invalid') throw refusal(outcome, text)
+  return { text: outcome.text, repairs: outcome.repairs, omittedRepairs: outcome.omittedRepairs }
+}
+
+/** What the model is told on a re-ask: every violation, and its previous answer. */
+function feedbackFor(err, maxRawChars = 2000) {
+  const lines = [`Your previous answer could not be used: ${err.message}.`]
+  lines.push('Fix every problem below and answer again with only the JSON value, without prose or code fences.')
+  for (const e of err.errors) lines.push(`- at ${e.path || '(the whole document)'}: ${e.message}`)
+  if (typeof err.raw === 'string') {
+    lines.push('Your previous answer was:')
+    lines.push(err.raw.length <= maxRawChars ? err.raw : `${err.raw.slice(0, maxRawChars)} [...]`)
+  }
+  return lines.join('\n')
+}
+
+/**
+ * Wraps `fn` (returning model text, or a promise of it, or an OpenAI result) so it returns the
+ * validated value. On a refusal `fn` is called again, up to `reask` times, with the same arguments
+ * plus one more: `{ feedback, attempt }`, feedback describing every violation.
+ */
+function validated(fn, options) {
+  if (typeof fn !== 'function') throw new TypeError(`validated: fn must be a function; got ${describe(fn)}`)
+  const o = checkOptions('validated', options, VALIDATED_OPTIONS)
+  const reask = o.reask === undefined ? 0 : o.reask
+  if (typeof reask !== 'number' || !Number.isInteger(reask) || reask < 0 || reask > MAX_REASK) {
+    throw configError('RangeError', `validated: reask=${describe(reask)} is out of range; allowed: an integer in [0, ${MAX_REASK}]`, 'reask')
+  }
+  const run = compile('validated', o.schema, o)
+  const name = fn.name || 'anonymous'
+
+  function reasking(err, attempt) {
+    native.recordValidation('reasked')
+    warn(`ferrule: re-asking ${name} (${attempt + 1} of ${reask}) after ${err.errors.length} error(s)`, 'FERRULE_REASK')
+    return { feedback: feedbackFor(err), attempt: attempt + 1 }
+  }
+
+  return function validatedCall(...args) {
+    const first = fn.apply(this, args)
+    if (first !== null && typeof first === 'object' && typeof first.then === 'function') {
+      return settleAsyncFrom(first, args, this, 0)
+    }
+    let out = first
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return run(textOf(out, 'validated'))
+      } catch (err) {
+        if (!(err instanceof ValidationError) || attempt >= reask) throw err
+        out = fn.apply(this, [...args, reasking(err, attempt)])
+        if (out !== null && typeof out === 'object' && typeof out.then === 'function') {
+          // The function turned asynchronous on the re-ask: finish the loop asynchronously.
+          return settleAsyncFrom(out, args, this, attempt + 1)
+        }
+      }
+    }
+  }
+
+  async function settleAsyncFrom(pending, args, self, attemptsUsed) {
+    let out = await pending
+    for (let attempt = attemptsUsed; ; attempt++) {
+      try {
+        return run(textOf(out, 'validated'))
+      } catch (err) {
+        if (!(err instanceof ValidationError) || attempt >= reask) throw err
+        out = await fn.apply(self, [...args, reasking(err, attempt)])
+      }
+    }
+  }
+}
+
+/** Process-wide counts: `{ valid, repaired, invalid, reasked, repairs: { kind: n } }`. */
+function validationStats() {
+  return JSON.parse(native.validationStatsJson())
+}
+
+module.exports = { parseJson, repairJson, validated, validationStats, feedbackFor }

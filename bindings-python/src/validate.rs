@@ -1,0 +1,260 @@
+//! JSON validation for the Python host layer (`ferrule/validate.py`): `JsonValidatorCore` (parse,
+//! repair, schema check in one call), `repair_json`, the outcome counters, and the conversion of a
+//! parsed value and of a refusal into Python objects. Only conversion here.
+
+use crate::error::guard;
+use crate::gil::without_gil;
+use ferrule_core::validate::{
+    self, stats, Failure, JsonValidator, Limits, Repair as CoreRepair, RepairKind, Schema, Verdict,
+};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple, PyType};
+use serde_json::Value;
+
+const C: &str = "JsonValidator";
+/// Inputs at least this long are parsed with the GIL released: below it, releasing costs more
+/// than it frees.
+const DETACH_BYTES: usize = 64 * 1024;
+
+static VALIDATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// One repair applied to a model's output.
+#[pyclass(frozen, eq, name = "Repair", module = "ferrule._ferrule")]
+#[derive(PartialEq)]
+pub struct Repair {
+    #[pyo3(get)]
+    kind: &'static str,
+    #[pyo3(get)]
+    detail: String,
+    #[pyo3(get)]
+    line: u32,
+    #[pyo3(get)]
+    column: u32,
+    #[pyo3(get)]
+    offset: usize,
+}
+
+#[pymethods]
+impl Repair {
+    fn __repr__(&self) -> String {
+        format!(
+            "Repair(kind={:?}, line={}, column={}, detail={:?})",
+            self.kind, self.line, self.column, self.detail
+        )
+    }
+}
+
+fn repairs_list<'py>(py: Python<'py>, repairs: &[CoreRepair]) -> PyResult<Bound<'py, PyList>> {
+    let items = repairs
+        .iter()
+        .map(|r| {
+            Py::new(
+                py,
+                Repair {
+                    kind: r.kind.as_str(),
+                    detail: r.detail.clone(),
+                    line: r.line,
+                    column: r.column,
+                    offset: r.offset,
+                },
+            )
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// `ferrule.ValidationError` for a refused output; `raw` is the text as the model wrote it.
+pub fn validation_error(py: Python<'_>, f: &Failure, raw: Option<&str>) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let errors = PyList::empty(py);
+        for v in &f.violations {
+            let d = PyDict::new(py);
+            d.set_item("path", &v.path)?;
+            d.set_item("message", &v.message)?;
+            errors.append(d)?;
+        }
+        let cls = VALIDATION_ERROR.import(py, "ferrule.errors", "ValidationError")?;
+        let e = cls.call1((
+            f.summary(),
+            errors,
+            repairs_list(py, &f.repairs)?,
+            raw,
+            f.kind.as_str(),
+            f.line,
+            f.column,
+        ))?;
+        Ok(PyErr::from_value(e))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// A parsed JSON value as Python objects (dict keeps the document's key order). Recursion is bounded
+/// by `max_depth` (at most 1000), which the parser enforced.
+fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => PyList::new(
+            py,
+            items
+                .iter()
+                .map(|x| to_python(py, x))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any(),
+        Value::Object(map) => {
+            let d = PyDict::new(py);
+            for (k, x) in map {
+                d.set_item(PyString::new(py, k), to_python(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+fn limits(max_input_bytes: i64, max_depth: i64) -> ferrule_core::Result<Limits> {
+    Limits::new(C, max_input_bytes as i128, max_depth as i128)
+}
+
+/// Parse, repair (if allowed) and schema check of model output, with options fixed at construction.
+#[pyclass(frozen, name = "JsonValidatorCore", module = "ferrule._ferrule")]
+pub struct JsonValidatorCore {
+    inner: JsonValidator,
+}
+
+#[pymethods]
+impl JsonValidatorCore {
+    #[new]
+    #[pyo3(signature = (schema_json=None, *, repair=true, max_input_bytes=10_485_760, max_depth=128))]
+    fn new(
+        py: Python<'_>,
+        schema_json: Option<&str>,
+        repair: bool,
+        max_input_bytes: i64,
+        max_depth: i64,
+    ) -> PyResult<Self> {
+        let build = || -> ferrule_core::Result<JsonValidator> {
+            let limits = limits(max_input_bytes, max_depth)?;
+            let schema = schema_json.map(Schema::from_json).transpose()?;
+            Ok(JsonValidator::new(schema, repair, limits))
+        };
+        let inner = guard(py, build)?.map_err(|e| crate::error::to_py(py, e))?;
+        Ok(Self { inner })
+    }
+
+    /// Returns `(value, repairs)`: `repairs` is `None` when the text was valid as given. Raises
+    /// `ValidationError` when the text is refused. Counts the outcome.
+    fn validate<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let s = text.to_cow()?;
+        let s: &str = &s; // abi3-py39 has no borrowed UTF-8 view: one copy (abi3-py310 would avoid it)
+        let inner = &self.inner;
+        let r = if s.len() >= DETACH_BYTES {
+            guard(py, || without_gil(py, || inner.validate(s)))?
+        } else {
+            guard(py, || inner.validate(s))?
+        };
+        match r {
+            Ok(v) => {
+                let value = to_python(py, &v.value)?;
+                if v.repairs.is_empty() {
+                    PyTuple::new(py, [value, py.None().into_bound(py)])
+                } else {
+                    PyTuple::new(py, [value, repairs_list(py, &v.repairs)?.into_any()])
+                }
+            }
+            Err(f) => Err(validation_error(py, &f, Some(s))),
+        }
+    }
+
+    #[getter]
+    fn repair(&self) -> bool {
+        self.inner.repairs()
+    }
+
+    #[getter]
+    fn max_input_bytes(&self) -> usize {
+        self.inner.limits().max_input_bytes
+    }
+
+    #[getter]
+    fn max_depth(&self) -> usize {
+        self.inner.limits().max_depth
+    }
+}
+
+/// Repairs `text` into strict JSON: `(text, repairs, omitted)`. Raises `ValidationError` (kind
+/// `parse` or `limit`) when it cannot without guessing. Counts nothing: the caller decides what a
+/// repair means for its validation.
+#[pyfunction]
+#[pyo3(signature = (text, *, max_input_bytes=10_485_760, max_depth=128))]
+pub fn repair_json<'py>(
+    py: Python<'py>,
+    text: &Bound<'py, PyString>,
+    max_input_bytes: i64,
+    max_depth: i64,
+) -> PyResult<(String, Bound<'py, PyList>, u64)> {
+    let lim = limits(max_input_bytes, max_depth).map_err(|e| crate::error::to_py(py, e))?;
+    let s = text.to_cow()?;
+    let s: &str = &s; // abi3-py39 has no borrowed UTF-8 view: one copy (abi3-py310 would avoid it)
+    let r = if s.len() >= DETACH_BYTES {
+        guard(py, || without_gil(py, || validate::repair(s, &lim)))?
+    } else {
+        guard(py, || validate::repair(s, &lim))?
+    };
+    match r {
+        Ok(r) => Ok((r.text, repairs_list(py, &r.repairs)?, r.omitted)),
+        Err(f) => Err(validation_error(py, &f, Some(s))),
+    }
+}
+
+/// Counts one validation outcome decided in the host (the pydantic path and the re-ask loop):
+/// `verdict` is `valid`, `repaired`, `invalid` or `reasked`; `repair_kinds` the repairs applied.
+#[pyfunction]
+#[pyo3(signature = (verdict, repair_kinds=None))]
+pub fn record_validation(verdict: &str, repair_kinds: Option<Vec<String>>) -> PyResult<()> {
+    let v = Verdict::parse(verdict).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "record_validation: verdict={verdict:?} is not allowed; allowed: valid, repaired, invalid, reasked"
+        ))
+    })?;
+    stats::record(v);
+    for k in repair_kinds.unwrap_or_default() {
+        if let Some(kind) = RepairKind::ALL.iter().find(|r| r.as_str() == k) {
+            stats::record_repair(*kind);
+        }
+    }
+    Ok(())
+}
+
+/// The process-wide validation counts.
+#[pyfunction]
+pub fn validation_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let s = stats::snapshot();
+    let d = PyDict::new(py);
+    d.set_item("valid", s.valid)?;
+    d.set_item("repaired", s.repaired)?;
+    d.set_item("invalid", s.invalid)?;
+    d.set_item("reasked", s.reasked)?;
+    let by_kind = PyDict::new(py);
+    for (k, n) in s.repairs {
+        by_kind.set_item(k.as_str(), n)?;
+    }
+    d.set_item("repairs", by_kind)?;
+    Ok(d)
+}
