@@ -107,3 +107,11 @@ async def ause_limits() -> None:
     r = await limits.acquire_async(requests=1, tokens=5)
     r.settle(tokens=3)
     print(await alimited("x"))
+
+
+def use_wrap_openai() -> None:
+    import openai
+
+    client: openai.OpenAI = ferrule.wrap_openai(openai.OpenAI(api_key="k"), ferrule.Policy(retry=ferrule.Retry(3)))
+    aclient: openai.AsyncOpenAI = ferrule.wrap_openai(openai.AsyncOpenAI(api_key="k"), model_policies={})
+    print(client.chat.completions, aclient.embeddings)

@@ -43,3 +43,7 @@ __all__ += [
     "timeout",
     "transient",
 ]
+
+from .integrations import wrap_openai
+
+__all__ += ["wrap_openai"]
