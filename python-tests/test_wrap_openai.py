@@ -264,3 +264,19 @@ async def test_async_deadline_is_the_request_timeout() -> None:
         c = ferrule.wrap_openai(asdk(s, http_client=http), ferrule.Policy(timeout_seconds=9.0, clock=ManualClock()))
         await c.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
     assert seen[0]["read"] == pytest.approx(9.0)
+
+
+def test_a_fallback_sees_the_callers_arguments() -> None:
+    seen: List[Any] = []
+
+    def backup(error: BaseException, *args: Any, **kwargs: Any) -> str:
+        seen.append((type(error).__name__, args, kwargs))
+        return "from backup"
+
+    with MockLLMServer(script=["503", "503"]) as s:
+        p = ferrule.Policy(retry=ferrule.Retry(2, backoff=ferrule.Backoff.constant(0.0), budget_ratio=None),
+                           fallback=backup, clock=ManualClock())
+        c = ferrule.wrap_openai(sdk(s), p)
+        assert c.chat.completions.create(model="m", messages=MSG) == "from backup"  # type: ignore[arg-type,comparison-overlap]
+        assert s.stats()["requests"] == 2
+    assert seen == [("RetryError", (), {"model": "m", "messages": MSG})]

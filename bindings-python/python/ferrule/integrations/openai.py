@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from contextvars import ContextVar
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
 from ..deadline import remaining
@@ -28,6 +29,9 @@ _ENDPOINTS = (
     (("embeddings",), "embeddings"),
     (("responses",), "responses"),
 )
+# The logical call's trace id, read by each of its attempts; a contextvar rather than an argument so
+# that a policy's fallback sees exactly the caller's (args, kwargs).
+_trace_id: ContextVar[str] = ContextVar("ferrule_openai_trace_id", default="")
 _MIN_TIMEOUT = 0.001  # an attempt with no time left still gets a positive timeout; the policy ends it
 
 
@@ -44,9 +48,9 @@ def _attempt_timeout(kwargs: dict[str, Any]) -> None:
 
 
 def _sync_create(create: Callable[..., Any], operation: str, pick: Callable[[Any], Any]) -> Callable[..., Any]:
-    def attempt(trace_id: str, *args: Any, **kwargs: Any) -> Any:
+    def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs)
-        kwargs["extra_headers"] = with_traceparent(kwargs.get("extra_headers"), trace_id)
+        kwargs["extra_headers"] = with_traceparent(kwargs.get("extra_headers"), _trace_id.get() or new_trace_id())
         return create(*args, **kwargs)
 
     by_policy: dict[int, Callable[..., Any]] = {}
@@ -58,12 +62,15 @@ def _sync_create(create: Callable[..., Any], operation: str, pick: Callable[[Any
         if run is None:
             run = by_policy.setdefault(id(policy), policy(attempt))
         trace_id = new_trace_id()
+        token = _trace_id.set(trace_id)
         started = time.perf_counter()
         try:
-            result = run(trace_id, *args, **kwargs)
+            result = run(*args, **kwargs)
         except BaseException as e:
             record_call(operation, model, time.perf_counter() - started, None, e, None, trace_id)
             raise
+        finally:
+            _trace_id.reset(token)
         if kwargs.get("stream"):
 
             def done(d: float, ttft: Optional[float], usage: Any, err: Optional[BaseException]) -> None:
@@ -78,9 +85,9 @@ def _sync_create(create: Callable[..., Any], operation: str, pick: Callable[[Any
 
 
 def _async_create(create: Callable[..., Any], operation: str, pick: Callable[[Any], Any]) -> Callable[..., Any]:
-    async def attempt(trace_id: str, *args: Any, **kwargs: Any) -> Any:
+    async def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs)
-        kwargs["extra_headers"] = with_traceparent(kwargs.get("extra_headers"), trace_id)
+        kwargs["extra_headers"] = with_traceparent(kwargs.get("extra_headers"), _trace_id.get() or new_trace_id())
         return await create(*args, **kwargs)
 
     by_policy: dict[int, Callable[..., Any]] = {}
@@ -92,12 +99,15 @@ def _async_create(create: Callable[..., Any], operation: str, pick: Callable[[An
         if run is None:
             run = by_policy.setdefault(id(policy), policy(attempt))
         trace_id = new_trace_id()
+        token = _trace_id.set(trace_id)
         started = time.perf_counter()
         try:
-            result = await run(trace_id, *args, **kwargs)
+            result = await run(*args, **kwargs)
         except BaseException as e:
             record_call(operation, model, time.perf_counter() - started, None, e, None, trace_id)
             raise
+        finally:
+            _trace_id.reset(token)
         if kwargs.get("stream"):
 
             def done(d: float, ttft: Optional[float], usage: Any, err: Optional[BaseException]) -> None:
