@@ -233,12 +233,20 @@ def fault_line(stats: Dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in stats["by_fault"].items() if v and k != "ok")
 
 
+class Collected(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 async def main() -> None:
     # ferrule's warnings (breaker opened, ...) are collected here and counted, not lost and not
     # interleaved with the progress line.
-    records: List[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = Collected(logging.WARNING)
+    records = handler.records
     logging.getLogger("ferrule").addHandler(handler)
     logging.getLogger("ferrule").propagate = False
 
