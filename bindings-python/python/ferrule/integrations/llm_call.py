@@ -41,6 +41,8 @@ def record_call(
     first_token_seconds: Optional[float] = None,
     trace_id: Optional[str] = None,
 ) -> None:
+    if _record_llm_call is None and not _log.isEnabledFor(logging.DEBUG):
+        return
     i, o = tokens_of(usage)
     error_type = type(error).__name__ if error is not None else None
     if _record_llm_call is not None:

@@ -19,11 +19,11 @@ def new_trace_id() -> str:
 
 def with_traceparent(headers: Optional[Mapping[str, Any]], trace_id: str) -> Mapping[str, Any]:
     """``headers`` plus a ``traceparent`` for a new attempt span; a caller's own ``traceparent`` wins."""
-    if headers and any(k.lower() == "traceparent" for k in headers):
-        return headers
-    tp = "00-%s-%016x-01" % (trace_id, _getrandbits(64) or 1)
     if not headers:
-        return {"traceparent": tp}
+        return {"traceparent": f"00-{trace_id}-{_getrandbits(64) or 1:016x}-01"}
+    if any(k.lower() == "traceparent" for k in headers):
+        return headers
+    tp = f"00-{trace_id}-{_getrandbits(64) or 1:016x}-01"
     out = dict(headers)
     out["traceparent"] = tp
     return out
