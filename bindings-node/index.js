@@ -9,6 +9,7 @@ const { RateLimiter } = require('./rate_limit.js')
 const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
+const { wrapOpenAI } = require('./openai.js')
 
 module.exports = {
   Chaos,
@@ -26,4 +27,5 @@ module.exports = {
   TimeoutError,
   resilient,
   transient,
+  wrapOpenAI,
 }
