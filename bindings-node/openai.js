@@ -10,6 +10,10 @@ const { randomBytes } = require('node:crypto')
 const { Policy } = require('./policy.js')
 const { recordCall } = require('./llm_call.js')
 
+// The call's trace id rides in the request options under a symbol (the SDK reads only string keys),
+// so a policy's fallback receives exactly the caller's (body, options).
+const TRACE_ID = Symbol('ferrule.traceId')
+
 const ENDPOINTS = { chat: { completions: 'chat' }, embeddings: 'embeddings', responses: 'responses' }
 
 function newTraceId() {
@@ -74,8 +78,10 @@ function observe(stream, started, done) {
 
 function wrapCreate(target, operation, pick) {
   const original = target.create.bind(target)
-  const attempt = (ctx, traceId, body, options) => {
+  const attempt = (ctx, body, options) => {
     const opts = options === undefined ? {} : { ...options }
+    const traceId = opts[TRACE_ID] || newTraceId()
+    delete opts[TRACE_ID]
     if (ctx.deadlineMs !== undefined) {
       const left = Math.max(1, Math.floor(ctx.deadlineMs - Date.now())) // the SDK takes whole ms
       if (opts.timeout === undefined || opts.timeout > left) opts.timeout = left
@@ -95,7 +101,7 @@ function wrapCreate(target, operation, pick) {
     }
     const traceId = newTraceId()
     const started = performance.now()
-    return run(traceId, body, options).then(
+    return run(body, options === undefined ? { [TRACE_ID]: traceId } : { ...options, [TRACE_ID]: traceId }).then(
       (result) => {
         if (body && body.stream) {
           return observe(result, started, (d, first, usage, err) => recordCall(operation, model, d, usage, err, first, traceId))

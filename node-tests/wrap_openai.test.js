@@ -167,3 +167,22 @@ test('bad arguments are refused', () => {
   assert.throws(() => wrapOpenAI(new OpenAI({ apiKey: 'k' }), { polcy: new Policy() }), /unknown option "polcy"/)
   assert.throws(() => wrapOpenAI(new OpenAI({ apiKey: 'k' }), { modelPolicies: { m: 3 } }), TypeError)
 })
+
+test(
+  "a fallback receives the caller's body and options",
+  withServer({ script: ['503', '503'] }, async (s) => {
+    const seen = []
+    const policy = retrying(2, {
+      policy: {
+        fallback: (err, body, options) => {
+          seen.push([err.constructor.name, body, Object.fromEntries(Object.entries(options))]) // string keys: what the SDK reads
+          return 'from backup'
+        },
+      },
+    })
+    const c = wrapOpenAI(sdk(s), { policy })
+    assert.equal(await c.chat.completions.create({ model: 'm', messages: MSG }, { timeout: 5000 }), 'from backup')
+    assert.equal(s.stats().requests, 2)
+    assert.deepEqual(seen, [['RetryError', { model: 'm', messages: MSG }, { timeout: 5000 }]])
+  }),
+)
