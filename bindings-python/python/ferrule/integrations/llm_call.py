@@ -23,6 +23,10 @@ def tokens_of(usage: Any) -> tuple[Optional[int], Optional[int]]:
     (input/output)."""
     if usage is None:
         return None, None
+    if isinstance(usage, dict):
+        i = usage.get("prompt_tokens", usage.get("input_tokens"))
+        o = usage.get("completion_tokens", usage.get("output_tokens"))
+        return i, o
     i = getattr(usage, "prompt_tokens", None)
     if i is None:
         i = getattr(usage, "input_tokens", None)
