@@ -10,6 +10,7 @@ JS_STAMP  := node_modules/.installed
 PYTHON    ?= python3
 
 .PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench
+.PHONY: tools-apt
 
 help:
 	@echo "make demo   - build and run the demo on the embedded default (no API key, no network)"
@@ -28,6 +29,15 @@ $(JS_STAMP): package-lock.json
 
 deps: $(PY_STAMP) $(JS_STAMP)
 
+# promtool and prometheus (Debian package `prometheus`) check the metrics exposition and scrape it
+# for real in python-tests/test_metrics.py and node-tests/metrics.test.js. Installed only when
+# promtool is missing.
+tools-apt:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; \
+	fi
+
 # ---- builds: cargo's target/ is kept, so a one-line change rebuilds only what it touches -------
 build-python: $(PY_STAMP)
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -q
@@ -41,12 +51,12 @@ build: build-python build-node
 test-rust:
 	cargo test --workspace
 
-test-python: build-python
+test-python: build-python tools-apt
 	$(PY) -m pytest python-tests
 	$(PY) -m mypy.stubtest ferrule._ferrule
 	$(PY) -m mypy
 
-test-node: build-node
+test-node: build-node tools-apt
 	npm test
 
 test: test-rust test-python test-node

@@ -161,7 +161,151 @@ export class ManualClock {
   now(): number
 }
 
+// ---- metrics -----------------------------------------------------------------------------------------
+
+/** Options shared by Counter, Gauge and Histogram. */
+export interface MetricOptions {
+  /** The HELP text (required: Prometheus lints a metric without one). */
+  help: string
+  /** Label names, e.g. `['model']`. `trace_id`, `session_id`, `request_id`, `span_id`, `conversation_id`, `user_id`, `le` and `quantile` are refused. */
+  labels?: string[]
+  /** At most this many label sets (default 1000); later ones fold into one series whose values are `"other"`, counted in `ferrule_metric_series_overflow_total`. */
+  maxSeries?: number
+}
+
+export interface HistogramOptions extends MetricOptions {
+  /** Upper bounds, strictly increasing; `+Inf` is implied. Default: prom-client's. */
+  buckets?: number[]
+}
+
+/** Label values: in label-name order, or as an object keyed by label name. */
+export type LabelValues = [Record<string, string | number>] | Array<string | number>
+
+/** One counter series. Keep it and call `inc` on the hot path. */
+export interface CounterChild {
+  /** Adds `amount` (default 1). @throws RangeError for a negative or non-finite amount. */
+  inc(amount?: number): void
+  readonly value: number
+}
+
+export interface GaugeChild {
+  set(value: number): void
+  inc(amount?: number): void
+  dec(amount?: number): void
+  readonly value: number
+}
+
+export interface HistogramChild {
+  /** Records `value`; `exemplar` (e.g. `{ trace_id }`) rides on its bucket in OpenMetrics, never as a label. */
+  observe(value: number, exemplar?: Record<string, string>): void
+  readonly count: number
+  readonly sum: number
+}
+
+/** A counter in ferrule's process-wide registry. `name` may end in `_total`. */
+export class Counter {
+  /** @throws TypeError for a bad name, label or option; RangeError for a value out of range. */
+  constructor(name: string, options: MetricOptions)
+  /** The exported sample name (`..._total`). */
+  readonly name: string
+  readonly labelNames: string[]
+  labels(...values: LabelValues): CounterChild
+  /** For an unlabelled counter. */
+  inc(amount?: number): void
+}
+
+export class Gauge {
+  constructor(name: string, options: MetricOptions)
+  readonly name: string
+  readonly labelNames: string[]
+  labels(...values: LabelValues): GaugeChild
+  set(value: number): void
+  inc(amount?: number): void
+  dec(amount?: number): void
+}
+
+export class Histogram {
+  constructor(name: string, options: HistogramOptions)
+  readonly name: string
+  readonly labelNames: string[]
+  readonly buckets: number[]
+  labels(...values: LabelValues): HistogramChild
+  observe(value: number, exemplar?: Record<string, string>): void
+}
+
+/** The registry (yours and ferrule's own metrics) as Prometheus text 0.0.4, or OpenMetrics 1.0 (with exemplars and `# EOF`). */
+export function metricsText(options?: { openmetrics?: boolean }): string
+
+/** A running scrape endpoint. */
+export interface MetricsServer {
+  readonly port: number
+  readonly host: string
+  readonly url: string
+  readonly running: boolean
+  /** Stops serving (idempotent). */
+  stop(): void
+}
+
+/** Serves the registry at `http://host:port/metrics` from a background thread in the core. Defaults: port 9464, host 127.0.0.1; port 0 picks a free one. */
+export function serveMetrics(options?: { port?: number; host?: string }): MetricsServer
 /** A fault rule of the mock server: requests with index in [from, to) meet `kind` with probability `rate`. */
+/** One finished GenAI call, for `recordLlmCall`. */
+export interface LlmCallOptions {
+  model: string
+  /** How long the call took, in ms. */
+  durationMs: number
+  inputTokens?: number
+  outputTokens?: number
+  /** `gen_ai.operation.name`; default 'chat'. */
+  operation?: string
+  /** `gen_ai.provider.name`; default 'openai'. */
+  provider?: string
+  /** `error.type` when the call failed. */
+  errorType?: string
+  /** The prompt template's name in the profile... */
+  template?: string
+  /** ...or its text, profiled under a stable hash of it. */
+  templateText?: string
+  /** Rides as an exemplar on the duration bucket, never as a label. */
+  traceId?: string
+}
+
+/** Records a finished GenAI call: duration and token histograms, cost and the prompt profile. Returns the cost in US dollars (0 for a model without a price). */
+export function recordLlmCall(call: LlmCallOptions): number
+/** Sets a model's price (and that of model names it prefixes) in US dollars per million input and output tokens. */
+export function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): void
+
+export type ProfileSortBy = 'cost' | 'latency' | 'tokens' | 'calls' | 'errors'
+
+/** One prompt template in the profile; times in ms. */
+export interface ProfileRow {
+  template: string
+  calls: number
+  errors: number
+  errorRate: number
+  inputTokens: number
+  outputTokens: number
+  meanLatencyMs: number
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  costUsd: number
+}
+
+export interface ProfileReport {
+  readonly rows: ProfileRow[]
+  readonly by: ProfileSortBy
+  /** The `n` templates with the most `by` ('latency' is p95), read now. */
+  top(n?: number, by?: ProfileSortBy): ProfileReport
+  /** A plain-text table. */
+  toString(): string
+}
+
+/** The prompt profile now, sorted by `by` (default 'cost'), the first `n` if given. */
+export function profile(options?: { by?: ProfileSortBy; n?: number }): ProfileReport
+/** Forgets every template recorded so far. */
+export function resetProfile(): void
+
 export interface MockFaultRule {
   kind: 'ok' | 'rate_limit' | '429' | 'server_error' | '500' | 'unavailable' | '503' | 'slow' | 'hang' | 'reset' | 'malformed_json' | 'truncated_stream'
   rate?: number

@@ -10,6 +10,8 @@ const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { wrapOpenAI } = require('./openai.js')
+const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
+const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 
 module.exports = {
   Chaos,
@@ -28,4 +30,13 @@ module.exports = {
   resilient,
   transient,
   wrapOpenAI,
+  Counter,
+  Gauge,
+  Histogram,
+  metricsText,
+  serveMetrics,
+  recordLlmCall,
+  setPrice,
+  profile,
+  resetProfile,
 }

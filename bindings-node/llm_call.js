@@ -1,13 +1,10 @@
 'use strict'
 // One finished LLM call as GenAI telemetry: operation, model, duration, tokens from `usage`, the
 // error, and for streams the time to first token. Every wrapper reports through `recordCall`, so
-// the span, metric and inference-log calls live in this one place.
+// the span, metric and inference-log calls live in this one place. Metrics, tokens and cost go to
+// the core's GenAI registry (`recordLlmCall`); spans follow once tracing is on main.
 
-const native = require('./native.js')
-
-// The GenAI metrics registry (issue 6) ships `recordLlmCall`; with a core built before it, nothing
-// is recorded here.
-const nativeRecord = typeof native.recordLlmCall === 'function' ? native.recordLlmCall : undefined
+const { recordLlmCall } = require('./profile.js')
 
 /** [input, output] tokens of a chat/embeddings usage (prompt/completion) or a Responses one (input/output). */
 function tokensOf(usage) {
@@ -23,21 +20,17 @@ const state = {
 }
 
 function recordCall(operation, model, durationMs, usage, error, firstTokenMs, traceId) {
-  if (nativeRecord === undefined && state.listener === undefined) return
   const [inputTokens, outputTokens] = tokensOf(usage)
-  const record = { operation, model, durationMs, inputTokens, outputTokens, error, firstTokenMs, traceId }
-  if (nativeRecord !== undefined) {
-    nativeRecord({
-      model,
-      durationSeconds: durationMs / 1000,
-      inputTokens,
-      outputTokens,
-      operation,
-      errorType: error === undefined ? undefined : (error && error.constructor && error.constructor.name) || 'Error',
-      traceId,
-    })
-  }
-  if (state.listener !== undefined) state.listener(record)
+  recordLlmCall({
+    model,
+    durationMs,
+    inputTokens,
+    outputTokens,
+    operation,
+    errorType: error === undefined ? undefined : (error && error.constructor && error.constructor.name) || 'Error',
+    traceId,
+  })
+  if (state.listener !== undefined) state.listener({ operation, model, durationMs, inputTokens, outputTokens, error, firstTokenMs, traceId })
 }
 
 module.exports = { recordCall, tokensOf, state }

@@ -28,6 +28,39 @@ export declare class NativeChaos {
   stats(): ChaosStats
 }
 
+export declare class NativeCounter {
+  /** The handle of one label set (values in label-name order). */
+  child(values: Array<string>): NativeCounterChild | ConfigError
+  name(): string
+}
+
+export declare class NativeCounterChild {
+  value(): number
+}
+
+export declare class NativeGauge {
+  child(values: Array<string>): NativeGaugeChild | ConfigError
+  name(): string
+}
+
+export declare class NativeGaugeChild {
+  set(v: number): void
+  add(d: number): void
+  value(): number
+}
+
+export declare class NativeHistogram {
+  child(values: Array<string>): NativeHistogramChild | ConfigError
+  name(): string
+  buckets(): Array<number>
+}
+
+export declare class NativeHistogramChild {
+  /** An observation that carries an exemplar (e.g. `{ trace_id }`): the cold path. */
+  observeWithExemplar(v: number, exemplar: Record<string, string>): void
+  totals(): HistogramTotals
+}
+
 export declare class NativeLimits {
   /** Why `costs` are refused (the host throws it), or `null`. */
   costsError(costs: Array<number>): ConfigError | null
@@ -56,6 +89,14 @@ export declare class NativeManualClock {
   advance(ms: number): void
   /** Milliseconds since the clock's origin. */
   now(): number
+}
+
+export declare class NativeMetricsServer {
+  port(): number
+  host(): string
+  running(): boolean
+  /** Stops serving and joins the thread (idempotent). Blocks for at most one in-flight scrape. */
+  stop(): void
 }
 
 export declare class NativeMockServer {
@@ -202,6 +243,12 @@ export interface ConfigError {
 }
 
 /**
+ * `inc(amount?)` for this counter handle. Returns `undefined`, or the refusal message for an
+ * amount the core refuses (negative, NaN), which the host throws as a `RangeError`.
+ */
+export declare function counterIncFn(child: NativeCounterChild): unknown
+
+/**
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
@@ -209,6 +256,12 @@ export declare function createBreaker(name: string, options: BreakerOptions, clo
 
 /** Builds a fault injector, or says why the configuration was refused (the host throws that). */
 export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
+
+export declare function createCounter(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeCounter | ConfigError
+
+export declare function createGauge(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeGauge | ConfigError
+
+export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
@@ -230,6 +283,32 @@ export declare function fastCalls(breaker: NativeBreaker): unknown
 
 /** The header names the host should look up, lower-case. */
 export declare function hintHeaderNames(): Array<string>
+
+/** `observe(value)` for this histogram handle; returns `undefined`. */
+export declare function histogramObserveFn(child: NativeHistogramChild): unknown
+
+/** A histogram series' count and sum (`f64`: exact below 2^53). */
+export interface HistogramTotals {
+  count: number
+  sum: number
+}
+
+/** One finished GenAI call, as the host layer normalised it. */
+export interface LlmCallOptions {
+  model: string
+  durationMs: number
+  inputTokens?: number
+  outputTokens?: number
+  operation?: string
+  provider?: string
+  errorType?: string
+  template?: string
+  templateText?: string
+  traceId?: string
+}
+
+/** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0. */
+export declare function metricsText(openmetrics: boolean): string
 
 export interface MockOptions {
   host?: string
@@ -254,6 +333,8 @@ export declare function policyFastCalls(policy: NativePolicy): unknown
 
 /** Options as the host layer normalised them. Absent means the core's default. */
 export interface PolicyOptions {
+  /** The policy's name in metrics (absent: `policy`). */
+  name?: string
   /** False: one attempt, no retry. */
   retry: boolean
   attempts?: number
@@ -294,6 +375,27 @@ export interface PolicyStats {
   fallbackFailures: number
   timeouts: number
 }
+
+/** Forgets every template recorded so far. */
+export declare function profileReset(): void
+
+/** A row of the prompt profile; times in ms, counts as `f64` (exact below 2^53). */
+export interface ProfileRow {
+  template: string
+  calls: number
+  errors: number
+  errorRate: number
+  inputTokens: number
+  outputTokens: number
+  meanLatencyMs: number
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+  costUsd: number
+}
+
+/** The profile sorted by `by` (cost, latency, tokens, calls, errors), the first `n` if given. */
+export declare function profileRows(by: string, n?: number | undefined | null): Array<ProfileRow> | ConfigError
 
 /**
  * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
@@ -337,6 +439,9 @@ export interface RateLimitWarning {
   count: number
 }
 
+/** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
+export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
+
 /** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
 export interface Refusal {
   limit: string
@@ -348,6 +453,11 @@ export interface Refusal {
  * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
  */
 export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
+
+export declare function serveMetrics(port: number, host: string): NativeMetricsServer | ConfigError
+
+/** Sets a model's price in US dollars per million input and output tokens. */
+export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
 
 /** Every HTTP status worth retrying (408, 409, 429, 5xx). */
 export declare function transientStatuses(): Array<number>

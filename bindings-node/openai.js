@@ -106,7 +106,9 @@ function wrapCreate(target, operation, pick) {
         if (body && body.stream) {
           return observe(result, started, (d, first, usage, err) => recordCall(operation, model, d, usage, err, first, traceId))
         }
-        recordCall(operation, model, performance.now() - started, result && result.usage, undefined, undefined, traceId)
+        // Priced by the model that answered (a fallback may have asked another one).
+        const answered = result && typeof result.model === 'string' && result.model ? result.model : model
+        recordCall(operation, answered, performance.now() - started, result && result.usage, undefined, undefined, traceId)
         return result
       },
       (err) => {

@@ -232,6 +232,7 @@ class Policy {
     }
     o.timeoutMs = number(C, 'timeoutMs', options.timeoutMs)
     o.totalTimeoutMs = number(C, 'totalTimeoutMs', options.totalTimeoutMs)
+    if (options.name !== undefined) o.name = String(options.name)
     let clock
     if (options.clock !== undefined && options.clock !== null) {
       if (!(options.clock instanceof ManualClock)) throw configError('TypeError', `Policy: clock=${describe(options.clock)} must be a ManualClock`, 'clock')

@@ -229,6 +229,19 @@ def summary(bare: Run, bare_server: Dict[str, Any], wrapped: Run, server: Dict[s
     print(f"                            ferrule {fault_line(server)}")
 
 
+def metrics(wrapped: Run) -> None:
+    """What the wrapped client recorded by itself: GenAI metrics with tokens and cost, per model."""
+    text = ferrule.metrics_text()
+    print("\n  Prometheus metrics (ferrule.metrics_text(); ferrule.serve_metrics(port) serves /metrics)")
+    for line in text.splitlines():
+        if line.startswith(("ferrule_cost_usd_total{", "gen_ai_client_token_usage_sum{", "gen_ai_client_operation_duration_seconds_count{")) and "mock-gpt" in line:
+            print(f"    {line}")
+    recorded = sum(
+        float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("ferrule_cost_usd_total{") and "mock-gpt" in l
+    )
+    print(f"    cost recorded by the wrapper ${recorded:.5f}  (the application's own count: ${wrapped.cost:.5f})")
+
+
 def fault_line(stats: Dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in stats["by_fault"].items() if v and k != "ok")
 
@@ -253,9 +266,12 @@ async def main() -> None:
     print(f"ferrule demo: {REQUESTS} requests, {CONCURRENCY} at a time, through the real openai SDK "
           f"{openai.__version__} against a local fault-injecting server (no key, no network)")
     print("  faults: a burst of 503s, a slow period (3 s answers), 429s with Retry-After, broken JSON\n")
+    for model, (pin, pout) in PRICE_PER_MILLION.items():
+        ferrule.set_price(model, pin, pout)  # the GenAI cost counter prices the wrapped calls
     bare, bare_server = await bare_run()
     wrapped, server, p = await ferrule_run()
     summary(bare, bare_server, wrapped, server, p)
+    metrics(wrapped)
     print(f"\n  ferrule warnings logged   {len(records)}"
           + (f"  (first: {records[0].getMessage()})" if records else ""))
     if wrapped.rate() <= bare.rate():

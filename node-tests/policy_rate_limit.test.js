@@ -6,7 +6,7 @@ const assert = require('node:assert/strict')
 const { Policy, RateLimiter, RetryError, RateLimitedError } = require('ferrule')
 
 test('the limiter slot waits inside the deadline and refuses beyond it', async () => {
-  const lim = RateLimiter.tokenBucket({ rate: 20, perMs: 1000, burst: 2 })
+  const lim = RateLimiter.tokenBucket({ rate: 2, perMs: 1000, burst: 2 })  // the third call waits ~500 ms: real time, so leave slack
   const p = new Policy({ retry: { attempts: 1 }, rateLimiter: lim, totalTimeoutMs: 1000 })
   const out = []
   for (let i = 0; i < 3; i++) out.push(await p.execute(async () => 'ok'))

@@ -75,6 +75,12 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ManualClock':
       return new ferrule.ManualClock()
+    case 'Counter':
+      return new ferrule.Counter('types_test_total', { help: 'x' })
+    case 'Gauge':
+      return new ferrule.Gauge('types_test_gauge', { help: 'x' })
+    case 'Histogram':
+      return new ferrule.Histogram('types_test_seconds', { help: 'x' })
     case 'Policy':
       return new ferrule.Policy()
     case 'Chaos':

@@ -186,3 +186,23 @@ test(
     assert.deepEqual(seen, [['RetryError', { model: 'm', messages: MSG }, { timeout: 5000 }]])
   }),
 )
+
+test(
+  'tokens and cost reach the GenAI metrics',
+  withServer({}, async (s) => {
+    const { metricsText, setPrice } = require('ferrule')
+    setPrice('wrap-cost-model', 1.0, 2.0)
+    const c = wrapOpenAI(sdk(s), { policy: retrying(2) })
+    const r = await c.chat.completions.create({ model: 'wrap-cost-model', messages: MSG })
+    const text = metricsText()
+    const value = (metric, extra = '') => {
+      const m = new RegExp(`^${metric}\\{[^}]*gen_ai_request_model="wrap-cost-model"[^}]*${extra}[^}]*\\} (\\S+)$`, 'm').exec(text)
+      assert.ok(m, metric)
+      return Number(m[1])
+    }
+    assert.equal(value('gen_ai_client_token_usage_sum', 'gen_ai_token_type="input"'), r.usage.prompt_tokens)
+    assert.equal(value('gen_ai_client_token_usage_sum', 'gen_ai_token_type="output"'), r.usage.completion_tokens)
+    const cost = (r.usage.prompt_tokens * 1.0 + r.usage.completion_tokens * 2.0) / 1e6
+    assert.ok(Math.abs(value('ferrule_cost_usd_total') - cost) < 1e-12)
+  }),
+)

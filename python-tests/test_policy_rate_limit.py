@@ -9,10 +9,10 @@ import ferrule
 
 
 def test_limiter_slot_waits_within_the_deadline_and_refuses_beyond_it() -> None:
-    lim = ferrule.RateLimiter.token_bucket(rate=20, per_seconds=1.0, burst=2)
+    lim = ferrule.RateLimiter.token_bucket(rate=2, per_seconds=1.0, burst=2)  # third waits ~0.5 s (real time: slack)
     p = ferrule.Policy(retry=ferrule.Retry(attempts=1), rate_limiter=lim, total_timeout_seconds=1.0)
     f = p(lambda: "ok")
-    assert [f(), f(), f()] == ["ok", "ok", "ok"]  # the third waits ~50 ms, inside the deadline
+    assert [f(), f(), f()] == ["ok", "ok", "ok"]  # the third waits, inside the deadline
     assert lim.stats()["waits"] == 1
 
     slow = ferrule.RateLimiter.token_bucket(rate=1, per_seconds=10.0, burst=1)

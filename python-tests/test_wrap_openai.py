@@ -280,3 +280,23 @@ def test_a_fallback_sees_the_callers_arguments() -> None:
         assert c.chat.completions.create(model="m", messages=MSG) == "from backup"  # type: ignore[arg-type,comparison-overlap]
         assert s.stats()["requests"] == 2
     assert seen == [("RetryError", (), {"model": "m", "messages": MSG})]
+
+
+def test_tokens_and_cost_reach_the_genai_metrics() -> None:
+    ferrule.set_price("wrap-cost-model", 1.0, 2.0)  # USD per million input / output tokens
+    with MockLLMServer() as s:
+        c = ferrule.wrap_openai(sdk(s), retrying(2))
+        r = c.chat.completions.create(model="wrap-cost-model", messages=MSG)  # type: ignore[arg-type]
+    assert r.usage is not None
+    text = ferrule.metrics_text()
+
+    def value(metric: str, extra: str = "") -> float:
+        pat = re.compile(rf'^{metric}{{[^}}]*gen_ai_request_model="wrap-cost-model"[^}}]*{extra}[^}}]*}} (\S+)$', re.M)
+        m = pat.search(text)
+        assert m is not None, metric
+        return float(m.group(1))
+
+    assert value("gen_ai_client_token_usage_sum", 'gen_ai_token_type="input"') == r.usage.prompt_tokens
+    assert value("gen_ai_client_token_usage_sum", 'gen_ai_token_type="output"') == r.usage.completion_tokens
+    cost = (r.usage.prompt_tokens * 1.0 + r.usage.completion_tokens * 2.0) / 1e6
+    assert value("ferrule_cost_usd_total") == pytest.approx(cost)

@@ -32,6 +32,24 @@ def use() -> None:
         print(text, state, n, who, wait)
 
 
+def use_metrics() -> None:
+    calls = ferrule.Counter("typed_calls_total", "Calls.", ["model"])
+    handle: ferrule.metrics.CounterChild = calls.labels(model="gpt-4o")
+    handle.inc()
+    handle.inc(2)
+    latency = ferrule.metrics.histogram("typed_latency_seconds", "Latency.", buckets=[0.1, 1.0])
+    latency.observe(0.2, exemplar={"trace_id": "abc"})
+    depth = ferrule.Gauge("typed_depth", "Depth.")
+    depth.set(3.0)
+    text: str = ferrule.metrics_text(openmetrics=True)
+    with ferrule.serve_metrics(port=0) as server:
+        port: int = server.port
+    cost: float = ferrule.record_llm_call(model="gpt-4o", duration_seconds=0.5, input_tokens=10, template="t")
+    report = ferrule.profile()
+    top: ferrule.ProfileReport = report.top(5, by="latency")
+    rows: list[dict[str, object]] = [dict(r) for r in top]
+    html: str = report._repr_html_()
+    print(text, port, cost, rows, html, handle.value)
 # -- retry, timeout, fallback, the composed policy (issue 3) ------------------------------------------
 
 policy = ferrule.Policy(

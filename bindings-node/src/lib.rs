@@ -9,11 +9,15 @@ mod error;
 mod fast_call;
 mod fast_policy;
 mod limits;
+mod metrics;
+mod metrics_fast;
 mod mock;
 mod policy;
+mod profile;
 mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
+mod raw_fn;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use chaos::{create_chaos, NativeChaos};
@@ -21,10 +25,17 @@ pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
 pub use fast_policy::policy_fast_calls;
 pub use limits::{NativeLimits, NativeLimitsBuilder, NativeReservation};
+pub use metrics::{
+    create_counter, create_gauge, create_histogram, metrics_text, serve_metrics, NativeCounter,
+    NativeCounterChild, NativeGauge, NativeGaugeChild, NativeHistogram, NativeHistogramChild,
+    NativeMetricsServer,
+};
+pub use metrics_fast::{counter_inc_fn, histogram_observe_fn};
 pub use mock::{create_mock_server, NativeMockServer};
 pub use policy::{
     create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
 };
+pub use profile::{profile_reset, profile_rows, record_llm_call, set_price};
 pub use rate_limit::{create_rate_limiter, NativeRateLimiter};
 pub use rate_limit_fast_call::rate_limiter_fast_call;
 

@@ -17,6 +17,8 @@ use std::time::Duration;
 /// Options as the host layer normalised them. Absent means the core's default.
 #[napi(object)]
 pub struct PolicyOptions {
+    /// The policy's name in metrics (absent: `policy`).
+    pub name: Option<String>,
     /// False: one attempt, no retry.
     pub retry: bool,
     pub attempts: Option<f64>,
@@ -151,6 +153,7 @@ impl PolicyOptions {
             None
         };
         Ok(PipelineConfig {
+            name: self.name.clone().unwrap_or_default(),
             retry,
             total_timeout_seconds: self.total_timeout_ms.map(s),
             attempt_timeout_seconds: self.timeout_ms.map(s),
@@ -210,9 +213,11 @@ pub fn create_policy(
         .to_config()
         .and_then(|c| Pipeline::new(c, None, clock))
     {
-        Ok(inner) => Either::A(NativePolicy {
-            inner: Arc::new(inner),
-        }),
+        Ok(inner) => {
+            let inner = Arc::new(inner);
+            ferrule_core::telemetry::collector::export(&inner);
+            Either::A(NativePolicy { inner })
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

@@ -79,10 +79,9 @@ impl LimiterHandle {
         let events = Arc::new(EventQueue::default());
         let (queue, name) = (events.clone(), limiter.name().to_string());
         limiter.on_event(move |e| queue.push(e, &name));
-        Self {
-            limiter: Arc::new(limiter),
-            events,
-        }
+        let limiter = Arc::new(limiter);
+        ferrule_core::telemetry::collector::export(&limiter);
+        Self { limiter, events }
     }
 }
 

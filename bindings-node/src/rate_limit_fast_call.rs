@@ -1,15 +1,12 @@
 //! The hot path of one rate limiter, `tryAcquire(n, key)`, as a raw Node-API function (see
-//! `fast_call.rs` for why: a napi-rs method costs several times the decision). The function's `data`
-//! is a strong reference to the core limiter, released by a finalizer when the function is collected.
+//! `raw_fn.rs` for why): it holds a strong reference to the core limiter.
 
-use crate::fast_call::{guard, status};
 use crate::rate_limit::{units, NativeRateLimiter};
 use crate::rate_limit_events::LimiterHandle;
+use crate::raw_fn::{call_info, function, guard, status};
 use napi::{sys, Env};
 use napi_derive::napi;
-use std::ffi::c_void;
 use std::ptr;
-use std::sync::Arc;
 
 /// Keys up to this many UTF-8 bytes are read into a stack buffer; longer ones are allocated.
 const KEY_STACK: usize = 128;
@@ -22,41 +19,14 @@ pub fn rate_limiter_fast_call<'e>(
     env: &'e Env,
     limiter: &NativeRateLimiter,
 ) -> napi::Result<napi::bindgen_prelude::Unknown<'e>> {
-    let env = env.raw();
-    let name = "tryAcquire";
-    // SAFETY: plain Node-API calls on the live env of this callback. `data` is an `Arc` turned raw
-    // here and turned back only by `release`, once, when the function is collected.
+    // SAFETY: the live env of this callback; `try_acquire` reads its data as a `LimiterHandle`.
     unsafe {
-        let data = Arc::into_raw(limiter.inner.clone()) as *mut c_void;
-        let mut f = ptr::null_mut();
-        let made = status(sys::napi_create_function(
-            env,
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(try_acquire),
-            data,
-            &mut f,
+        let f = function(env.raw(), &limiter.inner, "tryAcquire", try_acquire)?;
+        Ok(napi::bindgen_prelude::Unknown::from_raw_unchecked(
+            env.raw(),
+            f,
         ))
-        .and_then(|()| {
-            status(sys::napi_add_finalizer(
-                env,
-                f,
-                data,
-                Some(release),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            ))
-        });
-        if let Err(e) = made {
-            release(env, data, ptr::null_mut());
-            return Err(e);
-        }
-        Ok(napi::bindgen_prelude::Unknown::from_raw_unchecked(env, f))
     }
-}
-
-unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    drop(unsafe { Arc::from_raw(data as *const LimiterHandle) });
 }
 
 unsafe extern "C" fn try_acquire(
@@ -65,20 +35,7 @@ unsafe extern "C" fn try_acquire(
 ) -> sys::napi_value {
     unsafe {
         guard(env, || {
-            let mut argc = 2usize;
-            let mut argv = [ptr::null_mut(); 2];
-            let mut data = ptr::null_mut();
-            status(sys::napi_get_cb_info(
-                env,
-                info,
-                &mut argc,
-                argv.as_mut_ptr(),
-                ptr::null_mut(),
-                &mut data,
-            ))?;
-            // SAFETY: `data` is the `Arc` this function was made with; the function is being
-            // called, so it is alive and its finalizer has not run.
-            let limiter = &*(data as *const LimiterHandle);
+            let (limiter, argc, argv) = call_info::<LimiterHandle, 2>(env, info)?;
             let mut n = 1.0;
             if argc >= 1 && sys::napi_get_value_double(env, argv[0], &mut n) != sys::Status::napi_ok
             {

@@ -7,8 +7,12 @@ mod chaos;
 mod clock;
 mod error;
 mod gil;
+mod metrics;
+mod metrics_server;
 mod mock;
+mod otlp;
 mod policy;
+mod profile;
 mod rate_limit;
 mod retry_hint;
 mod sleeper;
@@ -24,9 +28,22 @@ mod _ferrule {
     #[pymodule_export]
     use crate::clock::ManualClock;
     #[pymodule_export]
+    use crate::metrics::{
+        metrics_text, set_default_max_series, Counter, CounterChild, Gauge, GaugeChild, Histogram,
+        HistogramChild,
+    };
+    #[pymodule_export]
+    use crate::metrics_server::{serve_metrics, MetricsServer};
+    #[pymodule_export]
     use crate::mock::MockServerCore;
     #[pymodule_export]
+    use crate::otlp::{push_metrics, OtlpPusher};
+    #[pymodule_export]
     use crate::policy::{sync_remaining, PolicyCore, RetryOptions};
+    #[pymodule_export]
+    use crate::profile::{
+        prices, profile_reset, profile_rows, record_llm_call, set_price, template_key,
+    };
     #[pymodule_export]
     use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
     #[pymodule_export]
@@ -35,6 +52,14 @@ mod _ferrule {
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
         use pyo3::types::PyModuleMethods;
+        // Core warnings (dropped telemetry, series overflow, failed exports) go to Python's
+        // `logging` under "ferrule.*". If the host already installed a Rust logger, that one wins.
+        if let Ok(l) = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers) {
+            let _ = l
+                .set_prefix("ferrule")
+                .filter(log::LevelFilter::Info)
+                .install();
+        }
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

@@ -15,6 +15,7 @@ use ferrule_core::{
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::sync::Arc;
 use std::time::Duration;
 
 const C: &str = "Retry";
@@ -78,7 +79,7 @@ impl RetryOptions {
 
 #[pyclass(frozen, name = "PolicyCore", module = "ferrule._ferrule")]
 pub struct PolicyCore {
-    inner: Pipeline,
+    inner: Arc<Pipeline>,
     breaker: Option<Py<CircuitBreakerCore>>,
     /// A first attempt's budget in nanoseconds (known at construction), so `begin_at` reads the
     /// clock once.
@@ -129,7 +130,8 @@ impl PolicyCore {
 impl PolicyCore {
     #[new]
     #[pyo3(signature = (*, retry=None, breaker=None, timeout_seconds=None,
-        total_timeout_seconds=None, clock=None))]
+        total_timeout_seconds=None, clock=None, name=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         retry: Option<PyRef<'_, RetryOptions>>,
@@ -137,8 +139,10 @@ impl PolicyCore {
         timeout_seconds: Option<f64>,
         total_timeout_seconds: Option<f64>,
         clock: Option<PyRef<'_, ManualClock>>,
+        name: Option<String>,
     ) -> PyResult<Self> {
         let config = PipelineConfig {
+            name: name.unwrap_or_default(),
             retry: retry.as_ref().map(|r| r.inner.clone()),
             total_timeout_seconds,
             attempt_timeout_seconds: timeout_seconds,
@@ -147,7 +151,8 @@ impl PolicyCore {
             .as_ref()
             .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
         let shared = breaker.as_ref().map(|b| b.get().inner.clone());
-        let inner = Pipeline::new(config, shared, clock).map_err(|e| to_py(py, e))?;
+        let inner = Arc::new(Pipeline::new(config, shared, clock).map_err(|e| to_py(py, e))?);
+        ferrule_core::telemetry::collector::export(&inner);
         let first_budget = inner
             .first_attempt_budget()
             .map(|d| d.as_nanos().min(u64::MAX as u128) as u64);

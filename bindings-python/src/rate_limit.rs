@@ -114,10 +114,9 @@ impl RateLimiterCore {
                 })
             });
         }
-        Ok(Self {
-            inner: Arc::new(inner),
-            sleeper,
-        })
+        let inner = Arc::new(inner);
+        ferrule_core::telemetry::collector::export(&inner);
+        Ok(Self { inner, sleeper })
     }
 
     fn positive(py: Python<'_>, param: &'static str, v: i64) -> PyResult<u64> {
@@ -363,10 +362,8 @@ impl LimitsCore {
             .zip(limiters.iter().map(|l| l.inner.clone()))
             .collect();
         let inner = MultiLimit::new(pairs).map_err(|e| to_py(py, e))?;
-        Ok(Self {
-            inner: Arc::new(inner),
-            sleeper,
-        })
+        let inner = Arc::new(inner);
+        Ok(Self { inner, sleeper })
     }
 
     /// Takes every cost now, or none.

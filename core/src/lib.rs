@@ -8,6 +8,7 @@ pub mod mock;
 pub mod policy;
 pub mod random;
 pub mod striped;
+pub mod telemetry;
 
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
 pub use error::{ConfigProblem, Error, Result};
@@ -20,6 +21,16 @@ pub use policy::rate_limit::{
     Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitEvent,
     RateLimitStats, RateLimiter, Reservation, Step,
 };
+pub use telemetry::builtin::LlmCall;
+pub use telemetry::counter::{Counter, CounterHandle};
+pub use telemetry::exposition::Format as MetricsFormat;
+pub use telemetry::gauge::{Gauge, GaugeHandle};
+pub use telemetry::histogram::{Exemplar, Histogram, HistogramHandle};
+pub use telemetry::http::MetricsServer;
+pub use telemetry::otlp::{OtlpConfig, OtlpPusher};
+pub use telemetry::profile::{Profiler, SortBy, TemplateRow};
+pub use telemetry::registry::Registry;
+pub use telemetry::{default_registry, metrics_text};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.

@@ -563,6 +563,7 @@ fn the_pipeline_admits_records_and_counts() {
             retry: Some(no_budget(4, Backoff::constant(1.0, Jitter::None).unwrap())),
             total_timeout_seconds: Some(30.0),
             attempt_timeout_seconds: Some(10.0),
+            ..PipelineConfig::default()
         },
         Some(breaker.clone()),
         clock.clone(),

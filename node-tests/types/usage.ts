@@ -8,7 +8,18 @@ import {
   CircuitOpenError,
   FerruleError,
   ManualClock,
+  Counter,
+  Gauge,
+  Histogram,
+  metricsText,
+  serveMetrics,
+  recordLlmCall,
+  setPrice,
+  profile,
+  type ProfileRow,
   type BreakerState,
+  type CounterChild,
+  type MetricsServer,
   type CircuitBreakerOptions,
   type CircuitBreakerStats,
   type FerruleConfigError,
@@ -130,6 +141,41 @@ export async function usage(): Promise<void> {
   void chained
 }
 
+export function useMetrics(): void {
+  const calls = new Counter('usage_calls_total', { help: 'Calls.', labels: ['model'] })
+  const gpt4o: CounterChild = calls.labels({ model: 'gpt-4o' })
+  gpt4o.inc()
+  gpt4o.inc(2)
+  calls.labels('gpt-4o-mini').inc()
+  const v: number = gpt4o.value
+  const latency = new Histogram('usage_latency_seconds', { help: 'Latency.', labels: ['model'], buckets: [0.1, 1] })
+  latency.labels('gpt-4o').observe(0.2, { trace_id: 'abc' })
+  const depth = new Gauge('usage_depth', { help: 'Depth.' })
+  depth.set(3)
+  depth.dec()
+  const text: string = metricsText({ openmetrics: true })
+  const server: MetricsServer = serveMetrics({ port: 0 })
+  const port: number = server.port
+  server.stop()
+  // @ts-expect-error: label names are an array
+  new Counter('bad_total', { help: 'x', labels: 'model' })
+  // @ts-expect-error: a metric needs help
+  new Counter('bad_total', { labels: ['model'] })
+  // @ts-expect-error: amounts are numbers
+  gpt4o.inc('1')
+  void v, text, port
+}
+
+export function useProfile(): void {
+  setPrice('my-finetune', 3, 12)
+  const cost: number = recordLlmCall({ model: 'gpt-4o', durationMs: 1300, inputTokens: 812, outputTokens: 164, template: 'summarise' })
+  const rows: ProfileRow[] = profile({ by: 'latency', n: 5 }).top(3, 'tokens').rows
+  // @ts-expect-error: profiles sort by cost, latency, tokens, calls or errors
+  profile({ by: 'price' })
+  // @ts-expect-error: durations are ms numbers
+  recordLlmCall({ model: 'gpt-4o', durationMs: '1s' })
+  void cost, rows
+}
 // ---- rate limiting ----
 import { RateLimiter, RateLimitedError, type RateLimiterStats } from 'ferrule'
 

@@ -120,6 +120,7 @@ class Policy:
             timeout_seconds=timeout_seconds,
             total_timeout_seconds=total_timeout_seconds,
             clock=clock,
+            name=name,
         )
         if hard_timeout and timeout_seconds is None and total_timeout_seconds is None:
             from .errors import ConfigError

@@ -7,6 +7,9 @@ use crate::error::{check, Error, Result};
 use crate::policy::outcome_window::{OutcomeWindow, WindowSpec, WindowTotals, MAX_COUNT_WINDOW};
 use crate::random::Random;
 use crate::striped::StripedCounter;
+use crate::telemetry::builtin;
+use crate::telemetry::collector::{Collect, Sink};
+use crate::telemetry::registry;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -355,6 +358,37 @@ pub struct Snapshot {
 
 type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;
 
+/// The breaker's per-call counters, shared with the metrics registry, which reads them at scrape
+/// time: calls and rejections reach `ferrule_calls_total` / `ferrule_rejections_total` without a
+/// second increment on the call path.
+struct Counters {
+    name: String,
+    successes: StripedCounter,
+    failures: StripedCounter,
+    ignored: StripedCounter,
+    slow: StripedCounter,
+    rejected: StripedCounter,
+}
+
+impl Collect for Counters {
+    fn collect(&self, sink: &mut Sink) {
+        let n = self.name.as_str();
+        for (outcome, c) in [
+            ("success", &self.successes),
+            ("failure", &self.failures),
+            ("ignored", &self.ignored),
+        ] {
+            sink.sample("ferrule_calls", &["breaker", n, outcome], c.get() as f64);
+        }
+        sink.sample(
+            "ferrule_rejections",
+            &["breaker", n, "breaker_open"],
+            self.rejected.get() as f64,
+        );
+        sink.sample("ferrule_breaker_slow_calls", &[n], self.slow.get() as f64);
+    }
+}
+
 pub struct CircuitBreaker {
     state: AtomicU64,
     config: BreakerConfig,
@@ -366,11 +400,7 @@ pub struct CircuitBreaker {
     consecutive: AtomicU32,
     /// Trips since the breaker last closed: drives the growing open duration.
     trips_since_close: AtomicU32,
-    successes: StripedCounter,
-    failures: StripedCounter,
-    ignored: StripedCounter,
-    slow: StripedCounter,
-    rejected: StripedCounter,
+    counters: Arc<Counters>,
     transitions: AtomicU64,
     random: Random,
     // A lock, but only read when a transition happens (rare) and written when a listener is added.
@@ -395,6 +425,17 @@ impl CircuitBreaker {
         config.validate()?;
         let window = OutcomeWindow::new(config.window);
         let slow_nanos = config.slow_call_seconds.map_or(0, |s| (s * 1e9) as u64);
+        let counters = Arc::new(Counters {
+            name: config.name.clone(),
+            successes: StripedCounter::new(),
+            failures: StripedCounter::new(),
+            ignored: StripedCounter::new(),
+            slow: StripedCounter::new(),
+            rejected: StripedCounter::new(),
+        });
+        builtin::breaker_state(&config.name, State::Closed);
+        let weak: std::sync::Weak<dyn Collect> = Arc::downgrade(&counters) as _;
+        registry::global().add_collector(weak);
         Ok(Self {
             state: AtomicU64::new(word(K_CLOSED, 0)),
             timed: config.slow_call_seconds.is_some() || window.needs_time(),
@@ -404,11 +445,7 @@ impl CircuitBreaker {
             clock: clock.into(),
             consecutive: AtomicU32::new(0),
             trips_since_close: AtomicU32::new(0),
-            successes: StripedCounter::new(),
-            failures: StripedCounter::new(),
-            ignored: StripedCounter::new(),
-            slow: StripedCounter::new(),
-            rejected: StripedCounter::new(),
+            counters,
             transitions: AtomicU64::new(0),
             random: Random::from_entropy(),
             listeners: RwLock::new(Vec::new()),
@@ -457,7 +494,7 @@ impl CircuitBreaker {
                     let now = self.clock.now_nanos();
                     let until = open_until_ms(s) * NANOS_PER_MS;
                     if now < until {
-                        self.rejected.inc();
+                        self.counters.rejected.inc();
                         return Err(Rejected {
                             retry_after: Some(Duration::from_nanos(until - now)),
                         });
@@ -483,7 +520,7 @@ impl CircuitBreaker {
                 K_HALF_OPEN => {
                     let a = admitted(s);
                     if a >= self.config.half_open_calls as u64 {
-                        self.rejected.inc();
+                        self.counters.rejected.inc();
                         return Err(Rejected { retry_after: None });
                     }
                     let next = half_word(gen(s), a + 1, successes(s));
@@ -496,7 +533,7 @@ impl CircuitBreaker {
                     }
                 }
                 _ => {
-                    self.rejected.inc();
+                    self.counters.rejected.inc();
                     return Err(Rejected { retry_after: None });
                 }
             }
@@ -515,12 +552,12 @@ impl CircuitBreaker {
             None => (0, false),
         };
         match outcome {
-            Outcome::Success => self.successes.inc(),
-            Outcome::Failure => self.failures.inc(),
-            Outcome::Ignored => self.ignored.inc(),
+            Outcome::Success => self.counters.successes.inc(),
+            Outcome::Failure => self.counters.failures.inc(),
+            Outcome::Ignored => self.counters.ignored.inc(),
         }
         if slow {
-            self.slow.inc();
+            self.counters.slow.inc();
         }
         if permit.probe() {
             self.record_probe(permit, outcome, slow, now)
@@ -682,6 +719,7 @@ impl CircuitBreaker {
         open_for: Option<Duration>,
     ) -> Transition {
         self.transitions.fetch_add(1, Ordering::Relaxed);
+        builtin::breaker_transition(&self.config.name, from, to);
         let t = Transition {
             from,
             to,
@@ -748,9 +786,9 @@ impl CircuitBreaker {
         let s = self.state.load(Ordering::Acquire);
         let now = self.clock.now_nanos();
         let (successes, failures, ignored) = (
-            self.successes.get(),
-            self.failures.get(),
-            self.ignored.get(),
+            self.counters.successes.get(),
+            self.counters.failures.get(),
+            self.counters.ignored.get(),
         );
         Snapshot {
             name: self.config.name.clone(),
@@ -760,8 +798,8 @@ impl CircuitBreaker {
             successes,
             failures,
             ignored,
-            slow: self.slow.get(),
-            rejected: self.rejected.get(),
+            slow: self.counters.slow.get(),
+            rejected: self.counters.rejected.get(),
             transitions: self.transitions.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive.load(Ordering::Relaxed) as u64,
             window: self.window.totals(now),

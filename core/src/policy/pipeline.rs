@@ -16,6 +16,8 @@ const C: &str = "Policy";
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PipelineConfig {
+    /// The policy's name in metrics and logs (empty: `policy`).
+    pub name: String,
     /// `None`: one attempt, no retry.
     pub retry: Option<RetryConfig>,
     /// Bounds the whole call, retries and waits included.
@@ -55,6 +57,7 @@ pub struct PipelineStats {
 
 #[derive(Debug)]
 pub struct Pipeline {
+    name: String,
     retry: RetryPolicy,
     breaker: Option<Arc<CircuitBreaker>>,
     total_timeout: Option<Duration>,
@@ -104,7 +107,13 @@ impl Pipeline {
             })
             .transpose()
         };
+        let name = if config.name.is_empty() {
+            "policy".to_string()
+        } else {
+            config.name.clone()
+        };
         Ok(Self {
+            name,
             retry: RetryPolicy::with_clock(retry, clock)?,
             breaker,
             total_timeout: secs(config.total_timeout_seconds, "total_timeout_seconds")?,
@@ -293,5 +302,52 @@ impl Pipeline {
             rejected: self.rejected.get(),
             retry: self.retry.stats(),
         }
+    }
+}
+
+impl Pipeline {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Read at scrape time from the pipeline's own striped counters: no second increment per call.
+/// Bindings register a pipeline they hold in an `Arc` with `telemetry::collector::export`.
+impl crate::telemetry::collector::Collect for Pipeline {
+    fn collect(&self, sink: &mut crate::telemetry::collector::Sink) {
+        let n = self.name.as_str();
+        let s = self.stats();
+        sink.sample(
+            "ferrule_calls",
+            &["policy", n, "success"],
+            s.successes as f64,
+        );
+        sink.sample(
+            "ferrule_calls",
+            &["policy", n, "failure"],
+            s.failures as f64,
+        );
+        sink.sample("ferrule_retries", &[n], s.retry.retries as f64);
+        sink.sample(
+            "ferrule_retry_budget_denials",
+            &[n],
+            s.retry.budget_denied as f64,
+        );
+        sink.sample("ferrule_fallbacks", &[n, "call_failed"], s.fallbacks as f64);
+        sink.sample(
+            "ferrule_fallbacks",
+            &[n, "alternative_failed"],
+            s.fallback_failures as f64,
+        );
+        sink.sample(
+            "ferrule_errors",
+            &["policy", n, "timeout"],
+            s.timeouts as f64,
+        );
+        sink.sample(
+            "ferrule_errors",
+            &["policy", n, "abandoned"],
+            s.abandoned as f64,
+        );
     }
 }

@@ -4,18 +4,14 @@ so the span, metric and inference-log calls live in this one place."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 from .. import _ferrule
 
 __all__ = ["record_call", "tokens_of"]
 
-_log = logging.getLogger("ferrule")
-
-# The GenAI metrics registry (issue 6) ships ``record_llm_call``; with a core built before it, calls
-# are logged at debug level only.
-_record_llm_call = getattr(_ferrule, "record_llm_call", None)
+# The GenAI metrics registry: duration and token histograms, the cost counter, the prompt profile.
+_record_llm_call = _ferrule.record_llm_call
 
 
 def tokens_of(usage: Any) -> tuple[Optional[int], Optional[int]]:
@@ -45,27 +41,14 @@ def record_call(
     first_token_seconds: Optional[float] = None,
     trace_id: Optional[str] = None,
 ) -> None:
-    if _record_llm_call is None and not _log.isEnabledFor(logging.DEBUG):
-        return
     i, o = tokens_of(usage)
     error_type = type(error).__name__ if error is not None else None
-    if _record_llm_call is not None:
-        _record_llm_call(
-            model=model,
-            duration_seconds=duration_seconds,
-            input_tokens=i,
-            output_tokens=o,
-            operation=operation,
-            error_type=error_type,
-            trace_id=trace_id,
-        )
-    _log.debug(
-        "gen_ai %s model=%s duration=%.4fs in=%s out=%s ttft=%s error=%s",
-        operation,
-        model,
-        duration_seconds,
-        i,
-        o,
-        first_token_seconds,
-        error_type,
+    _record_llm_call(
+        model=model,
+        duration_seconds=duration_seconds,
+        input_tokens=i,
+        output_tokens=o,
+        operation=operation,
+        error_type=error_type,
+        trace_id=trace_id,
     )

@@ -77,7 +77,17 @@ def _sync_create(create: Callable[..., Any], operation: str, pick: Callable[[Any
                 record_call(operation, model, d, usage, err, ttft, trace_id)
 
             return ObservedStream(result, started, done)
-        record_call(operation, model, time.perf_counter() - started, getattr(result, "usage", None), None, None, trace_id)
+        # Priced by the model that answered (a fallback may have asked another one).
+        answered = getattr(result, "model", None)
+        record_call(
+            operation,
+            answered if isinstance(answered, str) and answered else model,
+            time.perf_counter() - started,
+            getattr(result, "usage", None),
+            None,
+            None,
+            trace_id,
+        )
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
@@ -114,7 +124,17 @@ def _async_create(create: Callable[..., Any], operation: str, pick: Callable[[An
                 record_call(operation, model, d, usage, err, ttft, trace_id)
 
             return AsyncObservedStream(result, started, done)
-        record_call(operation, model, time.perf_counter() - started, getattr(result, "usage", None), None, None, trace_id)
+        # Priced by the model that answered (a fallback may have asked another one).
+        answered = getattr(result, "model", None)
+        record_call(
+            operation,
+            answered if isinstance(answered, str) and answered else model,
+            time.perf_counter() - started,
+            getattr(result, "usage", None),
+            None,
+            None,
+            trace_id,
+        )
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]

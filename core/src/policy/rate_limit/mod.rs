@@ -413,3 +413,27 @@ impl RateLimiter {
         }
     }
 }
+
+/// Read at scrape time from the limiter's own striped counters: no second increment per decision.
+/// Bindings register a limiter they hold in an `Arc` with `telemetry::collector::export`.
+impl crate::telemetry::collector::Collect for RateLimiter {
+    fn collect(&self, sink: &mut crate::telemetry::collector::Sink) {
+        let n = self.config.name.as_str();
+        sink.sample(
+            "ferrule_calls",
+            &["rate_limiter", n, "admitted"],
+            self.admitted.get() as f64,
+        );
+        sink.sample(
+            "ferrule_rejections",
+            &["rate_limiter", n, "rate_limited"],
+            self.rejected.get() as f64,
+        );
+        sink.sample("ferrule_rate_limit_waits", &[n], self.waits.get() as f64);
+        sink.sample(
+            "ferrule_rate_limit_wait_seconds",
+            &[n],
+            self.wait_nanos.get() as f64 / 1e9,
+        );
+    }
+}

@@ -1,0 +1,97 @@
+"""OTLP push from Python: a fake OTLP/HTTP collector receives ferrule's registry as JSON."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from typing import Any, Iterator
+
+import pytest
+
+import ferrule
+from ferrule import ConfigError
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    bodies: list[dict[str, Any]] = []
+    status = 200
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
+        n = int(self.headers["Content-Length"])
+        type(self).bodies.append({"path": self.path, "json": json.loads(self.rfile.read(n)),
+                                  "auth": self.headers.get("Authorization")})
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, type[_Collector]]]:
+    handler = type("Handler", (_Collector,), {"bodies": [], "status": 200})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", handler
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _metric(body: dict[str, Any], name: str) -> dict[str, Any]:
+    for m in body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]:
+        if m["name"] == name:
+            return dict(m)
+    raise AssertionError(f"no {name}")
+
+
+def test_push_metrics_sends_the_registry_as_otlp_json(collector: tuple[str, type[_Collector]]) -> None:
+    url, handler = collector
+    ferrule.Counter("otlp_py_jobs_total", "Jobs.", ["queue"]).labels("a").inc(9)
+    ferrule.record_llm_call(model="gpt-4o", duration_seconds=0.25, input_tokens=10, output_tokens=5)
+    with ferrule.push_metrics(url, interval_seconds=3600, service_name="py-test",
+                              headers={"Authorization": "Bearer x"}) as pusher:
+        assert pusher.push_now() is True
+        assert pusher.pushes == 1
+    assert not pusher.running
+    assert len(handler.bodies) == 2, "push_now and the final push on stop"
+    sent = handler.bodies[0]
+    assert sent["path"] == "/v1/metrics" and sent["auth"] == "Bearer x"
+    body = sent["json"]
+    assert body["resourceMetrics"][0]["resource"]["attributes"][0]["value"]["stringValue"] == "py-test"
+    jobs = _metric(body, "otlp_py_jobs")["sum"]["dataPoints"][0]
+    assert jobs["asDouble"] == 9 and jobs["attributes"] == [{"key": "queue", "value": {"stringValue": "a"}}]
+    dur = _metric(body, "gen_ai.client.operation.duration")
+    keys = {a["key"] for p in dur["histogram"]["dataPoints"] for a in p["attributes"]}
+    assert {"gen_ai.request.model", "gen_ai.operation.name", "gen_ai.provider.name"} <= keys
+
+
+def test_a_failing_collector_is_counted(collector: tuple[str, type[_Collector]]) -> None:
+    url, handler = collector
+    handler.status = 500
+    pusher = ferrule.push_metrics(url, interval_seconds=3600)
+    try:
+        assert pusher.push_now() is False
+        assert pusher.failures == 1
+    finally:
+        pusher.stop()
+    assert 'ferrule_telemetry_dropped_total{kind="otlp_export"}' in ferrule.metrics_text()
+
+
+def test_bad_push_configuration_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="https is not supported"):
+        ferrule.push_metrics("https://vendor.example")
+    with pytest.raises(ConfigError, match="interval_seconds"):
+        ferrule.push_metrics("http://127.0.0.1:4318", interval_seconds=0)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", raising=False)
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_ENDPOINT"):
+        ferrule.push_metrics()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    p = ferrule.push_metrics(interval_seconds=3600, timeout_seconds=0.5)
+    assert p.endpoint == "http://127.0.0.1:9"
+    p.stop()
