@@ -248,6 +248,153 @@ export interface MetricsServer {
 
 /** Serves the registry at `http://host:port/metrics` from a background thread in the core. Defaults: port 9464, host 127.0.0.1; port 0 picks a free one. */
 export function serveMetrics(options?: { port?: number; host?: string }): MetricsServer
+// ---- telemetry: tracing with context ids, structured events, redaction (issue 5) -------------------
+
+/** Span attribute values. Integers in the safe range are recorded as ints, other numbers as floats. */
+export type AttributeValue = string | number | boolean
+
+/** A span's role inside one call through a policy. */
+export type SpanRole = 'call' | 'attempt' | 'validation' | 'fallback' | 'internal'
+
+export interface SpanOptions {
+  /** The span name; defaults to `"{operation} {model}"` per the OpenTelemetry GenAI conventions. */
+  name?: string
+  /** `gen_ai.operation.name`, e.g. `'chat'`. */
+  operation?: string
+  /** `gen_ai.request.model`. */
+  model?: string
+  /** `gen_ai.provider.name`, e.g. `'openai'`. */
+  provider?: string
+  /** Default `'call'`. */
+  role?: SpanRole
+  attributes?: Record<string, AttributeValue>
+  /** A parent other than the current span. */
+  parent?: Span
+  /** Continue a trace received in a W3C `traceparent` header (malformed: a new trace). */
+  traceparent?: string
+}
+
+/** A span handle. Ended by `withSpan`, or by `end()` for spans from `startSpan`. */
+export interface Span {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId: string | null
+  /** The UUID v7 of the request this span belongs to. */
+  readonly requestId: string
+  /** The W3C `traceparent` header value to inject into an outgoing request. */
+  readonly traceparent: string
+  readonly ended: boolean
+  setAttribute(key: string, value: AttributeValue): this
+  setAttributes(attributes: Record<string, AttributeValue>): this
+  setUsage(usage: { inputTokens?: number; outputTokens?: number }): this
+  /** Prompt/response text, kept only with `captureContent`, masked and cut; true if kept. */
+  setContent(content: { input?: string; output?: string }): boolean
+  setStatus(status: 'ok' | 'error' | 'unset', description?: string): this
+  recordError(error: unknown): this
+  end(): void
+}
+
+/** A finished span from the in-process ring. */
+export interface SpanRecord {
+  name: string
+  traceId: string
+  spanId: string
+  parentSpanId: string | null
+  /** Nanoseconds since the Unix epoch. */
+  startNs: bigint
+  endNs: bigint
+  status: 'ok' | 'error' | 'unset'
+  attributes: Record<string, string | number | boolean | string[]>
+}
+
+export interface ContextIds {
+  sessionId?: string
+  userId?: string
+  tags?: string[]
+}
+
+export interface CurrentContext {
+  sessionId: string
+  userId: string | null
+  tags: string[]
+  /** True when no session id was given anywhere and one was generated. */
+  sessionGenerated: boolean
+}
+
+export interface TelemetryOptions {
+  /** `OTEL_SERVICE_NAME`. */
+  serviceName?: string
+  /** Head sampling ratio in [0, 1] (`OTEL_TRACES_SAMPLER_ARG`); errors are always kept. */
+  sampleRatio?: number
+  /** Spans at least this long are kept whatever the head sampler said. */
+  slowSpanMs?: number
+  /** Keep prompt/response text (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`). */
+  captureContent?: boolean
+  contentMaxChars?: number
+  /** Base URL of an OTLP/HTTP receiver (`OTEL_EXPORTER_OTLP_ENDPOINT`); `false` turns export off. */
+  otlpEndpoint?: string | false | null
+  /** Where JSON events go: a function receiving each line, `'stderr'` (default), `'stdout'`, `'none'`, or a size-rotated file. */
+  logSink?: ((line: string) => void) | 'stderr' | 'stdout' | 'none' | { file: string; maxBytes?: number; backups?: number }
+  logLevel?: 'debug' | 'info' | 'warning' | 'error'
+  /** Identical events within this window are suppressed and counted (default 1000). */
+  logDedupMs?: number
+  /** Extra regexes: an array (→ `[REDACTED]`) or name → regex (→ `[NAME]`). */
+  redactPatterns?: string[] | Record<string, string>
+}
+
+export interface EventFields {
+  level?: 'debug' | 'info' | 'warning' | 'error'
+  message?: string
+  model?: string
+  attempt?: number
+  latencyMs?: number
+  inputTokens?: number
+  outputTokens?: number
+  costUsd?: number
+  error?: unknown
+  [field: string]: unknown
+}
+
+export interface TelemetryStats {
+  spansStarted: number
+  spansEnded: number
+  spansUnsampled: number
+  recentLen: number
+  recentCapacity: number
+  recentEvicted: number
+  exportQueued: number
+  exportCapacity: number
+  exportDropped: number
+  exportedSpans: number
+  exportFailedSpans: number
+  logsEmitted: number
+  logsSuppressed: number
+  logSinkErrors: number
+  logLinesDropped: number
+  sessionConflicts: number
+  logSinkCallbackErrors: number
+}
+
+/** The one entry point for telemetry settings; only what is given changes. */
+export declare function configure(options?: TelemetryOptions): void
+/** Runs `fn` with context ids on every span and event inside, across every async hop. */
+export declare function runInContext<T>(ids: ContextIds, fn: () => T): T
+export declare function currentContext(): CurrentContext | null
+/** Runs `fn` inside a new child span of the current one; ends it when `fn` returns or settles. */
+export declare function withSpan<T>(options: SpanOptions | string, fn: (span: Span) => T): T
+/** A started span that is not made current; call `end()`. */
+export declare function startSpan(options: SpanOptions | string): Span
+/** The current span's W3C `traceparent` header, or null. */
+export declare function traceparent(): string | null
+/** Emits one structured event; false when below the level or rate-limited. */
+export declare function emit(event: string, fields?: EventFields): boolean
+/** Masks emails, phones, cards, IPs and secrets with typed placeholders. */
+export declare function redact(text: string): string
+export declare function recentSpans(): SpanRecord[]
+export declare function clearRecentSpans(): void
+/** Exports what is queued, waiting up to `timeoutMs`. */
+export declare function flush(timeoutMs?: number): boolean
+export declare function telemetryStats(): TelemetryStats
 /** A fault rule of the mock server: requests with index in [from, to) meet `kind` with probability `rate`. */
 /** One finished GenAI call, for `recordLlmCall`. */
 export interface LlmCallOptions {

@@ -5,6 +5,7 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError, RateLimitedError, RetryError, TimeoutError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
+const telemetry = require('./telemetry.js')
 const { RateLimiter } = require('./rate_limit.js')
 const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
@@ -39,4 +40,5 @@ module.exports = {
   setPrice,
   profile,
   resetProfile,
+  ...telemetry,
 }

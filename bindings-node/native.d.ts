@@ -28,6 +28,18 @@ export declare class NativeChaos {
   stats(): ChaosStats
 }
 
+export declare class NativeContext {
+  /**
+   * Builds a context nested in `outer` (inheriting what is not given) and reports a session id
+   * reused by another user.
+   */
+  constructor(sessionId?: string | undefined | null, userId?: string | undefined | null, tags?: Array<string> | undefined | null, outer?: NativeContext | undefined | null)
+  get sessionId(): string
+  get userId(): string | null
+  get tags(): Array<string>
+  get sessionGenerated(): boolean
+}
+
 export declare class NativeCounter {
   /** The handle of one label set (values in label-name order). */
   child(values: Array<string>): NativeCounterChild | ConfigError
@@ -169,6 +181,27 @@ export declare class NativeReservation {
   get key(): string | null
 }
 
+export declare class NativeSpan {
+  /** The host checked `role` and that a name can be built (`name`, or `operation`/`model`). */
+  constructor(name: string | undefined | null, role: string, operation?: string | undefined | null, model?: string | undefined | null, provider?: string | undefined | null, parent?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, traceparent?: string | undefined | null)
+  /** A JS number that is an integer in the safe range becomes an int attribute, else a float. */
+  setAttribute(key: string, value: string | number | boolean): void
+  /** Prompt / response text, kept only with `captureContent`, masked and cut; true if kept. */
+  setContent(input?: string | undefined | null, output?: string | undefined | null): boolean
+  /** `status` is `ok`, `error` or `unset` (checked by the host). */
+  setStatus(status: string, description?: string | undefined | null): void
+  /** Marks the span failed: status error and `error.type`. */
+  setError(errorType: string, message: string): void
+  /** Ends the span in the core (masked, sampled, recorded); a second call does nothing. */
+  end(): void
+  get traceId(): string
+  get spanId(): string
+  get parentSpanId(): string | null
+  get requestId(): string
+  get traceparent(): string
+  get ended(): boolean
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
@@ -231,6 +264,8 @@ export interface ChaosStats {
   latencyInjected: number
 }
 
+export declare function clearRecentSpans(): void
+
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
 export interface ConfigError {
   /** `RangeError` for a value out of range, `TypeError` for options that conflict. */
@@ -241,6 +276,12 @@ export interface ConfigError {
   param: string
   message: string
 }
+
+/**
+ * Applies the settings, or says why they were refused (the host throws it). Nothing is applied
+ * when anything is refused.
+ */
+export declare function configureTelemetry(o: TelemetryOptions): ConfigError | null
 
 /**
  * `inc(amount?)` for this counter handle. Returns `undefined`, or the refusal message for an
@@ -276,10 +317,21 @@ export declare function createPolicy(options: PolicyOptions, clock?: NativeManua
 export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
 
 /**
+ * Emits one structured event with the ids of `span` / `context`. `fields` is a JSON object; the
+ * schema's own fields arrive under their schema names (`model`, `attempt`, `latency_seconds`,
+ * `input_tokens`, `output_tokens`, `cost_usd`, `error_type`, `error_message`), translated by the
+ * host. Returns false when below the level or rate-limited; `None` when `level` is unknown.
+ */
+export declare function emitEvent(level: string, event: string, message?: string | undefined | null, span?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, fields?: string | undefined | null): boolean | null
+
+/**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
+
+/** Exports what is queued, waiting up to `timeoutMs` (blocks the calling thread: for shutdown). */
+export declare function flushTelemetry(timeoutMs: number): boolean
 
 /** The header names the host should look up, lower-case. */
 export declare function hintHeaderNames(): Array<string>
@@ -439,8 +491,14 @@ export interface RateLimitWarning {
   count: number
 }
 
+/** The spans in the read-back ring as a JSON array (the host turns times into BigInt). */
+export declare function recentSpansJson(): string
+
 /** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
 export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
+
+/** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
+export declare function redact(text: string): string
 
 /** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
 export interface Refusal {
@@ -458,6 +516,49 @@ export declare function serveMetrics(port: number, host: string): NativeMetricsS
 
 /** Sets a model's price in US dollars per million input and output tokens. */
 export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
+
+/** Lines queued for the JS `logSink` callback, oldest first. */
+export declare function takeLogLines(): Array<string>
+
+export interface TelemetryOptions {
+  serviceName?: string
+  sampleRatio?: number
+  slowSpanMs?: number
+  captureContent?: boolean
+  contentMaxChars?: number
+  otlpEndpoint?: string
+  disableExport?: boolean
+  /** `"stderr"`, `"stdout"`, `"none"` or `"callback"` (the host drains `takeLogLines`). */
+  logSink?: string
+  logFile?: string
+  logMaxBytes?: number
+  logBackups?: number
+  logLevel?: string
+  logDedupMs?: number
+  redactPatterns?: Array<string>
+  redactNamedPatterns?: Record<string, string>
+}
+
+export declare function telemetryStats(): TelemetryStats
+
+export interface TelemetryStats {
+  spansStarted: number
+  spansEnded: number
+  spansUnsampled: number
+  recentLen: number
+  recentCapacity: number
+  recentEvicted: number
+  exportQueued: number
+  exportCapacity: number
+  exportDropped: number
+  exportedSpans: number
+  exportFailedSpans: number
+  logsEmitted: number
+  logsSuppressed: number
+  logSinkErrors: number
+  logLinesDropped: number
+  sessionConflicts: number
+}
 
 /** Every HTTP status worth retrying (408, 409, 429, 5xx). */
 export declare function transientStatuses(): Array<number>

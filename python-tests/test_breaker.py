@@ -13,6 +13,15 @@ import ferrule
 from ferrule.testing import ManualClock
 
 
+@pytest.fixture(autouse=True)
+def _log_every_transition():  # type: ignore[no-untyped-def]
+    # Breakers here share a name and trip within the same second, so their transition events are
+    # identical; turn off the rate-limiting of identical events so each one is logged.
+    ferrule.configure(log_dedup_seconds=0)
+    yield
+    ferrule.configure(log_dedup_seconds=1.0)
+
+
 class Boom(Exception):
     pass
 

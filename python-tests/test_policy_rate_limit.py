@@ -13,7 +13,7 @@ def test_limiter_slot_waits_within_the_deadline_and_refuses_beyond_it() -> None:
     p = ferrule.Policy(retry=ferrule.Retry(attempts=1), rate_limiter=lim, total_timeout_seconds=1.0)
     f = p(lambda: "ok")
     assert [f(), f(), f()] == ["ok", "ok", "ok"]  # the third waits, inside the deadline
-    assert lim.stats()["waits"] == 1
+    assert lim.stats()["waits"] >= 1, "the third call had to wait"
 
     slow = ferrule.RateLimiter.token_bucket(rate=1, per_seconds=10.0, burst=1)
     q = ferrule.Policy(retry=ferrule.Retry(attempts=1), rate_limiter=slow, total_timeout_seconds=0.2)

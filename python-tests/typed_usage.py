@@ -50,6 +50,17 @@ def use_metrics() -> None:
     rows: list[dict[str, object]] = [dict(r) for r in top]
     html: str = report._repr_html_()
     print(text, port, cost, rows, html, handle.value)
+def use_telemetry() -> None:
+    ferrule.configure(service_name="svc", sample_ratio=0.5, capture_content=False, log_sink="stderr")
+    with ferrule.context(session_id="s", user_id="u", tags=["a"]) as ctx:
+        sid: str = ctx.session_id
+        with ferrule.span(operation="chat", model="gpt-4o", provider="openai") as s:
+            s.set_attribute("gen_ai.usage.input_tokens", 3)
+            header: str | None = ferrule.traceparent()
+            ok: bool = ferrule.emit("retry.attempt", level="warning", attempt=1)
+    spans: list[dict[str, object]] = list(ferrule.recent_spans())
+    masked: str = ferrule.redact("a@b.io")
+    print(sid, header, ok, spans, masked)
 # -- retry, timeout, fallback, the composed policy (issue 3) ------------------------------------------
 
 policy = ferrule.Policy(

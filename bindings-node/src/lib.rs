@@ -18,6 +18,7 @@ mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
+mod telemetry;
 
 pub use breaker::{create_breaker, NativeBreaker};
 pub use chaos::{create_chaos, NativeChaos};
@@ -38,6 +39,10 @@ pub use policy::{
 pub use profile::{profile_reset, profile_rows, record_llm_call, set_price};
 pub use rate_limit::{create_rate_limiter, NativeRateLimiter};
 pub use rate_limit_fast_call::rate_limiter_fast_call;
+pub use telemetry::{
+    clear_recent_spans, configure_telemetry, emit_event, flush_telemetry, recent_spans_json,
+    redact, take_log_lines, telemetry_stats, NativeContext, NativeSpan, TelemetryOptions,
+};
 
 /// Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
 /// never as a crash. Only on the private native module; the public API does not expose it.

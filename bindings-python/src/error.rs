@@ -11,6 +11,7 @@ use pyo3::types::PyType;
 static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CIRCUIT_OPEN_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INTERNAL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORAGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static RATE_LIMITED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(
@@ -32,6 +33,9 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
             retry_after,
         } => class(py, &CIRCUIT_OPEN_ERROR, "CircuitOpenError")
             .and_then(|c| c.call1((e.to_string(), breaker.as_str(), retry_after.as_secs_f64()))),
+        Error::Storage { .. } => {
+            class(py, &STORAGE_ERROR, "StorageError").and_then(|c| c.call1((e.to_string(),)))
+        }
         Error::RateLimited {
             limiter,
             retry_after,
@@ -68,6 +72,27 @@ pub fn circuit_open(py: Python<'_>, breaker: &str, retry_after: Option<f64>) -> 
 #[inline]
 pub fn guard<T>(py: Python<'_>, f: impl FnOnce() -> T) -> PyResult<T> {
     ferrule_core::catch_panic(f).map_err(|msg| {
+        match class(py, &INTERNAL_ERROR, "InternalError")
+            .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
+        {
+            Ok(v) => PyErr::from_value(v),
+            Err(err) => err,
+        }
+    })
+}
+
+/// A `ferrule.ConfigError` with a message built in the binding (for host-only options).
+pub fn config_error(py: Python<'_>, msg: String) -> PyErr {
+    match class(py, &CONFIG_ERROR, "ConfigError").and_then(|c| c.call1((msg,))) {
+        Ok(v) => PyErr::from_value(v),
+        Err(err) => err,
+    }
+}
+
+/// Runs core code that may block (I/O, waiting on a background thread) with the GIL released; a
+/// panic becomes `InternalError` like in `guard`.
+pub fn guard_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    crate::gil::without_gil(py, || ferrule_core::catch_panic(f)).map_err(|msg| {
         match class(py, &INTERNAL_ERROR, "InternalError")
             .and_then(|c| c.call1((format!("ferrule core panicked: {msg}"),)))
         {

@@ -5,8 +5,11 @@ mod backoff;
 mod breaker;
 mod chaos;
 mod clock;
+mod context;
+mod context_vars;
 mod error;
 mod gil;
+mod inference_log;
 mod metrics;
 mod metrics_server;
 mod mock;
@@ -16,6 +19,8 @@ mod profile;
 mod rate_limit;
 mod retry_hint;
 mod sleeper;
+mod span;
+mod telemetry;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -27,6 +32,12 @@ mod _ferrule {
     use crate::chaos::ChaosCore;
     #[pymodule_export]
     use crate::clock::ManualClock;
+    #[pymodule_export]
+    use crate::context::CallContext;
+    #[pymodule_export]
+    use crate::context_vars::bind_context_vars;
+    #[pymodule_export]
+    use crate::inference_log::InferenceLogCore;
     #[pymodule_export]
     use crate::metrics::{
         metrics_text, set_default_max_series, Counter, CounterChild, Gauge, GaugeChild, Histogram,
@@ -48,6 +59,13 @@ mod _ferrule {
     use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
     #[pymodule_export]
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
+    #[pymodule_export]
+    use crate::span::Span;
+    #[pymodule_export]
+    use crate::telemetry::{
+        clear_recent_spans, configure, emit, flush, new_request_id, recent_spans, redact,
+        telemetry_stats,
+    };
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

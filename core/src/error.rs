@@ -30,6 +30,11 @@ pub enum Error {
         breaker: String,
         retry_after: Duration,
     },
+    /// A durable store (the inference log) could not open, write or answer a query.
+    Storage {
+        store: &'static str,
+        message: String,
+    },
     /// A rate limiter refused the call: it would pass after `retry_after`, which is longer than the
     /// caller was willing to wait.
     RateLimited {
@@ -76,6 +81,7 @@ impl Error {
         match self {
             Error::InvalidConfig { .. } => "FERRULE_INVALID_CONFIG",
             Error::CircuitOpen { .. } => "FERRULE_CIRCUIT_OPEN",
+            Error::Storage { .. } => "FERRULE_STORAGE",
             Error::RateLimited { .. } => "FERRULE_RATE_LIMITED",
         }
     }
@@ -113,6 +119,7 @@ impl fmt::Display for Error {
                 "circuit breaker '{breaker}' is open; retry after {:.3}s",
                 retry_after.as_secs_f64()
             ),
+            Error::Storage { store, message } => write!(f, "{store}: {message}"),
             Error::RateLimited {
                 limiter,
                 retry_after,

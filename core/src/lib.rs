@@ -3,10 +3,12 @@
 
 pub mod clock;
 pub mod error;
+pub mod fork_guard;
 #[cfg(feature = "mock-server")]
 pub mod mock;
 pub mod policy;
 pub mod random;
+pub mod store;
 pub mod striped;
 pub mod telemetry;
 

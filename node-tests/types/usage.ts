@@ -25,6 +25,7 @@ import {
   type FerruleConfigError,
   type StateChangeInfo,
 } from 'ferrule'
+import * as ferrule from 'ferrule'
 
 class RateLimitError extends Error {
   status = 429
@@ -175,6 +176,27 @@ export function useProfile(): void {
   // @ts-expect-error: durations are ms numbers
   recordLlmCall({ model: 'gpt-4o', durationMs: '1s' })
   void cost, rows
+}
+
+// ---- telemetry ----
+export async function useTelemetry(): Promise<void> {
+  ferrule.configure({ serviceName: 'svc', sampleRatio: 0.5, logSink: (line: string) => void line, redactPatterns: { id: 'E\\d+' } })
+  const id: string = await ferrule.runInContext({ sessionId: 's', userId: 'u', tags: ['a'] }, async () =>
+    ferrule.withSpan({ operation: 'chat', model: 'gpt-4o', provider: 'openai' }, async (span: ferrule.Span) => {
+      span.setAttribute('k', 1).setUsage({ inputTokens: 3 })
+      const header: string | null = ferrule.traceparent()
+      const ok: boolean = ferrule.emit('retry.attempt', { level: 'warning', attempt: 1, latencyMs: 5 })
+      void header
+      void ok
+      return span.traceId
+    }),
+  )
+  const spans: ferrule.SpanRecord[] = ferrule.recentSpans()
+  const start: bigint = spans[0].startNs
+  const masked: string = ferrule.redact('a@b.io')
+  void id
+  void start
+  void masked
 }
 // ---- rate limiting ----
 import { RateLimiter, RateLimitedError, type RateLimiterStats } from 'ferrule'

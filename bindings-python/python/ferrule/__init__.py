@@ -17,6 +17,22 @@ from .metrics import (
     set_price,
 )
 from .profile import ProfileReport, profile, reset_profile
+from .errors import StorageError
+from ._ferrule import emit, flush, redact, telemetry_stats
+from .inference import InferenceLog, inference_log
+from .settings import LogFile, configure
+from .tracing import (
+    CallContext,
+    Span,
+    clear_recent_spans,
+    context,
+    current_context,
+    current_span,
+    recent_spans,
+    span,
+    start_span,
+    traceparent,
+)
 from .errors import RateLimitedError
 from .rate_limit import Limits, RateLimiter, Reservation, rate_limit
 
@@ -41,6 +57,25 @@ __all__ = [
     "reset_profile",
     "serve_metrics",
     "set_price",
+    "StorageError",
+    "CallContext",
+    "InferenceLog",
+    "LogFile",
+    "Span",
+    "clear_recent_spans",
+    "configure",
+    "context",
+    "current_context",
+    "current_span",
+    "emit",
+    "flush",
+    "inference_log",
+    "recent_spans",
+    "redact",
+    "span",
+    "start_span",
+    "telemetry_stats",
+    "traceparent",
     "Limits",
     "RateLimitedError",
     "RateLimiter",

@@ -8,7 +8,7 @@ import inspect
 import logging
 from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, cast
 
-from ._ferrule import CircuitBreakerCore, ManualClock
+from ._ferrule import CircuitBreakerCore, ManualClock, emit
 
 __all__ = ["CircuitBreaker"]
 
@@ -54,30 +54,43 @@ class _Listeners:
         self.name = name
 
     def __call__(self, old: str, new: str, reason: str, open_for: Optional[float]) -> None:
+        # Only transitions reach here, never the closed-state success path. One structured event
+        # (`breaker.transition`) through the core's logger: masked, rate-limited, to the sink.
         if new == "open":
-            _log.warning(
-                "circuit breaker %r opened (%s) for %.3fs",
-                self.name,
-                reason,
-                open_for if open_for is not None else float("inf"),
-                extra={"event": "breaker.transition", "breaker": self.name, "from": old, "to": new, "reason": reason},
+            emit(
+                "breaker.transition",
+                level="warning",
+                message=f"circuit breaker {self.name!r} opened ({reason})",
+                breaker=self.name,
+                from_state=old,
+                to_state=new,
+                reason=reason,
+                open_seconds=open_for,
             )
         else:
-            _log.info(
-                "circuit breaker %r %s -> %s (%s)",
-                self.name,
-                old,
-                new,
-                reason,
-                extra={"event": "breaker.transition", "breaker": self.name, "from": old, "to": new, "reason": reason},
+            emit(
+                "breaker.transition",
+                level="info",
+                message=f"circuit breaker {self.name!r} {old} -> {new} ({reason})",
+                breaker=self.name,
+                from_state=old,
+                to_state=new,
+                reason=reason,
             )
         for cb in self.callbacks:
             try:
                 cb(old, new)
-            except Exception:
+            except Exception as exc:
                 # A broken listener must not break the caller's call; it is counted and logged.
                 self.errors += 1
-                _log.warning("circuit breaker %r: state-change listener %r raised", self.name, cb, exc_info=True)
+                emit(
+                    "breaker.listener_error",
+                    level="warning",
+                    message=f"circuit breaker {self.name!r}: state-change listener {cb!r} raised",
+                    breaker=self.name,
+                    error=exc,
+                )
+                _log.debug("state-change listener traceback", exc_info=True)
 
 
 class CircuitBreaker:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Optional
 
-__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError", "RateLimitedError"]
+__all__ = ["FerruleError", "ConfigError", "CircuitOpenError", "InternalError", "RateLimitedError", "StorageError"]
 
 
 class FerruleError(Exception):
@@ -42,6 +42,13 @@ class InternalError(FerruleError):
     """A bug inside ferrule (a Rust panic, caught at the boundary). Please report it."""
 
     code = "FERRULE_INTERNAL"
+
+
+class StorageError(FerruleError):
+    """A durable store (the inference log) could not open, write or answer a query; the message
+    names the store and SQLite's reason."""
+
+    code = "FERRULE_STORAGE"
 
 
 class RateLimitedError(FerruleError):

@@ -1,6 +1,7 @@
-//! Telemetry: the lock-free metrics registry (counters, gauges, histograms with capped label sets),
-//! its Prometheus / OpenMetrics exposition, scrape endpoint and OTLP push, ferrule's own built-in metrics, and
-//! the prompt performance profile with its model price table.
+//! Telemetry. Metrics: the lock-free registry (counters, gauges, histograms with capped label sets),
+//! Prometheus / OpenMetrics exposition, scrape endpoint, OTLP push, ferrule's built-in metrics and the
+//! prompt profile. Traces and logs: ids and context, spans, sampling, bounded rings, OTLP export,
+//! structured log events and sinks, redaction.
 
 pub mod builtin;
 pub mod collector;
@@ -30,3 +31,17 @@ pub fn default_registry() -> &'static registry::Registry {
 pub fn metrics_text(format: exposition::Format) -> String {
     exposition::render(default_registry(), format)
 }
+
+pub mod context;
+pub mod event_limiter;
+pub mod ids;
+pub mod log_event;
+pub mod log_sink;
+pub mod logger;
+pub mod otlp_export;
+pub mod pipeline;
+pub mod redact;
+pub mod ring_buffer;
+pub mod sampler;
+pub mod span;
+pub mod tracer;

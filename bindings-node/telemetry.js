@@ -1,0 +1,271 @@
+'use strict'
+// Tracing, context ids and structured events for Node: the host half of the core telemetry
+// pipeline. The core mints ids, samples, masks, records and exports; this layer keeps the current
+// context and span in AsyncLocalStorage, so they follow every async hop (await, timers, callbacks)
+// of the code run inside `runInContext` / `withSpan`.
+
+const { AsyncLocalStorage } = require('node:async_hooks')
+const native = require('./native.js')
+const { configError, internalError } = require('./errors.js')
+
+/** @type {AsyncLocalStorage<{ ctx: any, span: any }>} */
+const als = new AsyncLocalStorage()
+const ROLES = new Set(['call', 'attempt', 'validation', 'fallback', 'internal'])
+const STATUSES = new Set(['ok', 'error', 'unset'])
+let userSink = null
+let sinkErrors = 0
+
+function call(fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw internalError(e)
+  }
+}
+
+/** Calls the user's logSink with the lines the core queued (on this thread, never from Rust's). */
+function drainLines() {
+  if (userSink === null) return
+  const lines = native.takeLogLines()
+  for (const line of lines) {
+    try {
+      userSink(line)
+    } catch (e) {
+      // A broken sink must not break the caller; counted, and reported once on stderr.
+      sinkErrors += 1
+      if (sinkErrors === 1) process.stderr.write(`ferrule: logSink threw: ${e && e.message}\n`)
+    }
+  }
+}
+// Lines the export thread logs arrive without a JS call to carry them: drain them now and then.
+setInterval(drainLines, 250).unref()
+
+const CONFIG_KEYS = new Set([
+  'serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'otlpEndpoint',
+  'logSink', 'logLevel', 'logDedupMs', 'redactPatterns',
+])
+
+/**
+ * The one entry point for telemetry settings (defaults come from the OTEL_* environment variables).
+ * Only what is given changes; nothing changes when anything is refused.
+ */
+function configure(options = {}) {
+  if (options === null || typeof options !== 'object') throw new TypeError('configure: options must be an object')
+  for (const k of Object.keys(options)) {
+    if (!CONFIG_KEYS.has(k)) {
+      throw configError('TypeError', `configure: unknown option ${k}; allowed: ${[...CONFIG_KEYS].join(', ')}`, k)
+    }
+  }
+  const o = {}
+  for (const k of ['serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'logLevel', 'logDedupMs']) {
+    if (options[k] !== undefined) o[k] = options[k]
+  }
+  if (options.otlpEndpoint === false || options.otlpEndpoint === null) o.disableExport = true
+  else if (options.otlpEndpoint !== undefined) o.otlpEndpoint = options.otlpEndpoint
+  let sink
+  const s = options.logSink
+  if (typeof s === 'function') o.logSink = 'callback'
+  else if (typeof s === 'string') o.logSink = s
+  else if (s !== undefined && s !== null && typeof s === 'object' && typeof s.file === 'string') {
+    o.logFile = s.file
+    if (s.maxBytes !== undefined) o.logMaxBytes = s.maxBytes
+    if (s.backups !== undefined) o.logBackups = s.backups
+  } else if (s !== undefined) {
+    throw configError('RangeError', `configure: logSink=${String(s)} is out of range; allowed: 'stderr', 'stdout', 'none', a function, or { file }`, 'logSink')
+  }
+  const p = options.redactPatterns
+  if (Array.isArray(p)) o.redactPatterns = p.map(String)
+  else if (p !== undefined && p !== null && typeof p === 'object') o.redactNamedPatterns = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]))
+  const refused = call(() => native.configureTelemetry(o))
+  if (refused) throw configError(refused.kind, refused.message, refused.param)
+  if (typeof s === 'function') {
+    sink = s
+    userSink = sink
+  } else if (s !== undefined) {
+    userSink = null
+  }
+}
+
+/**
+ * Runs `fn` with context ids (`sessionId`, `userId`, `tags`) attached to every span and event inside,
+ * across every async hop. Nested calls inherit what they do not override; a missing session id is
+ * generated; a session id reused by another user is reported as a warning event.
+ */
+function runInContext(ids, fn) {
+  if (typeof fn !== 'function') throw new TypeError('runInContext: fn must be a function')
+  const { sessionId = null, userId = null, tags = null } = ids || {}
+  const outer = als.getStore()
+  const ctx = call(() => new native.NativeContext(sessionId, userId, tags, outer ? outer.ctx : null))
+  return als.run({ ctx, span: outer ? outer.span : null }, fn)
+}
+
+/** The ids of the current context, or null. */
+function currentContext() {
+  const st = als.getStore()
+  if (!st || !st.ctx) return null
+  const c = st.ctx
+  return { sessionId: c.sessionId, userId: c.userId, tags: c.tags, sessionGenerated: c.sessionGenerated }
+}
+
+function makeSpan(opts) {
+  const o = typeof opts === 'string' ? { name: opts } : opts || {}
+  const role = o.role === undefined ? 'call' : o.role
+  if (!ROLES.has(role)) throw configError('RangeError', `span: role=${String(role)} is out of range; allowed: one of ${[...ROLES].join(', ')}`, 'role')
+  if (o.name === undefined && o.operation === undefined && o.model === undefined) {
+    throw configError('TypeError', 'span: give a name, or operation / model to build the GenAI name', 'name')
+  }
+  const st = als.getStore()
+  const span = call(() => new native.NativeSpan(o.name ?? null, role, o.operation ?? null, o.model ?? null, o.provider ?? null,
+    o.parent ? o.parent._native : st ? st.span : null, st ? st.ctx : null, o.traceparent ?? null))
+  const s = new Span(span)
+  if (o.attributes) s.setAttributes(o.attributes)
+  return s
+}
+
+/** A span handle: attributes, usage, content, status; `end()` once. */
+class Span {
+  constructor(n) {
+    this._native = n
+  }
+  get traceId() { return this._native.traceId }
+  get spanId() { return this._native.spanId }
+  get parentSpanId() { return this._native.parentSpanId }
+  get requestId() { return this._native.requestId }
+  get traceparent() { return this._native.traceparent }
+  get ended() { return this._native.ended }
+  setAttribute(key, value) {
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new TypeError(`span attribute ${key}=${typeof value} is not allowed; allowed: string, number or boolean`)
+    }
+    this._native.setAttribute(String(key), value)
+    return this
+  }
+  setAttributes(attrs) {
+    for (const [k, v] of Object.entries(attrs)) this.setAttribute(k, v)
+    return this
+  }
+  setUsage({ inputTokens, outputTokens } = {}) {
+    if (inputTokens !== undefined) this.setAttribute('gen_ai.usage.input_tokens', inputTokens)
+    if (outputTokens !== undefined) this.setAttribute('gen_ai.usage.output_tokens', outputTokens)
+    return this
+  }
+  setContent({ input, output } = {}) {
+    return this._native.setContent(input ?? null, output ?? null)
+  }
+  setStatus(status, description) {
+    if (!STATUSES.has(status)) throw configError('RangeError', `span: status=${String(status)} is out of range; allowed: one of ok, error, unset`, 'status')
+    this._native.setStatus(status, description ?? null)
+    return this
+  }
+  recordError(err) {
+    const type = err && err.constructor && err.constructor.name ? err.constructor.name : typeof err
+    this._native.setError(type, err instanceof Error ? err.message : String(err))
+    return this
+  }
+  end() {
+    this._native.end()
+  }
+}
+
+/**
+ * Runs `fn(span)` inside a new span, child of the current one; ends it when `fn` returns or its
+ * promise settles, marking it failed (with `error.type`) if `fn` throws or rejects.
+ */
+function withSpan(opts, fn) {
+  if (typeof fn !== 'function') throw new TypeError('withSpan: fn must be a function')
+  const span = makeSpan(opts)
+  const st = als.getStore()
+  return als.run({ ctx: st ? st.ctx : null, span: span._native }, () => {
+    let out
+    try {
+      out = fn(span)
+    } catch (e) {
+      span.recordError(e)
+      span.end()
+      throw e
+    }
+    if (out !== null && typeof out === 'object' && typeof out.then === 'function') {
+      return out.then(
+        (v) => {
+          span.end()
+          return v
+        },
+        (e) => {
+          span.recordError(e)
+          span.end()
+          throw e
+        },
+      )
+    }
+    span.end()
+    return out
+  })
+}
+
+/** A started span that is not made current, for integrations with start/end hooks. */
+function startSpan(opts) {
+  return makeSpan(opts)
+}
+
+/** The W3C traceparent header of the current span, for outgoing requests; null outside spans. */
+function traceparent() {
+  const st = als.getStore()
+  return st && st.span ? st.span.traceparent : null
+}
+
+const SCHEMA = { latencyMs: 'latency_seconds', inputTokens: 'input_tokens', outputTokens: 'output_tokens', costUsd: 'cost_usd', errorType: 'error_type', errorMessage: 'error_message' }
+
+/**
+ * Emits one structured ferrule event (same JSON schema as Python), stamped with the current span
+ * and context ids. `fields`: `level`, `message`, `model`, `attempt`, `latencyMs`, `inputTokens`,
+ * `outputTokens`, `costUsd`, `error` (an Error), plus event-specific fields. Returns whether it was
+ * written (false: below the level, or rate-limited as a repeat).
+ */
+function emit(event, fields = {}) {
+  const { level = 'info', message = null, error, ...rest } = fields
+  const f = {}
+  for (const [k, v] of Object.entries(rest)) {
+    if (v === undefined) continue
+    if (k === 'latencyMs') f.latency_seconds = v / 1000
+    else f[SCHEMA[k] || k] = v
+  }
+  if (error !== undefined) {
+    f.error_type = error && error.constructor ? error.constructor.name : typeof error
+    f.error_message = error instanceof Error ? error.message : String(error)
+  }
+  const st = als.getStore()
+  const r = call(() => native.emitEvent(level, String(event), message, st ? st.span : null, st ? st.ctx : null, JSON.stringify(f)))
+  if (r === null || r === undefined) throw configError('RangeError', `emit: level=${String(level)} is out of range; allowed: one of debug, info, warning, error`, 'level')
+  drainLines()
+  return r
+}
+
+/** `text` with emails, phones, cards, IPs and secrets replaced by [EMAIL], [PHONE], [CARD], [IP], [SECRET]. */
+function redact(text) {
+  return call(() => native.redact(String(text)))
+}
+
+/** The spans in the in-process ring, oldest first; times are BigInt nanoseconds since the epoch. */
+function recentSpans() {
+  return JSON.parse(call(() => native.recentSpansJson())).map((s) => ({ ...s, startNs: BigInt(s.startNs), endNs: BigInt(s.endNs) }))
+}
+
+function clearRecentSpans() {
+  call(() => native.clearRecentSpans())
+}
+
+/** Exports what is queued, waiting up to `timeoutMs` (blocks: for shutdown and tests). */
+function flush(timeoutMs = 5000) {
+  const ok = call(() => native.flushTelemetry(timeoutMs))
+  drainLines()
+  return ok
+}
+
+function telemetryStats() {
+  return { ...call(() => native.telemetryStats()), logSinkCallbackErrors: sinkErrors }
+}
+
+module.exports = {
+  clearRecentSpans, configure, currentContext, emit, flush, recentSpans, redact, runInContext,
+  startSpan, telemetryStats, traceparent, withSpan,
+}

@@ -1,0 +1,175 @@
+//! The structured logger: stamps, masks and serialises a `LogEvent` into one JSON line, rate-limits
+//! identical lines, and hands the line to the configured sink. Sink failures are counted and
+//! reported on stderr (the one place left to report them), never thrown at the caller.
+
+use crate::clock::ClockRef;
+use crate::striped::StripedCounter;
+use crate::telemetry::event_limiter::{EventLimiter, Verdict};
+use crate::telemetry::log_event::{rfc3339, Level, LogEvent};
+use crate::telemetry::log_sink::LogSink;
+use crate::telemetry::redact::Redactor;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const DEFAULT_DEDUP_SECONDS: f64 = 1.0;
+
+pub struct Logger {
+    min_level: AtomicU8,
+    sink: ArcSwap<LogSink>,
+    limiter: EventLimiter,
+    emitted: StripedCounter,
+    below_level: StripedCounter,
+    sink_errors: StripedCounter,
+}
+
+impl Logger {
+    pub fn new(clock: ClockRef, sink: LogSink, level: Level) -> Self {
+        Self {
+            min_level: AtomicU8::new(level as u8),
+            sink: ArcSwap::from_pointee(sink),
+            limiter: EventLimiter::new(clock, (DEFAULT_DEDUP_SECONDS * 1e9) as u64, 4096),
+            emitted: StripedCounter::new(),
+            below_level: StripedCounter::new(),
+            sink_errors: StripedCounter::new(),
+        }
+    }
+
+    pub fn set_sink(&self, sink: LogSink) {
+        self.sink.store(Arc::new(sink));
+    }
+    pub fn sink(&self) -> arc_swap::Guard<Arc<LogSink>> {
+        self.sink.load()
+    }
+    pub fn set_level(&self, level: Level) {
+        self.min_level.store(level as u8, Ordering::Relaxed);
+    }
+    pub fn set_dedup_seconds(&self, s: f64) {
+        self.limiter.set_window_ns((s * 1e9) as u64);
+    }
+
+    #[inline]
+    pub fn enabled(&self, level: Level) -> bool {
+        level as u8 >= self.min_level.load(Ordering::Relaxed)
+    }
+
+    /// Emits `ev`; returns the line written, or `None` when below the level or suppressed.
+    pub fn emit(&self, ev: &LogEvent, service: &str, redactor: &Redactor) -> Option<String> {
+        let level = ev.level();
+        if !self.enabled(level) {
+            self.below_level.inc();
+            return None;
+        }
+        let mut body = String::with_capacity(256);
+        ev.write_body(&mut body, service, redactor);
+        let suppressed = match self.limiter.check(fnv1a(body.as_bytes())) {
+            Verdict::Suppress => return None,
+            Verdict::Emit { suppressed } => suppressed,
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut line = String::with_capacity(body.len() + 48);
+        line.push_str("{\"time\":\"");
+        line.push_str(&rfc3339(now));
+        line.push('"');
+        line.push_str(&body);
+        if suppressed > 0 {
+            line.push_str(&format!(",\"suppressed\":{suppressed}"));
+        }
+        line.push('}');
+        self.emitted.inc();
+        if let Err(e) = self.sink.load().write(level, &line) {
+            self.sink_errors.inc();
+            let n = self.sink_errors.get();
+            if n == 1 || n.is_multiple_of(1000) {
+                eprintln!("ferrule: log sink failed ({n} failures so far): {e}; line: {line}");
+            }
+        }
+        Some(line)
+    }
+
+    pub fn stats(&self) -> LoggerStats {
+        LoggerStats {
+            emitted: self.emitted.get(),
+            suppressed: self.limiter.suppressed(),
+            below_level: self.below_level.get(),
+            sink_errors: self.sink_errors.get(),
+            dedup_overflow: self.limiter.overflow(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggerStats {
+    pub emitted: u64,
+    pub suppressed: u64,
+    pub below_level: u64,
+    pub sink_errors: u64,
+    pub dedup_overflow: u64,
+}
+
+fn fnv1a(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h ^= x as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::Mutex;
+
+    #[test]
+    fn identical_events_are_rate_limited_with_a_suppressed_count() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let l2 = lines.clone();
+        let clock = ManualClock::new();
+        let logger = Logger::new(
+            clock.clone().into(),
+            LogSink::Callback(Arc::new(move |_, s| {
+                l2.lock().unwrap().push(s.to_string());
+                Ok(())
+            })),
+            Level::Info,
+        );
+        let r = Redactor::default();
+        let ev = LogEvent::new(Level::Warning, "retry.attempt").message("503 from upstream");
+        for _ in 0..10 {
+            logger.emit(&ev, "svc", &r);
+        }
+        assert!(logger
+            .emit(&LogEvent::new(Level::Debug, "x"), "svc", &r)
+            .is_none());
+        clock.advance_secs(1.5);
+        let last = logger.emit(&ev, "svc", &r).unwrap();
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 2);
+        let v: serde_json::Value = serde_json::from_str(&last).unwrap();
+        assert_eq!(v["suppressed"], 9);
+        assert_eq!(logger.stats().suppressed, 9);
+        assert_eq!(logger.stats().below_level, 1);
+    }
+
+    #[test]
+    fn failing_sink_is_counted_not_thrown() {
+        let logger = Logger::new(
+            ClockRef::System,
+            LogSink::Callback(Arc::new(|_, _| Err("host gone".into()))),
+            Level::Info,
+        );
+        let line = logger.emit(
+            &LogEvent::new(Level::Error, "x"),
+            "svc",
+            &Redactor::default(),
+        );
+        assert!(line.is_some());
+        assert_eq!(logger.stats().sink_errors, 1);
+    }
+}

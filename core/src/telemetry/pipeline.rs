@@ -1,0 +1,415 @@
+//! The process-wide telemetry pipeline: one tracer, one logger, one session registry, one export
+//! queue and its lazily started OTLP worker, and `configure` as the single entry point for their
+//! settings (defaulting from the standard `OTEL_*` environment variables). Hosts call this; it is
+//! also the Rust API.
+
+use crate::clock::ClockRef;
+use crate::error::{check, Error, Result};
+use crate::fork_guard;
+use crate::striped::StripedCounter;
+use crate::telemetry::context::{CallContext, ContextRef, SessionRegistry};
+use crate::telemetry::log_event::{FieldValue, Level, LogEvent};
+use crate::telemetry::log_sink::LogSink;
+use crate::telemetry::logger::{Logger, LoggerStats};
+use crate::telemetry::otlp_export::{
+    traces_url, ExportSettings, ExportStats, ExportWorker, SpanQueue,
+};
+use crate::telemetry::redact::{RedactCallback, Redactor};
+use crate::telemetry::ring_buffer::Overflow;
+use crate::telemetry::span::{Attributes, SpanRecord, SpanRole, Status};
+use crate::telemetry::tracer::{SpanStart, Tracer, TracerStats, DEFAULT_RECENT_CAPACITY};
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+const C: &str = "configure";
+pub const DEFAULT_EXPORT_CAPACITY: usize = 8192;
+
+/// What `configure(...)` may change; `None` leaves a setting as it is.
+#[derive(Default)]
+pub struct Settings {
+    pub service_name: Option<String>,
+    pub sample_ratio: Option<f64>,
+    /// `Some(None)` turns the slow-span tail rule off.
+    pub slow_span_seconds: Option<Option<f64>>,
+    pub capture_content: Option<bool>,
+    pub content_max_chars: Option<i128>,
+    /// `Some(None)` turns export off.
+    pub otlp_endpoint: Option<Option<String>>,
+    pub log_sink: Option<LogSink>,
+    pub log_level: Option<Level>,
+    pub log_dedup_seconds: Option<f64>,
+    pub redact_patterns: Option<Vec<(String, String)>>,
+    /// `Some(None)` removes the callback.
+    pub redact_callback: Option<Option<RedactCallback>>,
+}
+
+impl Settings {
+    /// Defaults from `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`(+`_ARG`),
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_LOG_LEVEL` and
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`. Unusable values are returned as
+    /// problems (to be logged), not applied.
+    pub fn from_env() -> (Settings, Vec<String>) {
+        Self::from_vars(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {
+        let mut s = Settings::default();
+        let mut problems = Vec::new();
+        s.service_name = get("OTEL_SERVICE_NAME");
+        match get("OTEL_TRACES_SAMPLER").as_deref() {
+            None => {}
+            Some("always_on" | "parentbased_always_on") => s.sample_ratio = Some(1.0),
+            Some("always_off" | "parentbased_always_off") => s.sample_ratio = Some(0.0),
+            Some("traceidratio" | "parentbased_traceidratio") => {
+                match get("OTEL_TRACES_SAMPLER_ARG").map(|a| a.trim().parse::<f64>()) {
+                    None => s.sample_ratio = Some(1.0),
+                    Some(Ok(r)) if (0.0..=1.0).contains(&r) => s.sample_ratio = Some(r),
+                    Some(_) => problems.push(
+                        "OTEL_TRACES_SAMPLER_ARG is not a number in [0, 1]; sampling all".into(),
+                    ),
+                }
+            }
+            Some(other) => problems.push(format!(
+                "OTEL_TRACES_SAMPLER={other} is not supported; allowed: always_on, always_off, traceidratio, parentbased_*"
+            )),
+        }
+        if let Some(u) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            s.otlp_endpoint = Some(Some(u));
+        } else if let Some(u) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            s.otlp_endpoint = Some(Some(traces_url(&u)));
+        }
+        if let Some(l) = get("OTEL_LOG_LEVEL") {
+            match Level::parse(&l) {
+                Some(l) => s.log_level = Some(l),
+                None => problems.push(format!("OTEL_LOG_LEVEL={l} is not {}", Level::ALLOWED)),
+            }
+        }
+        if let Some(v) = get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") {
+            s.capture_content = Some(v.trim().eq_ignore_ascii_case("true"));
+        }
+        (s, problems)
+    }
+}
+
+pub struct Pipeline {
+    pub tracer: Tracer,
+    pub logger: Logger,
+    pub sessions: SessionRegistry,
+    service_name: ArcSwap<String>,
+    export_queue: Arc<SpanQueue>,
+    export_stats: Arc<ExportStats>,
+    exporting: AtomicBool,
+    export_url: ArcSwap<Option<String>>,
+    /// Fork generation + 1 of the running worker; 0 when none runs.
+    worker_generation: AtomicU64,
+    // A lock: taken to start, stop or restart the worker (configure, first export, after fork),
+    // never on the span path once the worker runs.
+    worker: Mutex<Option<ExportWorker>>,
+    self_ref: Weak<Pipeline>,
+    fork_discarded: StripedCounter,
+    session_conflicts_reported: StripedCounter,
+}
+
+impl Pipeline {
+    pub fn new(
+        clock: ClockRef,
+        recent_capacity: usize,
+        export_capacity: usize,
+        sink: LogSink,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|w| Pipeline {
+            tracer: Tracer::new(clock.clone(), recent_capacity),
+            logger: Logger::new(clock, sink, Level::Info),
+            sessions: SessionRegistry::new(100_000),
+            service_name: ArcSwap::from_pointee("unknown_service".to_string()),
+            export_queue: Arc::new(SpanQueue::new(export_capacity, Overflow::DropNewest)),
+            export_stats: Arc::new(ExportStats::default()),
+            exporting: AtomicBool::new(false),
+            export_url: ArcSwap::from_pointee(None),
+            worker_generation: AtomicU64::new(0),
+            worker: Mutex::new(None),
+            self_ref: w.clone(),
+            fork_discarded: StripedCounter::new(),
+            session_conflicts_reported: StripedCounter::new(),
+        })
+    }
+
+    /// The process-wide pipeline, configured from the environment on first use.
+    pub fn global() -> &'static Arc<Pipeline> {
+        static G: OnceLock<Arc<Pipeline>> = OnceLock::new();
+        G.get_or_init(|| {
+            let p = Pipeline::new(
+                ClockRef::System,
+                DEFAULT_RECENT_CAPACITY,
+                DEFAULT_EXPORT_CAPACITY,
+                LogSink::Stderr,
+            );
+            let (s, problems) = Settings::from_env();
+            if let Err(e) = p.configure(s) {
+                p.warn("telemetry.config_ignored", e.to_string());
+            }
+            for m in problems {
+                p.warn("telemetry.config_ignored", m);
+            }
+            p
+        })
+    }
+
+    /// Applies `s`: every value is validated before any is applied, so a bad call changes nothing.
+    pub fn configure(&self, s: Settings) -> Result<()> {
+        if let Some(r) = s.sample_ratio {
+            if !(r.is_finite() && (0.0..=1.0).contains(&r)) {
+                return Err(Error::out_of_range(C, "sample_ratio", r, "[0, 1]"));
+            }
+        }
+        if let Some(Some(v)) = s.slow_span_seconds {
+            check::finite_positive(C, "slow_span_seconds", v)?;
+        }
+        let content_max = s
+            .content_max_chars
+            .map(|n| check::int(C, "content_max_chars", n, 1, 100_000_000))
+            .transpose()?;
+        if let Some(d) = s.log_dedup_seconds {
+            check::finite_non_negative(C, "log_dedup_seconds", d)?;
+        }
+        if let Some(Some(u)) = &s.otlp_endpoint {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(Error::out_of_range(
+                    C,
+                    "otlp_endpoint",
+                    u,
+                    "an http:// or https:// URL",
+                ));
+            }
+        }
+        let redactor = if s.redact_patterns.is_some() || s.redact_callback.is_some() {
+            let current = self.tracer.redactor();
+            let patterns = s.redact_patterns.clone().unwrap_or_default();
+            let cb = match s.redact_callback.clone() {
+                Some(cb) => cb,
+                None if current.has_callback() => {
+                    return Err(Error::conflict(
+                        C,
+                        "redact_patterns",
+                        "[...]",
+                        "pass redact_callback again (or None) when replacing patterns",
+                    ))
+                }
+                None => None,
+            };
+            Some(Redactor::new(&patterns, cb)?)
+        } else {
+            None
+        };
+        // All valid: apply.
+        if let Some(n) = s.service_name {
+            self.service_name.store(Arc::new(n));
+        }
+        if let Some(r) = s.sample_ratio {
+            self.tracer.sampler.set_ratio(r)?;
+        }
+        if let Some(v) = s.slow_span_seconds {
+            self.tracer.sampler.set_slow_seconds(v)?;
+        }
+        if let Some(c) = s.capture_content {
+            self.tracer.set_capture_content(c);
+        }
+        if let Some(n) = content_max {
+            self.tracer.set_content_max_chars(n as usize);
+        }
+        if let Some(r) = redactor {
+            self.tracer.set_redactor(r);
+        }
+        if let Some(sink) = s.log_sink {
+            self.logger.set_sink(sink);
+        }
+        if let Some(l) = s.log_level {
+            self.logger.set_level(l);
+        }
+        if let Some(d) = s.log_dedup_seconds {
+            self.logger.set_dedup_seconds(d);
+        }
+        if let Some(ep) = s.otlp_endpoint {
+            self.stop_worker();
+            let url = ep.map(|u| traces_url(&u));
+            self.exporting.store(url.is_some(), Ordering::SeqCst);
+            self.export_url.store(Arc::new(url));
+        }
+        Ok(())
+    }
+
+    pub fn service_name(&self) -> Arc<String> {
+        self.service_name.load_full()
+    }
+
+    pub fn export_url(&self) -> Option<String> {
+        (**self.export_url.load()).clone()
+    }
+
+    /// Ends a span and, when exporting, queues it for the worker (started lazily, restarted in a
+    /// forked child). Never blocks: a full queue drops the span and counts it.
+    pub fn end_span(
+        &self,
+        start: &SpanStart,
+        name: String,
+        role: SpanRole,
+        status: Status,
+        attributes: Attributes,
+        context: Option<ContextRef>,
+    ) -> Option<Arc<SpanRecord>> {
+        let rec = self
+            .tracer
+            .end(start, name, role, status, attributes, context)?;
+        if self.exporting.load(Ordering::Relaxed) {
+            let g = fork_guard::generation() + 1;
+            if self.worker_generation.load(Ordering::Acquire) != g {
+                self.start_worker(g);
+            }
+            self.export_queue.push(rec.clone());
+        }
+        Some(rec)
+    }
+
+    fn start_worker(&self, generation: u64) {
+        let mut w = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        let running = self.worker_generation.load(Ordering::Acquire);
+        if running == generation {
+            return; // another thread started it while we waited
+        }
+        if running != 0 {
+            // A worker from before a fork: its thread does not exist in this process, so it can
+            // neither be stopped nor joined. Forget it, and drop the spans queued before the fork
+            // (the parent exports those), counting them.
+            if let Some(old) = w.take() {
+                std::mem::forget(old);
+            }
+            let mut n = 0;
+            while self.export_queue.pop().is_some() {
+                n += 1;
+            }
+            self.fork_discarded.add(n);
+            crate::telemetry::ids::reseed_thread();
+        }
+        let Some(url) = self.export_url() else {
+            return;
+        };
+        let weak = self.self_ref.clone();
+        let warn: crate::telemetry::otlp_export::Warn = Arc::new(move |event, msg| {
+            if let Some(p) = weak.upgrade() {
+                p.warn(event, msg);
+            }
+        });
+        match ExportWorker::spawn(
+            self.export_queue.clone(),
+            ExportSettings::new(url, (*self.service_name()).clone()),
+            self.export_stats.clone(),
+            warn,
+        ) {
+            Ok(worker) => {
+                *w = Some(worker);
+                self.worker_generation.store(generation, Ordering::Release);
+            }
+            Err(e) => {
+                drop(w);
+                self.warn(
+                    "telemetry.export_failed",
+                    format!("could not start the OTLP export thread: {e}"),
+                );
+            }
+        }
+    }
+
+    fn stop_worker(&self) {
+        let mut w = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(worker) = w.take() {
+            if self.worker_generation.load(Ordering::Acquire) == fork_guard::generation() + 1 {
+                worker.stop();
+            } else {
+                std::mem::forget(worker); // from before a fork; see start_worker
+            }
+        }
+        self.worker_generation.store(0, Ordering::Release);
+    }
+
+    /// Exports everything queued so far and waits up to `timeout`; true when delivered (or when
+    /// export is off and there is nothing to do).
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let w = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        match w.as_ref() {
+            Some(worker) if self.worker_generation.load(Ordering::Acquire) != 0 => {
+                worker.flush(timeout)
+            }
+            _ => self.export_queue.is_empty(),
+        }
+    }
+
+    /// Emits a structured event through the logger, with the service name and redactor.
+    pub fn emit(&self, ev: &LogEvent) -> Option<String> {
+        self.logger
+            .emit(ev, &self.service_name.load(), &self.tracer.redactor())
+    }
+
+    /// A warning about ferrule itself (drops, export failures, config problems).
+    pub fn warn(&self, event: &'static str, message: String) {
+        let msg = self
+            .tracer
+            .redactor()
+            .redact_patterns(&message)
+            .into_owned();
+        self.logger.emit(
+            &LogEvent::new(Level::Warning, event).message(msg),
+            &self.service_name.load(),
+            &Redactor::default(),
+        );
+    }
+
+    /// Called when a host enters `context(...)`: reports a session id reused by another user.
+    pub fn enter_context(&self, ctx: &CallContext) {
+        if let Some(c) = self.sessions.check(ctx) {
+            self.session_conflicts_reported.inc();
+            self.emit(
+                &LogEvent::new(Level::Warning, "context.session_conflict")
+                    .message(format!(
+                        "session id {} was first used by another user",
+                        c.session_id
+                    ))
+                    .field("session_id", FieldValue::Str(c.session_id))
+                    .field("first_user_id", FieldValue::Str(c.first_user))
+                    .field("user_id", FieldValue::Str(c.new_user)),
+            );
+        }
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        PipelineStats {
+            tracer: self.tracer.stats(),
+            logger: self.logger.stats(),
+            export_queued: self.export_queue.len() as u64,
+            export_capacity: self.export_queue.capacity() as u64,
+            export_dropped: self.export_queue.lost(),
+            exported_spans: self.export_stats.exported_spans.get(),
+            export_failed_spans: self.export_stats.failed_spans.get(),
+            export_retries: self.export_stats.retries.get(),
+            fork_discarded: self.fork_discarded.get(),
+            session_conflicts: self.sessions.conflicts(),
+            redact_callback_errors: self.tracer.redactor().callback_errors(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineStats {
+    pub tracer: TracerStats,
+    pub logger: LoggerStats,
+    pub export_queued: u64,
+    pub export_capacity: u64,
+    pub export_dropped: u64,
+    pub exported_spans: u64,
+    pub export_failed_spans: u64,
+    pub export_retries: u64,
+    pub fork_discarded: u64,
+    pub session_conflicts: u64,
+    pub redact_callback_errors: u64,
+}

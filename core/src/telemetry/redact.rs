@@ -1,0 +1,432 @@
+//! PII and secret masking, applied in the core before anything leaves the process (log events, span
+//! attributes, the inference log) and public as `redact(text)`. Each finding becomes a typed
+//! placeholder: `[EMAIL]`, `[PHONE]`, `[CARD]`, `[IP]`, `[SECRET]`, or a user pattern's own name.
+//!
+//! One byte pass counts what each built-in kind needs (an `@`, enough digits, two colons, a secret
+//! marker such as `sk-` or `eyJ`), so clean text costs one scan and no regex; only the rules whose
+//! needs are met run, and their matches are validated (Luhn for cards, address parsing for IPs,
+//! digit counts for phones) so ordinary numbers stay untouched. User patterns always run.
+
+use crate::error::{Error, Result};
+use crate::striped::StripedCounter;
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+const COMPONENT: &str = "redact";
+
+/// A user callback run after the built-in and user patterns; `Err` keeps the pattern-masked text
+/// and is counted.
+pub type RedactCallback = Arc<dyn Fn(&str) -> std::result::Result<String, String> + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    None,
+    Luhn,
+    Ipv4,
+    Ipv6,
+    Phone,
+}
+
+/// What a text must contain before a built-in rule can match it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Marker,
+    At,
+    Colons,
+    Dotted,
+    Digits(u32),
+    Always,
+}
+
+struct Rule {
+    regex: Regex,
+    need: Need,
+    placeholder: Arc<str>,
+    check: Check,
+    /// When the pattern has a capture group, only group 1 is masked (`Bearer [SECRET]`).
+    group: bool,
+}
+
+/// Built-in rules, in priority order: when two findings overlap, the one starting first wins, and
+/// on a tie the earlier rule.
+const BUILTIN: &[(&str, &str, Check, Need)] = &[
+    // JWT: header and payload are base64url JSON objects, so both start with `eyJ`.
+    (
+        r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{12,}=*)",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_-]{20,}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})"#,
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\bAIza[0-9A-Za-z_-]{35}",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    (
+        r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b",
+        "EMAIL",
+        Check::None,
+        Need::At,
+    ),
+    (
+        r"(?i)(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,7}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?|::[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}|(?:[0-9a-f]{1,4}:){6}\d{1,3}(?:\.\d{1,3}){3}",
+        "IP",
+        Check::Ipv6,
+        Need::Colons,
+    ),
+    (
+        r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
+        "IP",
+        Check::Ipv4,
+        Need::Dotted,
+    ),
+    (
+        r"\b(?:\d{4}[ -]){3}\d{1,7}\b|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b|\b\d{13,19}\b",
+        "CARD",
+        Check::Luhn,
+        Need::Digits(13),
+    ),
+    (
+        r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,6}){1,4}\b|\+\d{8,15}\b|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4}\b|\b\d{3} \d{3} \d{4}\b",
+        "PHONE",
+        Check::Phone,
+        Need::Digits(7),
+    ),
+];
+
+/// The masking engine. Build once (at `configure`), share by `Arc`; `redact` takes `&self`.
+/// Substrings without which no built-in secret rule can match (checked case-insensitively).
+const SECRET_MARKERS: &[&str] = &[
+    "eyJ", "bearer", "sk-", "sk_", "rk_", "akia", "asia", "abia", "acca", "secret", "ghp_", "gho_",
+    "ghu_", "ghs_", "ghr_", "xox", "aiza",
+];
+
+/// The shortest text any built-in secret rule can match (`xoxb-` and ten characters).
+const MIN_SECRET_LEN: usize = 15;
+
+pub struct Redactor {
+    markers: AhoCorasick,
+    rules: Vec<Rule>,
+    callback: Option<RedactCallback>,
+    callback_errors: StripedCounter,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Redactor({} rules, callback: {})",
+            self.rules.len(),
+            self.callback.is_some()
+        )
+    }
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new(&[], None).expect("built-in patterns compile")
+    }
+}
+
+impl Redactor {
+    /// `user` patterns are `(name, regex)`; a match becomes `[NAME]` (`[REDACTED]` for an empty name).
+    pub fn new(user: &[(String, String)], callback: Option<RedactCallback>) -> Result<Self> {
+        let mut rules = Vec::new();
+        for (re, name, check, need) in BUILTIN {
+            let regex = Regex::new(re).expect("built-in pattern");
+            rules.push(Rule {
+                need: *need,
+                group: regex.captures_len() > 1,
+                regex,
+                placeholder: format!("[{name}]").into(),
+                check: *check,
+            });
+        }
+        for (name, re) in user {
+            let regex = Regex::new(re).map_err(|e| {
+                Error::out_of_range(
+                    COMPONENT,
+                    "redact_patterns",
+                    format!("{re:?}"),
+                    format!("a valid regular expression ({e})"),
+                )
+            })?;
+            let label = if name.is_empty() {
+                "REDACTED".to_string()
+            } else {
+                name.to_uppercase()
+            };
+            rules.push(Rule {
+                need: Need::Always,
+                group: regex.captures_len() > 1,
+                regex,
+                placeholder: format!("[{label}]").into(),
+                check: Check::None,
+            });
+        }
+        let markers = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SECRET_MARKERS)
+            .expect("markers compile");
+        Ok(Self {
+            markers,
+            rules,
+            callback,
+            callback_errors: StripedCounter::new(),
+        })
+    }
+
+    /// How many times the user callback failed (its input was still pattern-masked).
+    pub fn callback_errors(&self) -> u64 {
+        self.callback_errors.get()
+    }
+
+    pub fn has_callback(&self) -> bool {
+        self.callback.is_some()
+    }
+
+    /// Masks `text`; borrows it back unchanged when nothing was found (the common case).
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let masked = self.redact_patterns(text);
+        match &self.callback {
+            None => masked,
+            Some(cb) => match cb(&masked) {
+                Ok(s) if s == masked.as_ref() => masked,
+                Ok(s) => Cow::Owned(s),
+                Err(_) => {
+                    self.callback_errors.inc();
+                    masked
+                }
+            },
+        }
+    }
+
+    /// Masks with the patterns only (no user callback): for ferrule's own warning messages, so a
+    /// failing callback cannot recurse through the warning that reports it.
+    pub fn redact_patterns<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if text.len() < 6 {
+            return Cow::Borrowed(text);
+        }
+        let (mut digits, mut colons, mut dots, mut at) = (0u32, 0u32, 0u32, false);
+        for &b in text.as_bytes() {
+            match b {
+                b'0'..=b'9' => digits += 1,
+                b':' => colons += 1,
+                b'.' => dots += 1,
+                b'@' => at = true,
+                _ => {}
+            }
+        }
+        let mut marker: Option<bool> = None;
+        // (start, end, rule index) of every validated finding.
+        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let run = match rule.need {
+                Need::Always => true,
+                Need::At => at,
+                Need::Colons => colons >= 2,
+                Need::Dotted => dots >= 3 && digits >= 4,
+                Need::Digits(n) => digits >= n,
+                // Every secret rule needs at least MIN_SECRET_LEN characters.
+                Need::Marker => {
+                    text.len() >= MIN_SECRET_LEN
+                        && *marker.get_or_insert_with(|| self.markers.is_match(text))
+                }
+            };
+            if !run {
+                continue;
+            }
+            if rule.group {
+                for c in rule.regex.captures_iter(text) {
+                    if let Some(g) = c.get(1) {
+                        found.push((g.start(), g.end(), i));
+                    }
+                }
+            } else {
+                for m in rule.regex.find_iter(text) {
+                    if valid(rule.check, text, m.start(), m.end()) {
+                        found.push((m.start(), m.end(), i));
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        found.sort_unstable_by_key(|&(s, e, i)| (s, i, usize::MAX - e));
+        let mut out = String::with_capacity(text.len());
+        let mut pos = 0;
+        for (s, e, i) in found {
+            if s < pos {
+                continue; // overlaps a finding already masked
+            }
+            out.push_str(&text[pos..s]);
+            out.push_str(&self.rules[i].placeholder);
+            pos = e;
+        }
+        out.push_str(&text[pos..]);
+        Cow::Owned(out)
+    }
+}
+
+fn valid(check: Check, text: &str, s: usize, e: usize) -> bool {
+    let m = &text[s..e];
+    match check {
+        Check::None => true,
+        Check::Luhn => luhn(m),
+        Check::Phone => {
+            let digits = m.bytes().filter(u8::is_ascii_digit).count();
+            (7..=15).contains(&digits)
+        }
+        Check::Ipv4 => {
+            // Not part of a longer dotted run such as a 5-part version number: no ".<digit>"
+            // right after it and no "<digit>." right before it.
+            let (pre, post) = (&text.as_bytes()[..s], &text.as_bytes()[e..]);
+            let dotted_after =
+                post.first() == Some(&b'.') && post.get(1).is_some_and(u8::is_ascii_digit);
+            let dotted_before =
+                pre.last() == Some(&b'.') && pre.len() >= 2 && pre[pre.len() - 2].is_ascii_digit();
+            !dotted_after && !dotted_before && m.parse::<std::net::Ipv4Addr>().is_ok()
+        }
+        Check::Ipv6 => {
+            let edge = |b: Option<u8>| b.is_some_and(|c| c.is_ascii_alphanumeric() || c == b':');
+            !edge(text[..s].bytes().next_back())
+                && !edge(text[e..].bytes().next())
+                && m.parse::<std::net::Ipv6Addr>().is_ok()
+        }
+    }
+}
+
+/// The Luhn checksum over the digits of `s` (separators ignored), for 13 to 19 digits.
+pub fn luhn(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) || digits.iter().all(|&d| d == digits[0]) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> String {
+        Redactor::default().redact(s).into_owned()
+    }
+
+    #[test]
+    fn masks_each_kind_with_its_placeholder() {
+        assert_eq!(r("mail jane.doe@example.com now"), "mail [EMAIL] now");
+        assert_eq!(r("card 4111 1111 1111 1111."), "card [CARD].");
+        assert_eq!(r("call +1 (415) 555-0132"), "call [PHONE]");
+        assert_eq!(r("from 10.0.12.7:443"), "from [IP]:443");
+        assert_eq!(r("v6 2001:db8::8a2e:370:7334 ok"), "v6 [IP] ok");
+        assert_eq!(
+            r("Authorization: Bearer abcdef0123456789XYZ"),
+            "Authorization: Bearer [SECRET]"
+        );
+        assert_eq!(r("key=sk-proj-abcdefghijklmnopqrstuvwx"), "key=[SECRET]");
+        assert_eq!(r("AKIAIOSFODNN7EXAMPLE"), "[SECRET]");
+    }
+
+    #[test]
+    fn leaves_ordinary_text_alone() {
+        for s in [
+            "version 3.12.1 released 2024-01-15",
+            "order 4111111111111112 shipped", // not Luhn-valid
+            "id 550e8400-e29b-41d4-a716-446655440000",
+            "total $1,299.99 at 10:30:45",
+            "std::collections::HashMap",
+            "1.2.3.4.5 is a version",
+        ] {
+            assert_eq!(r(s), s);
+        }
+    }
+
+    #[test]
+    fn user_patterns_and_callback() {
+        let cb: RedactCallback = Arc::new(|s: &str| Ok(s.replace("Acme", "[ORG]")));
+        let red = Redactor::new(&[("employee".into(), r"\bE\d{6}\b".into())], Some(cb)).unwrap();
+        assert_eq!(
+            red.redact("Acme staff E123456 a@b.io"),
+            "[ORG] staff [EMPLOYEE] [EMAIL]"
+        );
+        let bad: RedactCallback = Arc::new(|_: &str| Err("boom".into()));
+        let red = Redactor::new(&[], Some(bad)).unwrap();
+        assert_eq!(red.redact("x a@b.io"), "x [EMAIL]");
+        assert_eq!(red.callback_errors(), 1);
+        let e = Redactor::new(&[(String::new(), "(".into())], None).unwrap_err();
+        assert!(e.to_string().contains("redact_patterns"), "{e}");
+    }
+
+    #[test]
+    fn luhn_checks() {
+        assert!(luhn("4111111111111111"));
+        assert!(luhn("3782 822463 10005"));
+        assert!(!luhn("4111111111111112"));
+        assert!(!luhn("0000000000000000"));
+        assert!(!luhn("4111"));
+    }
+}

@@ -1,0 +1,274 @@
+//! The tracer: mints ids and start times when a span starts, and when it ends decides (sampler),
+//! masks (redactor) and records it into the bounded read-back ring. Starting a span is a clock read
+//! and two id draws; ending one is one allocation for the record and one lock-free push.
+
+use crate::clock::ClockRef;
+use crate::striped::StripedCounter;
+use crate::telemetry::context::ContextRef;
+use crate::telemetry::ids::{
+    new_span_id, new_trace_id, next_u64, RequestId, SpanId, TraceId, TraceParent,
+};
+use crate::telemetry::redact::Redactor;
+use crate::telemetry::ring_buffer::{BoundedRing, Overflow};
+use crate::telemetry::sampler::Sampler;
+use crate::telemetry::span::{keys, AttrValue, Attributes, SpanRecord, SpanRole, Status};
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What a started span carries until it ends; children start from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanStart {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub request_id: RequestId,
+    /// The head sampling decision of the trace.
+    pub sampled: bool,
+    /// Monotonic clock time at start.
+    pub start_nanos: u64,
+}
+
+impl SpanStart {
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            sampled: self.sampled,
+        }
+    }
+}
+
+pub const DEFAULT_RECENT_CAPACITY: usize = 2048;
+pub const DEFAULT_CONTENT_MAX_CHARS: usize = 4096;
+
+pub struct Tracer {
+    clock: ClockRef,
+    /// Unix-epoch nanoseconds minus monotonic nanoseconds, fixed at construction, so span times are
+    /// wall times that still never go backwards within the process.
+    epoch_offset: i128,
+    pub sampler: Sampler,
+    redactor: ArcSwap<Redactor>,
+    recent: BoundedRing<Arc<SpanRecord>>,
+    capture_content: AtomicBool,
+    content_max_chars: AtomicUsize,
+    started: StripedCounter,
+    ended: StripedCounter,
+    unsampled: StripedCounter,
+}
+
+impl Default for Tracer {
+    fn default() -> Self {
+        Self::new(ClockRef::System, DEFAULT_RECENT_CAPACITY)
+    }
+}
+
+impl Tracer {
+    pub fn new(clock: ClockRef, recent_capacity: usize) -> Self {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        let epoch_offset = wall - clock.now_nanos() as i128;
+        Self {
+            clock,
+            epoch_offset,
+            sampler: Sampler::default(),
+            redactor: ArcSwap::from_pointee(Redactor::default()),
+            recent: BoundedRing::new(recent_capacity, Overflow::Overwrite),
+            capture_content: AtomicBool::new(false),
+            content_max_chars: AtomicUsize::new(DEFAULT_CONTENT_MAX_CHARS),
+            started: StripedCounter::new(),
+            ended: StripedCounter::new(),
+            unsampled: StripedCounter::new(),
+        }
+    }
+
+    #[inline]
+    pub fn unix_nanos(&self, mono: u64) -> u64 {
+        (mono as i128 + self.epoch_offset).max(0) as u64
+    }
+
+    /// Starts a span under `parent`, or a new trace (new trace id, request id, head decision).
+    #[inline]
+    pub fn start(&self, parent: Option<&SpanStart>) -> SpanStart {
+        self.started.inc();
+        let start_nanos = self.clock.now_nanos();
+        match parent {
+            Some(p) => SpanStart {
+                trace_id: p.trace_id,
+                span_id: new_span_id(),
+                parent_span_id: Some(p.span_id),
+                request_id: p.request_id,
+                sampled: p.sampled,
+                start_nanos,
+            },
+            None => {
+                let trace_id = new_trace_id();
+                SpanStart {
+                    trace_id,
+                    span_id: new_span_id(),
+                    parent_span_id: None,
+                    // Stamped from the tracer's clock (wall time via the fixed offset), not a
+                    // second clock read.
+                    request_id: RequestId::from_parts(
+                        self.unix_nanos(start_nanos) / 1_000_000,
+                        (next_u64() >> 48) as u16,
+                        next_u64(),
+                    ),
+                    sampled: self.sampler.head(trace_id),
+                    start_nanos,
+                }
+            }
+        }
+    }
+
+    /// Starts a span continuing a trace received in a `traceparent` header.
+    pub fn start_remote(&self, parent: &TraceParent) -> SpanStart {
+        let mut s = self.start(None);
+        s.trace_id = parent.trace_id;
+        s.parent_span_id = Some(parent.span_id);
+        s.sampled = parent.sampled;
+        s
+    }
+
+    /// Ends a span: masks its string attributes, applies the tail rules and records it. Returns the
+    /// record when it was kept (for the exporter), `None` when sampled out (counted).
+    pub fn end(
+        &self,
+        start: &SpanStart,
+        name: String,
+        role: SpanRole,
+        status: Status,
+        mut attributes: Attributes,
+        context: Option<ContextRef>,
+    ) -> Option<Arc<SpanRecord>> {
+        self.ended.inc();
+        let end_nanos = self.clock.now_nanos().max(start.start_nanos);
+        if !self.sampler.keep(
+            start.sampled,
+            status.is_error(),
+            end_nanos - start.start_nanos,
+        ) {
+            self.unsampled.inc();
+            return None;
+        }
+        let redactor = self.redactor.load();
+        for (_, v) in attributes.iter_mut() {
+            if let AttrValue::Str(s) = v {
+                if let std::borrow::Cow::Owned(m) = redactor.redact(s) {
+                    *s = m;
+                }
+            }
+        }
+        let status = match status {
+            Status::Error(msg) => Status::Error(redactor.redact(&msg).into_owned()),
+            s => s,
+        };
+        let rec = Arc::new(SpanRecord {
+            name,
+            trace_id: start.trace_id,
+            span_id: start.span_id,
+            parent_span_id: start.parent_span_id,
+            request_id: start.request_id,
+            role,
+            start_unix_ns: self.unix_nanos(start.start_nanos),
+            end_unix_ns: self.unix_nanos(end_nanos),
+            status,
+            attributes,
+            context,
+        });
+        self.recent.push(rec.clone());
+        Some(rec)
+    }
+
+    /// Prompt or response text to attach to a span: `None` unless content capture is on; masked,
+    /// then cut to the configured number of characters.
+    pub fn content(&self, text: &str) -> Option<String> {
+        if !self.capture_content.load(Ordering::Relaxed) {
+            return None;
+        }
+        let max = self.content_max_chars.load(Ordering::Relaxed);
+        let masked = self.redactor.load().redact(text).into_owned();
+        Some(match masked.char_indices().nth(max) {
+            Some((cut, _)) => format!("{}…[truncated]", &masked[..cut]),
+            None => masked,
+        })
+    }
+
+    /// The GenAI span name: `{operation} {model}`, or whichever of the two is present.
+    pub fn genai_name(operation: Option<&str>, model: Option<&str>) -> Option<String> {
+        match (operation, model) {
+            (Some(o), Some(m)) => Some(format!("{o} {m}")),
+            (Some(o), None) => Some(o.to_string()),
+            (None, Some(m)) => Some(m.to_string()),
+            (None, None) => None,
+        }
+    }
+
+    /// The GenAI attributes for a call span.
+    pub fn genai_attributes(
+        operation: Option<&str>,
+        model: Option<&str>,
+        provider: Option<&str>,
+    ) -> Attributes {
+        let mut a = Attributes::with_capacity(4);
+        if let Some(o) = operation {
+            a.push((keys::OPERATION.into(), o.into()));
+        }
+        if let Some(m) = model {
+            a.push((keys::MODEL.into(), m.into()));
+        }
+        if let Some(p) = provider {
+            a.push((keys::PROVIDER.into(), p.into()));
+        }
+        a
+    }
+
+    pub fn recent_spans(&self) -> Vec<Arc<SpanRecord>> {
+        self.recent.snapshot()
+    }
+
+    /// Empties the read-back ring (tests and notebooks start clean).
+    pub fn clear_recent(&self) {
+        while self.recent.pop().is_some() {}
+    }
+
+    pub fn set_redactor(&self, r: Redactor) {
+        self.redactor.store(Arc::new(r));
+    }
+    pub fn redactor(&self) -> arc_swap::Guard<Arc<Redactor>> {
+        self.redactor.load()
+    }
+    pub fn set_capture_content(&self, on: bool) {
+        self.capture_content.store(on, Ordering::Relaxed);
+    }
+    pub fn capture_content(&self) -> bool {
+        self.capture_content.load(Ordering::Relaxed)
+    }
+    pub fn set_content_max_chars(&self, n: usize) {
+        self.content_max_chars.store(n, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> TracerStats {
+        TracerStats {
+            started: self.started.get(),
+            ended: self.ended.get(),
+            unsampled: self.unsampled.get(),
+            recent_len: self.recent.len() as u64,
+            recent_capacity: self.recent.capacity() as u64,
+            recent_evicted: self.recent.lost(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TracerStats {
+    pub started: u64,
+    pub ended: u64,
+    pub unsampled: u64,
+    pub recent_len: u64,
+    pub recent_capacity: u64,
+    pub recent_evicted: u64,
+}
