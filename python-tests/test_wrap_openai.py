@@ -300,3 +300,14 @@ def test_tokens_and_cost_reach_the_genai_metrics() -> None:
     assert value("gen_ai_client_token_usage_sum", 'gen_ai_token_type="output"') == r.usage.completion_tokens
     cost = (r.usage.prompt_tokens * 1.0 + r.usage.completion_tokens * 2.0) / 1e6
     assert value("ferrule_cost_usd_total") == pytest.approx(cost)
+
+
+def test_inside_a_ferrule_span_the_request_joins_its_trace() -> None:
+    with MockLLMServer() as s:
+        c = ferrule.wrap_openai(sdk(s), retrying(2))
+        with ferrule.tracing.span("handle ticket") as outer:
+            c.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
+        c.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
+        got = [TRACEPARENT.match(q["headers"]["traceparent"]) for q in s.requests]
+    assert got[0] is not None and got[0].group(1) == outer.trace_id
+    assert got[1] is not None and got[1].group(1) != outer.trace_id

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Optional, TypeVar
 from ..deadline import remaining
 from ..policy import Policy
 from ..retry import Retry
+from ..tracing import current_span
 from .llm_call import record_call
 from .observed_stream import AsyncObservedStream, ObservedStream
 from .trace_context import new_trace_id, with_traceparent
@@ -61,7 +62,9 @@ def _sync_create(create: Callable[..., Any], operation: str, pick: Callable[[Any
         run = by_policy.get(id(policy))
         if run is None:
             run = by_policy.setdefault(id(policy), policy(attempt))
-        trace_id = new_trace_id()
+        # Inside a ferrule span the request joins its trace; otherwise each call starts one.
+        outer = current_span()
+        trace_id = outer.trace_id if outer is not None else new_trace_id()
         token = _trace_id.set(trace_id)
         started = time.perf_counter()
         try:
@@ -108,7 +111,9 @@ def _async_create(create: Callable[..., Any], operation: str, pick: Callable[[An
         run = by_policy.get(id(policy))
         if run is None:
             run = by_policy.setdefault(id(policy), policy(attempt))
-        trace_id = new_trace_id()
+        # Inside a ferrule span the request joins its trace; otherwise each call starts one.
+        outer = current_span()
+        trace_id = outer.trace_id if outer is not None else new_trace_id()
         token = _trace_id.set(trace_id)
         started = time.perf_counter()
         try:
