@@ -853,6 +853,8 @@ export class Policy {
   /** @throws TypeError for an unknown option or a wrong type; RangeError for a value out of range. */
   constructor(options?: PolicyOptions)
   readonly name: string
+  /** Whether the policy retries (integrations then turn an SDK's own retries off). */
+  readonly retries: boolean
   wrap<A extends unknown[], R>(fn: (context: AttemptContext, ...args: A) => R): (...args: A) => Promise<Awaited<R>>
   execute<R>(fn: (context: AttemptContext) => R, options?: { signal?: AbortSignal; args?: unknown[] }): Promise<Awaited<R>>
   stats(): PolicyStats
@@ -1135,3 +1137,20 @@ export function validated<F extends (...args: any[]) => ModelOutput>(
 
 /** Process-wide counts of validation outcomes and repairs by kind. */
 export function validationStats(): ValidationStats
+
+/** Options of `wrapOpenAI`. */
+export interface WrapOpenAIOptions {
+  /** Default: `new Policy({ retry: { attempts: 3 } })`. */
+  policy?: Policy
+  /** A model name's own policy (its own breaker, say). */
+  modelPolicies?: Record<string, Policy>
+  /** Reserved for the tracing layer's prompt/answer capture; off by default. */
+  captureContent?: boolean
+}
+
+/**
+ * The `openai` client behind a Proxy: `chat.completions.create` (also `stream: true`),
+ * `embeddings.create` and `responses.create` run through the policy, with the SDK's retries off when
+ * the policy retries, the remaining deadline as `timeout`, and a `traceparent`. The same type as `client`.
+ */
+export function wrapOpenAI<C extends object>(client: C, options?: WrapOpenAIOptions): C

@@ -11,6 +11,7 @@ const { Limits, Reservation } = require('./limits.js')
 const { MockLLMServer } = require('./mock.js')
 const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
+const { wrapOpenAI } = require('./openai.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
@@ -31,6 +32,7 @@ module.exports = {
   TimeoutError,
   resilient,
   transient,
+  wrapOpenAI,
   Counter,
   Gauge,
   Histogram,

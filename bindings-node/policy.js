@@ -339,6 +339,11 @@ class Policy {
     return this.#call(this.#chaos === undefined ? fn : this.#chaos.wrap(fn, this.#sleep), args, signal)
   }
 
+  /** Whether the policy retries: integrations turn an SDK's own retries off then, so they never stack. */
+  get retries() {
+    return this.#retry !== undefined
+  }
+
   stats() {
     const s = this.#native.stats()
     s.hookErrors = this.#hookErrors

@@ -1,116 +1,282 @@
-"""`make demo`: a flaky dependency that fails in bursts, called through a ferrule circuit breaker.
+"""`make demo`: a few hundred concurrent requests through the real `openai` SDK against a local
+fault-injecting OpenAI-compatible server, twice: with the bare SDK (its own two retries), then with
+the same SDK wrapped by ferrule (retries that honour Retry-After, an attempt timeout, a circuit
+breaker, a fallback to a second endpoint, and a re-ask when the JSON answer is broken).
 
-The application sends a request every 40 ms of simulated time (a manual clock), so the demo is instant
-and deterministic. It prints every state transition as it happens, the breaker's own warning log
-lines, and a summary."""
+No API key, no network: the server is ferrule's mock, on loopback, with seeded faults, so both runs
+meet the same profile: 429 storms, a burst of 503s, a slow period and some broken JSON."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-import random
+import statistics
 import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import openai
 
 import ferrule
-from ferrule.testing import ManualClock
+from ferrule.testing import MockLLMServer
 
-CALL_SECONDS = 0.04
-TOTAL_CALLS = 1500
+REQUESTS = 300
+CONCURRENCY = 32
+MODEL = "mock-gpt-4o-mini"
+BACKUP_MODEL = "mock-gpt-4o-mini-backup"
+PRICE_PER_MILLION = {MODEL: (0.15, 0.60), BACKUP_MODEL: (0.30, 1.20)}  # (input, output) USD
+SEED = 7
 
-
-class ServiceDown(Exception):
-    pass
-
-
-def error_rate_at(t: float) -> float:
-    """Healthy, then an outage burst, a flapping recovery, a second short burst, then healthy."""
-    if t < 12:
-        return 0.02
-    if t < 24:
-        return 0.97
-    if t < 33:
-        return 0.35
-    if t < 40:
-        return 0.9
-    return 0.01
+# Request-index windows: each run gets a fresh server with this profile, so both meet the same faults.
+FAULTS: List[Dict[str, Any]] = [
+    {"kind": "503", "rate": 1.0, "from": 80, "to": 100},  # an outage burst
+    {"kind": "slow", "rate": 0.7, "from": 260, "to": 330, "latency_seconds": 3.0},  # a slow period
+    {"kind": "429", "rate": 0.15, "retry_after_seconds": 0.4},  # rate limiting all along
+    {"kind": "503", "rate": 0.04},
+    {"kind": "malformed_json", "rate": 0.08},  # fenced JSON with a trailing comma
+]
 
 
-def main() -> None:
-    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="             ferrule log %(levelname)s: %(message)s")
-    clock = ManualClock()
-    start = clock.now()
-    rng = random.Random(7)
+def parsed(completion: Any) -> Optional[Dict[str, Any]]:
+    """The application's own check: the answer must be a JSON object with an ``answer``."""
+    try:
+        value = json.loads(completion.choices[0].message.content or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and "answer" in value else None
+
+
+class Run:
+    """One pass over the workload: outcomes, latencies, tokens and cost."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ok = 0
+        self.failed = 0
+        self.errors: Dict[str, int] = {}
+        self.latencies: List[float] = []
+        self.tokens = 0
+        self.cost = 0.0
+        self.by_model: Dict[str, int] = {}
+        self.wall = 0.0
+
+    def success(self, completion: Any, seconds: float) -> None:
+        self.ok += 1
+        self.latencies.append(seconds)
+        model = completion.model
+        self.by_model[model] = self.by_model.get(model, 0) + 1
+        u = completion.usage
+        if u is not None:
+            self.tokens += u.total_tokens
+            pin, pout = PRICE_PER_MILLION.get(model, (0.0, 0.0))
+            self.cost += (u.prompt_tokens * pin + u.completion_tokens * pout) / 1e6
+
+    def failure(self, what: str, seconds: float) -> None:
+        self.failed += 1
+        self.latencies.append(seconds)
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    def rate(self) -> float:
+        return self.ok / max(1, self.ok + self.failed)
+
+    def percentile(self, p: float) -> float:
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else 0.0
+
+
+async def progress(run: Run, started: float, stop: asyncio.Event) -> None:
+    while True:
+        done = run.ok + run.failed
+        bar = "#" * (30 * done // REQUESTS)
+        sys.stdout.write(
+            f"\r  {run.name:<8} [{bar:<30}] {done:>3}/{REQUESTS}  ok {run.ok:>3}  failed {run.failed:>3}"
+            f"  {time.perf_counter() - started:5.1f}s"
+        )
+        sys.stdout.flush()
+        if stop.is_set():
+            sys.stdout.write("\n")
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), 0.1)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def workload(run: Run, client: openai.AsyncOpenAI) -> None:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(i: int) -> None:
+        async with gate:
+            t0 = time.perf_counter()
+            try:
+                completion = await client.chat.completions.create(
+                    model=MODEL,
+                    messages=[{"role": "user", "content": f"Summarise support ticket #{i} as JSON"}],
+                    response_format={"type": "json_object"},
+                )
+            except Exception as e:  # the bare SDK's errors, or ferrule's after its retries
+                run.failure(type(e).__name__, time.perf_counter() - t0)
+                return
+            if parsed(completion) is None:
+                run.failure("broken JSON", time.perf_counter() - t0)
+            else:
+                run.success(completion, time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    stop = asyncio.Event()
+    bar = asyncio.ensure_future(progress(run, started, stop))
+    await asyncio.gather(*(one(i) for i in range(REQUESTS)))
+    run.wall = time.perf_counter() - started
+    stop.set()
+    await bar
+
+
+async def bare_run() -> Tuple[Run, Dict[str, Any]]:
+    run = Run("bare")
+    with MockLLMServer(FAULTS, seed=SEED, latency_seconds=0.02) as server:
+        client = openai.AsyncOpenAI(base_url=server.url, api_key="demo")  # the SDK's defaults: 2 retries
+        await workload(run, client)
+        await client.close()
+        return run, server.stats()
+
+
+async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
+    run = Run("ferrule")
+    transitions: List[Tuple[float, str, str]] = []
+    reasked = [0]
+    t0 = time.perf_counter()
+
+    def broken_json(completion: Any) -> bool:
+        if parsed(completion) is None:
+            reasked[0] += 1
+            return True
+        return False
+
+    # A 429 is the server pacing us, not an outage: the retry waits it out, the breaker ignores it.
     breaker = ferrule.CircuitBreaker(
-        "flaky-llm",
+        "primary",
         failure_rate=0.5,
         window=20,
         min_calls=10,
-        open_seconds=3.0,
-        max_open_seconds=12.0,
-        half_open_calls=2,
-        clock=clock,
+        open_seconds=0.5,
+        max_open_seconds=1.0,
+        half_open_calls=3,
+        ignore=openai.RateLimitError,
     )
+    breaker.on_state_change(lambda old, new: transitions.append((time.perf_counter() - t0, old, new)))
 
-    def on_change(old: str, new: str) -> None:
-        print(f"  t={clock.now() - start:6.2f}s  breaker {old:>9} -> {new}", flush=True)
+    with MockLLMServer(FAULTS, seed=SEED, latency_seconds=0.02) as server, MockLLMServer(
+        seed=SEED, latency_seconds=0.02
+    ) as backup_server:
+        backup = openai.AsyncOpenAI(base_url=backup_server.url, api_key="demo", max_retries=1)
 
-    breaker.on_state_change(on_change)
+        async def to_backup(error: BaseException, *args: Any, **kwargs: Any) -> Any:
+            return await backup.chat.completions.create(*args, **{**kwargs, "model": BACKUP_MODEL})
 
-    reached = failed = rejected = 0
-    failed_without_breaker = 0.0
+        policy = ferrule.Policy(
+            retry=ferrule.Retry(
+                5,
+                backoff=ferrule.Backoff.exponential(initial=0.05, multiplier=2.0, max=1.0),
+                max_retry_after_seconds=2.0,
+                retry_on_result=broken_json,
+            ),
+            breaker=breaker,
+            timeout_seconds=1.0,
+            total_timeout_seconds=6.0,
+            fallback=to_backup,
+            name="primary",
+        )
+        client = ferrule.wrap_openai(openai.AsyncOpenAI(base_url=server.url, api_key="demo"), policy)
+        await workload(run, client)
+        await client.close()
+        await backup.close()
+        stats = policy.stats()
+        stats["reasked_json"] = reasked[0]
+        stats["transitions"] = transitions
+        stats["backup_requests"] = backup_server.stats()["requests"]
+        return run, server.stats(), stats
 
-    @breaker
-    def ask(prompt: str) -> str:
-        nonlocal reached
-        reached += 1
-        if rng.random() < error_rate_at(clock.now() - start):
-            raise ServiceDown("503 from the model endpoint")
-        return f"answer to {prompt}"
 
-    print("ferrule demo: a dependency failing in bursts, behind a circuit breaker (simulated time)\n")
-    for i in range(TOTAL_CALLS):
-        clock.advance(CALL_SECONDS)
-        t = clock.now() - start
-        failed_without_breaker += error_rate_at(t)  # expected failures had every call gone out
-        before = reached
-        error = None
-        try:
-            ask(f"q{i}")
-        except ServiceDown:
-            failed += 1
-            error = "ServiceDown"
-        except ferrule.CircuitOpenError:
-            rejected += 1
-        if reached > before:  # the call went out: record it for the metrics and the prompt profile
-            ferrule.record_llm_call(
-                model="gpt-4o-mini", duration_seconds=rng.uniform(0.2, 1.5) * (3 if error else 1),
-                input_tokens=rng.randint(300, 900), output_tokens=rng.randint(20, 200),
-                template="summarise" if i % 3 else "classify", error_type=error,
-            )
-    s = breaker.stats()
-    total_t = clock.now() - start
-    print("\nsummary")
-    print(f"  calls made by the application   {TOTAL_CALLS}")
-    print(f"  reached the dependency          {reached}")
-    print(f"  failed at the dependency        {failed}")
-    print(f"  rejected at once by the breaker {rejected}  (no request sent to a failing service)")
-    print(f"  state transitions               {s['transitions']}")
-    print(f"  failures expected with no breaker ~{failed_without_breaker:.0f}")
-    print(f"  final state                     {breaker.state}")
-    print(f"  simulated time                  {total_t:.1f}s")
-    assert s["calls"] == reached and s["rejected"] == rejected, s
-    assert s["transitions"] >= 4, "the bursts must trip and recover the breaker"
+def summary(bare: Run, bare_server: Dict[str, Any], wrapped: Run, server: Dict[str, Any], p: Dict[str, Any]) -> None:
+    def row(label: str, a: Any, b: Any) -> None:
+        print(f"  {label:<34}{a!s:>16}{b!s:>16}")
 
+    print("\nsummary                                       bare SDK    ferrule-wrapped")
+    row("success rate", f"{bare.rate():.1%}", f"{wrapped.rate():.1%}")
+    row("succeeded / failed", f"{bare.ok} / {bare.failed}", f"{wrapped.ok} / {wrapped.failed}")
+    row("requests the primary server saw", bare_server["requests"], server["requests"])
+    row("latency p50", f"{bare.percentile(50) * 1000:.0f} ms", f"{wrapped.percentile(50) * 1000:.0f} ms")
+    row("latency p95", f"{bare.percentile(95) * 1000:.0f} ms", f"{wrapped.percentile(95) * 1000:.0f} ms")
+    row("latency p99", f"{bare.percentile(99) * 1000:.0f} ms", f"{wrapped.percentile(99) * 1000:.0f} ms")
+    row("wall time", f"{bare.wall:.1f} s", f"{wrapped.wall:.1f} s")
+    row("tokens", bare.tokens, wrapped.tokens)
+    row("cost (USD, demo prices)", f"${bare.cost:.5f}", f"${wrapped.cost:.5f}")
+    print("\n  failures by kind")
+    for name, run in (("bare", bare), ("ferrule", wrapped)):
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(run.errors.items(), key=lambda kv: -kv[1])) or "none"
+        print(f"    {name:<8} {kinds}")
+    print("\n  ferrule")
+    print(f"    retries                 {p['retries']}  (attempts {p['attempts']}, budget denied {p['budget_denied']})")
+    print(f"    attempt timeouts        {p['timeouts']}  (slow answers cut at 1 s and asked again)")
+    print(f"    broken JSON re-asked    {p['reasked_json']}")
+    print(f"    fallbacks to backup     {p['fallbacks']}  (backup server saw {p['backup_requests']} requests)")
+    print(f"    answered by model       {wrapped.by_model}")
+    print(f"    breaker transitions     {len(p['transitions'])}")
+    for t, old, new in p["transitions"]:
+        print(f"      t={t:6.2f}s  {old:>9} -> {new}")
+    print(f"    faults injected         bare {fault_line(bare_server)}")
+    print(f"                            ferrule {fault_line(server)}")
+
+
+def metrics(wrapped: Run) -> None:
+    """What the wrapped client recorded by itself: GenAI metrics with tokens and cost, per model."""
     text = ferrule.metrics_text()
-    print("\nmetrics (a scrape of ferrule.serve_metrics(), the breaker's series)")
-    shown = [l for l in text.splitlines() if 'name="flaky-llm"' in l and not l.endswith(" 0")]
-    for line in shown:
-        print(f"  {line}")
-    scraped_transitions = sum(float(l.rsplit(" ", 1)[1]) for l in shown if l.startswith("ferrule_breaker_transitions_total"))
-    assert scraped_transitions == s["transitions"], (scraped_transitions, s)
-    print("\nprompt profile (ferrule.profile())")
-    for line in str(ferrule.profile()).splitlines():
-        print(f"  {line}")
+    print("\n  Prometheus metrics (ferrule.metrics_text(); ferrule.serve_metrics(port) serves /metrics)")
+    for line in text.splitlines():
+        if line.startswith(("ferrule_cost_usd_total{", "gen_ai_client_token_usage_sum{", "gen_ai_client_operation_duration_seconds_count{")) and "mock-gpt" in line:
+            print(f"    {line}")
+    recorded = sum(
+        float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("ferrule_cost_usd_total{") and "mock-gpt" in l
+    )
+    print(f"    cost recorded by the wrapper ${recorded:.5f}  (the application's own count: ${wrapped.cost:.5f})")
+
+
+def fault_line(stats: Dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in stats["by_fault"].items() if v and k != "ok")
+
+
+class Collected(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def main() -> None:
+    # ferrule's warnings (breaker opened, ...) are collected here and counted, not lost and not
+    # interleaved with the progress line.
+    handler = Collected(logging.WARNING)
+    records = handler.records
+    logging.getLogger("ferrule").addHandler(handler)
+    logging.getLogger("ferrule").propagate = False
+
+    print(f"ferrule demo: {REQUESTS} requests, {CONCURRENCY} at a time, through the real openai SDK "
+          f"{openai.__version__} against a local fault-injecting server (no key, no network)")
+    print("  faults: a burst of 503s, a slow period (3 s answers), 429s with Retry-After, broken JSON\n")
+    for model, (pin, pout) in PRICE_PER_MILLION.items():
+        ferrule.set_price(model, pin, pout)  # the GenAI cost counter prices the wrapped calls
+    bare, bare_server = await bare_run()
+    wrapped, server, p = await ferrule_run()
+    summary(bare, bare_server, wrapped, server, p)
+    metrics(wrapped)
+    print(f"\n  ferrule warnings logged   {len(records)}"
+          + (f"  (first: {records[0].getMessage()})" if records else ""))
+    if wrapped.rate() <= bare.rate():
+        raise SystemExit(f"demo failed: ferrule's success rate {wrapped.rate():.1%} is not above {bare.rate():.1%}")
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

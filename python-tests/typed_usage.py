@@ -179,3 +179,11 @@ def use_validation() -> None:
         return prompt
 
     result = extract("{}")
+
+
+def use_wrap_openai() -> None:
+    import openai
+
+    client: openai.OpenAI = ferrule.wrap_openai(openai.OpenAI(api_key="k"), ferrule.Policy(retry=ferrule.Retry(3)))
+    aclient: openai.AsyncOpenAI = ferrule.wrap_openai(openai.AsyncOpenAI(api_key="k"), model_policies={})
+    print(client.chat.completions, aclient.embeddings)

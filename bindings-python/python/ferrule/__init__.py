@@ -122,3 +122,7 @@ __all__ += [
     "validated",
     "validation_stats",
 ]
+
+from .integrations import wrap_openai
+
+__all__ += ["wrap_openai"]

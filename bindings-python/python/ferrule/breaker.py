@@ -297,3 +297,9 @@ class CircuitBreaker:
             f"<CircuitBreaker {s['name']!r} state={s['state']} calls={s['calls']} "
             f"failures={s['failures']} rejected={s['rejected']}>"
         )
+
+    def _repr_html_(self) -> str:
+        from .html_table import stats_html
+
+        s = self.stats()
+        return stats_html("CircuitBreaker", str(s["name"]), s, str(s["state"]))

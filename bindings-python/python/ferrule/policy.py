@@ -610,6 +610,12 @@ class Policy:
             f"fallbacks={s['fallbacks']} failures={s['failures']}>"
         )
 
+    def _repr_html_(self) -> str:
+        from .html_table import stats_html
+
+        state = self._breaker.state if self._breaker is not None else None
+        return stats_html("Policy", self.name, self.stats(), state)
+
 
 import builtins as _builtins  # noqa: E402
 

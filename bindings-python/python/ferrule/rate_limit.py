@@ -126,6 +126,12 @@ class RateLimiter:
         return (f"<RateLimiter {s['name']!r} {s['algorithm']} admitted={s['admitted']} "
                 f"rejected={s['rejected']} waits={s['waits']}>")
 
+    def _repr_html_(self) -> str:
+        from .html_table import stats_html
+
+        s = self.stats()
+        return stats_html(f"RateLimiter ({s['algorithm']})", str(s["name"]), s)
+
 
 class Limits:
     """Several limiters checked all-or-nothing: ``Limits(requests=rpm, tokens=tpm)``. A denial by one
@@ -173,6 +179,11 @@ class Limits:
 
     def stats(self) -> dict[str, Any]:
         return self._core.stats()
+
+    def _repr_html_(self) -> str:
+        from .html_table import stats_html
+
+        return stats_html("Limits", ", ".join(self._names), self.stats())
 
 
 Cost = Callable[..., Union[int, Mapping[str, int]]]

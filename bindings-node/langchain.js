@@ -1,0 +1,133 @@
+'use strict'
+// LangChain.js: `FerruleCallbackHandler` records each chat/LLM run as GenAI telemetry (duration,
+// model, tokens from usage_metadata, time to first token when streaming, the error), and
+// `withPolicy(runnable, policy)` runs invoke/stream/batch through a ferrule Policy. With a retrying
+// policy, a model's own AsyncCaller retries are turned off (on a copy), so retries never stack.
+// Loaded from `ferrule/langchain`; needs `@langchain/core`.
+
+const { BaseCallbackHandler } = require('@langchain/core/callbacks/base')
+const { Runnable } = require('@langchain/core/runnables')
+const { Policy } = require('./policy.js')
+const llmCall = require('./llm_call.js')
+
+function modelOf(llm, extraParams, metadata) {
+  if (metadata && metadata.ls_model_name) return String(metadata.ls_model_name)
+  const p = (extraParams && extraParams.invocation_params) || {}
+  return String(p.model || p.model_name || (llm && llm.kwargs && (llm.kwargs.model || llm.kwargs.model_name)) || '')
+}
+
+function usageOf(output) {
+  for (const gens of (output && output.generations) || []) {
+    for (const g of gens || []) {
+      const um = g && g.message && g.message.usage_metadata
+      if (um) return { input_tokens: um.input_tokens, output_tokens: um.output_tokens }
+    }
+  }
+  const tu = output && output.llmOutput && output.llmOutput.tokenUsage
+  return tu ? { input_tokens: tu.promptTokens, output_tokens: tu.completionTokens } : undefined
+}
+
+class FerruleCallbackHandler extends BaseCallbackHandler {
+  /** @param {{ maxRuns?: number }} [options] runs in flight beyond `maxRuns` are not recorded, but counted in `dropped` */
+  constructor(options = {}) {
+    super()
+    const maxRuns = options.maxRuns === undefined ? 10000 : options.maxRuns
+    if (!Number.isInteger(maxRuns) || maxRuns < 1 || maxRuns > 10_000_000) {
+      throw new RangeError(`FerruleCallbackHandler: maxRuns=${maxRuns} is out of range; allowed: [1, 10000000]`)
+    }
+    this.name = 'ferrule'
+    this.maxRuns = maxRuns
+    this.runs = new Map() // runId -> { operation, model, started, firstTokenMs }
+    this.dropped = 0
+    this.recorded = 0
+  }
+
+  #start(operation, llm, runId, extraParams, metadata) {
+    if (this.runs.size >= this.maxRuns) {
+      this.dropped++
+      process.emitWarning(`ferrule: FerruleCallbackHandler: ${this.runs.size} runs in flight; run ${runId} not recorded`, { type: 'FerruleWarning', code: 'FERRULE_RUN_DROPPED' })
+      return
+    }
+    this.runs.set(runId, { operation, model: modelOf(llm, extraParams, metadata), started: performance.now(), firstTokenMs: undefined })
+  }
+
+  handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {
+    this.#start('chat', llm, runId, extraParams, metadata)
+  }
+
+  handleLLMStart(llm, prompts, runId, parentRunId, extraParams, tags, metadata) {
+    this.#start('text_completion', llm, runId, extraParams, metadata)
+  }
+
+  handleLLMNewToken(token, idx, runId) {
+    const run = this.runs.get(runId)
+    if (run !== undefined && run.firstTokenMs === undefined) run.firstTokenMs = performance.now() - run.started
+  }
+
+  #end(runId, usage, error) {
+    const run = this.runs.get(runId)
+    if (run === undefined) return
+    this.runs.delete(runId)
+    llmCall.recordCall(run.operation, run.model, performance.now() - run.started, usage, error, run.firstTokenMs, undefined)
+    this.recorded++
+  }
+
+  handleLLMEnd(output, runId) {
+    this.#end(runId, usageOf(output), undefined)
+  }
+
+  handleLLMError(err, runId) {
+    this.#end(runId, undefined, err)
+  }
+}
+
+function callerWithoutRetries(caller) {
+  return Object.assign(Object.create(Object.getPrototypeOf(caller)), caller, { maxRetries: 0 })
+}
+
+/** A copy of a LangChain model whose AsyncCallers do not retry (ChatOpenAI delegates to inner
+ * completions/responses models, each with its own caller); other runnables as they are. */
+function withoutOwnRetries(runnable) {
+  if (!runnable.caller || typeof runnable.caller.maxRetries !== 'number') return runnable
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(runnable)), runnable)
+  copy.caller = callerWithoutRetries(runnable.caller)
+  for (const [k, v] of Object.entries(runnable)) {
+    if (v !== null && typeof v === 'object' && v !== runnable.caller && v.caller && typeof v.caller.maxRetries === 'number') {
+      copy[k] = Object.assign(Object.create(Object.getPrototypeOf(v)), v, { caller: callerWithoutRetries(v.caller) })
+    }
+  }
+  return copy
+}
+
+/** A runnable run through a ferrule Policy. Streams are retried until their first chunk. */
+class PolicyRunnable extends Runnable {
+  lc_namespace = ['ferrule']
+
+  constructor(bound, policy) {
+    super()
+    this.bound = bound
+    this.policy = policy
+  }
+
+  invoke(input, options) {
+    return this.policy.execute(() => this.bound.invoke(input, options))
+  }
+
+  async *_streamIterator(input, options) {
+    const [head, it] = await this.policy.execute(async () => {
+      const iterator = (await this.bound.stream(input, options))[Symbol.asyncIterator]()
+      return [await iterator.next(), iterator]
+    })
+    if (head.done) return
+    yield head.value
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value
+  }
+}
+
+function withPolicy(runnable, policy) {
+  if (!(policy instanceof Policy)) throw new TypeError('withPolicy: policy must be a ferrule Policy')
+  if (!(runnable instanceof Runnable)) throw new TypeError('withPolicy: runnable must be a LangChain Runnable')
+  return new PolicyRunnable(policy.retries ? withoutOwnRetries(runnable) : runnable, policy)
+}
+
+module.exports = { FerruleCallbackHandler, PolicyRunnable, withPolicy }

@@ -1,0 +1,182 @@
+"""LangChain: ``FerruleCallbackHandler`` records each chat/LLM run as GenAI telemetry (duration, model,
+tokens from ``usage_metadata``, time to first token when streaming, the error), and
+``with_policy(runnable, policy)`` runs ``invoke``/``ainvoke``/``stream``/``astream``/``batch`` through a
+ferrule ``Policy``. With a retrying policy, a ``ChatOpenAI``'s own SDK retries are turned off (on a
+copy), so retries never stack. Needs ``langchain-core``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from ..policy import Policy
+from . import llm_call
+
+__all__ = ["FerruleCallbackHandler", "with_policy"]
+
+_log = logging.getLogger("ferrule")
+
+
+class _Usage:
+    """``usage_metadata`` (a dict) in the shape ``llm_call.tokens_of`` reads."""
+
+    __slots__ = ("input_tokens", "output_tokens")
+
+    def __init__(self, d: Dict[str, Any]) -> None:
+        self.input_tokens = d.get("input_tokens")
+        self.output_tokens = d.get("output_tokens")
+
+
+def _model_of(serialized: Optional[Dict[str, Any]], metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any]) -> str:
+    if metadata and metadata.get("ls_model_name"):
+        return str(metadata["ls_model_name"])
+    params = kwargs.get("invocation_params") or {}
+    for key in ("model", "model_name"):
+        if params.get(key):
+            return str(params[key])
+    inner = (serialized or {}).get("kwargs") or {}
+    return str(inner.get("model_name") or inner.get("model") or "")
+
+
+def _usage_of(response: Any) -> Any:
+    for generations in getattr(response, "generations", None) or []:
+        for g in generations:
+            um = getattr(getattr(g, "message", None), "usage_metadata", None)
+            if um:
+                return _Usage(um)
+    out = getattr(response, "llm_output", None) or {}
+    tu = out.get("token_usage") if isinstance(out, dict) else None
+    if tu:
+        return _Usage({"input_tokens": tu.get("prompt_tokens"), "output_tokens": tu.get("completion_tokens")})
+    return None
+
+
+class FerruleCallbackHandler(BaseCallbackHandler):
+    """Pass in ``callbacks=[FerruleCallbackHandler()]`` (or a config) to record every chat model and
+    LLM run. Runs in flight are held in a bounded table (``max_runs``); a run beyond it is not
+    recorded, counted in ``dropped`` and logged at warning level."""
+
+    raise_error = False  # a telemetry failure must never fail the user's chain
+
+    def __init__(self, max_runs: int = 10_000) -> None:
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or not 1 <= max_runs <= 10_000_000:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"FerruleCallbackHandler: max_runs={max_runs!r} is out of range; allowed: [1, 10000000]")
+        self.max_runs = max_runs
+        # run_id -> [operation, model, started, first_token_seconds]; dict operations are atomic
+        # under the GIL, and LangChain may call handlers from worker threads.
+        self._runs: Dict[UUID, list[Any]] = {}
+        self.dropped = 0
+        self.recorded = 0
+
+    def _start(self, operation: str, run_id: UUID, serialized: Any, metadata: Any, kwargs: Dict[str, Any]) -> None:
+        if len(self._runs) >= self.max_runs:
+            self.dropped += 1
+            _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not recorded", len(self._runs), run_id)
+            return
+        self._runs[run_id] = [operation, _model_of(serialized, metadata, kwargs), time.perf_counter(), None]
+
+    def on_chat_model_start(
+        self, serialized: Dict[str, Any], messages: Any, *, run_id: UUID, metadata: Optional[Dict[str, Any]] = None, **kwargs: Any
+    ) -> None:
+        self._start("chat", run_id, serialized, metadata, kwargs)
+
+    def on_llm_start(
+        self, serialized: Dict[str, Any], prompts: Any, *, run_id: UUID, metadata: Optional[Dict[str, Any]] = None, **kwargs: Any
+    ) -> None:
+        self._start("text_completion", run_id, serialized, metadata, kwargs)
+
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._runs.get(run_id)
+        if run is not None and run[3] is None:
+            run[3] = time.perf_counter() - run[2]
+
+    def _end(self, run_id: UUID, usage: Any, error: Optional[BaseException]) -> None:
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return
+        operation, model, started, first = run
+        llm_call.record_call(operation, model, time.perf_counter() - started, usage, error, first, None)
+        self.recorded += 1
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, _usage_of(response), None)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, None, error)
+
+
+def _without_sdk_retries(runnable: Any) -> Any:
+    """A copy of a ``ChatOpenAI``-like model whose OpenAI clients do not retry; others as they are."""
+    root, aroot = getattr(runnable, "root_client", None), getattr(runnable, "root_async_client", None)
+    if root is None and aroot is None or not hasattr(runnable, "model_copy"):
+        return runnable
+    copy = runnable.model_copy()
+    if root is not None:
+        copy.root_client = root.with_options(max_retries=0)
+        copy.client = copy.root_client.chat.completions
+    if aroot is not None:
+        copy.root_async_client = aroot.with_options(max_retries=0)
+        copy.async_client = copy.root_async_client.chat.completions
+    return copy
+
+
+class PolicyRunnable(Runnable[Any, Any]):
+    """A runnable run through a ferrule ``Policy``. Streams are retried until their first chunk;
+    after it, a failure is the caller's (a half-read answer cannot be taken back)."""
+
+    def __init__(self, bound: Runnable[Any, Any], policy: Policy) -> None:
+        self.bound = bound
+        self.policy = policy
+
+    def invoke(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Any:
+        return self.policy.call(self.bound.invoke, input, config, **kwargs)
+
+    async def ainvoke(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Any:
+        return await self.policy.call(self.bound.ainvoke, input, config, **kwargs)
+
+    def stream(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Iterator[Any]:
+        def first() -> Tuple[Any, Iterator[Any]]:
+            it = iter(self.bound.stream(input, config, **kwargs))
+            return next(it), it
+
+        try:
+            head, rest = self.policy.call(first)
+        except StopIteration:
+            return
+        yield head
+        yield from rest
+
+    async def astream(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> AsyncIterator[Any]:
+        async def first() -> Tuple[Any, AsyncIterator[Any]]:
+            it = self.bound.astream(input, config, **kwargs).__aiter__()
+            return await it.__anext__(), it
+
+        try:
+            head, rest = await self.policy.call(first)
+        except StopAsyncIteration:
+            return
+        yield head
+        async for chunk in rest:
+            yield chunk
+
+    def __repr__(self) -> str:
+        return f"<PolicyRunnable {self.policy.name!r} around {self.bound!r}>"
+
+
+def with_policy(runnable: Runnable[Any, Any], policy: Policy) -> PolicyRunnable:
+    """``runnable`` run through ``policy``: ``invoke``, ``ainvoke``, ``stream``/``astream`` (retried until
+    the first chunk) and ``batch``/``abatch`` (each input through the policy)."""
+    if not isinstance(policy, Policy):
+        raise TypeError(f"with_policy: policy={policy!r} is not allowed; allowed: a ferrule.Policy")
+    if not isinstance(runnable, Runnable):
+        raise TypeError(f"with_policy: runnable={runnable!r} is not allowed; allowed: a langchain_core Runnable")
+    if policy._retry is not None:
+        runnable = _without_sdk_retries(runnable)
+    return PolicyRunnable(runnable, policy)

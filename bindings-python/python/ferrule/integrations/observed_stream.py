@@ -1,0 +1,125 @@
+"""A streamed LLM response, observed: the time to its first chunk, the ``usage`` of its last chunk,
+and one record when it ends, whether it was read to the end, closed early, or broke. Everything
+else (``response``, ``until_done``, ...) passes through to the SDK's stream."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+__all__ = ["ObservedStream", "AsyncObservedStream"]
+
+# on_done(duration_seconds, first_token_seconds, usage, error)
+OnDone = Callable[[float, Optional[float], Any, Optional[BaseException]], None]
+
+
+def _usage_of(chunk: Any) -> Any:
+    u = getattr(chunk, "usage", None)
+    if u is None:  # Responses API: the final event carries the whole response
+        u = getattr(getattr(chunk, "response", None), "usage", None)
+    return u
+
+
+class _Observed:
+    __slots__ = ("_stream", "_started", "_first", "_usage", "_on_done")
+
+    def __init__(self, stream: Any, started: float, on_done: OnDone) -> None:
+        self._stream = stream
+        self._started = started
+        self._first: Optional[float] = None
+        self._usage: Any = None
+        self._on_done: Optional[OnDone] = on_done
+
+    def _chunk(self, chunk: Any) -> Any:
+        if self._first is None:
+            self._first = time.perf_counter() - self._started
+        u = _usage_of(chunk)
+        if u is not None:
+            self._usage = u
+        return chunk
+
+    def _finish(self, error: Optional[BaseException]) -> None:
+        done, self._on_done = self._on_done, None
+        if done is not None:  # once, however the stream ends
+            done(time.perf_counter() - self._started, self._first, self._usage, error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __repr__(self) -> str:
+        return f"<ferrule observed {self._stream!r}>"
+
+
+class ObservedStream(_Observed):
+    __slots__ = ("_it",)
+
+    def __init__(self, stream: Any, started: float, on_done: OnDone) -> None:
+        super().__init__(stream, started, on_done)
+        self._it = iter(stream)
+
+    def __iter__(self) -> "ObservedStream":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = next(self._it)
+        except StopIteration:
+            self._finish(None)
+            raise
+        except BaseException as e:
+            self._finish(e)
+            raise
+        return self._chunk(chunk)
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._finish(None)
+
+    def __enter__(self) -> "ObservedStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # An abandoned stream still ends its record (without closing the SDK's: that is its own job).
+        self._finish(None)
+
+
+class AsyncObservedStream(_Observed):
+    __slots__ = ("_it",)
+
+    def __init__(self, stream: Any, started: float, on_done: OnDone) -> None:
+        super().__init__(stream, started, on_done)
+        self._it = stream.__aiter__()
+
+    def __aiter__(self) -> "AsyncObservedStream":
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._finish(None)
+            raise
+        except BaseException as e:
+            self._finish(e)
+            raise
+        return self._chunk(chunk)
+
+    async def close(self) -> None:
+        try:
+            await self._stream.close()
+        finally:
+            self._finish(None)
+
+    async def __aenter__(self) -> "AsyncObservedStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        self._finish(None)

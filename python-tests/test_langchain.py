@@ -1,0 +1,112 @@
+"""LangChain with ferrule: ``with_policy`` around a real ``ChatOpenAI`` against the mock server (exact
+request counts, so the SDK's own retries do not stack), and ``FerruleCallbackHandler`` recording each
+run with its model, tokens, time to first token and error."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+import pytest
+from langchain_openai import ChatOpenAI
+
+import ferrule
+from ferrule.integrations import llm_call
+from ferrule.integrations.langchain import FerruleCallbackHandler, with_policy
+from ferrule.testing import ManualClock, MockLLMServer
+from ferrule.transient import status_of
+
+NO_WAIT_429 = [{"kind": "429", "rate": 0, "retry_after_seconds": 0}]
+
+
+def retrying(attempts: int = 3) -> ferrule.Policy:
+    return ferrule.Policy(
+        retry=ferrule.Retry(attempts, backoff=ferrule.Backoff.constant(0.0), budget_ratio=None), clock=ManualClock()
+    )
+
+
+def chat(server: MockLLMServer, **kw: Any) -> ChatOpenAI:
+    return ChatOpenAI(model="mock-gpt-4o-mini", base_url=server.url, api_key="k", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> List[tuple[Any, ...]]:
+    seen: List[tuple[Any, ...]] = []
+    monkeypatch.setattr(llm_call, "record_call", lambda *a: seen.append(a))
+    return seen
+
+
+def test_invoke_retries_exactly_without_the_sdks_retries(calls: List[tuple[Any, ...]]) -> None:
+    with MockLLMServer(script=["503", "503", "ok"]) as s:
+        model = chat(s, max_retries=4)
+        h = FerruleCallbackHandler()
+        r = with_policy(model, retrying(3)).invoke("hi", {"callbacks": [h]})
+        assert r.content == "Mock answer to: hi"
+        assert s.stats()["requests"] == 3
+        assert model.root_client is not None and model.root_client.max_retries == 4  # the user's model is untouched
+    # langchain-openai re-raises the SDK's error as its own OpenAIAPIError, still carrying the status
+    assert [(c[0], c[1], status_of(c[4]) if c[4] else None) for c in calls] == [
+        ("chat", "mock-gpt-4o-mini", 503),
+        ("chat", "mock-gpt-4o-mini", 503),
+        ("chat", "mock-gpt-4o-mini", None),
+    ]
+    assert llm_call.tokens_of(calls[-1][3]) == (r.usage_metadata["input_tokens"], r.usage_metadata["output_tokens"])  # type: ignore[index]
+    assert h.recorded == 3 and h.dropped == 0
+
+
+def test_giving_up_raises_retry_error_after_exactly_attempts() -> None:
+    with MockLLMServer(script=["503"] * 5) as s:
+        with pytest.raises(ferrule.RetryError):
+            with_policy(chat(s), retrying(2)).invoke("hi")
+        assert s.stats()["requests"] == 2
+
+
+def test_stream_is_retried_before_the_first_chunk_and_times_its_first_token(calls: List[tuple[Any, ...]]) -> None:
+    with MockLLMServer(NO_WAIT_429, script=["429", "ok"]) as s:
+        h = FerruleCallbackHandler()
+        text = "".join(str(c.content) for c in with_policy(chat(s), retrying(3)).stream("hi", {"callbacks": [h]}))
+        assert text == "Mock answer to: hi"
+        assert s.stats()["requests"] == 2
+    ok = calls[-1]
+    assert ok[4] is None and ok[5] is not None and 0.0 <= ok[5] <= ok[2]
+
+
+def test_batch_runs_each_input_through_the_policy() -> None:
+    with MockLLMServer(script=["503"]) as s:
+        out = with_policy(chat(s), retrying(3)).batch(["a", "b", "c"], {"max_concurrency": 1})
+        assert sorted(str(m.content) for m in out) == ["Mock answer to: a", "Mock answer to: b", "Mock answer to: c"]
+        assert s.stats()["requests"] == 4
+
+
+async def test_async_invoke_and_stream(calls: List[tuple[Any, ...]]) -> None:
+    with MockLLMServer(NO_WAIT_429, script=["503", "ok", "429", "ok"]) as s:
+        h = FerruleCallbackHandler()
+        guarded = with_policy(chat(s), retrying(3))
+        r = await guarded.ainvoke("hi", {"callbacks": [h]})
+        assert r.content == "Mock answer to: hi"
+        chunks = [str(c.content) async for c in guarded.astream("yo", {"callbacks": [h]})]
+        assert "".join(chunks) == "Mock answer to: yo"
+        assert s.stats()["requests"] == 4
+    assert [c[4] is None for c in calls] == [False, True, False, True]
+
+
+def test_the_handler_is_bounded_and_counts_what_it_drops(caplog: pytest.LogCaptureFixture, calls: List[tuple[Any, ...]]) -> None:
+    from uuid import uuid4
+
+    h = FerruleCallbackHandler(max_runs=1)
+    a, b = uuid4(), uuid4()
+    h.on_chat_model_start({}, [], run_id=a, invocation_params={"model": "m1"})
+    h.on_chat_model_start({}, [], run_id=b, invocation_params={"model": "m2"})
+    h.on_llm_end(object(), run_id=b)  # never started: nothing to record
+    h.on_llm_end(object(), run_id=a)
+    assert h.dropped == 1 and h.recorded == 1 and [c[1] for c in calls] == ["m1"]
+    assert "not recorded" in caplog.text
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ferrule.ConfigError, match="max_runs=0"):
+        FerruleCallbackHandler(max_runs=0)
+    with MockLLMServer() as s:
+        with pytest.raises(TypeError, match="policy="):
+            with_policy(chat(s), "retry")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="runnable="):
+        with_policy(lambda x: x, retrying())  # type: ignore[arg-type]
