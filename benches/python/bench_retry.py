@@ -15,25 +15,11 @@ import stamina
 import tenacity
 
 import ferrule
-from timing import ns_per_await, ns_per_call, table
+from timing import bare, bare_async, ns_per_await, ns_per_call, table
 
 logging.getLogger("backoff").disabled = True
 
 
-def bare(fn):  # the floor: what any decorator costs
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def bare_async(fn):
-    @functools.wraps(fn)
-    async def wrapper(*args, **kwargs):
-        return await fn(*args, **kwargs)
-
-    return wrapper
 
 
 def with_fallback(value):  # what users write by hand around tenacity: no library ships it

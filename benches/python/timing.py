@@ -4,6 +4,7 @@ with ratios against a named row, all in the same process run."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
 import time
@@ -66,3 +67,23 @@ def table(title: str, rows: List[Tuple[str, float]], against: str, target: Optio
         got = dict(rows)[name]
         verdict = "MET" if got <= limit else "MISSED"
         print(f"target: {name} <= {limit:.0f} ns/call -> {got:.1f} ns/call {verdict}")
+
+
+def bare(fn: Callable[..., object]) -> Callable[..., object]:
+    """The floor: a pass-through decorator, what any decorator costs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def bare_async(fn: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+    """The async floor."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: object, **kwargs: object) -> object:
+        return await fn(*args, **kwargs)
+
+    return wrapper
