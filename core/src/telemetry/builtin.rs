@@ -15,7 +15,8 @@
 //! | `rejection(component, name, reason)` | `ferrule_rejections_total{component,name,reason}`         |
 //! | `rate_limit_wait(name, waited)` | `ferrule_rate_limit_waits_total{name}`, `ferrule_rate_limit_wait_seconds_total{name}` |
 //! | `fallback(name, reason)`     | `ferrule_fallbacks_total{name,reason}`                            |
-//! | `validation(name, outcome)`  | `ferrule_validations_total{name,outcome}` (`valid`, `repaired`, `invalid`) |
+//! | `validation(name, outcome)`  | `ferrule_validations_total{name,outcome}` (`valid`, `repaired`, `invalid`, `reasked`) |
+//! | (`validate::stats::Outcomes`) | `ferrule_validation_repairs_total{name,kind}`                    |
 //! | `dropped(kind, n)`           | `ferrule_telemetry_dropped_total{kind}`                           |
 
 use super::counter::Counter;
@@ -69,6 +70,7 @@ pub struct Builtin {
     pub rate_limit_wait_seconds: Counter,
     pub fallbacks: Counter,
     pub validations: Counter,
+    pub validation_repairs: Counter,
     pub dropped: Counter,
 }
 
@@ -149,8 +151,13 @@ impl Builtin {
             )?,
             validations: r.counter(
                 "ferrule_validations_total",
-                "Response validation outcomes (valid, repaired, invalid).",
+                "Response validation outcomes (valid, repaired, invalid, reasked).",
                 &["name", "outcome"],
+            )?,
+            validation_repairs: r.counter(
+                "ferrule_validation_repairs_total",
+                "Repairs applied to model output before validation, by kind.",
+                &["name", "kind"],
             )?,
             dropped: r.counter(
                 "ferrule_telemetry_dropped_total",

@@ -5,9 +5,10 @@
 use super::failure::{Failure, FailureKind};
 use super::limits::Limits;
 use super::parse::{parse, too_large};
+use super::repair::RepairKind;
 use super::repair::{repair_after_parse_error, Repair};
 use super::schema::Schema;
-use super::stats::{self, Verdict};
+use super::stats::{Outcomes, Verdict};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -15,7 +16,11 @@ pub struct JsonValidator {
     schema: Option<Schema>,
     repair: bool,
     limits: Limits,
+    outcomes: Outcomes,
 }
+
+/// The metric label of a validator made without a name (`ferrule.parse_json`, `parseJson`).
+pub const DEFAULT_NAME: &str = "parse_json";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validated {
@@ -27,10 +32,28 @@ pub struct Validated {
 
 impl JsonValidator {
     pub fn new(schema: Option<Schema>, repair: bool, limits: Limits) -> Self {
+        Self::named(DEFAULT_NAME, schema, repair, limits)
+    }
+
+    /// A validator whose outcomes are counted under `name` in `ferrule_validations_total`.
+    pub fn named(name: &str, schema: Option<Schema>, repair: bool, limits: Limits) -> Self {
         Self {
             schema,
             repair,
             limits,
+            outcomes: Outcomes::new(name),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.outcomes.name()
+    }
+
+    /// Counts an outcome the host decided (a pydantic model's own validation, a re-ask).
+    pub fn record(&self, verdict: Verdict, repairs: &[RepairKind]) {
+        self.outcomes.record(verdict);
+        for &k in repairs {
+            self.outcomes.record_repair(k);
         }
     }
 
@@ -47,15 +70,15 @@ impl JsonValidator {
         let r = self.check(text);
         match &r {
             Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => {
-                stats::record(Verdict::Valid)
+                self.outcomes.record(Verdict::Valid)
             }
             Ok(v) => {
-                stats::record(Verdict::Repaired);
+                self.outcomes.record(Verdict::Repaired);
                 for r in &v.repairs {
-                    stats::record_repair(r.kind);
+                    self.outcomes.record_repair(r.kind);
                 }
             }
-            Err(_) => stats::record(Verdict::Invalid),
+            Err(_) => self.outcomes.record(Verdict::Invalid),
         }
         r
     }
@@ -127,5 +150,31 @@ mod tests {
             strict.validate("{'a': 1}").unwrap_err().kind,
             FailureKind::Parse
         );
+    }
+
+    #[test]
+    fn outcomes_are_counted_under_the_validator_name() {
+        let v = JsonValidator::named("validator-test", None, true, Limits::default());
+        assert_eq!(v.name(), "validator-test");
+        v.validate("[1]").unwrap();
+        v.validate("[1, 2,]").unwrap();
+        v.validate("nope").unwrap_err();
+        v.record(Verdict::Reasked, &[]);
+        let f = crate::telemetry::builtin::families();
+        let get = |o: &str| f.validations.labels(&["validator-test", o]).unwrap().get();
+        assert_eq!(
+            [
+                get("valid"),
+                get("repaired"),
+                get("invalid"),
+                get("reasked")
+            ],
+            [1.0, 1.0, 1.0, 1.0]
+        );
+        let kind = f
+            .validation_repairs
+            .labels(&["validator-test", "trailing_comma"])
+            .unwrap();
+        assert_eq!(kind.get(), 1.0);
     }
 }
