@@ -86,12 +86,28 @@ export declare class NativeHistogramChild {
   totals(): HistogramTotals
 }
 
+export declare class NativeJsonRepairer {
+  /**
+   * `null` when `text` is strict JSON as given. Otherwise, repaired: `"r" omitted "
+  " repairs
+   * "
+  " text` (the repairs a one-line JSON array); refused: `"x"` and the refusal as JSON.
+   * Counts nothing (not a validation).
+   */
+  repair(text: string): string | null
+}
+
 export declare class NativeJsonValidator {
   /**
    * `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
    * repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
    */
   validate(text: string): string | null
+  /**
+   * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` /
+   * `repaired` / `invalid`, under this validator's name. Returns false for an unknown verdict.
+   */
+  record(verdict: string): boolean
 }
 
 export declare class NativeLimits {
@@ -390,8 +406,14 @@ export declare function createGauge(name: string, help: string, labels: Array<st
 
 export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
-/** A validator with its options fixed, or why they were refused (the host throws that). */
-export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions): NativeJsonValidator | ConfigError
+/** A repairer with its limits fixed, or why they were refused (the host throws that). */
+export declare function createJsonRepairer(options: JsonValidatorOptions): NativeJsonRepairer | ConfigError
+
+/**
+ * A validator with its options fixed, or why they were refused (the host throws that). Its
+ * outcomes are counted under `name` (default `parse_json`) in `ferrule_validations_total`.
+ */
+export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions, name?: string | undefined | null): NativeJsonValidator | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
@@ -656,12 +678,6 @@ export declare function recentSpansJson(): string
 /** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
 export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
 
-/**
- * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
- * `invalid`. Returns false for an unknown verdict.
- */
-export declare function recordValidation(verdict: string, repairKinds?: Array<string> | undefined | null): boolean
-
 /** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
 export declare function redact(text: string): string
 
@@ -670,12 +686,6 @@ export interface Refusal {
   limit: string
   retryAfterMs: number
 }
-
-/**
- * Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
- * omittedRepairs }` or a refusal. Counts nothing (not a validation).
- */
-export declare function repairJson(text: string, options: JsonValidatorOptions): string | ConfigError
 
 /**
  * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`

@@ -105,22 +105,32 @@ function reportRefusal(err) {
   warn(`ferrule: refused model output (${err.kind}): ${err.message}`, 'FERRULE_INVALID')
 }
 
-/** Builds the one function that validates a text, with every option fixed now. */
-function compile(where, schema, options) {
+/**
+ * Builds the one function that validates a text, with every option fixed now; its outcomes are
+ * counted under `name` (ferrule_validations_total{name}). `run.record(verdict)` counts an outcome
+ * decided here (a re-ask) under the same name.
+ */
+function compile(where, schema, options, name) {
   const json = jsonSchemaOf(schema, where)
   let made
   try {
-    made = native.createJsonValidator(json === null ? null : JSON.stringify(json), {
-      repair: options.repair,
-      maxInputBytes: options.maxInputBytes,
-      maxDepth: options.maxDepth,
-    })
+    made = native.createJsonValidator(
+      json === null ? null : JSON.stringify(json),
+      {
+        repair: options.repair,
+        maxInputBytes: options.maxInputBytes,
+        maxDepth: options.maxDepth,
+      },
+      name,
+    )
   } catch (e) {
     throw internalError(e)
   }
   if (!(made instanceof native.NativeJsonValidator)) throw configError(made.kind, made.message, made.param)
   const validator = made
-  return function run(text) {
+  run.record = (verdict) => validator.record(verdict)
+  return run
+  function run(text) {
     let out
     try {
       out = validator.validate(text)
@@ -180,20 +190,52 @@ function parseJson(text, options) {
   return compile('parseJson', schema, options)(text)
 }
 
-/** Repairs model output into strict JSON text: `{ text, repairs, omittedRepairs }`. */
-function repairJson(text, options) {
-  if (typeof text !== 'string') throw new TypeError(`repairJson: text must be a string; got ${describe(text)}`)
-  const o = checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth'])
-  let out
+// Repairers by limits; the default one is made on first use.
+let defaultRepairer
+
+function repairerFor(o) {
+  if (o.maxInputBytes === undefined && o.maxDepth === undefined && defaultRepairer !== undefined) return defaultRepairer
+  let made
   try {
-    out = native.repairJson(text, { maxInputBytes: o.maxInputBytes, maxDepth: o.maxDepth })
+    made = native.createJsonRepairer({ maxInputBytes: o.maxInputBytes, maxDepth: o.maxDepth })
   } catch (e) {
     throw internalError(e)
   }
-  if (typeof out !== 'string') throw configError(out.kind, out.message, out.param)
-  const outcome = JSON.parse(out)
-  if (outcome.status === 'invalid') throw refusal(outcome, text)
-  return { text: outcome.text, repairs: outcome.repairs, omittedRepairs: outcome.omittedRepairs }
+  if (!(made instanceof native.NativeJsonRepairer)) throw configError(made.kind, made.message, made.param)
+  if (o.maxInputBytes === undefined && o.maxDepth === undefined) defaultRepairer = made
+  return made
+}
+
+/** A repaired text; its repairs are parsed from their JSON only when read. */
+function repairedResult(text, omittedRepairs, repairsJson) {
+  let repairs
+  return {
+    text,
+    get repairs() {
+      if (repairs === undefined) repairs = JSON.parse(repairsJson)
+      return repairs
+    },
+    omittedRepairs,
+  }
+}
+
+/** Repairs model output into strict JSON text: `{ text, repairs, omittedRepairs }`. */
+function repairJson(text, options) {
+  if (typeof text !== 'string') throw new TypeError(`repairJson: text must be a string; got ${describe(text)}`)
+  const repairer = repairerFor(options === undefined ? {} : checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth']))
+  let out
+  try {
+    out = repairer.repair(text)
+  } catch (e) {
+    throw internalError(e)
+  }
+  if (out === null || out === undefined) return { text, repairs: [], omittedRepairs: 0 }
+  if (out.charCodeAt(0) === 0x72 /* r */) {
+    const a = out.indexOf('\n')
+    const b = out.indexOf('\n', a + 1)
+    return repairedResult(out.slice(b + 1), Number(out.slice(1, a)), out.slice(a + 1, b))
+  }
+  throw refusal(JSON.parse(out.slice(1)), text)
 }
 
 /** What the model is told on a re-ask: every violation, and its previous answer. */
@@ -220,11 +262,11 @@ function validated(fn, options) {
   if (typeof reask !== 'number' || !Number.isInteger(reask) || reask < 0 || reask > MAX_REASK) {
     throw configError('RangeError', `validated: reask=${describe(reask)} is out of range; allowed: an integer in [0, ${MAX_REASK}]`, 'reask')
   }
-  const run = compile('validated', o.schema, o)
   const name = fn.name || 'anonymous'
+  const run = compile('validated', o.schema, o, name)
 
   function reasking(err, attempt) {
-    native.recordValidation('reasked')
+    run.record('reasked')
     warn(`ferrule: re-asking ${name} (${attempt + 1} of ${reask}) after ${err.errors.length} error(s)`, 'FERRULE_REASK')
     return { feedback: feedbackFor(err), attempt: attempt + 1 }
   }

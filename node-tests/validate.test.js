@@ -225,3 +225,38 @@ test('counts are exact: valid, repaired and invalid', () => {
   assert.equal(after.invalid - before.invalid, 250)
   assert.equal(after.repairs.single_quotes - before.repairs.single_quotes, 500)
 })
+
+test('outcomes are exported per validator name in ferrule_validations_total', () => {
+  const { metricsText } = require('ferrule')
+  const series = (name, outcome) => {
+    const want = `ferrule_validations_total{name="${name}",outcome="${outcome}"} `
+    const line = metricsText()
+      .split('\n')
+      .find((l) => l.startsWith(want))
+    return line === undefined ? 0 : Number(line.slice(want.length))
+  }
+  const outcomes = ['valid', 'repaired', 'invalid']
+  const before = outcomes.map((o) => series('parse_json', o))
+  parseJson('{"a": 1}')
+  parseJson("{'a': 1,}")
+  assert.throws(() => parseJson('[1', { repair: false }), ValidationError)
+  assert.deepEqual(
+    outcomes.map((o, i) => series('parse_json', o) - before[i]),
+    [1, 1, 1],
+  )
+
+  const City = z.object({ city: z.string() })
+  const answers = ["{'city': 'Paris'", '{"town": "x"}', '{"city": "Lyon"}']
+  function extractCity() {
+    return answers.shift()
+  }
+  const extract = validated(extractCity, { schema: City, reask: 2 })
+  assert.equal(extract().city, 'Paris') // repaired, no re-ask
+  assert.equal(extract().city, 'Lyon') // refused once, re-asked once
+  assert.deepEqual(
+    ['valid', 'repaired', 'invalid', 'reasked'].map((o) => series('extractCity', o)),
+    [1, 1, 1, 1],
+  )
+  const text = metricsText()
+  assert.ok(text.includes('ferrule_validation_repairs_total{name="extractCity",kind="truncated"} 1'), text)
+})

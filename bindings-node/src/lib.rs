@@ -46,7 +46,7 @@ pub use telemetry::{
     redact, take_log_lines, telemetry_stats, NativeContext, NativeSpan, TelemetryOptions,
 };
 pub use validate::{
-    create_json_validator, record_validation, repair_json, validation_stats_json,
+    create_json_repairer, create_json_validator, validation_stats_json, NativeJsonRepairer,
     NativeJsonValidator,
 };
 pub use watch::anomaly::{create_anomaly, NativeAnomaly};

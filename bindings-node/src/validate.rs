@@ -1,12 +1,13 @@
-//! `NativeJsonValidator` and `repairJson` for the JS host layer (`bindings-node/validate.js`). The
-//! core parses, repairs and checks the schema; the host parses the accepted text with `JSON.parse`
-//! (V8's parser builds JS objects faster than any crossing could), so on the steady path nothing but
-//! `null` comes back: "valid as given". Anything else crosses as one JSON string (one `JSON.parse`
-//! on the JS side instead of a napi object per repair).
+//! `NativeJsonValidator` and `NativeJsonRepairer` for the JS host layer (`bindings-node/validate.js`),
+//! options fixed at construction. The core parses, repairs and checks the schema; the host parses
+//! the accepted text with `JSON.parse` (V8's parser builds JS objects faster than any crossing
+//! could), so on the steady path nothing but `null` comes back: "valid as given". Anything else
+//! crosses as one string (one `JSON.parse` on the JS side instead of a napi object per repair); a
+//! repaired text crosses as itself, after a one-line header, so its repairs are parsed only if read.
 
 use crate::error::{config_error, ConfigError, NodeParam};
 use ferrule_core::validate::{
-    self, stats, Failure, JsonValidator, Limits, Repair, RepairKind, Schema, Verdict,
+    self, stats, Failure, JsonValidator, Limits, Repair, Schema, Verdict,
 };
 use ferrule_core::Error;
 use napi::bindgen_prelude::Either;
@@ -21,16 +22,29 @@ pub struct JsonValidatorOptions {
     pub max_depth: Option<f64>,
 }
 
-fn repairs_json(repairs: &[Repair]) -> serde_json::Value {
-    repairs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "kind": r.kind.as_str(), "detail": r.detail, "line": r.line,
-                "column": r.column, "offset": r.offset,
-            })
-        })
-        .collect()
+/// The repairs as a JSON array, written directly (no intermediate `Value`); one line: strings are
+/// escaped, so no raw newline can appear.
+fn repairs_json(repairs: &[Repair]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + repairs.len() * 96);
+    out.push('[');
+    for (i, r) in repairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let detail = serde_json::to_string(&r.detail).unwrap_or_else(|_| "\"\"".into());
+        let _ = write!(
+            out,
+            r#"{{"kind":"{}","detail":{},"line":{},"column":{},"offset":{}}}"#,
+            r.kind.as_str(),
+            detail,
+            r.line,
+            r.column,
+            r.offset
+        );
+    }
+    out.push(']');
+    out
 }
 
 /// A refusal as JSON: `{ status: "invalid", kind, message, errors: [{path, message}], repairs,
@@ -43,9 +57,22 @@ fn refused(f: &Failure) -> String {
         .collect();
     serde_json::json!({
         "status": "invalid", "kind": f.kind.as_str(), "message": f.summary(), "errors": errors,
-        "repairs": repairs_json(&f.repairs), "line": f.line, "column": f.column,
+        "repairs": repairs_value(&f.repairs), "line": f.line, "column": f.column,
     })
     .to_string()
+}
+
+/// The repairs as a `Value`, for the (rare) refusal path.
+fn repairs_value(repairs: &[Repair]) -> serde_json::Value {
+    repairs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "kind": r.kind.as_str(), "detail": r.detail, "line": r.line,
+                "column": r.column, "offset": r.offset,
+            })
+        })
+        .collect()
 }
 
 fn params(o: &JsonValidatorOptions) -> [NodeParam; 3] {
@@ -101,15 +128,18 @@ pub struct NativeJsonValidator {
     inner: JsonValidator,
 }
 
-/// A validator with its options fixed, or why they were refused (the host throws that).
+/// A validator with its options fixed, or why they were refused (the host throws that). Its
+/// outcomes are counted under `name` (default `parse_json`) in `ferrule_validations_total`.
 #[napi(catch_unwind)]
 pub fn create_json_validator(
     schema_json: Option<String>,
     options: JsonValidatorOptions,
+    name: Option<String>,
 ) -> Either<NativeJsonValidator, ConfigError> {
     let made = limits(&options).and_then(|lim| {
         let schema = schema_json.as_deref().map(Schema::from_json).transpose()?;
-        Ok(JsonValidator::new(
+        Ok(JsonValidator::named(
+            name.as_deref().unwrap_or(validate::validator::DEFAULT_NAME),
             schema,
             options.repair.unwrap_or(true),
             lim,
@@ -138,40 +168,60 @@ impl NativeJsonValidator {
             Err(f) => Some(refused(&f)),
         }
     }
-}
 
-/// Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
-/// omittedRepairs }` or a refusal. Counts nothing (not a validation).
-#[napi(catch_unwind)]
-pub fn repair_json(text: String, options: JsonValidatorOptions) -> Either<String, ConfigError> {
-    let lim = match limits(&options) {
-        Ok(l) => l,
-        Err(e) => return Either::B(js_config_error(&e, &options)),
-    };
-    Either::A(match validate::repair(&text, &lim) {
-        Ok(r) => serde_json::json!({
-            "status": if r.repairs.is_empty() { "valid" } else { "repaired" },
-            "text": r.text, "repairs": repairs_json(&r.repairs), "omittedRepairs": r.omitted,
-        })
-        .to_string(),
-        Err(f) => refused(&f),
-    })
-}
-
-/// Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
-/// `invalid`. Returns false for an unknown verdict.
-#[napi(catch_unwind)]
-pub fn record_validation(verdict: String, repair_kinds: Option<Vec<String>>) -> bool {
-    let Some(v) = Verdict::parse(&verdict) else {
-        return false;
-    };
-    stats::record(v);
-    for k in repair_kinds.unwrap_or_default() {
-        if let Some(kind) = RepairKind::ALL.iter().find(|r| r.as_str() == k) {
-            stats::record_repair(*kind);
+    /// Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` /
+    /// `repaired` / `invalid`, under this validator's name. Returns false for an unknown verdict.
+    #[napi(catch_unwind)]
+    pub fn record(&self, verdict: String) -> bool {
+        match Verdict::parse(&verdict) {
+            Some(v) => {
+                self.inner.record(v, &[]);
+                true
+            }
+            None => false,
         }
     }
-    true
+}
+
+#[napi]
+pub struct NativeJsonRepairer {
+    limits: Limits,
+}
+
+/// A repairer with its limits fixed, or why they were refused (the host throws that).
+#[napi(catch_unwind)]
+pub fn create_json_repairer(
+    options: JsonValidatorOptions,
+) -> Either<NativeJsonRepairer, ConfigError> {
+    match limits(&options) {
+        Ok(limits) => Either::A(NativeJsonRepairer { limits }),
+        Err(e) => Either::B(js_config_error(&e, &options)),
+    }
+}
+
+#[napi]
+impl NativeJsonRepairer {
+    /// `null` when `text` is strict JSON as given. Otherwise, repaired: `"r" omitted "\n" repairs
+    /// "\n" text` (the repairs a one-line JSON array); refused: `"x"` and the refusal as JSON.
+    /// Counts nothing (not a validation).
+    #[napi(catch_unwind)]
+    pub fn repair(&self, text: String) -> Option<String> {
+        match validate::repair(&text, &self.limits) {
+            Ok(r) if r.repairs.is_empty() && r.omitted == 0 => None,
+            Ok(r) => {
+                let repairs = repairs_json(&r.repairs);
+                let mut out = String::with_capacity(r.text.len() + repairs.len() + 24);
+                out.push('r');
+                out.push_str(&r.omitted.to_string());
+                out.push('\n');
+                out.push_str(&repairs);
+                out.push('\n');
+                out.push_str(&r.text);
+                Some(out)
+            }
+            Err(f) => Some(format!("x{}", refused(&f))),
+        }
+    }
 }
 
 /// The process-wide validation counts, as JSON.
