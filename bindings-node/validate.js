@@ -206,23 +206,36 @@ function repairerFor(o) {
   return made
 }
 
-/** A repaired text; its repairs are parsed from their JSON only when read. */
-function repairedResult(text, omittedRepairs, repairsJson) {
-  let repairs
-  return {
-    text,
-    get repairs() {
-      if (repairs === undefined) repairs = JSON.parse(repairsJson)
-      return repairs
-    },
-    omittedRepairs,
+/**
+ * A repaired text. Its repairs cross from the core as one JSON array and are parsed only when
+ * read (most callers want the text); `toJSON` gives the plain `{ text, repairs, omittedRepairs }`.
+ */
+class RepairedJson {
+  #json
+  #repairs
+  constructor(text, omittedRepairs, json) {
+    this.text = text
+    this.omittedRepairs = omittedRepairs
+    this.#json = json
+  }
+
+  get repairs() {
+    if (this.#repairs === undefined) this.#repairs = JSON.parse(this.#json)
+    return this.#repairs
+  }
+
+  toJSON() {
+    return { text: this.text, repairs: this.repairs, omittedRepairs: this.omittedRepairs }
   }
 }
 
 /** Repairs model output into strict JSON text: `{ text, repairs, omittedRepairs }`. */
 function repairJson(text, options) {
   if (typeof text !== 'string') throw new TypeError(`repairJson: text must be a string; got ${describe(text)}`)
-  const repairer = repairerFor(options === undefined ? {} : checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth']))
+  const repairer =
+    options === undefined && defaultRepairer !== undefined
+      ? defaultRepairer
+      : repairerFor(options === undefined || options === null ? {} : checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth']))
   let out
   try {
     out = repairer.repair(text)
@@ -233,7 +246,7 @@ function repairJson(text, options) {
   if (out.charCodeAt(0) === 0x72 /* r */) {
     const a = out.indexOf('\n')
     const b = out.indexOf('\n', a + 1)
-    return repairedResult(out.slice(b + 1), Number(out.slice(1, a)), out.slice(a + 1, b))
+    return new RepairedJson(out.slice(b + 1), Number(out.slice(1, a)), out.slice(a + 1, b))
   }
   throw refusal(JSON.parse(out.slice(1)), text)
 }
