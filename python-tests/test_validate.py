@@ -377,3 +377,42 @@ def test_counts_are_exact_under_threads() -> None:
     assert after["valid"] - before["valid"] == threads * n // 2
     assert after["repaired"] - before["repaired"] == threads * n // 2
     assert after["repairs"]["single_quotes"] - before["repairs"]["single_quotes"] == threads * n // 2
+
+
+# ---- outcomes in the metrics registry -----------------------------------------------------------------
+
+
+def _series(name: str, outcome: str) -> float:
+    want = f'ferrule_validations_total{{name="{name}",outcome="{outcome}"}} '
+    for line in ferrule.metrics_text().splitlines():
+        if line.startswith(want):
+            return float(line[len(want) :])
+    return 0.0
+
+
+def test_outcomes_are_exported_per_validator_name() -> None:
+    class City(BaseModel):
+        city: str
+
+    before = {o: _series("parse_json", o) for o in ("valid", "repaired", "invalid")}
+    ferrule.parse_json('{"a": 1}')
+    ferrule.parse_json("{'a': 1,}")
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json("[1", repair=False)
+    ferrule.parse_json('{"city": "Paris"}', schema=City)
+    after = {o: _series("parse_json", o) for o in ("valid", "repaired", "invalid")}
+    assert {o: after[o] - before[o] for o in after} == {"valid": 2, "repaired": 1, "invalid": 1}
+
+    answers = iter(["{'city': 'Paris'", '{"town": "x"}', '{"city": "Lyon"}'])
+
+    @ferrule.validated(schema=City, reask=2)
+    def extract(prompt: str, *, feedback: Optional[str] = None) -> str:
+        return next(answers)
+
+    assert extract("where?").city == "Paris"  # repaired (truncated), no re-ask
+    assert extract("where?").city == "Lyon"  # refused once, re-asked once
+    name = extract.__qualname__
+    assert [_series(name, o) for o in ("valid", "repaired", "invalid", "reasked")] == [1, 1, 1, 1]
+    text = ferrule.metrics_text()
+    assert f'ferrule_validation_repairs_total{{name="{name}",kind="truncated"}} 1' in text
+    assert f'ferrule_validation_repairs_total{{name="{name}",kind="single_quotes"}} 2' in text  # both quotes of the key

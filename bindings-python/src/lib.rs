@@ -10,6 +10,7 @@ mod context_vars;
 mod error;
 mod gil;
 mod inference_log;
+mod json_to_python;
 mod metrics;
 mod metrics_server;
 mod mock;
@@ -69,9 +70,7 @@ mod _ferrule {
         telemetry_stats,
     };
     #[pymodule_export]
-    use crate::validate::{
-        record_validation, repair_json, validation_stats, JsonValidatorCore, Repair,
-    };
+    use crate::validate::{repair_json, validation_stats, JsonValidatorCore, Repair};
     #[pymodule_export]
     use crate::watch::anomaly::AnomalyCore;
     #[pymodule_export]

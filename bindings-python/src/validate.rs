@@ -4,14 +4,14 @@
 
 use crate::error::guard;
 use crate::gil::without_gil;
+use crate::json_to_python::to_python;
 use ferrule_core::validate::{
     self, stats, Failure, JsonValidator, Limits, Repair as CoreRepair, RepairKind, Schema, Verdict,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple, PyType};
-use serde_json::Value;
+use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 const C: &str = "JsonValidator";
 /// Inputs at least this long are parsed with the GIL released: below it, releasing costs more
@@ -90,40 +90,6 @@ pub fn validation_error(py: Python<'_>, f: &Failure, raw: Option<&str>) -> PyErr
     build().unwrap_or_else(|e| e)
 }
 
-/// A parsed JSON value as Python objects (dict keeps the document's key order). Recursion is bounded
-/// by `max_depth` (at most 1000), which the parser enforced.
-fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match v {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => PyList::new(
-            py,
-            items
-                .iter()
-                .map(|x| to_python(py, x))
-                .collect::<PyResult<Vec<_>>>()?,
-        )?
-        .into_any(),
-        Value::Object(map) => {
-            let d = PyDict::new(py);
-            for (k, x) in map {
-                d.set_item(PyString::new(py, k), to_python(py, x)?)?;
-            }
-            d.into_any()
-        }
-    })
-}
-
 fn limits(max_input_bytes: i64, max_depth: i64) -> ferrule_core::Result<Limits> {
     Limits::new(C, max_input_bytes as i128, max_depth as i128)
 }
@@ -132,37 +98,49 @@ fn limits(max_input_bytes: i64, max_depth: i64) -> ferrule_core::Result<Limits> 
 #[pyclass(frozen, name = "JsonValidatorCore", module = "ferrule._ferrule")]
 pub struct JsonValidatorCore {
     inner: JsonValidator,
+    /// Host callbacks that log (the host owns logging): `on_repaired(repairs, raw)` after a repair,
+    /// `on_refused(error)` before a `ValidationError` is raised.
+    on_repaired: Option<Py<PyAny>>,
+    on_refused: Option<Py<PyAny>>,
 }
 
 #[pymethods]
 impl JsonValidatorCore {
     #[new]
-    #[pyo3(signature = (schema_json=None, *, repair=true, max_input_bytes=10_485_760, max_depth=128))]
+    #[pyo3(signature = (schema_json=None, *, repair=true, max_input_bytes=10_485_760, max_depth=128, name=None, on_repaired=None, on_refused=None))]
+    #[allow(clippy::too_many_arguments)] // keyword-only options, as the host passes them
     fn new(
         py: Python<'_>,
         schema_json: Option<&str>,
         repair: bool,
         max_input_bytes: i64,
         max_depth: i64,
+        name: Option<&str>,
+        on_repaired: Option<Py<PyAny>>,
+        on_refused: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<JsonValidator> {
             let limits = limits(max_input_bytes, max_depth)?;
             let schema = schema_json.map(Schema::from_json).transpose()?;
-            Ok(JsonValidator::new(schema, repair, limits))
+            let name = name.unwrap_or(validate::validator::DEFAULT_NAME);
+            Ok(JsonValidator::named(name, schema, repair, limits))
         };
         let inner = guard(py, build)?.map_err(|e| crate::error::to_py(py, e))?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            on_repaired,
+            on_refused,
+        })
     }
 
-    /// Returns `(value, repairs)`: `repairs` is `None` when the text was valid as given. Raises
-    /// `ValidationError` when the text is refused. Counts the outcome.
+    /// Returns the value (Python objects, built once). Raises `ValidationError` when the text is
+    /// refused. Counts the outcome; calls `on_repaired` / `on_refused` to log.
     fn validate<'py>(
         &self,
         py: Python<'py>,
         text: &Bound<'py, PyString>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let s = text.to_cow()?;
-        let s: &str = &s; // abi3-py39 has no borrowed UTF-8 view: one copy (abi3-py310 would avoid it)
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let s = text.to_str()?; // borrowed UTF-8 view (abi3-py310): no copy
         let inner = &self.inner;
         let r = if s.len() >= DETACH_BYTES {
             guard(py, || without_gil(py, || inner.validate(s)))?
@@ -172,14 +150,44 @@ impl JsonValidatorCore {
         match r {
             Ok(v) => {
                 let value = to_python(py, &v.value)?;
-                if v.repairs.is_empty() {
-                    PyTuple::new(py, [value, py.None().into_bound(py)])
-                } else {
-                    PyTuple::new(py, [value, repairs_list(py, &v.repairs)?.into_any()])
+                if !v.repairs.is_empty() {
+                    if let Some(cb) = &self.on_repaired {
+                        cb.call1(py, (repairs_list(py, &v.repairs)?, text))?;
+                    }
                 }
+                Ok(value)
             }
-            Err(f) => Err(validation_error(py, &f, Some(s))),
+            Err(f) => {
+                let err = validation_error(py, &f, Some(s));
+                if let Some(cb) = &self.on_refused {
+                    cb.call1(py, (err.value(py),))?;
+                }
+                Err(err)
+            }
         }
+    }
+
+    /// Counts an outcome decided in the host (a pydantic model's own validation, a re-ask) under
+    /// this validator's name: `verdict` is `valid`, `repaired`, `invalid` or `reasked`.
+    #[pyo3(signature = (verdict, repair_kinds=None))]
+    fn record(&self, verdict: &str, repair_kinds: Option<Vec<String>>) -> PyResult<()> {
+        let v = Verdict::parse(verdict).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "record: verdict={verdict:?} is not allowed; allowed: valid, repaired, invalid, reasked"
+            ))
+        })?;
+        let kinds: Vec<RepairKind> = repair_kinds
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|k| RepairKind::ALL.iter().copied().find(|r| r.as_str() == k))
+            .collect();
+        self.inner.record(v, &kinds);
+        Ok(())
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
     }
 
     #[getter]
@@ -210,8 +218,7 @@ pub fn repair_json<'py>(
     max_depth: i64,
 ) -> PyResult<(String, Bound<'py, PyList>, u64)> {
     let lim = limits(max_input_bytes, max_depth).map_err(|e| crate::error::to_py(py, e))?;
-    let s = text.to_cow()?;
-    let s: &str = &s; // abi3-py39 has no borrowed UTF-8 view: one copy (abi3-py310 would avoid it)
+    let s = text.to_str()?; // borrowed UTF-8 view (abi3-py310): no copy
     let r = if s.len() >= DETACH_BYTES {
         guard(py, || without_gil(py, || validate::repair(s, &lim)))?
     } else {
@@ -221,25 +228,6 @@ pub fn repair_json<'py>(
         Ok(r) => Ok((r.text, repairs_list(py, &r.repairs)?, r.omitted)),
         Err(f) => Err(validation_error(py, &f, Some(s))),
     }
-}
-
-/// Counts one validation outcome decided in the host (the pydantic path and the re-ask loop):
-/// `verdict` is `valid`, `repaired`, `invalid` or `reasked`; `repair_kinds` the repairs applied.
-#[pyfunction]
-#[pyo3(signature = (verdict, repair_kinds=None))]
-pub fn record_validation(verdict: &str, repair_kinds: Option<Vec<String>>) -> PyResult<()> {
-    let v = Verdict::parse(verdict).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "record_validation: verdict={verdict:?} is not allowed; allowed: valid, repaired, invalid, reasked"
-        ))
-    })?;
-    stats::record(v);
-    for k in repair_kinds.unwrap_or_default() {
-        if let Some(kind) = RepairKind::ALL.iter().find(|r| r.as_str() == k) {
-            stats::record_repair(*kind);
-        }
-    }
-    Ok(())
 }
 
 /// The process-wide validation counts.

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from ._ferrule import JsonValidatorCore, Repair, record_validation, validation_stats
+from ._ferrule import JsonValidatorCore, Repair, validation_stats
 from ._ferrule import repair_json as _repair_json
 from .errors import ConfigError, ValidationError
 
@@ -22,6 +22,9 @@ _log = logging.getLogger("ferrule")
 
 DEFAULT_MAX_INPUT_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 128
+# The metric label (`ferrule_validations_total{name=...}`) of `parse_json`; `@validated` functions
+# count under their qualified name.
+PARSE_JSON_NAME = "parse_json"
 _MAX_REASK = 20
 # Validators compiled for `parse_json(schema=...)`, keyed by the schema's identity; bounded.
 _CACHE_SIZE = 256
@@ -94,29 +97,40 @@ def _pointer(loc: Tuple[Any, ...]) -> str:
 Validate = Callable[[str], Any]
 
 
-def _core_validator(schema_text: Optional[str], repair: bool, max_input_bytes: int, max_depth: int) -> Validate:
-    validate = JsonValidatorCore(schema_text, repair=repair, max_input_bytes=max_input_bytes, max_depth=max_depth).validate
-
-    def run(text: str) -> Any:
-        try:
-            value, repairs = validate(text)
-        except ValidationError as e:
-            _log_refused(e)
-            raise
-        if repairs is not None:
-            _log_repairs(repairs, text)
-        return value
-
-    return run
+def _core(schema_text: Optional[str], repair: bool, max_input_bytes: int, max_depth: int, name: str, log: bool = False) -> JsonValidatorCore:
+    return JsonValidatorCore(
+        schema_text,
+        repair=repair,
+        max_input_bytes=max_input_bytes,
+        max_depth=max_depth,
+        name=name,
+        on_repaired=_log_repairs if log else None,
+        on_refused=_log_refused if log else None,
+    )
 
 
-def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_depth: int) -> Validate:
+class _Compiled(NamedTuple):
+    run: Validate
+    core: JsonValidatorCore  # counts outcomes decided in the host (re-asks) under the same name
+
+
+def _core_validator(schema_text: Optional[str], repair: bool, max_input_bytes: int, max_depth: int, name: str) -> _Compiled:
+    # The core validates, builds the value and calls back to log repairs and refusals: no Python
+    # frame of ferrule's between the caller and the core on the steady path.
+    core = _core(schema_text, repair, max_input_bytes, max_depth, name, log=True)
+    return _Compiled(core.validate, core)
+
+
+def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_depth: int, name: str) -> _Compiled:
     """pydantic parses and validates valid output itself (nothing is faster at building its models);
     ferrule steps in only when it fails: to repair, or to report every error the ferrule way."""
     from pydantic import ValidationError as PydanticError
 
     validate_json = model.model_validate_json
     quarter = max_input_bytes // 4
+    # pydantic decides; the core repairs and counts the outcome under `name`.
+    core = _core(None, repair, max_input_bytes, max_depth, name)
+    record = core.record
 
     def schema_error(e: Any, raw: str, repairs: List[Repair]) -> ValidationError:
         errors = [{"path": _pointer(tuple(err["loc"])), "message": err["msg"]} for err in e.errors(include_url=False)]
@@ -132,7 +146,7 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
         )
 
     def refused(err: ValidationError) -> ValidationError:
-        record_validation("invalid")
+        record("invalid")
         _log_refused(err)
         return err
 
@@ -156,24 +170,24 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
                 value = validate_json(fixed)
             except PydanticError as e2:
                 raise refused(schema_error(e2, text, repairs)) from e2
-            record_validation("repaired", [r.kind for r in repairs])
+            record("repaired", [r.kind for r in repairs])
             _log_repairs(repairs, text)
             return value
-        record_validation("valid")
+        record("valid")
         return value
 
-    return run
+    return _Compiled(run, core)
 
 
-def _compile(schema: Any, repair: bool, max_input_bytes: int, max_depth: int) -> Validate:
+def _compile(schema: Any, repair: bool, max_input_bytes: int, max_depth: int, name: str = PARSE_JSON_NAME) -> _Compiled:
     if schema is None:
-        return _core_validator(None, repair, max_input_bytes, max_depth)
+        return _core_validator(None, repair, max_input_bytes, max_depth, name)
     if isinstance(schema, JsonSchema):
-        return _core_validator(schema.text, repair, max_input_bytes, max_depth)
+        return _core_validator(schema.text, repair, max_input_bytes, max_depth, name)
     if isinstance(schema, Mapping):
-        return _core_validator(JsonSchema(schema).text, repair, max_input_bytes, max_depth)
+        return _core_validator(JsonSchema(schema).text, repair, max_input_bytes, max_depth, name)
     if _is_pydantic_model(schema):
-        return _pydantic_validator(schema, repair, max_input_bytes, max_depth)
+        return _pydantic_validator(schema, repair, max_input_bytes, max_depth, name)
     raise TypeError(
         f"schema={schema!r} is not allowed; allowed: None, a JSON Schema dict, ferrule.JsonSchema, or a pydantic BaseModel class"
     )
@@ -195,7 +209,7 @@ def _validator_for(schema: Any, repair: bool, max_input_bytes: int, max_depth: i
     if entry is not None:
         if entry.schema is schema or (type(schema) is dict and entry.schema == schema):
             return entry.run
-    run = _compile(schema, repair, max_input_bytes, max_depth)
+    run = _compile(schema, repair, max_input_bytes, max_depth).run
     if len(_cache) >= _CACHE_SIZE:
         # Oldest first (dicts keep insertion order); counted, and visible in the log at debug level
         # only: recompiling a schema is a cost, not a failure.
@@ -226,7 +240,11 @@ def parse_json(
     """Parses model output as JSON: strictly first, then (``repair=True``) repaired, reporting each
     repair at warning on logger ``ferrule``. ``schema`` is a JSON Schema dict, a ``JsonSchema``, or
     a pydantic model class (the result is then a model instance). Raises ``ValidationError``."""
-    run = _validator_for(schema, repair, max_input_bytes, max_depth)
+    entry = _cache.get((id(schema), repair, max_input_bytes, max_depth))
+    if entry is not None and (entry.schema is schema or (type(schema) is dict and entry.schema == schema)):
+        run = entry.run
+    else:
+        run = _validator_for(schema, repair, max_input_bytes, max_depth)
     if type(text) is not str:
         text = _as_text(text)
     return run(text)
@@ -297,7 +315,7 @@ def validated(
     ``feedback=`` describing every violation; after the last, the ``ValidationError`` is raised."""
     if isinstance(reask, bool) or not isinstance(reask, int) or not 0 <= reask <= _MAX_REASK:
         raise ConfigError(f"validated: reask={reask!r} is out of range; allowed: an integer in [0, {_MAX_REASK}]")
-    run = _compile(schema, repair, max_input_bytes, max_depth)
+    _compile(schema, repair, max_input_bytes, max_depth)  # a bad schema fails here, before decorating
 
     # The decorated function returns the validated value (or an awaitable of it), not the model's
     # text, so its return type is honestly `Any`, not the wrapped function's.
@@ -308,9 +326,10 @@ def validated(
                 f"which re-asks (reask={reask}) pass to it"
             )
         name = getattr(fn, "__qualname__", repr(fn))
+        run, core = _compile(schema, repair, max_input_bytes, max_depth, name)
 
         def on_refusal(e: ValidationError, attempt: int) -> str:
-            record_validation("reasked")
+            core.record("reasked")
             _log.warning(
                 "re-asking %s (%d of %d) after %s error(s)",
                 name,
