@@ -8,6 +8,7 @@ alone is timed)."""
 from __future__ import annotations
 
 import itertools
+import os
 import random
 
 import ferrule
@@ -47,6 +48,8 @@ def main() -> None:
         call = r.call
         rows.append((f"ferrule.Router {s}", ns_per_call(lambda call=call: call(1))))
     try:
+        # Offline: litellm would otherwise try to fetch its model price map at import.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm  # type: ignore[import-not-found]
 
         litellm.suppress_debug_info = True
