@@ -735,6 +735,8 @@ def repair_json(text: str, *, max_input_bytes: int = 10485760, max_depth: int = 
 def record_validation(verdict: str, repair_kinds: Optional[list[str]] = None) -> None: ...
 def validation_stats() -> dict[str, Any]: ...
 
+__all__ += ["RouterCore"]
+
 @final
 class RouterCore:
     def __new__(
