@@ -276,17 +276,29 @@ class Router:
         ``CircuitOpenError`` (named ``router <name>``) when no endpoint could take the call."""
         if self._async:
             return self._acall(args, kwargs)
+        # The first attempt inline (the common, successful case): one pick, the call, one success.
+        core = self._core
+        tok = core.pick(0)
+        try:
+            value = self._calls[tok & 63](*args, **kwargs)
+        except BaseException as exc:
+            if not self._failed(tok, exc):
+                raise
+            return self._next_sync(1 << (tok & 63), exc, args, kwargs)
+        if core.success(tok):
+            self._drain()
+        norm = self._normalize
+        return value if norm is None else norm(value, self._names[tok & 63])
+
+    def _next_sync(self, tried: int, last: BaseException, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        """The attempts after a failed first one, each on an endpoint not tried yet."""
         core = self._core
         calls = self._calls
-        tried = 0
-        last: Optional[BaseException] = None
-        for _ in range(self._attempts):
+        for _ in range(self._attempts - 1):
             try:
                 tok = core.pick(tried)
             except CircuitOpenError:
-                if last is not None:
-                    raise last
-                raise
+                raise last
             i = tok & 63
             try:
                 value = calls[i](*args, **kwargs)
@@ -297,7 +309,6 @@ class Router:
                 tried |= 1 << i
                 continue
             return self._done(tok, value)
-        assert last is not None
         raise last
 
     __call__ = call
