@@ -1154,3 +1154,125 @@ export interface WrapOpenAIOptions {
  * the policy retries, the remaining deadline as `timeout`, and a `traceparent`. The same type as `client`.
  */
 export function wrapOpenAI<C extends object>(client: C, options?: WrapOpenAIOptions): C
+
+// -- router (issue 9) -----------------------------------------------------------------------------
+
+export type RouterStrategy = 'weighted' | 'round_robin' | 'least_outstanding' | 'p2c_ewma' | 'cost' | 'latency'
+
+export interface RouterEndpoint<A extends unknown[] = any[], R = unknown> {
+  name: string
+  call: (...args: A) => R | Promise<R>
+  /** Share of traffic under `weighted`; > 0. Default 1. */
+  weight?: number
+  /** Failover group; absent: the endpoint's priority level is its group. */
+  region?: string | null
+  /** Failover order, lower first. Default 0. */
+  priority?: number
+  costPer1kInput?: number | null
+  costPer1kOutput?: number | null
+  /** Calls in flight allowed at once; a full endpoint is skipped. */
+  maxConcurrency?: number | null
+}
+
+export interface RouterEvent {
+  event: 'router.failover' | 'router.failback' | 'router.ejected' | 'router.cooldown' | 'router.breaker'
+  warning: boolean
+  message: string
+  router: string
+  endpoint: string
+  from: string
+  to: string
+  reason: string
+  ms?: number | null
+}
+
+export interface RouterOptions<A extends unknown[] = any[], R = unknown> {
+  endpoints: RouterEndpoint<A, R>[]
+  strategy?: RouterStrategy
+  name?: string
+  /** Endpoints tried per call, each at most once; default all. */
+  attempts?: number
+  /** Errors that count against an endpoint and move the call on (default: every error). */
+  failureOn?: (err: unknown) => boolean
+  normalize?: 'openai' | ((response: R, endpoint: string) => unknown) | null
+  onEvent?: (event: RouterEvent) => void
+  failureRate?: number
+  window?: number
+  minCalls?: number
+  openMs?: number
+  ejectAfterFailures?: number
+  ejectionMs?: number
+  maxEjectionMs?: number
+  maxEjectionPercent?: number
+  cooldownMs?: number
+  maxCooldownMs?: number
+  failbackMs?: number
+  probeIntervalMs?: number
+  ewmaMs?: number
+  hedge?: boolean
+  hedgeQuantile?: number
+  hedgeMinSamples?: number
+  hedgeMaxRatio?: number
+  hedgeMinDelayMs?: number
+  seed?: number
+  clock?: ManualClock
+}
+
+export interface RouterEndpointStats {
+  name: string
+  region: string
+  health: 'healthy' | 'probe' | 'open' | 'ejected' | 'cooling_down' | 'full'
+  breaker: 'closed' | 'open' | 'half_open'
+  requests: number
+  successes: number
+  errors: number
+  released: number
+  outstanding: number
+  latencyEwmaMs?: number | null
+  latencyP95Ms?: number | null
+  ejections: number
+  cooldowns: number
+  hedges: number
+  probes: number
+  cooldownRemainingMs: number
+  ejectedRemainingMs: number
+}
+
+export interface RouterStats {
+  name: string
+  strategy: RouterStrategy
+  activeRegion: string
+  regions: string[]
+  failovers: number
+  failbacks: number
+  hedges: number
+  unavailable: number
+  lastResort: number
+  eventsDropped: number
+  listenerErrors: number
+  endpoints: RouterEndpointStats[]
+}
+
+export interface ChatResponse {
+  content: string
+  role: string
+  model: string | null
+  finishReason: string | null
+  inputTokens: number | null
+  outputTokens: number | null
+  endpoint: string
+  raw: unknown
+}
+
+/** Routes each call to one endpoint (models, providers, regions), with per-endpoint breakers,
+ * Retry-After cooldowns, outlier ejection, region failover with hysteretic failback and hedging. */
+export class Router<A extends unknown[] = any[], R = unknown> {
+  constructor(options: RouterOptions<A, R>)
+  readonly name: string
+  readonly activeRegion: string
+  execute(...args: A): Promise<any>
+  onEvent(listener: (event: RouterEvent) => void): this
+  stats(): RouterStats
+}
+
+export function normalizeChat(response: unknown, endpoint?: string): ChatResponse

@@ -15,6 +15,8 @@ const { wrapOpenAI } = require('./openai.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
+const { Router } = require('./router.js')
+const { normalizeChat } = require('./normalize.js')
 
 module.exports = {
   Chaos,
@@ -52,4 +54,6 @@ module.exports = {
   repairJson,
   validated,
   validationStats,
+  Router,
+  normalizeChat,
 }

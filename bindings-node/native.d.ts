@@ -227,6 +227,22 @@ export declare class NativeReservation {
   get key(): string | null
 }
 
+export declare class NativeRouter {
+  /**
+   * The token (>= 0) of the endpoint for this attempt, skipping the endpoints whose bits are set in
+   * `tried_lo` (0..32) / `tried_hi` (32..64); or `-1 - retryAfterMs` when none can take it.
+   */
+  pick(triedLo: number, triedHi: number): number
+  success(token: number): boolean
+  failure(token: number, status?: number | undefined | null, retryAfterMs?: number | undefined | null): boolean
+  release(token: number): boolean
+  hedgeDelayMs(token: number): number | null
+  tryHedge(token: number): boolean
+  drainEvents(): Array<RouterEventInfo>
+  activeRegion(): string
+  stats(): RouterStatsInfo
+}
+
 export declare class NativeSlo {
   record(ok: boolean, latencyMs: number, synthetic: boolean, atMs?: number | undefined | null): Array<WatchEventObject> | null
   evaluate(atMs?: number | undefined | null): Array<WatchEventObject> | null
@@ -428,6 +444,8 @@ export declare function createPredictor(name: string, options: PredictorOptions,
  * configuration was refused (the host throws that).
  */
 export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
+
+export declare function createRouter(name: string, strategy: string, endpoints: Array<RouterEndpointSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null): NativeRouter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
 
@@ -692,6 +710,85 @@ export interface Refusal {
  * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
  */
 export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
+
+export interface RouterEndpointSpec {
+  name: string
+  weight: number
+  region?: string
+  priority: number
+  costIn?: number
+  costOut?: number
+  maxConcurrency?: number
+}
+
+export interface RouterEndpointStats {
+  name: string
+  region: string
+  health: string
+  breaker: string
+  requests: number
+  successes: number
+  errors: number
+  released: number
+  outstanding: number
+  latencyEwmaMs?: number
+  latencyP95Ms?: number
+  ejections: number
+  cooldowns: number
+  hedges: number
+  probes: number
+  cooldownRemainingMs: number
+  ejectedRemainingMs: number
+}
+
+export interface RouterEventInfo {
+  event: string
+  warning: boolean
+  message: string
+  router: string
+  endpoint: string
+  from: string
+  to: string
+  reason: string
+  ms?: number
+}
+
+/** Options as the host normalised them, in Node units; absent means the core's default. */
+export interface RouterOptions {
+  failureRate?: number
+  window?: number
+  minCalls?: number
+  openMs?: number
+  ejectAfterFailures?: number
+  ejectionMs?: number
+  maxEjectionMs?: number
+  maxEjectionPercent?: number
+  cooldownMs?: number
+  maxCooldownMs?: number
+  failbackMs?: number
+  probeIntervalMs?: number
+  ewmaMs?: number
+  hedge?: boolean
+  hedgeQuantile?: number
+  hedgeMinSamples?: number
+  hedgeMaxRatio?: number
+  hedgeMinDelayMs?: number
+  seed?: number
+}
+
+export interface RouterStatsInfo {
+  name: string
+  strategy: string
+  activeRegion: string
+  regions: Array<string>
+  failovers: number
+  failbacks: number
+  hedges: number
+  unavailable: number
+  lastResort: number
+  eventsDropped: number
+  endpoints: Array<RouterEndpointStats>
+}
 
 export interface SeriesStats {
   model: string

@@ -114,6 +114,8 @@ function sample(name) {
       return new ferrule.DriftDetector('t')
     case 'ErrorPredictor':
       return new ferrule.ErrorPredictor('t')
+    case 'Router':
+      return new ferrule.Router({ endpoints: [{ name: 'a', call: () => 1 }] })
     default:
       throw new Error(`no sample for ${name}`)
   }

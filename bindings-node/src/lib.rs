@@ -18,6 +18,7 @@ mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
+mod router;
 mod telemetry;
 mod validate;
 mod watch;
@@ -60,3 +61,4 @@ pub use watch::slo::{create_slo, NativeSlo};
 pub fn panic_for_test() {
     panic!("deliberate panic for the panic-safety test");
 }
+pub use router::{create_router, NativeRouter};

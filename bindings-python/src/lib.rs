@@ -19,6 +19,7 @@ mod policy;
 mod profile;
 mod rate_limit;
 mod retry_hint;
+mod router;
 mod sleeper;
 mod span;
 mod telemetry;
@@ -62,6 +63,8 @@ mod _ferrule {
     use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
     #[pymodule_export]
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
+    #[pymodule_export]
+    use crate::router::RouterCore;
     #[pymodule_export]
     use crate::span::Span;
     #[pymodule_export]

@@ -8,6 +8,7 @@ pub mod fork_guard;
 pub mod mock;
 pub mod policy;
 pub mod random;
+pub mod route;
 pub mod store;
 pub mod striped;
 pub mod telemetry;
@@ -67,3 +68,7 @@ pub use policy::retry::{
 };
 pub use policy::retry_budget::{BudgetConfig, RetryBudget};
 pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};
+pub use route::endpoint::{EndpointConfig, Health};
+pub use route::event::{EventKind as RouteEventKind, RouteEvent};
+pub use route::router::{EndpointStats, Router, RouterConfig, RouterStats};
+pub use route::strategy::Strategy as RouteStrategy;

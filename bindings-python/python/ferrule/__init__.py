@@ -126,3 +126,8 @@ __all__ += [
 from .integrations import wrap_openai
 
 __all__ += ["wrap_openai"]
+
+from .normalize import ChatResponse, normalize_chat
+from .router import Endpoint, Router
+
+__all__ += ["ChatResponse", "Endpoint", "Router", "normalize_chat"]

@@ -739,3 +739,49 @@ class JsonValidatorCore:
 
 def repair_json(text: str, *, max_input_bytes: int = 10485760, max_depth: int = 128) -> tuple[str, list[Repair], int]: ...
 def validation_stats() -> dict[str, Any]: ...
+
+__all__ += ["RouterCore"]
+
+@final
+class RouterCore:
+    def __new__(
+        cls,
+        name: str,
+        strategy: str,
+        endpoints: List[Tuple[str, float, Optional[str], int, Optional[float], Optional[float], Optional[int]]],
+        *,
+        failure_rate: float = 0.5,
+        window: int = 20,
+        min_calls: int = 10,
+        open_seconds: float = 30.0,
+        eject_after_failures: int = 5,
+        ejection_seconds: float = 30.0,
+        max_ejection_seconds: float = 300.0,
+        max_ejection_percent: float = 0.5,
+        cooldown_seconds: float = 5.0,
+        max_cooldown_seconds: float = 300.0,
+        failback_seconds: float = 30.0,
+        probe_interval_seconds: float = 5.0,
+        ewma_seconds: float = 10.0,
+        hedge: bool = False,
+        hedge_quantile: float = 0.95,
+        hedge_min_samples: int = 20,
+        hedge_max_ratio: float = 0.1,
+        hedge_min_delay_seconds: float = 0.0,
+        seed: Optional[int] = None,
+        clock: Optional[ManualClock] = None,
+    ) -> RouterCore: ...
+    def pick(self, tried: int) -> int: ...
+    def success(self, token: int) -> bool: ...
+    def failure(self, token: int, status: Optional[int] = None, retry_after: Optional[float] = None) -> bool: ...
+    def release(self, token: int) -> bool: ...
+    def hedge_delay(self, token: int) -> Optional[float]: ...
+    def try_hedge(self, token: int) -> bool: ...
+    def drain_events(self) -> List[Dict[str, Any]]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def active_region(self) -> str: ...
+    def stats(self) -> Dict[str, Any]: ...

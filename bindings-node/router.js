@@ -1,0 +1,268 @@
+'use strict'
+// Router for Node: the host half of the core router. The core chooses the endpoint for each attempt
+// and learns from its outcome (breakers, cooldowns, ejection, failover, latency); this layer calls the
+// endpoint, awaits it, classifies the outcome, races hedges and logs every router event.
+//
+// Composition: inside `execute` a failed attempt moves straight on to the next endpoint (each at most
+// once per call, `attempts` defaults to all), without waiting. For backoff, timeouts or a fallback,
+// make the router the callee of a `Policy`: `policy.execute(() => router.execute(...args))`.
+
+const native = require('./native.js')
+const { CircuitOpenError, configError, internalError } = require('./errors.js')
+const { nativeOf } = require('./clock.js')
+const { statusOf, retryAfterMsOf } = require('./transient.js')
+const { emit } = require('./telemetry.js')
+const { normalizeChat } = require('./normalize.js')
+
+const NUMBER_OPTIONS = [
+  'failureRate', 'window', 'minCalls', 'openMs', 'ejectAfterFailures', 'ejectionMs', 'maxEjectionMs',
+  'maxEjectionPercent', 'cooldownMs', 'maxCooldownMs', 'failbackMs', 'probeIntervalMs', 'ewmaMs',
+  'hedgeQuantile', 'hedgeMinSamples', 'hedgeMaxRatio', 'hedgeMinDelayMs', 'seed',
+]
+const ALLOWED = new Set([...NUMBER_OPTIONS, 'endpoints', 'strategy', 'name', 'attempts', 'failureOn', 'normalize', 'onEvent', 'hedge', 'clock'])
+const ENDPOINT_KEYS = new Set(['name', 'call', 'weight', 'region', 'priority', 'costPer1kInput', 'costPer1kOutput', 'maxConcurrency'])
+
+function nativeCall(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    throw internalError(err)
+  }
+}
+
+function checkNumber(where, key, v) {
+  if (v !== undefined && v !== null && typeof v !== 'number') {
+    throw configError('TypeError', `${where}: ${key}=${JSON.stringify(v)} is not allowed; allowed: a number`, key)
+  }
+}
+
+class Router {
+  #native
+  #calls
+  #names
+  #attempts
+  #failureOn
+  #normalize
+  #listeners = []
+  #listenerErrors = 0
+  #hedge
+
+  /**
+   * @param {object} options `endpoints` (each `{ name, call, weight, region, priority, costPer1kInput,
+   *   costPer1kOutput, maxConcurrency }`), `strategy` ('weighted' | 'round_robin' | 'least_outstanding'
+   *   | 'p2c_ewma' | 'cost' | 'latency'), and the knobs named like the Python ones in ms.
+   */
+  constructor(options = {}) {
+    if (options === null || typeof options !== 'object') throw configError('TypeError', 'Router: options must be an object', 'options')
+    for (const k of Object.keys(options)) {
+      if (!ALLOWED.has(k)) throw configError('TypeError', `Router: unknown option ${JSON.stringify(k)}; allowed: ${[...ALLOWED].join(', ')}`, k)
+    }
+    const { endpoints, strategy = 'weighted', name = 'router', attempts, failureOn, normalize, onEvent, hedge = false, clock } = options
+    if (!Array.isArray(endpoints)) throw configError('TypeError', 'Router: endpoints must be an array of { name, call, ... }', 'endpoints')
+    const specs = endpoints.map((e, i) => {
+      if (e === null || typeof e !== 'object') throw configError('TypeError', `Router: endpoints[${i}] must be an object`, 'endpoints')
+      for (const k of Object.keys(e)) {
+        if (!ENDPOINT_KEYS.has(k)) throw configError('TypeError', `Endpoint: unknown option ${JSON.stringify(k)}; allowed: ${[...ENDPOINT_KEYS].join(', ')}`, k)
+      }
+      if (typeof e.name !== 'string') throw configError('TypeError', `Router: endpoints[${i}].name must be a string`, 'name')
+      if (typeof e.call !== 'function') throw configError('TypeError', `Endpoint: call of ${JSON.stringify(e.name)} is not a function`, 'call')
+      for (const k of ['weight', 'priority', 'costPer1kInput', 'costPer1kOutput', 'maxConcurrency']) checkNumber('Endpoint', k, e[k])
+      if (e.region !== undefined && e.region !== null && typeof e.region !== 'string') throw configError('TypeError', 'Endpoint: region must be a string', 'region')
+      return {
+        name: e.name,
+        weight: e.weight ?? 1,
+        region: e.region ?? undefined,
+        priority: e.priority ?? 0,
+        costIn: e.costPer1kInput ?? undefined,
+        costOut: e.costPer1kOutput ?? undefined,
+        maxConcurrency: e.maxConcurrency ?? undefined,
+      }
+    })
+    if (typeof strategy !== 'string') throw configError('TypeError', 'Router: strategy must be a string', 'strategy')
+    const opts = { hedge: !!hedge }
+    for (const k of NUMBER_OPTIONS) {
+      checkNumber('Router', k, options[k])
+      if (options[k] !== undefined && options[k] !== null) opts[k] = options[k]
+    }
+    const made = nativeCall(() => native.createRouter(String(name), strategy, specs, opts, clock ? nativeOf(clock) : null))
+    if (!(made instanceof native.NativeRouter)) throw configError(made.kind, made.message.replace('Endpoint: cost_per_1k', 'Endpoint: costPer1k'), made.param)
+    this.#native = made
+    const n = specs.length
+    const a = attempts ?? n
+    if (!Number.isInteger(a) || a < 1 || a > n) throw configError('RangeError', `Router: attempts=${String(attempts)} is out of range; allowed: an integer in [1, ${n}]`, 'attempts')
+    if (failureOn !== undefined && typeof failureOn !== 'function') throw configError('TypeError', 'Router: failureOn must be a function (err) => boolean', 'failureOn')
+    if (normalize !== undefined && normalize !== null && normalize !== 'openai' && typeof normalize !== 'function') {
+      throw configError('TypeError', `Router: normalize=${JSON.stringify(normalize)} is not allowed; allowed: 'openai', a function (response, endpointName) or null`, 'normalize')
+    }
+    if (onEvent !== undefined && typeof onEvent !== 'function') throw configError('TypeError', 'Router: onEvent must be a function', 'onEvent')
+    this.name = String(name)
+    this.#calls = endpoints.map((e) => e.call)
+    this.#names = specs.map((e) => e.name)
+    this.#attempts = a
+    this.#failureOn = failureOn
+    this.#normalize = normalize === 'openai' ? normalizeChat : normalize ?? null
+    if (onEvent) this.#listeners.push(onEvent)
+    this.#hedge = !!hedge
+  }
+
+  /** Adds a listener for router events: `(event) => void`. */
+  onEvent(listener) {
+    if (typeof listener !== 'function') throw configError('TypeError', 'Router.onEvent: listener must be a function', 'listener')
+    this.#listeners = [...this.#listeners, listener]
+    return this
+  }
+
+  // Every event is a log line (structured, through the core's logger) and reaches the listeners.
+  #drain() {
+    const events = nativeCall(() => this.#native.drainEvents())
+    for (const ev of events) {
+      emit(ev.event, {
+        level: ev.warning ? 'warning' : 'info',
+        message: ev.message,
+        router: ev.router,
+        endpoint: ev.endpoint || undefined,
+        from_state: ev.from || undefined,
+        to_state: ev.to || undefined,
+        reason: ev.reason,
+        seconds: ev.ms === null || ev.ms === undefined ? undefined : ev.ms / 1000,
+      })
+      for (const cb of this.#listeners) {
+        try {
+          cb(ev)
+        } catch (err) {
+          this.#listenerErrors++
+          process.emitWarning(`ferrule: an event listener of router '${this.name}' threw: ${err instanceof Error ? err.message : String(err)}`, {
+            type: 'FerruleWarning',
+            code: 'FERRULE_LISTENER_ERROR',
+          })
+        }
+      }
+    }
+  }
+
+  // Records `err` against token `t`: true when it counts against the endpoint (move on).
+  #failed(t, err) {
+    if (this.#failureOn !== undefined) {
+      let blame
+      try {
+        blame = this.#failureOn(err)
+      } catch (hookErr) {
+        blame = true
+        process.emitWarning(`ferrule: the failureOn classifier of router '${this.name}' threw; counted as a failure`, { type: 'FerruleWarning', code: 'FERRULE_CLASSIFIER_ERROR' })
+      }
+      if (!blame) {
+        if (this.#native.release(t)) this.#drain()
+        return false
+      }
+    }
+    const status = statusOf(err)
+    const hint = retryAfterMsOf(err)
+    if (this.#native.failure(t, status === undefined ? null : status, hint === undefined ? null : hint)) this.#drain()
+    return true
+  }
+
+  #done(t, value) {
+    if (this.#native.success(t)) this.#drain()
+    const norm = this.#normalize
+    return norm === null ? value : norm(value, this.#names[t % 64])
+  }
+
+  /**
+   * Calls the chosen endpoint with `args`. Resolves with its value (normalised when `normalize` is
+   * set); rejects with the last endpoint's error when every attempt failed, or a `CircuitOpenError`
+   * named `router <name>` when no endpoint could take the call.
+   */
+  async execute(...args) {
+    const calls = this.#calls
+    let lo = 0
+    let hi = 0
+    let last
+    let failed = false
+    for (let k = 0; k < this.#attempts; k++) {
+      const t = this.#native.pick(lo, hi)
+      if (t < 0) {
+        if (failed) throw last
+        throw new CircuitOpenError(`router ${this.name}`, -1 - t)
+      }
+      const i = t % 64
+      if (i < 32) lo = (lo | (1 << i)) >>> 0
+      else hi = (hi | (1 << (i - 32))) >>> 0
+      if (this.#hedge) {
+        const r = await this.#hedged(t, lo, hi, args)
+        lo = r.lo
+        hi = r.hi
+        if (r.ok) return this.#done(r.token, r.value)
+        last = r.error
+        failed = true
+        continue
+      }
+      let value
+      try {
+        value = await calls[i](...args)
+      } catch (err) {
+        if (!this.#failed(t, err)) throw err
+        last = err
+        failed = true
+        continue
+      }
+      return this.#done(t, value)
+    }
+    throw last
+  }
+
+  // Runs attempt `t`; once it has run past its endpoint's hedge quantile, races a second endpoint.
+  async #hedged(t, lo, hi, args) {
+    const nat = this.#native
+    const calls = this.#calls
+    const start = (tok) => {
+      const p = Promise.resolve().then(() => calls[tok % 64](...args))
+      return p.then((value) => ({ tok, ok: true, value }), (error) => ({ tok, ok: false, error }))
+    }
+    const running = new Map([[t, start(t)]])
+    const delay = nat.hedgeDelayMs(t)
+    let lastError
+    try {
+      if (delay !== null && delay !== undefined) {
+        let timer
+        const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), delay) })
+        const first = await Promise.race([running.get(t), timeout])
+        clearTimeout(timer)
+        if (first === null && nat.tryHedge(t)) {
+          const t2 = nat.pick(lo, hi)
+          if (t2 >= 0) {
+            const i2 = t2 % 64
+            if (i2 < 32) lo = (lo | (1 << i2)) >>> 0
+            else hi = (hi | (1 << (i2 - 32))) >>> 0
+            running.set(t2, start(t2))
+          }
+        }
+      }
+      while (running.size > 0) {
+        const r = await Promise.race(running.values())
+        running.delete(r.tok)
+        if (r.ok) return { ok: true, token: r.tok, value: r.value, lo, hi }
+        if (!this.#failed(r.tok, r.error)) throw r.error
+        lastError = r.error
+      }
+      return { ok: false, error: lastError, lo, hi }
+    } finally {
+      // The loser runs on (a Promise cannot be cancelled) but no longer counts: released.
+      for (const tok of running.keys()) {
+        if (nat.release(tok)) this.#drain()
+      }
+    }
+  }
+
+  get activeRegion() {
+    return nativeCall(() => this.#native.activeRegion())
+  }
+
+  /** Per-endpoint counts, latency EWMA / p95 (ms), health; active region, failovers, failbacks, hedges. */
+  stats() {
+    const s = nativeCall(() => this.#native.stats())
+    s.listenerErrors = this.#listenerErrors
+    return s
+  }
+}
+
+module.exports = { Router }

@@ -1,0 +1,430 @@
+"""The router: one call, many endpoints (models, providers, regions). The core chooses the endpoint
+for each attempt and learns from the outcome (breakers, cooldowns, ejection, failover, latency); this
+module calls the endpoint, classifies what happened, hedges async calls, and logs every event.
+
+Composition (one documented order): inside ``router.call`` a failed attempt moves straight on to the
+next endpoint, each endpoint at most once per call (``attempts``, default: all of them), without
+sleeping. For backoff between rounds, timeouts or a fallback, make the router the callee of a
+``ferrule.Policy``: ``policy.call(router.call, ...)``; the policy's retries then start new rounds
+and the router keeps learning from every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from ._ferrule import ManualClock, RouterCore, emit
+from .breaker import ExcMatcher, _matcher
+from .errors import CircuitOpenError, ConfigError
+from .normalize import normalize_chat
+from .transient import retry_after_of, status_of
+
+__all__ = ["Endpoint", "Router"]
+
+_log = logging.getLogger("ferrule")
+
+EventListener = Callable[[Dict[str, Any]], Any]
+Normalizer = Callable[[Any, str], Any]
+
+
+def _is_async(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+
+
+class Endpoint:
+    """One target of a router: ``call(*args, **kwargs)`` (a ``def`` or an ``async def``) and how to
+    route to it. ``weight`` is its share under ``strategy="weighted"``; ``region`` its failover group
+    (``None``: its ``priority`` level is its group); ``priority`` the failover order, lower first;
+    ``cost_per_1k_input`` / ``cost_per_1k_output`` drive ``strategy="cost"``; ``max_concurrency``
+    caps its calls in flight (a full endpoint is skipped)."""
+
+    __slots__ = (
+        "name",
+        "call",
+        "weight",
+        "region",
+        "priority",
+        "cost_per_1k_input",
+        "cost_per_1k_output",
+        "max_concurrency",
+        "is_async",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        call: Callable[..., Any],
+        weight: float = 1,
+        region: Optional[str] = None,
+        priority: int = 0,
+        cost_per_1k_input: Optional[float] = None,
+        cost_per_1k_output: Optional[float] = None,
+        max_concurrency: Optional[int] = None,
+    ) -> None:
+        if not callable(call):
+            raise TypeError(f"Endpoint: call={call!r} is not callable")
+        self.name = name
+        self.call = call
+        self.weight = float(weight)
+        self.region = region
+        self.priority = int(priority)
+        self.cost_per_1k_input = cost_per_1k_input
+        self.cost_per_1k_output = cost_per_1k_output
+        self.max_concurrency = max_concurrency
+        self.is_async = _is_async(call)
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.name!r} weight={self.weight} region={self.region!r} priority={self.priority}>"
+
+
+class Router:
+    """Routes each call to one of ``endpoints`` and fails over between them.
+
+    ``strategy``: ``"weighted"``, ``"round_robin"``, ``"least_outstanding"``, ``"p2c_ewma"``,
+    ``"cost"`` or ``"latency"``. Each endpoint has its own breaker (``failure_rate`` over the last
+    ``window`` calls once ``min_calls`` were seen, open ``open_seconds``); ``eject_after_failures``
+    failures in a row eject it for ``ejection_seconds`` (growing to ``max_ejection_seconds``, never
+    more than ``max_ejection_percent`` of the endpoints at once); a 429 or a Retry-After hint cools it
+    down that long (``cooldown_seconds`` when the 429 named no wait, at most ``max_cooldown_seconds``).
+    Regions fail over in priority order and fail back after ``failback_seconds`` healthy, probed every
+    ``probe_interval_seconds`` meanwhile.
+
+    ``failure_on``: exceptions that count against an endpoint and move the call on (default: every
+    ``Exception``); others are re-raised at once. ``normalize``: ``"openai"`` (``ferrule.normalize_chat``)
+    or a callable ``(response, endpoint_name)``. ``hedge=True`` (async endpoints): after an attempt ran
+    past its endpoint's ``hedge_quantile`` latency, a second endpoint is called and the first success
+    wins (at most ``hedge_max_ratio`` of requests hedged). ``on_event``: called with each event dict.
+    """
+
+    __slots__ = (
+        "name",
+        "endpoints",
+        "_core",
+        "_calls",
+        "_names",
+        "_attempts",
+        "_is_failure",
+        "_normalize",
+        "_listeners",
+        "_listener_errors",
+        "_hedge",
+        "_async",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        strategy: str = "weighted",
+        *,
+        name: str = "router",
+        attempts: Optional[int] = None,
+        failure_on: ExcMatcher = None,
+        normalize: Union[None, str, Normalizer] = None,
+        on_event: Optional[EventListener] = None,
+        failure_rate: float = 0.5,
+        window: int = 20,
+        min_calls: int = 10,
+        open_seconds: float = 30.0,
+        eject_after_failures: int = 5,
+        ejection_seconds: float = 30.0,
+        max_ejection_seconds: float = 300.0,
+        max_ejection_percent: float = 0.5,
+        cooldown_seconds: float = 5.0,
+        max_cooldown_seconds: float = 300.0,
+        failback_seconds: float = 30.0,
+        probe_interval_seconds: float = 5.0,
+        ewma_seconds: float = 10.0,
+        hedge: bool = False,
+        hedge_quantile: float = 0.95,
+        hedge_min_samples: int = 20,
+        hedge_max_ratio: float = 0.1,
+        hedge_min_delay_seconds: float = 0.0,
+        seed: Optional[int] = None,
+        clock: Optional[ManualClock] = None,
+    ) -> None:
+        eps = list(endpoints)
+        for e in eps:
+            if not isinstance(e, Endpoint):
+                raise TypeError(f"Router: endpoints must be ferrule.Endpoint; got {e!r}")
+        kinds = {e.is_async for e in eps}
+        if len(kinds) > 1:
+            raise ConfigError(
+                "Router: endpoints mix def and async def; allowed: all def (router.call returns the value) "
+                "or all async def (router.call returns an awaitable)"
+            )
+        self._async = kinds == {True}
+        if hedge and not self._async:
+            raise ConfigError("Router: hedge=True needs async def endpoints (a sync call cannot be raced)")
+        self._core = RouterCore(
+            name,
+            strategy,
+            [
+                (e.name, e.weight, e.region, e.priority, e.cost_per_1k_input, e.cost_per_1k_output, e.max_concurrency)
+                for e in eps
+            ],
+            failure_rate=failure_rate,
+            window=window,
+            min_calls=min_calls,
+            open_seconds=open_seconds,
+            eject_after_failures=eject_after_failures,
+            ejection_seconds=ejection_seconds,
+            max_ejection_seconds=max_ejection_seconds,
+            max_ejection_percent=max_ejection_percent,
+            cooldown_seconds=cooldown_seconds,
+            max_cooldown_seconds=max_cooldown_seconds,
+            failback_seconds=failback_seconds,
+            probe_interval_seconds=probe_interval_seconds,
+            ewma_seconds=ewma_seconds,
+            hedge=hedge,
+            hedge_quantile=hedge_quantile,
+            hedge_min_samples=hedge_min_samples,
+            hedge_max_ratio=hedge_max_ratio,
+            hedge_min_delay_seconds=hedge_min_delay_seconds,
+            seed=seed,
+            clock=clock,
+        )
+        if attempts is None:
+            attempts = len(eps)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= len(eps):
+            raise ConfigError(f"Router: attempts={attempts!r} is out of range; allowed: an integer in [1, {len(eps)}]")
+        if isinstance(normalize, str):
+            if normalize != "openai":
+                raise ConfigError(f"Router: normalize={normalize!r} is out of range; allowed: \"openai\", a callable or None")
+            normalize = normalize_chat
+        elif normalize is not None and not callable(normalize):
+            raise TypeError(f"Router: normalize={normalize!r} is not callable")
+        if on_event is not None and not callable(on_event):
+            raise TypeError(f"Router: on_event={on_event!r} is not callable")
+        self.name = name
+        self.endpoints: Tuple[Endpoint, ...] = tuple(eps)
+        self._calls = tuple(e.call for e in eps)
+        self._names = tuple(e.name for e in eps)
+        self._attempts = attempts
+        self._is_failure = _matcher(failure_on, "failure_on", "Router")
+        self._normalize: Optional[Normalizer] = normalize
+        self._listeners: List[EventListener] = [on_event] if on_event is not None else []
+        self._listener_errors = 0
+        self._hedge = hedge
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def on_event(self, listener: EventListener) -> EventListener:
+        """Adds a listener for router events (usable as a decorator)."""
+        self._listeners.append(listener)
+        return listener
+
+    def _drain(self) -> None:
+        # Every event is a log line (structured, through the core's logger) and reaches the listeners.
+        for ev in self._core.drain_events():
+            emit(
+                ev["event"],
+                level="warning" if ev["warning"] else "info",
+                message=ev["message"],
+                router=ev["router"],
+                endpoint=ev["endpoint"] or None,
+                from_state=ev["from"] or None,
+                to_state=ev["to"] or None,
+                reason=ev["reason"],
+                seconds=ev["seconds"],
+            )
+            for cb in self._listeners:
+                try:
+                    cb(ev)
+                except Exception as exc:
+                    # A broken listener must not break the call; counted and logged.
+                    self._listener_errors += 1
+                    emit(
+                        "router.listener_error",
+                        level="warning",
+                        message=f"router {self.name!r}: event listener {cb!r} raised",
+                        router=self.name,
+                        error=exc,
+                    )
+
+    # -- one attempt's outcome -------------------------------------------------------------------------
+
+    def _failed(self, tok: int, exc: BaseException) -> bool:
+        """Records ``exc``; True when it counts against the endpoint (move on), False to re-raise."""
+        core = self._core
+        if not isinstance(exc, Exception):
+            if core.release(tok):
+                self._drain()
+            return False
+        if self._is_failure is not None and not self._is_failure(exc):
+            if core.release(tok):
+                self._drain()
+            return False
+        if core.failure(tok, status_of(exc), retry_after_of(exc)):
+            self._drain()
+        return True
+
+    def _done(self, tok: int, value: Any) -> Any:
+        if self._core.success(tok):
+            self._drain()
+        norm = self._normalize
+        return value if norm is None else norm(value, self._names[tok & 63])
+
+    # -- calls ---------------------------------------------------------------------------------------
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """Calls the chosen endpoint with these arguments; an awaitable when the endpoints are
+        ``async def``. Raises the last endpoint's error when every attempt failed, or
+        ``CircuitOpenError`` (named ``router <name>``) when no endpoint could take the call."""
+        if self._async:
+            return self._acall(args, kwargs)
+        # The first attempt inline (the common, successful case): one pick, the call, one success.
+        core = self._core
+        tok = core.pick(0)
+        try:
+            value = self._calls[tok & 63](*args, **kwargs)
+        except BaseException as exc:
+            if not self._failed(tok, exc):
+                raise
+            return self._next_sync(1 << (tok & 63), exc, args, kwargs)
+        if core.success(tok):
+            self._drain()
+        norm = self._normalize
+        return value if norm is None else norm(value, self._names[tok & 63])
+
+    def _next_sync(self, tried: int, last: BaseException, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        """The attempts after a failed first one, each on an endpoint not tried yet."""
+        core = self._core
+        calls = self._calls
+        for _ in range(self._attempts - 1):
+            try:
+                tok = core.pick(tried)
+            except CircuitOpenError:
+                raise last
+            i = tok & 63
+            try:
+                value = calls[i](*args, **kwargs)
+            except BaseException as exc:
+                if not self._failed(tok, exc):
+                    raise
+                last = exc
+                tried |= 1 << i
+                continue
+            return self._done(tok, value)
+        raise last
+
+    __call__ = call
+
+    async def _acall(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        core = self._core
+        calls = self._calls
+        tried = 0
+        last: Optional[BaseException] = None
+        for _ in range(self._attempts):
+            try:
+                tok = core.pick(tried)
+            except CircuitOpenError:
+                if last is not None:
+                    raise last
+                raise
+            i = tok & 63
+            tried |= 1 << i
+            if self._hedge:
+                ok, value, tok, tried = await self._hedged(tok, tried, args, kwargs)
+                if ok:
+                    return self._done(tok, value)
+                last = value
+                continue
+            try:
+                value = await calls[i](*args, **kwargs)
+            except BaseException as exc:
+                if not self._failed(tok, exc):
+                    raise
+                last = exc
+                continue
+            return self._done(tok, value)
+        assert last is not None
+        raise last
+
+    async def _hedged(
+        self, tok: int, tried: int, args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    ) -> Tuple[bool, Any, int, int]:
+        """Runs attempt ``tok``, racing a hedge on another endpoint once it is slow. Returns (True,
+        value, winning token, tried) or (False, last error, token, tried); records every token."""
+        core = self._core
+        calls = self._calls
+        first = asyncio.ensure_future(calls[tok & 63](*args, **kwargs))
+        running: Dict[asyncio.Future[Any], int] = {first: tok}
+        try:
+            delay = core.hedge_delay(tok)
+            if delay is not None:
+                done, _ = await asyncio.wait({first}, timeout=delay)
+                if not done and core.try_hedge(tok):
+                    try:
+                        tok2 = core.pick(tried)
+                    except CircuitOpenError:
+                        tok2 = None
+                    if tok2 is not None:
+                        tried |= 1 << (tok2 & 63)
+                        running[asyncio.ensure_future(calls[tok2 & 63](*args, **kwargs))] = tok2
+            last: Any = None
+            while running:
+                done, _ = await asyncio.wait(running.keys(), return_when=asyncio.FIRST_COMPLETED)
+                for fut in done:
+                    t = running.pop(fut)
+                    if fut.cancelled():
+                        core.release(t)
+                        continue
+                    exc = fut.exception()
+                    if exc is None:
+                        return True, fut.result(), t, tried
+                    if not self._failed(t, exc):
+                        raise exc
+                    last = exc
+            return False, last, tok, tried
+        finally:
+            # The loser (or everything, if the caller was cancelled) is cancelled and released.
+            for fut, t in running.items():
+                fut.cancel()
+                if self._core.release(t):
+                    self._drain()
+
+    # -- introspection --------------------------------------------------------------------------------
+
+    @property
+    def active_region(self) -> str:
+        return self._core.active_region
+
+    @property
+    def strategy(self) -> str:
+        return self._core.strategy
+
+    def stats(self) -> Dict[str, Any]:
+        """Per-endpoint counts (requests, successes, errors, released, outstanding, ejections,
+        cooldowns, hedges, probes), latency EWMA and p95, health and breaker state; router-wide
+        active region, failovers, failbacks, hedges, unavailable, listener_errors."""
+        d = self._core.stats()
+        d["listener_errors"] = self._listener_errors
+        return d
+
+    def __repr__(self) -> str:
+        return (
+            f"<Router {self.name!r} strategy={self.strategy} endpoints={len(self.endpoints)} "
+            f"active_region={self.active_region!r}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from .html_table import stats_html
+
+        s = self.stats()
+        rows: Dict[str, Any] = {
+            k: v for k, v in s.items() if k not in ("endpoints", "name")
+        }
+        for e in s["endpoints"]:
+            rows[e["name"]] = {
+                "health": e["health"],
+                "requests": e["requests"],
+                "errors": e["errors"],
+                "outstanding": e["outstanding"],
+                "ewma_s": e["latency_ewma_seconds"],
+                "p95_s": e["latency_p95_seconds"],
+            }
+        return stats_html("Router", self.name, rows, None)

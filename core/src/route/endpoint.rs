@@ -1,0 +1,229 @@
+//! One endpoint of a router: its configuration and everything the router knows about it — its own
+//! circuit breaker, calls in flight, peak-EWMA latency, a latency sketch for the hedge delay, its
+//! cooldown and ejection, and its counters. All atomics.
+
+use super::ejection::Ejection;
+use super::peak_ewma::PeakEwma;
+use crate::error::{check, Result};
+use crate::policy::breaker::{CircuitBreaker, State};
+use crate::striped::StripedCounter;
+use crate::telemetry::quantile_sketch::QuantileSketch;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+const C: &str = "Endpoint";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointConfig {
+    pub name: String,
+    /// Share of traffic under `weighted`; > 0.
+    pub weight: f64,
+    /// The failover group. `None`: the endpoint's priority level is its group.
+    pub region: Option<String>,
+    /// Failover order: lower goes first.
+    pub priority: i64,
+    pub cost_per_1k_input: Option<f64>,
+    pub cost_per_1k_output: Option<f64>,
+    /// Calls in flight allowed at once; a full endpoint is skipped.
+    pub max_concurrency: Option<u32>,
+}
+
+impl EndpointConfig {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            weight: 1.0,
+            region: None,
+            priority: 0,
+            cost_per_1k_input: None,
+            cost_per_1k_output: None,
+            max_concurrency: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.name.is_empty() {
+            return Err(crate::Error::out_of_range(
+                C,
+                "name",
+                "\"\"",
+                "a non-empty string",
+            ));
+        }
+        check::finite_positive(C, "weight", self.weight)?;
+        if let Some(c) = self.cost_per_1k_input {
+            check::finite_non_negative(C, "cost_per_1k_input", c)?;
+        }
+        if let Some(c) = self.cost_per_1k_output {
+            check::finite_non_negative(C, "cost_per_1k_output", c)?;
+        }
+        if let Some(m) = self.max_concurrency {
+            check::int_range(C, "max_concurrency", m as u64, 1, u32::MAX as u64 / 2)?;
+        }
+        Ok(())
+    }
+
+    /// Price of 1k input plus 1k output tokens; unpriced sorts last.
+    pub fn price_per_1k(&self) -> f64 {
+        match (self.cost_per_1k_input, self.cost_per_1k_output) {
+            (None, None) => f64::INFINITY,
+            (a, b) => a.unwrap_or(0.0) + b.unwrap_or(0.0),
+        }
+    }
+
+    /// The failover group this endpoint belongs to.
+    pub fn region_name(&self) -> String {
+        self.region
+            .clone()
+            .unwrap_or_else(|| format!("priority-{}", self.priority))
+    }
+}
+
+/// Where an endpoint stands for routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    /// Its breaker's open period is over: the next call is a half-open probe.
+    Probe,
+    Open,
+    Ejected,
+    CoolingDown,
+    /// At `max_concurrency`.
+    Full,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Probe => "probe",
+            Health::Open => "open",
+            Health::Ejected => "ejected",
+            Health::CoolingDown => "cooling_down",
+            Health::Full => "full",
+        }
+    }
+}
+
+pub struct Endpoint {
+    pub config: EndpointConfig,
+    pub(crate) region: usize,
+    pub(crate) breaker: CircuitBreaker,
+    outstanding: AtomicU32,
+    pub(crate) latency: PeakEwma,
+    pub(crate) sketch: QuantileSketch,
+    measured: AtomicU64,
+    /// The hedge quantile, refreshed every 16 measurements (a sketch read scans ~500 buckets).
+    hedge_delay: AtomicU64,
+    pub(crate) cooldown_until: AtomicU64,
+    pub(crate) ejection: Ejection,
+    pub(crate) requests: StripedCounter,
+    pub(crate) successes: StripedCounter,
+    pub(crate) errors: StripedCounter,
+    pub(crate) released: StripedCounter,
+    pub(crate) ejections: AtomicU64,
+    pub(crate) cooldowns: AtomicU64,
+    pub(crate) hedges: AtomicU64,
+    pub(crate) probes: AtomicU64,
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        config: EndpointConfig,
+        region: usize,
+        breaker: CircuitBreaker,
+        tau_nanos: u64,
+    ) -> Self {
+        Self {
+            config,
+            region,
+            breaker,
+            outstanding: AtomicU32::new(0),
+            latency: PeakEwma::new(tau_nanos),
+            sketch: QuantileSketch::new(),
+            measured: AtomicU64::new(0),
+            hedge_delay: AtomicU64::new(0),
+            cooldown_until: AtomicU64::new(0),
+            ejection: Ejection::default(),
+            requests: StripedCounter::new(),
+            successes: StripedCounter::new(),
+            errors: StripedCounter::new(),
+            released: StripedCounter::new(),
+            ejections: AtomicU64::new(0),
+            cooldowns: AtomicU64::new(0),
+            hedges: AtomicU64::new(0),
+            probes: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub fn outstanding(&self) -> u32 {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub fn health(&self, now: u64) -> Health {
+        if now < self.cooldown_until.load(Ordering::Relaxed) {
+            return Health::CoolingDown;
+        }
+        match self.breaker.state() {
+            State::Open => return Health::Open,
+            State::HalfOpen => return Health::Probe,
+            State::Closed => {}
+        }
+        if self.ejection.ejected(now) {
+            return Health::Ejected;
+        }
+        if let Some(m) = self.config.max_concurrency {
+            if self.outstanding() >= m {
+                return Health::Full;
+            }
+        }
+        Health::Healthy
+    }
+
+    /// Takes a slot in flight; false when `max_concurrency` is reached.
+    #[inline]
+    pub(crate) fn enter(&self) -> bool {
+        match self.config.max_concurrency {
+            None => {
+                self.outstanding.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Some(m) => self
+                .outstanding
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |o| {
+                    (o < m).then_some(o + 1)
+                })
+                .is_ok(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn leave(&self) {
+        self.outstanding.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Records a successful call's duration.
+    #[inline]
+    pub(crate) fn measure(&self, nanos: u64, now: u64, quantile: Option<f64>) {
+        self.latency.observe(nanos as f64, now);
+        self.sketch.record(nanos);
+        let n = self.measured.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(q) = quantile {
+            if n % 16 == 1 || n < 16 {
+                if let Some(Some(v)) = self.sketch.quantiles(&[q]).first() {
+                    self.hedge_delay.store(*v as u64, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    pub fn measured(&self) -> u64 {
+        self.measured.load(Ordering::Relaxed)
+    }
+
+    /// The cached hedge quantile in nanoseconds (0 before any measurement).
+    pub fn hedge_quantile_nanos(&self) -> u64 {
+        self.hedge_delay.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,618 @@
+//! The router on a manual clock: each strategy's distribution, cooldowns, ejection, failover and
+//! failback hysteresis, hedging, the tried set, exact counts under threads, and its metrics.
+
+use ferrule_core::route::cooldown::CooldownConfig;
+use ferrule_core::route::ejection::EjectionConfig;
+use ferrule_core::route::failover::FailoverConfig;
+use ferrule_core::route::hedge::HedgeConfig;
+use ferrule_core::route::router::token_endpoint;
+use ferrule_core::{
+    EndpointConfig, Error, Health, ManualClock, RouteEventKind, RouteStrategy as Strategy, Router,
+    RouterConfig,
+};
+use proptest::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn ep(name: &str) -> EndpointConfig {
+    EndpointConfig::new(name)
+}
+
+fn router(strategy: Strategy, eps: Vec<EndpointConfig>, clock: &ManualClock) -> Router {
+    let mut c = RouterConfig::new("t", strategy, eps);
+    c.seed = Some(42);
+    Router::with_clock(c, clock.clone()).unwrap()
+}
+
+/// Picks `n` times, each call succeeding after `lat(i)` of clock time; returns picks per endpoint.
+fn run(r: &Router, clock: &ManualClock, n: usize, lat: impl Fn(usize) -> u64) -> Vec<usize> {
+    let mut counts = vec![0; r.endpoint_count()];
+    for _ in 0..n {
+        let t = r.pick(0).unwrap();
+        let i = token_endpoint(t);
+        counts[i] += 1;
+        clock.advance(Duration::from_micros(lat(i)));
+        r.success(t);
+    }
+    counts
+}
+
+#[test]
+fn weighted_follows_the_weights_within_two_percent() {
+    let clock = ManualClock::new();
+    let mut a = ep("a");
+    a.weight = 1.0;
+    let mut b = ep("b");
+    b.weight = 3.0;
+    let r = router(Strategy::Weighted, vec![a, b], &clock);
+    let c = run(&r, &clock, 40_000, |_| 100);
+    let share = c[1] as f64 / 40_000.0;
+    assert!((share - 0.75).abs() < 0.02, "b share {share}");
+}
+
+#[test]
+fn round_robin_is_exactly_even() {
+    let clock = ManualClock::new();
+    let r = router(
+        Strategy::RoundRobin,
+        vec![ep("a"), ep("b"), ep("c")],
+        &clock,
+    );
+    assert_eq!(run(&r, &clock, 3_000, |_| 10), vec![1000, 1000, 1000]);
+}
+
+#[test]
+fn least_outstanding_avoids_busy_endpoints_and_splits_ties() {
+    let clock = ManualClock::new();
+    let r = router(
+        Strategy::LeastOutstanding,
+        vec![ep("a"), ep("b"), ep("c")],
+        &clock,
+    );
+    // Hold 2 calls on whichever endpoints get them, then every new pick goes to the idle one.
+    let held: Vec<u64> = (0..2).map(|_| r.pick(0).unwrap()).collect();
+    let busy: Vec<usize> = held.iter().map(|&t| token_endpoint(t)).collect();
+    assert_ne!(busy[0], busy[1], "a tie is broken towards an idle endpoint");
+    let idle = 3 - busy[0] - busy[1];
+    for _ in 0..100 {
+        let t = r.pick(0).unwrap();
+        assert_eq!(token_endpoint(t), idle);
+        r.success(t);
+    }
+    for t in held {
+        r.success(t);
+    }
+    // All idle again: ties split evenly within 5 percentage points.
+    let c = run(&r, &clock, 30_000, |_| 10);
+    for v in c {
+        assert!((v as f64 / 30_000.0 - 1.0 / 3.0).abs() < 0.05, "{v}");
+    }
+}
+
+#[test]
+fn p2c_ewma_starves_the_slow_endpoint() {
+    let clock = ManualClock::new();
+    let r = router(
+        Strategy::P2cEwma,
+        vec![ep("slow"), ep("f1"), ep("f2")],
+        &clock,
+    );
+    // 100 ms on "slow", 10 ms on the others.
+    let c = run(
+        &r,
+        &clock,
+        10_000,
+        |i| if i == 0 { 100_000 } else { 10_000 },
+    );
+    // Two distinct choices: "slow" wins only before it was measured.
+    assert!(c[0] <= 5, "slow got {}", c[0]);
+    let fast_share = c[1] as f64 / (c[1] + c[2]) as f64;
+    assert!((fast_share - 0.5).abs() < 0.05, "{fast_share}");
+}
+
+#[test]
+fn cost_takes_the_cheapest_and_unpriced_last() {
+    let clock = ManualClock::new();
+    let mut a = ep("dear");
+    a.cost_per_1k_input = Some(0.01);
+    a.cost_per_1k_output = Some(0.03);
+    let mut b = ep("cheap");
+    b.cost_per_1k_input = Some(0.0005);
+    b.cost_per_1k_output = Some(0.0015);
+    let c = ep("unpriced");
+    let r = router(Strategy::Cost, vec![a, b, c], &clock);
+    assert_eq!(run(&r, &clock, 500, |_| 10), vec![0, 500, 0]);
+    // With "cheap" tried, the next cheapest.
+    let t = r.pick(1 << 1).unwrap();
+    assert_eq!(token_endpoint(t), 0);
+    r.success(t);
+}
+
+#[test]
+fn latency_measures_everyone_then_takes_the_fastest() {
+    let clock = ManualClock::new();
+    let r = router(Strategy::Latency, vec![ep("a"), ep("b"), ep("c")], &clock);
+    let c = run(&r, &clock, 1_000, |i| [50_000, 5_000, 20_000][i]);
+    assert!(
+        c[0] >= 1 && c[2] >= 1,
+        "unmeasured endpoints are tried first: {c:?}"
+    );
+    assert!(c[1] >= 995, "{c:?}");
+    let s = r.stats();
+    assert!((s.endpoints[1].latency_ewma_seconds.unwrap() - 0.005).abs() < 1e-4);
+}
+
+#[test]
+fn a_429_with_retry_after_cools_the_endpoint_down_for_that_long() {
+    let clock = ManualClock::new();
+    let r = router(Strategy::RoundRobin, vec![ep("a"), ep("b")], &clock);
+    let mut t = r.pick(0).unwrap();
+    while token_endpoint(t) != 0 {
+        r.success(t);
+        t = r.pick(0).unwrap();
+    }
+    assert!(r.failure(t, Some(429), Some(2.0)), "an event waits");
+    let ev = r.drain_events(10);
+    assert_eq!(ev[0].kind, RouteEventKind::CooledDown);
+    assert_eq!(ev[0].endpoint, "a");
+    assert_eq!(ev[0].seconds, Some(2.0));
+    assert_eq!(r.stats().endpoints[0].health, Health::CoolingDown);
+    for _ in 0..50 {
+        clock.advance(Duration::from_millis(39));
+        let t = r.pick(0).unwrap();
+        assert_eq!(token_endpoint(t), 1, "cooling endpoint skipped");
+        r.success(t);
+    }
+    clock.advance(Duration::from_millis(50));
+    let c = run(&r, &clock, 10, |_| 10);
+    assert_eq!(c, vec![5, 5]);
+    // A 429 without a hint rests for the default; a 500 does not rest at all.
+    let cfg = CooldownConfig::default();
+    assert_eq!(cfg.rest_nanos(Some(429), None), Some(5_000_000_000));
+    assert_eq!(cfg.rest_nanos(Some(500), None), None);
+    assert_eq!(r.stats().endpoints[0].cooldowns, 1);
+}
+
+#[test]
+fn consecutive_failures_eject_and_the_endpoint_returns_after_the_ejection() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new("ej", Strategy::RoundRobin, vec![ep("bad"), ep("good")]);
+    c.seed = Some(1);
+    c.ejection = EjectionConfig {
+        consecutive_failures: 3,
+        base_seconds: 10.0,
+        max_seconds: 100.0,
+        max_percent: 0.5,
+    };
+    c.failure_rate = 1.0; // keep the breaker out of it
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    let mut fails = 0;
+    while fails < 3 {
+        let t = r.pick(0).unwrap();
+        if token_endpoint(t) == 0 {
+            r.failure(t, Some(500), None);
+            fails += 1;
+        } else {
+            r.success(t);
+        }
+    }
+    let ev = r.drain_events(10);
+    assert!(ev
+        .iter()
+        .any(|e| e.kind == RouteEventKind::Ejected && e.endpoint == "bad"));
+    for _ in 0..200 {
+        let t = r.pick(0).unwrap();
+        assert_eq!(
+            token_endpoint(t),
+            1,
+            "never the ejected one while a healthy one exists"
+        );
+        r.success(t);
+        clock.advance(Duration::from_millis(49));
+    }
+    clock.advance(Duration::from_millis(300));
+    assert_eq!(run(&r, &clock, 10, |_| 1), vec![5, 5]);
+    // The cap: "good" failing now may not be ejected while... "bad" is back, so it may.
+    assert_eq!(r.stats().endpoints[0].ejections, 1);
+}
+
+#[test]
+fn ejection_never_takes_out_more_than_the_cap() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new("cap", Strategy::RoundRobin, vec![ep("a"), ep("b")]);
+    c.ejection.consecutive_failures = 2;
+    c.failure_rate = 1.0;
+    c.min_calls = 20;
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    for _ in 0..20 {
+        let t = r.pick(0).unwrap();
+        r.failure(t, None, None);
+    }
+    let s = r.stats();
+    let out = s
+        .endpoints
+        .iter()
+        .filter(|e| e.health == Health::Ejected)
+        .count();
+    assert_eq!(out, 1, "max_percent 0.5 of 2 endpoints: one");
+    // Everything else ejected or not, a pick still finds an endpoint.
+    assert!(r.pick(0).is_ok());
+}
+
+#[test]
+fn a_failed_attempt_moves_to_the_next_endpoint_and_runs_out() {
+    let clock = ManualClock::new();
+    let r = router(Strategy::Weighted, vec![ep("a"), ep("b"), ep("c")], &clock);
+    let mut tried = 0u64;
+    for _ in 0..3 {
+        let t = r.pick(tried).unwrap();
+        let i = token_endpoint(t);
+        assert_eq!(
+            tried & (1 << i),
+            0,
+            "never the same endpoint twice in one call"
+        );
+        tried |= 1 << i;
+        r.failure(t, Some(503), None);
+    }
+    match r.pick(tried) {
+        Err(Error::CircuitOpen { breaker, .. }) => assert_eq!(breaker, "router t"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn two_regions(clock: &ManualClock) -> Router {
+    let mut p = ep("primary");
+    p.region = Some("eu".into());
+    p.priority = 0;
+    let mut s = ep("standby");
+    s.region = Some("us".into());
+    s.priority = 1;
+    let mut c = RouterConfig::new("fo", Strategy::RoundRobin, vec![s, p]);
+    c.seed = Some(3);
+    c.ejection.consecutive_failures = 3;
+    c.ejection.base_seconds = 10.0;
+    c.failover = FailoverConfig {
+        failback_seconds: 30.0,
+        probe_interval_seconds: 5.0,
+    };
+    Router::with_clock(c, clock.clone()).unwrap()
+}
+
+#[test]
+fn failover_moves_traffic_and_failback_waits_for_the_stable_period() {
+    let clock = ManualClock::new();
+    let r = two_regions(&clock);
+    assert_eq!(
+        r.active_region(),
+        "eu",
+        "regions by priority, not by list order"
+    );
+    // Healthy: everything to the primary (endpoint 1).
+    assert_eq!(run(&r, &clock, 10, |_| 1000), vec![0, 10]);
+    // The primary fails: each failing attempt moves on to the standby within the call, nothing lost.
+    let mut standby_successes = 0;
+    for _ in 0..3 {
+        let t = r.pick(0).unwrap();
+        assert_eq!(token_endpoint(t), 1);
+        r.failure(t, None, None);
+        let t2 = r.pick(1 << 1).unwrap();
+        assert_eq!(token_endpoint(t2), 0);
+        r.success(t2);
+        standby_successes += 1;
+    }
+    assert_eq!(standby_successes, 3);
+    // The third failure ejected it, so the retry of that call already failed over.
+    assert_eq!(r.active_region(), "us");
+    let t = r.pick(0).unwrap();
+    assert_eq!(token_endpoint(t), 0);
+    r.success(t);
+    let ev = r.drain_events(10);
+    let fo: Vec<_> = ev
+        .iter()
+        .filter(|e| e.kind == RouteEventKind::Failover)
+        .collect();
+    assert_eq!(fo.len(), 1);
+    assert_eq!((fo[0].from.as_str(), fo[0].to.as_str()), ("eu", "us"));
+    assert_eq!(r.stats().failovers, 1);
+
+    // Ejection (10 s) over: the primary is healthy again but does not get traffic back at once.
+    clock.advance(Duration::from_secs(10));
+    let mut probes = 0;
+    let mut step = |r: &Router, fail_primary: bool| {
+        let t = r.pick(0).unwrap();
+        if token_endpoint(t) == 1 {
+            probes += 1;
+            if fail_primary {
+                r.failure(t, None, None);
+                return;
+            }
+        }
+        r.success(t);
+    };
+    for _ in 0..20 {
+        step(&r, false);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            r.active_region(),
+            "us",
+            "no failback inside the stable period"
+        );
+    }
+    // A probe failure inside the stable period (the probe due 20 s in) restarts it.
+    step(&r, true);
+    assert_eq!(r.active_region(), "us");
+    for _ in 0..29 {
+        step(&r, false);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(r.active_region(), "us", "the stable period started over");
+    }
+    for _ in 0..3 {
+        step(&r, false);
+        clock.advance(Duration::from_secs(1));
+    }
+    assert_eq!(r.active_region(), "eu", "failback after 30 s healthy");
+    assert!(
+        probes >= 8,
+        "trickle probes every 5 s kept testing the primary: {probes}"
+    );
+    let ev = r.drain_events(100);
+    let fb: Vec<_> = ev
+        .iter()
+        .filter(|e| e.kind == RouteEventKind::Failback)
+        .collect();
+    assert_eq!(fb.len(), 1);
+    assert_eq!((fb[0].from.as_str(), fb[0].to.as_str()), ("us", "eu"));
+    let s = r.stats();
+    assert_eq!((s.failovers, s.failbacks), (1, 1));
+    assert_eq!(run(&r, &clock, 10, |_| 1000), vec![0, 10]);
+}
+
+#[test]
+fn an_open_breaker_fails_over_and_its_half_open_probe_brings_it_back() {
+    let clock = ManualClock::new();
+    let mut p = ep("p");
+    p.priority = 0;
+    let mut s = ep("s");
+    s.priority = 1;
+    let mut c = RouterConfig::new("br", Strategy::Weighted, vec![p, s]);
+    c.ejection.consecutive_failures = 0; // breaker only
+    c.min_calls = 4;
+    c.window = 4;
+    c.open_seconds = 20.0;
+    c.failover.failback_seconds = 0.0;
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    for _ in 0..4 {
+        let t = r.pick(0).unwrap();
+        assert_eq!(token_endpoint(t), 0);
+        r.failure(t, Some(500), None);
+    }
+    let ev = r.drain_events(10);
+    assert!(ev
+        .iter()
+        .any(|e| e.kind == RouteEventKind::Breaker && e.to == "open"));
+    let t = r.pick(0).unwrap();
+    assert_eq!(token_endpoint(t), 1);
+    r.success(t);
+    assert_eq!(r.active_region(), "priority-1");
+    clock.advance(Duration::from_secs(20));
+    // Open period over: the next pick is the half-open probe on the primary.
+    let t = r.pick(0).unwrap();
+    assert_eq!(token_endpoint(t), 0);
+    r.success(t);
+    assert_eq!(r.stats().endpoints[0].probes, 1);
+    let t = r.pick(0).unwrap();
+    r.success(t);
+    assert_eq!(
+        r.active_region(),
+        "priority-0",
+        "failback_seconds=0: back at once"
+    );
+}
+
+#[test]
+fn hedge_delay_is_the_endpoints_p95_and_hedges_are_budgeted() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new("h", Strategy::RoundRobin, vec![ep("a"), ep("b")]);
+    c.hedge = Some(HedgeConfig {
+        quantile: 0.95,
+        min_samples: 20,
+        max_ratio: 0.1,
+        min_delay_seconds: 0.0,
+    });
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    let t = r.pick(0).unwrap();
+    assert_eq!(r.hedge_delay(t), None, "no hedging before min_samples");
+    r.success(t);
+    // 100 calls per endpoint: 1..=100 ms.
+    for k in 1..=200u64 {
+        let t = r.pick(0).unwrap();
+        clock.advance(Duration::from_millis(k.div_ceil(2)));
+        r.success(t);
+    }
+    let t = r.pick(0).unwrap();
+    let d = r.hedge_delay(t).unwrap().as_secs_f64();
+    assert!(
+        (d - 0.095).abs() < 0.095 * 0.07,
+        "p95 ≈ 95 ms within the sketch's 6.25%: {d}"
+    );
+    // 202 requests so far: hedges while fewer than 10% of them (20.2), so 21.
+    let mut granted = 0;
+    for _ in 0..50 {
+        if r.try_hedge(t) {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 21);
+    r.release(t);
+    assert_eq!(r.stats().hedges, 21);
+    // Hedging off: never.
+    let plain = router(Strategy::RoundRobin, vec![ep("a")], &clock);
+    let t = plain.pick(0).unwrap();
+    assert!(!plain.try_hedge(t) && plain.hedge_delay(t).is_none());
+}
+
+#[test]
+fn max_concurrency_skips_a_full_endpoint() {
+    let clock = ManualClock::new();
+    let mut a = ep("a");
+    a.max_concurrency = Some(2);
+    a.weight = 100.0;
+    let r = router(Strategy::Weighted, vec![a, ep("b")], &clock);
+    let held: Vec<u64> = (0..2)
+        .map(|_| loop {
+            let t = r.pick(0).unwrap();
+            if token_endpoint(t) == 0 {
+                break t;
+            }
+            r.success(t);
+        })
+        .collect();
+    for _ in 0..100 {
+        let t = r.pick(0).unwrap();
+        assert_eq!(token_endpoint(t), 1);
+        r.success(t);
+    }
+    for t in held {
+        r.success(t);
+    }
+}
+
+#[test]
+fn threads_count_exactly() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new(
+        "mt",
+        Strategy::P2cEwma,
+        vec![ep("a"), ep("b"), ep("c"), ep("d")],
+    );
+    c.ejection.consecutive_failures = 0;
+    c.failure_rate = 1.0;
+    let r = Arc::new(Router::with_clock(c, clock).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|k| {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                for n in 0..20_000u64 {
+                    let t = r.pick(0).unwrap();
+                    match (n + k) % 3 {
+                        0 => r.failure(t, Some(500), None),
+                        1 => r.release(t),
+                        _ => r.success(t),
+                    };
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = r.stats();
+    let sum = |f: fn(&ferrule_core::EndpointStats) -> u64| s.endpoints.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|e| e.requests), 160_000);
+    assert_eq!(
+        sum(|e| e.successes) + sum(|e| e.errors) + sum(|e| e.released),
+        160_000
+    );
+    assert!(s.endpoints.iter().all(|e| e.outstanding == 0));
+}
+
+#[test]
+fn bad_configuration_names_the_parameter() {
+    let e = Router::new(RouterConfig::new("x", Strategy::Weighted, vec![])).unwrap_err();
+    assert!(e.to_string().contains("endpoints"), "{e}");
+    let mut w = ep("a");
+    w.weight = -1.0;
+    let e = Router::new(RouterConfig::new("x", Strategy::Weighted, vec![w])).unwrap_err();
+    assert!(e.to_string().contains("weight=-1"), "{e}");
+    let e = Router::new(RouterConfig::new(
+        "x",
+        Strategy::Weighted,
+        vec![ep("a"), ep("a")],
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("unique"), "{e}");
+    let mut a = ep("a");
+    a.region = Some("eu".into());
+    let mut b = ep("b");
+    b.region = Some("eu".into());
+    b.priority = 2;
+    let e = Router::new(RouterConfig::new("x", Strategy::Weighted, vec![a, b])).unwrap_err();
+    assert!(e.to_string().contains("priority=2"), "{e}");
+    let e = Strategy::parse("fastest").unwrap_err();
+    assert!(e.to_string().contains("round_robin"), "{e}");
+    let mut c = RouterConfig::new("x", Strategy::Weighted, vec![ep("a")]);
+    c.failure_rate = 1.5;
+    assert!(Router::new(c)
+        .unwrap_err()
+        .to_string()
+        .contains("failure_rate=1.5"));
+}
+
+#[test]
+fn metrics_are_read_at_scrape_time() {
+    let clock = ManualClock::new();
+    let r = Arc::new(router(
+        Strategy::RoundRobin,
+        vec![ep("m1"), ep("m2")],
+        &clock,
+    ));
+    ferrule_core::telemetry::collector::export(&r);
+    let t = r.pick(0).unwrap();
+    r.failure(t, Some(429), Some(1.0));
+    run(&r, &clock, 4, |_| 10);
+    let text = ferrule_core::metrics_text(ferrule_core::MetricsFormat::Prometheus);
+    assert!(
+        text.contains("ferrule_router_requests_total{router=\"t\",endpoint=\"m1\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("ferrule_router_requests_total{router=\"t\",endpoint=\"m2\"} 4"));
+    assert!(text.contains("ferrule_router_cooldowns_total{router=\"t\",endpoint=\"m1\"} 1"));
+    assert!(text.contains("ferrule_router_active_region{router=\"t\",region=\"priority-0\"} 1"));
+    assert!(text.contains("ferrule_router_failovers_total{router=\"t\"} 0"));
+}
+
+proptest! {
+    /// Whatever the mix of outcomes and time steps: requests = successes + errors + released +
+    /// outstanding, outstanding never underflows, and a pick never returns an endpoint already tried.
+    #[test]
+    fn counts_balance(ops in proptest::collection::vec((0u8..4, 0u64..3_000), 1..200)) {
+        let clock = ManualClock::new();
+        let mut p = ep("a");
+        p.priority = 0;
+        let mut q = ep("b");
+        q.priority = 1;
+        let mut c = RouterConfig::new("pt", Strategy::LeastOutstanding, vec![p, q, ep("c")]);
+        c.seed = Some(9);
+        c.ejection.consecutive_failures = 2;
+        c.ejection.base_seconds = 1.0;
+        c.min_calls = 3;
+        c.window = 5;
+        c.open_seconds = 1.0;
+        c.failover.failback_seconds = 2.0;
+        let r = Router::with_clock(c, clock.clone()).unwrap();
+        let mut held = Vec::new();
+        for (op, ms) in ops {
+            clock.advance(Duration::from_millis(ms));
+            let tried = if op == 3 { 1 } else { 0 };
+            if let Ok(t) = r.pick(tried) {
+                prop_assert!(tried & (1 << token_endpoint(t)) == 0);
+                match op {
+                    0 => { r.success(t); }
+                    1 => { r.failure(t, Some(429), None); }
+                    2 => held.push(t),
+                    _ => { r.failure(t, None, None); }
+                }
+            }
+            r.drain_events(usize::MAX);
+        }
+        let s = r.stats();
+        let req: u64 = s.endpoints.iter().map(|e| e.requests).sum();
+        let done: u64 = s.endpoints.iter().map(|e| e.successes + e.errors + e.released).sum();
+        let out: u64 = s.endpoints.iter().map(|e| e.outstanding as u64).sum();
+        prop_assert_eq!(req, done + out);
+        prop_assert_eq!(out, held.len() as u64);
+        for t in held { r.release(t); }
+        prop_assert!(r.stats().endpoints.iter().all(|e| e.outstanding == 0));
+    }
+}
