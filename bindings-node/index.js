@@ -15,6 +15,9 @@ const { wrapOpenAI } = require('./openai.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
+const { StorageError } = require('./errors.js')
+const { pushMetrics } = require('./metrics.js')
+const { inferenceLog, InferenceLog } = require('./inference_log.js')
 
 module.exports = {
   Chaos,
@@ -52,4 +55,8 @@ module.exports = {
   repairJson,
   validated,
   validationStats,
+  StorageError,
+  pushMetrics,
+  inferenceLog,
+  InferenceLog,
 }

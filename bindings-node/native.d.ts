@@ -86,6 +86,25 @@ export declare class NativeHistogramChild {
   totals(): HistogramTotals
 }
 
+export declare class NativeInferenceLog {
+  /**
+   * Queues one record (masked; content kept only when capture is on). `true`: queued; `false`:
+   * the queue was full and it was dropped (counted); a refusal for a bad outcome.
+   */
+  record(r: InferenceRecordInput): boolean | ConfigError
+  /** `{"columns": [...], "rows": [[...]]}` of a read-only query with `?` parameters (JSON array). */
+  query(sql: string, paramsJson: string): string | ConfigError
+  /** Records newest first, filtered by model, start time (Unix ms) and outcome. */
+  records(model: string | undefined | null, sinceMs: number | undefined | null, outcome: string | undefined | null, limit: number): string | ConfigError
+  /** Waits up to `timeoutMs` until every queued record is written (blocks: tests, shutdown). */
+  flush(timeoutMs: number): boolean
+  close(): void
+  /** The last problem the writer thread hit, if any (taken). */
+  takeError(): string | null
+  path(): string
+  stats(): InferenceLogStats
+}
+
 export declare class NativeJsonValidator {
   /**
    * `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
@@ -122,6 +141,17 @@ export declare class NativeManualClock {
   advance(ms: number): void
   /** Milliseconds since the clock's origin. */
   now(): number
+}
+
+export declare class NativeMetricsPusher {
+  /** Exports now on the thread pool; resolves true when the collector accepted it. */
+  pushNow(): Promise<unknown>
+  /** Pushes a last export and stops (idempotent). */
+  stop(): Promise<unknown>
+  endpoint(): string
+  pushes(): number
+  failures(): number
+  running(): boolean
 }
 
 export declare class NativeMetricsServer {
@@ -472,6 +502,37 @@ export interface HistogramTotals {
   sum: number
 }
 
+export interface InferenceLogStats {
+  queued: number
+  dropped: number
+  written: number
+  writeErrors: number
+  deletedByRetention: number
+}
+
+/** One call's record as the host assembles it (ids from the current span and context). */
+export interface InferenceRecordInput {
+  requestId: string
+  outcome: string
+  model?: string
+  provider?: string
+  template?: string
+  /** The request parameters as JSON object text. */
+  parameters?: string
+  input?: string
+  output?: string
+  inputTokens?: number
+  outputTokens?: number
+  costUsd?: number
+  latencySeconds?: number
+  errorType?: string
+  attempts?: number
+  traceId?: string
+  spanId?: string
+  sessionId?: string
+  userId?: string
+}
+
 export interface JsonValidatorOptions {
   repair?: boolean
   maxInputBytes?: number
@@ -503,6 +564,12 @@ export interface MockOptions {
   maxConnections?: number
   allowNonLoopback?: boolean
 }
+
+/** A new UUID v7 request id (for records made outside any span). */
+export declare function newRequestId(): string
+
+/** Opens (creating if needed) the SQLite file at `path`; a bad path or retention is refused now. */
+export declare function openInferenceLog(path: string, maxAgeMs?: number | undefined | null, maxRows?: number | undefined | null): NativeInferenceLog | ConfigError
 
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
@@ -607,6 +674,12 @@ export interface ProfileRow {
 
 /** The profile sorted by `by` (cost, latency, tokens, calls, errors), the first `n` if given. */
 export declare function profileRows(by: string, n?: number | undefined | null): Array<ProfileRow> | ConfigError
+
+/**
+ * Starts pushing; `endpoint = null` reads `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` /
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`.
+ */
+export declare function pushMetrics(endpoint: string | undefined | null, intervalMs: number, timeoutMs: number, serviceName: string, headers?: Record<string, string> | undefined | null): NativeMetricsPusher | ConfigError
 
 /**
  * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
@@ -728,6 +801,9 @@ export interface SloStats {
   memoryBytes: number
 }
 
+/** Holds `fn` for the next configure call (the host stages it right before configuring). */
+export declare function stageRedactCallback(f: unknown): void
+
 /** Lines queued for the JS `logSink` callback, oldest first. */
 export declare function takeLogLines(): Array<string>
 
@@ -748,6 +824,8 @@ export interface TelemetryOptions {
   logDedupMs?: number
   redactPatterns?: Array<string>
   redactNamedPatterns?: Record<string, string>
+  /** `true`: install the callback staged by `stageRedactCallback`; `false`: remove the callback. */
+  useRedactCallback?: boolean
 }
 
 export declare function telemetryStats(): TelemetryStats
@@ -769,6 +847,8 @@ export interface TelemetryStats {
   logSinkErrors: number
   logLinesDropped: number
   sessionConflicts: number
+  /** Times `redactCallback` threw or could not run (the pattern-masked text was kept). */
+  redactCallbackErrors: number
 }
 
 /** Every HTTP status worth retrying (408, 409, 429, 5xx). */
