@@ -62,6 +62,8 @@ mod _ferrule {
     #[pymodule_export]
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
     #[pymodule_export]
+    use crate::span::new_span;
+    #[pymodule_export]
     use crate::span::Span;
     #[pymodule_export]
     use crate::telemetry::{
