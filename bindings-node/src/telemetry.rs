@@ -439,7 +439,7 @@ pub fn emit_event(
 ) -> Option<bool> {
     let level = Level::parse(&level)?;
     let p = Pipeline::global();
-    if !p.logger.enabled(level) {
+    if !p.logger.admit(level) {
         return Some(false);
     }
     let mut ev = LogEvent::new(level, event);

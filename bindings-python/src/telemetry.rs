@@ -211,7 +211,7 @@ pub fn emit(
         ));
     };
     let p = Pipeline::global();
-    if !p.logger.enabled(level) {
+    if !p.logger.admit(level) {
         return Ok(false);
     }
     let mut ev = LogEvent::new(level, event);
