@@ -52,6 +52,7 @@ build: build-python build-node
 # ---- tests ----------------------------------------------------------------------------------------
 test-rust:
 	cargo test --workspace
+	cargo test --release -p ferrule-core --test telemetry_burst
 
 test-python: build-python tools-apt
 	$(PY) -m pytest python-tests

@@ -135,3 +135,12 @@ class ValidationError extends FerruleError {
 ValidationError.prototype.name = 'ValidationError'
 
 module.exports.ValidationError = ValidationError
+
+/** A durable store (the inference log) could not be opened, written or queried; `message` says why. */
+class StorageError extends FerruleError {
+  constructor(message) {
+    super(message, { code: 'FERRULE_STORAGE' })
+  }
+}
+StorageError.prototype.name = 'StorageError'
+module.exports.StorageError = StorageError

@@ -340,6 +340,12 @@ export interface TelemetryOptions {
   logDedupMs?: number
   /** Extra regexes: an array (→ `[REDACTED]`) or name → regex (→ `[NAME]`). */
   redactPatterns?: string[] | Record<string, string>
+  /**
+   * Runs after the built-in and user patterns on every masked text (logs, span attributes, the
+   * inference log, `redact()`), on the JS thread. If it throws (or is reached from another thread)
+   * the pattern-masked text is kept and the failure counted. `false` removes it.
+   */
+  redactCallback?: ((text: string) => string) | false | null
 }
 
 export interface EventFields {
@@ -373,6 +379,8 @@ export interface TelemetryStats {
   logLinesDropped: number
   sessionConflicts: number
   logSinkCallbackErrors: number
+  /** Times `redactCallback` threw or could not run (the pattern-masked text was kept). */
+  redactCallbackErrors: number
 }
 
 /** The one entry point for telemetry settings; only what is given changes. */
@@ -1276,3 +1284,91 @@ export class Router<A extends unknown[] = any[], R = unknown> {
 }
 
 export function normalizeChat(response: unknown, endpoint?: string): ChatResponse
+// ---- OTLP metrics push (issue 6), inference log (issue 5) -----------------------------------------
+
+/** A durable store (the inference log) could not be opened, written or queried. */
+export class StorageError extends FerruleError {
+  constructor(message: string)
+  readonly code: 'FERRULE_STORAGE'
+}
+
+export interface PushMetricsOptions {
+  /** `http://host:port` (then `/v1/metrics`) or a full URL; default `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  endpoint?: string | null
+  /** Default 10000. */
+  intervalMs?: number
+  /** Per export; default 5000. */
+  timeoutMs?: number
+  serviceName?: string
+  /** Extra request headers (an auth token for the collector). */
+  headers?: Record<string, string> | null
+}
+
+/** A running periodic OTLP metrics push. */
+export interface MetricsPusher {
+  readonly endpoint: string
+  /** Exports now, off the event loop; resolves true when the collector accepted it. */
+  pushNow(): Promise<boolean>
+  /** Pushes a last export and stops (idempotent). */
+  stop(): Promise<void>
+  readonly pushes: number
+  /** Failed exports, each counted in `ferrule_telemetry_dropped_total{kind="otlp_export"}`. */
+  readonly failures: number
+  readonly running: boolean
+}
+
+/** Pushes the registry to an OTLP/HTTP collector as protobuf every `intervalMs`, from a core thread. */
+export function pushMetrics(options?: PushMetricsOptions): MetricsPusher
+
+/** A SQLite value as read back: integers beyond 2^53 (the `time_unix_ns` column) are BigInt. */
+export type SqlValue = null | number | bigint | string | Buffer
+
+/** One LLM call's record; ids (request, trace, span, session, user) come from the current span and context. */
+export interface InferenceRecordFields {
+  outcome: 'success' | 'error' | 'timeout' | 'rejected' | 'fallback' | 'invalid'
+  model?: string | null
+  requestId?: string
+  provider?: string
+  /** The prompt template's name. */
+  template?: string
+  /** Request parameters (temperature, maxTokens, ...), stored as JSON. */
+  parameters?: Record<string, unknown>
+  /** Kept only with `configure({ captureContent: true })`, masked. */
+  input?: string
+  output?: string
+  inputTokens?: number
+  outputTokens?: number
+  costUsd?: number
+  latencyMs?: number
+  errorType?: string
+  attempts?: number
+}
+
+export interface InferenceLogStats {
+  queued: number
+  dropped: number
+  written: number
+  writeErrors: number
+  deletedByRetention: number
+}
+
+/** The inference log: one row per LLM call in an embedded SQLite file (WAL); rows keyed by SQL column name. */
+export class InferenceLog {
+  /** Opens (creating if needed) the file; records survive restarts. Retention by age and row count. */
+  open(path: string, options?: { maxAgeMs?: number; maxRows?: number }): this
+  readonly isOpen: boolean
+  readonly path: string | null
+  /** Queues a record; never blocks. False when the queue was full (dropped, counted, logged). */
+  record(fields: InferenceRecordFields): boolean
+  /** Read-only SQL on table `inference_log` with positional `?` parameters. */
+  query(sql: string, params?: Array<null | number | bigint | string | boolean | Date>): Array<Record<string, SqlValue>>
+  /** Records newest first, filtered by model, start time and outcome. */
+  records(filter?: { model?: string; since?: Date | number; outcome?: string; limit?: number }): Array<Record<string, SqlValue>>
+  /** Waits up to `timeoutMs` (default 5000) until queued records are written. */
+  flush(timeoutMs?: number): boolean
+  close(): void
+  stats(): InferenceLogStats
+}
+
+/** The process's inference log. */
+export declare const inferenceLog: InferenceLog

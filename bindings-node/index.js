@@ -17,6 +17,9 @@ const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
 const { Router } = require('./router.js')
 const { normalizeChat } = require('./normalize.js')
+const { StorageError } = require('./errors.js')
+const { pushMetrics } = require('./metrics.js')
+const { inferenceLog, InferenceLog } = require('./inference_log.js')
 
 module.exports = {
   Chaos,
@@ -56,4 +59,8 @@ module.exports = {
   validationStats,
   Router,
   normalizeChat,
+  StorageError,
+  pushMetrics,
+  inferenceLog,
+  InferenceLog,
 }

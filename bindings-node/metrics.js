@@ -292,4 +292,52 @@ function serveMetrics(options) {
   return new MetricsServer(unwrap(call(() => native.serveMetrics(port, host))))
 }
 
-module.exports = { Counter, Gauge, Histogram, metricsText, serveMetrics }
+const PUSH_OPTIONS = ['endpoint', 'intervalMs', 'timeoutMs', 'serviceName', 'headers']
+
+class MetricsPusher {
+  #native
+  constructor(nativePusher) {
+    this.#native = nativePusher
+    this.endpoint = nativePusher.endpoint()
+  }
+  /** Exports now (off the event loop); resolves true when the collector accepted it. */
+  pushNow() {
+    return call(() => this.#native.pushNow())
+  }
+  /** Pushes a last export and stops (idempotent). */
+  stop() {
+    return call(() => this.#native.stop())
+  }
+  get pushes() {
+    return call(() => this.#native.pushes())
+  }
+  /** Failed exports (each counted in ferrule_telemetry_dropped_total{kind="otlp_export"}). */
+  get failures() {
+    return call(() => this.#native.failures())
+  }
+  get running() {
+    return call(() => this.#native.running())
+  }
+}
+
+/**
+ * Pushes the registry to an OTLP/HTTP collector (protobuf, `POST .../v1/metrics`) every
+ * `intervalMs` from a core thread. Without `endpoint`, reads OTEL_EXPORTER_OTLP_METRICS_ENDPOINT /
+ * OTEL_EXPORTER_OTLP_ENDPOINT.
+ */
+function pushMetrics(options) {
+  const o = options === undefined || options === null ? {} : options
+  for (const k of Object.keys(o)) {
+    if (!PUSH_OPTIONS.includes(k)) {
+      throw configError('TypeError', `pushMetrics: unknown option ${k}=${describe(o[k])}; allowed: ${PUSH_OPTIONS.join(', ')}`, k)
+    }
+  }
+  const { endpoint = null, intervalMs = 10000, timeoutMs = 5000, serviceName = 'ferrule', headers = null } = o
+  if (endpoint !== null && typeof endpoint !== 'string') throw configError('TypeError', `pushMetrics: endpoint must be a string; got ${describe(endpoint)}`, 'endpoint')
+  if (typeof intervalMs !== 'number') throw configError('TypeError', `pushMetrics: intervalMs must be a number; got ${describe(intervalMs)}`, 'intervalMs')
+  if (typeof timeoutMs !== 'number') throw configError('TypeError', `pushMetrics: timeoutMs must be a number; got ${describe(timeoutMs)}`, 'timeoutMs')
+  const h = headers === null ? null : Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]))
+  return new MetricsPusher(unwrap(call(() => native.pushMetrics(endpoint, intervalMs, timeoutMs, String(serviceName), h))))
+}
+
+module.exports = { Counter, Gauge, Histogram, metricsText, serveMetrics, pushMetrics }

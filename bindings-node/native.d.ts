@@ -86,15 +86,23 @@ export declare class NativeHistogramChild {
   totals(): HistogramTotals
 }
 
-export declare class NativeJsonRepairer {
+export declare class NativeInferenceLog {
   /**
-   * `null` when `text` is strict JSON as given. Otherwise, repaired: `"r" omitted "
-  " repairs
-   * "
-  " text` (the repairs a one-line JSON array); refused: `"x"` and the refusal as JSON.
-   * Counts nothing (not a validation).
+   * Queues one record (masked; content kept only when capture is on). `true`: queued; `false`:
+   * the queue was full and it was dropped (counted); a refusal for a bad outcome.
    */
-  repair(text: string): string | null
+  record(r: InferenceRecordInput): boolean | ConfigError
+  /** `{"columns": [...], "rows": [[...]]}` of a read-only query with `?` parameters (JSON array). */
+  query(sql: string, paramsJson: string): string | ConfigError
+  /** Records newest first, filtered by model, start time (Unix ms) and outcome. */
+  records(model: string | undefined | null, sinceMs: number | undefined | null, outcome: string | undefined | null, limit: number): string | ConfigError
+  /** Waits up to `timeoutMs` until every queued record is written (blocks: tests, shutdown). */
+  flush(timeoutMs: number): boolean
+  close(): void
+  /** The last problem the writer thread hit, if any (taken). */
+  takeError(): string | null
+  path(): string
+  stats(): InferenceLogStats
 }
 
 export declare class NativeJsonValidator {
@@ -103,11 +111,6 @@ export declare class NativeJsonValidator {
    * repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
    */
   validate(text: string): string | null
-  /**
-   * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` /
-   * `repaired` / `invalid`, under this validator's name. Returns false for an unknown verdict.
-   */
-  record(verdict: string): boolean
 }
 
 export declare class NativeLimits {
@@ -138,6 +141,17 @@ export declare class NativeManualClock {
   advance(ms: number): void
   /** Milliseconds since the clock's origin. */
   now(): number
+}
+
+export declare class NativeMetricsPusher {
+  /** Exports now on the thread pool; resolves true when the collector accepted it. */
+  pushNow(): Promise<unknown>
+  /** Pushes a last export and stops (idempotent). */
+  stop(): Promise<unknown>
+  endpoint(): string
+  pushes(): number
+  failures(): number
+  running(): boolean
 }
 
 export declare class NativeMetricsServer {
@@ -225,22 +239,6 @@ export declare class NativeReservation {
   /** Units charged per limit, in the order of the names. */
   get charged(): Array<number>
   get key(): string | null
-}
-
-export declare class NativeRouter {
-  /**
-   * The token (>= 0) of the endpoint for this attempt, skipping the endpoints whose bits are set in
-   * `tried_lo` (0..32) / `tried_hi` (32..64); or `-1 - retryAfterMs` when none can take it.
-   */
-  pick(triedLo: number, triedHi: number): number
-  success(token: number): boolean
-  failure(token: number, status?: number | undefined | null, retryAfterMs?: number | undefined | null): boolean
-  release(token: number): boolean
-  hedgeDelayMs(token: number): number | null
-  tryHedge(token: number): boolean
-  drainEvents(): Array<RouterEventInfo>
-  activeRegion(): string
-  stats(): RouterStatsInfo
 }
 
 export declare class NativeSlo {
@@ -422,14 +420,8 @@ export declare function createGauge(name: string, help: string, labels: Array<st
 
 export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
-/** A repairer with its limits fixed, or why they were refused (the host throws that). */
-export declare function createJsonRepairer(options: JsonValidatorOptions): NativeJsonRepairer | ConfigError
-
-/**
- * A validator with its options fixed, or why they were refused (the host throws that). Its
- * outcomes are counted under `name` (default `parse_json`) in `ferrule_validations_total`.
- */
-export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions, name?: string | undefined | null): NativeJsonValidator | ConfigError
+/** A validator with its options fixed, or why they were refused (the host throws that). */
+export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions): NativeJsonValidator | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
@@ -444,8 +436,6 @@ export declare function createPredictor(name: string, options: PredictorOptions,
  * configuration was refused (the host throws that).
  */
 export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
-
-export declare function createRouter(name: string, strategy: string, endpoints: Array<RouterEndpointSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null): NativeRouter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
 
@@ -512,6 +502,37 @@ export interface HistogramTotals {
   sum: number
 }
 
+export interface InferenceLogStats {
+  queued: number
+  dropped: number
+  written: number
+  writeErrors: number
+  deletedByRetention: number
+}
+
+/** One call's record as the host assembles it (ids from the current span and context). */
+export interface InferenceRecordInput {
+  requestId: string
+  outcome: string
+  model?: string
+  provider?: string
+  template?: string
+  /** The request parameters as JSON object text. */
+  parameters?: string
+  input?: string
+  output?: string
+  inputTokens?: number
+  outputTokens?: number
+  costUsd?: number
+  latencySeconds?: number
+  errorType?: string
+  attempts?: number
+  traceId?: string
+  spanId?: string
+  sessionId?: string
+  userId?: string
+}
+
 export interface JsonValidatorOptions {
   repair?: boolean
   maxInputBytes?: number
@@ -543,6 +564,12 @@ export interface MockOptions {
   maxConnections?: number
   allowNonLoopback?: boolean
 }
+
+/** A new UUID v7 request id (for records made outside any span). */
+export declare function newRequestId(): string
+
+/** Opens (creating if needed) the SQLite file at `path`; a bad path or retention is refused now. */
+export declare function openInferenceLog(path: string, maxAgeMs?: number | undefined | null, maxRows?: number | undefined | null): NativeInferenceLog | ConfigError
 
 /**
  * Panics on purpose, so the node tests can check that a Rust panic reaches JS as an exception and
@@ -649,6 +676,12 @@ export interface ProfileRow {
 export declare function profileRows(by: string, n?: number | undefined | null): Array<ProfileRow> | ConfigError
 
 /**
+ * Starts pushing; `endpoint = null` reads `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` /
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`.
+ */
+export declare function pushMetrics(endpoint: string | undefined | null, intervalMs: number, timeoutMs: number, serviceName: string, headers?: Record<string, string> | undefined | null): NativeMetricsPusher | ConfigError
+
+/**
  * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
  * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
  * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
@@ -696,6 +729,12 @@ export declare function recentSpansJson(): string
 /** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
 export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
 
+/**
+ * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
+ * `invalid`. Returns false for an unknown verdict.
+ */
+export declare function recordValidation(verdict: string, repairKinds?: Array<string> | undefined | null): boolean
+
 /** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
 export declare function redact(text: string): string
 
@@ -706,89 +745,16 @@ export interface Refusal {
 }
 
 /**
+ * Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
+ * omittedRepairs }` or a refusal. Counts nothing (not a validation).
+ */
+export declare function repairJson(text: string, options: JsonValidatorOptions): string | ConfigError
+
+/**
  * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`
  * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
  */
 export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
-
-export interface RouterEndpointSpec {
-  name: string
-  weight: number
-  region?: string
-  priority: number
-  costIn?: number
-  costOut?: number
-  maxConcurrency?: number
-}
-
-export interface RouterEndpointStats {
-  name: string
-  region: string
-  health: string
-  breaker: string
-  requests: number
-  successes: number
-  errors: number
-  released: number
-  outstanding: number
-  latencyEwmaMs?: number
-  latencyP95Ms?: number
-  ejections: number
-  cooldowns: number
-  hedges: number
-  probes: number
-  cooldownRemainingMs: number
-  ejectedRemainingMs: number
-}
-
-export interface RouterEventInfo {
-  event: string
-  warning: boolean
-  message: string
-  router: string
-  endpoint: string
-  from: string
-  to: string
-  reason: string
-  ms?: number
-}
-
-/** Options as the host normalised them, in Node units; absent means the core's default. */
-export interface RouterOptions {
-  failureRate?: number
-  window?: number
-  minCalls?: number
-  openMs?: number
-  ejectAfterFailures?: number
-  ejectionMs?: number
-  maxEjectionMs?: number
-  maxEjectionPercent?: number
-  cooldownMs?: number
-  maxCooldownMs?: number
-  failbackMs?: number
-  probeIntervalMs?: number
-  ewmaMs?: number
-  hedge?: boolean
-  hedgeQuantile?: number
-  hedgeMinSamples?: number
-  hedgeMaxRatio?: number
-  hedgeMinDelayMs?: number
-  seed?: number
-}
-
-export interface RouterStatsInfo {
-  name: string
-  strategy: string
-  activeRegion: string
-  regions: Array<string>
-  failovers: number
-  failbacks: number
-  hedges: number
-  unavailable: number
-  lastResort: number
-  eventsDropped: number
-  endpoints: Array<RouterEndpointStats>
-}
 
 export interface SeriesStats {
   model: string
@@ -835,6 +801,9 @@ export interface SloStats {
   memoryBytes: number
 }
 
+/** Holds `fn` for the next configure call (the host stages it right before configuring). */
+export declare function stageRedactCallback(f: unknown): void
+
 /** Lines queued for the JS `logSink` callback, oldest first. */
 export declare function takeLogLines(): Array<string>
 
@@ -855,6 +824,8 @@ export interface TelemetryOptions {
   logDedupMs?: number
   redactPatterns?: Array<string>
   redactNamedPatterns?: Record<string, string>
+  /** `true`: install the callback staged by `stageRedactCallback`; `false`: remove the callback. */
+  useRedactCallback?: boolean
 }
 
 export declare function telemetryStats(): TelemetryStats
@@ -876,6 +847,8 @@ export interface TelemetryStats {
   logSinkErrors: number
   logLinesDropped: number
   sessionConflicts: number
+  /** Times `redactCallback` threw or could not run (the pattern-masked text was kept). */
+  redactCallbackErrors: number
 }
 
 /** Every HTTP status worth retrying (408, 409, 429, 5xx). */

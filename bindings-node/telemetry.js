@@ -42,7 +42,7 @@ setInterval(drainLines, 250).unref()
 
 const CONFIG_KEYS = new Set([
   'serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'otlpEndpoint',
-  'logSink', 'logLevel', 'logDedupMs', 'redactPatterns',
+  'logSink', 'logLevel', 'logDedupMs', 'redactPatterns', 'redactCallback',
 ])
 
 /**
@@ -76,6 +76,15 @@ function configure(options = {}) {
   const p = options.redactPatterns
   if (Array.isArray(p)) o.redactPatterns = p.map(String)
   else if (p !== undefined && p !== null && typeof p === 'object') o.redactNamedPatterns = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, String(v)]))
+  const cb = options.redactCallback
+  if (cb === false || cb === null) o.useRedactCallback = false
+  else if (typeof cb === 'function') {
+    // Staged, then installed by the configure call right after (same thread, nothing in between).
+    call(() => native.stageRedactCallback(cb))
+    o.useRedactCallback = true
+  } else if (cb !== undefined) {
+    throw configError('TypeError', `configure: redactCallback must be a function (text) => string, or false to remove it; got ${typeof cb}`, 'redactCallback')
+  }
   const refused = call(() => native.configureTelemetry(o))
   if (refused) throw configError(refused.kind, refused.message, refused.param)
   if (typeof s === 'function') {
@@ -265,7 +274,23 @@ function telemetryStats() {
   return { ...call(() => native.telemetryStats()), logSinkCallbackErrors: sinkErrors }
 }
 
+/** Ids of the current span and context, for records made by the host (the inference log). */
+function currentIds() {
+  const st = als.getStore()
+  const s = st && st.span
+  const c = st && st.ctx
+  return {
+    traceId: s ? s.traceId : null,
+    spanId: s ? s.spanId : null,
+    requestId: s ? s.requestId : null,
+    sessionId: c ? c.sessionId : null,
+    userId: c ? c.userId : null,
+  }
+}
+
 module.exports = {
   clearRecentSpans, configure, currentContext, emit, flush, recentSpans, redact, runInContext,
   startSpan, telemetryStats, traceparent, withSpan,
 }
+// Internal to the package (not enumerable, so `index.js` does not re-export it).
+Object.defineProperty(module.exports, 'currentIds', { value: currentIds, enumerable: false })

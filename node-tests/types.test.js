@@ -30,9 +30,12 @@ const interfaces = new Map(declarations(ts.SyntaxKind.InterfaceDeclaration).map(
 
 // A Set: overloads declare one function several times.
 const functions = [...new Set(declarations(ts.SyntaxKind.FunctionDeclaration).map((f) => f.name.text))]
+// `export declare const x: T` (the inference log singleton).
+const constants = declarations(ts.SyntaxKind.VariableStatement).flatMap((v) => v.declarationList.declarations.map((d) => d.name.getText(source)))
 
 test('the declared classes and functions are exactly the runtime exports', () => {
-  assert.deepEqual([...classes.keys(), ...functions].sort(), Object.keys(ferrule).sort())
+  assert.deepEqual([...classes.keys(), ...functions, ...constants].sort(), Object.keys(ferrule).sort())
+  for (const name of constants) assert.equal(typeof ferrule[name], 'object', name)
   for (const name of functions) assert.equal(typeof ferrule[name], 'function', name)
   for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
 })
@@ -76,6 +79,10 @@ function sample(name) {
       return new ferrule.FerruleError('t')
     case 'ValidationError':
       return new ferrule.ValidationError('t', { kind: 'parse' })
+    case 'StorageError':
+      return new ferrule.StorageError('t')
+    case 'InferenceLog':
+      return new ferrule.InferenceLog()
     case 'ManualClock':
       return new ferrule.ManualClock()
     case 'Counter':

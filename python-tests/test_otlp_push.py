@@ -1,13 +1,15 @@
-"""OTLP push from Python: a fake OTLP/HTTP collector receives ferrule's registry as JSON."""
+"""OTLP push from Python: a local OTLP/HTTP receiver decodes ferrule's registry with
+opentelemetry-proto, as a collector would."""
 
 from __future__ import annotations
 
 import http.server
-import json
 import threading
 from typing import Any, Iterator
 
 import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 import ferrule
 from ferrule import ConfigError
@@ -19,8 +21,10 @@ class _Collector(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
         n = int(self.headers["Content-Length"])
-        type(self).bodies.append({"path": self.path, "json": json.loads(self.rfile.read(n)),
-                                  "auth": self.headers.get("Authorization")})
+        req = ExportMetricsServiceRequest()
+        req.ParseFromString(self.rfile.read(n))
+        type(self).bodies.append({"path": self.path, "req": req, "auth": self.headers.get("Authorization"),
+                                  "type": self.headers.get("Content-Type")})
         self.send_response(type(self).status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -42,14 +46,14 @@ def collector() -> Iterator[tuple[str, type[_Collector]]]:
         srv.server_close()
 
 
-def _metric(body: dict[str, Any], name: str) -> dict[str, Any]:
-    for m in body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]:
-        if m["name"] == name:
-            return dict(m)
+def _metric(req: ExportMetricsServiceRequest, name: str) -> Metric:
+    for m in req.resource_metrics[0].scope_metrics[0].metrics:
+        if m.name == name:
+            return m
     raise AssertionError(f"no {name}")
 
 
-def test_push_metrics_sends_the_registry_as_otlp_json(collector: tuple[str, type[_Collector]]) -> None:
+def test_push_metrics_sends_the_registry_as_otlp_protobuf(collector: tuple[str, type[_Collector]]) -> None:
     url, handler = collector
     ferrule.Counter("otlp_py_jobs_total", "Jobs.", ["queue"]).labels("a").inc(9)
     ferrule.record_llm_call(model="gpt-4o", duration_seconds=0.25, input_tokens=10, output_tokens=5)
@@ -61,18 +65,30 @@ def test_push_metrics_sends_the_registry_as_otlp_json(collector: tuple[str, type
     assert len(handler.bodies) == 2, "push_now and the final push on stop"
     sent = handler.bodies[0]
     assert sent["path"] == "/v1/metrics" and sent["auth"] == "Bearer x"
-    body = sent["json"]
-    assert body["resourceMetrics"][0]["resource"]["attributes"][0]["value"]["stringValue"] == "py-test"
-    jobs = _metric(body, "otlp_py_jobs")["sum"]["dataPoints"][0]
-    assert jobs["asDouble"] == 9 and jobs["attributes"] == [{"key": "queue", "value": {"stringValue": "a"}}]
-    dur = _metric(body, "gen_ai.client.operation.duration")
-    keys = {a["key"] for p in dur["histogram"]["dataPoints"] for a in p["attributes"]}
+    assert sent["type"] == "application/x-protobuf"
+    req = sent["req"]
+    res = req.resource_metrics[0].resource.attributes[0]
+    assert (res.key, res.value.string_value) == ("service.name", "py-test")
+    jobs = _metric(req, "otlp_py_jobs").sum
+    assert jobs.is_monotonic and jobs.aggregation_temporality == 2
+    point = jobs.data_points[0]
+    assert point.as_double == 9
+    assert [(a.key, a.value.string_value) for a in point.attributes] == [("queue", "a")]
+    dur = _metric(req, "gen_ai.client.operation.duration")
+    assert dur.unit == "s"
+    points = dur.histogram.data_points
+    keys = {a.key for p in points for a in p.attributes}
     assert {"gen_ai.request.model", "gen_ai.operation.name", "gen_ai.provider.name"} <= keys
+    mine = [p for p in points if any(a.value.string_value == "gpt-4o" for a in p.attributes)]
+    assert mine and sum(p.count for p in mine) >= 1 and len(mine[0].bucket_counts) == len(mine[0].explicit_bounds) + 1
+    tokens = _metric(req, "gen_ai.client.token.usage").histogram.data_points
+    types = {a.value.string_value for p in tokens for a in p.attributes if a.key == "gen_ai.token.type"}
+    assert {"input", "output"} <= types
 
 
 def test_a_failing_collector_is_counted(collector: tuple[str, type[_Collector]]) -> None:
     url, handler = collector
-    handler.status = 500
+    handler.status = 400  # not retryable: one attempt, counted
     pusher = ferrule.push_metrics(url, interval_seconds=3600)
     try:
         assert pusher.push_now() is False

@@ -58,6 +58,10 @@ def test_user_patterns_and_callback() -> None:
     assert ferrule.redact("Acme staff E123456 mailed a@b.io") == "[ORG] staff [EMPLOYEE] mailed [EMAIL]"
     ferrule.configure(redact_patterns=[r"project-\w+"], redact_callback=False)
     assert ferrule.redact("see project-falcon, Acme") == "see [REDACTED], Acme"
+    # A callback given alone keeps the patterns in force.
+    ferrule.configure(redact_callback=lambda s: s.replace("Acme", "[ORG]"))
+    assert ferrule.redact("see project-falcon, Acme") == "see [REDACTED], [ORG]"
+    ferrule.configure(redact_patterns=[], redact_callback=False)
 
 
 def test_failing_callback_keeps_pattern_masking_and_is_counted() -> None:

@@ -44,6 +44,9 @@ def test_call_span_with_attempt_and_fallback_children() -> None:
     spans = by_name()
     assert set(spans) == {"chat gpt-4o", "attempt 1", "fallback"}
     root, att, fb = spans["chat gpt-4o"], spans["attempt 1"], spans["fallback"]
+    # The documented read-back shape (status_message is added when the status carries one).
+    assert {"name", "trace_id", "span_id", "parent_span_id", "start_ns", "end_ns", "status", "attributes"} <= set(root)
+    assert isinstance(root["start_ns"], int) and isinstance(root["attributes"], dict)
     assert root["parent_span_id"] is None
     assert re.fullmatch(r"[0-9a-f]{32}", root["trace_id"]) and re.fullmatch(r"[0-9a-f]{16}", root["span_id"])
     for child in (att, fb):

@@ -8,9 +8,11 @@ mod clock;
 mod error;
 mod fast_call;
 mod fast_policy;
+mod inference_log;
 mod limits;
 mod metrics;
 mod metrics_fast;
+mod metrics_push;
 mod mock;
 mod policy;
 mod profile;
@@ -18,6 +20,7 @@ mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
+mod redact_callback;
 mod router;
 mod telemetry;
 mod validate;
@@ -28,6 +31,9 @@ pub use chaos::{create_chaos, NativeChaos};
 pub use clock::NativeManualClock;
 pub use fast_call::fast_calls;
 pub use fast_policy::policy_fast_calls;
+pub use inference_log::{
+    new_request_id, open_inference_log, InferenceLogStats, InferenceRecordInput, NativeInferenceLog,
+};
 pub use limits::{NativeLimits, NativeLimitsBuilder, NativeReservation};
 pub use metrics::{
     create_counter, create_gauge, create_histogram, metrics_text, serve_metrics, NativeCounter,
@@ -35,6 +41,7 @@ pub use metrics::{
     NativeMetricsServer,
 };
 pub use metrics_fast::{counter_inc_fn, histogram_observe_fn};
+pub use metrics_push::{push_metrics, NativeMetricsPusher};
 pub use mock::{create_mock_server, NativeMockServer};
 pub use policy::{
     create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
@@ -42,6 +49,7 @@ pub use policy::{
 pub use profile::{profile_reset, profile_rows, record_llm_call, set_price};
 pub use rate_limit::{create_rate_limiter, NativeRateLimiter};
 pub use rate_limit_fast_call::rate_limiter_fast_call;
+pub use redact_callback::stage_redact_callback;
 pub use telemetry::{
     clear_recent_spans, configure_telemetry, emit_event, flush_telemetry, recent_spans_json,
     redact, take_log_lines, telemetry_stats, NativeContext, NativeSpan, TelemetryOptions,

@@ -43,6 +43,8 @@ pub struct TelemetryOptions {
     pub log_dedup_ms: Option<f64>,
     pub redact_patterns: Option<Vec<String>>,
     pub redact_named_patterns: Option<HashMap<String, String>>,
+    /// `true`: install the callback staged by `stageRedactCallback`; `false`: remove the callback.
+    pub use_redact_callback: Option<bool>,
 }
 
 fn range(param: &str, value: impl std::fmt::Display, allowed: &str) -> ConfigError {
@@ -136,7 +138,21 @@ pub fn configure_telemetry(o: TelemetryOptions) -> Option<ConfigError> {
         log_level: level,
         log_dedup_seconds: o.log_dedup_ms.map(|ms| ms / 1000.0),
         redact_patterns: patterns,
-        redact_callback: None,
+        redact_callback: match o.use_redact_callback {
+            None => None,
+            Some(false) => Some(None),
+            Some(true) => match crate::redact_callback::take_staged() {
+                Some(cb) => Some(Some(cb)),
+                None => {
+                    return Some(ConfigError {
+                        kind: "TypeError".into(),
+                        code: "FERRULE_INVALID_CONFIG".into(),
+                        param: "redactCallback".into(),
+                        message: "configure: redactCallback must be a function".into(),
+                    })
+                }
+            },
+        },
     };
     Pipeline::global()
         .configure(settings)
@@ -179,6 +195,12 @@ fn params(o: &TelemetryOptions) -> Vec<NodeParam> {
         NodeParam {
             core: "redact_patterns",
             node: "redactPatterns",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "redact_callback",
+            node: "redactCallback",
             millis: false,
             given: None,
         },
@@ -417,7 +439,7 @@ pub fn emit_event(
 ) -> Option<bool> {
     let level = Level::parse(&level)?;
     let p = Pipeline::global();
-    if !p.logger.enabled(level) {
+    if !p.logger.admit(level) {
         return Some(false);
     }
     let mut ev = LogEvent::new(level, event);
@@ -537,6 +559,8 @@ pub struct TelemetryStats {
     pub log_sink_errors: f64,
     pub log_lines_dropped: f64,
     pub session_conflicts: f64,
+    /// Times `redactCallback` threw or could not run (the pattern-masked text was kept).
+    pub redact_callback_errors: f64,
 }
 
 #[napi(catch_unwind)]
@@ -558,6 +582,7 @@ pub fn telemetry_stats() -> TelemetryStats {
         logs_suppressed: s.logger.suppressed as f64,
         log_sink_errors: s.logger.sink_errors as f64,
         log_lines_dropped: js_lines().lost() as f64,
+        redact_callback_errors: s.redact_callback_errors as f64,
         session_conflicts: s.session_conflicts as f64,
     }
 }

@@ -66,6 +66,8 @@ mod _ferrule {
     #[pymodule_export]
     use crate::router::RouterCore;
     #[pymodule_export]
+    use crate::span::new_span;
+    #[pymodule_export]
     use crate::span::Span;
     #[pymodule_export]
     use crate::telemetry::{

@@ -84,6 +84,36 @@ impl Span {
     }
 }
 
+/// `ferrule.span(...)`: the same as `Span(...)`, but a function, so a call with keywords is a
+/// vectorcall (a class call builds a keyword dict first: ~100 ns of the span's budget).
+#[pyfunction]
+#[pyo3(name = "span", signature = (name=None, *, operation=None, model=None, provider=None,
+    role="call", attributes=None, parent=None, traceparent=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn new_span(
+    py: Python<'_>,
+    name: Option<String>,
+    operation: Option<&str>,
+    model: Option<&str>,
+    provider: Option<&str>,
+    role: &str,
+    attributes: Option<&Bound<'_, PyDict>>,
+    parent: Option<PyRef<'_, Span>>,
+    traceparent: Option<&str>,
+) -> PyResult<Span> {
+    Span::new(
+        py,
+        name,
+        operation,
+        model,
+        provider,
+        role,
+        attributes,
+        parent,
+        traceparent,
+    )
+}
+
 #[pymethods]
 impl Span {
     /// A span named `name`, or `"{operation} {model}"` per the GenAI conventions. Its parent is the

@@ -179,12 +179,26 @@ fn field_value(k: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
 /// `error` (an exception), `error_type`, `error_message`); others are event-specific fields.
 /// Returns whether the event was written (false: below the level, or rate-limited).
 #[pyfunction]
-#[pyo3(signature = (event, level="info", message=None, **fields))]
+#[pyo3(signature = (event, level="info", message=None, *, model=None, attempt=None,
+    latency_seconds=None, input_tokens=None, output_tokens=None, cost_usd=None, error=None,
+    error_type=None, error_message=None, **fields))]
+#[allow(clippy::too_many_arguments)]
 pub fn emit(
     py: Python<'_>,
     event: String,
     level: &str,
     message: Option<String>,
+    // The schema fields are named parameters, so the usual call (schema fields only) is a
+    // vectorcall with no keyword dict built and no per-field name matching.
+    model: Option<&Bound<'_, PyAny>>,
+    attempt: Option<u32>,
+    latency_seconds: Option<f64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cost_usd: Option<f64>,
+    error: Option<&Bound<'_, PyAny>>,
+    error_type: Option<&Bound<'_, PyAny>>,
+    error_message: Option<&Bound<'_, PyAny>>,
     fields: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<bool> {
     let Some(level) = Level::parse(level) else {
@@ -197,7 +211,7 @@ pub fn emit(
         ));
     };
     let p = Pipeline::global();
-    if !p.logger.enabled(level) {
+    if !p.logger.admit(level) {
         return Ok(false);
     }
     let mut ev = LogEvent::new(level, event);
@@ -216,30 +230,35 @@ pub fn emit(
             }
         }
     }
+    let text = |v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<String>> {
+        match v.filter(|v| !v.is_none()) {
+            None => Ok(None),
+            Some(v) => match v.cast::<PyString>() {
+                Ok(s) => Ok(Some(s.to_cow()?.into_owned())),
+                Err(_) => Ok(Some(v.str()?.to_cow()?.into_owned())),
+            },
+        }
+    };
+    ev.model = text(model)?;
+    ev.attempt = attempt;
+    ev.latency_seconds = latency_seconds;
+    ev.input_tokens = input_tokens;
+    ev.output_tokens = output_tokens;
+    ev.cost_usd = cost_usd;
+    ev.error_type = text(error_type)?;
+    ev.error_message = text(error_message)?;
+    if let Some(e) = error.filter(|e| !e.is_none()) {
+        ev.error_type = Some(e.get_type().qualname()?.to_string());
+        ev.error_message = Some(e.str()?.to_string());
+    }
     if let Some(f) = fields {
         for (k, v) in f.iter() {
             if v.is_none() {
                 continue;
             }
             let k = k.cast::<PyString>()?.to_cow()?;
-            match k.as_ref() {
-                "model" => ev.model = Some(v.str()?.to_cow()?.into_owned()),
-                "attempt" => ev.attempt = Some(v.extract()?),
-                "latency_seconds" => ev.latency_seconds = Some(v.extract()?),
-                "input_tokens" => ev.input_tokens = Some(v.extract()?),
-                "output_tokens" => ev.output_tokens = Some(v.extract()?),
-                "cost_usd" => ev.cost_usd = Some(v.extract()?),
-                "error_type" => ev.error_type = Some(v.str()?.to_string()),
-                "error_message" => ev.error_message = Some(v.str()?.to_string()),
-                "error" => {
-                    ev.error_type = Some(v.get_type().qualname()?.to_string());
-                    ev.error_message = Some(v.str()?.to_string());
-                }
-                _ => {
-                    let fv = field_value(&k, &v)?;
-                    ev.fields.push((k.into_owned(), fv));
-                }
-            }
+            let fv = field_value(&k, &v)?;
+            ev.fields.push((k.into_owned(), fv));
         }
     }
     guard(py, || p.emit(&ev).is_some())

@@ -1,24 +1,30 @@
-//! OTLP push: the JSON a collector receives, and what happens when the collector fails.
+//! OTLP push: the protobuf a collector receives (decoded with `opentelemetry-proto`), retries,
+//! and what happens when the collector fails.
 
 use ferrule_core::telemetry::otlp::{encode, OtlpConfig, OtlpPusher};
 use ferrule_core::telemetry::snapshot::snapshot;
 use ferrule_core::Registry;
-use serde_json::Value;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, Metric};
+use prost::Message;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// A one-shot fake collector: answers `status` to each POST and hands over (path, headers, body).
-fn collector(
-    status: u16,
-    requests: usize,
-) -> (String, mpsc::Receiver<(String, Vec<String>, Value)>) {
+type Request = (String, Vec<String>, ExportMetricsServiceRequest);
+
+/// A fake collector: answers `statuses[i]` to the i-th POST and hands over (path, headers,
+/// decoded body).
+fn collector(statuses: &[u16]) -> (String, mpsc::Receiver<Request>) {
+    let statuses = statuses.to_vec();
+    let requests = statuses.len();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for conn in l.incoming().take(requests) {
+        for (conn, status) in l.incoming().take(requests).zip(statuses) {
             let mut s = conn.unwrap();
             let mut r = BufReader::new(s.try_clone().unwrap());
             let mut line = String::new();
@@ -45,7 +51,8 @@ fn collector(
                 "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             .unwrap();
-            let _ = tx.send((path, headers, serde_json::from_slice(&body).unwrap()));
+            let decoded = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
+            let _ = tx.send((path, headers, decoded));
         }
     });
     (url, rx)
@@ -79,57 +86,79 @@ fn registry() -> &'static Registry {
     r
 }
 
-fn metric<'a>(body: &'a Value, name: &str) -> &'a Value {
-    body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
-        .as_array()
-        .unwrap()
+fn metric<'a>(body: &'a ExportMetricsServiceRequest, name: &str) -> &'a Metric {
+    body.resource_metrics[0].scope_metrics[0]
+        .metrics
         .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no metric {name} in {body}"))
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no metric {name} in {body:?}"))
+}
+
+fn double(v: &Option<number_data_point::Value>) -> f64 {
+    match v {
+        Some(number_data_point::Value::AsDouble(d)) => *d,
+        other => panic!("not a double: {other:?}"),
+    }
+}
+
+fn counter_value(body: &ExportMetricsServiceRequest, name: &str) -> f64 {
+    match &metric(body, name).data {
+        Some(Data::Sum(s)) => double(&s.data_points[0].value),
+        other => panic!("{name} is not a sum: {other:?}"),
+    }
 }
 
 #[test]
 fn the_encoding_is_an_otlp_export_request_with_genai_names() {
-    let body: Value = serde_json::from_str(&encode(&snapshot(registry()), "svc", 1, 2)).unwrap();
-    let res = &body["resourceMetrics"][0]["resource"]["attributes"][0];
+    // Through the wire format and back, as a collector reads it.
+    let bytes = encode(&snapshot(registry()), "svc", 1, 2).encode_to_vec();
+    let body = ExportMetricsServiceRequest::decode(&bytes[..]).unwrap();
+    let rm = &body.resource_metrics[0];
+    let res = &rm.resource.as_ref().unwrap().attributes[0];
+    assert_eq!(res.key, "service.name");
     assert_eq!(
-        (res["key"].as_str(), res["value"]["stringValue"].as_str()),
-        (Some("service.name"), Some("svc"))
+        res.value.as_ref().unwrap().value,
+        Some(Any::StringValue("svc".into()))
     );
-    let c = metric(&body, "app_calls");
-    assert_eq!(c["sum"]["isMonotonic"], true);
-    assert_eq!(c["sum"]["aggregationTemporality"], 2);
-    let p = &c["sum"]["dataPoints"][0];
-    assert_eq!(p["asDouble"], 5.0);
-    assert_eq!(p["attributes"][0]["key"], "model");
-    assert_eq!(
-        (p["startTimeUnixNano"].as_str(), p["timeUnixNano"].as_str()),
-        (Some("1"), Some("2"))
-    );
+    let Some(Data::Sum(c)) = &metric(&body, "app_calls").data else {
+        panic!("app_calls is not a sum")
+    };
+    assert!(c.is_monotonic);
+    assert_eq!(c.aggregation_temporality, 2, "cumulative");
+    let p = &c.data_points[0];
+    assert_eq!(double(&p.value), 5.0);
+    assert_eq!(p.attributes[0].key, "model");
+    assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (1, 2));
     let h = metric(&body, "gen_ai.client.operation.duration");
-    assert_eq!(h["unit"], "s");
-    let p = &h["histogram"]["dataPoints"][0];
+    assert_eq!(h.unit, "s");
+    let Some(Data::Histogram(h)) = &h.data else {
+        panic!("not a histogram")
+    };
+    let p = &h.data_points[0];
     // error.type is empty on a success, so the attribute is absent.
-    assert_eq!(p["attributes"].as_array().unwrap().len(), 1);
-    assert_eq!(p["attributes"][0]["key"], "gen_ai.request.model");
-    assert_eq!(p["count"], "3");
-    assert_eq!(p["sum"], 3.55);
-    assert_eq!(p["bucketCounts"], serde_json::json!(["1", "1", "1"]));
-    assert_eq!(p["explicitBounds"], serde_json::json!([0.1, 1.0]));
+    assert_eq!(p.attributes.len(), 1);
+    assert_eq!(p.attributes[0].key, "gen_ai.request.model");
+    assert_eq!(p.count, 3);
+    assert_eq!(p.sum, Some(3.55));
+    assert_eq!(p.bucket_counts, vec![1, 1, 1]);
+    assert_eq!(p.explicit_bounds, vec![0.1, 1.0]);
     assert_eq!(
-        p["exemplars"][0]["traceId"],
-        "4bf92f3577b34da6a3ce929d0e0e4736"
+        p.exemplars[0].trace_id,
+        vec![
+            0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e,
+            0x47, 0x36
+        ]
     );
-    assert_eq!(p["exemplars"][0]["asDouble"], 0.5);
-    assert_eq!(
-        metric(&body, "app_depth")["gauge"]["dataPoints"][0]["asDouble"],
-        2.5
-    );
+    assert!(p.exemplars[0].filtered_attributes.is_empty());
+    let Some(Data::Gauge(g)) = &metric(&body, "app_depth").data else {
+        panic!("app_depth is not a gauge")
+    };
+    assert_eq!(double(&g.data_points[0].value), 2.5);
 }
 
 #[test]
 fn the_pusher_posts_to_v1_metrics_with_headers_and_once_more_on_stop() {
-    let (url, rx) = collector(200, 2);
+    let (url, rx) = collector(&[200, 200]);
     let mut cfg = OtlpConfig::new(Some(&url)).unwrap();
     cfg.interval = Duration::from_secs(3600); // only push_now and stop push here
     cfg.headers = vec![("Authorization".into(), "Bearer t".into())];
@@ -139,12 +168,11 @@ fn the_pusher_posts_to_v1_metrics_with_headers_and_once_more_on_stop() {
     assert_eq!(path, "/v1/metrics");
     assert!(headers
         .iter()
-        .any(|h| h == "Content-Type: application/json"));
-    assert!(headers.iter().any(|h| h == "Authorization: Bearer t"));
-    assert_eq!(
-        metric(&body, "app_calls")["sum"]["dataPoints"][0]["asDouble"],
-        5.0
-    );
+        .any(|h| h.eq_ignore_ascii_case("content-type: application/x-protobuf")));
+    assert!(headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("authorization: Bearer t")));
+    assert_eq!(counter_value(&body, "app_calls"), 5.0);
     p.stop();
     assert!(
         rx.recv_timeout(Duration::from_secs(10)).is_ok(),
@@ -155,7 +183,7 @@ fn the_pusher_posts_to_v1_metrics_with_headers_and_once_more_on_stop() {
 
 #[test]
 fn a_failing_collector_is_counted_not_raised() {
-    let (url, rx) = collector(503, 1);
+    let (url, rx) = collector(&[400]);
     let mut cfg = OtlpConfig::new(Some(&format!("{url}/custom/path"))).unwrap();
     cfg.interval = Duration::from_secs(3600);
     let p = OtlpPusher::start(registry(), cfg).unwrap();
@@ -170,6 +198,22 @@ fn a_failing_collector_is_counted_not_raised() {
         text.contains("ferrule_telemetry_dropped_total{kind=\"otlp_export\"}"),
         "{text}"
     );
+}
+
+#[test]
+fn an_overloaded_collector_is_retried_and_the_export_lands() {
+    let (url, rx) = collector(&[503, 429, 200]);
+    let mut cfg = OtlpConfig::new(Some(&url)).unwrap();
+    cfg.interval = Duration::from_secs(3600);
+    let p = OtlpPusher::start(registry(), cfg).unwrap();
+    assert!(p.push_now());
+    let bodies: Vec<Request> = (0..3)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert!(bodies
+        .iter()
+        .all(|b| counter_value(&b.2, "app_calls") == 5.0));
+    assert_eq!((p.pushes(), p.failures()), (1, 0));
 }
 
 #[test]

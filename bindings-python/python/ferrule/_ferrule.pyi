@@ -46,6 +46,7 @@ __all__ += [
 ]
 __all__ += ["AnomalyCore", "DriftCore", "PredictorCore", "SloCore"]
 __all__ += ["JsonValidatorCore", "Repair", "repair_json", "validation_stats"]
+__all__ += ["span"]
 
 __version__: str
 
@@ -349,8 +350,34 @@ def configure(
     redact_callback: Optional[Callable[[str], str]] = None,
     clear_redact_callback: bool = False,
 ) -> None: ...
-def emit(event: str, level: str = "info", message: Optional[str] = None, **fields: Any) -> bool: ...
+def emit(
+    event: str,
+    level: str = "info",
+    message: Optional[str] = None,
+    *,
+    model: Optional[object] = None,
+    attempt: Optional[int] = None,
+    latency_seconds: Optional[float] = None,
+    input_tokens: Optional[int] = None,
+    output_tokens: Optional[int] = None,
+    cost_usd: Optional[float] = None,
+    error: Optional[BaseException] = None,
+    error_type: Optional[object] = None,
+    error_message: Optional[object] = None,
+    **fields: Any,
+) -> bool: ...
 def redact(text: str) -> str: ...
+def span(
+    name: Optional[str] = None,
+    *,
+    operation: Optional[str] = None,
+    model: Optional[str] = None,
+    provider: Optional[str] = None,
+    role: str = "call",
+    attributes: Optional[Dict[str, Any]] = None,
+    parent: Optional[Span] = None,
+    traceparent: Optional[str] = None,
+) -> Span: ...
 def recent_spans() -> List[Dict[str, Any]]: ...
 def clear_recent_spans() -> None: ...
 def flush(timeout_seconds: float = 5.0) -> bool: ...

@@ -9,6 +9,7 @@ from contextvars import ContextVar, Token
 from typing import Any, Dict, Iterable, List, Optional
 
 from ._ferrule import CallContext, Span, bind_context_vars, clear_recent_spans, recent_spans
+from ._ferrule import span as _native_span
 
 __all__ = [
     "CallContext",
@@ -30,7 +31,8 @@ bind_context_vars(_span_var, _context_var)
 #: ``with ferrule.span("chat gpt-4o", provider="openai") as s:`` or
 #: ``ferrule.span(operation="chat", model="gpt-4o", role="attempt")``: a span, child of the current
 #: one. Roles: ``call`` (one call through a policy), ``attempt``, ``validation``, ``fallback``.
-span = Span
+#: The same as ``Span(...)``, as a native function: a call with keywords costs no keyword dict.
+span = _native_span
 
 
 def start_span(

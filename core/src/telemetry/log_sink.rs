@@ -64,7 +64,8 @@ pub struct RotatingFile {
     regular: bool,
     // A lock: lines from many threads must not interleave inside one file, and rotation renames
     // files. Ferrule events are rare (retries, trips, drops), never one per successful call.
-    state: Mutex<(File, u64)>,
+    // The third field is the line buffer, reused so a write allocates nothing.
+    state: Mutex<(File, u64, Vec<u8>)>,
 }
 
 impl RotatingFile {
@@ -86,7 +87,7 @@ impl RotatingFile {
             max_bytes,
             backups,
             regular: meta.is_some_and(|m| m.is_file()),
-            state: Mutex::new((file, size)),
+            state: Mutex::new((file, size, Vec::with_capacity(512))),
         })
     }
 
@@ -106,10 +107,11 @@ impl RotatingFile {
             st.1 = 0;
         }
         // One write per line, so a crash never leaves half a line buffered in memory.
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
-        st.0.write_all(&buf)?;
+        let st = &mut *st;
+        st.2.clear();
+        st.2.extend_from_slice(line.as_bytes());
+        st.2.push(b'\n');
+        st.0.write_all(&st.2)?;
         st.1 += n;
         Ok(())
     }

@@ -50,6 +50,16 @@ impl Logger {
     }
 
     #[inline]
+    /// For hosts that skip building an event below the level: `enabled`, and a skipped event is
+    /// counted as filtered like one `emit` filters, so every event is accounted for.
+    pub fn admit(&self, level: Level) -> bool {
+        if self.enabled(level) {
+            return true;
+        }
+        self.below_level.inc();
+        false
+    }
+
     pub fn enabled(&self, level: Level) -> bool {
         level as u8 >= self.min_level.load(Ordering::Relaxed)
     }

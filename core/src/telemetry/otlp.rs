@@ -1,18 +1,26 @@
-//! OTLP metrics push: every `interval`, the registry is encoded as an OTLP/HTTP JSON
-//! `ExportMetricsServiceRequest` and POSTed to a collector from one background thread (and once
-//! more on stop, so short scripts export too). GenAI families go out under their OpenTelemetry
-//! names (`gen_ai.client.operation.duration`, attributes `gen_ai.request.model`, ...). Plain
-//! `http://` only: a collector sidecar or agent on the host, not TLS to a vendor.
+//! OTLP metrics push: every `interval`, the registry is read once (the same snapshot the
+//! Prometheus exposition encodes, so nothing is recorded twice) into the `opentelemetry-proto`
+//! `ExportMetricsServiceRequest` and POSTed as OTLP/HTTP protobuf, the encoding and HTTP client
+//! (reqwest, blocking) that the `opentelemetry-otlp` span exporter uses, from one background
+//! thread (and once more on stop, so short scripts export too). The SDK's `MetricExporter` only
+//! takes `ResourceMetrics` built by its own instruments (their fields are crate-private), which
+//! would mean recording every sample twice; building the protocol message directly avoids that.
+//! GenAI families go out under their OpenTelemetry names (`gen_ai.client.operation.duration`,
+//! attributes `gen_ai.request.model`, ...). Plain `http://` only: a collector sidecar or agent on
+//! the host, not TLS to a vendor.
 
 use super::builtin;
 use super::desc::Kind;
+use super::histogram::Exemplar;
 use super::histogram::HistogramSnapshot;
 use super::registry::Registry;
 use super::snapshot::{snapshot, FamilySnapshot, Points};
 use crate::error::{check, Error, Result};
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1 as proto;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -130,36 +138,6 @@ fn unix_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn json_f64(out: &mut String, v: f64) {
-    if v.is_finite() {
-        let _ = write!(out, "{v:?}");
-    } else if v.is_nan() {
-        out.push_str("\"NaN\"");
-    } else if v > 0.0 {
-        out.push_str("\"Infinity\"");
-    } else {
-        out.push_str("\"-Infinity\"");
-    }
-}
-
 /// The OpenTelemetry name and unit of a family exported under a Prometheus name.
 fn otel_name(name: &str) -> (&str, &str) {
     match name {
@@ -181,207 +159,210 @@ fn otel_attr(label: &str) -> &str {
     }
 }
 
-/// Writes `"field":[{"key":..,"value":{"stringValue":..}},..]`.
-fn attributes(out: &mut String, field: &str, names: &[String], values: &[String]) {
-    out.push('"');
-    out.push_str(field);
-    out.push_str("\":[");
-    let mut first = true;
-    for (n, v) in names.iter().zip(values) {
-        if v.is_empty() {
-            continue; // an absent attribute (error.type on a success), as in Prometheus
-        }
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str("{\"key\":");
-        json_str(out, otel_attr(n));
-        out.push_str(",\"value\":{\"stringValue\":");
-        json_str(out, v);
-        out.push_str("}}");
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_string())),
+        }),
+        ..Default::default()
     }
-    out.push(']');
 }
 
-fn histogram_point(out: &mut String, s: &HistogramSnapshot, now: u64) {
-    let _ = write!(out, ",\"count\":\"{}\",\"sum\":", s.count);
-    json_f64(out, s.sum);
-    out.push_str(",\"bucketCounts\":[");
-    let mut prev = 0u64;
-    for (i, c) in s.cumulative.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "\"{}\"", c.saturating_sub(prev));
-        prev = *c;
-    }
-    out.push_str("],\"explicitBounds\":[");
-    for (i, b) in s.bounds.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_f64(out, *b);
-    }
-    out.push_str("],\"exemplars\":[");
-    let mut first = true;
-    for e in s.exemplars.iter().flatten() {
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str("{\"asDouble\":");
-        json_f64(out, e.value);
-        let _ = write!(out, ",\"timeUnixNano\":\"{now}\"");
-        let mut attrs = Vec::new();
-        for (k, v) in &e.labels {
-            if k == "trace_id" && v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push_str(",\"traceId\":");
-                json_str(out, &v.to_ascii_lowercase());
-            } else if k == "span_id" && v.len() == 16 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push_str(",\"spanId\":");
-                json_str(out, &v.to_ascii_lowercase());
-            } else {
-                attrs.push((k.clone(), v.clone()));
-            }
-        }
-        let (names, values): (Vec<String>, Vec<String>) = attrs.into_iter().unzip();
-        out.push(',');
-        attributes(out, "filteredAttributes", &names, &values);
-        out.push('}');
-    }
-    out.push(']');
+fn attributes(names: &[String], values: &[String]) -> Vec<KeyValue> {
+    names
+        .iter()
+        .zip(values)
+        // An empty value is an absent attribute (error.type on a success), as in Prometheus.
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(n, v)| kv(otel_attr(n), v))
+        .collect()
 }
 
-/// Encodes families as an OTLP/HTTP JSON `ExportMetricsServiceRequest`. Counters are cumulative
-/// monotonic sums since `start`; gauges are gauges; histograms are cumulative explicit-bucket
-/// histograms with exemplars.
-pub fn encode(fams: &[FamilySnapshot], service_name: &str, start: u64, now: u64) -> String {
-    let mut out = String::with_capacity(8192);
-    out.push_str("{\"resourceMetrics\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
-    json_str(&mut out, service_name);
-    out.push_str("}},{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"ferrule\"}}]},\"scopeMetrics\":[{\"scope\":{\"name\":\"ferrule\",\"version\":");
-    json_str(&mut out, env!("CARGO_PKG_VERSION"));
-    out.push_str("},\"metrics\":[");
-    let mut first_metric = true;
-    for f in fams {
-        let d = &*f.desc;
-        let empty = match &f.points {
-            Points::Scalars(r) => r.is_empty(),
-            Points::Histograms(r) => r.is_empty(),
-        };
-        if empty {
-            continue;
-        }
-        if !first_metric {
-            out.push(',');
-        }
-        first_metric = false;
-        let (name, unit) = otel_name(&d.name);
-        out.push_str("{\"name\":");
-        json_str(&mut out, name);
-        out.push_str(",\"description\":");
-        json_str(&mut out, &d.help);
-        out.push_str(",\"unit\":");
-        json_str(&mut out, unit);
-        match (&f.points, d.kind) {
-            (Points::Scalars(rows), kind) => {
-                if kind == Kind::Counter {
-                    out.push_str(",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[");
-                } else {
-                    out.push_str(",\"gauge\":{\"dataPoints\":[");
-                }
-                for (i, (k, v)) in rows.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push('{');
-                    attributes(&mut out, "attributes", &d.label_names, k);
-                    let _ = write!(out, ",\"startTimeUnixNano\":\"{start}\",\"timeUnixNano\":\"{now}\",\"asDouble\":");
-                    json_f64(&mut out, v.value());
-                    out.push('}');
-                }
-                out.push_str("]}}");
-            }
-            (Points::Histograms(rows), _) => {
-                out.push_str(",\"histogram\":{\"aggregationTemporality\":2,\"dataPoints\":[");
-                for (i, (k, s)) in rows.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push('{');
-                    attributes(&mut out, "attributes", &d.label_names, k);
-                    let _ = write!(
-                        out,
-                        ",\"startTimeUnixNano\":\"{start}\",\"timeUnixNano\":\"{now}\""
-                    );
-                    histogram_point(&mut out, s, now);
-                    out.push('}');
-                }
-                out.push_str("]}}");
-            }
+fn hex_bytes(s: &str, len: usize) -> Option<Vec<u8>> {
+    if s.len() != len * 2 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..len)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+fn exemplar(e: &Exemplar, now: u64) -> proto::Exemplar {
+    let mut out = proto::Exemplar {
+        time_unix_nano: now,
+        value: Some(proto::exemplar::Value::AsDouble(e.value)),
+        ..Default::default()
+    };
+    for (k, v) in &e.labels {
+        match (k.as_str(), hex_bytes(v, 16), hex_bytes(v, 8)) {
+            ("trace_id", Some(b), _) => out.trace_id = b,
+            ("span_id", _, Some(b)) => out.span_id = b,
+            _ => out.filtered_attributes.push(kv(k, v)),
         }
     }
-    out.push_str("]}]}]}");
     out
 }
 
-/// POSTs one export; `Ok(status)` for a 2xx answer.
-fn post(cfg: &OtlpConfig, body: &str) -> std::result::Result<u16, String> {
-    let (hostport, path) = cfg.target().map_err(|e| e.to_string())?;
-    let addr = hostport
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {hostport}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {hostport}"))?;
-    let mut s = TcpStream::connect_timeout(&addr, cfg.timeout)
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(cfg.timeout))
-        .map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(cfg.timeout))
-        .map_err(|e| e.to_string())?;
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nUser-Agent: ferrule/{}\r\n",
-        body.len(),
-        env!("CARGO_PKG_VERSION")
-    );
-    for (k, v) in &cfg.headers {
-        let _ = write!(head, "{k}: {v}\r\n");
+fn histogram_point(
+    labels: Vec<KeyValue>,
+    s: &HistogramSnapshot,
+    start: u64,
+    now: u64,
+) -> proto::HistogramDataPoint {
+    let mut prev = 0u64;
+    proto::HistogramDataPoint {
+        attributes: labels,
+        start_time_unix_nano: start,
+        time_unix_nano: now,
+        count: s.count,
+        sum: Some(s.sum),
+        // OTLP counts per bucket; the snapshot is cumulative (Prometheus `le`).
+        bucket_counts: s
+            .cumulative
+            .iter()
+            .map(|c| {
+                let d = c.saturating_sub(prev);
+                prev = *c;
+                d
+            })
+            .collect(),
+        explicit_bounds: s.bounds.to_vec(),
+        exemplars: s
+            .exemplars
+            .iter()
+            .flatten()
+            .map(|e| exemplar(e, now))
+            .collect(),
+        ..Default::default()
     }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    s.write_all(body.as_bytes())
-        .map_err(|e| format!("send: {e}"))?;
-    let mut resp = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    while !resp.windows(2).any(|w| w == b"\r\n") && resp.len() < 8192 {
-        let n = s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
+}
+
+/// Encodes families as an OTLP `ExportMetricsServiceRequest`. Counters are cumulative monotonic
+/// sums since `start`; gauges are gauges; histograms are cumulative explicit-bucket histograms
+/// with exemplars (trace and span ids in their own fields).
+pub fn encode(
+    fams: &[FamilySnapshot],
+    service_name: &str,
+    start: u64,
+    now: u64,
+) -> ExportMetricsServiceRequest {
+    const CUMULATIVE: i32 = proto::AggregationTemporality::Cumulative as i32;
+    let mut metrics = Vec::with_capacity(fams.len());
+    for f in fams {
+        let d = &*f.desc;
+        let (name, unit) = otel_name(&d.name);
+        let data = match (&f.points, d.kind) {
+            (Points::Scalars(r), _) if r.is_empty() => continue,
+            (Points::Histograms(r), _) if r.is_empty() => continue,
+            (Points::Scalars(rows), kind) => {
+                let points = rows
+                    .iter()
+                    .map(|(k, v)| proto::NumberDataPoint {
+                        attributes: attributes(&d.label_names, k),
+                        start_time_unix_nano: start,
+                        time_unix_nano: now,
+                        value: Some(proto::number_data_point::Value::AsDouble(v.value())),
+                        ..Default::default()
+                    })
+                    .collect();
+                if kind == Kind::Counter {
+                    proto::metric::Data::Sum(proto::Sum {
+                        data_points: points,
+                        aggregation_temporality: CUMULATIVE,
+                        is_monotonic: true,
+                    })
+                } else {
+                    proto::metric::Data::Gauge(proto::Gauge {
+                        data_points: points,
+                    })
+                }
+            }
+            (Points::Histograms(rows), _) => proto::metric::Data::Histogram(proto::Histogram {
+                data_points: rows
+                    .iter()
+                    .map(|(k, s)| histogram_point(attributes(&d.label_names, k), s, start, now))
+                    .collect(),
+                aggregation_temporality: CUMULATIVE,
+            }),
+        };
+        metrics.push(proto::Metric {
+            name: name.to_string(),
+            description: d.help.clone(),
+            unit: unit.to_string(),
+            data: Some(data),
+            ..Default::default()
+        });
+    }
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![proto::ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", service_name),
+                    kv("telemetry.sdk.name", "ferrule"),
+                ],
+                ..Default::default()
+            }),
+            scope_metrics: vec![proto::ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "ferrule".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    ..Default::default()
+                }),
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// POSTs one export as protobuf; `Ok(status)` for a 2xx answer. A refused connection, a 429 or a
+/// 5xx is retried (up to `ATTEMPTS`, backoff x4) unless the pusher is stopping.
+fn post(
+    client: &reqwest::blocking::Client,
+    cfg: &OtlpConfig,
+    url: &str,
+    body: Vec<u8>,
+    stop: &AtomicBool,
+) -> std::result::Result<u16, String> {
+    const ATTEMPTS: u32 = 3;
+    let mut backoff = Duration::from_millis(100);
+    let mut last = String::new();
+    for attempt in 0..ATTEMPTS {
+        let mut req = client
+            .post(url)
+            .header("Content-Type", "application/x-protobuf")
+            .header("User-Agent", concat!("ferrule/", env!("CARGO_PKG_VERSION")))
+            .timeout(cfg.timeout);
+        for (k, v) in &cfg.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let retryable = match req.body(body.clone()).send() {
+            Ok(r) if r.status().is_success() => return Ok(r.status().as_u16()),
+            Ok(r) => {
+                let st = r.status().as_u16();
+                last = format!("collector answered {st}");
+                st == 429 || st >= 500
+            }
+            Err(e) => {
+                last = format!("cannot reach {url}: {e}");
+                true
+            }
+        };
+        if !retryable || attempt + 1 == ATTEMPTS || stop.load(Ordering::Acquire) {
             break;
         }
-        resp.extend_from_slice(&chunk[..n]);
+        std::thread::sleep(backoff);
+        backoff *= 4;
     }
-    let line = String::from_utf8_lossy(&resp);
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "no HTTP status in answer {:?}",
-                line.lines().next().unwrap_or("")
-            )
-        })?;
-    if (200..300).contains(&status) {
-        Ok(status)
-    } else {
-        Err(format!("collector answered {status}"))
-    }
+    Err(last)
 }
 
 struct Shared {
     cfg: OtlpConfig,
+    url: String,
+    client: reqwest::blocking::Client,
     start: u64,
     // A lock with a condition variable, but only for the pusher thread's sleep between exports
     // and for waking it (stop, push now); no caller's path touches it.
@@ -400,8 +381,9 @@ impl Shared {
             &self.cfg.service_name,
             self.start,
             unix_nanos(),
-        );
-        match post(&self.cfg, &body) {
+        )
+        .encode_to_vec();
+        match post(&self.client, &self.cfg, &self.url, body, &self.stop) {
             Ok(_) => {
                 self.pushes.fetch_add(1, Ordering::Relaxed);
                 if self.failing.swap(false, Ordering::Relaxed) {
@@ -436,7 +418,13 @@ pub struct OtlpPusher {
 impl OtlpPusher {
     pub fn start(registry: &'static Registry, cfg: OtlpConfig) -> Result<Self> {
         cfg.validate()?;
+        let (hostport, path) = cfg.target()?;
+        let client = reqwest::blocking::Client::builder()
+            .build()
+            .map_err(|e| Error::conflict(C, "endpoint", "http client", e.to_string()))?;
         let shared = Arc::new(Shared {
+            url: format!("http://{hostport}{path}"),
+            client,
             cfg,
             start: unix_nanos(),
             wake: Mutex::new(false),

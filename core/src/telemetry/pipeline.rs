@@ -186,7 +186,11 @@ impl Pipeline {
         }
         let redactor = if s.redact_patterns.is_some() || s.redact_callback.is_some() {
             let current = self.tracer.redactor();
-            let patterns = s.redact_patterns.clone().unwrap_or_default();
+            // Setting only the callback keeps the patterns in force.
+            let patterns = s
+                .redact_patterns
+                .clone()
+                .unwrap_or_else(|| current.user_patterns().to_vec());
             let cb = match s.redact_callback.clone() {
                 Some(cb) => cb,
                 None if current.has_callback() => {

@@ -152,6 +152,8 @@ const MIN_SECRET_LEN: usize = 15;
 pub struct Redactor {
     markers: AhoCorasick,
     rules: Vec<Rule>,
+    /// The user patterns as given, so a new callback can keep them.
+    user: Vec<(String, String)>,
     callback: Option<RedactCallback>,
     callback_errors: StripedCounter,
 }
@@ -216,6 +218,7 @@ impl Redactor {
         Ok(Self {
             markers,
             rules,
+            user: user.to_vec(),
             callback,
             callback_errors: StripedCounter::new(),
         })
@@ -224,6 +227,11 @@ impl Redactor {
     /// How many times the user callback failed (its input was still pattern-masked).
     pub fn callback_errors(&self) -> u64 {
         self.callback_errors.get()
+    }
+
+    /// The user patterns `(name, regex)` this redactor was built with.
+    pub fn user_patterns(&self) -> &[(String, String)] {
+        &self.user
     }
 
     pub fn has_callback(&self) -> bool {
