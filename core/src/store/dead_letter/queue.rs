@@ -144,7 +144,11 @@ fn declare_families() {
                  replayed, replay_failed, store_error.",
                 &["name", "outcome"],
             ));
-        debug_assert!(ok.is_ok(), "dead-letter metric declarations: {:?}", ok.err());
+        debug_assert!(
+            ok.is_ok(),
+            "dead-letter metric declarations: {:?}",
+            ok.err()
+        );
     });
 }
 
