@@ -114,6 +114,10 @@ function sample(name) {
       return new ferrule.DriftDetector('t')
     case 'ErrorPredictor':
       return new ferrule.ErrorPredictor('t')
+    case 'DeadLetterQueue':
+      return new ferrule.DeadLetterQueue({ path: require('node:path').join(require('node:os').tmpdir(), `ferrule-types-dlq-${process.pid}.sqlite`) })
+    case 'DeadLetter':
+      return new ferrule.DeadLetter({ id: 1, key: 'k', payload: '{}', errors: [], attempts: 1, firstFailedUnixMs: 0, lastFailedUnixMs: 0, traceId: null, replayCount: 0 })
     default:
       throw new Error(`no sample for ${name}`)
   }

@@ -126,3 +126,7 @@ __all__ += [
 from .integrations import wrap_openai
 
 __all__ += ["wrap_openai"]
+
+from .dead_letter import DeadLetter, DeadLetterQueue, ReplayReport
+
+__all__ += ["DeadLetter", "DeadLetterQueue", "ReplayReport"]

@@ -207,9 +207,10 @@ impl DeadLetterQueue {
         }
     }
 
+    /// Every drop, rejection and store failure is logged at warning (and counted by the caller);
+    /// the bindings route `log` to Python's `logging` / Node's console.
     fn warn(&self, event: &'static str, msg: String) {
-        log::warn!("{msg}");
-        Pipeline::global().warn(event, msg);
+        log::warn!(target: "ferrule::dead_letter", "{event}: {msg}");
     }
 
     fn store_error(&self, op: &str, e: Error) -> Error {
