@@ -183,7 +183,18 @@ class DeadLetterQueue {
    */
   push(payload, { errors = [], key = 'manual', attempts = 1, traceId = null } = {}) {
     const textPayload = typeof payload === 'string' ? payload : JSON.stringify(payload, jsonReplacer)
+    const dropOldest = this.#native.onFull === 'dropOldest'
+    const evictedBefore = dropOldest ? this.#native.stats().evicted : 0
     const id = call(() => this.#native.push(String(key), textPayload, errors.map(String), attempts, traceId))
+    if (dropOldest) {
+      const evicted = this.#native.stats().evicted - evictedBefore
+      if (evicted > 0) {
+        process.emitWarning(`ferrule: dead-letter queue ${this.name} is full (maxItems=${this.maxItems}); dropped the ${evicted} oldest item(s) (onFull=dropOldest)`, {
+          type: 'FerruleWarning',
+          code: 'FERRULE_DEAD_LETTER_EVICTED',
+        })
+      }
+    }
     if (id === null) {
       process.emitWarning(`ferrule: dead-letter queue ${this.name} is full (maxItems=${this.maxItems}); item from ${key} not stored (onFull=reject)`, {
         type: 'FerruleWarning',

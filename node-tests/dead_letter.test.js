@@ -63,6 +63,7 @@ test('onFull reject and dropOldest are counted, warned and exported', async () =
   await new Promise((r) => setImmediate(r))
   process.off('warning', on)
   assert.ok(warnings.includes('FERRULE_DEAD_LETTER_REJECTED'))
+  assert.ok(warnings.includes('FERRULE_DEAD_LETTER_EVICTED'))
   const m = metricsText()
   assert.match(m, /ferrule_dead_letters_total\{name="node_rej",outcome="rejected"\} 2/)
   assert.match(m, /ferrule_dead_letters_total\{name="node_drop",outcome="evicted"\} 2/)

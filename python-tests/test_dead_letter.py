@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -50,7 +51,7 @@ def test_push_list_len_get_purge(dlq_path: Path) -> None:
 
 
 def test_bad_configuration_names_the_parameter(dlq_path: Path) -> None:
-    with pytest.raises(ferrule.ConfigError, match="on_full='sometimes'"):
+    with pytest.raises(ferrule.ConfigError, match='on_full="sometimes" is not allowed'):
         ferrule.DeadLetterQueue(dlq_path, on_full="sometimes")
     with pytest.raises(ferrule.ConfigError, match=r"max_items=0 is out of range"):
         ferrule.DeadLetterQueue(dlq_path, max_items=0)
@@ -261,9 +262,12 @@ def test_openai_async_replay_keeps_a_request_that_still_fails(dlq_path: Path) ->
         q = ferrule.DeadLetterQueue(dlq_path, mask=False)
         policy = ferrule.Policy(retry=ferrule.Retry(2, backoff=ferrule.Backoff.constant(0.0)), dead_letter=q)
 
+        async def create(**kw: Any) -> Any:
+            return await client.chat.completions.create(**kw)
+
         async def main() -> ferrule.ReplayReport:
             with pytest.raises(ferrule.RetryError):
-                await policy.call(client.chat.completions.create, model="m", messages=[{"role": "user", "content": "a"}])
+                await policy.call(create, model="m", messages=[{"role": "user", "content": "a"}])
             # the third request is still faulted: the replay fails and the item stays
             r1 = await q.replay_async(lambda d: client.chat.completions.create(*d.args, **d.kwargs))
             assert (r1.succeeded, r1.failed) == (0, 1)
