@@ -98,6 +98,10 @@ pub trait DeadLetterStore: Send + Sync {
     /// Items currently stored.
     fn len(&self) -> Result<u64>;
 
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
     /// Up to `limit` items, oldest first (by id), whose `last_failed_unix_ms >= since_unix_ms` and
     /// whose id is greater than `after_id` (a cursor, so a replay pages through without revisiting).
     fn list(
