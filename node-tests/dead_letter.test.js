@@ -95,7 +95,12 @@ test('replay removes successes, keeps failures with the new error, and a poison 
 
 test('a policy stores a call that exhausted its retries: arguments, error chain, attempts, trace id', async () => {
   const q = new DeadLetterQueue({ path: file(), mask: false })
-  const p = retrying(3, { deadLetter: q, name: 'ask' })
+  const p = new Policy({
+    retry: { attempts: 3, retryOn: () => true, backoff: { kind: 'constant', delayMs: 0 }, budgetRatio: null },
+    clock: new ManualClock(),
+    deadLetter: q,
+    name: 'ask',
+  })
   let calls = 0
   const ask = p.wrap(async (_ctx, prompt, opts) => {
     calls++
