@@ -832,6 +832,8 @@ export interface PolicyOptions {
   signal?: AbortSignal
   clock?: ManualClock
   name?: string
+  /** Stores every call that exhausted its retries and fallbacks (arguments, error chain, attempts, trace id). */
+  deadLetter?: DeadLetterQueue
 }
 
 export interface PolicyStats {
@@ -1372,3 +1374,107 @@ export class InferenceLog {
 
 /** The process's inference log. */
 export declare const inferenceLog: InferenceLog
+// -- dead-letter queue (issue 9) -------------------------------------------------------------------
+
+export interface DeadLetterQueueOptions {
+  /** The SQLite file; several processes may share it. Default `'ferrule-dlq.sqlite'`. */
+  path?: string
+  /** Default 10000. */
+  maxItems?: number
+  /** What a full queue does with a new item: refuse it (default) or delete the oldest. Both counted. */
+  onFull?: 'reject' | 'dropOldest'
+  /** Mask payloads and errors with the redaction rules (default true); off only when replay needs the exact arguments. */
+  mask?: boolean
+  /** The queue's name in metrics. Default `'default'`. */
+  name?: string
+  /** How long one replayer holds an item before another may take it. Default 300000. */
+  replayLeaseMs?: number
+}
+
+export interface DeadLetterPushOptions {
+  errors?: string[]
+  key?: string
+  attempts?: number
+  traceId?: string | null
+}
+
+export interface DeadLetterReplayOptions {
+  filter?: (item: DeadLetter) => boolean
+  /** At most this many items are handled. */
+  max?: number
+  /** Only items that last failed at or after this time (unix ms or a Date). */
+  since?: number | Date
+}
+
+export interface ReplayReport {
+  /** Handled and removed. */
+  succeeded: number
+  /** The handler threw; kept with the new error. */
+  failed: number
+  /** Refused by `filter`. */
+  skipped: number
+  /** Held by another replayer. */
+  busy: number
+}
+
+export interface DeadLetterStats {
+  stored: number
+  rejected: number
+  evicted: number
+  replayed: number
+  replayFailed: number
+  storeErrors: number
+}
+
+export interface DeadLetterInit {
+  id: number
+  key: string
+  payload: string
+  errors: string[]
+  attempts: number
+  firstFailedUnixMs: number
+  lastFailedUnixMs: number
+  traceId: string | null
+  replayCount: number
+}
+
+/** One stored request: the call's arguments as JSON (`{"args": [...]}` for a policy's calls), masked unless `mask: false`. */
+export class DeadLetter {
+  constructor(init: DeadLetterInit)
+  readonly id: number
+  readonly key: string
+  readonly payload: string
+  /** The error chain, oldest first; a failed replay appends. */
+  readonly errors: string[]
+  readonly attempts: number
+  readonly firstFailedUnixMs: number
+  readonly lastFailedUnixMs: number
+  readonly traceId: string | null
+  readonly replayCount: number
+  /** The payload parsed from JSON (the text when it is not JSON). */
+  data(): unknown
+  /** The arguments of the failed call. */
+  readonly args: unknown[]
+}
+
+/** Requests that exhausted their retries and fallbacks, kept durably to replay once the fault is gone. */
+export class DeadLetterQueue {
+  constructor(options?: DeadLetterQueueOptions)
+  readonly name: string
+  readonly maxItems: number
+  readonly onFull: 'reject' | 'dropOldest'
+  /** Items stored (every process). */
+  readonly size: number
+  readonly length: number
+  /** The id once durable; null when full with `onFull: 'reject'`. */
+  push(payload: unknown, options?: DeadLetterPushOptions): number | null
+  list(limit?: number, since?: number | Date): Promise<DeadLetter[]>
+  get(id: number): Promise<DeadLetter | null>
+  remove(id: number): Promise<boolean>
+  /** Deletes items that last failed before `before` (all when omitted); resolves to how many. */
+  purge(before?: number | Date): Promise<number>
+  oldestAgeMs(): number
+  stats(): DeadLetterStats
+  /** Successes removed, failures kept with the new error; a poison message never blocks the others. */
+  replay(handler: (item: DeadLetter) => unknown, options?: DeadLetterReplayOptions): Promise<ReplayReport>
+}

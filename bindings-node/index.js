@@ -20,6 +20,7 @@ const { normalizeChat } = require('./normalize.js')
 const { StorageError } = require('./errors.js')
 const { pushMetrics } = require('./metrics.js')
 const { inferenceLog, InferenceLog } = require('./inference_log.js')
+const { DeadLetterQueue, DeadLetter } = require('./dead_letter.js')
 
 module.exports = {
   Chaos,
@@ -63,4 +64,6 @@ module.exports = {
   pushMetrics,
   inferenceLog,
   InferenceLog,
+  DeadLetterQueue,
+  DeadLetter,
 }

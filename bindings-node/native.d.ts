@@ -56,6 +56,22 @@ export declare class NativeCounterChild {
   value(): number
 }
 
+export declare class NativeDeadLetterQueue {
+  /** The id once durable; null when full with `onFull: "reject"` (counted and logged). */
+  push(key: string, payload: string, errors: Array<string>, attempts: number, traceId?: string | undefined | null): number | null
+  size(): number
+  list(limit: number, sinceUnixMs?: number | undefined | null): Array<DeadLetterItem>
+  get(id: number): DeadLetterItem | null
+  remove(id: number): boolean
+  purge(beforeUnixMs?: number | undefined | null): number
+  oldestAgeMs(): number
+  stats(): DeadLetterStats
+  get name(): string
+  get maxItems(): number
+  get onFull(): string
+  replayCursor(sinceUnixMs?: number | undefined | null, max?: number | undefined | null): NativeReplayCursor
+}
+
 export declare class NativeDrift {
   observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
@@ -229,6 +245,16 @@ export declare class NativeRateLimiter {
   /** Drops every key whose state equals a new key's; returns how many. */
   evictIdle(): number
   stats(): RateLimiterStats
+}
+
+/** One replay run, stepped by the JS loop (which awaits the user's handler). */
+export declare class NativeReplayCursor {
+  next(): DeadLetterItem | null
+  skip(): void
+  claim(id: number): boolean
+  succeeded(id: number): void
+  failed(id: number, error: string): void
+  report(): ReplayReportJs
 }
 
 /** What `Limits.acquire` charged; settle it once with the real usage. */
@@ -414,6 +440,12 @@ export declare function createChaos(options: ChaosOptions): NativeChaos | Config
 
 export declare function createCounter(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeCounter | ConfigError
 
+/**
+ * Opens the queue, or says why the configuration was refused (the host throws that). A file that
+ * cannot be opened is a thrown storage error.
+ */
+export declare function createDeadLetterQueue(o: DeadLetterOptions): NativeDeadLetterQueue | ConfigError
+
 export declare function createDrift(name: string, options: DriftOptions, clock?: NativeManualClock | undefined | null): NativeDrift | ConfigError
 
 export declare function createGauge(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeGauge | ConfigError
@@ -438,6 +470,36 @@ export declare function createPredictor(name: string, options: PredictorOptions,
 export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
+
+export interface DeadLetterItem {
+  id: number
+  key: string
+  payload: string
+  errors: Array<string>
+  attempts: number
+  firstFailedUnixMs: number
+  lastFailedUnixMs: number
+  traceId?: string
+  replayCount: number
+}
+
+export interface DeadLetterOptions {
+  path: string
+  name?: string
+  maxItems?: number
+  onFull?: string
+  mask?: boolean
+  replayLeaseMs?: number
+}
+
+export interface DeadLetterStats {
+  stored: number
+  rejected: number
+  evicted: number
+  replayed: number
+  replayFailed: number
+  storeErrors: number
+}
 
 export interface DriftOptions {
   dim?: number
@@ -749,6 +811,13 @@ export interface Refusal {
  * omittedRepairs }` or a refusal. Counts nothing (not a validation).
  */
 export declare function repairJson(text: string, options: JsonValidatorOptions): string | ConfigError
+
+export interface ReplayReportJs {
+  succeeded: number
+  failed: number
+  skipped: number
+  busy: number
+}
 
 /**
  * Milliseconds the server asked to wait, from `[name, value]` pairs and the HTTP status; `null`

@@ -14,6 +14,14 @@ const { ManualClock, nativeOf } = require('./clock.js')
 const { transient, retryAfterMsOf } = require('./transient.js')
 const { Deadlines } = require('./deadlines.js')
 const { Chaos } = require('./chaos.js')
+const { DeadLetterQueue, storeFailure } = require('./dead_letter.js')
+const { traceparent } = require('./telemetry.js')
+
+/** The current span's trace id, for a dead letter (null outside spans). */
+function currentTraceId() {
+  const tp = traceparent()
+  return tp ? tp.split('-')[1] || null : null
+}
 
 // NativePolicy.decide's give-up codes (see src/policy.rs).
 const REASONS = {
@@ -29,7 +37,7 @@ const NOTE_FALLBACK = 1
 const NOTE_FALLBACK_FAILED = 2
 const NOTE_TIMEOUT = 3
 
-const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name']
+const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name', 'deadLetter']
 const RETRY_OPTIONS = [
   'attempts',
   'backoff',
@@ -185,6 +193,7 @@ class Policy {
   #deadlines = null
   #hookErrors = 0
   #chaos
+  #deadLetter
   #begin
   #success
   #firstBudget
@@ -270,6 +279,12 @@ class Policy {
     }
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw configError('TypeError', `Policy: signal=${describe(options.signal)} must be an AbortSignal`, 'signal')
+    }
+    if (options.deadLetter !== undefined && options.deadLetter !== null) {
+      if (!(options.deadLetter instanceof DeadLetterQueue)) {
+        throw configError('TypeError', `Policy: deadLetter=${describe(options.deadLetter)} must be a DeadLetterQueue`, 'deadLetter')
+      }
+      this.#deadLetter = options.deadLetter
     }
     this.#signal = options.signal
     this.#name = options.name === undefined ? 'policy' : String(options.name)
@@ -389,6 +404,7 @@ class Policy {
       const alts = this.#fallback
       if (alts === undefined || (this.#fallbackOn !== undefined && !this.#fallbackOn(err))) {
         this.#native.note(NOTE_FAILED)
+        if (this.#deadLetter !== undefined) storeFailure(this.#deadLetter, this.#name, err, args, currentTraceId())
         throw err
       }
       this.#native.note(NOTE_FALLBACK)
@@ -417,6 +433,7 @@ class Policy {
           // a frozen error keeps its own cause
         }
       }
+      if (this.#deadLetter !== undefined) storeFailure(this.#deadLetter, this.#name, last, args, currentTraceId())
       throw last
     }
   }

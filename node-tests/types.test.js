@@ -123,6 +123,10 @@ function sample(name) {
       return new ferrule.ErrorPredictor('t')
     case 'Router':
       return new ferrule.Router({ endpoints: [{ name: 'a', call: () => 1 }] })
+    case 'DeadLetterQueue':
+      return new ferrule.DeadLetterQueue({ path: require('node:path').join(require('node:os').tmpdir(), `ferrule-types-dlq-${process.pid}.sqlite`) })
+    case 'DeadLetter':
+      return new ferrule.DeadLetter({ id: 1, key: 'k', payload: '{}', errors: [], attempts: 1, firstFailedUnixMs: 0, lastFailedUnixMs: 0, traceId: null, replayCount: 0 })
     default:
       throw new Error(`no sample for ${name}`)
   }

@@ -187,3 +187,15 @@ def use_wrap_openai() -> None:
     client: openai.OpenAI = ferrule.wrap_openai(openai.OpenAI(api_key="k"), ferrule.Policy(retry=ferrule.Retry(3)))
     aclient: openai.AsyncOpenAI = ferrule.wrap_openai(openai.AsyncOpenAI(api_key="k"), model_policies={})
     print(client.chat.completions, aclient.embeddings)
+
+
+def use_dead_letter(tmp: str) -> None:
+    dlq = ferrule.DeadLetterQueue(tmp, max_items=100, on_full="drop_oldest", mask=False)
+    policy = ferrule.Policy(retry=ferrule.Retry(2), dead_letter=dlq)
+    depth: int = len(dlq)
+    items: list[ferrule.DeadLetter] = dlq.list(10, since=0.0)
+    first_errors: tuple[str, ...] = items[0].errors if items else ()
+    report: ferrule.ReplayReport = dlq.replay(lambda item: None, filter=lambda item: item.attempts > 1, max=5)
+    ok: int = report.succeeded
+    purged: int = dlq.purge()
+    del policy, depth, first_errors, ok, purged

@@ -5,6 +5,7 @@
 mod breaker;
 mod chaos;
 mod clock;
+mod dead_letter;
 mod error;
 mod fast_call;
 mod fast_policy;
@@ -29,6 +30,7 @@ mod watch;
 pub use breaker::{create_breaker, NativeBreaker};
 pub use chaos::{create_chaos, NativeChaos};
 pub use clock::NativeManualClock;
+pub use dead_letter::{create_dead_letter_queue, NativeDeadLetterQueue, NativeReplayCursor};
 pub use fast_call::fast_calls;
 pub use fast_policy::policy_fast_calls;
 pub use inference_log::{

@@ -7,6 +7,7 @@ mod chaos;
 mod clock;
 mod context;
 mod context_vars;
+mod dead_letter;
 mod error;
 mod gil;
 mod inference_log;
@@ -40,6 +41,8 @@ mod _ferrule {
     use crate::context::CallContext;
     #[pymodule_export]
     use crate::context_vars::bind_context_vars;
+    #[pymodule_export]
+    use crate::dead_letter::{DeadLetterQueueCore, ReplayCursorCore};
     #[pymodule_export]
     use crate::inference_log::InferenceLogCore;
     #[pymodule_export]

@@ -72,3 +72,11 @@ pub use route::endpoint::{EndpointConfig, Health};
 pub use route::event::{EventKind as RouteEventKind, RouteEvent};
 pub use route::router::{EndpointStats, Router, RouterConfig, RouterStats};
 pub use route::strategy::Strategy as RouteStrategy;
+pub use store::dead_letter::memory::MemoryDeadLetterStore;
+pub use store::dead_letter::queue::{
+    DeadLetterConfig, DeadLetterQueue, ReplayCursor, ReplayReport,
+};
+pub use store::dead_letter::sqlite::SqliteDeadLetterStore;
+pub use store::dead_letter::{
+    Capacity as DeadLetterCapacity, DeadLetter, DeadLetterStore, NewDeadLetter, OnFull, Pushed,
+};

@@ -131,3 +131,6 @@ from .normalize import ChatResponse, normalize_chat
 from .router import Endpoint, Router
 
 __all__ += ["ChatResponse", "Endpoint", "Router", "normalize_chat"]
+from .dead_letter import DeadLetter, DeadLetterQueue, ReplayReport
+
+__all__ += ["DeadLetter", "DeadLetterQueue", "ReplayReport"]

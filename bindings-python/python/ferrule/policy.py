@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional, Tuple, TypeVar, cast
 from ._ferrule import ManualClock, PolicyCore
 from .breaker import FAILURE, IGNORED, SUCCESS, CircuitBreaker, ExcMatcher, _matcher
 from .chaos import Chaos
+from .dead_letter import DeadLetterQueue
 from .deadline import _deadline, _tighter, system_now
 from .errors import CircuitOpenError, RateLimitedError, RetryError, TimeoutError
 from .fallback import UNSET, Fallback
@@ -63,7 +64,9 @@ class Policy:
     retries and waits. ``fallback``: a value, a callable ``(error, *args, **kwargs)`` or a list of
     them tried in order, taken for errors matching ``fallback_on`` (default every ``Exception``).
     ``chaos``: a ``ferrule.Chaos``, innermost. ``clock``: a ``ferrule.testing.ManualClock`` for tests
-    (waits then advance it instead of sleeping).
+    (waits then advance it instead of sleeping). ``dead_letter``: a ``ferrule.DeadLetterQueue`` that
+    stores every call that exhausted its retries and fallbacks (arguments, error chain, attempts,
+    trace id); the caller still gets the error.
 
     Use as ``@policy`` on ``def`` or ``async def``, or ``policy.call(fn, *args, **kwargs)``.
     """
@@ -85,6 +88,7 @@ class Policy:
         "_sleep",
         "_asleep",
         "_now",
+        "_dlq",
         "__weakref__",
     )
 
@@ -102,7 +106,12 @@ class Policy:
         chaos: Optional[Chaos] = None,
         clock: Optional[ManualClock] = None,
         name: str = "policy",
+        dead_letter: Optional[DeadLetterQueue] = None,
     ) -> None:
+        if dead_letter is not None and not isinstance(dead_letter, DeadLetterQueue):
+            raise TypeError(
+                f"Policy: dead_letter={dead_letter!r} is not allowed; allowed: a ferrule.DeadLetterQueue or None"
+            )
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"Policy: retry={retry!r} is not allowed; allowed: a ferrule.Retry or None")
         if breaker is not None and not isinstance(breaker, CircuitBreaker):
@@ -129,6 +138,7 @@ class Policy:
                 "Policy: hard_timeout=True conflicts: it needs timeout_seconds or total_timeout_seconds"
             )
         self.name = name
+        self._dlq = dead_letter
         self._retry = retry
         self._breaker = breaker
         self._limiter = rate_limiter
@@ -165,6 +175,25 @@ class Policy:
             # A broken hook must not break the call; it is counted and logged.
             self._hook_errors += 1
             _log.warning("%s: hook %r raised", self.name, fn, exc_info=True)
+
+    # -- the dead-letter queue: off the success path, only after the call failed for good ---------
+
+    def _dead_letter(self, exc: BaseException, args: Any, kwargs: Any) -> None:
+        dlq = self._dlq
+        assert dlq is not None
+        attempts = 1
+        e: Optional[BaseException] = exc
+        while e is not None:  # the RetryError may sit under a fallback's error
+            if isinstance(e, RetryError):
+                attempts = e.attempts
+                break
+            e = e.__cause__ or e.__context__
+        dlq._store_failure(self.name, exc, args, kwargs, attempts)
+
+    async def _dead_letter_async(self, exc: BaseException, args: Any, kwargs: Any) -> None:
+        # The store fsyncs: off the event loop. Context copied so the trace id is the caller's.
+        ctx = contextvars.copy_context()
+        await asyncio.get_running_loop().run_in_executor(None, ctx.run, self._dead_letter, exc, args, kwargs)
 
     # -- the retry decision, shared by sync and async ------------------------------------------
 
@@ -329,8 +358,16 @@ class Policy:
             fb = self._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):
                 self._core.note("failed")
+                if self._dlq is not None:
+                    self._dead_letter(exc, args, kwargs)
                 raise
-            return fb.run_sync(self._core, exc, args, kwargs)
+            if self._dlq is None:
+                return fb.run_sync(self._core, exc, args, kwargs)
+            try:
+                return fb.run_sync(self._core, exc, args, kwargs)
+            except Exception as fb_exc:
+                self._dead_letter(fb_exc, args, kwargs)
+                raise
 
     def _wrap_sync(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         call = self._call_sync
@@ -532,8 +569,16 @@ class Policy:
             fb = self._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):
                 self._core.note("failed")
+                if self._dlq is not None:
+                    await self._dead_letter_async(exc, args, kwargs)
                 raise
-            return await fb.run_async(self._core, exc, args, kwargs)
+            if self._dlq is None:
+                return await fb.run_async(self._core, exc, args, kwargs)
+            try:
+                return await fb.run_async(self._core, exc, args, kwargs)
+            except Exception as fb_exc:
+                await self._dead_letter_async(fb_exc, args, kwargs)
+                raise
 
     def _wrap_async(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         call = self._call_async

@@ -1,3 +1,4 @@
 //! Durable stores: the inference log (issue 5).
 
+pub mod dead_letter;
 pub mod inference_log;
