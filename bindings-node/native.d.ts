@@ -511,10 +511,17 @@ export interface MockOptions {
 export declare function panicForTest(): void
 
 /**
- * `[begin, success]` for `policy`: `begin()` counts a call and returns its start (clock ns),
- * `success()` counts its success and returns `undefined`.
+ * `[begin, success, enter, succeed]` for `policy`: `begin()` counts a call and returns its start
+ * (clock ns), `success()` counts its success and returns `undefined`. `enter()` is `begin` plus
+ * `breaker`'s acquire: it writes the start into `startOut[0]` and returns the breaker's answer as
+ * its fast `acquire()` does (a permit token, a refusal code, or `{ token, transition }`), `0`
+ * without a breaker. `succeed(token)` is `success` plus the breaker's record of a success:
+ * `undefined`, or the transition it caused.
+ *
+ * `startOut` is a `Float64Array` the caller keeps alive for as long as it keeps these functions
+ * (the host's `Policy` holds both in private fields, so neither outlives the other).
  */
-export declare function policyFastCalls(policy: NativePolicy): unknown
+export declare function policyFastCalls(policy: NativePolicy, breaker: NativeBreaker | undefined | null, startOut: unknown): unknown
 
 /** Options as the host layer normalised them. Absent means the core's default. */
 export interface PolicyOptions {
@@ -609,9 +616,12 @@ export interface ProfileRow {
 export declare function profileRows(by: string, n?: number | undefined | null): Array<ProfileRow> | ConfigError
 
 /**
- * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
- * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * `[tryAcquire, tryAcquireOne]` for `limiter`. `tryAcquire(n, key?)`: `true` admitted, `false`
+ * refused (`1` / `0` instead when warnings wait in `takeWarnings`), `undefined` when `n` is not a
+ * valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
  * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+ * `tryAcquireOne()`: the same for one unit and no key, the common call, reading no argument (one
+ * unit always fits a limiter: its burst or limit is at least 1).
  */
 export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
 
