@@ -84,6 +84,9 @@ function matcher(key, spec) {
   )
 }
 
+/** @type {(breaker: CircuitBreaker) => object} */
+let internals
+
 class CircuitBreaker {
   // The native breaker serves the cold calls; the hot path uses this breaker's own two native
   // functions, which cost far less to call than a native method (see src/fast_call.rs).
@@ -103,6 +106,19 @@ class CircuitBreaker {
   #listeners = []
   #listenerErrors = 0
   #classifierErrors = 0
+
+  static {
+    // For policy.js only: a policy runs its breaker stage itself, asking the core once per attempt
+    // for both (see src/fast_policy.rs), and uses these for everything but the plain success.
+    internals = (b) => ({
+      native: b.#native,
+      name: b.#name,
+      judgesValues: b.#failureOnResult !== undefined,
+      dispatch: (t) => b.#dispatch(t),
+      recordValue: (token, value) => b.#recordValue(token, value),
+      recordError: (token, err) => b.#recordError(token, err),
+    })
+  }
 
   /**
    * @param {string} name
@@ -401,4 +417,4 @@ class CircuitBreaker {
   }
 }
 
-module.exports = { CircuitBreaker }
+module.exports = { CircuitBreaker, breakerInternals: (b) => internals(b) }

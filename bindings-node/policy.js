@@ -8,7 +8,7 @@
 // called function reads `signal`.
 
 const native = require('./native.js')
-const { CircuitBreaker } = require('./breaker.js')
+const { CircuitBreaker, breakerInternals } = require('./breaker.js')
 const { CircuitOpenError, RetryError, TimeoutError, configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
 const { transient, retryAfterMsOf } = require('./transient.js')
@@ -36,6 +36,9 @@ const NOTE_FAILED = 0
 const NOTE_FALLBACK = 1
 const NOTE_FALLBACK_FAILED = 2
 const NOTE_TIMEOUT = 3
+// The breaker's refusals as `enter` returns them (see src/fast_call.rs): -1 wait unknown, -2 - ms.
+const REJECTED_UNKNOWN = -1
+const REJECTED_AFTER = -2
 
 const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name', 'deadLetter']
 const RETRY_OPTIONS = [
@@ -196,6 +199,10 @@ class Policy {
   #deadLetter
   #begin
   #success
+  #enter
+  #succeed
+  #startOut = new Float64Array(1)
+  #breakerInternals
   #firstBudget
 
   /** @param {object} [options] see index.d.ts */
@@ -255,13 +262,19 @@ class Policy {
     }
     if (!(made instanceof native.NativePolicy)) throw configError(made.kind, made.message, made.param)
     this.#native = made
-    // The hot path calls these two raw native functions, far cheaper than methods (src/fast_policy.rs).
-    ;[this.#begin, this.#success] = native.policyFastCalls(made)
-    this.#firstBudget = made.firstAttemptBudgetMs()
     if (options.breaker !== undefined && options.breaker !== null) {
       if (!(options.breaker instanceof CircuitBreaker)) throw configError('TypeError', `Policy: breaker=${describe(options.breaker)} must be a CircuitBreaker`, 'breaker')
       this.#breaker = options.breaker
+      this.#breakerInternals = breakerInternals(options.breaker)
     }
+    // The hot path calls these raw native functions, far cheaper than methods (src/fast_policy.rs):
+    // begin/success without a breaker or a timeout, enter/succeed (which also ask the breaker) with.
+    ;[this.#begin, this.#success, this.#enter, this.#succeed] = native.policyFastCalls(
+      made,
+      this.#breakerInternals === undefined ? null : this.#breakerInternals.native,
+      this.#startOut,
+    )
+    this.#firstBudget = made.firstAttemptBudgetMs()
     if (options.rateLimiter !== undefined && options.rateLimiter !== null) {
       if (typeof options.rateLimiter.acquire !== 'function') {
         throw configError('TypeError', `Policy: rateLimiter=${describe(options.rateLimiter)} must have acquire(n, { key, timeoutMs, signal })`, 'rateLimiter')
@@ -312,7 +325,11 @@ class Policy {
     if (this.#chaos !== undefined) fn = this.#chaos.wrap(fn, this.#sleep)
     const policy = this
     let wrapped
-    if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {
+    if (this.#limiter === undefined && this.#signal === undefined && (this.#bounded || this.#breaker !== undefined)) {
+      wrapped = function (...args) {
+        return policy.#guarded(fn, args)
+      }
+    } else if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {
       wrapped = function (...args) {
         return policy.#call(fn, args, undefined)
       }
@@ -374,6 +391,9 @@ class Policy {
   // -- the hot path: one begin, the call, one success -----------------------------------------
 
   #call(fn, args, callSignal) {
+    if (callSignal === undefined && this.#limiter === undefined && this.#signal === undefined && (this.#bounded || this.#breaker !== undefined)) {
+      return this.#guarded(fn, args)
+    }
     const signal = callSignal === undefined ? this.#signal : anySignal(this.#signal, callSignal)
     const start = this.#begin()
     let r
@@ -393,6 +413,104 @@ class Policy {
     }
     const failed = (e) => this.#guard(this.#loop(fn, args, signal, start, 1, e, true), args)
     return r instanceof Promise ? r.then(ok, failed) : Promise.resolve(r).then(ok, failed)
+  }
+
+  // The steady state with a breaker and/or a timeout (no limiter, no signal), first attempt: one
+  // crossing before (count, start, ask the breaker), the call, one after (record both). The caller's
+  // promise is settled by the call or by the shared deadline timer, whichever comes first; the breaker
+  // stage is the CircuitBreaker's own logic (classification, listeners) run inline. Any failure goes
+  // on to the general loop, exactly as from #call.
+  #guarded(fn, args) {
+    let token = this.#enter()
+    const start = this.#startOut[0]
+    if (typeof token !== 'number') {
+      // Admitted, and this admission moved the breaker open -> half-open: tell listeners first.
+      this.#breakerInternals.dispatch(token.transition)
+      token = token.token
+    } else if (token < 0) {
+      const refusal = new CircuitOpenError(this.#breakerInternals.name, token === REJECTED_UNKNOWN ? null : REJECTED_AFTER - token)
+      return this.#guard(this.#loop(fn, args, undefined, start, 1, refusal, true), args)
+    }
+    const budget = this.#firstBudget
+    if (budget === null) {
+      // A breaker, no timeout.
+      let r
+      try {
+        r = fn(FIRST_ATTEMPT_UNBOUNDED, ...args)
+      } catch (e) {
+        return this.#firstFailed(fn, args, start, token, e)
+      }
+      return (r instanceof Promise ? r : Promise.resolve(r)).then(
+        (v) => this.#firstValue(fn, args, start, token, v),
+        (e) => this.#firstFailed(fn, args, start, token, e),
+      )
+    }
+    const at = performance.now() + budget
+    const ctx = new AttemptContext(1, at, undefined)
+    const deadlines = this.#deadlines
+    return new Promise((resolve, reject) => {
+      const entry = {
+        at,
+        done: false,
+        expire: () => {
+          this.#native.note(NOTE_TIMEOUT)
+          const err = new TimeoutError(`${this.#name}: attempt timed out after ${budget.toFixed(1)}ms`, budget)
+          ctx.expire(err)
+          try {
+            resolve(this.#firstFailed(fn, args, start, token, err))
+          } catch (e) {
+            reject(e)
+          }
+        },
+      }
+      deadlines.add(entry)
+      let r
+      try {
+        r = fn(ctx, ...args)
+      } catch (e) {
+        deadlines.settle(entry)
+        return resolve(this.#firstFailed(fn, args, start, token, e))
+      }
+      const onValue = (v) => {
+        if (entry.done) return // timed out first: the timeout is the outcome
+        deadlines.settle(entry)
+        try {
+          resolve(this.#firstValue(fn, args, start, token, v))
+        } catch (e) {
+          reject(e)
+        }
+      }
+      const onError = (e) => {
+        if (entry.done) return
+        deadlines.settle(entry)
+        try {
+          resolve(this.#firstFailed(fn, args, start, token, e))
+        } catch (e2) {
+          reject(e2)
+        }
+      }
+      if (r instanceof Promise) r.then(onValue, onError)
+      else Promise.resolve(r).then(onValue, onError)
+    })
+  }
+
+  #firstValue(fn, args, start, token, v) {
+    const b = this.#breakerInternals
+    const check = this.#retry === undefined ? undefined : this.#retry.retryOnResult
+    if (check === undefined && (b === undefined || !b.judgesValues)) {
+      const t = this.#succeed(token)
+      if (t !== undefined) b.dispatch(t)
+      return v
+    }
+    if (b !== undefined) b.recordValue(token, v)
+    if (check !== undefined && check(v)) return this.#guard(this.#loop(fn, args, undefined, start, 1, v, 'result'), args)
+    this.#success()
+    return v
+  }
+
+  #firstFailed(fn, args, start, token, e) {
+    if (this.#breakerInternals !== undefined) this.#breakerInternals.recordError(token, e)
+    return this.#guard(this.#loop(fn, args, undefined, start, 1, e, true), args)
   }
 
   // -- fallback -----------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ let internals
 class RateLimiter {
   #native
   #tryAcquire
+  #tryAcquireOne
   #clock
   #name
 
@@ -109,7 +110,7 @@ class RateLimiter {
       throw configError(created.kind, created.message, created.param)
     }
     this.#native = created
-    this.#tryAcquire = native.rateLimiterFastCall(created)
+    ;[this.#tryAcquire, this.#tryAcquireOne] = native.rateLimiterFastCall(created)
     this.#name = name
   }
 
@@ -136,8 +137,14 @@ class RateLimiter {
   tryAcquire(n = 1, key) {
     let r
     try {
-      // Without a key, one argument: the native side then skips reading a key.
-      r = key === undefined ? this.#tryAcquire(n) : this.#tryAcquire(n, keyOf(key))
+      // One unit without a key, the common call: no argument to read. Without a key, one
+      // argument: the native side then skips reading a key.
+      r =
+        key === undefined
+          ? n === 1
+            ? this.#tryAcquireOne()
+            : this.#tryAcquire(n)
+          : this.#tryAcquire(n, keyOf(key))
     } catch (e) {
       throw internalError(e)
     }

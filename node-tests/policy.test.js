@@ -382,3 +382,44 @@ test('chaos inside a policy is retried, waits on the policy clock and is counted
   assert.equal(s.retries, s.chaosErrorsInjected)
   assert.equal(clock.now() - t0, 200 * s.chaosCalls)
 })
+
+test('the first attempt with a breaker and a timeout runs the breaker stage exactly as the breaker does', async () => {
+  // This path asks the core once before (count, start, breaker acquire) and once after (success and
+  // breaker record): transitions from either reach the breaker's listeners, classification holds.
+  const clock = new ManualClock()
+  const breaker = new CircuitBreaker('first', {
+    consecutiveFailures: 2,
+    failureRate: null,
+    minCalls: 1,
+    openMs: 5000,
+    halfOpenCalls: 1,
+    failureOnResult: (v) => v === 'bad',
+    clock,
+  })
+  const seen = []
+  breaker.on('stateChange', (from, to) => seen.push(`${from}>${to}`))
+  const p = new Policy({ breaker, timeoutMs: 1000, clock })
+  const call = p.wrap((ctx, v) => {
+    assert.equal(ctx.attempt, 1)
+    if (v instanceof Error) throw v
+    return v
+  })
+  assert.equal(await call('ok'), 'ok')
+  assert.equal(await call('bad'), 'bad', 'a value judged a failure still reaches the caller')
+  await assert.rejects(call(new Error('boom')), /boom/)
+  assert.deepEqual(seen, ['closed>open'])
+  const refused = await call('ok').catch((e) => e)
+  assert.ok(refused instanceof CircuitOpenError)
+  clock.advance(5000)
+  assert.equal(await call('ok'), 'ok')
+  assert.deepEqual(seen, ['closed>open', 'open>half_open', 'half_open>closed'])
+  const b = breaker.stats()
+  assert.equal(b.calls, 4)
+  assert.equal(b.successes, 2)
+  assert.equal(b.failures, 2)
+  assert.equal(b.rejected, 1)
+  const s = p.stats()
+  assert.equal(s.calls, 5)
+  assert.equal(s.successes, 3)
+  assert.equal(s.failures, 2)
+})

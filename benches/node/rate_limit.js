@@ -2,7 +2,8 @@
 // Side-by-side: the cost of one rate-limit decision in one process. Synchronous checks
 // (ferrule tryAcquire, limiter's tryRemoveTokens) on their admit path, limits high enough that every
 // call passes; bottleneck has no synchronous check, so its row is one scheduled job, awaited.
-// Rounds are interleaved and the median round counts, as in benches/node/breaker.js.
+// Rounds are interleaved and the median round counts, as in benches/node/breaker.js; the rows are
+// process CPU time per call (steady on a shared machine), wall time alongside.
 
 const { RateLimiter } = require('ferrule')
 const limiter = require('limiter')
@@ -17,16 +18,23 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
+function cpuNs(c0, n) {
+  const c = process.cpuUsage(c0)
+  return ((c.user + c.system) * 1000) / n
+}
+
 function runSync(call, n) {
+  const c0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   for (let i = 0; i < n; i++) call()
-  return Number(process.hrtime.bigint() - t0) / n
+  return { wall: Number(process.hrtime.bigint() - t0) / n, cpu: cpuNs(c0, n) }
 }
 
 async function runAsync(call, n) {
+  const c0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   for (let i = 0; i < n; i++) await call()
-  return Number(process.hrtime.bigint() - t0) / n
+  return { wall: Number(process.hrtime.bigint() - t0) / n, cpu: cpuNs(c0, n) }
 }
 
 // Bottleneck takes milliseconds per job: its rounds are kept to a few jobs so the run stays short.
@@ -34,7 +42,7 @@ async function calibrate(c) {
   const least = c.async ? 5 : 100
   let n = least
   for (;;) {
-    const ns = c.async ? await runAsync(c.call, n) : runSync(c.call, n)
+    const ns = (c.async ? await runAsync(c.call, n) : runSync(c.call, n)).wall
     if (ns * n > 20e6) return Math.max(least, Math.round((ROUND_MS * 1e6) / ns))
     n *= 4
   }
@@ -54,7 +62,7 @@ async function main() {
     { name: "ferrule tokenBucket.tryAcquire(1, 'tenant-42')", call: () => bucket.tryAcquire(1, 'tenant-42') },
     { name: 'ferrule slidingWindow.tryAcquire()', call: () => window.tryAcquire() },
     { name: 'limiter 4.1 RateLimiter.tryRemoveTokens(1)', call: () => rl.tryRemoveTokens(1), peer: true },
-    { name: 'limiter 4.1 TokenBucket.tryRemoveTokens(1)', call: () => tb.tryRemoveTokens(1) },
+    { name: 'limiter 4.1 TokenBucket.tryRemoveTokens(1)', call: () => tb.tryRemoveTokens(1), peer: true },
     { name: 'bottleneck 2.19 schedule(job), awaited', call: () => bottleneck.schedule(job), async: true },
   ]
   for (const c of list) {
@@ -66,15 +74,19 @@ async function main() {
   for (let r = 0; r < ROUNDS; r++) {
     for (const c of list) c.rounds.push(c.async ? await runAsync(c.call, c.n) : runSync(c.call, c.n))
   }
-  const base = median(list.find((c) => c.ferrule).rounds)
-  console.log('\n## rate limit decision, admit path (Node, median of interleaved rounds)')
-  console.log(`${'contender'.padEnd(50)} ${'ns/call'.padStart(10)} ${'x ferrule'.padStart(10)}`)
+  const cpu = (c) => median(c.rounds.map((r) => r.cpu))
+  const wall = (c) => median(c.rounds.map((r) => r.wall))
+  const base = cpu(list.find((c) => c.ferrule))
+  console.log(`\n## rate limit decision, admit path (Node ${process.version}, ${ROUNDS} interleaved rounds, medians)`)
+  console.log(`${'contender'.padEnd(50)} ${'cpu ns/call'.padStart(12)} ${'x ferrule'.padStart(10)} ${'wall ns/call'.padStart(13)}`)
   for (const c of list) {
-    const ns = median(c.rounds)
-    console.log(`${c.name.padEnd(50)} ${ns.toFixed(1).padStart(10)} ${(ns / base).toFixed(2).padStart(10)}`)
+    const ns = cpu(c)
+    console.log(`${c.name.padEnd(50)} ${ns.toFixed(1).padStart(12)} ${(ns / base).toFixed(2).padStart(10)} ${wall(c).toFixed(1).padStart(13)}`)
   }
-  const peer = median(list.find((c) => c.peer).rounds)
-  console.log(`target: ferrule tryAcquire <= limiter tryRemoveTokens (${peer.toFixed(1)} ns) -> ${base.toFixed(1)} ns ${base <= peer ? 'MET' : 'MISSED'}`)
+  for (const p of list.filter((c) => c.peer)) {
+    const peer = cpu(p)
+    console.log(`target: ferrule tryAcquire <= ${p.name} (${peer.toFixed(1)} ns cpu) -> ${base.toFixed(1)} ns ${base <= peer ? 'MET' : 'MISSED'}`)
+  }
   const s = bucket.stats()
   if (s.rejected !== 0) throw new Error(`ferrule refused during the bench: ${JSON.stringify(s)}`)
   await bottleneck.stop()

@@ -3,7 +3,7 @@
 
 use crate::rate_limit::{units, NativeRateLimiter};
 use crate::rate_limit_events::LimiterHandle;
-use crate::raw_fn::{call_info, function, guard, status};
+use crate::raw_fn::{call_info, functions, guard, status, Callback};
 use napi::{sys, Env};
 use napi_derive::napi;
 use std::ptr;
@@ -11,21 +11,51 @@ use std::ptr;
 /// Keys up to this many UTF-8 bytes are read into a stack buffer; longer ones are allocated.
 const KEY_STACK: usize = 128;
 
-/// `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
-/// warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+/// `[tryAcquire, tryAcquireOne]` for `limiter`. `tryAcquire(n, key?)`: `true` admitted, `false`
+/// refused (`1` / `0` instead when warnings wait in `takeWarnings`), `undefined` when `n` is not a
+/// valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
 /// is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+/// `tryAcquireOne()`: the same for one unit and no key, the common call, reading no argument (one
+/// unit always fits a limiter: its burst or limit is at least 1).
 #[napi(catch_unwind)]
 pub fn rate_limiter_fast_call<'e>(
     env: &'e Env,
     limiter: &NativeRateLimiter,
 ) -> napi::Result<napi::bindgen_prelude::Unknown<'e>> {
-    // SAFETY: the live env of this callback; `try_acquire` reads its data as a `LimiterHandle`.
+    let fns: [(&str, Callback); 2] = [
+        ("tryAcquire", try_acquire),
+        ("tryAcquireOne", try_acquire_one),
+    ];
+    // SAFETY: the live env of this callback; both callbacks read their data as a `LimiterHandle`.
+    unsafe { functions(env.raw(), &limiter.inner, &fns) }
+}
+
+/// `true`/`false`, or `1`/`0` when warnings wait in `takeWarnings`.
+#[inline(always)]
+unsafe fn answer(
+    env: sys::napi_env,
+    limiter: &LimiterHandle,
+    admitted: bool,
+) -> napi::Result<sys::napi_value> {
+    let mut v = ptr::null_mut();
+    if limiter.events.pending() {
+        // Rare: warnings wait in `takeWarnings`; a number instead of a boolean says so.
+        return status(unsafe { sys::napi_create_int32(env, admitted as i32, &mut v) }).map(|()| v);
+    }
+    // true and false are V8's singletons: nothing is allocated.
+    status(unsafe { sys::napi_get_boolean(env, admitted, &mut v) }).map(|()| v)
+}
+
+unsafe extern "C" fn try_acquire_one(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
     unsafe {
-        let f = function(env.raw(), &limiter.inner, "tryAcquire", try_acquire)?;
-        Ok(napi::bindgen_prelude::Unknown::from_raw_unchecked(
-            env.raw(),
-            f,
-        ))
+        guard(env, || {
+            let (limiter, _, []) = call_info::<LimiterHandle, 0>(env, info)?;
+            let admitted = limiter.try_acquire(1, None).is_ok();
+            answer(env, limiter, admitted)
+        })
     }
 }
 
@@ -54,13 +84,7 @@ unsafe extern "C" fn try_acquire(
                     limiter.try_acquire(n, key).is_ok()
                 }
             };
-            let mut v = ptr::null_mut();
-            if limiter.events.pending() {
-                // Rare: warnings wait in `takeWarnings`; a number instead of a boolean says so.
-                return status(sys::napi_create_int32(env, admitted as i32, &mut v)).map(|()| v);
-            }
-            // true and false are V8's singletons: nothing is allocated.
-            status(sys::napi_get_boolean(env, admitted, &mut v)).map(|()| v)
+            answer(env, limiter, admitted)
         })
     }
 }

@@ -547,6 +547,10 @@ impl CircuitBreaker {
             Some(start) => {
                 let now = self.clock.now_nanos();
                 let dur_us = ((now / 1000).wrapping_sub(start)) & P_START_MASK;
+                // Recorded on another thread, the clock may read a few ns before the permit's read
+                // (see clock.rs): a wrapped "negative" duration is zero, not ~9.5 hours. (So a call
+                // over 2^34 µs, ~4.8 h, does not count as slow.)
+                let dur_us = if dur_us > P_START_MASK / 2 { 0 } else { dur_us };
                 (now, self.slow_nanos > 0 && dur_us * 1000 >= self.slow_nanos)
             }
             None => (0, false),

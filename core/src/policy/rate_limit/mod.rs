@@ -129,7 +129,9 @@ pub struct RateLimiter {
     clock: ClockRef,
     events: Events,
     admitted: StripedCounter,
-    admitted_units: StripedCounter,
+    /// Units admitted beyond one per admission: the common single-unit decision then makes one
+    /// counter increment, not two (`admitted_units` = `admitted` + this).
+    extra_units: StripedCounter,
     rejected: StripedCounter,
     waits: StripedCounter,
     wait_nanos: StripedCounter,
@@ -218,7 +220,7 @@ impl RateLimiter {
             clock: clock.into(),
             events,
             admitted: StripedCounter::new(),
-            admitted_units: StripedCounter::new(),
+            extra_units: StripedCounter::new(),
             rejected: StripedCounter::new(),
             waits: StripedCounter::new(),
             wait_nanos: StripedCounter::new(),
@@ -362,7 +364,7 @@ impl RateLimiter {
             name: self.config.name.clone(),
             algorithm: self.config.algorithm.as_str(),
             admitted: self.admitted.get(),
-            admitted_units: self.admitted_units.get(),
+            admitted_units: self.admitted.get().wrapping_add(self.extra_units.get()),
             rejected: self.rejected.get(),
             waits: self.waits.get(),
             wait_seconds_total: self.wait_nanos.get() as f64 / 1e9,
@@ -397,7 +399,9 @@ impl RateLimiter {
     #[inline]
     fn note_admitted(&self, n: u64) {
         self.admitted.inc();
-        self.admitted_units.add(n);
+        if n > 1 {
+            self.extra_units.add(n - 1);
+        }
     }
 
     #[inline]
