@@ -49,13 +49,28 @@ impl SlidingWindow {
     /// Reads the packed word as of `now`: a stored window one behind becomes the previous bucket, an
     /// older one is empty. The index wraps; a cell idle for an exact multiple of 2^k windows reads its
     /// old counts as current, which can only deny, never over-admit.
+    ///
+    /// A stored window one *ahead* of `now` means this thread read the clock, was preempted, and
+    /// another thread has since charged the next window: the view is that window as of its first
+    /// instant (everything in it counts, the previous bucket at full weight), so the stale reading
+    /// can neither wipe the newer counts nor admit past them. (Idle exactly 2^k − 1 windows reads the
+    /// same way: again it can only deny, for at most one window.)
     #[inline]
     fn view(&self, word: u64, now: u64) -> View {
         let index = now / self.w;
         let stored = word >> (2 * self.bits);
         let prev = (word >> self.bits) & self.count_mask;
         let cur = word & self.count_mask;
-        let (prev, cur) = match index.wrapping_sub(stored) & self.index_mask {
+        let behind = index.wrapping_sub(stored) & self.index_mask;
+        if behind == self.index_mask {
+            return View {
+                index: index + 1,
+                prev,
+                cur,
+                elapsed: 0,
+            };
+        }
+        let (prev, cur) = match behind {
             0 => (prev, cur),
             1 => (cur, 0),
             _ => (0, 0),
@@ -214,6 +229,25 @@ mod tests {
             "two windows on, the cell is fresh"
         );
         assert_eq!(s.time_to_fresh(&c, 10 * W), 0);
+    }
+
+    #[test]
+    fn a_stale_clock_reading_never_wipes_or_overruns_the_next_window() {
+        // Thread A reads the clock just before a window boundary and is preempted; thread B charges
+        // the next window to the limit. A's take with its stale reading must see B's counts.
+        let s = SlidingWindow::new(10, W);
+        let c = s.new_cell();
+        s.take(&c, 5 * W + 1, 10).unwrap();
+        let stale = 5 * W - 1;
+        let wait = s.take(&c, stale, 1).unwrap_err();
+        assert!(wait > 0);
+        assert_eq!(s.peek(&c, stale, 1), wait);
+        // B's counts survive: the window is still full for an up-to-date reader.
+        assert!(s.take(&c, 5 * W + 2, 1).is_err());
+        // A refund charged in the newer window, applied with a stale reading, still lands there.
+        s.refund(&c, stale, 3, 5 * W + 1);
+        assert_eq!(s.take(&c, 5 * W + 2, 3), Ok(()));
+        assert!(s.take(&c, 5 * W + 2, 1).is_err());
     }
 
     #[test]
