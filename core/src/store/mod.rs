@@ -1,3 +1,5 @@
 //! Durable stores: the inference log (issue 5).
 
 pub mod inference_log;
+#[cfg(feature = "redis")]
+pub mod redis_backend;
