@@ -15,6 +15,7 @@ const { wrapOpenAI } = require('./openai.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
+const { RedisBackend } = require('./redis_backend.js')
 
 module.exports = {
   Chaos,
@@ -52,4 +53,5 @@ module.exports = {
   repairJson,
   validated,
   validationStats,
+  RedisBackend,
 }

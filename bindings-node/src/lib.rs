@@ -18,6 +18,7 @@ mod rate_limit;
 mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
+mod redis_backend;
 mod telemetry;
 mod validate;
 mod watch;

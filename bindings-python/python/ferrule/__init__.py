@@ -126,3 +126,7 @@ __all__ += [
 from .integrations import wrap_openai
 
 __all__ += ["wrap_openai"]
+
+from .redis_backend import RedisBackend
+
+__all__ += ["RedisBackend"]

@@ -1,8 +1,9 @@
 //! A breaker shared across processes through Redis. Callers keep the local breaker's fast path (one
-//! atomic load); a background thread, every `interval`, publishes this process's trips and its
-//! window counts since the last sync, and applies what the others published: an open breaker anywhere
-//! opens it everywhere within one interval (plus a round trip), and the summed window counts trip it
-//! when no single process has seen `min_calls`. When Redis is down the breaker simply stays local.
+//! atomic load); a background thread publishes this process's trips at once (woken by the transition)
+//! and, every `interval`, its window counts since the last sync, and applies what the others published:
+//! an open breaker anywhere opens it everywhere within one interval (plus a round trip), and the summed
+//! window counts trip it when no single process has seen `min_calls`. When Redis is down the breaker
+//! simply stays local.
 
 use crate::policy::breaker::{CircuitBreaker, Reason, State};
 use crate::store::redis_backend::RedisBackend;
@@ -94,6 +95,8 @@ struct Shared {
     seen_successes: AtomicU64,
     seen_failures: AtomicU64,
     stop: AtomicBool,
+    /// The sync thread, woken at once by a local trip so the open is published without waiting.
+    thread: std::sync::OnceLock<std::thread::Thread>,
     syncs: AtomicU64,
     errors: AtomicU64,
     published: AtomicU64,
@@ -139,6 +142,7 @@ impl BreakerSync {
             seen_successes: AtomicU64::new(0),
             seen_failures: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            thread: std::sync::OnceLock::new(),
             syncs: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             published: AtomicU64::new(0),
@@ -153,6 +157,9 @@ impl BreakerSync {
                 if let Some(s) = weak.upgrade() {
                     let ms = t.open_for.map_or(1, |d| d.as_millis().max(1) as u64);
                     s.pending_open_ms.store(ms, Ordering::Release);
+                    if let Some(t) = s.thread.get() {
+                        t.unpark(); // a futex wake: the round trip happens on the sync thread
+                    }
                 }
             }
         });
@@ -169,6 +176,7 @@ impl BreakerSync {
                 store: "breaker sync",
                 message: e.to_string(),
             })?;
+        let _ = shared.thread.set(thread.thread().clone());
         Ok(Self {
             shared,
             thread: Some(thread),
