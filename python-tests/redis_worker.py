@@ -11,18 +11,29 @@ import ferrule
 
 
 def limit(url: str, name: str, start_at: float, seconds: float) -> None:
-    """Hammers a shared 100/s bucket from ``start_at`` (wall clock) for ``seconds``."""
+    """Hammers a shared 100/s bucket from ``start_at`` (wall clock) for ``seconds``; reports the wall
+    time of its first admission and of its last try (the server's clock is the same machine's)."""
     backend = ferrule.RedisBackend(url, prefix="mp", on_backend_error="fail_closed", timeout_seconds=1.0)
     lim = ferrule.RateLimiter.token_bucket(100, 1.0, 100, name=name, backend=backend)
     while time.time() < start_at:
         time.sleep(0.001)
     end = start_at + seconds
     admitted = tries = 0
-    while time.time() < end:
+    first = last = None  # (wall time before the call, after it): the server's time lies between
+    while True:
+        before = time.time()
+        if before >= end:
+            break
         tries += 1
-        if lim.try_acquire():
+        ok = lim.try_acquire()
+        after = time.time()
+        if ok:
             admitted += 1
-    print(json.dumps({"admitted": admitted, "tries": tries}), flush=True)
+            if first is None:
+                first = (before, after)
+        last = (before, after)
+    print(json.dumps({"admitted": admitted, "tries": tries, "first": first, "last": last,
+                      "errors": backend.stats()["errors"]}), flush=True)
 
 
 def breaker(url: str, name: str, sync_seconds: float, wait_seconds: float) -> None:

@@ -100,10 +100,13 @@ class RateLimiter:
 
     @classmethod
     def sliding_log(cls, limit: int, window_seconds: float, *, name: str = "rate_limiter",
-                    max_keys: int = 10_000, clock: Optional[ManualClock] = None) -> RateLimiter:
-        """At most ``limit`` units in any ``window_seconds``, exactly (a log bounded by ``limit``)."""
+                    max_keys: int = 10_000, clock: Optional[ManualClock] = None,
+                    backend: Optional[RedisBackend] = None) -> RateLimiter:
+        """At most ``limit`` units in any ``window_seconds``, exactly (a log bounded by ``limit``).
+        Local only: a ``backend`` is refused (use ``sliding_window`` or ``token_bucket`` to share)."""
         return cls(RateLimiterCore.sliding_log(limit, window_seconds, name=name, max_keys=max_keys,
-                                               clock=clock, on_event=_on_event), clock)
+                                               clock=clock, on_event=_on_event,
+                                               backend=_backend(backend)), clock)
 
     async def acquire_async(self, n: int = 1, key: Key = None, timeout: Optional[float] = None) -> None:
         """Awaits until ``n`` is taken. Cancelling the task cuts the wait short and takes nothing: the
