@@ -75,7 +75,7 @@ test: test-rust test-python test-node fuzz-smoke
 demo: build-python
 	$(PY) examples/demo.py
 
-bench: build
+bench: build tools-redis
 	cargo bench -p ferrule-core --bench '*' -- --warm-up-time 1 --measurement-time 3
 	cd benches/python && for f in bench_*.py; do ../../$(PY) "$$f"; done
 	npm run bench

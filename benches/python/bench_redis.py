@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python-t
 from redis_server import RedisServer  # noqa: E402
 
 HUGE = 10**9
+BIG_WINDOW = 100_000_000  # the sliding window's largest limit is 2^27 - 1
 N = 5_000
 
 
@@ -43,8 +44,8 @@ def main() -> None:
         backend = ferrule.RedisBackend(server.url, prefix="bench", timeout_seconds=1.0,
                                        on_backend_error="fail_closed")
         tb = ferrule.RateLimiter.token_bucket(1e6, 1.0, 1_000_000, name="tb", backend=backend)
-        sw = ferrule.RateLimiter.sliding_window(HUGE, 3600, name="sw", backend=backend)
-        multi = ferrule.Limits(requests=ferrule.RateLimiter.sliding_window(HUGE, 60, name="rpm", backend=backend),
+        sw = ferrule.RateLimiter.sliding_window(BIG_WINDOW, 3600, name="sw", backend=backend)
+        multi = ferrule.Limits(requests=ferrule.RateLimiter.sliding_window(BIG_WINDOW, 60, name="rpm", backend=backend),
                                tokens=ferrule.RateLimiter.token_bucket(1e9, 60, HUGE, name="tpm", backend=backend))
         f_tb, f_sw = tb.try_acquire, sw.try_acquire
 
@@ -54,8 +55,8 @@ def main() -> None:
         counter = SlidingWindowCounterRateLimiter(storage).hit
         moving = MovingWindowRateLimiter(storage).hit
         # Scripts loaded and connections made before timing.
-        for f in (f_tb, f_sw, lambda: multi.try_acquire(requests=1, tokens=10), lambda: fixed(item, "k"),
-                  lambda: counter(item, "k"), lambda: moving(item, "k")):
+        for f in (f_tb, f_sw, lambda: multi.try_acquire(requests=1, tokens=10), lambda: fixed(item, "fixed"),
+                  lambda: counter(item, "counter"), lambda: moving(item, "moving")):
             for _ in range(200):
                 f()
 
@@ -64,9 +65,9 @@ def main() -> None:
             ("ferrule token_bucket (GCRA script)", per_call(lambda: f_tb())),
             ("ferrule sliding_window (script)", per_call(lambda: f_sw())),
             ("ferrule Limits(requests, tokens), one script", per_call(lambda: multi.try_acquire(requests=1, tokens=10))),
-            (f"limits {v} RedisStorage fixed window", per_call(lambda: fixed(item, "k"))),
-            (f"limits {v} RedisStorage sliding counter", per_call(lambda: counter(item, "k"))),
-            (f"limits {v} RedisStorage moving window", per_call(lambda: moving(item, "k"), n=2_000)),
+            (f"limits {v} RedisStorage fixed window", per_call(lambda: fixed(item, "fixed"))),
+            (f"limits {v} RedisStorage sliding counter", per_call(lambda: counter(item, "counter"))),
+            (f"limits {v} RedisStorage moving window", per_call(lambda: moving(item, "moving"), n=2_000)),
         ]
         assert tb.stats()["rejected"] == 0 and backend.stats()["errors"] == 0
         load = os.getloadavg()[0]

@@ -20,15 +20,15 @@ impl RedisBackendCore {
     /// becomes unreachable ("firing") and when it answers again ("resolved"), from the thread that
     /// noticed it.
     #[new]
-    #[pyo3(signature = (url, *, prefix="ferrule".to_string(), timeout_seconds=0.05,
-        on_backend_error="local".to_string(), retry_seconds=1.0, max_idle=16, on_event=None))]
+    #[pyo3(signature = (url, *, prefix=None, timeout_seconds=0.05, on_backend_error=None,
+        retry_seconds=1.0, max_idle=16, on_event=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         url: String,
-        prefix: String,
+        prefix: Option<String>,
         timeout_seconds: f64,
-        on_backend_error: String,
+        on_backend_error: Option<String>,
         retry_seconds: f64,
         max_idle: i64,
         on_event: Option<Py<PyAny>>,
@@ -36,11 +36,12 @@ impl RedisBackendCore {
         let build = || -> ferrule_core::Result<RedisBackend> {
             let max_idle =
                 ferrule_core::error::check::int(C, "max_idle", max_idle as i128, 1, 1024)?;
+            let policy = on_backend_error.as_deref().unwrap_or("local");
             RedisBackend::new(RedisConfig {
                 url,
-                prefix,
+                prefix: prefix.unwrap_or_else(|| "ferrule".into()),
                 timeout_seconds,
-                on_backend_error: OnBackendError::parse(C, "on_backend_error", &on_backend_error)?,
+                on_backend_error: OnBackendError::parse(C, "on_backend_error", policy)?,
                 retry_seconds,
                 max_idle: max_idle as usize,
             })
