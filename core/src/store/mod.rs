@@ -1,5 +1,6 @@
 //! Durable stores: the inference log (issue 5).
 
+pub mod dead_letter;
 pub mod inference_log;
 #[cfg(feature = "redis")]
 pub mod redis_backend;
