@@ -67,6 +67,11 @@ pub use policy::retry::{
 };
 pub use policy::retry_budget::{BudgetConfig, RetryBudget};
 pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};
+pub use store::dead_letter::memory::MemoryDeadLetterStore;
+pub use store::dead_letter::queue::{
+    DeadLetterConfig, DeadLetterQueue, ReplayCursor, ReplayReport,
+};
+pub use store::dead_letter::sqlite::SqliteDeadLetterStore;
 pub use store::dead_letter::{
     Capacity as DeadLetterCapacity, DeadLetter, DeadLetterStore, NewDeadLetter, OnFull, Pushed,
 };

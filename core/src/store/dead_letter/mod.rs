@@ -5,6 +5,10 @@
 
 use crate::error::Result;
 
+pub mod memory;
+pub mod queue;
+pub mod sqlite;
+
 /// A dead letter as stored. `id` is assigned by the store, increases with insertion order, and is
 /// never reused by the same store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +98,14 @@ pub trait DeadLetterStore: Send + Sync {
     /// Items currently stored.
     fn len(&self) -> Result<u64>;
 
-    /// Up to `limit` items, oldest first (by id), whose `last_failed_unix_ms >= since_unix_ms`.
-    fn list(&self, limit: usize, since_unix_ms: Option<u64>) -> Result<Vec<DeadLetter>>;
+    /// Up to `limit` items, oldest first (by id), whose `last_failed_unix_ms >= since_unix_ms` and
+    /// whose id is greater than `after_id` (a cursor, so a replay pages through without revisiting).
+    fn list(
+        &self,
+        limit: usize,
+        since_unix_ms: Option<u64>,
+        after_id: Option<u64>,
+    ) -> Result<Vec<DeadLetter>>;
 
     /// One item by id.
     fn get(&self, id: u64) -> Result<Option<DeadLetter>>;
