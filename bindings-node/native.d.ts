@@ -201,6 +201,11 @@ export declare class NativeRateLimiter {
   stats(): RateLimiterStats
 }
 
+export declare class NativeRedisBackend {
+  isUp(): boolean
+  stats(): RedisBackendStats
+}
+
 /** What `Limits.acquire` charged; settle it once with the real usage. */
 export declare class NativeReservation {
   /** `actual[i]` (null: keep the estimate) for limit i. Returns why it was refused, or `null`. */
@@ -405,7 +410,10 @@ export declare function createPredictor(name: string, options: PredictorOptions,
  * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
  * configuration was refused (the host throws that).
  */
-export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
+export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null, backend?: NativeRedisBackend | undefined | null): NativeRateLimiter | ConfigError
+
+/** Builds a backend, or says why the configuration was refused (the host throws that). */
+export declare function createRedisBackend(options: RedisBackendOptions): NativeRedisBackend | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
 
@@ -664,6 +672,25 @@ export declare function recordValidation(verdict: string, repairKinds?: Array<st
 
 /** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
 export declare function redact(text: string): string
+
+export interface RedisBackendOptions {
+  url: string
+  prefix?: string
+  timeoutMs?: number
+  onBackendError?: string
+  retryMs?: number
+  maxIdle?: number
+}
+
+export interface RedisBackendStats {
+  operations: number
+  errors: number
+  fallbacks: number
+  outages: number
+  recoveries: number
+  up: boolean
+  idleConnections: number
+}
 
 /** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
 export interface Refusal {
