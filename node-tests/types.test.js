@@ -114,6 +114,9 @@ function sample(name) {
       return new ferrule.DriftDetector('t')
     case 'ErrorPredictor':
       return new ferrule.ErrorPredictor('t')
+    case 'RedisBackend':
+      // Connects on first use only: no server needed to inspect its members.
+      return new ferrule.RedisBackend({ url: 'redis://127.0.0.1:1/0' })
     default:
       throw new Error(`no sample for ${name}`)
   }
