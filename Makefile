@@ -10,7 +10,7 @@ JS_STAMP  := node_modules/.installed
 PYTHON    ?= python3
 
 .PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval
-.PHONY: tools-apt
+.PHONY: tools-apt tools-redis
 
 help:
 	@echo "make demo   - build and run the demo on the embedded default (no API key, no network)"
@@ -40,6 +40,14 @@ tools-apt:
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; \
 	fi
 
+# redis-server (Debian package `redis-server`): the Redis tests (issue 12) start their own on a free
+# loopback port, with no persistence, and stop it after. Installed only when missing.
+tools-redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends redis-server; \
+	fi
+
 # ---- builds: cargo's target/ is kept, so a one-line change rebuilds only what it touches -------
 build-python: $(PY_STAMP)
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -q
@@ -50,16 +58,16 @@ build-node: $(JS_STAMP)
 build: build-python build-node
 
 # ---- tests ----------------------------------------------------------------------------------------
-test-rust:
+test-rust: tools-redis
 	cargo test --workspace
 	cargo test --release -p ferrule-core --test telemetry_burst
 
-test-python: build-python tools-apt
+test-python: build-python tools-apt tools-redis
 	$(PY) -m pytest python-tests
 	$(PY) -m mypy.stubtest ferrule._ferrule
 	$(PY) -m mypy
 
-test-node: build-node tools-apt
+test-node: build-node tools-apt tools-redis
 	npm test
 
 test: test-rust test-python test-node fuzz-smoke
@@ -68,7 +76,7 @@ test: test-rust test-python test-node fuzz-smoke
 demo: build-python
 	$(PY) examples/demo.py
 
-bench: build
+bench: build tools-redis
 	cargo bench -p ferrule-core --bench '*' -- --warm-up-time 1 --measurement-time 3
 	cd benches/python && for f in bench_*.py; do ../../$(PY) "$$f"; done
 	npm run bench

@@ -932,6 +932,8 @@ interface RateLimiterCommonOptions {
   maxKeys?: number
   /** A manual clock: waits then move it instead of sleeping, for tests. */
   clock?: ManualClock
+  /** Keep the state in Redis, shared by every limiter of this name (token bucket, sliding window). */
+  backend?: RedisBackend
 }
 
 /** `rate` units per `perMs` (default 1000), up to `burst` at once (default: ceil(rate)). */
@@ -1477,4 +1479,40 @@ export class DeadLetterQueue {
   stats(): DeadLetterStats
   /** Successes removed, failures kept with the new error; a poison message never blocks the others. */
   replay(handler: (item: DeadLetter) => unknown, options?: DeadLetterReplayOptions): Promise<ReplayReport>
+/** What a RedisBackend does when Redis cannot answer. */
+export type OnBackendError = 'fail_open' | 'fail_closed' | 'local'
+
+export interface RedisBackendOptions {
+  /** `redis://host:port/db`. */
+  url: string
+  /** First part of every key (`prefix:kind:name[:key]`). Default 'ferrule'. */
+  prefix?: string
+  /** Longest one Redis operation may take. Default 50. */
+  timeoutMs?: number
+  /** Default 'local': decide with this process's own state. */
+  onBackendError?: OnBackendError | 'failOpen' | 'failClosed'
+  /** While Redis is down, one caller probes it this often. Default 1000. */
+  retryMs?: number
+  /** Idle connections kept. Default 16. */
+  maxIdle?: number
+}
+
+export interface RedisBackendStats {
+  operations: number
+  errors: number
+  fallbacks: number
+  outages: number
+  recoveries: number
+  up: boolean
+  idleConnections: number
+}
+
+/** A Redis server shared by ferrule objects in many processes: pass it as `backend`. */
+export class RedisBackend {
+  constructor(options: RedisBackendOptions)
+  readonly url: string
+  readonly prefix: string
+  readonly onBackendError: string
+  readonly isUp: boolean
+  stats(): RedisBackendStats
 }

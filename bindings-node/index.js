@@ -21,6 +21,7 @@ const { StorageError } = require('./errors.js')
 const { pushMetrics } = require('./metrics.js')
 const { inferenceLog, InferenceLog } = require('./inference_log.js')
 const { DeadLetterQueue, DeadLetter } = require('./dead_letter.js')
+const { RedisBackend } = require('./redis_backend.js')
 
 module.exports = {
   Chaos,
@@ -66,4 +67,5 @@ module.exports = {
   InferenceLog,
   DeadLetterQueue,
   DeadLetter,
+  RedisBackend,
 }

@@ -6,6 +6,7 @@
 const native = require('./native.js')
 const { RateLimitedError, configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
+const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
 
 // step's refusals: REFUSED_AFTER - retryAfterMs (see src/rate_limit.rs).
 const REFUSED_AFTER = -1
@@ -15,7 +16,7 @@ const KINDS = {
   slidingWindow: ['limit', 'windowMs'],
   slidingLog: ['limit', 'windowMs'],
 }
-const COMMON = ['name', 'maxKeys', 'clock']
+const COMMON = ['name', 'maxKeys', 'clock', 'backend']
 
 function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v)
@@ -79,6 +80,7 @@ class RateLimiter {
     const given = {}
     let name = 'rate_limiter'
     let clock
+    let backend
     for (const key of Object.keys(options)) {
       const v = options[key]
       if (!allowed.includes(key)) {
@@ -94,6 +96,11 @@ class RateLimiter {
         }
         this.#clock = v
         clock = nativeOf(v)
+      } else if (key === 'backend') {
+        if (!(v instanceof RedisBackend)) {
+          throw configError('TypeError', `RateLimiter.${kind}: backend=${describe(v)} must be a RedisBackend`, key)
+        }
+        backend = nativeBackendOf(v)
       } else if (typeof v !== 'number') {
         throw configError('TypeError', `RateLimiter.${kind}: ${key}=${describe(v)} must be a number`, key)
       } else {
@@ -102,7 +109,7 @@ class RateLimiter {
     }
     let created
     try {
-      created = native.createRateLimiter(kind, name, given, clock)
+      created = native.createRateLimiter(kind, name, given, clock, backend)
     } catch (e) {
       throw internalError(e)
     }

@@ -127,6 +127,9 @@ function sample(name) {
       return new ferrule.DeadLetterQueue({ path: require('node:path').join(require('node:os').tmpdir(), `ferrule-types-dlq-${process.pid}.sqlite`) })
     case 'DeadLetter':
       return new ferrule.DeadLetter({ id: 1, key: 'k', payload: '{}', errors: [], attempts: 1, firstFailedUnixMs: 0, lastFailedUnixMs: 0, traceId: null, replayCount: 0 })
+    case 'RedisBackend':
+      // Connects on first use only: no server needed to inspect its members.
+      return new ferrule.RedisBackend({ url: 'redis://127.0.0.1:1/0' })
     default:
       throw new Error(`no sample for ${name}`)
   }

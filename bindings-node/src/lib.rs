@@ -22,6 +22,7 @@ mod rate_limit_events;
 mod rate_limit_fast_call;
 mod raw_fn;
 mod redact_callback;
+mod redis_backend;
 mod router;
 mod telemetry;
 mod validate;

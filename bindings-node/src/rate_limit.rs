@@ -6,6 +6,7 @@
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};
 use crate::rate_limit_events::{LimiterHandle, RateLimitWarning};
+use crate::redis_backend::NativeRedisBackend;
 use ferrule_core::{Algorithm, ClockRef, RateLimitConfig, RateLimiter, Step};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
@@ -127,9 +128,15 @@ pub fn create_rate_limiter(
     name: String,
     options: RateLimiterOptions,
     clock: Option<&NativeManualClock>,
+    backend: Option<&NativeRedisBackend>,
 ) -> Either<NativeRateLimiter, ConfigError> {
     let clock = clock.map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
-    match RateLimiter::with_clock(options.to_config(&kind, name), clock) {
+    let config = options.to_config(&kind, name);
+    let built = match backend {
+        Some(b) => RateLimiter::with_backend(config, clock, b.inner.clone()),
+        None => RateLimiter::with_clock(config, clock),
+    };
+    match built {
         Ok(l) => Either::A(NativeRateLimiter {
             inner: Arc::new(LimiterHandle::new(l)),
         }),

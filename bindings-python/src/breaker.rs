@@ -3,7 +3,9 @@
 
 use crate::clock::ManualClock;
 use crate::error::{circuit_open, guard, to_py};
+use crate::redis_backend::RedisBackendCore;
 use ferrule_core::error::check;
+use ferrule_core::policy::breaker_sync::{BreakerSync, BreakerSyncConfig};
 use ferrule_core::{
     BreakerConfig, CircuitBreaker, ClockRef, Outcome, Permit, Transition, WindowSpec,
 };
@@ -18,6 +20,8 @@ pub struct CircuitBreakerCore {
     // Shared with the `PolicyCore`s that put this breaker in their pipeline.
     pub(crate) inner: Arc<CircuitBreaker>,
     on_transition: Option<Py<PyAny>>,
+    /// With a Redis backend: the thread that shares this breaker's state; stopped when it drops.
+    sync: Option<BreakerSync>,
 }
 
 impl CircuitBreakerCore {
@@ -52,7 +56,7 @@ impl CircuitBreakerCore {
     #[pyo3(signature = (name, *, failure_rate=None, consecutive_failures=None, window=None,
         window_seconds=None, window_buckets=10, min_calls=10, slow_call_seconds=None, slow_call_rate=None,
         open_seconds=30.0, max_open_seconds=None, open_multiplier=2.0, half_open_calls=1, clock=None,
-        on_transition=None))]
+        on_transition=None, backend=None, sync_seconds=0.5))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -71,6 +75,8 @@ impl CircuitBreakerCore {
         half_open_calls: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_transition: Option<Py<PyAny>>,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
+        sync_seconds: f64,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<CircuitBreaker> {
             let config = BreakerConfig {
@@ -102,10 +108,25 @@ impl CircuitBreakerCore {
                 .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
             CircuitBreaker::with_clock(config, clock)
         };
-        let inner = build().map_err(|e| to_py(py, e))?;
+        let inner = Arc::new(build().map_err(|e| to_py(py, e))?);
+        let sync = match backend {
+            Some(b) => Some(
+                BreakerSync::start(
+                    inner.clone(),
+                    b.inner.clone(),
+                    BreakerSyncConfig {
+                        interval_seconds: sync_seconds,
+                        ..BreakerSyncConfig::default()
+                    },
+                )
+                .map_err(|e| to_py(py, e))?,
+            ),
+            None => None,
+        };
         Ok(Self {
-            inner: Arc::new(inner),
+            inner,
             on_transition,
+            sync,
         })
     }
 
@@ -168,6 +189,20 @@ impl CircuitBreakerCore {
     #[getter]
     fn state(&self) -> &'static str {
         self.inner.state().as_str()
+    }
+
+    /// With a backend: syncs, errors, published_opens, applied_opens; else None.
+    fn sync_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(sync) = &self.sync else {
+            return Ok(None);
+        };
+        let s = sync.stats();
+        let d = PyDict::new(py);
+        d.set_item("syncs", s.syncs)?;
+        d.set_item("errors", s.errors)?;
+        d.set_item("published_opens", s.published_opens)?;
+        d.set_item("applied_opens", s.applied_opens)?;
+        Ok(Some(d))
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -19,6 +19,7 @@ mod otlp;
 mod policy;
 mod profile;
 mod rate_limit;
+mod redis_backend;
 mod retry_hint;
 mod router;
 mod sleeper;
@@ -64,6 +65,8 @@ mod _ferrule {
     };
     #[pymodule_export]
     use crate::rate_limit::{LimitsCore, RateLimiterCore, Reservation};
+    #[pymodule_export]
+    use crate::redis_backend::RedisBackendCore;
     #[pymodule_export]
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
     #[pymodule_export]

@@ -4,6 +4,8 @@
 
 use crate::clock::ManualClock;
 use crate::error::{guard, to_py};
+use crate::gil::without_gil;
+use crate::redis_backend::RedisBackendCore;
 use crate::sleeper::Sleeper;
 use ferrule_core::error::ConfigProblem;
 use ferrule_core::{
@@ -69,6 +71,18 @@ fn deadline_nanos(
 pub struct RateLimiterCore {
     pub(crate) inner: Arc<RateLimiter>,
     sleeper: Sleeper,
+    /// State in Redis: every decision is a round trip, made with the GIL released.
+    remote: bool,
+}
+
+/// Runs a decision: inline when it is a few atomics, with the GIL released when it goes to Redis.
+#[inline]
+fn decide<T: Send>(py: Python<'_>, remote: bool, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    if remote {
+        guard(py, || without_gil(py, f))
+    } else {
+        guard(py, f)
+    }
 }
 
 impl RateLimiterCore {
@@ -79,6 +93,7 @@ impl RateLimiterCore {
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
     ) -> PyResult<Self> {
         let max_keys = ferrule_core::error::check::int(
             "RateLimiter",
@@ -100,7 +115,12 @@ impl RateLimiterCore {
             algorithm,
             max_keys,
         };
-        let inner = RateLimiter::with_clock(config, clock_ref).map_err(|e| to_py(py, e))?;
+        let remote = backend.is_some();
+        let inner = match backend {
+            Some(b) => RateLimiter::with_backend(config, clock_ref, b.inner.clone()),
+            None => RateLimiter::with_clock(config, clock_ref),
+        }
+        .map_err(|e| to_py(py, e))?;
         if let Some(cb) = on_event {
             // Events are rare (a lossy eviction, dropped units); the host logs them. A failing
             // listener is reported as unraisable, never thrown into the unrelated call.
@@ -116,7 +136,11 @@ impl RateLimiterCore {
         }
         let inner = Arc::new(inner);
         ferrule_core::telemetry::collector::export(&inner);
-        Ok(Self { inner, sleeper })
+        Ok(Self {
+            inner,
+            sleeper,
+            remote,
+        })
     }
 
     fn positive(py: Python<'_>, param: &'static str, v: i64) -> PyResult<u64> {
@@ -131,7 +155,7 @@ impl RateLimiterCore {
     #[staticmethod]
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (rate, per_seconds=1.0, burst=None, *, name=None,
-        max_keys=10_000, clock=None, on_event=None))]
+        max_keys=10_000, clock=None, on_event=None, backend=None))]
     fn token_bucket(
         py: Python<'_>,
         rate: f64,
@@ -141,6 +165,7 @@ impl RateLimiterCore {
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
     ) -> PyResult<Self> {
         // Default burst: one period's worth (at least 1), as limits and pyrate-limiter do.
         let burst = match burst {
@@ -153,13 +178,14 @@ impl RateLimiterCore {
             per_seconds,
             burst,
         };
-        Self::build(py, name, algorithm, max_keys, clock, on_event)
+        Self::build(py, name, algorithm, max_keys, clock, on_event, backend)
     }
 
     /// At most `limit` units in any `window_seconds`, from two fixed windows (O(1), approximate).
     #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (limit, window_seconds, *, name=None, max_keys=10_000,
-        clock=None, on_event=None))]
+        clock=None, on_event=None, backend=None))]
     fn sliding_window(
         py: Python<'_>,
         limit: i64,
@@ -168,19 +194,21 @@ impl RateLimiterCore {
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
     ) -> PyResult<Self> {
         let limit = Self::positive(py, "limit", limit)?;
         let algorithm = Algorithm::SlidingWindow {
             limit,
             window_seconds,
         };
-        Self::build(py, name, algorithm, max_keys, clock, on_event)
+        Self::build(py, name, algorithm, max_keys, clock, on_event, backend)
     }
 
     /// At most `limit` units in any `window_seconds`, exactly (a log bounded by the limit).
     #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (limit, window_seconds, *, name=None, max_keys=10_000,
-        clock=None, on_event=None))]
+        clock=None, on_event=None, backend=None))]
     fn sliding_log(
         py: Python<'_>,
         limit: i64,
@@ -189,13 +217,14 @@ impl RateLimiterCore {
         max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
     ) -> PyResult<Self> {
         let limit = Self::positive(py, "limit", limit)?;
         let algorithm = Algorithm::SlidingLog {
             limit,
             window_seconds,
         };
-        Self::build(py, name, algorithm, max_keys, clock, on_event)
+        Self::build(py, name, algorithm, max_keys, clock, on_event, backend)
     }
 
     /// Takes `n` now if it fits; never waits.
@@ -204,7 +233,9 @@ impl RateLimiterCore {
     fn try_acquire(&self, py: Python<'_>, n: i64, key: Option<Bound<'_, PyAny>>) -> PyResult<bool> {
         let n = self.inner.units(n as i128).map_err(|e| to_py(py, e))?;
         let key = key_str(&key)?;
-        guard(py, || self.inner.try_acquire(n, key.as_deref()).is_ok())
+        decide(py, self.remote, || {
+            self.inner.try_acquire(n, key.as_deref()).is_ok()
+        })
     }
 
     /// One step of a wait loop: 0.0 when admitted, else the seconds to wait before the next step
@@ -221,7 +252,9 @@ impl RateLimiterCore {
         let n = self.inner.units(n as i128).map_err(|e| to_py(py, e))?;
         let key = key_str(&key)?;
         let deadline = deadline.map(|d| (d.max(0.0) * 1e9) as u64);
-        match guard(py, || self.inner.acquire_until(n, key.as_deref(), deadline))? {
+        match decide(py, self.remote, || {
+            self.inner.acquire_until(n, key.as_deref(), deadline)
+        })? {
             Step::Admitted => Ok(0.0),
             Step::Wait(d) => Ok(d.as_secs_f64().max(1e-9)),
             Step::Rejected(d) => Err(to_py(py, self.inner.refused(d, key.as_deref()))),
@@ -242,7 +275,9 @@ impl RateLimiterCore {
         let key = key_str(&key)?;
         let deadline = deadline_nanos(py, self.inner.now_nanos(), timeout, "RateLimiter")?;
         loop {
-            match guard(py, || self.inner.acquire_until(n, key.as_deref(), deadline))? {
+            match decide(py, self.remote, || {
+                self.inner.acquire_until(n, key.as_deref(), deadline)
+            })? {
                 Step::Admitted => return Ok(()),
                 Step::Wait(d) => self.sleeper.wait(py, d)?,
                 Step::Rejected(d) => return Err(to_py(py, self.inner.refused(d, key.as_deref()))),
@@ -255,7 +290,9 @@ impl RateLimiterCore {
     fn peek(&self, py: Python<'_>, n: i64, key: Option<Bound<'_, PyAny>>) -> PyResult<f64> {
         let n = self.inner.units(n as i128).map_err(|e| to_py(py, e))?;
         let key = key_str(&key)?;
-        guard(py, || self.inner.peek(n, key.as_deref()).as_secs_f64())
+        decide(py, self.remote, || {
+            self.inner.peek(n, key.as_deref()).as_secs_f64()
+        })
     }
 
     /// Seconds on this limiter's clock.
@@ -320,6 +357,7 @@ impl RateLimiterCore {
 pub struct LimitsCore {
     inner: Arc<MultiLimit>,
     sleeper: Sleeper,
+    remote: bool,
 }
 
 impl LimitsCore {
@@ -333,6 +371,7 @@ impl LimitsCore {
             limits: self.inner.clone(),
             inner: r,
             settled: AtomicBool::new(false),
+            remote: self.remote,
         }
     }
 }
@@ -357,13 +396,18 @@ impl LimitsCore {
             Some(Sleeper::Manual(c)) => Sleeper::Manual(c.clone()),
             _ => Sleeper::Real,
         };
+        let remote = limiters.first().is_some_and(|l| l.remote);
         let pairs = names
             .into_iter()
             .zip(limiters.iter().map(|l| l.inner.clone()))
             .collect();
         let inner = MultiLimit::new(pairs).map_err(|e| to_py(py, e))?;
         let inner = Arc::new(inner);
-        Ok(Self { inner, sleeper })
+        Ok(Self {
+            inner,
+            sleeper,
+            remote,
+        })
     }
 
     /// Takes every cost now, or none.
@@ -376,7 +420,7 @@ impl LimitsCore {
     ) -> PyResult<bool> {
         let costs = self.costs(py, costs)?;
         let key = key_str(&key)?;
-        let step = guard(py, || {
+        let step = decide(py, self.remote, || {
             self.inner
                 .acquire_step(&costs, key.as_deref(), Some(std::time::Duration::ZERO))
         })?;
@@ -396,7 +440,7 @@ impl LimitsCore {
         let costs = self.costs(py, costs)?;
         let key = key_str(&key)?;
         let deadline = deadline.map(|d| (d.max(0.0) * 1e9) as u64);
-        match guard(py, || {
+        match decide(py, self.remote, || {
             self.inner.acquire_until(&costs, key.as_deref(), deadline)
         })? {
             MultiStep::Admitted(r) => Ok(Py::new(py, self.reservation(r))?.into_any()),
@@ -425,7 +469,7 @@ impl LimitsCore {
         let key = key_str(&key)?;
         let deadline = deadline_nanos(py, self.inner.now_nanos(), timeout, "Limits")?;
         loop {
-            match guard(py, || {
+            match decide(py, self.remote, || {
                 self.inner.acquire_until(&costs, key.as_deref(), deadline)
             })? {
                 MultiStep::Admitted(r) => return Ok(self.reservation(r)),
@@ -473,6 +517,7 @@ pub struct Reservation {
     limits: Arc<MultiLimit>,
     inner: CoreReservation,
     settled: AtomicBool,
+    remote: bool,
 }
 
 #[pymethods]
@@ -522,7 +567,7 @@ impl Reservation {
                 ),
             ));
         }
-        guard(py, || self.limits.settle(&self.inner, &real))
+        decide(py, self.remote, || self.limits.settle(&self.inner, &real))
     }
 
     #[getter]

@@ -134,3 +134,6 @@ __all__ += ["ChatResponse", "Endpoint", "Router", "normalize_chat"]
 from .dead_letter import DeadLetter, DeadLetterQueue, ReplayReport
 
 __all__ += ["DeadLetter", "DeadLetterQueue", "ReplayReport"]
+from .redis_backend import RedisBackend
+
+__all__ += ["RedisBackend"]

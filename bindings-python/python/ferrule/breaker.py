@@ -9,6 +9,7 @@ import logging
 from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, cast
 
 from ._ferrule import CircuitBreakerCore, ManualClock, emit
+from .redis_backend import RedisBackend
 
 __all__ = ["CircuitBreaker"]
 
@@ -93,6 +94,12 @@ class _Listeners:
                 _log.debug("state-change listener traceback", exc_info=True)
 
 
+def _backend(backend: RedisBackend) -> Any:
+    if not isinstance(backend, RedisBackend):
+        raise TypeError(f"CircuitBreaker: backend={backend!r} is not a ferrule.RedisBackend")
+    return backend._core
+
+
 class CircuitBreaker:
     """Stops calling a failing dependency for a while, then probes it.
 
@@ -104,6 +111,11 @@ class CircuitBreaker:
     such as cancellation) counts as neither success nor failure; otherwise it is a failure when it
     matches ``failure_on`` (default: every exception), else a success. ``failure_on_result(value)``
     marks a returned value as a failure.
+
+    With ``backend=RedisBackend(...)``, breakers of the same ``name`` in every process share state: a
+    background thread exchanges opens and window counts every ``sync_seconds``, so an open breaker
+    anywhere opens it everywhere within that delay, and failures summed over processes trip it. Calls
+    never wait on Redis; while it is down the breaker decides locally.
     """
 
     __slots__ = ("_core", "_listeners", "_is_failure", "_is_ignored", "_failure_on_result", "__weakref__")
@@ -128,6 +140,8 @@ class CircuitBreaker:
         failure_on: ExcMatcher = None,
         failure_on_result: Optional[Callable[[Any], bool]] = None,
         clock: Optional[ManualClock] = None,
+        backend: Optional[RedisBackend] = None,
+        sync_seconds: float = 0.5,
     ) -> None:
         if failure_on_result is not None and not callable(failure_on_result):
             raise TypeError(f"CircuitBreaker: failure_on_result={failure_on_result!r} is not callable")
@@ -151,6 +165,8 @@ class CircuitBreaker:
             half_open_calls=half_open_calls,
             clock=clock,
             on_transition=self._listeners,
+            backend=None if backend is None else _backend(backend),
+            sync_seconds=sync_seconds,
         )
 
     # -- outcome classification ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable, Mapping, Optional, Protocol, TypeVar, Union, cast
 
 from ._ferrule import LimitsCore, ManualClock, RateLimiterCore, Reservation
+from .redis_backend import RedisBackend
 
 __all__ = ["RateLimiter", "Limits", "Reservation", "rate_limit"]
 
@@ -32,6 +33,14 @@ class _Acquire(Protocol):
 def _on_event(kind: str, message: str, count: int) -> None:
     """Where the core reports lost state (also counted in ``stats()``): logged at warning."""
     _log.warning(message, extra={"event": f"rate_limit.{kind}", "count": count})
+
+
+def _backend(backend: Optional[RedisBackend]) -> Any:
+    if backend is None:
+        return None
+    if not isinstance(backend, RedisBackend):
+        raise TypeError(f"RateLimiter: backend={backend!r} is not a ferrule.RedisBackend")
+    return backend._core
 
 
 async def _sleep(seconds: float, clock: Optional[ManualClock]) -> None:
@@ -71,24 +80,33 @@ class RateLimiter:
     @classmethod
     def token_bucket(cls, rate: float, per_seconds: float = 1.0, burst: Optional[int] = None, *,
                      name: str = "rate_limiter", max_keys: int = 10_000,
-                     clock: Optional[ManualClock] = None) -> RateLimiter:
-        """``rate`` units per ``per_seconds``, up to ``burst`` at once (default: ``ceil(rate)``)."""
+                     clock: Optional[ManualClock] = None,
+                     backend: Optional[RedisBackend] = None) -> RateLimiter:
+        """``rate`` units per ``per_seconds``, up to ``burst`` at once (default: ``ceil(rate)``).
+        With ``backend=RedisBackend(...)`` the bucket is shared by every limiter of this ``name``."""
         return cls(RateLimiterCore.token_bucket(rate, per_seconds, burst, name=name, max_keys=max_keys,
-                                                clock=clock, on_event=_on_event), clock)
+                                                clock=clock, on_event=_on_event,
+                                                backend=_backend(backend)), clock)
 
     @classmethod
     def sliding_window(cls, limit: int, window_seconds: float, *, name: str = "rate_limiter",
-                       max_keys: int = 10_000, clock: Optional[ManualClock] = None) -> RateLimiter:
-        """At most ``limit`` units in any ``window_seconds``, estimated from two fixed windows (O(1))."""
+                       max_keys: int = 10_000, clock: Optional[ManualClock] = None,
+                       backend: Optional[RedisBackend] = None) -> RateLimiter:
+        """At most ``limit`` units in any ``window_seconds``, estimated from two fixed windows (O(1)).
+        With ``backend=RedisBackend(...)`` the window is shared by every limiter of this ``name``."""
         return cls(RateLimiterCore.sliding_window(limit, window_seconds, name=name, max_keys=max_keys,
-                                                  clock=clock, on_event=_on_event), clock)
+                                                  clock=clock, on_event=_on_event,
+                                                  backend=_backend(backend)), clock)
 
     @classmethod
     def sliding_log(cls, limit: int, window_seconds: float, *, name: str = "rate_limiter",
-                    max_keys: int = 10_000, clock: Optional[ManualClock] = None) -> RateLimiter:
-        """At most ``limit`` units in any ``window_seconds``, exactly (a log bounded by ``limit``)."""
+                    max_keys: int = 10_000, clock: Optional[ManualClock] = None,
+                    backend: Optional[RedisBackend] = None) -> RateLimiter:
+        """At most ``limit`` units in any ``window_seconds``, exactly (a log bounded by ``limit``).
+        Local only: a ``backend`` is refused (use ``sliding_window`` or ``token_bucket`` to share)."""
         return cls(RateLimiterCore.sliding_log(limit, window_seconds, name=name, max_keys=max_keys,
-                                               clock=clock, on_event=_on_event), clock)
+                                               clock=clock, on_event=_on_event,
+                                               backend=_backend(backend)), clock)
 
     async def acquire_async(self, n: int = 1, key: Key = None, timeout: Optional[float] = None) -> None:
         """Awaits until ``n`` is taken. Cancelling the task cuts the wait short and takes nothing: the
@@ -135,7 +153,8 @@ class RateLimiter:
 
 class Limits:
     """Several limiters checked all-or-nothing: ``Limits(requests=rpm, tokens=tpm)``. A denial by one
-    takes nothing from the others. ``acquire`` returns a ``Reservation``: settle it with the real usage
+    takes nothing from the others. Limiters built with one ``backend=RedisBackend`` are decided together
+    in one Redis script (one round trip); a mix of shared and local limiters is refused. ``acquire`` returns a ``Reservation``: settle it with the real usage
     (``r.settle(tokens=usage.total_tokens)``) to refund or charge the difference."""
 
     __slots__ = ("_core", "_names", "_clock", "__weakref__")

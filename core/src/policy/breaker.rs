@@ -49,6 +49,8 @@ pub enum Reason {
     ForcedOpen,
     ForcedClosed,
     Reset,
+    /// Opened because the breaker of the same name opened in another process (shared through Redis).
+    Shared,
 }
 
 impl Reason {
@@ -63,6 +65,7 @@ impl Reason {
             Reason::ForcedOpen => "forced_open",
             Reason::ForcedClosed => "forced_closed",
             Reason::Reset => "reset",
+            Reason::Shared => "shared",
         }
     }
 }
@@ -768,6 +771,31 @@ impl CircuitBreaker {
     /// Closes and stays closed, whatever fails, until `force_open` or `reset`.
     pub fn force_closed(&self) -> Option<Transition> {
         self.force(K_FORCED_CLOSED, Reason::ForcedClosed)
+    }
+
+    /// Opens for `open_for` because the same breaker opened elsewhere. Only a closed or half-open
+    /// breaker moves; an open or forced one keeps its own state.
+    pub fn open_from_peer(&self, open_for: Duration) -> Option<Transition> {
+        let now = self.clock.now_nanos();
+        let until_ms = (now + open_for.as_nanos() as u64).div_ceil(NANOS_PER_MS);
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if !matches!(kind(s), K_CLOSED | K_HALF_OPEN) {
+                return None;
+            }
+            let from = public_state(s);
+            match self.state.compare_exchange(
+                s,
+                open_word(gen(s) + 1, until_ms),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Some(self.emit(from, State::Open, Reason::Shared, now, Some(open_for)))
+                }
+                Err(cur) => s = cur,
+            }
+        }
     }
 
     /// Back to a fresh closed breaker: window, failure run and open backoff cleared.

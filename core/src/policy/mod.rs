@@ -2,6 +2,8 @@
 
 pub mod backoff;
 pub mod breaker;
+#[cfg(feature = "redis")]
+pub mod breaker_sync;
 pub mod chaos;
 pub mod deadline;
 pub mod outcome_window;

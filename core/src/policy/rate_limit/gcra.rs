@@ -23,6 +23,11 @@ impl Gcra {
             tau: interval_nanos.saturating_mul(burst),
         }
     }
+
+    /// Nanoseconds per unit.
+    pub(crate) fn interval(&self) -> u64 {
+        self.t
+    }
 }
 
 impl Rule for Gcra {

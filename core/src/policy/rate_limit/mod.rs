@@ -6,6 +6,12 @@ mod event;
 mod gcra;
 mod keyed;
 mod multi;
+#[cfg(feature = "redis")]
+mod redis_gcra;
+#[cfg(feature = "redis")]
+mod redis_limit;
+#[cfg(feature = "redis")]
+mod redis_sliding_window;
 mod rule;
 mod sliding_log;
 mod sliding_window;
@@ -138,6 +144,9 @@ pub struct RateLimiter {
     refunded: AtomicU64,
     charged_extra: AtomicU64,
     dropped: AtomicU64,
+    /// State shared through Redis; the local cells then serve only `on_backend_error="local"`.
+    #[cfg(feature = "redis")]
+    remote: Option<redis_limit::RemoteLimit>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -227,7 +236,40 @@ impl RateLimiter {
             refunded: AtomicU64::new(0),
             charged_extra: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            #[cfg(feature = "redis")]
+            remote: None,
         })
+    }
+
+    /// A limiter whose state lives in Redis, shared by every process and host that builds one with
+    /// the same name and backend prefix. Token bucket and sliding window only.
+    #[cfg(feature = "redis")]
+    pub fn with_backend(
+        config: RateLimitConfig,
+        clock: impl Into<ClockRef>,
+        backend: std::sync::Arc<crate::store::redis_backend::RedisBackend>,
+    ) -> Result<Self> {
+        let mut me = Self::with_clock(config, clock)?;
+        let (span, burst) = match &me.kind {
+            Kind::Bucket(rule, _) => (rule.interval(), rule.max_n()),
+            Kind::Window(rule, _) => (rule.window(), rule.max_n()),
+            Kind::Log(rule, _) => (0, rule.max_n()),
+        };
+        me.remote = Some(redis_limit::RemoteLimit::new(
+            backend,
+            &me.config.name,
+            &me.config.algorithm,
+            span,
+            burst,
+            &me.clock,
+        )?);
+        Ok(me)
+    }
+
+    /// The Redis backend this limiter shares its state through, if any.
+    #[cfg(feature = "redis")]
+    pub fn backend(&self) -> Option<&std::sync::Arc<crate::store::redis_backend::RedisBackend>> {
+        self.remote.as_ref().map(|r| &r.backend)
     }
 
     pub fn name(&self) -> &str {
@@ -294,6 +336,16 @@ impl RateLimiter {
 
     #[inline]
     fn decide(&self, now: u64, n: u64, key: Option<&str>, budget: Option<Duration>) -> Step {
+        #[cfg(feature = "redis")]
+        if let Some(r) = &self.remote {
+            return match self.take_remote(r, now, n, key, budget) {
+                Ok(()) => {
+                    self.note_admitted(n);
+                    Step::Admitted
+                }
+                Err(wait) => self.note_denied(wait, budget),
+            };
+        }
         match self.take(now, n, key) {
             Ok(()) => {
                 self.note_admitted(n);
@@ -323,12 +375,29 @@ impl RateLimiter {
 
     /// How long until `n` would pass, charging and counting nothing.
     pub fn peek(&self, n: u64, key: Option<&str>) -> Duration {
+        #[cfg(feature = "redis")]
+        if let Some(r) = &self.remote {
+            match redis_limit::decide(&[(r, n)], key, None, true) {
+                Ok(redis_limit::RemoteStep::Admitted { .. }) => return Duration::ZERO,
+                Ok(redis_limit::RemoteStep::Denied { wait, .. }) => {
+                    return Duration::from_nanos(wait)
+                }
+                Err(_) => r.backend.note_fallback(), // the local view is the best answer left
+            }
+        }
         let now = self.clock.now_nanos();
         Duration::from_nanos(self.peek_at(now, n, key))
     }
 
     /// Gives back `n` units charged at `charged_at` (this limiter's clock, nanoseconds).
     pub fn refund(&self, n: u64, key: Option<&str>, charged_at: u64) {
+        #[cfg(feature = "redis")]
+        if let Some(r) = &self.remote {
+            if self.adjust_remote(r, -(n as i128), key, charged_at) {
+                self.refunded.fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+        }
         let now = self.clock.now_nanos();
         if self.refund_at(now, n, key, charged_at) {
             self.refunded.fetch_add(n, Ordering::Relaxed);
@@ -337,6 +406,13 @@ impl RateLimiter {
 
     /// Charges `n` whether or not it fits: the debt delays later requests.
     pub fn charge(&self, n: u64, key: Option<&str>) {
+        #[cfg(feature = "redis")]
+        if let Some(r) = &self.remote {
+            if self.adjust_remote(r, n as i128, key, 0) {
+                self.charged_extra.fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+        }
         let now = self.clock.now_nanos();
         let dropped = on_kind!(self, |rule, cells| cells
             .with(rule, key, now, |c| rule.force(c, now, n)));
@@ -377,6 +453,34 @@ impl RateLimiter {
 
     // ---- the uncounted primitives, shared with the multi-limit ---------------------------------
 
+    /// One round trip to Redis; when it gives no answer, the backend's `on_backend_error` decides.
+    #[cfg(feature = "redis")]
+    #[inline(never)]
+    fn take_remote(
+        &self,
+        r: &redis_limit::RemoteLimit,
+        now: u64,
+        n: u64,
+        key: Option<&str>,
+        budget: Option<Duration>,
+    ) -> std::result::Result<(), u64> {
+        use crate::store::redis_backend::OnBackendError;
+        match redis_limit::decide(&[(r, n)], key, budget, false) {
+            Ok(redis_limit::RemoteStep::Admitted { .. }) => Ok(()),
+            Ok(redis_limit::RemoteStep::Denied { wait, .. }) => Err(wait),
+            Err(unavailable) => {
+                r.backend.note_fallback();
+                match r.backend.on_backend_error() {
+                    OnBackendError::FailOpen => Ok(()),
+                    OnBackendError::FailClosed => {
+                        Err(unavailable.retry_in(r.backend.retry()).as_nanos() as u64)
+                    }
+                    OnBackendError::Local => self.take(now, n, key),
+                }
+            }
+        }
+    }
+
     #[inline]
     fn take(&self, now: u64, n: u64, key: Option<&str>) -> std::result::Result<(), u64> {
         on_kind!(self, |rule, cells| cells
@@ -394,6 +498,32 @@ impl RateLimiter {
         on_kind!(self, |rule, cells| cells
             .with_existing(key, |c| rule.refund(c, now, n, charged_at))
             .is_some())
+    }
+
+    /// True when Redis applied the adjustment. Otherwise it is lost for the shared state: counted as
+    /// dropped and logged (the caller applies it locally, which is what `local` fallback decides on).
+    #[cfg(feature = "redis")]
+    fn adjust_remote(
+        &self,
+        r: &redis_limit::RemoteLimit,
+        delta: i128,
+        key: Option<&str>,
+        charged_at: u64,
+    ) -> bool {
+        match redis_limit::adjust(&[(r, delta, charged_at)], key) {
+            Ok(()) => true,
+            Err(e) => {
+                r.backend.note_fallback();
+                let units = delta.unsigned_abs() as u64;
+                self.dropped.fetch_add(units, Ordering::Relaxed);
+                self.events.emit(RateLimitEvent::Dropped { units });
+                log::warn!(
+                    "ferrule: rate limiter {:?}: {units} units not settled in Redis ({e:?})",
+                    self.config.name
+                );
+                false
+            }
+        }
     }
 
     #[inline]

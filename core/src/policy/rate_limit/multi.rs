@@ -79,6 +79,26 @@ impl MultiLimit {
                 ));
             }
         }
+        #[cfg(feature = "redis")]
+        {
+            let first = limits[0].1.remote.as_ref();
+            for (name, l) in &limits[1..] {
+                let same = match (first, l.remote.as_ref()) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => a.same_backend(b),
+                    _ => false,
+                };
+                if !same {
+                    return Err(Error::conflict(
+                        C,
+                        "backend",
+                        name,
+                        "every limit on the same backend (one RedisBackend, or none), so one \
+                         decision stays all-or-nothing",
+                    ));
+                }
+            }
+        }
         let (names, limiters) = limits.into_iter().unzip();
         Ok(Self {
             names,
@@ -163,6 +183,12 @@ impl MultiLimit {
         key: Option<&str>,
         budget: Option<Duration>,
     ) -> MultiStep {
+        #[cfg(feature = "redis")]
+        if self.limiters[0].remote.is_some() {
+            if let Some(step) = self.acquire_remote(costs, key, budget) {
+                return step;
+            }
+        }
         let mut at = vec![0u64; self.limiters.len()];
         for (i, l) in self.limiters.iter().enumerate() {
             let n = costs[i];
@@ -181,6 +207,70 @@ impl MultiLimit {
             }
             at[i] = now;
         }
+        for (i, l) in self.limiters.iter().enumerate() {
+            if costs[i] > 0 {
+                l.note_admitted(costs[i]);
+            }
+        }
+        self.admitted.inc();
+        MultiStep::Admitted(Reservation {
+            key: key.map(Into::into),
+            charged: costs.to_vec(),
+            at,
+        })
+    }
+
+    /// Every limit in one Lua script, one round trip. `None`: Redis gave no answer and the backend's
+    /// policy is `local`, so the caller decides with the local state.
+    #[cfg(feature = "redis")]
+    fn acquire_remote(
+        &self,
+        costs: &[u64],
+        key: Option<&str>,
+        budget: Option<Duration>,
+    ) -> Option<MultiStep> {
+        use super::redis_limit::{decide, RemoteStep};
+        use crate::store::redis_backend::OnBackendError;
+        let limits: Vec<_> = self
+            .limiters
+            .iter()
+            .zip(costs)
+            .filter_map(|(l, &n)| l.remote.as_ref().map(|r| (r, n)))
+            .collect();
+        let backend = &limits[0].0.backend;
+        let (wait, refused) = match decide(&limits, key, budget, false) {
+            Ok(RemoteStep::Admitted { at }) => {
+                return Some(self.admitted(costs, key, vec![at; costs.len()]))
+            }
+            Ok(RemoteStep::Denied { wait, refused }) => (wait, refused),
+            Err(unavailable) => {
+                backend.note_fallback();
+                match backend.on_backend_error() {
+                    OnBackendError::Local => return None,
+                    OnBackendError::FailOpen => {
+                        let now = self.now_nanos();
+                        return Some(self.admitted(costs, key, vec![now; costs.len()]));
+                    }
+                    OnBackendError::FailClosed => (
+                        unavailable.retry_in(backend.retry()).as_nanos() as u64,
+                        costs.iter().position(|&c| c > 0).unwrap_or(0),
+                    ),
+                }
+            }
+        };
+        if let Step::Wait(d) = self.limiters[refused].note_denied(wait, budget) {
+            self.waits.inc();
+            return Some(MultiStep::Wait(d));
+        }
+        self.rejected.inc();
+        Some(MultiStep::Rejected {
+            wait: Duration::from_nanos(wait),
+            limit: refused,
+        })
+    }
+
+    #[cfg(feature = "redis")]
+    fn admitted(&self, costs: &[u64], key: Option<&str>, at: Vec<u64>) -> MultiStep {
         for (i, l) in self.limiters.iter().enumerate() {
             if costs[i] > 0 {
                 l.note_admitted(costs[i]);

@@ -41,6 +41,11 @@ impl SlidingWindow {
         }
     }
 
+    /// Window length in nanoseconds.
+    pub(crate) fn window(&self) -> u64 {
+        self.w
+    }
+
     #[inline]
     fn pack(&self, index: u64, prev: u64, cur: u64) -> u64 {
         ((index & self.index_mask) << (2 * self.bits)) | (prev << self.bits) | cur

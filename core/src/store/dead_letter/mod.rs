@@ -7,6 +7,8 @@ use crate::error::Result;
 
 pub mod memory;
 pub mod queue;
+#[cfg(feature = "redis")]
+pub mod redis_streams;
 pub mod sqlite;
 
 /// A dead letter as stored. `id` is assigned by the store, increases with insertion order, and is

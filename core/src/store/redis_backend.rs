@@ -1,0 +1,392 @@
+//! The Redis backend shared by rate limiters, breakers and the dead-letter queue: one client, a
+//! bounded pool of sync connections whose read/write timeouts are capped by the caller's budget, keys
+//! namespaced `prefix:kind:name`, and the `on_backend_error` policy for when Redis is unreachable.
+//! An outage is counted, logged at warning and raised as a watch event; while it lasts callers skip
+//! Redis (no connect storm, no waiting) except one probe per `retry_seconds`, whose success resolves it.
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{check, Error, Result};
+use crate::watch::event::{Event as WatchEvent, EventState, Severity};
+use crossbeam_queue::ArrayQueue;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+const C: &str = "RedisBackend";
+/// Shortest timeout a Redis operation gets, even when the caller's budget is nearly spent: below it
+/// a healthy loopback round trip fails spuriously.
+const MIN_OP_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// What a primitive does when Redis cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBackendError {
+    /// Admit as if no limit were set (availability first).
+    FailOpen,
+    /// Refuse until Redis answers again (the limit first).
+    FailClosed,
+    /// Decide with this process's own state, as if there were no Redis.
+    Local,
+}
+
+impl OnBackendError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBackendError::FailOpen => "fail_open",
+            OnBackendError::FailClosed => "fail_closed",
+            OnBackendError::Local => "local",
+        }
+    }
+
+    pub fn parse(component: &'static str, param: &'static str, s: &str) -> Result<Self> {
+        match s {
+            "fail_open" | "failOpen" => Ok(OnBackendError::FailOpen),
+            "fail_closed" | "failClosed" => Ok(OnBackendError::FailClosed),
+            "local" => Ok(OnBackendError::Local),
+            _ => Err(Error::out_of_range(
+                component,
+                param,
+                format!("{s:?}"),
+                "\"fail_open\", \"fail_closed\" or \"local\"",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// First part of every key, so several applications share one Redis.
+    pub prefix: String,
+    /// Longest a single Redis operation may take (connect, write, read).
+    pub timeout_seconds: f64,
+    pub on_backend_error: OnBackendError,
+    /// While Redis is down, one caller probes it this often; the others skip it.
+    pub retry_seconds: f64,
+    /// Idle connections kept for reuse.
+    pub max_idle: usize,
+}
+
+impl RedisConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "ferrule".into(),
+            timeout_seconds: 0.05,
+            on_backend_error: OnBackendError::Local,
+            retry_seconds: 1.0,
+            max_idle: 16,
+        }
+    }
+}
+
+/// Counters, read without stopping anyone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendStats {
+    pub operations: u64,
+    pub errors: u64,
+    /// Decisions taken by the `on_backend_error` policy instead of Redis.
+    pub fallbacks: u64,
+    pub outages: u64,
+    pub recoveries: u64,
+    pub up: bool,
+    pub idle_connections: u64,
+}
+
+/// Why Redis gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Known down; not tried. The next probe is due in this long.
+    Down(Duration),
+    /// Tried and failed (refused, timed out, or an error reply).
+    Failed(String),
+}
+
+impl Unavailable {
+    /// How long until Redis is worth asking again.
+    pub fn retry_in(&self, retry: Duration) -> Duration {
+        match self {
+            Unavailable::Down(d) => *d,
+            Unavailable::Failed(_) => retry,
+        }
+    }
+}
+
+type Listener = Arc<dyn Fn(&WatchEvent) + Send + Sync>;
+
+pub struct RedisBackend {
+    client: redis::Client,
+    config: RedisConfig,
+    timeout: Duration,
+    retry: Duration,
+    pool: ArrayQueue<(u64, redis::Connection)>,
+    clock: SystemClock,
+    /// 0 while up; while down, the monotonic time of the next probe.
+    probe_at: AtomicU64,
+    operations: AtomicU64,
+    errors: AtomicU64,
+    fallbacks: AtomicU64,
+    outage_fallbacks: AtomicU64,
+    outages: AtomicU64,
+    recoveries: AtomicU64,
+    // A lock, but only read when Redis goes down or comes back, and written when a listener is added.
+    listeners: RwLock<Vec<Listener>>,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("url", &self.config.url)
+            .field("prefix", &self.config.prefix)
+            .finish()
+    }
+}
+
+impl RedisBackend {
+    /// Checks every setting; does not connect (the first operation does, so a backend can be built
+    /// while Redis is still starting).
+    pub fn new(config: RedisConfig) -> Result<Self> {
+        check::finite_positive(C, "timeout_seconds", config.timeout_seconds)?;
+        if config.timeout_seconds > 60.0 || config.timeout_seconds < 1e-3 {
+            return Err(Error::out_of_range(
+                C,
+                "timeout_seconds",
+                config.timeout_seconds,
+                "[0.001, 60]",
+            ));
+        }
+        check::finite_positive(C, "retry_seconds", config.retry_seconds)?;
+        if config.retry_seconds > 3600.0 || config.retry_seconds < 1e-3 {
+            return Err(Error::out_of_range(
+                C,
+                "retry_seconds",
+                config.retry_seconds,
+                "[0.001, 3600]",
+            ));
+        }
+        check::int_range(C, "max_idle", config.max_idle as u64, 1, 1024)?;
+        if config.prefix.is_empty() || config.prefix.chars().any(|c| c.is_whitespace()) {
+            return Err(Error::out_of_range(
+                C,
+                "prefix",
+                format!("{:?}", config.prefix),
+                "a non-empty string without spaces",
+            ));
+        }
+        let client = redis::Client::open(config.url.as_str()).map_err(|e| {
+            Error::out_of_range(
+                C,
+                "url",
+                format!("{:?}", config.url),
+                format!("a redis:// URL ({e})"),
+            )
+        })?;
+        Ok(Self {
+            client,
+            timeout: Duration::from_secs_f64(config.timeout_seconds),
+            retry: Duration::from_secs_f64(config.retry_seconds),
+            pool: ArrayQueue::new(config.max_idle),
+            clock: SystemClock,
+            probe_at: AtomicU64::new(0),
+            operations: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+            outage_fallbacks: AtomicU64::new(0),
+            outages: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
+            listeners: RwLock::new(Vec::new()),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    pub fn on_backend_error(&self) -> OnBackendError {
+        self.config.on_backend_error
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn retry(&self) -> Duration {
+        self.retry
+    }
+
+    /// `prefix:kind:name`, plus `:sub` (a limiter's key, a stream's part). Each object's name is in
+    /// its keys, so two breakers or limiters never share state by accident (pybreaker's shared-key bug).
+    pub fn key(&self, kind: &str, name: &str, sub: Option<&str>) -> String {
+        let mut k = String::with_capacity(
+            self.config.prefix.len() + kind.len() + name.len() + 3 + sub.map_or(0, |s| s.len() + 1),
+        );
+        k.push_str(&self.config.prefix);
+        k.push(':');
+        k.push_str(kind);
+        k.push(':');
+        k.push_str(name);
+        if let Some(s) = sub {
+            k.push(':');
+            k.push_str(s);
+        }
+        k
+    }
+
+    /// Is Redis believed reachable (no failed operation since the last success)?
+    pub fn is_up(&self) -> bool {
+        self.probe_at.load(Ordering::Acquire) == 0
+    }
+
+    /// Calls `f` on every outage (firing) and recovery (resolved), on the thread that noticed it.
+    pub fn on_event(&self, f: impl Fn(&WatchEvent) + Send + Sync + 'static) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::new(f));
+    }
+
+    /// Runs one Redis operation with a timeout of at most `budget` (the caller's remaining deadline;
+    /// `None` or zero: the backend's timeout). While Redis is down, returns `Down` at once except for
+    /// the one caller that probes.
+    pub fn run<T>(
+        &self,
+        budget: Option<Duration>,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> std::result::Result<T, Unavailable> {
+        let now = self.clock.now_nanos();
+        let probe_at = self.probe_at.load(Ordering::Acquire);
+        if probe_at != 0 {
+            let next = now + self.retry.as_nanos() as u64;
+            if now < probe_at
+                || self
+                    .probe_at
+                    .compare_exchange(probe_at, next, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
+                return Err(Unavailable::Down(Duration::from_nanos(
+                    probe_at.saturating_sub(now).max(1),
+                )));
+            }
+        }
+        let timeout = match budget {
+            Some(b) if !b.is_zero() => b.min(self.timeout).max(MIN_OP_TIMEOUT),
+            _ => self.timeout,
+        };
+        self.operations.fetch_add(1, Ordering::Relaxed);
+        let generation = crate::fork_guard::generation();
+        let result = self.connection(generation, timeout).and_then(|mut conn| {
+            conn.set_read_timeout(Some(timeout))?;
+            conn.set_write_timeout(Some(timeout))?;
+            let r = f(&mut conn);
+            // A connection whose reply may still be in flight cannot be reused.
+            if r.as_ref()
+                .map_or_else(|e| !e.is_io_error() && !e.is_timeout(), |_| true)
+            {
+                let _ = self.pool.push((generation, conn));
+            }
+            r
+        });
+        match result {
+            Ok(v) => {
+                if self.probe_at.load(Ordering::Acquire) != 0 {
+                    self.recovered(now);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.failed(&e, now);
+                Err(Unavailable::Failed(e.to_string()))
+            }
+        }
+    }
+
+    /// A pooled connection made in this process (one inherited across fork shares the parent's
+    /// socket and is dropped), or a new one.
+    fn connection(
+        &self,
+        generation: u64,
+        timeout: Duration,
+    ) -> redis::RedisResult<redis::Connection> {
+        while let Some((g, conn)) = self.pool.pop() {
+            if g == generation {
+                return Ok(conn);
+            }
+            std::mem::forget(conn); // the parent's socket: closing it here would not be ours to do
+        }
+        self.client.get_connection_with_timeout(timeout)
+    }
+
+    fn failed(&self, e: &redis::RedisError, now: u64) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let next = now + self.retry.as_nanos() as u64;
+        if self.probe_at.swap(next, Ordering::AcqRel) == 0 {
+            self.outages.fetch_add(1, Ordering::Relaxed);
+            self.outage_fallbacks.store(0, Ordering::Relaxed);
+            log::warn!(
+                "ferrule: Redis at {} unavailable ({e}); on_backend_error={} applies until it answers \
+                 (probed every {:?})",
+                self.config.url,
+                self.config.on_backend_error.as_str(),
+                self.retry
+            );
+            self.emit(EventState::Firing, format!("Redis unavailable: {e}"), now);
+        } else {
+            log::debug!("ferrule: Redis probe failed: {e}");
+        }
+    }
+
+    fn recovered(&self, now: u64) {
+        if self.probe_at.swap(0, Ordering::AcqRel) == 0 {
+            return;
+        }
+        self.recoveries.fetch_add(1, Ordering::Relaxed);
+        let during = self.outage_fallbacks.load(Ordering::Relaxed);
+        log::warn!(
+            "ferrule: Redis at {} answers again; {during} decisions were taken by on_backend_error={} \
+             during the outage",
+            self.config.url,
+            self.config.on_backend_error.as_str()
+        );
+        self.emit(EventState::Resolved, "Redis answers again".into(), now);
+    }
+
+    /// Counts a decision taken by the policy instead of Redis. The outage itself was logged once when
+    /// it began; the count per outage is logged when it ends, so a long outage does not flood logs.
+    pub fn note_fallback(&self) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        self.outage_fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn emit(&self, state: EventState, message: String, at: u64) {
+        let labels = vec![("prefix".to_string(), self.config.prefix.clone())];
+        let e = WatchEvent {
+            name: "redis_backend_unavailable",
+            source: self.config.url.clone(),
+            severity: Severity::Critical,
+            state,
+            dedup_key: WatchEvent::key("redis_backend_unavailable", &self.config.url, &labels),
+            labels,
+            value: self.errors.load(Ordering::Relaxed) as f64,
+            threshold: 1.0,
+            message,
+            at_nanos: at,
+        };
+        let ls = self.listeners.read().unwrap_or_else(|p| p.into_inner());
+        for l in ls.iter() {
+            l(&e);
+        }
+    }
+
+    pub fn stats(&self) -> BackendStats {
+        BackendStats {
+            operations: self.operations.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            outages: self.outages.load(Ordering::Relaxed),
+            recoveries: self.recoveries.load(Ordering::Relaxed),
+            up: self.is_up(),
+            idle_connections: self.pool.len() as u64,
+        }
+    }
+}

@@ -1,0 +1,125 @@
+'use strict'
+// RateLimiter with a RedisBackend against a real redis-server on a free loopback port (started here,
+// stopped after): limiters of one name in separate backends share one bucket, the GCRA script gives the
+// local limiter's answers on a manual clock, and each onBackendError policy holds with Redis stopped.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const net = require('node:net')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { RateLimiter, RedisBackend, ManualClock } = require('ferrule')
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+    s.on('error', reject)
+  })
+}
+
+async function startRedis(port, dir) {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    cwd: dir,
+    stdio: 'ignore',
+  })
+  const deadline = Date.now() + 10000
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.end()
+        resolve(true)
+      })
+      c.on('error', () => resolve(false))
+    })
+    if (ok) return proc
+    if (Date.now() > deadline) throw new Error('redis-server did not start')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+function stopRedis(proc) {
+  return new Promise((resolve) => {
+    proc.once('exit', resolve)
+    proc.kill('SIGKILL')
+  })
+}
+
+let port, dir, proc
+test.before(async () => {
+  port = await freePort()
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrule-redis-'))
+  proc = await startRedis(port, dir)
+})
+test.after(async () => {
+  if (proc) await stopRedis(proc)
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const url = () => `redis://127.0.0.1:${port}/0`
+const unique = (p) => `${p}-${process.pid}-${process.hrtime.bigint()}`
+
+test('limiters of one name in different backends share one bucket', () => {
+  const prefix = unique('share')
+  const a = RateLimiter.tokenBucket({ rate: 1, perMs: 3600e3, burst: 3, name: 'api', backend: new RedisBackend({ url: url(), prefix }) })
+  const b = RateLimiter.tokenBucket({ rate: 1, perMs: 3600e3, burst: 3, name: 'api', backend: new RedisBackend({ url: url(), prefix }) })
+  const other = RateLimiter.tokenBucket({ rate: 1, perMs: 3600e3, burst: 3, name: 'other', backend: new RedisBackend({ url: url(), prefix }) })
+  assert.deepEqual([a.tryAcquire(2), b.tryAcquire(1), b.tryAcquire(), a.tryAcquire()], [true, true, false, false])
+  assert.equal(other.tryAcquire(3), true, 'another name is another bucket')
+})
+
+test('on a manual clock the Redis bucket answers exactly as the local one', () => {
+  const clock = new ManualClock()
+  clock.advance(1_700_000_000_000)
+  const backend = new RedisBackend({ url: url(), prefix: unique('exact') })
+  const local = RateLimiter.tokenBucket({ rate: 50, perMs: 1000, burst: 4, name: 'x', clock })
+  const remote = RateLimiter.tokenBucket({ rate: 50, perMs: 1000, burst: 4, name: 'x', clock, backend })
+  for (const [dt, n] of [[0, 3], [0, 2], [10, 1], [20, 2], [5, 4], [80, 4], [1, 1], [37, 2]]) {
+    clock.advance(dt)
+    assert.equal(remote.tryAcquire(n), local.tryAcquire(n), `at +${dt} ms, n=${n}`)
+    assert.equal(remote.peek(n), local.peek(n))
+  }
+})
+
+test('bad backend options fail at construction by name', () => {
+  assert.throws(() => new RedisBackend({ url: url(), onBackendError: 'maybe' }), (e) => e instanceof RangeError && /onBackendError|on_backend_error/.test(e.message))
+  assert.throws(() => new RedisBackend({ url: url(), timeoutMs: 0 }), (e) => e instanceof RangeError && /timeoutMs/.test(e.message))
+  assert.throws(() => new RedisBackend({}), TypeError)
+  assert.throws(() => RateLimiter.tokenBucket({ rate: 1, backend: 'redis://x' }), TypeError)
+  assert.throws(() => RateLimiter.slidingLog({ limit: 1, windowMs: 1000, backend: new RedisBackend({ url: url() }) }), /backend/)
+})
+
+test('Redis stopped and restarted: each policy decides without waiting, then Redis is used again', async () => {
+  const make = (onBackendError) => {
+    const backend = new RedisBackend({ url: url(), prefix: unique(onBackendError), onBackendError, timeoutMs: 50, retryMs: 100 })
+    return [RateLimiter.tokenBucket({ rate: 1, perMs: 3600e3, burst: 2, name: 'f', backend }), backend]
+  }
+  const [open, bo] = make('fail_open')
+  const [closed] = make('fail_closed')
+  const [local, bl] = make('local')
+  for (const l of [open, closed, local]) assert.deepEqual([l.tryAcquire(2), l.tryAcquire()], [true, false])
+  await stopRedis(proc)
+  proc = undefined
+  const t0 = Date.now()
+  assert.deepEqual(Array.from({ length: 5 }, () => open.tryAcquire()), Array(5).fill(true))
+  assert.deepEqual(Array.from({ length: 5 }, () => closed.tryAcquire()), Array(5).fill(false))
+  assert.deepEqual(Array.from({ length: 3 }, () => local.tryAcquire()), [true, true, false])
+  await assert.rejects(closed.acquire(1, { timeoutMs: 20 }))
+  assert.ok(Date.now() - t0 < 1000, `no caller waited on a dead Redis: ${Date.now() - t0} ms`)
+  assert.equal(bo.isUp, false)
+  assert.ok(bo.stats().fallbacks >= 5)
+  proc = await startRedis(port, dir)
+  await new Promise((r) => setTimeout(r, 150))
+  const deadline = Date.now() + 5000
+  while (!local.tryAcquire()) {
+    assert.ok(Date.now() < deadline, 'never recovered')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  assert.equal(bl.isUp, true)
+  assert.equal(bl.stats().recoveries, 1)
+})
