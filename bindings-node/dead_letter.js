@@ -5,9 +5,10 @@
 // exports depth and age; this file turns a failed call into a record and runs replay handlers.
 
 const native = require('./native.js')
+const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
 const { FerruleError, configError, internalError } = require('./errors.js')
 
-const OPTIONS = ['path', 'maxItems', 'onFull', 'mask', 'name', 'replayLeaseMs']
+const OPTIONS = ['path', 'maxItems', 'onFull', 'mask', 'name', 'replayLeaseMs', 'backend']
 
 function describe(v) {
   return typeof v === 'string' ? JSON.stringify(v) : String(v)
@@ -126,7 +127,8 @@ class DeadLetterQueue {
 
   /**
    * @param {object} [options] path (default 'ferrule-dlq.sqlite'), maxItems (10000), onFull
-   *   ('reject' | 'dropOldest'), mask (true), name ('default'), replayLeaseMs (300000).
+   *   ('reject' | 'dropOldest'), mask (true), name ('default'), replayLeaseMs (300000), backend (a
+   *   RedisBackend: the queue lives on Redis Streams, shared by every process; path is then unused).
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') {
@@ -142,6 +144,13 @@ class DeadLetterQueue {
         throw configError('TypeError', `DeadLetterQueue: ${k}=${describe(options[k])} must be a number`, k)
       }
     }
+    let backend
+    if (options.backend !== undefined && options.backend !== null) {
+      if (!(options.backend instanceof RedisBackend)) {
+        throw configError('TypeError', `DeadLetterQueue: backend=${describe(options.backend)} must be a RedisBackend`, 'backend')
+      }
+      backend = nativeBackendOf(options.backend)
+    }
     const made = call(() =>
       native.createDeadLetterQueue({
         path: options.path === undefined ? 'ferrule-dlq.sqlite' : String(options.path),
@@ -150,7 +159,7 @@ class DeadLetterQueue {
         onFull: options.onFull,
         mask: options.mask === undefined ? undefined : Boolean(options.mask),
         replayLeaseMs: options.replayLeaseMs,
-      }),
+      }, backend),
     )
     if (!(made instanceof native.NativeDeadLetterQueue)) throw configError(made.kind, made.message, made.param)
     this.#native = made

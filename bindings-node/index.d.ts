@@ -1391,6 +1391,8 @@ export interface DeadLetterQueueOptions {
   name?: string
   /** How long one replayer holds an item before another may take it. Default 300000. */
   replayLeaseMs?: number
+  /** Keep the queue on Redis Streams (shared by every process on that server); `path` is then unused. */
+  backend?: RedisBackend
 }
 
 export interface DeadLetterPushOptions {

@@ -10,7 +10,7 @@ const net = require('node:net')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { RateLimiter, RedisBackend, ManualClock } = require('ferrule')
+const { RateLimiter, RedisBackend, ManualClock, DeadLetterQueue } = require('ferrule')
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -122,4 +122,24 @@ test('Redis stopped and restarted: each policy decides without waiting, then Red
   }
   assert.equal(bl.isUp, true)
   assert.equal(bl.stats().recoveries, 1)
+})
+
+test('a dead-letter queue on Redis Streams is shared: written by one backend, replayed through another', async () => {
+  const prefix = unique('dlq')
+  const writer = new DeadLetterQueue({ backend: new RedisBackend({ url: url(), prefix }), name: 'ask', mask: false })
+  const ids = ['a', 'poison', 'b'].map((p) => writer.push({ p }, { errors: ['429'] }))
+  assert.ok(ids.every((id) => typeof id === 'number'))
+  const reader = new DeadLetterQueue({ backend: new RedisBackend({ url: url(), prefix }), name: 'ask' })
+  assert.equal(reader.size, 3)
+  const seen = []
+  const r = await reader.replay((item) => {
+    seen.push(item.data().p)
+    if (item.data().p === 'poison') throw new Error('still broken')
+  })
+  assert.deepEqual(seen, ['a', 'poison', 'b'])
+  assert.deepEqual(r, { succeeded: 2, failed: 1, skipped: 0, busy: 0 })
+  const [left] = await writer.list()
+  assert.equal(left.id, ids[1])
+  assert.deepEqual(left.errors, ['429', 'Error: still broken'])
+  assert.throws(() => new DeadLetterQueue({ backend: {} }), TypeError)
 })

@@ -52,11 +52,22 @@ def breaker(url: str, name: str, sync_seconds: float, wait_seconds: float) -> No
     print(json.dumps({"rejected_at": None}), flush=True)
 
 
+def dlq_write(url: str, name: str, count: int) -> None:
+    """Stores ``count`` dead letters on the shared Redis Streams queue; reports the acknowledged ids."""
+    backend = ferrule.RedisBackend(url, prefix="mp")
+    dlq = ferrule.DeadLetterQueue(backend=backend, name=name, mask=False)
+    ids = [dlq.push({"prompt": f"p{i}"}, [f"RateLimitError: 429 ({i})"], key="ask", attempts=3)
+           for i in range(count)]
+    print(json.dumps({"ids": ids}), flush=True)
+
+
 if __name__ == "__main__":
     mode, url, *rest = sys.argv[1:]
     if mode == "limit":
         limit(url, rest[0], float(rest[1]), float(rest[2]))
     elif mode == "breaker":
         breaker(url, rest[0], float(rest[1]), float(rest[2]))
+    elif mode == "dlq_write":
+        dlq_write(url, rest[0], int(rest[1]))
     else:
         raise SystemExit(f"unknown mode {mode}")

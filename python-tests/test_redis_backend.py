@@ -205,3 +205,33 @@ def test_async_acquire_against_redis(redis: RedisServer) -> None:
 
     took = asyncio.run(main())
     assert 0.03 <= took < 0.5, took  # 1 now, then 2 more at 20 ms each
+
+
+def test_a_dead_letter_queue_written_by_one_process_is_replayed_by_another(redis: RedisServer) -> None:
+    name = _unique("dlq")
+    writer = _worker("dlq_write", redis.url, name, 25)
+    out, _ = writer.communicate(timeout=60)
+    assert writer.returncode == 0
+    ids = json.loads(out.splitlines()[-1])["ids"]
+    assert len(ids) == 25 and None not in ids
+    dlq = ferrule.DeadLetterQueue(backend=ferrule.RedisBackend(redis.url, prefix="mp"), name=name)
+    assert dlq.path is None
+    assert len(dlq) == 25
+    seen: list[str] = []
+
+    def handler(item: ferrule.DeadLetter) -> None:
+        seen.append(json.loads(item.payload)["prompt"])
+        if item.payload == '{"prompt": "p7"}':
+            raise RuntimeError("still failing")
+
+    report = dlq.replay(handler)
+    assert seen == [f"p{i}" for i in range(25)], "every acknowledged item, once, oldest first"
+    assert (report.succeeded, report.failed) == (24, 1)
+    [left] = dlq.list()
+    assert left.id == ids[7] and left.errors[-1].endswith("still failing")
+    assert left.attempts == 3
+
+
+def test_a_dead_letter_queue_needs_a_path_or_a_backend() -> None:
+    with pytest.raises(ferrule.ConfigError, match="path=None"):
+        ferrule.DeadLetterQueue(None)

@@ -4,7 +4,9 @@
 
 use crate::error::{config_error, ConfigError, NodeParam};
 use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue, ReplayCursor};
-use ferrule_core::store::dead_letter::{DeadLetter, OnFull};
+use crate::redis_backend::NativeRedisBackend;
+use ferrule_core::store::dead_letter::redis_streams::RedisDeadLetterStore;
+use ferrule_core::store::dead_letter::{DeadLetter, DeadLetterStore, OnFull};
 use ferrule_core::SqliteDeadLetterStore;
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
@@ -87,6 +89,7 @@ pub struct NativeDeadLetterQueue {
 #[napi(catch_unwind)]
 pub fn create_dead_letter_queue(
     o: DeadLetterOptions,
+    backend: Option<&NativeRedisBackend>,
 ) -> napi::Result<Either<NativeDeadLetterQueue, ConfigError>> {
     let on_full = match o.on_full.as_deref() {
         None => OnFull::Reject,
@@ -135,7 +138,12 @@ pub fn create_dead_letter_queue(
     if let Err(e) = config.validate() {
         return Ok(Either::B(config_error(&e, &params)));
     }
-    let store = Arc::new(SqliteDeadLetterStore::open(&o.path).map_err(js)?);
+    // Redis Streams when a backend is given (shared by every process on that server), else the
+    // SQLite file at `path`.
+    let store: Arc<dyn DeadLetterStore> = match backend {
+        Some(b) => Arc::new(RedisDeadLetterStore::new(b.inner.clone(), &config.name)),
+        None => Arc::new(SqliteDeadLetterStore::open(&o.path).map_err(js)?),
+    };
     let q = DeadLetterQueue::new(store, config).map_err(js)?;
     let inner = Arc::new(q);
     ferrule_core::telemetry::collector::export(&inner);

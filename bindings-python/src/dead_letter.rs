@@ -3,7 +3,9 @@
 
 use crate::error::{config_error, guard_detached, to_py};
 use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue, ReplayCursor};
-use ferrule_core::store::dead_letter::{DeadLetter, OnFull};
+use crate::redis_backend::RedisBackendCore;
+use ferrule_core::store::dead_letter::redis_streams::RedisDeadLetterStore;
+use ferrule_core::store::dead_letter::{DeadLetter, DeadLetterStore, OnFull};
 use ferrule_core::SqliteDeadLetterStore;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -36,15 +38,17 @@ fn item<'py>(py: Python<'py>, d: DeadLetter) -> PyResult<Bound<'py, PyTuple>> {
 #[pymethods]
 impl DeadLetterQueueCore {
     #[new]
-    #[pyo3(signature = (path, *, name="default".to_string(), max_items=10_000, on_full="reject".to_string(), mask=true, replay_lease_seconds=300.0))]
+    #[pyo3(signature = (path, *, name="default".to_string(), max_items=10_000, on_full="reject".to_string(), mask=true, replay_lease_seconds=300.0, backend=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        path: std::path::PathBuf,
+        path: Option<std::path::PathBuf>,
         name: String,
         max_items: i64,
         on_full: String,
         mask: bool,
         replay_lease_seconds: f64,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
     ) -> PyResult<Self> {
         use ferrule_core::error::check;
         const C: &str = "DeadLetterQueue";
@@ -61,6 +65,16 @@ impl DeadLetterQueueCore {
             .map_err(|e| to_py(py, e))?;
         check::finite_positive(C, "replay_lease_seconds", replay_lease_seconds)
             .map_err(|e| to_py(py, e))?;
+        // Redis Streams when a backend is given (shared by every process on that server), else
+        // the SQLite file at `path`.
+        let redis = backend.map(|b| b.inner.clone());
+        if redis.is_none() && path.is_none() {
+            return Err(config_error(
+                py,
+                format!("{C}: path=None needs backend=RedisBackend(...); allowed: a file path or a backend"),
+            ));
+        }
+        let store_name = name.clone();
         let config = DeadLetterConfig {
             name,
             max_items,
@@ -69,7 +83,11 @@ impl DeadLetterQueueCore {
             replay_lease: Duration::from_secs_f64(replay_lease_seconds.min(1e9)),
         };
         let q = guard_detached(py, || -> ferrule_core::Result<DeadLetterQueue> {
-            let store = Arc::new(SqliteDeadLetterStore::open(path)?);
+            let store: Arc<dyn DeadLetterStore> = match (redis, path) {
+                (Some(backend), _) => Arc::new(RedisDeadLetterStore::new(backend, &store_name)),
+                (None, Some(path)) => Arc::new(SqliteDeadLetterStore::open(path)?),
+                (None, None) => unreachable!("checked above"),
+            };
             DeadLetterQueue::new(store, config)
         })?
         .map_err(|e| to_py(py, e))?;

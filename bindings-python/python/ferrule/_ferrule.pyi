@@ -827,13 +827,14 @@ _DeadLetterTuple = tuple[int, str, str, list[str], int, int, int, Optional[str],
 class DeadLetterQueueCore:
     def __new__(
         cls,
-        path: Union[str, os.PathLike[str]],
+        path: Union[str, os.PathLike[str], None],
         *,
         name: str = ...,
         max_items: int = 10000,
         on_full: str = ...,
         mask: bool = True,
         replay_lease_seconds: float = 300.0,
+        backend: Optional[RedisBackendCore] = None,
     ) -> DeadLetterQueueCore: ...
     def push(
         self,

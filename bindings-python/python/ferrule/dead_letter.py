@@ -14,9 +14,12 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._ferrule import DeadLetterQueueCore, ReplayCursorCore
+
+if TYPE_CHECKING:
+    from .redis_backend import RedisBackend
 
 __all__ = ["DeadLetter", "DeadLetterQueue", "ReplayReport"]
 
@@ -147,23 +150,28 @@ class DeadLetterQueue:
 
     def __init__(
         self,
-        path: Union[str, "os.PathLike[str]"] = "ferrule-dlq.sqlite",
+        path: Union[str, "os.PathLike[str]", None] = "ferrule-dlq.sqlite",
         *,
         max_items: int = 10_000,
         on_full: str = "reject",
         mask: bool = True,
         name: str = "default",
         replay_lease_seconds: float = 300.0,
+        backend: Optional["RedisBackend"] = None,
     ) -> None:
+        # With a backend the queue lives on Redis Streams under the backend's prefix and `name`,
+        # shared by every process on that server; `path` is then not used.
+        fspath = None if backend is not None or path is None else os.fspath(path)
         self._core = DeadLetterQueueCore(
-            os.fspath(path),
+            fspath,
             name=name,
             max_items=max_items,
             on_full=on_full,
             mask=bool(mask),
             replay_lease_seconds=replay_lease_seconds,
+            backend=None if backend is None else backend._core,
         )
-        self.path = os.fspath(path)
+        self.path = fspath
 
     @property
     def name(self) -> str:
