@@ -39,6 +39,10 @@ tools-apt:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; \
 	fi
+	@if ! command -v prometheus-alertmanager >/dev/null 2>&1 && ! command -v alertmanager >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus-alertmanager; \
+	fi
 
 # ---- builds: cargo's target/ is kept, so a one-line change rebuilds only what it touches -------
 build-python: $(PY_STAMP)
@@ -50,7 +54,7 @@ build-node: $(JS_STAMP)
 build: build-python build-node
 
 # ---- tests ----------------------------------------------------------------------------------------
-test-rust:
+test-rust: tools-apt
 	cargo test --workspace
 
 test-python: build-python tools-apt
