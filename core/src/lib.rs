@@ -67,3 +67,8 @@ pub use policy::retry::{
 };
 pub use policy::retry_budget::{BudgetConfig, RetryBudget};
 pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};
+pub use watch::alert::Alert;
+pub use watch::alert_router::{AlertRouter, Escalation, InhibitRule, Route, RouterConfig};
+pub use watch::dead_mans_switch::DeadMansSwitch;
+pub use watch::notification::Notification;
+pub use watch::synthetic_probe::{ProbeConfig, ProbeResult, SyntheticProbe};

@@ -320,6 +320,11 @@ impl AlertRouter {
         &self.cfg
     }
 
+    /// The router's label in metrics: its first route's name.
+    pub fn label(&self) -> &str {
+        &self.routes[0].cfg.name
+    }
+
     pub fn now_nanos(&self) -> u64 {
         self.clock.now_nanos()
     }

@@ -25,6 +25,7 @@ pub mod alert_router;
 pub mod alert_sink;
 pub mod alertmanager;
 pub mod dead_mans_switch;
+pub mod gauges;
 pub mod http_post;
 pub mod notification;
 pub mod notify_cap;
