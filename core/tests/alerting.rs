@@ -675,3 +675,18 @@ fn rfc3339_is_right() {
     assert_eq!(rfc3339(1_700_000_000.5), "2023-11-14T22:13:20.500Z");
     assert_eq!(rfc3339(951_782_400.0), "2000-02-29T00:00:00.000Z");
 }
+
+#[test]
+fn a_policy_beats_its_switch_on_every_success() {
+    use ferrule_core::{Pipeline, PipelineConfig};
+    let clock = ManualClock::new();
+    let d = DeadMansSwitch::new("policy-beat", 60 * S, Severity::Critical, clock.clone()).unwrap();
+    let p = Pipeline::new(PipelineConfig::default(), None, clock.clone()).unwrap();
+    assert!(p.beat_on_success(d.clone()));
+    assert!(!p.beat_on_success(d.clone()), "one switch per policy");
+    clock.advance_secs(61.0);
+    assert!(d.tick_at(clock.now_nanos()).is_some());
+    p.success(None);
+    assert!(!d.is_firing(), "the success resolved it");
+    assert_eq!(d.beats(), 1);
+}

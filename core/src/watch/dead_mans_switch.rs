@@ -171,6 +171,16 @@ impl DeadMansSwitch {
     }
 }
 
+impl std::fmt::Debug for DeadMansSwitch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadMansSwitch")
+            .field("name", &self.name)
+            .field("within_nanos", &self.within)
+            .field("firing", &self.is_firing())
+            .finish()
+    }
+}
+
 impl super::runtime::Tick for DeadMansSwitch {
     fn tick(&self) {
         self.tick_at(self.clock.now_nanos());
