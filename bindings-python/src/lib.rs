@@ -80,6 +80,12 @@ mod _ferrule {
     use crate::watch::predictor::PredictorCore;
     #[pymodule_export]
     use crate::watch::slo::SloCore;
+    #[pymodule_export]
+    use crate::watch::alert_router::AlertRouterCore;
+    #[pymodule_export]
+    use crate::watch::dead_mans_switch::DeadMansSwitchCore;
+    #[pymodule_export]
+    use crate::watch::synthetic_probe::SyntheticProbeCore;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
