@@ -29,7 +29,7 @@ const NOTE_FALLBACK = 1
 const NOTE_FALLBACK_FAILED = 2
 const NOTE_TIMEOUT = 3
 
-const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name']
+const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name', 'heartbeat']
 const RETRY_OPTIONS = [
   'attempts',
   'backoff',
@@ -246,6 +246,13 @@ class Policy {
     }
     if (!(made instanceof native.NativePolicy)) throw configError(made.kind, made.message, made.param)
     this.#native = made
+    if (options.heartbeat !== undefined && options.heartbeat !== null) {
+      // Every successful call beats the switch, in the core (one atomic load per success).
+      if (typeof options.heartbeat.watchNative !== 'function') {
+        throw configError('TypeError', `Policy: heartbeat=${describe(options.heartbeat)} must be a DeadMansSwitch`, 'heartbeat')
+      }
+      options.heartbeat.watchNative(made)
+    }
     // The hot path calls these two raw native functions, far cheaper than methods (src/fast_policy.rs).
     ;[this.#begin, this.#success] = native.policyFastCalls(made)
     this.#firstBudget = made.firstAttemptBudgetMs()

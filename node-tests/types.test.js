@@ -114,6 +114,16 @@ function sample(name) {
       return new ferrule.DriftDetector('t')
     case 'ErrorPredictor':
       return new ferrule.ErrorPredictor('t')
+    case 'AlertRouter':
+      return new ferrule.AlertRouter({ install: false, clock: new ferrule.ManualClock() })
+    case 'Webhook':
+      return new ferrule.Webhook('http://127.0.0.1:9/hook')
+    case 'Alertmanager':
+      return new ferrule.Alertmanager('http://127.0.0.1:9093')
+    case 'DeadMansSwitch':
+      return new ferrule.DeadMansSwitch('t', 1000, { clock: new ferrule.ManualClock() })
+    case 'SyntheticProbe':
+      return new ferrule.SyntheticProbe('t', () => true, 1000, 1000, { clock: new ferrule.ManualClock() })
     default:
       throw new Error(`no sample for ${name}`)
   }

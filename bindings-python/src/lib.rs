@@ -73,17 +73,17 @@ mod _ferrule {
         record_validation, repair_json, validation_stats, JsonValidatorCore, Repair,
     };
     #[pymodule_export]
+    use crate::watch::alert_router::AlertRouterCore;
+    #[pymodule_export]
     use crate::watch::anomaly::AnomalyCore;
+    #[pymodule_export]
+    use crate::watch::dead_mans_switch::DeadMansSwitchCore;
     #[pymodule_export]
     use crate::watch::drift::DriftCore;
     #[pymodule_export]
     use crate::watch::predictor::PredictorCore;
     #[pymodule_export]
     use crate::watch::slo::SloCore;
-    #[pymodule_export]
-    use crate::watch::alert_router::AlertRouterCore;
-    #[pymodule_export]
-    use crate::watch::dead_mans_switch::DeadMansSwitchCore;
     #[pymodule_export]
     use crate::watch::synthetic_probe::SyntheticProbeCore;
 

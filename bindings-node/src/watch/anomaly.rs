@@ -180,7 +180,7 @@ pub fn create_anomaly(
             let inner = std::sync::Arc::new(inner);
             ferrule_core::watch::gauges::export(&inner);
             Either::A(NativeAnomaly { inner, clock })
-        },
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

@@ -133,7 +133,7 @@ pub fn create_predictor(
             let inner = std::sync::Arc::new(inner);
             ferrule_core::watch::gauges::export(&inner);
             Either::A(NativePredictor { inner, clock })
-        },
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

@@ -186,7 +186,7 @@ pub fn create_slo(
             let inner = std::sync::Arc::new(inner);
             ferrule_core::watch::gauges::export(&inner);
             Either::A(NativeSlo { inner, clock })
-        },
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

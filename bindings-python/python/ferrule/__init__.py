@@ -126,3 +126,9 @@ __all__ += [
 from .integrations import wrap_openai
 
 __all__ += ["wrap_openai"]
+
+from .alerting import AlertRouter, Alertmanager, Webhook, on_alert
+from .dead_mans_switch import DeadMansSwitch
+from .synthetic_probe import SyntheticProbe
+
+__all__ += ["AlertRouter", "Alertmanager", "DeadMansSwitch", "SyntheticProbe", "Webhook", "on_alert"]

@@ -62,7 +62,8 @@ class Policy:
     ``timeout_seconds`` bounds each attempt, ``total_timeout_seconds`` the whole call with its
     retries and waits. ``fallback``: a value, a callable ``(error, *args, **kwargs)`` or a list of
     them tried in order, taken for errors matching ``fallback_on`` (default every ``Exception``).
-    ``chaos``: a ``ferrule.Chaos``, innermost. ``clock``: a ``ferrule.testing.ManualClock`` for tests
+    ``chaos``: a ``ferrule.Chaos``, innermost. ``heartbeat``: a ``ferrule.DeadMansSwitch`` beaten on
+    every successful call. ``clock``: a ``ferrule.testing.ManualClock`` for tests
     (waits then advance it instead of sleeping).
 
     Use as ``@policy`` on ``def`` or ``async def``, or ``policy.call(fn, *args, **kwargs)``.
@@ -102,6 +103,7 @@ class Policy:
         chaos: Optional[Chaos] = None,
         clock: Optional[ManualClock] = None,
         name: str = "policy",
+        heartbeat: Any = None,
     ) -> None:
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"Policy: retry={retry!r} is not allowed; allowed: a ferrule.Retry or None")
@@ -128,7 +130,12 @@ class Policy:
             raise ConfigError(
                 "Policy: hard_timeout=True conflicts: it needs timeout_seconds or total_timeout_seconds"
             )
+        if heartbeat is not None and not callable(getattr(heartbeat, "watch", None)):
+            raise TypeError(f"Policy: heartbeat={heartbeat!r} is not allowed; allowed: a ferrule.DeadMansSwitch or None")
         self.name = name
+        if heartbeat is not None:
+            # Every successful call beats the switch, in the core (one atomic load per success).
+            heartbeat.watch(self)
         self._retry = retry
         self._breaker = breaker
         self._limiter = rate_limiter

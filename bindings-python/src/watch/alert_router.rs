@@ -7,7 +7,9 @@ use crate::clock::ManualClock;
 use crate::error::{guard, to_py};
 use ferrule_core::watch::alert::Alert;
 use ferrule_core::watch::alert_log::LogSink;
-use ferrule_core::watch::alert_router::{self, AlertRouter, Escalation, InhibitRule, Route, RouterConfig};
+use ferrule_core::watch::alert_router::{
+    self, AlertRouter, Escalation, InhibitRule, Route, RouterConfig,
+};
 use ferrule_core::watch::alert_sink::{AlertSink, CallbackSink};
 use ferrule_core::watch::alertmanager;
 use ferrule_core::watch::notification::{Kind, Notification};
@@ -25,7 +27,12 @@ const C: &str = "AlertRouter";
 
 fn nanos(param: &'static str, s: f64) -> ferrule_core::Result<u64> {
     if !(s.is_finite() && s >= 0.0) {
-        return Err(ferrule_core::Error::out_of_range(C, param, s, "a finite number of seconds >= 0"));
+        return Err(ferrule_core::Error::out_of_range(
+            C,
+            param,
+            s,
+            "a finite number of seconds >= 0",
+        ));
     }
     Ok((s * 1e9) as u64)
 }
@@ -35,7 +42,9 @@ fn nanos(param: &'static str, s: f64) -> ferrule_core::Result<u64> {
 fn offset(clock: &ClockRef, at: u64) -> f64 {
     match clock {
         ClockRef::System => {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
             now - at as f64 / 1e9
         }
         _ => 0.0,
@@ -50,7 +59,11 @@ fn labels_dict<'py>(py: Python<'py>, ls: &[(String, String)]) -> PyResult<Bound<
     Ok(d)
 }
 
-pub fn notification_dict<'py>(py: Python<'py>, n: &Notification, off: f64) -> PyResult<Bound<'py, PyDict>> {
+pub fn notification_dict<'py>(
+    py: Python<'py>,
+    n: &Notification,
+    off: f64,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &n.name)?;
     d.set_item("severity", n.severity.as_str())?;
@@ -162,8 +175,10 @@ impl AlertRouterCore {
                 let hook_cfg = |u: String| {
                     let mut c = WebhookConfig::new(u);
                     c.max_attempts = webhook_retries.clamp(0, 100) as u32 + 1;
-                    c.backoff_initial = Duration::from_secs_f64(webhook_backoff_seconds.clamp(0.0, 3600.0));
-                    c.timeout = Duration::from_secs_f64(webhook_timeout_seconds.clamp(0.001, 3600.0));
+                    c.backoff_initial =
+                        Duration::from_secs_f64(webhook_backoff_seconds.clamp(0.0, 3600.0));
+                    c.timeout =
+                        Duration::from_secs_f64(webhook_timeout_seconds.clamp(0.001, 3600.0));
                     c
                 };
                 let s: Arc<dyn AlertSink> = match kind.as_str() {
@@ -197,11 +212,17 @@ impl AlertRouterCore {
                 group_interval_nanos: nanos("group_interval_seconds", group_interval_seconds)?,
                 repeat_interval_nanos: nanos("repeat_interval_seconds", repeat_interval_seconds)?,
                 cap: CapConfig {
-                    max: ferrule_core::error::check::int(C, "cap", cap as i128, 1, 1_000_000)? as u32,
+                    max: ferrule_core::error::check::int(C, "cap", cap as i128, 1, 1_000_000)?
+                        as u32,
                     window_nanos: nanos("cap_window_seconds", cap_window_seconds)?,
                 },
-                max_alerts: ferrule_core::error::check::int(C, "max_alerts", max_alerts as i128, 1, 10_000_000)?
-                    as usize,
+                max_alerts: ferrule_core::error::check::int(
+                    C,
+                    "max_alerts",
+                    max_alerts as i128,
+                    1,
+                    10_000_000,
+                )? as usize,
                 ..RouterConfig::default()
             };
             ferrule_core::error::check::int(C, "webhook_retries", webhook_retries as i128, 0, 99)?;
@@ -228,8 +249,11 @@ impl AlertRouterCore {
                     r.group_by = group_by;
                 }
                 r.group_wait_nanos = gw.map(|s| nanos("group_wait_seconds", s)).transpose()?;
-                r.group_interval_nanos = gi.map(|s| nanos("group_interval_seconds", s)).transpose()?;
-                r.repeat_interval_nanos = ri.map(|s| nanos("repeat_interval_seconds", s)).transpose()?;
+                r.group_interval_nanos =
+                    gi.map(|s| nanos("group_interval_seconds", s)).transpose()?;
+                r.repeat_interval_nanos = ri
+                    .map(|s| nanos("repeat_interval_seconds", s))
+                    .transpose()?;
                 r.escalation = escalate
                     .into_iter()
                     .map(|(after, sinks)| {
@@ -270,8 +294,12 @@ impl AlertRouterCore {
 
     /// Adds a callback sink that every default-routed notification reaches.
     fn add_callback(&self, name: String, f: Py<PyAny>) {
-        self.inner
-            .add_sink(Arc::new(py_sink(name, f, self.clock.clone(), self.callback_errors.clone())));
+        self.inner.add_sink(Arc::new(py_sink(
+            name,
+            f,
+            self.clock.clone(),
+            self.callback_errors.clone(),
+        )));
     }
 
     #[pyo3(signature = (name, severity, labels, summary, fingerprint="", resolved=false, at=None))]
@@ -378,7 +406,10 @@ impl AlertRouterCore {
         d.set_item("inhibited", s.inhibited)?;
         d.set_item("dropped_over_max", s.dropped_over_max)?;
         d.set_item("sink_errors", s.sink_errors)?;
-        d.set_item("callback_errors", self.callback_errors.load(Ordering::Relaxed))?;
+        d.set_item(
+            "callback_errors",
+            self.callback_errors.load(Ordering::Relaxed),
+        )?;
         d.set_item("silences", s.silences)?;
         let hooks = PyDict::new(py);
         for w in &self.webhooks {

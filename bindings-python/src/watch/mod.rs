@@ -4,11 +4,11 @@
 pub mod alert_router;
 pub mod anomaly;
 pub mod dead_mans_switch;
-pub mod synthetic_probe;
 pub mod drift;
 pub mod event;
 pub mod predictor;
 pub mod slo;
+pub mod synthetic_probe;
 
 use crate::clock::ManualClock;
 use ferrule_core::ClockRef;

@@ -21,7 +21,12 @@ pub struct SyntheticProbeCore {
 
 fn secs(p: &'static str, s: f64) -> ferrule_core::Result<u64> {
     if !(s.is_finite() && s > 0.0) {
-        return Err(ferrule_core::Error::out_of_range(C, p, s, "a finite number of seconds > 0"));
+        return Err(ferrule_core::Error::out_of_range(
+            C,
+            p,
+            s,
+            "a finite number of seconds > 0",
+        ));
     }
     Ok((s * 1e9) as u64)
 }
@@ -46,13 +51,26 @@ impl SyntheticProbeCore {
     ) -> PyResult<Self> {
         let clock = clock_of(clock);
         let build = || -> ferrule_core::Result<SyntheticProbe> {
-            let mut cfg = ProbeConfig::new(name, secs("every_seconds", every_seconds)?, secs("timeout_seconds", timeout_seconds)?);
+            let mut cfg = ProbeConfig::new(
+                name,
+                secs("every_seconds", every_seconds)?,
+                secs("timeout_seconds", timeout_seconds)?,
+            );
             cfg.jitter = jitter;
-            cfg.failures_to_alert =
-                ferrule_core::error::check::int(C, "failures_to_alert", failures_to_alert as i128, 1, 1000)? as u32;
+            cfg.failures_to_alert = ferrule_core::error::check::int(
+                C,
+                "failures_to_alert",
+                failures_to_alert as i128,
+                1,
+                1000,
+            )? as u32;
             cfg.severity = Severity::parse_alert(C, "severity", severity)?;
             cfg.seed = seed;
-            SyntheticProbe::new(cfg, deadman.as_ref().map(|d| d.inner.clone()), clock.clone())
+            SyntheticProbe::new(
+                cfg,
+                deadman.as_ref().map(|d| d.inner.clone()),
+                clock.clone(),
+            )
         };
         let inner = Arc::new(build().map_err(|e| to_py(py, e))?);
         ferrule_core::watch::gauges::export(&inner);
@@ -90,7 +108,12 @@ impl SyntheticProbeCore {
             other => {
                 return Err(to_py(
                     py,
-                    ferrule_core::Error::out_of_range(C, "result", format!("{other:?}"), "\"ok\", \"failed\", \"timeout\""),
+                    ferrule_core::Error::out_of_range(
+                        C,
+                        "result",
+                        format!("{other:?}"),
+                        "\"ok\", \"failed\", \"timeout\"",
+                    ),
                 ))
             }
         };
