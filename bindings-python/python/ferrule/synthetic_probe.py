@@ -155,7 +155,7 @@ class SyntheticProbe:
         try:
             r = self._fn()
             if inspect.isawaitable(r):
-                r = await asyncio.wait_for(r, self._core.timeout_seconds)  # type: ignore[arg-type]
+                r = await asyncio.wait_for(r, self._core.timeout_seconds)
             outcome: tuple[str, Any] = ("value", r)
         except asyncio.TimeoutError:
             self._core.finish("timeout", f"no answer within {self._core.timeout_seconds} s", None)
