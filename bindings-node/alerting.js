@@ -286,6 +286,7 @@ class SyntheticProbe {
   #timer = null
   #stopped = false
   #manual
+  #inflight = null // the last run's function, until it settles (a timed-out run may still go)
 
   constructor(name, fn, everyMs, timeoutMs, options = {}) {
     checkKeys('SyntheticProbe', options, PROBE_OPTIONS)
@@ -329,7 +330,12 @@ class SyntheticProbe {
     let result = 'ok'
     let error = ''
     try {
-      const r = await Promise.race([Promise.resolve().then(() => this.#fn(ac.signal)).then((value) => ({ value })), timeout])
+      const run = Promise.resolve().then(() => this.#fn(ac.signal))
+      this.#inflight = run.then(
+        () => {},
+        () => {},
+      )
+      const r = await Promise.race([run.then((value) => ({ value })), timeout])
       if (r.timedOut) {
         result = 'timeout'
         error = `no answer within ${this.#native.timeoutMs} ms`
@@ -360,6 +366,9 @@ class SyntheticProbe {
     this.#stopped = false
     const loop = async () => {
       if (this.#stopped) return
+      // Never beside a timed-out run that is still going: wait for it to settle first.
+      if (this.#inflight !== null) await this.#inflight
+      this.#inflight = null
       const due = this.#native.dueInMs()
       if (due <= 0) await this.runOnce()
       if (this.#stopped) return

@@ -9,6 +9,27 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeAlertRouter {
+  install(): void
+  uninstall(): void
+  installed(): boolean
+  /** Returns the fingerprint; `None` and a message for a bad severity. */
+  fire(name: string, severity: string, labels: Record<string, string>, summary: string, fingerprint?: string | undefined | null, atMs?: number | undefined | null): string | ConfigError
+  resolve(fingerprint: string, atMs?: number | undefined | null): boolean
+  ack(fingerprint: string): boolean
+  silence(matchers: Record<string, string>, durationMs: number, comment?: string | undefined | null, atMs?: number | undefined | null): number | ConfigError
+  expireSilence(id: number): boolean
+  /**
+   * Runs the timing rules (the runtime does it every 100 ms on the system clock); the host
+   * then drains the callback queues.
+   */
+  tick(atMs?: number | undefined | null): Array<NotificationObject>
+  /** Notifications waiting for JS callbacks (each carries its `sink` name). */
+  drain(): Array<NotificationObject>
+  alerts(): Array<AlertObject>
+  stats(): RouterStatsObject
+}
+
 export declare class NativeAnomaly {
   observe(value: number, model: string, template: string, atMs?: number | undefined | null): Array<WatchEventObject> | null
   series(): Array<SeriesStats>
@@ -54,6 +75,18 @@ export declare class NativeCounter {
 
 export declare class NativeCounterChild {
   value(): number
+}
+
+export declare class NativeDeadMansSwitch {
+  /** True when this beat resolved a firing switch. */
+  beat(atMs?: number | undefined | null): boolean
+  check(atMs?: number | undefined | null): Array<WatchEventObject>
+  get firing(): boolean
+  get beats(): number
+  get timesFired(): number
+  silentMs(): number
+  /** Makes every successful call of `policy` beat this switch; false if one was attached already. */
+  watchPolicy(policy: NativePolicy): boolean
 }
 
 export declare class NativeDrift {
@@ -240,10 +273,31 @@ export declare class NativeSpan {
   get ended(): boolean
 }
 
+export declare class NativeSyntheticProbe {
+  dueInMs(atMs?: number | undefined | null): number
+  tryStart(atMs?: number | undefined | null): boolean
+  /** `result`: `ok`, `failed` or `timeout`. */
+  finish(result: string, error: string, atMs?: number | undefined | null): Array<WatchEventObject>
+  get running(): boolean
+  get timeoutMs(): number
+  stats(): ProbeStatsObject
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
   transition: TransitionInfo
+}
+
+export interface AlertObject {
+  name: string
+  severity: string
+  labels: Record<string, string>
+  status: string
+  summary: string
+  fingerprint: string
+  startsAtMs: number
+  count: number
 }
 
 export interface AnomalyOptions {
@@ -371,6 +425,8 @@ export declare function configureTelemetry(o: TelemetryOptions): ConfigError | n
  */
 export declare function counterIncFn(child: NativeCounterChild): unknown
 
+export declare function createAlertRouter(sinks: Array<SinkSpec>, routes: Array<RouteSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null): NativeAlertRouter | ConfigError
+
 export declare function createAnomaly(name: string, metric: string, options: AnomalyOptions, clock?: NativeManualClock | undefined | null): NativeAnomaly | ConfigError
 
 /**
@@ -383,6 +439,8 @@ export declare function createBreaker(name: string, options: BreakerOptions, clo
 export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
 
 export declare function createCounter(name: string, help: string, labels: Array<string>, maxSeries?: number | undefined | null): NativeCounter | ConfigError
+
+export declare function createDeadMansSwitch(name: string, withinMs: number, severity: string, clock?: NativeManualClock | undefined | null): NativeDeadMansSwitch | ConfigError
 
 export declare function createDrift(name: string, options: DriftOptions, clock?: NativeManualClock | undefined | null): NativeDrift | ConfigError
 
@@ -408,6 +466,8 @@ export declare function createPredictor(name: string, options: PredictorOptions,
 export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
+
+export declare function createSyntheticProbe(name: string, everyMs: number, timeoutMs: number, options: ProbeOptions, deadman?: NativeDeadMansSwitch | undefined | null, clock?: NativeManualClock | undefined | null): NativeSyntheticProbe | ConfigError
 
 export interface DriftOptions {
   dim?: number
@@ -450,6 +510,11 @@ export interface DriftStats {
  * host. Returns false when below the level or rate-limited; `None` when `level` is unknown.
  */
 export declare function emitEvent(level: string, event: string, message?: string | undefined | null, span?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, fields?: string | undefined | null): boolean | null
+
+export interface EscalationSpec {
+  afterMs: number
+  sinks: Array<string>
+}
 
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
@@ -502,6 +567,23 @@ export interface MockOptions {
   hangMs?: number
   maxConnections?: number
   allowNonLoopback?: boolean
+}
+
+export interface NotificationObject {
+  name: string
+  severity: string
+  labels: Record<string, string>
+  status: string
+  summary: string
+  startsAtMs: number
+  count: number
+  kind: string
+  level?: number
+  held?: number
+  sink: string
+  route: string
+  groupKey: string
+  alerts: Array<AlertObject>
 }
 
 /**
@@ -585,6 +667,26 @@ export interface PredictorStats {
   positives: number
   warnings: number
   features: Record<string, number>
+}
+
+export interface ProbeOptions {
+  jitter?: number
+  failuresToAlert?: number
+  severity?: string
+  seed?: number
+}
+
+export interface ProbeStatsObject {
+  runs: number
+  ok: number
+  failed: number
+  timedOut: number
+  skippedOverlap: number
+  consecutiveFailures: number
+  lastLatencyMs: number
+  lastError: string
+  firing: boolean
+  synthetic: boolean
 }
 
 /** Forgets every template recorded so far. */
@@ -683,6 +785,49 @@ export declare function repairJson(text: string, options: JsonValidatorOptions):
  */
 export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
 
+export interface RouterOptions {
+  groupWaitMs?: number
+  groupIntervalMs?: number
+  repeatIntervalMs?: number
+  cap?: number
+  capWindowMs?: number
+  maxAlerts?: number
+  webhookRetries?: number
+  webhookBackoffMs?: number
+}
+
+export interface RouterStatsObject {
+  alertsFired: number
+  alertsResolved: number
+  active: number
+  notifications: number
+  escalations: number
+  heldByCap: number
+  digests: number
+  silenced: number
+  inhibited: number
+  droppedOverMax: number
+  sinkErrors: number
+  silences: number
+  queueDropped: number
+  webhookDelivered: number
+  webhookRetries: number
+  webhookFailed: number
+}
+
+export interface RouteSpec {
+  name: string
+  sinks: Array<string>
+  severity?: string
+  matchers?: Record<string, string>
+  groupBy?: Array<string>
+  groupWaitMs?: number
+  groupIntervalMs?: number
+  repeatIntervalMs?: number
+  escalate?: Array<EscalationSpec>
+  continueMatching?: boolean
+}
+
 export interface SeriesStats {
   model: string
   template: string
@@ -698,6 +843,13 @@ export declare function serveMetrics(port: number, host: string): NativeMetricsS
 
 /** Sets a model's price in US dollars per million input and output tokens. */
 export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
+
+export interface SinkSpec {
+  name: string
+  /** `callback`, `log`, `webhook`, `alertmanager`. */
+  kind: string
+  url?: string
+}
 
 export interface SloOptions {
   objective?: number

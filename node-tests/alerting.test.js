@@ -68,7 +68,7 @@ test('dead man switch fires, a policy success resolves it; watchers publish to t
     r.tick()
     assert.strictEqual(got[0].severity, 'page')
     const policy = new Policy({ clock, heartbeat: sw, name: 'beats' })
-    assert.strictEqual(await policy.call(async () => 7), 7)
+    assert.strictEqual(await policy.execute(async () => 7), 7)
     assert.strictEqual(sw.firing, false)
     assert.strictEqual(sw.beats, 1)
     const slo = new SLO('node-slo', { objective: 0.99, clock })
