@@ -39,6 +39,10 @@ tools-apt:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; \
 	fi
+	@if ! command -v prometheus-alertmanager >/dev/null 2>&1 && ! command -v alertmanager >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus-alertmanager; \
+	fi
 
 # redis-server (Debian package `redis-server`): the Redis tests (issue 12) start their own on a free
 # loopback port, with no persistence, and stop it after. Installed only when missing.
@@ -58,7 +62,7 @@ build-node: $(JS_STAMP)
 build: build-python build-node
 
 # ---- tests ----------------------------------------------------------------------------------------
-test-rust: tools-redis
+test-rust: tools-redis tools-apt
 	cargo test --workspace
 	cargo test --release -p ferrule-core --test telemetry_burst
 

@@ -600,6 +600,8 @@ export class SLO {
   off(event: 'event', listener: WatchEventListener): this
   off(event: 'budget', listener: (exhausted: boolean, event: WatchEvent) => void): this
   stats(): SLOStats
+  /** `[name, labels, value]` rows in Prometheus naming (the registry scrapes the same values). */
+  gauges(): Array<[string, Record<string, string>, number]>
 }
 
 export interface AnomalyDetectorOptions {
@@ -815,6 +817,8 @@ export interface RateLimiterLike {
 }
 
 export interface PolicyOptions {
+  /** A dead man's switch beaten on every successful call. */
+  heartbeat?: DeadMansSwitch
   retry?: RetryOptions | boolean
   breaker?: CircuitBreaker
   rateLimiter?: RateLimiterLike
@@ -1517,4 +1521,188 @@ export class RedisBackend {
   readonly onBackendError: string
   readonly isUp: boolean
   stats(): RedisBackendStats
+// ---- alerting ----------------------------------------------------------------------------------
+
+export type AlertSeverity = 'info' | 'warning' | 'critical' | 'page'
+
+/** One alert inside a notification. */
+export interface AlertInfo {
+  name: string
+  severity: AlertSeverity
+  labels: Record<string, string>
+  status: 'firing' | 'resolved'
+  summary: string
+  fingerprint: string
+  startsAtMs: number
+  count: number
+}
+
+/** What a callback sink receives: one per group flush, escalation or digest. */
+export interface AlertNotification {
+  name: string
+  severity: AlertSeverity
+  labels: Record<string, string>
+  status: 'firing' | 'resolved'
+  summary: string
+  /** Unix ms on the system clock (clock ms on a ManualClock); also as `startsAtMs`. */
+  startsAt: number
+  startsAtMs: number
+  /** Raw firings folded in (for a digest: notifications held back). */
+  count: number
+  kind: 'group' | 'repeat' | 'escalation' | 'digest'
+  level?: number
+  held?: number
+  sink: string
+  route: string
+  groupKey: string
+  alerts: AlertInfo[]
+}
+
+export type AlertCallback = (n: AlertNotification) => void
+export type AlertSink = AlertCallback | Webhook | Alertmanager | 'log'
+
+/** A sink POSTing each notification as JSON (http:// only), retried with backoff from a bounded queue. */
+export class Webhook {
+  constructor(url: string, options?: { name?: string })
+  readonly url: string
+  readonly name: string
+}
+
+/** A sink posting to a Prometheus Alertmanager's `/api/v2/alerts`; resolutions carry `endsAt`. */
+export class Alertmanager {
+  constructor(url: string, options?: { name?: string })
+  readonly url: string
+  readonly name: string
+}
+
+export interface AlertRoute {
+  name?: string
+  /** Absent: every sink of the router. */
+  sinks?: AlertSink[]
+  /** The lowest severity that matches. */
+  severity?: AlertSeverity
+  /** Labels that must be equal (`alertname` and `severity` are labels too). */
+  match?: Record<string, string>
+  groupBy?: string[]
+  groupWaitMs?: number
+  groupIntervalMs?: number
+  repeatIntervalMs?: number
+  /** `[afterMs, sink or sinks]`: unacknowledged alerts go there after `afterMs`. */
+  escalate?: Array<[number, AlertSink | AlertSink[]]>
+  continue?: boolean
+}
+
+export interface AlertRouterOptions {
+  routes?: AlertRoute[]
+  sinks?: AlertSink[]
+  /** Default 30 000. */
+  groupWaitMs?: number
+  /** Default 300 000. */
+  groupIntervalMs?: number
+  /** Default 14 400 000. */
+  repeatIntervalMs?: number
+  /** Notifications per sink per `capWindowMs` (default 5 per 900 000 ms); beyond, one digest. */
+  cap?: number
+  capWindowMs?: number
+  maxAlerts?: number
+  webhookRetries?: number
+  webhookBackoffMs?: number
+  /** Default true: watchers, switches and probes publish to this router. */
+  install?: boolean
+  clock?: ManualClock
+  /** How often queued notifications are handed to callbacks (default 100). */
+  drainIntervalMs?: number
+}
+
+export interface AlertRouterStats {
+  alertsFired: number
+  alertsResolved: number
+  active: number
+  notifications: number
+  escalations: number
+  heldByCap: number
+  digests: number
+  silenced: number
+  inhibited: number
+  droppedOverMax: number
+  sinkErrors: number
+  silences: number
+  queueDropped: number
+  webhookDelivered: number
+  webhookRetries: number
+  webhookFailed: number
+  callbackErrors: number
+}
+
+/** Routes alerts to sinks with Alertmanager's semantics, in-process. */
+export class AlertRouter {
+  constructor(options?: AlertRouterOptions)
+  install(): this
+  uninstall(): void
+  /** Stops the drain timer and uninstalls. */
+  close(): void
+  /** Raises an alert; returns its fingerprint. */
+  fire(name: string, severity?: AlertSeverity, labels?: Record<string, string>, summary?: string, options?: { fingerprint?: string; atMs?: number }): string
+  resolve(fingerprint: string, options?: { atMs?: number }): boolean
+  ack(fingerprint: string): boolean
+  silence(matchers: Record<string, string>, durationMs: number, comment?: string, options?: { atMs?: number }): number
+  expireSilence(id: number): boolean
+  /** Runs the timing rules now (the core runtime does it every 100 ms on the system clock). */
+  tick(options?: { atMs?: number }): AlertNotification[]
+  alerts(): AlertInfo[]
+  stats(): AlertRouterStats
+}
+
+/** Sends every alert notification to `cb`; returns it. */
+export function onAlert(cb: AlertCallback): AlertCallback
+
+/** No beat within `withinMs` → an alert fires; the next beat resolves it. */
+export class DeadMansSwitch {
+  constructor(name: string, withinMs: number, options?: { severity?: AlertSeverity; clock?: ManualClock })
+  readonly name: string
+  /** True when this beat resolved a firing switch. */
+  beat(atMs?: number): boolean
+  check(atMs?: number): WatchEvent[]
+  readonly firing: boolean
+  readonly beats: number
+  /** @internal used by `new Policy({ heartbeat })`. */
+  watchNative(nativePolicy: unknown): void
+  stats(): { name: string; firing: boolean; beats: number; timesFired: number; silentMs: number }
+}
+
+export interface SyntheticProbeOptions {
+  expect?: (result: any) => unknown
+  /** Runs spread by ± jitter × everyMs, in [0, 1); default 0.1. */
+  jitter?: number
+  failuresToAlert?: number
+  severity?: AlertSeverity
+  deadman?: DeadMansSwitch
+  seed?: number
+  /** Default true (not on a ManualClock). */
+  start?: boolean
+  clock?: ManualClock
+}
+
+export interface SyntheticProbeStats {
+  runs: number
+  ok: number
+  failed: number
+  timedOut: number
+  skippedOverlap: number
+  consecutiveFailures: number
+  lastLatencyMs: number
+  lastError: string
+  firing: boolean
+  synthetic: boolean
+}
+
+/** Runs `fn(signal)` on timers, never overlapping itself; results are synthetic traffic. */
+export class SyntheticProbe {
+  constructor(name: string, fn: (signal: AbortSignal) => unknown, everyMs: number, timeoutMs: number, options?: SyntheticProbeOptions)
+  readonly name: string
+  runOnce(atMs?: number): Promise<boolean | null>
+  start(): this
+  stop(): void
+  readonly running: boolean
+  stats(): SyntheticProbeStats
 }

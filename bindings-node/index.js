@@ -69,3 +69,11 @@ module.exports = {
   DeadLetter,
   RedisBackend,
 }
+
+const alerting = require('./alerting.js')
+module.exports.AlertRouter = alerting.AlertRouter
+module.exports.Alertmanager = alerting.Alertmanager
+module.exports.DeadMansSwitch = alerting.DeadMansSwitch
+module.exports.SyntheticProbe = alerting.SyntheticProbe
+module.exports.Webhook = alerting.Webhook
+module.exports.onAlert = alerting.onAlert

@@ -40,7 +40,7 @@ const NOTE_TIMEOUT = 3
 const REJECTED_UNKNOWN = -1
 const REJECTED_AFTER = -2
 
-const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name', 'deadLetter']
+const POLICY_OPTIONS = ['retry', 'breaker', 'rateLimiter', 'timeoutMs', 'totalTimeoutMs', 'fallback', 'fallbackOn', 'chaos', 'signal', 'clock', 'name', 'deadLetter', 'heartbeat']
 const RETRY_OPTIONS = [
   'attempts',
   'backoff',
@@ -262,6 +262,13 @@ class Policy {
     }
     if (!(made instanceof native.NativePolicy)) throw configError(made.kind, made.message, made.param)
     this.#native = made
+    if (options.heartbeat !== undefined && options.heartbeat !== null) {
+      // Every successful call beats the switch, in the core (one atomic load per success).
+      if (typeof options.heartbeat.watchNative !== 'function') {
+        throw configError('TypeError', `Policy: heartbeat=${describe(options.heartbeat)} must be a DeadMansSwitch`, 'heartbeat')
+      }
+      options.heartbeat.watchNative(made)
+    }
     if (options.breaker !== undefined && options.breaker !== null) {
       if (!(options.breaker instanceof CircuitBreaker)) throw configError('TypeError', `Policy: breaker=${describe(options.breaker)} must be a CircuitBreaker`, 'breaker')
       this.#breaker = options.breaker

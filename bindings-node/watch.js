@@ -198,6 +198,18 @@ class SLO {
     return this.#listeners.name
   }
 
+  /** [name, labels, value] rows in Prometheus naming (also scraped from the registry). */
+  gauges() {
+    const s = this.#native.stats()
+    const base = { slo: s.name }
+    return [
+      ['ferrule_slo_budget_remaining_ratio', base, s.budgetRemaining],
+      ['ferrule_slo_calls_total', base, s.total],
+      ['ferrule_slo_bad_calls_total', base, s.bad],
+      ...s.rules.map((r) => ['ferrule_slo_burn_rate', { ...base, window: r.window }, r.longBurnRate]),
+    ]
+  }
+
   stats() {
     return { ...this.#native.stats(), listenerErrors: this.#listeners.errors }
   }

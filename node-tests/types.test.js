@@ -130,6 +130,16 @@ function sample(name) {
     case 'RedisBackend':
       // Connects on first use only: no server needed to inspect its members.
       return new ferrule.RedisBackend({ url: 'redis://127.0.0.1:1/0' })
+    case 'AlertRouter':
+      return new ferrule.AlertRouter({ install: false, clock: new ferrule.ManualClock() })
+    case 'Webhook':
+      return new ferrule.Webhook('http://127.0.0.1:9/hook')
+    case 'Alertmanager':
+      return new ferrule.Alertmanager('http://127.0.0.1:9093')
+    case 'DeadMansSwitch':
+      return new ferrule.DeadMansSwitch('t', 1000, { clock: new ferrule.ManualClock() })
+    case 'SyntheticProbe':
+      return new ferrule.SyntheticProbe('t', () => true, 1000, 1000, { clock: new ferrule.ManualClock() })
     default:
       throw new Error(`no sample for ${name}`)
   }

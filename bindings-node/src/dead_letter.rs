@@ -3,8 +3,8 @@
 //! Ids, counts and unix-ms timestamps cross as `f64` (exact below 2^53, which ids and times are).
 
 use crate::error::{config_error, ConfigError, NodeParam};
-use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue, ReplayCursor};
 use crate::redis_backend::NativeRedisBackend;
+use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue, ReplayCursor};
 use ferrule_core::store::dead_letter::redis_streams::RedisDeadLetterStore;
 use ferrule_core::store::dead_letter::{DeadLetter, DeadLetterStore, OnFull};
 use ferrule_core::SqliteDeadLetterStore;

@@ -2,8 +2,8 @@
 //! `ferrule.DeadLetterQueue`. Conversion only; store I/O runs with the GIL released.
 
 use crate::error::{config_error, guard_detached, to_py};
-use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue, ReplayCursor};
 use crate::redis_backend::RedisBackendCore;
+use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue, ReplayCursor};
 use ferrule_core::store::dead_letter::redis_streams::RedisDeadLetterStore;
 use ferrule_core::store::dead_letter::{DeadLetter, DeadLetterStore, OnFull};
 use ferrule_core::SqliteDeadLetterStore;

@@ -83,13 +83,19 @@ mod _ferrule {
     #[pymodule_export]
     use crate::validate::{repair_json, validation_stats, JsonValidatorCore, Repair};
     #[pymodule_export]
+    use crate::watch::alert_router::AlertRouterCore;
+    #[pymodule_export]
     use crate::watch::anomaly::AnomalyCore;
+    #[pymodule_export]
+    use crate::watch::dead_mans_switch::DeadMansSwitchCore;
     #[pymodule_export]
     use crate::watch::drift::DriftCore;
     #[pymodule_export]
     use crate::watch::predictor::PredictorCore;
     #[pymodule_export]
     use crate::watch::slo::SloCore;
+    #[pymodule_export]
+    use crate::watch::synthetic_probe::SyntheticProbeCore;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

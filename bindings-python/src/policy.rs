@@ -354,6 +354,14 @@ impl PolicyCore {
         self.inner.bounded()
     }
 
+    /// Every successful call beats `switch` (issue 11); False if one was already attached.
+    fn beat_on_success(
+        &self,
+        switch: PyRef<'_, crate::watch::dead_mans_switch::DeadMansSwitchCore>,
+    ) -> bool {
+        self.inner.beat_on_success(switch.inner.clone())
+    }
+
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = guard(py, || self.inner.stats())?;
         let d = PyDict::new(py);

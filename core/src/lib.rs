@@ -80,3 +80,10 @@ pub use store::dead_letter::sqlite::SqliteDeadLetterStore;
 pub use store::dead_letter::{
     Capacity as DeadLetterCapacity, DeadLetter, DeadLetterStore, NewDeadLetter, OnFull, Pushed,
 };
+pub use watch::alert::Alert;
+pub use watch::alert_router::{
+    AlertRouter, Escalation, InhibitRule, Route, RouterConfig as AlertRouterConfig,
+};
+pub use watch::dead_mans_switch::DeadMansSwitch;
+pub use watch::notification::Notification;
+pub use watch::synthetic_probe::{ProbeConfig, ProbeResult, SyntheticProbe};

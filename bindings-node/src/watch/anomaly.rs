@@ -136,7 +136,7 @@ impl AnomalyOptions {
 
 #[napi]
 pub struct NativeAnomaly {
-    inner: AnomalyDetector,
+    inner: std::sync::Arc<AnomalyDetector>,
     clock: ClockRef,
 }
 
@@ -176,7 +176,11 @@ pub fn create_anomaly(
         .to_config(name, metric)
         .and_then(|c| AnomalyDetector::new(c, clock.clone()))
     {
-        Ok(inner) => Either::A(NativeAnomaly { inner, clock }),
+        Ok(inner) => {
+            let inner = std::sync::Arc::new(inner);
+            ferrule_core::watch::gauges::export(&inner);
+            Either::A(NativeAnomaly { inner, clock })
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

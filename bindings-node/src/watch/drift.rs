@@ -79,7 +79,7 @@ impl DriftOptions {
 
 #[napi]
 pub struct NativeDrift {
-    inner: DriftDetector,
+    inner: std::sync::Arc<DriftDetector>,
     clock: ClockRef,
     params: Vec<NodeParam>,
 }
@@ -114,11 +114,15 @@ pub fn create_drift(
         .to_config(name)
         .and_then(|c| DriftDetector::new(c, clock.clone()))
     {
-        Ok(inner) => Either::A(NativeDrift {
-            inner,
-            clock,
-            params: options.params(),
-        }),
+        Ok(inner) => {
+            let inner = std::sync::Arc::new(inner);
+            ferrule_core::watch::gauges::export(&inner);
+            Either::A(NativeDrift {
+                inner,
+                clock,
+                params: options.params(),
+            })
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

@@ -35,12 +35,14 @@ impl From<Event> for WatchEventObject {
     }
 }
 
-/// `None` when there are none, so the common case creates no array.
+/// `None` when there are none, so the common case creates no array. Events also go to the
+/// installed alert router (the core's `publish`), so `onAlert` sees every watcher.
 #[inline]
 pub fn list(events: Vec<Event>) -> Option<Vec<WatchEventObject>> {
     if events.is_empty() {
         None
     } else {
+        ferrule_core::watch::alert_router::publish(&events);
         Some(events.into_iter().map(Into::into).collect())
     }
 }

@@ -2,6 +2,7 @@
 //! (ms, camelCase) and are converted once; each native watcher is fed explicitly and returns the
 //! events a value caused (or nothing), which the host hands to its listeners.
 
+pub mod alerting;
 pub mod anomaly;
 pub mod drift;
 pub mod event;

@@ -98,7 +98,7 @@ impl PredictorOptions {
 
 #[napi]
 pub struct NativePredictor {
-    inner: ErrorPredictor,
+    inner: std::sync::Arc<ErrorPredictor>,
     clock: ClockRef,
 }
 
@@ -129,7 +129,11 @@ pub fn create_predictor(
         Ok(p)
     });
     match built {
-        Ok(inner) => Either::A(NativePredictor { inner, clock }),
+        Ok(inner) => {
+            let inner = std::sync::Arc::new(inner);
+            ferrule_core::watch::gauges::export(&inner);
+            Either::A(NativePredictor { inner, clock })
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

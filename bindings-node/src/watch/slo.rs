@@ -143,7 +143,7 @@ impl SloOptions {
 
 #[napi]
 pub struct NativeSlo {
-    inner: Slo,
+    inner: std::sync::Arc<Slo>,
     clock: ClockRef,
 }
 
@@ -182,7 +182,11 @@ pub fn create_slo(
         .to_config(name)
         .and_then(|c| Slo::new(c, clock.clone()))
     {
-        Ok(inner) => Either::A(NativeSlo { inner, clock }),
+        Ok(inner) => {
+            let inner = std::sync::Arc::new(inner);
+            ferrule_core::watch::gauges::export(&inner);
+            Either::A(NativeSlo { inner, clock })
+        }
         Err(e) => Either::B(config_error(&e, &options.params())),
     }
 }

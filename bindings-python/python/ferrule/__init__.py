@@ -137,3 +137,8 @@ __all__ += ["DeadLetter", "DeadLetterQueue", "ReplayReport"]
 from .redis_backend import RedisBackend
 
 __all__ += ["RedisBackend"]
+from .alerting import AlertRouter, Alertmanager, Webhook, on_alert
+from .dead_mans_switch import DeadMansSwitch
+from .synthetic_probe import SyntheticProbe
+
+__all__ += ["AlertRouter", "Alertmanager", "DeadMansSwitch", "SyntheticProbe", "Webhook", "on_alert"]

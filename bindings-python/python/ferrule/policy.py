@@ -63,7 +63,8 @@ class Policy:
     ``timeout_seconds`` bounds each attempt, ``total_timeout_seconds`` the whole call with its
     retries and waits. ``fallback``: a value, a callable ``(error, *args, **kwargs)`` or a list of
     them tried in order, taken for errors matching ``fallback_on`` (default every ``Exception``).
-    ``chaos``: a ``ferrule.Chaos``, innermost. ``clock``: a ``ferrule.testing.ManualClock`` for tests
+    ``chaos``: a ``ferrule.Chaos``, innermost. ``heartbeat``: a ``ferrule.DeadMansSwitch`` beaten on
+    every successful call. ``clock``: a ``ferrule.testing.ManualClock`` for tests
     (waits then advance it instead of sleeping). ``dead_letter``: a ``ferrule.DeadLetterQueue`` that
     stores every call that exhausted its retries and fallbacks (arguments, error chain, attempts,
     trace id); the caller still gets the error.
@@ -107,6 +108,7 @@ class Policy:
         clock: Optional[ManualClock] = None,
         name: str = "policy",
         dead_letter: Optional[DeadLetterQueue] = None,
+        heartbeat: Any = None,
     ) -> None:
         if dead_letter is not None and not isinstance(dead_letter, DeadLetterQueue):
             raise TypeError(
@@ -137,8 +139,13 @@ class Policy:
             raise ConfigError(
                 "Policy: hard_timeout=True conflicts: it needs timeout_seconds or total_timeout_seconds"
             )
+        if heartbeat is not None and not callable(getattr(heartbeat, "watch", None)):
+            raise TypeError(f"Policy: heartbeat={heartbeat!r} is not allowed; allowed: a ferrule.DeadMansSwitch or None")
         self.name = name
         self._dlq = dead_letter
+        if heartbeat is not None:
+            # Every successful call beats the switch, in the core (one atomic load per success).
+            heartbeat.watch(self)
         self._retry = retry
         self._breaker = breaker
         self._limiter = rate_limiter

@@ -17,7 +17,7 @@ const C: &str = "AnomalyDetector";
 
 #[pyclass(frozen, name = "AnomalyCore", module = "ferrule._ferrule")]
 pub struct AnomalyCore {
-    inner: AnomalyDetector,
+    inner: std::sync::Arc<AnomalyDetector>,
     clock: ClockRef,
 }
 
@@ -101,6 +101,8 @@ impl AnomalyCore {
             AnomalyDetector::new(cfg, clock.clone())
         };
         let inner = build().map_err(|e| to_py(py, e))?;
+        let inner = std::sync::Arc::new(inner);
+        ferrule_core::watch::gauges::export(&inner);
         Ok(Self { inner, clock })
     }
 

@@ -13,7 +13,7 @@ const C: &str = "DriftDetector";
 
 #[pyclass(frozen, name = "DriftCore", module = "ferrule._ferrule")]
 pub struct DriftCore {
-    inner: DriftDetector,
+    inner: std::sync::Arc<DriftDetector>,
     clock: ClockRef,
 }
 
@@ -64,6 +64,8 @@ impl DriftCore {
             DriftDetector::new(cfg, clock.clone())
         };
         let inner = build().map_err(|e| to_py(py, e))?;
+        let inner = std::sync::Arc::new(inner);
+        ferrule_core::watch::gauges::export(&inner);
         Ok(Self { inner, clock })
     }
 

@@ -29,6 +29,8 @@ pub fn list<'py>(py: Python<'py>, events: Vec<Event>) -> PyResult<Option<Bound<'
     if events.is_empty() {
         return Ok(None);
     }
+    // Also to the installed alert router (the core's `publish`), so `on_alert` sees every watcher.
+    ferrule_core::watch::alert_router::publish(&events);
     let l = PyList::empty(py);
     for e in &events {
         l.append(to_py(py, e)?)?;

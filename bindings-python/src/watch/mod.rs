@@ -1,11 +1,14 @@
 //! The watchers for the Python host layer (`ferrule/watch/`): conversion only. Each `*Core` is fed
 //! explicitly and returns the events a value caused (or `None`), which the host dispatches.
 
+pub mod alert_router;
 pub mod anomaly;
+pub mod dead_mans_switch;
 pub mod drift;
 pub mod event;
 pub mod predictor;
 pub mod slo;
+pub mod synthetic_probe;
 
 use crate::clock::ManualClock;
 use ferrule_core::ClockRef;

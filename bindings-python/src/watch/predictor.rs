@@ -13,7 +13,7 @@ const C: &str = "ErrorPredictor";
 
 #[pyclass(frozen, name = "PredictorCore", module = "ferrule._ferrule")]
 pub struct PredictorCore {
-    inner: ErrorPredictor,
+    inner: std::sync::Arc<ErrorPredictor>,
     clock: ClockRef,
 }
 
@@ -76,6 +76,8 @@ impl PredictorCore {
             Ok(p)
         };
         let inner = build().map_err(|e| to_py(py, e))?;
+        let inner = std::sync::Arc::new(inner);
+        ferrule_core::watch::gauges::export(&inner);
         Ok(Self { inner, clock })
     }
 

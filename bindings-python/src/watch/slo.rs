@@ -13,7 +13,7 @@ const C: &str = "SLO";
 
 #[pyclass(frozen, name = "SloCore", module = "ferrule._ferrule")]
 pub struct SloCore {
-    inner: Slo,
+    inner: std::sync::Arc<Slo>,
     clock: ClockRef,
 }
 
@@ -105,6 +105,8 @@ impl SloCore {
             Slo::new(cfg, clock.clone())
         };
         let inner = build().map_err(|e| to_py(py, e))?;
+        let inner = std::sync::Arc::new(inner);
+        ferrule_core::watch::gauges::export(&inner);
         Ok(Self { inner, clock })
     }
 

@@ -71,6 +71,8 @@ pub struct Pipeline {
     timeouts: StripedCounter,
     abandoned: StripedCounter,
     rejected: StripedCounter,
+    /// Beaten on every success (issue 11): set once, then one atomic load per success.
+    heartbeat: std::sync::OnceLock<Arc<crate::watch::dead_mans_switch::DeadMansSwitch>>,
 }
 
 /// Events the host executed, counted here.
@@ -127,6 +129,7 @@ impl Pipeline {
             timeouts: StripedCounter::new(),
             abandoned: StripedCounter::new(),
             rejected: StripedCounter::new(),
+            heartbeat: std::sync::OnceLock::new(),
         })
     }
 
@@ -176,6 +179,9 @@ impl Pipeline {
     #[inline]
     pub fn success(&self, permit: Option<Permit>) -> Option<Transition> {
         self.successes.inc();
+        if let Some(h) = self.heartbeat.get() {
+            h.beat();
+        }
         match (permit, &self.breaker) {
             (Some(p), Some(b)) => b.record(p, Outcome::Success),
             _ => None,
@@ -306,6 +312,14 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Makes every successful call beat `switch`; false if a switch was already attached.
+    pub fn beat_on_success(
+        &self,
+        switch: Arc<crate::watch::dead_mans_switch::DeadMansSwitch>,
+    ) -> bool {
+        self.heartbeat.set(switch).is_ok()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -4,12 +4,14 @@
 
 use std::fmt;
 
-/// How urgent a condition is. SLO "page" rules emit `Critical`, "ticket" rules `Warning`.
+/// How urgent a condition is. SLO "page" rules emit `Critical`, "ticket" rules `Warning`; `Page`
+/// is for what must wake someone (a dead man's switch, an escalation's last level).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Info,
     Warning,
     Critical,
+    Page,
 }
 
 impl Severity {
@@ -18,6 +20,27 @@ impl Severity {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Critical => "critical",
+            Severity::Page => "page",
+        }
+    }
+
+    /// The four alert severities by their own names: `info`, `warning`, `critical`, `page`.
+    pub fn parse_alert(
+        component: &'static str,
+        param: &'static str,
+        s: &str,
+    ) -> crate::Result<Self> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "critical" => Ok(Severity::Critical),
+            "page" => Ok(Severity::Page),
+            _ => Err(crate::Error::out_of_range(
+                component,
+                param,
+                format!("{s:?}"),
+                "\"info\", \"warning\", \"critical\", \"page\"",
+            )),
         }
     }
 

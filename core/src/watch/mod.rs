@@ -17,3 +17,18 @@ pub mod predictor;
 pub mod psi;
 pub mod series;
 pub mod slo;
+// issue 11: alerting, escalation, dead man's switch, synthetic monitoring
+pub mod alert;
+pub mod alert_log;
+pub mod alert_queue;
+pub mod alert_router;
+pub mod alert_sink;
+pub mod alertmanager;
+pub mod dead_mans_switch;
+pub mod gauges;
+pub mod http_post;
+pub mod notification;
+pub mod notify_cap;
+pub mod runtime;
+pub mod synthetic_probe;
+pub mod webhook;

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from .._ferrule import ManualClock, SloCore
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
+from .synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["SLO", "BurnRule"]
 
@@ -102,7 +103,8 @@ class SLO:
         if self._select is not None and not self._select(labels or {}):
             self.ignored += 1
             return []
-        raw = self._core.record(ok, latency_seconds, synthetic, at)
+        # Calls made inside a synthetic probe are synthetic whatever the caller said.
+        raw = self._core.record(ok, latency_seconds, synthetic or _IN_PROBE.get(), at)
         if raw is None:
             return []
         return self._handle(raw)

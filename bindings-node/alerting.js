@@ -1,0 +1,397 @@
+'use strict'
+// Alerting for Node: onAlert(cb), AlertRouter, DeadMansSwitch, SyntheticProbe. Routes, grouping,
+// repeat, inhibition, silences, escalation, caps and digests, the switch's check and the probe
+// schedule are the core's (the Rust runtime ticks them on the system clock). JS callbacks are fed
+// from a pull queue drained by an unref'd timer on this event loop; probes run on JS timers.
+// Same concepts and defaults as Python's ferrule.AlertRouter & co., in camelCase and milliseconds.
+
+const native = require('./native.js')
+const { configError, internalError } = require('./errors.js')
+const { ManualClock, nativeOf } = require('./clock.js')
+
+function describe(v) {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`
+  try {
+    return String(v)
+  } catch {
+    return Object.prototype.toString.call(v)
+  }
+}
+
+function made(component, x, Cls) {
+  if (x instanceof Cls) return x
+  if (x && typeof x.kind === 'string' && 'message' in x) throw configError(x.kind, x.message, x.param || component)
+  throw internalError(new Error(`${component}: the native constructor returned ${describe(x)}`))
+}
+
+function clockOf(component, clock) {
+  if (clock === undefined || clock === null) return null
+  if (!(clock instanceof ManualClock)) throw configError('TypeError', `${component}: clock=${describe(clock)} must be a ManualClock`, 'clock')
+  return nativeOf(clock)
+}
+
+function checkKeys(component, options, allowed) {
+  for (const k of Object.keys(options)) {
+    if (!allowed.includes(k)) throw configError('TypeError', `${component}: unknown option ${k}=${describe(options[k])}; allowed: ${allowed.join(', ')}`, k)
+  }
+}
+
+function httpUrl(component, url) {
+  if (typeof url !== 'string' || !url.startsWith('http://')) {
+    throw configError('RangeError', `${component}: url=${describe(url)} is out of range; allowed: an http://host:port/path URL`, 'url')
+  }
+  return url
+}
+
+/** A sink POSTing each notification as JSON, retried with backoff from a bounded queue. */
+class Webhook {
+  constructor(url, options = {}) {
+    this.url = httpUrl('Webhook', url)
+    this.name = options.name || url
+  }
+}
+
+/** A sink posting to a Prometheus Alertmanager's /api/v2/alerts (resolutions carry endsAt). */
+class Alertmanager {
+  constructor(url, options = {}) {
+    this.url = httpUrl('Alertmanager', url).replace(/\/+$/, '')
+    this.name = options.name || `alertmanager:${this.url}`
+  }
+}
+
+const ROUTER_OPTIONS = [
+  'routes', 'sinks', 'groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'cap', 'capWindowMs',
+  'maxAlerts', 'webhookRetries', 'webhookBackoffMs', 'install', 'clock', 'drainIntervalMs',
+]
+const ROUTE_OPTIONS = ['name', 'sinks', 'severity', 'match', 'groupBy', 'groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'escalate', 'continue']
+
+let installed = null
+// A switch's native handle, for the probe constructor, without exposing it as a property.
+const nativeSwitch = new WeakMap()
+
+/**
+ * Routes alerts to sinks with Alertmanager's semantics, in-process. Defaults against alert fatigue:
+ * groupWaitMs 30 s, groupIntervalMs 5 min, repeatIntervalMs 4 h, at most `cap` 5 notifications per
+ * sink per `capWindowMs` 15 min (then one digest), a firing critical inhibits warnings of its group.
+ */
+class AlertRouter {
+  #native
+  #callbacks = new Map() // sink name -> function
+  #timer = null
+  #errors = 0
+
+  constructor(options = {}) {
+    checkKeys('AlertRouter', options, ROUTER_OPTIONS)
+    const sinks = []
+    const byObj = new Map()
+    const names = new Set()
+    const unique = (base) => {
+      let n = base
+      for (let i = 2; names.has(n); i++) n = `${base}#${i}`
+      names.add(n)
+      return n
+    }
+    const add = (s) => {
+      if (byObj.has(s)) return byObj.get(s)
+      let spec
+      if (s === 'log') spec = { name: unique('log'), kind: 'log' }
+      else if (s instanceof Webhook) spec = { name: unique(s.name), kind: 'webhook', url: s.url }
+      else if (s instanceof Alertmanager) spec = { name: unique(s.name), kind: 'alertmanager', url: s.url }
+      else if (typeof s === 'function') {
+        spec = { name: unique(s.name || 'callback'), kind: 'callback' }
+        this.#callbacks.set(spec.name, s)
+      } else throw configError('TypeError', `AlertRouter: sink=${describe(s)} must be a function, 'log', a Webhook or an Alertmanager`, 'sinks')
+      byObj.set(s, spec.name)
+      sinks.push(spec)
+      return spec.name
+    }
+    for (const s of options.sinks || []) add(s)
+    const routes = (options.routes || []).map((r, i) => {
+      checkKeys('AlertRouter route', r, ROUTE_OPTIONS)
+      return {
+        name: r.name === undefined ? `route${i}` : String(r.name),
+        sinks: (r.sinks || []).map(add),
+        severity: r.severity,
+        matchers: r.match,
+        groupBy: r.groupBy,
+        groupWaitMs: r.groupWaitMs,
+        groupIntervalMs: r.groupIntervalMs,
+        repeatIntervalMs: r.repeatIntervalMs,
+        escalate: (r.escalate || []).map(([afterMs, to]) => ({ afterMs, sinks: (Array.isArray(to) ? to : [to]).map(add) })),
+        continueMatching: Boolean(r.continue),
+      }
+    })
+    const o = {}
+    for (const k of ['groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'cap', 'capWindowMs', 'maxAlerts', 'webhookRetries', 'webhookBackoffMs']) {
+      const v = options[k]
+      if (v === undefined) continue
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw configError('RangeError', `AlertRouter: ${k}=${describe(v)} is out of range; allowed: a finite number >= 0`, k)
+      o[k] = v
+    }
+    let x
+    try {
+      x = native.createAlertRouter(sinks, routes, o, clockOf('AlertRouter', options.clock))
+    } catch (e) {
+      throw internalError(e)
+    }
+    this.#native = made('AlertRouter', x, native.NativeAlertRouter)
+    if (options.clock === undefined || options.clock === null) {
+      // The core's runtime ticks the router; this timer hands queued notifications to callbacks.
+      this.#timer = setInterval(() => this.#deliver(this.#native.drain()), options.drainIntervalMs || 100)
+      this.#timer.unref()
+    }
+    if (options.install !== false) this.install()
+  }
+
+  #deliver(list) {
+    for (const n of list) {
+      const cb = this.#callbacks.get(n.sink)
+      if (cb === undefined) continue
+      try {
+        cb(Object.freeze({ ...n, startsAt: n.startsAtMs }))
+      } catch (err) {
+        this.#errors++
+        process.emitWarning(`ferrule: alert callback ${n.sink} threw: ${describe(err)}`, { type: 'FerruleWarning', code: 'FERRULE_LISTENER_ERROR' })
+      }
+    }
+  }
+
+  install() {
+    this.#native.install()
+    installed = this
+    return this
+  }
+
+  uninstall() {
+    this.#native.uninstall()
+    if (installed === this) installed = null
+  }
+
+  /** Stops the drain timer (the router keeps its alerts). */
+  close() {
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = null
+    this.uninstall()
+  }
+
+  fire(name, severity = 'warning', labels = {}, summary = '', options = {}) {
+    const r = this.#native.fire(String(name), String(severity), { ...labels }, String(summary), options.fingerprint, options.atMs)
+    if (typeof r !== 'string') throw configError(r.kind, r.message, r.param || 'severity')
+    return r
+  }
+
+  resolve(fingerprint, options = {}) {
+    return this.#native.resolve(fingerprint, options.atMs)
+  }
+
+  ack(fingerprint) {
+    return this.#native.ack(fingerprint)
+  }
+
+  silence(matchers, durationMs, comment = '', options = {}) {
+    const r = this.#native.silence({ ...matchers }, durationMs, comment, options.atMs)
+    if (typeof r !== 'number') throw configError(r.kind, r.message, r.param || 'matchers')
+    return r
+  }
+
+  expireSilence(id) {
+    return this.#native.expireSilence(id)
+  }
+
+  /** Runs the timing rules now (on a ManualClock: at `atMs`); delivers and returns what was sent. */
+  tick(options = {}) {
+    const sent = this.#native.tick(options.atMs)
+    this.#deliver(this.#native.drain())
+    return sent
+  }
+
+  alerts() {
+    return this.#native.alerts()
+  }
+
+  stats() {
+    return { ...this.#native.stats(), callbackErrors: this.#errors }
+  }
+}
+
+/** Sends every alert notification to `cb(notification)`; returns cb. */
+function onAlert(cb) {
+  if (typeof cb !== 'function') throw new TypeError(`onAlert: ${describe(cb)} is not a function`)
+  if (installed !== null) installed.close()
+  new AlertRouter({ sinks: [cb] })
+  return cb
+}
+
+/** The dead man's switch: no beat within `withinMs` → an alert; the next beat resolves it. */
+class DeadMansSwitch {
+  #native
+
+  constructor(name, withinMs, options = {}) {
+    checkKeys('DeadMansSwitch', options, ['severity', 'clock'])
+    if (typeof name !== 'string') throw configError('TypeError', `DeadMansSwitch: name must be a string; got ${describe(name)}`, 'name')
+    if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs < 1) {
+      throw configError('RangeError', `DeadMansSwitch: withinMs=${describe(withinMs)} is out of range; allowed: >= 1`, 'withinMs')
+    }
+    let x
+    try {
+      x = native.createDeadMansSwitch(name, withinMs, options.severity || 'critical', clockOf('DeadMansSwitch', options.clock))
+    } catch (e) {
+      throw internalError(e)
+    }
+    this.#native = made('DeadMansSwitch', x, native.NativeDeadMansSwitch)
+    nativeSwitch.set(this, this.#native)
+    this.name = name
+  }
+
+  /** A sign of life; true when it resolved a firing switch. */
+  beat(atMs) {
+    return this.#native.beat(atMs)
+  }
+
+  /** Checks for silence now (the core runtime does it every 100 ms); returns the events caused. */
+  check(atMs) {
+    return this.#native.check(atMs)
+  }
+
+  get firing() {
+    return this.#native.firing
+  }
+
+  get beats() {
+    return this.#native.beats
+  }
+
+  /** @internal used by Policy({ heartbeat }) */
+  watchNative(nativePolicy) {
+    if (!this.#native.watchPolicy(nativePolicy)) throw configError('TypeError', `DeadMansSwitch: the policy already beats a switch`, 'heartbeat')
+  }
+
+  stats() {
+    return { name: this.name, firing: this.firing, beats: this.beats, timesFired: this.#native.timesFired, silentMs: this.#native.silentMs() }
+  }
+}
+
+const PROBE_OPTIONS = ['expect', 'jitter', 'failuresToAlert', 'severity', 'deadman', 'seed', 'start', 'clock']
+
+/**
+ * Runs `fn(signal)` every `everyMs` (± jitter) on timers, never overlapping itself; aborted at
+ * `timeoutMs`. Results are tagged synthetic (own metrics, never in SLOs), beat `deadman` on success
+ * and raise a `probe.failed` alert after `failuresToAlert` consecutive failures.
+ */
+class SyntheticProbe {
+  #native
+  #fn
+  #expect
+  #timer = null
+  #stopped = false
+  #manual
+  #inflight = null // the last run's function, until it settles (a timed-out run may still go)
+
+  constructor(name, fn, everyMs, timeoutMs, options = {}) {
+    checkKeys('SyntheticProbe', options, PROBE_OPTIONS)
+    if (typeof fn !== 'function') throw configError('TypeError', `SyntheticProbe: fn=${describe(fn)} must be a function`, 'fn')
+    if (options.expect !== undefined && typeof options.expect !== 'function') throw configError('TypeError', `SyntheticProbe: expect must be a function`, 'expect')
+    if (options.deadman !== undefined && !(options.deadman instanceof DeadMansSwitch)) throw configError('TypeError', `SyntheticProbe: deadman must be a DeadMansSwitch`, 'deadman')
+    for (const [k, v] of [['everyMs', everyMs], ['timeoutMs', timeoutMs]]) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw configError('RangeError', `SyntheticProbe: ${k}=${describe(v)} is out of range; allowed: a finite number > 0`, k)
+    }
+    let x
+    try {
+      x = native.createSyntheticProbe(
+        String(name), everyMs, timeoutMs,
+        { jitter: options.jitter, failuresToAlert: options.failuresToAlert, severity: options.severity, seed: options.seed },
+        options.deadman ? nativeSwitch.get(options.deadman) : null,
+        clockOf('SyntheticProbe', options.clock),
+      )
+    } catch (e) {
+      throw internalError(e)
+    }
+    this.#native = made('SyntheticProbe', x, native.NativeSyntheticProbe)
+    this.name = String(name)
+    this.#fn = fn
+    this.#expect = options.expect
+    this.#manual = options.clock !== undefined && options.clock !== null
+    if (options.start !== false && !this.#manual) this.start()
+  }
+
+  /** Runs the probe now if due and not running; resolves to true/false, or null when not due. */
+  async runOnce(atMs) {
+    if (!this.#native.tryStart(atMs)) return null
+    const ac = new AbortController()
+    let timer
+    const timeout = new Promise((resolve) => {
+      if (this.#manual) return
+      timer = setTimeout(() => {
+        ac.abort(new Error('probe timeout'))
+        resolve({ timedOut: true })
+      }, this.#native.timeoutMs)
+    })
+    let result = 'ok'
+    let error = ''
+    try {
+      const run = Promise.resolve().then(() => this.#fn(ac.signal))
+      this.#inflight = run.then(
+        () => {},
+        () => {},
+      )
+      const r = await Promise.race([run.then((value) => ({ value })), timeout])
+      if (r.timedOut) {
+        result = 'timeout'
+        error = `no answer within ${this.#native.timeoutMs} ms`
+      } else if (this.#expect !== undefined) {
+        let ok
+        try {
+          ok = this.#expect(r.value)
+        } catch (e) {
+          ok = false
+          error = `expect threw: ${describe(e)}`
+        }
+        if (!ok) {
+          result = 'failed'
+          error = error || `expect rejected the result ${describe(r.value).slice(0, 200)}`
+        }
+      }
+    } catch (e) {
+      result = 'failed'
+      error = describe(e)
+    } finally {
+      clearTimeout(timer)
+    }
+    this.#native.finish(result, error, this.#manual ? atMs : undefined)
+    return result === 'ok'
+  }
+
+  start() {
+    this.#stopped = false
+    const loop = async () => {
+      if (this.#stopped) return
+      // Never beside a timed-out run that is still going: wait for it to settle first.
+      if (this.#inflight !== null) await this.#inflight
+      this.#inflight = null
+      const due = this.#native.dueInMs()
+      if (due <= 0) await this.runOnce()
+      if (this.#stopped) return
+      this.#timer = setTimeout(loop, Math.max(1, Math.min(this.#native.dueInMs(), 1000)))
+      this.#timer.unref()
+    }
+    this.#timer = setTimeout(loop, 0)
+    this.#timer.unref()
+    return this
+  }
+
+  stop() {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+  }
+
+  get running() {
+    return this.#native.running
+  }
+
+  stats() {
+    return this.#native.stats()
+  }
+}
+
+module.exports = { AlertRouter, Alertmanager, DeadMansSwitch, SyntheticProbe, Webhook, onAlert }

@@ -1,0 +1,300 @@
+//! The webhook sink: each notification is POSTed as JSON by a delivery thread, retried with
+//! exponential backoff on connection errors, 5xx and 429, from a bounded queue. Delivering never
+//! blocks the router: a full queue drops the oldest job, counts it and logs a warning; a job that
+//! exhausts its attempts is counted as failed and logged. The Alertmanager sink is this sink with
+//! Alertmanager's body and path.
+
+use super::alert_sink::AlertSink;
+use super::http_post;
+use super::notification::Notification;
+use crate::error::{Error, Result};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const C: &str = "Webhook";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub queue_capacity: usize,
+    pub headers: Vec<(String, String)>,
+}
+
+impl WebhookConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            timeout: Duration::from_secs(5),
+            max_attempts: 5,
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            queue_capacity: 1000,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if http_post::parse_url(&self.url).is_none() {
+            return Err(Error::out_of_range(
+                C,
+                "url",
+                format!("{:?}", self.url),
+                "an http://host:port/path URL (https is not supported: post to a local relay)",
+            ));
+        }
+        if self.max_attempts == 0 || self.max_attempts > 100 {
+            return Err(Error::out_of_range(
+                C,
+                "max_attempts",
+                self.max_attempts,
+                "[1, 100]",
+            ));
+        }
+        if self.queue_capacity == 0 {
+            return Err(Error::out_of_range(C, "queue_capacity", 0, ">= 1"));
+        }
+        if self.timeout.is_zero() {
+            return Err(Error::out_of_range(C, "timeout_seconds", 0, "> 0"));
+        }
+        Ok(())
+    }
+
+    /// The wait before attempt `attempt` (2, 3, ...): initial * 2^(attempt-2), capped.
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(2).min(30);
+        self.backoff_initial
+            .saturating_mul(1u32 << exp)
+            .min(self.backoff_max)
+    }
+}
+
+/// How a notification becomes a request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `Notification::to_json`.
+    Json,
+    /// Alertmanager's `/api/v2/alerts` array (`endsAt` set on resolved alerts).
+    Alertmanager,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookStats {
+    pub enqueued: u64,
+    pub delivered: u64,
+    pub retries: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    pub queued: usize,
+}
+
+struct Job {
+    body: Vec<u8>,
+    attempt: u32,
+    not_before: Instant,
+}
+
+struct Shared {
+    cfg: WebhookConfig,
+    hostport: String,
+    path: String,
+    // The delivery queue: the router's tick pushes (a handful a minute), the delivery thread pops;
+    // a condition variable lets the thread sleep until a job or its retry time.
+    q: Mutex<VecDeque<Job>>,
+    cv: Condvar,
+    enqueued: AtomicU64,
+    delivered: AtomicU64,
+    retries: AtomicU64,
+    failed: AtomicU64,
+    dropped: AtomicU64,
+    started: AtomicU64,
+}
+
+pub struct WebhookSink {
+    name: String,
+    body: Body,
+    shared: Arc<Shared>,
+}
+
+impl WebhookSink {
+    pub fn new(name: impl Into<String>, cfg: WebhookConfig, body: Body) -> Result<Self> {
+        cfg.validate()?;
+        let (hostport, path) = http_post::parse_url(&cfg.url).unwrap_or_default();
+        Ok(Self {
+            name: name.into(),
+            body,
+            shared: Arc::new(Shared {
+                cfg,
+                hostport,
+                path,
+                q: Mutex::new(VecDeque::new()),
+                cv: Condvar::new(),
+                enqueued: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                started: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &WebhookConfig {
+        &self.shared.cfg
+    }
+
+    pub fn stats(&self) -> WebhookStats {
+        let s = &self.shared;
+        WebhookStats {
+            enqueued: s.enqueued.load(Ordering::Relaxed),
+            delivered: s.delivered.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            queued: s.q.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        }
+    }
+
+    /// Waits (really) until the queue is empty and nothing is in flight, or `timeout` passes.
+    /// For tests and for flushing before exit.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            let s = self.stats();
+            if s.queued == 0 && s.delivered + s.failed + s.dropped >= s.enqueued {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn encode(&self, n: &Notification) -> Vec<u8> {
+        // Clock times become wall time relative to the notification's own moment.
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let offset = now_unix - n.at as f64 / 1e9;
+        match self.body {
+            Body::Json => n.to_json(offset).to_string().into_bytes(),
+            Body::Alertmanager => super::alertmanager::encode(n, offset).into_bytes(),
+        }
+    }
+
+    fn enqueue(&self, body: Vec<u8>) {
+        let s = &self.shared;
+        self.ensure_worker();
+        s.enqueued.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut q = s.q.lock().unwrap_or_else(|p| p.into_inner());
+            if q.len() >= s.cfg.queue_capacity {
+                q.pop_front();
+                s.dropped.fetch_add(1, Ordering::Relaxed);
+                log::warn!(target: "ferrule.alert", "webhook {:?}: queue full ({}), oldest notification dropped", self.name, s.cfg.queue_capacity);
+            }
+            q.push_back(Job {
+                body,
+                attempt: 1,
+                not_before: Instant::now(),
+            });
+        }
+        s.cv.notify_one();
+    }
+
+    fn ensure_worker(&self) {
+        let gen = crate::fork_guard::generation() + 1;
+        let cur = self.shared.started.load(Ordering::Acquire);
+        if cur == gen
+            || self
+                .shared
+                .started
+                .compare_exchange(cur, gen, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        let shared = Arc::downgrade(&self.shared);
+        let name = self.name.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ferrule-webhook".into())
+            .spawn(move || deliver_loop(shared, name, gen));
+        if let Err(e) = spawned {
+            self.shared.started.store(0, Ordering::Release);
+            log::warn!(target: "ferrule.alert", "webhook {:?}: cannot start its delivery thread: {e}", self.name);
+        }
+    }
+}
+
+impl AlertSink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn deliver(&self, n: &Notification) {
+        let body = self.encode(n);
+        self.enqueue(body);
+    }
+}
+
+fn deliver_loop(shared: std::sync::Weak<Shared>, name: String, gen: u64) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        if s.started.load(Ordering::Acquire) != gen {
+            return;
+        }
+        let job = {
+            let mut q = s.q.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            match q.iter().position(|j| j.not_before <= now) {
+                Some(i) => q.remove(i),
+                None => {
+                    let wait = q
+                        .iter()
+                        .map(|j| j.not_before.saturating_duration_since(now))
+                        .min()
+                        .unwrap_or(Duration::from_millis(500))
+                        .min(Duration::from_millis(500));
+                    let _ = s.cv.wait_timeout(q, wait);
+                    None
+                }
+            }
+        };
+        let Some(mut job) = job else { continue };
+        let res = http_post::post_json(
+            &s.hostport,
+            &s.path,
+            &job.body,
+            &s.cfg.headers,
+            s.cfg.timeout,
+        );
+        let retry = match &res {
+            Ok(code) if (200..300).contains(code) => {
+                s.delivered.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Ok(code) => *code >= 500 || *code == 429 || *code == 408,
+            Err(_) => true,
+        };
+        let why = match res {
+            Ok(code) => format!("answered {code}"),
+            Err(e) => e,
+        };
+        if retry && job.attempt < s.cfg.max_attempts {
+            job.attempt += 1;
+            let delay = s.cfg.retry_delay(job.attempt);
+            job.not_before = Instant::now() + delay;
+            s.retries.fetch_add(1, Ordering::Relaxed);
+            log::warn!(target: "ferrule.alert", "webhook {name:?} {why}; retry {} in {:?}", job.attempt, delay);
+            s.q.lock().unwrap_or_else(|p| p.into_inner()).push_back(job);
+        } else {
+            s.failed.fetch_add(1, Ordering::Relaxed);
+            log::warn!(target: "ferrule.alert", "webhook {name:?} {why}; notification given up after {} attempts", job.attempt);
+        }
+    }
+}
