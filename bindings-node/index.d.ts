@@ -287,8 +287,8 @@ export interface Span {
   setAttribute(key: string, value: AttributeValue): this
   setAttributes(attributes: Record<string, AttributeValue>): this
   setUsage(usage: { inputTokens?: number; outputTokens?: number }): this
-  /** Prompt/response text, kept only with `captureContent`, masked and cut; true if kept. */
-  setContent(content: { input?: string; output?: string }): boolean
+  /** Prompt/response text, kept only with `captureContent` (or `always`: the caller opted in), masked and cut; true if kept. */
+  setContent(content: { input?: string; output?: string }, always?: boolean): boolean
   setStatus(status: 'ok' | 'error' | 'unset', description?: string): this
   recordError(error: unknown): this
   end(): void
@@ -346,6 +346,8 @@ export interface TelemetryOptions {
    * the pattern-masked text is kept and the failure counted. `false` removes it.
    */
   redactCallback?: ((text: string) => string) | false | null
+  /** Every Policy call records a call span with attempt and fallback children (default false; `wrapOpenAI` spans are recorded either way). */
+  tracePolicies?: boolean
 }
 
 export interface EventFields {
@@ -1160,14 +1162,17 @@ export interface WrapOpenAIOptions {
   policy?: Policy
   /** A model name's own policy (its own breaker, say). */
   modelPolicies?: Record<string, Policy>
-  /** Reserved for the tracing layer's prompt/answer capture; off by default. */
+  /** Keep the prompt and the answer on the call's span, masked and cut to `contentMaxChars` (default false; `configure({ captureContent })` applies too). */
   captureContent?: boolean
 }
 
 /**
  * The `openai` client behind a Proxy: `chat.completions.create` (also `stream: true`),
  * `embeddings.create` and `responses.create` run through the policy, with the SDK's retries off when
- * the policy retries, the remaining deadline as `timeout`, and a `traceparent`. The same type as `client`.
+ * the policy retries, the remaining deadline as `timeout`. Each call is one GenAI span (child of the
+ * current span) with one child per attempt, sent as `traceparent`; streams record the time to first
+ * chunk and end the span when closed or broken. `withResponse()` / `asResponse()` are kept. The same
+ * type as `client`.
  */
 export function wrapOpenAI<C extends object>(client: C, options?: WrapOpenAIOptions): C
 

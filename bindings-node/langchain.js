@@ -9,6 +9,7 @@ const { BaseCallbackHandler } = require('@langchain/core/callbacks/base')
 const { Runnable } = require('@langchain/core/runnables')
 const { Policy } = require('./policy.js')
 const llmCall = require('./llm_call.js')
+const { startSpan } = require('./telemetry.js')
 
 function modelOf(llm, extraParams, metadata) {
   if (metadata && metadata.ls_model_name) return String(metadata.ls_model_name)
@@ -48,7 +49,10 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
       process.emitWarning(`ferrule: FerruleCallbackHandler: ${this.runs.size} runs in flight; run ${runId} not recorded`, { type: 'FerruleWarning', code: 'FERRULE_RUN_DROPPED' })
       return
     }
-    this.runs.set(runId, { operation, model: modelOf(llm, extraParams, metadata), started: performance.now(), firstTokenMs: undefined })
+    const model = modelOf(llm, extraParams, metadata)
+    // The run's GenAI span, child of the current ferrule span; ended by recordCall.
+    const span = startSpan({ operation, model: model || undefined, role: 'call', attributes: { 'ferrule.integration': 'langchain' } })
+    this.runs.set(runId, { operation, model, started: performance.now(), firstTokenMs: undefined, span })
   }
 
   handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {
@@ -68,7 +72,7 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
     const run = this.runs.get(runId)
     if (run === undefined) return
     this.runs.delete(runId)
-    llmCall.recordCall(run.operation, run.model, performance.now() - run.started, usage, error, run.firstTokenMs, undefined)
+    llmCall.recordCall(run.operation, run.model, performance.now() - run.started, usage, error, run.firstTokenMs, run.span)
     this.recorded++
   }
 

@@ -2,7 +2,8 @@
 // One finished LLM call as GenAI telemetry: operation, model, duration, tokens from `usage`, the
 // error, and for streams the time to first token. Every wrapper reports through `recordCall`, so
 // the span, metric and inference-log calls live in this one place. Metrics, tokens and cost go to
-// the core's GenAI registry (`recordLlmCall`); spans follow once tracing is on main.
+// the core's GenAI registry (`recordLlmCall`); the call's span is filled and ended here. (An
+// inference-log record per call follows once Node has an inference-log API.)
 
 const { recordLlmCall } = require('./profile.js')
 
@@ -14,23 +15,38 @@ function tokensOf(usage) {
   return [i, o]
 }
 
+/** Seconds from the request to the first streamed chunk, on a streamed call's span. */
+const TTFT_ATTRIBUTE = 'gen_ai.response.time_to_first_chunk'
+
 const state = {
   /** @type {undefined | ((record: object) => void)} tests and integrations observe records here */
   listener: undefined,
 }
 
-function recordCall(operation, model, durationMs, usage, error, firstTokenMs, traceId) {
+/**
+ * Records one finished call: GenAI metrics and cost, and, given its `span`, fills and ends it
+ * (`gen_ai.usage.*`, `gen_ai.response.model`, time to first chunk, content when captured, the error).
+ * `extra`: { responseModel, content: [prompt, answer], always, attempts, parameters }.
+ */
+function recordCall(operation, model, durationMs, usage, error, firstTokenMs, span, extra) {
+  const x = extra || {}
   const [inputTokens, outputTokens] = tokensOf(usage)
-  recordLlmCall({
-    model,
-    durationMs,
-    inputTokens,
-    outputTokens,
-    operation,
-    errorType: error === undefined ? undefined : (error && error.constructor && error.constructor.name) || 'Error',
-    traceId,
-  })
-  if (state.listener !== undefined) state.listener({ operation, model, durationMs, inputTokens, outputTokens, error, firstTokenMs, traceId })
+  const errorType = error === undefined ? undefined : (error && error.constructor && error.constructor.name) || 'Error'
+  const priced = x.responseModel || model
+  const traceId = span ? span.traceId : undefined
+  const costUsd = recordLlmCall({ model: priced, durationMs, inputTokens, outputTokens, operation, errorType, traceId })
+  if (span && !span.ended) {
+    span.setUsage({ inputTokens, outputTokens })
+    if (x.responseModel) span.setAttribute('gen_ai.response.model', x.responseModel)
+    if (firstTokenMs !== undefined) span.setAttribute(TTFT_ATTRIBUTE, firstTokenMs / 1000)
+    if (x.attempts !== undefined) span.setAttribute('ferrule.attempts', x.attempts)
+    if (x.content) span.setContent({ input: x.content[0], output: x.content[1] }, x.always === true)
+    if (error !== undefined) span.recordError(error)
+    span.end()
+  }
+  if (state.listener !== undefined) {
+    state.listener({ operation, model: priced, durationMs, inputTokens, outputTokens, error, firstTokenMs, traceId, costUsd, attempts: x.attempts, parameters: x.parameters })
+  }
 }
 
-module.exports = { recordCall, tokensOf, state }
+module.exports = { recordCall, tokensOf, state, TTFT_ATTRIBUTE }

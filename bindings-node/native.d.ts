@@ -281,7 +281,7 @@ export declare class NativeSpan {
   /** A JS number that is an integer in the safe range becomes an int attribute, else a float. */
   setAttribute(key: string, value: string | number | boolean): void
   /** Prompt / response text, kept only with `captureContent`, masked and cut; true if kept. */
-  setContent(input?: string | undefined | null, output?: string | undefined | null): boolean
+  setContent(input?: string | undefined | null, output?: string | undefined | null, always?: boolean | undefined | null): boolean
   /** `status` is `ok`, `error` or `unset` (checked by the host). */
   setStatus(status: string, description?: string | undefined | null): void
   /** Marks the span failed: status error and `error.type`. */

@@ -1,28 +1,22 @@
 'use strict'
-// `wrapOpenAI(client, { policy, modelPolicies })`: the `openai` npm client behind a Proxy whose
-// `chat.completions.create` (also `stream: true`), `embeddings.create` and `responses.create` run
-// through a ferrule Policy. The SDK's own retries are off when ferrule retries (they never stack),
-// each attempt gets the policy's remaining deadline as its `timeout` and its abort `signal`, and a
-// `traceparent` of one trace per call; the policy reads Retry-After / x-ratelimit-* from the SDK's
-// errors. Everything else passes through to the client.
+// `wrapOpenAI(client, { policy, modelPolicies, captureContent })`: the `openai` npm client behind a
+// Proxy whose `chat.completions.create` (also `stream: true`), `embeddings.create` and
+// `responses.create` run through a ferrule Policy. The SDK's own retries are off when ferrule
+// retries (they never stack), each attempt gets the policy's remaining deadline as its `timeout`
+// and its abort `signal`, and the policy reads Retry-After / x-ratelimit-* from the SDK's errors.
+// Each call is one GenAI span (`chat gpt-4o`), child of the caller's current span
+// (AsyncLocalStorage), with one child span per attempt whose ids go out as `traceparent`. The
+// returned promise keeps the SDK's `withResponse()` / `asResponse()`. Everything else passes through.
 
-const { randomBytes } = require('node:crypto')
 const { Policy } = require('./policy.js')
 const { recordCall } = require('./llm_call.js')
-
-// The call's trace id rides in the request options under a symbol (the SDK reads only string keys),
-// so a policy's fallback receives exactly the caller's (body, options).
-const TRACE_ID = Symbol('ferrule.traceId')
+const { startSpan, traceparent } = require('./telemetry.js')
+const { POLICY_SPANS } = require('./telemetry.js').internal
+const { TRACED_CALL } = require('./policy_spans.js')
 
 const ENDPOINTS = { chat: { completions: 'chat' }, embeddings: 'embeddings', responses: 'responses' }
-
-function newTraceId() {
-  return randomBytes(16).toString('hex')
-}
-
-function traceparent(traceId) {
-  return `00-${traceId}-${randomBytes(8).toString('hex')}-01`
-}
+// Request parameters kept with the call's record (never the prompt: that is content).
+const PARAMETERS = ['temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'n', 'seed', 'stream']
 
 function hasTraceparent(headers) {
   if (headers === undefined || headers === null) return false
@@ -30,15 +24,40 @@ function hasTraceparent(headers) {
   return Object.keys(headers).some((k) => k.toLowerCase() === 'traceparent')
 }
 
-/** The stream, observed: first chunk time, last usage, one record when iteration ends or breaks. */
-function observe(stream, started, done) {
+function promptOf(operation, body) {
+  const v = body ? (operation === 'chat' ? body.messages : body.input) : undefined
+  if (v === undefined || v === null) return undefined
+  return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
+function answerOf(result) {
+  if (!result || typeof result !== 'object') return undefined
+  if (Array.isArray(result.choices) && result.choices.length > 0) {
+    const c = result.choices[0].message && result.choices[0].message.content
+    return typeof c === 'string' ? c : undefined
+  }
+  return typeof result.output_text === 'string' ? result.output_text : undefined
+}
+
+function textOf(chunk) {
+  if (!chunk || typeof chunk !== 'object') return undefined
+  if (Array.isArray(chunk.choices) && chunk.choices.length > 0) {
+    const d = chunk.choices[0].delta && chunk.choices[0].delta.content
+    return typeof d === 'string' ? d : undefined
+  }
+  return chunk.type === 'response.output_text.delta' && typeof chunk.delta === 'string' ? chunk.delta : undefined
+}
+
+/** The stream, observed: first chunk time, last usage, the text when collecting, one record when iteration ends or breaks. */
+function observe(stream, started, collect, done) {
   let first
   let usage
   let finished = false
+  const parts = collect ? [] : undefined
   const finish = (err) => {
     if (finished) return
     finished = true
-    done(performance.now() - started, first, usage, err)
+    done(performance.now() - started, first, usage, err, parts === undefined ? undefined : parts.join(''))
   }
   return new Proxy(stream, {
     get(target, prop, receiver) {
@@ -60,6 +79,10 @@ function observe(stream, started, done) {
               const c = r.value
               const u = c && (c.usage || (c.response && c.response.usage))
               if (u) usage = u
+              if (parts !== undefined) {
+                const t = textOf(c)
+                if (t) parts.push(t)
+              }
             }
             return r
           },
@@ -76,62 +99,98 @@ function observe(stream, started, done) {
   })
 }
 
-function wrapCreate(target, operation, pick) {
+function wrapCreate(target, operation, pick, captureContent) {
   const original = target.create.bind(target)
-  const attempt = (ctx, body, options) => {
+  // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
+  // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
+  // `call.response` for `withResponse()`. `call.raw` (the caller asked for `asResponse()`) leaves
+  // the body unread; otherwise it is parsed inside the attempt, so a broken body is a failed
+  // attempt the policy may retry.
+  const attempt = async (ctx, body, options, call) => {
     const opts = options === undefined ? {} : { ...options }
-    const traceId = opts[TRACE_ID] || newTraceId()
-    delete opts[TRACE_ID]
     if (ctx.deadlineMs !== undefined) {
       const left = Math.max(1, Math.floor(ctx.deadlineMs - Date.now())) // the SDK takes whole ms
       if (opts.timeout === undefined || opts.timeout > left) opts.timeout = left
       opts.signal = ctx.signal
     }
-    if (!hasTraceparent(opts.headers)) opts.headers = { ...(opts.headers || {}), traceparent: traceparent(traceId) }
-    return original(body, opts)
+    const tp = traceparent()
+    if (tp !== null && !hasTraceparent(opts.headers)) opts.headers = { ...(opts.headers || {}), traceparent: tp }
+    const p = original(body, opts)
+    if (typeof p.asResponse !== 'function') return p
+    const response = await p.asResponse()
+    const data = call.raw ? response : await p
+    call.data = data
+    call.response = response
+    return data
   }
-  const runs = new Map()
   return function create(body, options) {
     const model = body && typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
-    let run = runs.get(policy)
-    if (run === undefined) {
-      run = policy.wrap(attempt)
-      runs.set(policy, run)
-    }
-    const traceId = newTraceId()
+    const capture = captureContent || POLICY_SPANS.captureContent
+    const span = startSpan({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
+    const genai = { 'gen_ai.operation.name': operation, 'gen_ai.provider.name': 'openai' }
+    if (model) genai['gen_ai.request.model'] = model
+    const counter = { n: 0 }
+    const prompt = capture ? promptOf(operation, body) : undefined
+    const parameters = {}
+    for (const k of PARAMETERS) if (body && body[k] !== undefined) parameters[k] = body[k]
+    // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
+    const call = { raw: false, data: undefined, response: undefined }
     const started = performance.now()
-    return run(body, options === undefined ? { [TRACE_ID]: traceId } : { ...options, [TRACE_ID]: traceId }).then(
-      (result) => {
-        if (body && body.stream) {
-          return observe(result, started, (d, first, usage, err) => recordCall(operation, model, d, usage, err, first, traceId))
-        }
-        // Priced by the model that answered (a fallback may have asked another one).
-        const answered = result && typeof result.model === 'string' && result.model ? result.model : model
-        recordCall(operation, answered, performance.now() - started, result && result.usage, undefined, undefined, traceId)
-        return result
-      },
-      (err) => {
-        recordCall(operation, model, performance.now() - started, undefined, err, undefined, traceId)
-        throw err
-      },
-    )
+    const done = (result, err, first, usage, answer) => {
+      const answered = result && typeof result.model === 'string' && result.model ? result.model : undefined
+      recordCall(operation, model, performance.now() - started, usage === undefined && result ? result.usage : usage, err, first, span, {
+        responseModel: answered,
+        content: capture ? [prompt, answer === undefined && result ? answerOf(result) : answer] : undefined,
+        always: captureContent,
+        attempts: counter.n,
+        parameters,
+      })
+    }
+    const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: model ? `${operation} ${model}` : operation, attributes: genai, counter, chaos: true })
+      .then(
+        (data) => {
+          // A fallback's value is not the last attempt's answer: it has no Response.
+          const response = data === call.data ? call.response : undefined
+          if (call.raw) done(undefined, undefined)
+          else if (body && body.stream && data !== null && typeof data === 'object' && Symbol.asyncIterator in data) {
+            data = observe(data, started, capture, (d, first, usage, err, text) => done(undefined, err, first, usage, text))
+          } else done(data, undefined)
+          return { data, response }
+        },
+        (err) => {
+          done(undefined, err)
+          throw err
+        },
+      )
+    // What the SDK's APIPromise offers: the data, or `withResponse()` / `asResponse()`.
+    const out = settled.then((r) => r.data)
+    out.withResponse = () => {
+      out.catch(() => {}) // the caller reads the outcome here instead
+      return settled.then((r) => ({ data: r.data, response: r.response, request_id: r.response ? r.response.headers.get('x-request-id') : null }))
+    }
+    out.asResponse = () => {
+      call.raw = true
+      out.catch(() => {})
+      return settled.then((r) => r.response)
+    }
+    return out
   }
 }
 
-function proxied(target, spec, operation, pick, cache) {
+function proxied(target, spec, operation, pick, cache, captureContent) {
   return new Proxy(target, {
     get(t, prop) {
       const value = Reflect.get(t, prop, t)
       if (typeof prop !== 'string') return value
       if (spec === 'create-host' && prop === 'create' && typeof value === 'function') {
         let fn = cache.get(t)
-        if (fn === undefined) cache.set(t, (fn = wrapCreate(t, operation, pick)))
+        if (fn === undefined) cache.set(t, (fn = wrapCreate(t, operation, pick, captureContent)))
         return fn
       }
       if (spec !== null && typeof spec === 'object' && Object.prototype.hasOwnProperty.call(spec, prop) && value) {
         const sub = spec[prop]
-        return proxied(value, typeof sub === 'string' ? 'create-host' : sub, typeof sub === 'string' ? sub : operation, pick, cache)
+        return proxied(value, typeof sub === 'string' ? 'create-host' : sub, typeof sub === 'string' ? sub : operation, pick, cache, captureContent)
       }
       return typeof value === 'function' ? value.bind(t) : value
     },
@@ -162,7 +221,10 @@ function wrapOpenAI(client, opts = {}) {
   const copy = retries ? client.withOptions({ maxRetries: 0 }) : client.withOptions({})
   const pick = perModel.size === 0 ? () => policy : (model) => perModel.get(model) || policy
   const cache = new WeakMap()
-  const root = proxied(copy, ENDPOINTS, '', pick, cache)
+  if (opts.captureContent !== undefined && typeof opts.captureContent !== 'boolean') {
+    throw new TypeError(`wrapOpenAI: captureContent=${String(opts.captureContent)} is not allowed; allowed: true or false`)
+  }
+  const root = proxied(copy, ENDPOINTS, '', pick, cache, opts.captureContent === true)
   const rewrap = (options) => wrapOpenAI(copy.withOptions(options), opts)
   return new Proxy(root, {
     get(t, prop) {

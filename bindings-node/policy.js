@@ -22,6 +22,7 @@ function currentTraceId() {
   const tp = traceparent()
   return tp ? tp.split('-')[1] || null : null
 }
+const { POLICY_SPANS, TRACED_CALL, tracedCall, fallbackSpan, endWith, runWithSpan } = require('./policy_spans.js')
 
 // NativePolicy.decide's give-up codes (see src/policy.rs).
 const REASONS = {
@@ -338,6 +339,7 @@ class Policy {
       }
     } else if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {
       wrapped = function (...args) {
+        if (POLICY_SPANS.on) return policy[TRACED_CALL](fn, args, undefined)
         return policy.#call(fn, args, undefined)
       }
     } else {
@@ -354,6 +356,7 @@ class Policy {
             }
           : undefined
       wrapped = function (...args) {
+        if (POLICY_SPANS.on) return policy[TRACED_CALL](fn, args, undefined)
         if (ok === undefined) return policy.#call(fn, args, undefined)
         const start = begin()
         let r
@@ -375,7 +378,18 @@ class Policy {
     if (typeof fn !== 'function') return Promise.reject(new TypeError(`Policy.execute: fn must be a function; got ${describe(fn)}`))
     const signal = options === undefined ? undefined : options.signal
     const args = options === undefined || options.args === undefined ? [] : options.args
-    return this.#call(this.#chaos === undefined ? fn : this.#chaos.wrap(fn, this.#sleep), args, signal)
+    const f = this.#chaos === undefined ? fn : this.#chaos.wrap(fn, this.#sleep)
+    if (POLICY_SPANS.on) return this[TRACED_CALL](f, args, signal)
+    return this.#call(f, args, signal)
+  }
+
+  /**
+   * The call with a call span and attempt / fallback children (policy_spans.js); `opts.parent` is
+   * a call span an integration opened itself. Not part of the public API (a symbol-named method).
+   */
+  [TRACED_CALL](fn, args, signal, opts) {
+    if (opts !== undefined && opts.chaos && this.#chaos !== undefined) fn = this.#chaos.wrap(fn, this.#sleep)
+    return tracedCall(this.#name, (attempt) => this.#call(attempt, args, signal), fn, opts)
   }
 
   /** Whether the policy retries: integrations turn an SDK's own retries off then, so they never stack. */
@@ -526,8 +540,7 @@ class Policy {
     try {
       return await promise
     } catch (err) {
-      const alts = this.#fallback
-      if (alts === undefined || (this.#fallbackOn !== undefined && !this.#fallbackOn(err))) {
+      if (this.#fallback === undefined || (this.#fallbackOn !== undefined && !this.#fallbackOn(err))) {
         this.#native.note(NOTE_FAILED)
         if (this.#deadLetter !== undefined) storeFailure(this.#deadLetter, this.#name, err, args, currentTraceId())
         throw err
@@ -536,31 +549,38 @@ class Policy {
       process.emitWarning(`ferrule: ${this.#name}: call failed (${err && err.name}: ${err && err.message}); fallback taken`, {
         code: 'FERRULE_FALLBACK',
       })
-      let last = err
-      for (let i = 0; i < alts.length; i++) {
-        const alt = alts[i]
-        if (typeof alt !== 'function') return alt
-        try {
-          return await alt(err, ...args)
-        } catch (e) {
-          process.emitWarning(`ferrule: ${this.#name}: fallback alternative ${i + 1} of ${alts.length} failed (${e && e.message})`, {
-            code: 'FERRULE_FALLBACK_FAILED',
-          })
-          last = e
-        }
-      }
-      this.#native.note(NOTE_FALLBACK_FAILED)
-      this.#native.note(NOTE_FAILED)
-      if (last !== err && last !== null && typeof last === 'object' && last.cause === undefined) {
-        try {
-          last.cause = err
-        } catch {
-          // a frozen error keeps its own cause
-        }
-      }
-      if (this.#deadLetter !== undefined) storeFailure(this.#deadLetter, this.#name, last, args, currentTraceId())
-      throw last
+      const span = fallbackSpan(this.#name, err)
+      if (span === null) return await this.#alternatives(err, args)
+      return await runWithSpan(span, () => endWith(span, () => this.#alternatives(err, args)))
     }
+  }
+
+  async #alternatives(err, args) {
+    const alts = this.#fallback
+    let last = err
+    for (let i = 0; i < alts.length; i++) {
+      const alt = alts[i]
+      if (typeof alt !== 'function') return alt
+      try {
+        return await alt(err, ...args)
+      } catch (e) {
+        process.emitWarning(`ferrule: ${this.#name}: fallback alternative ${i + 1} of ${alts.length} failed (${e && e.message})`, {
+          code: 'FERRULE_FALLBACK_FAILED',
+        })
+        last = e
+      }
+    }
+    this.#native.note(NOTE_FALLBACK_FAILED)
+    this.#native.note(NOTE_FAILED)
+    if (last !== err && last !== null && typeof last === 'object' && last.cause === undefined) {
+      try {
+        last.cause = err
+      } catch {
+        // a frozen error keeps its own cause
+      }
+    }
+    if (this.#deadLetter !== undefined) storeFailure(this.#deadLetter, this.#name, last, args, currentTraceId())
+    throw last
   }
 
   // -- the general loop ---------------------------------------------------------------------------

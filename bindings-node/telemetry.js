@@ -10,6 +10,14 @@ const { configError, internalError } = require('./errors.js')
 
 /** @type {AsyncLocalStorage<{ ctx: any, span: any }>} */
 const als = new AsyncLocalStorage()
+// What policies and integrations read on each call: `on` = `configure({ tracePolicies })` (call,
+// attempt and fallback spans for every Policy call); `captureContent` mirrors the core's setting
+// so a wrapper builds prompt text only when it will be kept.
+const POLICY_SPANS = {
+  on: false,
+  // The core reads the same variable as its default at first use.
+  captureContent: /^true$/i.test(String(process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT || '').trim()),
+}
 const ROLES = new Set(['call', 'attempt', 'validation', 'fallback', 'internal'])
 const STATUSES = new Set(['ok', 'error', 'unset'])
 let userSink = null
@@ -43,6 +51,7 @@ setInterval(drainLines, 250).unref()
 const CONFIG_KEYS = new Set([
   'serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'otlpEndpoint',
   'logSink', 'logLevel', 'logDedupMs', 'redactPatterns', 'redactCallback',
+  'tracePolicies',
 ])
 
 /**
@@ -85,8 +94,13 @@ function configure(options = {}) {
   } else if (cb !== undefined) {
     throw configError('TypeError', `configure: redactCallback must be a function (text) => string, or false to remove it; got ${typeof cb}`, 'redactCallback')
   }
+  if (options.tracePolicies !== undefined && typeof options.tracePolicies !== 'boolean') {
+    throw configError('TypeError', `configure: tracePolicies=${String(options.tracePolicies)} is not allowed; allowed: true or false`, 'tracePolicies')
+  }
   const refused = call(() => native.configureTelemetry(o))
   if (refused) throw configError(refused.kind, refused.message, refused.param)
+  if (options.tracePolicies !== undefined) POLICY_SPANS.on = options.tracePolicies
+  if (options.captureContent !== undefined) POLICY_SPANS.captureContent = Boolean(options.captureContent)
   if (typeof s === 'function') {
     sink = s
     userSink = sink
@@ -158,8 +172,8 @@ class Span {
     if (outputTokens !== undefined) this.setAttribute('gen_ai.usage.output_tokens', outputTokens)
     return this
   }
-  setContent({ input, output } = {}) {
-    return this._native.setContent(input ?? null, output ?? null)
+  setContent({ input, output } = {}, always = false) {
+    return this._native.setContent(input ?? null, output ?? null, always === true)
   }
   setStatus(status, description) {
     if (!STATUSES.has(status)) throw configError('RangeError', `span: status=${String(status)} is out of range; allowed: one of ok, error, unset`, 'status')
@@ -214,6 +228,18 @@ function withSpan(opts, fn) {
 /** A started span that is not made current, for integrations with start/end hooks. */
 function startSpan(opts) {
   return makeSpan(opts)
+}
+
+/** The current span's native handle, or null (for policies deciding whether a call is traced). */
+function currentSpanNative() {
+  const st = als.getStore()
+  return st && st.span ? st.span : null
+}
+
+/** Runs `fn` with `span` (from `startSpan`) as the current span, without ending it. */
+function runWithSpan(span, fn) {
+  const st = als.getStore()
+  return als.run({ ctx: st ? st.ctx : null, span: span._native }, fn)
 }
 
 /** The W3C traceparent header of the current span, for outgoing requests; null outside spans. */
@@ -294,3 +320,5 @@ module.exports = {
 }
 // Internal to the package (not enumerable, so `index.js` does not re-export it).
 Object.defineProperty(module.exports, 'currentIds', { value: currentIds, enumerable: false })
+// For policies and integrations in this package, not re-exported by index.js (non-enumerable).
+Object.defineProperty(module.exports, 'internal', { value: { runWithSpan, currentSpanNative, POLICY_SPANS } })

@@ -2,11 +2,13 @@
 // `npm run demo`: the Node side of `make demo`. A few hundred concurrent requests through the real
 // `openai` npm package against ferrule's local fault-injecting server, twice: the bare SDK (its own
 // two retries), then the same SDK wrapped by ferrule (retries that honour Retry-After, an attempt
-// timeout, a circuit breaker, a fallback to a second endpoint, a re-ask on broken JSON). No key, no
-// network; seeded faults, so both runs meet the same profile.
+// timeout, a circuit breaker, a fallback to a second endpoint, JSON answers parsed by `parseJson` so
+// broken JSON is repaired where the fix is certain and re-asked only where it is not). No key, no
+// network; seeded faults, so both runs meet the same profile. The wrapped run also records GenAI
+// spans and Prometheus metrics (served on a loopback port).
 
 const OpenAI = require('openai')
-const { CircuitBreaker, MockLLMServer, Policy, wrapOpenAI } = require('ferrule')
+const { CircuitBreaker, MockLLMServer, Policy, ValidationError, metricsText, parseJson, recentSpans, serveMetrics, setPrice, validationStats, wrapOpenAI } = require('ferrule')
 
 const REQUESTS = 300
 const CONCURRENCY = 32
@@ -29,6 +31,24 @@ function parsed(completion) {
   } catch {
     return undefined
   }
+}
+
+const ANSWER_SCHEMA = { type: 'object', required: ['answer'] }
+// The policy's result check parses each answer once; the application then takes that value.
+const checked = new WeakMap()
+
+/** The same check through ferrule's `parseJson`: strict first, then repaired when the fix is certain (counted). */
+function parsedByFerrule(completion) {
+  if (checked.has(completion)) return checked.get(completion)
+  let v
+  try {
+    v = parseJson(completion.choices[0].message.content || '', { schema: ANSWER_SCHEMA })
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e
+  }
+  const out = v !== null && typeof v === 'object' ? v : undefined
+  checked.set(completion, out)
+  return out
 }
 
 class Run {
@@ -59,7 +79,7 @@ class Run {
   }
 }
 
-async function workload(run, client) {
+async function workload(run, client, check = parsed) {
   const started = performance.now()
   const bar = setInterval(() => progress(run, started), 100)
   let next = 0
@@ -73,7 +93,7 @@ async function workload(run, client) {
           messages: [{ role: 'user', content: `Summarise support ticket #${i} as JSON` }],
           response_format: { type: 'json_object' },
         })
-        if (parsed(c) === undefined) run.failure('broken JSON', performance.now() - t0)
+        if (check(c) === undefined) run.failure('broken JSON', performance.now() - t0)
         else run.success(c, performance.now() - t0)
       } catch (e) {
         run.failure(e.constructor.name, performance.now() - t0)
@@ -123,7 +143,7 @@ async function ferruleRun() {
         attempts: 5,
         backoff: { kind: 'exponential', initialMs: 50, multiplier: 2, maxMs: 1000 },
         maxRetryAfterMs: 2000,
-        retryOnResult: (c) => parsed(c) === undefined && ++reasked > 0,
+        retryOnResult: (c) => parsedByFerrule(c) === undefined && ++reasked > 0, // repaired answers are kept
       },
       breaker,
       timeoutMs: 1000,
@@ -132,9 +152,12 @@ async function ferruleRun() {
       name: 'primary',
     })
     const client = wrapOpenAI(new OpenAI({ baseURL: server.url, apiKey: 'demo' }), { policy })
-    await workload(run, client)
+    const before = validationStats()
+    await workload(run, client, parsedByFerrule)
+    const after = validationStats()
+    const repairKinds = Object.fromEntries(Object.entries(after.repairs).map(([k, n]) => [k, n - (before.repairs[k] || 0)]).filter(([, n]) => n > 0))
     const s = policy.stats()
-    return [run, server.stats(), { ...s, reasked, transitions, backupRequests: backupServer.stats().requests }]
+    return [run, server.stats(), { ...s, reasked, transitions, backupRequests: backupServer.stats().requests, repaired: after.repaired - before.repaired, repairKinds }]
   } finally {
     server.stop()
     backupServer.stop()
@@ -154,8 +177,15 @@ async function main() {
   process.on('warning', (w) => warnings.push(w))
   console.log(`ferrule demo (Node): ${REQUESTS} requests, ${CONCURRENCY} at a time, through the real openai npm package against a local fault-injecting server (no key, no network)`)
   console.log('  faults: a burst of 503s, a slow period (3 s answers), 429s with Retry-After, broken JSON\n')
+  for (const [m, [pin, pout]] of Object.entries(PRICE_PER_MILLION)) setPrice(m, pin, pout) // the GenAI cost counter prices wrapped calls
   const [bare, bareServer] = await bareRun()
-  const [wrapped, server, p] = await ferruleRun()
+  const served = serveMetrics({ port: 0 })
+  let wrapped, server, p
+  try {
+    ;[wrapped, server, p] = await ferruleRun()
+  } finally {
+    served.stop()
+  }
   const row = (label, a, b) => console.log(`  ${label.padEnd(34)}${String(a).padStart(16)}${String(b).padStart(16)}`)
   console.log('\nsummary                                       bare SDK    ferrule-wrapped')
   row('success rate', `${(bare.rate() * 100).toFixed(1)}%`, `${(wrapped.rate() * 100).toFixed(1)}%`)
@@ -173,13 +203,23 @@ async function main() {
   console.log('\n  ferrule')
   console.log(`    retries                 ${p.retries}  (attempts ${p.attempts}, budget denied ${p.budgetDenied})`)
   console.log(`    attempt timeouts        ${p.timeouts}  (slow answers cut at 1 s and asked again)`)
-  console.log(`    broken JSON re-asked    ${p.reasked}`)
+  const kinds = Object.entries(p.repairKinds).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
+  console.log(`    validation repairs      ${p.repaired} answers repaired by parseJson (${kinds})`)
+  console.log(`    broken JSON re-asked    ${p.reasked}  (irreparable or schema-failing answers asked again)`)
   console.log(`    fallbacks to backup     ${p.fallbacks}  (backup server saw ${p.backupRequests} requests)`)
   console.log(`    answered by model       ${JSON.stringify(wrapped.byModel)}`)
   console.log(`    breaker transitions     ${p.transitions.length}`)
   for (const [t, from, to] of p.transitions) console.log(`      t=${t.toFixed(2).padStart(6)}s  ${from.padStart(9)} -> ${to}`)
   console.log(`    faults injected         bare ${faultLine(bareServer)}`)
   console.log(`                            ferrule ${faultLine(server)}`)
+  console.log(`\n  Prometheus metrics served at ${served.url} during the run (serveMetrics); a few lines:`)
+  const text = metricsText()
+  for (const line of text.split('\n')) {
+    if (/^(ferrule_cost_usd_total|gen_ai_client_token_usage_sum|gen_ai_client_operation_duration_seconds_count)\{/.test(line) && line.includes('mock-gpt')) console.log(`    ${line}`)
+  }
+  const spans = recentSpans()
+  console.log(`  spans in the read-back ring: ${spans.length} (recentSpans()${spans.length ? `; e.g. ${JSON.stringify(spans[spans.length - 1].name)}` : ''})`)
+  console.log('  inference log: Python writes one SQLite record per wrapped call (make demo); the Node inference-log API is not on main yet')
   console.log(`\n  ferrule warnings emitted ${warnings.length}${warnings.length ? `  (first: ${warnings[0].message})` : ''}`)
   if (wrapped.rate() <= bare.rate()) {
     console.error(`demo failed: ferrule's success rate ${wrapped.rate()} is not above ${bare.rate()}`)

@@ -1,7 +1,9 @@
 """`make demo`: a few hundred concurrent requests through the real `openai` SDK against a local
 fault-injecting OpenAI-compatible server, twice: with the bare SDK (its own two retries), then with
 the same SDK wrapped by ferrule (retries that honour Retry-After, an attempt timeout, a circuit
-breaker, a fallback to a second endpoint, and a re-ask when the JSON answer is broken).
+breaker, a fallback to a second endpoint, JSON answers parsed by ``ferrule.parse_json`` so broken
+JSON is repaired where the fix is certain and re-asked only where it is not). The wrapped run also
+records GenAI spans, Prometheus metrics (served on a loopback port) and an inference log (SQLite).
 
 No API key, no network: the server is ferrule's mock, on loopback, with seeded faults, so both runs
 meet the same profile: 429 storms, a burst of 503s, a slow period and some broken JSON."""
@@ -13,7 +15,9 @@ import json
 import logging
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import openai
@@ -38,13 +42,35 @@ FAULTS: List[Dict[str, Any]] = [
 ]
 
 
+ANSWER_SCHEMA = {"type": "object", "required": ["answer"]}
+
+
 def parsed(completion: Any) -> Optional[Dict[str, Any]]:
-    """The application's own check: the answer must be a JSON object with an ``answer``."""
+    """The bare application's own check: the answer must be a JSON object with an ``answer``."""
     try:
         value = json.loads(completion.choices[0].message.content or "")
     except ValueError:
         return None
     return value if isinstance(value, dict) and "answer" in value else None
+
+
+# The policy's result check parses each answer once; the application then takes that value.
+_checked: Dict[int, Tuple[Any, Optional[Dict[str, Any]]]] = {}
+
+
+def parsed_by_ferrule(completion: Any) -> Optional[Dict[str, Any]]:
+    """The same check through ``ferrule.parse_json``: strict first, then repaired (code fences,
+    trailing commas...) when the fix is certain; each repair is counted in ``validation_stats()``."""
+    hit = _checked.pop(id(completion), None)
+    if hit is not None and hit[0] is completion:
+        return hit[1]
+    try:
+        value = ferrule.parse_json(completion.choices[0].message.content or "", ANSWER_SCHEMA)
+    except ferrule.ValidationError:
+        value = None
+    out = value if isinstance(value, dict) else None
+    _checked[id(completion)] = (completion, out)
+    return out
 
 
 class Run:
@@ -103,7 +129,7 @@ async def progress(run: Run, started: float, stop: asyncio.Event) -> None:
             pass
 
 
-async def workload(run: Run, client: openai.AsyncOpenAI) -> None:
+async def workload(run: Run, client: openai.AsyncOpenAI, check: Any = parsed) -> None:
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(i: int) -> None:
@@ -118,7 +144,7 @@ async def workload(run: Run, client: openai.AsyncOpenAI) -> None:
             except Exception as e:  # the bare SDK's errors, or ferrule's after its retries
                 run.failure(type(e).__name__, time.perf_counter() - t0)
                 return
-            if parsed(completion) is None:
+            if check(completion) is None:
                 run.failure("broken JSON", time.perf_counter() - t0)
             else:
                 run.success(completion, time.perf_counter() - t0)
@@ -148,7 +174,7 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
     t0 = time.perf_counter()
 
     def broken_json(completion: Any) -> bool:
-        if parsed(completion) is None:
+        if parsed_by_ferrule(completion) is None:  # repaired answers are not asked again
             reasked[0] += 1
             return True
         return False
@@ -188,13 +214,17 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
             name="primary",
         )
         client = ferrule.wrap_openai(openai.AsyncOpenAI(base_url=server.url, api_key="demo"), policy)
-        await workload(run, client)
+        validation_before = ferrule.validation_stats()
+        await workload(run, client, parsed_by_ferrule)
+        stats_after = ferrule.validation_stats()
         await client.close()
         await backup.close()
         stats = policy.stats()
         stats["reasked_json"] = reasked[0]
         stats["transitions"] = transitions
         stats["backup_requests"] = backup_server.stats()["requests"]
+        stats["repaired_json"] = stats_after["repaired"] - validation_before["repaired"]
+        stats["repair_kinds"] = {k: n - validation_before["repairs"].get(k, 0) for k, n in stats_after["repairs"].items()}
         return run, server.stats(), stats
 
 
@@ -219,7 +249,9 @@ def summary(bare: Run, bare_server: Dict[str, Any], wrapped: Run, server: Dict[s
     print("\n  ferrule")
     print(f"    retries                 {p['retries']}  (attempts {p['attempts']}, budget denied {p['budget_denied']})")
     print(f"    attempt timeouts        {p['timeouts']}  (slow answers cut at 1 s and asked again)")
-    print(f"    broken JSON re-asked    {p['reasked_json']}")
+    kinds = ", ".join(f"{k} {n}" for k, n in p["repair_kinds"].items() if n) or "none"
+    print(f"    validation repairs      {p['repaired_json']} answers repaired by ferrule.parse_json ({kinds})")
+    print(f"    broken JSON re-asked    {p['reasked_json']}  (irreparable or schema-failing answers asked again)")
     print(f"    fallbacks to backup     {p['fallbacks']}  (backup server saw {p['backup_requests']} requests)")
     print(f"    answered by model       {wrapped.by_model}")
     print(f"    breaker transitions     {len(p['transitions'])}")
@@ -229,10 +261,10 @@ def summary(bare: Run, bare_server: Dict[str, Any], wrapped: Run, server: Dict[s
     print(f"                            ferrule {fault_line(server)}")
 
 
-def metrics(wrapped: Run) -> None:
+def metrics(wrapped: Run, served: Any) -> None:
     """What the wrapped client recorded by itself: GenAI metrics with tokens and cost, per model."""
     text = ferrule.metrics_text()
-    print("\n  Prometheus metrics (ferrule.metrics_text(); ferrule.serve_metrics(port) serves /metrics)")
+    print(f"\n  Prometheus metrics served at {served.url} during the run (ferrule.serve_metrics); a few lines:")
     for line in text.splitlines():
         if line.startswith(("ferrule_cost_usd_total{", "gen_ai_client_token_usage_sum{", "gen_ai_client_operation_duration_seconds_count{")) and "mock-gpt" in line:
             print(f"    {line}")
@@ -240,6 +272,23 @@ def metrics(wrapped: Run) -> None:
         float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.startswith("ferrule_cost_usd_total{") and "mock-gpt" in l
     )
     print(f"    cost recorded by the wrapper ${recorded:.5f}  (the application's own count: ${wrapped.cost:.5f})")
+
+
+def inference_log(path: Path) -> None:
+    """One record per wrapped call (request id, trace/span ids, model, tokens, cost, latency, outcome)."""
+    rows = ferrule.inference_log.query(
+        "SELECT outcome, count(*) AS calls, sum(input_tokens + output_tokens) AS tokens, "
+        "round(sum(cost_usd), 5) AS cost_usd, max(attempts) AS max_attempts FROM inference_log GROUP BY outcome",
+        as_frame=False,
+    )
+    print(f"\n  inference log (SQLite, WAL) at {path}")
+    for r in rows:
+        print(f"    {r['outcome']:<6} calls {r['calls']:>4}  tokens {r['tokens'] or 0:>6}  cost ${r['cost_usd'] or 0:.5f}"
+              f"  max attempts {r['max_attempts']}")
+    print("    read it back with ferrule.inference_log.query(sql, params) or .records(model=..., outcome=...)")
+    spans = ferrule.recent_spans()
+    print(f"  spans in the read-back ring: {len(spans)} (ferrule.recent_spans(); e.g. {spans[-1]['name']!r})"
+          if spans else "  no spans recorded")
 
 
 def fault_line(stats: Dict[str, Any]) -> str:
@@ -268,10 +317,14 @@ async def main() -> None:
     print("  faults: a burst of 503s, a slow period (3 s answers), 429s with Retry-After, broken JSON\n")
     for model, (pin, pout) in PRICE_PER_MILLION.items():
         ferrule.set_price(model, pin, pout)  # the GenAI cost counter prices the wrapped calls
+    log_path = Path(tempfile.mkdtemp(prefix="ferrule-demo-")) / "inference.db"
     bare, bare_server = await bare_run()
-    wrapped, server, p = await ferrule_run()
-    summary(bare, bare_server, wrapped, server, p)
-    metrics(wrapped)
+    ferrule.configure(inference_log_path=log_path)
+    with ferrule.serve_metrics(0) as served:
+        wrapped, server, p = await ferrule_run()
+        summary(bare, bare_server, wrapped, server, p)
+        metrics(wrapped, served)
+    inference_log(log_path)
     print(f"\n  ferrule warnings logged   {len(records)}"
           + (f"  (first: {records[0].getMessage()})" if records else ""))
     if wrapped.rate() <= bare.rate():

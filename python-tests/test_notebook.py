@@ -22,6 +22,9 @@ def test_the_example_notebook_runs_end_to_end() -> None:
     assert any("<b>CircuitBreaker</b>" in h and "notebook-llm" in h for h in html)
     assert any("<b>Policy</b>" in h and "notebook" in h for h in html)
     assert any("RateLimiter" in h and "notebook-rpm" in h for h in html)
+    assert any("ferrule-profile" in h and "summarise-ticket" in h for h in html)
+    # The sync call above: one GenAI call span and its three attempt children (503, 429, ok).
+    assert any("<b>Recent spans</b>" in h and "chat mock-gpt-4o-mini" in h and ">attempt<" in h for h in html)
     streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "Mock answer to: hello | requests: 3" in streams
 

@@ -38,7 +38,7 @@ def asdk(server: MockLLMServer, **kw: Any) -> openai.AsyncOpenAI:
 def calls(monkeypatch: pytest.MonkeyPatch) -> List[tuple[Any, ...]]:
     """Every GenAI record the wrapper makes, in order."""
     seen: List[tuple[Any, ...]] = []
-    monkeypatch.setattr(wrap_module, "record_call", lambda *a: seen.append(a))
+    monkeypatch.setattr(wrap_module, "record_call", lambda *a, **k: seen.append(a))
     return seen
 
 
@@ -154,7 +154,7 @@ def test_streams_are_retried_before_the_first_chunk_and_observed_to_the_end(call
         assert text == "Mock answer to: hi"
         assert s.stats()["requests"] == 2
     assert len(calls) == 1
-    op, model, duration, usage, err, ttft, trace_id = calls[0]
+    op, model, duration, usage, err, ttft, span = calls[0]
     assert (op, model, err) == ("chat", "m", None)
     assert usage.completion_tokens > 0 and usage.prompt_tokens > 0
     assert 0.0 <= ttft <= duration

@@ -334,14 +334,26 @@ impl NativeSpan {
 
     /// Prompt / response text, kept only with `captureContent`, masked and cut; true if kept.
     #[napi(catch_unwind)]
-    pub fn set_content(&mut self, input: Option<String>, output: Option<String>) -> bool {
+    pub fn set_content(
+        &mut self,
+        input: Option<String>,
+        output: Option<String>,
+        always: Option<bool>,
+    ) -> bool {
         let tracer = &Pipeline::global().tracer;
+        let always = always.unwrap_or(false);
         let mut any = false;
         for (key, text) in [
             (keys::INPUT_MESSAGES, input),
             (keys::OUTPUT_MESSAGES, output),
         ] {
-            if let Some(c) = text.and_then(|t| tracer.content(&t)) {
+            // `always`: the caller opted in itself (`wrapOpenAI(c, { captureContent: true })`).
+            let captured = match text {
+                Some(t) if always => Some(tracer.masked_content(&t)),
+                Some(t) => tracer.content(&t),
+                None => None,
+            };
+            if let Some(c) = captured {
                 self.attributes.push((key.into(), AttrValue::Str(c)));
                 any = true;
             }

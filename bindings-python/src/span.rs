@@ -274,17 +274,23 @@ impl Span {
         }
     }
 
-    /// Prompt and response text: kept only when `configure(capture_content=True)`, masked and cut
-    /// to `content_max_chars`. Returns whether anything was captured.
-    #[pyo3(signature = (input=None, output=None))]
-    fn set_content(&mut self, input: Option<&str>, output: Option<&str>) -> bool {
+    /// Prompt and response text: kept only when `configure(capture_content=True)` (or `always`,
+    /// for a caller that opted in itself), masked and cut to `content_max_chars`. Returns whether
+    /// anything was captured.
+    #[pyo3(signature = (input=None, output=None, *, always=false))]
+    fn set_content(&mut self, input: Option<&str>, output: Option<&str>, always: bool) -> bool {
         let tracer = &Pipeline::global().tracer;
         let mut any = false;
         for (key, text) in [
             (keys::INPUT_MESSAGES, input),
             (keys::OUTPUT_MESSAGES, output),
         ] {
-            if let Some(c) = text.and_then(|t| tracer.content(t)) {
+            let captured = match text {
+                Some(t) if always => Some(tracer.masked_content(t)),
+                Some(t) => tracer.content(t),
+                None => None,
+            };
+            if let Some(c) = captured {
                 self.attributes.push((key.into(), AttrValue::Str(c)));
                 any = true;
             }

@@ -31,6 +31,7 @@ from .dead_letter import DeadLetterQueue
 from .deadline import _deadline, _tighter, system_now
 from .errors import CircuitOpenError, RateLimitedError, RetryError, TimeoutError
 from .fallback import UNSET, Fallback
+from .policy_spans import traced_async, traced_sync
 from .retry import Retry
 from .transient import retry_after_of
 
@@ -41,6 +42,9 @@ _log = logging.getLogger("ferrule")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _REFUSALS = (CircuitOpenError, RateLimitedError)
+# ``configure(trace_policies=...)`` (set through policy_spans.set_trace_policies): a module global,
+# so the untraced hot path pays one global load and a branch.
+_TRACE_POLICIES = False
 _HAS_ASYNC_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+: no task per attempt
 
 
@@ -386,6 +390,8 @@ class Policy:
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if _TRACE_POLICIES:
+                    return traced_sync(self, fn, args, kwargs)
                 return call(fn, args, kwargs)
 
             return wrapper
@@ -400,6 +406,8 @@ class Policy:
         # general loop from attempt 1.
         @functools.wraps(fn)
         def fast_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _TRACE_POLICIES:
+                return traced_sync(self, fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -434,6 +442,8 @@ class Policy:
 
         @functools.wraps(fn)
         def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _TRACE_POLICIES:
+                return traced_sync(self, fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -556,22 +566,26 @@ class Policy:
                 continue
             raise self._give_up(d, attempts, errors, exc, result)
 
+    async def _run_async(self, fn: Callable[..., Any], args: Any, kwargs: Any, attempts: int, start: int, failure: Any) -> Any:
+        """The retry loop under the total timeout; the fallback is the caller's."""
+        total = self._total_timeout
+        if total is not None and _HAS_ASYNC_TIMEOUT and attempts == 0:
+            # The total timeout also cancels a wait or a limiter queue, not only an attempt.
+            try:
+                async with asyncio.timeout(total) as cm:
+                    return await self._loop_async(fn, args, kwargs, attempts, start, failure)
+            except builtins_TimeoutError:
+                if cm.expired():
+                    self._core.note("timeout")
+                    raise TimeoutError(f"{self.name}: call timed out after {total:.3f}s", total) from None
+                raise
+        return await self._loop_async(fn, args, kwargs, attempts, start, failure)
+
     async def _call_async(
         self, fn: Callable[..., Any], args: Any, kwargs: Any, attempts: int = 0, start: int = 0, failure: Any = None
     ) -> Any:
         try:
-            total = self._total_timeout
-            if total is not None and _HAS_ASYNC_TIMEOUT and attempts == 0:
-                # The total timeout also cancels a wait or a limiter queue, not only an attempt.
-                try:
-                    async with asyncio.timeout(total) as cm:
-                        return await self._loop_async(fn, args, kwargs, attempts, start, failure)
-                except builtins_TimeoutError:
-                    if cm.expired():
-                        self._core.note("timeout")
-                        raise TimeoutError(f"{self.name}: call timed out after {total:.3f}s", total) from None
-                    raise
-            return await self._loop_async(fn, args, kwargs, attempts, start, failure)
+            return await self._run_async(fn, args, kwargs, attempts, start, failure)
         except Exception as exc:
             fb = self._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):
@@ -595,6 +609,8 @@ class Policy:
 
             @functools.wraps(fn)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if _TRACE_POLICIES:
+                    return await traced_async(self, fn, args, kwargs)
                 return await call(fn, args, kwargs)
 
             return wrapper
@@ -607,6 +623,8 @@ class Policy:
 
         @functools.wraps(fn)
         async def fast_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if _TRACE_POLICIES:
+                return await traced_async(self, fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -642,7 +660,11 @@ class Policy:
         """Calls ``fn(*args, **kwargs)`` through the policy; for an ``async def`` returns an awaitable."""
         inner = self._chaos._wrap(fn, self._clock) if self._chaos is not None else fn
         if inspect.iscoroutinefunction(fn):
+            if _TRACE_POLICIES:
+                return traced_async(self, inner, args, kwargs)
             return self._call_async(inner, args, kwargs)
+        if _TRACE_POLICIES:
+            return traced_sync(self, inner, args, kwargs)
         return self._call_sync(inner, args, kwargs)
 
     def stats(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 from . import _ferrule
 from .errors import ConfigError
 from .inference import inference_log
+from .policy_spans import set_trace_policies
 
 __all__ = ["LogFile", "configure"]
 
@@ -63,6 +64,7 @@ def configure(
     inference_log_path: Any = _UNSET,
     inference_log_max_age_seconds: Optional[float] = None,
     inference_log_max_rows: Optional[int] = None,
+    trace_policies: Optional[bool] = None,
 ) -> None:
     """Changes only what is passed; every value is checked before any is applied.
 
@@ -81,7 +83,12 @@ def configure(
       ``[NAME]``); ``redact_callback(text) -> text`` runs after them (``False`` removes it).
     - ``inference_log_path``: a SQLite file for ``ferrule.inference_log`` (``False`` closes it), with
       retention by ``inference_log_max_age_seconds`` / ``inference_log_max_rows``.
+    - ``trace_policies``: every call through a ``ferrule.Policy`` records a call span with attempt and
+      fallback children (off by default, so an untraced policy never touches the tracer; the
+      ``wrap_openai`` / ``wrapOpenAI`` GenAI spans are recorded either way).
     """
+    if trace_policies is not None and not isinstance(trace_policies, bool):
+        raise ConfigError(f"configure: trace_policies={trace_policies!r} is out of range; allowed: True or False")
     kw: Dict[str, Any] = {
         "service_name": service_name,
         "sample_ratio": sample_ratio,
@@ -139,6 +146,12 @@ def configure(
         inference_log._install(new_log)
     elif inference_log_path is False:
         inference_log.close()
+    if trace_policies is not None:
+        set_trace_policies(trace_policies)
+    if capture_content is not None:
+        from .integrations.llm_call import GLOBAL_CAPTURE
+
+        GLOBAL_CAPTURE[0] = bool(capture_content)
 
 
 # Ferrule's events go to the `ferrule` logger unless configured otherwise.

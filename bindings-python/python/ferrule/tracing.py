@@ -8,8 +8,10 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from typing import Any, Dict, Iterable, List, Optional
 
-from ._ferrule import CallContext, Span, bind_context_vars, clear_recent_spans, recent_spans
+from ._ferrule import CallContext, Span, bind_context_vars, clear_recent_spans
+from ._ferrule import recent_spans as _recent_spans
 from ._ferrule import span as _native_span
+from .span_table import RecentSpans
 
 __all__ = [
     "CallContext",
@@ -56,6 +58,13 @@ def start_span(
         attributes=attributes,
         traceparent=traceparent,
     )
+
+
+def recent_spans() -> RecentSpans:
+    """The spans in the in-process read-back ring, oldest first: dicts with ``name``, ``trace_id``,
+    ``span_id``, ``parent_span_id``, ``start_ns``, ``end_ns``, ``status``, ``attributes`` (a table in
+    Jupyter)."""
+    return RecentSpans(_recent_spans())
 
 
 def current_span() -> Optional[Span]:

@@ -189,12 +189,18 @@ impl Tracer {
         if !self.capture_content.load(Ordering::Relaxed) {
             return None;
         }
+        Some(self.masked_content(text))
+    }
+
+    /// Text masked and cut as `content` does, whatever the global capture setting: for a caller
+    /// that opted in itself (`wrap_openai(client, capture_content=True)`).
+    pub fn masked_content(&self, text: &str) -> String {
         let max = self.content_max_chars.load(Ordering::Relaxed);
         let masked = self.redactor.load().redact(text).into_owned();
-        Some(match masked.char_indices().nth(max) {
+        match masked.char_indices().nth(max) {
             Some((cut, _)) => format!("{}…[truncated]", &masked[..cut]),
             None => masked,
-        })
+        }
     }
 
     /// The GenAI span name: `{operation} {model}`, or whichever of the two is present.

@@ -15,6 +15,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..policy import Policy
+from ..tracing import start_span
 from . import llm_call
 
 __all__ = ["FerruleCallbackHandler", "with_policy"]
@@ -80,7 +81,10 @@ class FerruleCallbackHandler(BaseCallbackHandler):
             self.dropped += 1
             _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not recorded", len(self._runs), run_id)
             return
-        self._runs[run_id] = [operation, _model_of(serialized, metadata, kwargs), time.perf_counter(), None]
+        model = _model_of(serialized, metadata, kwargs)
+        # The run's GenAI span, child of the current ferrule span; ended by record_call.
+        span = start_span(operation=operation, model=model or None, role="call", attributes={"ferrule.integration": "langchain"})
+        self._runs[run_id] = [operation, model, time.perf_counter(), None, span]
 
     def on_chat_model_start(
         self, serialized: Dict[str, Any], messages: Any, *, run_id: UUID, metadata: Optional[Dict[str, Any]] = None, **kwargs: Any
@@ -101,8 +105,8 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        operation, model, started, first = run
-        llm_call.record_call(operation, model, time.perf_counter() - started, usage, error, first, None)
+        operation, model, started, first, span = run
+        llm_call.record_call(operation, model, time.perf_counter() - started, usage, error, first, span)
         self.recorded += 1
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:

@@ -1,29 +1,20 @@
-"""W3C trace context for outgoing LLM requests: one trace id per logical call (shared by its retries),
-one span id per attempt, sent as ``traceparent`` so the server's logs join the caller's trace.
-Ids are random (as OpenTelemetry's are); once ferrule's spans exist, the current span's ids go here."""
+"""W3C trace context for outgoing LLM requests: each attempt sends its own span's ``traceparent``
+(the core mints the ids), so the server's logs join the caller's trace; a ``traceparent`` the caller
+set on the request wins."""
 
 from __future__ import annotations
 
-import random
 from typing import Any, Mapping, Optional
 
-__all__ = ["new_trace_id", "with_traceparent"]
-
-_rng = random.Random()  # trace ids need uniqueness, not secrecy
-_getrandbits = _rng.getrandbits
+__all__ = ["with_traceparent"]
 
 
-def new_trace_id() -> str:
-    return "%032x" % (_getrandbits(128) or 1)  # all-zero ids are invalid
-
-
-def with_traceparent(headers: Optional[Mapping[str, Any]], trace_id: str) -> Mapping[str, Any]:
-    """``headers`` plus a ``traceparent`` for a new attempt span; a caller's own ``traceparent`` wins."""
+def with_traceparent(headers: Optional[Mapping[str, Any]], traceparent: str) -> Mapping[str, Any]:
+    """``headers`` plus ``traceparent``, unless the caller set one."""
     if not headers:
-        return {"traceparent": f"00-{trace_id}-{_getrandbits(64) or 1:016x}-01"}
+        return {"traceparent": traceparent}
     if any(k.lower() == "traceparent" for k in headers):
         return headers
-    tp = f"00-{trace_id}-{_getrandbits(64) or 1:016x}-01"
     out = dict(headers)
-    out["traceparent"] = tp
+    out["traceparent"] = traceparent
     return out
