@@ -2,10 +2,31 @@
 // One finished LLM call as GenAI telemetry: operation, model, duration, tokens from `usage`, the
 // error, and for streams the time to first token. Every wrapper reports through `recordCall`, so
 // the span, metric and inference-log calls live in this one place. Metrics, tokens and cost go to
-// the core's GenAI registry (`recordLlmCall`); the call's span is filled and ended here. (An
-// inference-log record per call follows once Node has an inference-log API.)
+// the core's GenAI registry (`recordLlmCall`); the call's span is filled and ended here; with
+// `inferenceLog` open, one record per call is written (ids from the call's span).
 
 const { recordLlmCall } = require('./profile.js')
+const { inferenceLog } = require('./inference_log.js')
+const telemetry = require('./telemetry.js')
+const { CircuitOpenError, RateLimitedError, TimeoutError } = require('./errors.js')
+
+/** The inference log's outcome for a call, as in Python. */
+function outcomeOf(error, fellBack) {
+  if (error === undefined) return fellBack ? 'fallback' : 'success'
+  if (error instanceof TimeoutError || (error && error.name === 'AbortError')) return 'timeout'
+  if (error instanceof CircuitOpenError || error instanceof RateLimitedError) return 'rejected'
+  return 'error'
+}
+
+function logRecord(span, fields) {
+  try {
+    if (span) telemetry.internal.runWithSpan(span, () => inferenceLog.record(fields))
+    else inferenceLog.record(fields)
+  } catch (e) {
+    // Telemetry must not fail the caller's call: reported at warning level and counted.
+    telemetry.emit('inference_log.record_failed', { level: 'warning', message: `${e && e.name}: ${e && e.message}` })
+  }
+}
 
 /** [input, output] tokens of a chat/embeddings usage (prompt/completion) or a Responses one (input/output). */
 function tokensOf(usage) {
@@ -26,7 +47,7 @@ const state = {
 /**
  * Records one finished call: GenAI metrics and cost, and, given its `span`, fills and ends it
  * (`gen_ai.usage.*`, `gen_ai.response.model`, time to first chunk, content when captured, the error).
- * `extra`: { responseModel, content: [prompt, answer], always, attempts, parameters }.
+ * `extra`: { responseModel, content: [prompt, answer], always, attempts, parameters, fellBack }.
  */
 function recordCall(operation, model, durationMs, usage, error, firstTokenMs, span, extra) {
   const x = extra || {}
@@ -43,6 +64,13 @@ function recordCall(operation, model, durationMs, usage, error, firstTokenMs, sp
     if (x.content) span.setContent({ input: x.content[0], output: x.content[1] }, x.always === true)
     if (error !== undefined) span.recordError(error)
     span.end()
+  }
+  if (inferenceLog.isOpen) {
+    logRecord(span, {
+      model: priced, provider: x.provider || 'openai', outcome: outcomeOf(error, x.fellBack === true), parameters: x.parameters,
+      input: x.content ? x.content[0] : undefined, output: x.content ? x.content[1] : undefined,
+      inputTokens, outputTokens, costUsd: costUsd || undefined, latencyMs: durationMs, errorType, attempts: x.attempts,
+    })
   }
   if (state.listener !== undefined) {
     state.listener({ operation, model: priced, durationMs, inputTokens, outputTokens, error, firstTokenMs, traceId, costUsd, attempts: x.attempts, parameters: x.parameters })

@@ -137,7 +137,7 @@ function wrapCreate(target, operation, pick, captureContent) {
     // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
     const call = { raw: false, data: undefined, response: undefined }
     const started = performance.now()
-    const done = (result, err, first, usage, answer) => {
+    const done = (result, err, first, usage, answer, fellBack) => {
       const answered = result && typeof result.model === 'string' && result.model ? result.model : undefined
       recordCall(operation, model, performance.now() - started, usage === undefined && result ? result.usage : usage, err, first, span, {
         responseModel: answered,
@@ -145,6 +145,7 @@ function wrapCreate(target, operation, pick, captureContent) {
         always: captureContent,
         attempts: counter.n,
         parameters,
+        fellBack,
       })
     }
     const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: model ? `${operation} ${model}` : operation, attributes: genai, counter, chaos: true })
@@ -155,7 +156,7 @@ function wrapCreate(target, operation, pick, captureContent) {
           if (call.raw) done(undefined, undefined)
           else if (body && body.stream && data !== null && typeof data === 'object' && Symbol.asyncIterator in data) {
             data = observe(data, started, capture, (d, first, usage, err, text) => done(undefined, err, first, usage, text))
-          } else done(data, undefined)
+          } else done(data, undefined, undefined, undefined, undefined, data !== call.data)
           return { data, response }
         },
         (err) => {

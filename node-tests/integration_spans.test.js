@@ -228,3 +228,29 @@ test(
     assert.ok(call.attributes['error.type'])
   }),
 )
+
+test('with the inference log open, each wrapped call writes one record with the call span ids', withServer({ seed: 3 }, async (s) => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrule-ilog-'))
+  // The wrappers write through the shared `inferenceLog`.
+  const log = ferrule.inferenceLog.open(path.join(dir, 'calls.sqlite'))
+  try {
+    const client = wrapOpenAI(sdk(s), { policy: retrying(2, { name: 'ilog' }) })
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: MSG, temperature: 0.2 })
+    const call = spans().find((x) => role(x) === 'call')
+    const rows = log.records({ model: 'gpt-4o-mini' })
+    assert.equal(rows.length, 1)
+    const [r] = rows
+    assert.equal(r.outcome, 'success')
+    assert.equal(r.provider, 'openai')
+    assert.equal(r.trace_id, call.traceId)
+    assert.ok(r.input_tokens > 0 && r.output_tokens > 0)
+    assert.equal(JSON.parse(r.parameters).temperature, 0.2)
+    assert.equal(r.input, null, 'content only when captured')
+  } finally {
+    log.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}))
