@@ -80,9 +80,20 @@ test: test-rust test-python test-node fuzz-smoke
 demo: build-python
 	$(PY) examples/demo.py
 
-bench: build tools-redis
+# litellm's Router is the peer of bench_router.py. It pulls ~380 MB (botocore, tiktoken, aiohttp, its own
+# openai), so it lives in its own venv, appended to the bench's sys.path after ferrule's pinned packages,
+# and only `make bench` installs it.
+LITELLM_VENV  := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.installed
+$(LITELLM_STAMP): requirements-bench-peers.txt
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-bench-peers.txt
+	touch $@
+
+bench: build tools-redis $(LITELLM_STAMP)
 	cargo bench -p ferrule-core --bench '*' -- --warm-up-time 1 --measurement-time 3
-	cd benches/python && for f in bench_*.py; do ../../$(PY) "$$f"; done
+	cd benches/python && for f in bench_*.py; do \
+		FERRULE_LITELLM_SITE="$$(ls -d ../../$(LITELLM_VENV)/lib/python3*/site-packages)" ../../$(PY) "$$f"; done
 	npm run bench
 
 # ---- watcher evaluation -----------------------------------------------------------------------------

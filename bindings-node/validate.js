@@ -6,6 +6,7 @@
 
 const native = require('./native.js')
 const { ValidationError, configError, internalError } = require('./errors.js')
+const telemetry = require('./telemetry.js')
 
 const OPTIONS = ['schema', 'repair', 'maxInputBytes', 'maxDepth']
 const VALIDATED_OPTIONS = [...OPTIONS, 'reask']
@@ -129,8 +130,23 @@ function compile(where, schema, options, name) {
   if (!(made instanceof native.NativeJsonValidator)) throw configError(made.kind, made.message, made.param)
   const validator = made
   run.record = (verdict) => validator.record(verdict)
+  const spanName = `validate ${name || where}`
   return run
+  // Inside a traced call a validation is a child span (role `validation`); a refusal ends it with
+  // error.type ValidationError. Outside one, no span: one AsyncLocalStorage read.
   function run(text) {
+    if (telemetry.internal.currentSpanNative() === null) return check(text)
+    const span = telemetry.startSpan({ name: spanName, role: 'validation', attributes: { 'ferrule.validation.name': name || where } })
+    try {
+      return check(text)
+    } catch (e) {
+      span.recordError(e)
+      throw e
+    } finally {
+      span.end()
+    }
+  }
+  function check(text) {
     let out
     try {
       out = validator.validate(text)

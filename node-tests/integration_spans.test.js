@@ -254,3 +254,24 @@ test('with the inference log open, each wrapped call writes one record with the 
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }))
+
+test('a validation inside a traced call is a child span, outside none', async () => {
+  ferrule.parseJson('{"a": 1}')
+  assert.deepEqual(recentSpans(), [], 'no span outside a traced call')
+  const extract = ferrule.validated(function extract() { return '{"b": 2}' }, { schema: { type: 'object', required: ['a'] } })
+  let parent
+  withSpan('call gpt-4o', (s) => {
+    parent = s
+    assert.deepEqual(ferrule.parseJson('```json\n{"a": 1,}\n```'), { a: 1 })
+    assert.throws(() => extract(), ferrule.ValidationError)
+  })
+  const checks = spans().filter((s) => role(s) === 'validation')
+  assert.deepEqual(checks.map((s) => s.name), ['validate parseJson', 'validate extract'])
+  for (const s of checks) {
+    assert.equal(s.parentSpanId, parent.spanId)
+    assert.equal(s.traceId, parent.traceId)
+  }
+  assert.notEqual(checks[0].status, 'error')
+  assert.equal(checks[1].status, 'error')
+  assert.equal(checks[1].attributes['error.type'], 'ValidationError')
+})

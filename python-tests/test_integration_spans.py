@@ -311,3 +311,24 @@ def test_a_wrapped_fallback_is_a_child_of_the_genai_span_and_logged_as_fallback(
     assert len(fb) == 1 and fb[0]["parent_span_id"] == call["span_id"]
     assert call["status"] == "unset" and call["attributes"]["ferrule.attempts"] == 2
     assert rows == [{"outcome": "fallback", "attempts": 2}]
+
+
+def test_a_validation_inside_a_traced_call_is_a_child_span_and_outside_none() -> None:
+    ferrule.parse_json('{"a": 1}')
+    assert spans() == [], "no span outside a traced call"
+
+    @ferrule.validated({"type": "object", "required": ["a"]})
+    def extract() -> str:
+        return '{"b": 2}'
+
+    with ferrule.span("call gpt-4o") as parent:
+        assert ferrule.parse_json('```json\n{"a": 1,}\n```') == {"a": 1}
+        with pytest.raises(ferrule.ValidationError):
+            extract()
+    got = spans()
+    checks = [s for s in got if role(s) == "validation"]
+    assert [s["name"] for s in checks] == ["validate parse_json", f"validate {extract.__qualname__}"]
+    for s in checks:
+        assert s["parent_span_id"] == parent.span_id and s["trace_id"] == parent.trace_id
+    assert checks[0]["status"] != "error" and "error.type" not in checks[0]["attributes"]
+    assert checks[1]["status"] == "error" and checks[1]["attributes"]["error.type"] == "ValidationError"

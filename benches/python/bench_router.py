@@ -1,6 +1,7 @@
 """Router decision overhead: ferrule.Router over three endpoints vs hand-written weighted-random and
 round-robin routers (the floor any router costs), and litellm's Router decision
-(`get_available_deployment`) when litellm is importable. litellm is not pinned in
+(`get_available_deployment`) when litellm is importable (`make bench` installs it from
+requirements-bench-peers.txt into .venv-litellm). litellm is not pinned in
 requirements-dev.txt: it installs ~380 MB (litellm itself ~200 MB, botocore, tiktoken, aiohttp...),
 so this row appears only where it is installed; it runs offline (no request is sent: the decision
 alone is timed)."""
@@ -50,6 +51,12 @@ def main() -> None:
     try:
         # Offline: litellm would otherwise try to fetch its model price map at import.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        # `make bench` installs litellm in its own venv; appended last, so ferrule's pinned
+        # packages (openai among them) still win.
+        if os.environ.get("FERRULE_LITELLM_SITE"):
+            import sys
+
+            sys.path.append(os.environ["FERRULE_LITELLM_SITE"])
         import litellm  # type: ignore[import-not-found]
 
         litellm.suppress_debug_info = True

@@ -13,7 +13,9 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tup
 
 from ._ferrule import JsonValidatorCore, Repair, validation_stats
 from ._ferrule import repair_json as _repair_json
+from ._ferrule import span as _span
 from .errors import ConfigError, ValidationError
+from .tracing import _span_var
 
 __all__ = ["JsonSchema", "Repair", "Repaired", "parse_json", "repair_json", "validated", "validation_stats"]
 
@@ -247,7 +249,17 @@ def parse_json(
         run = _validator_for(schema, repair, max_input_bytes, max_depth)
     if type(text) is not str:
         text = _as_text(text)
-    return run(text)
+    if _span_var.get() is None:
+        return run(text)
+    return _in_span(run, text, "parse_json")
+
+
+def _in_span(run: Callable[[str], Any], text: str, name: str) -> Any:
+    """Inside a traced call, a validation is a child span (``validate {name}``, role
+    ``validation``); a refusal ends it with ``error.type`` ``ValidationError``. Outside one, no
+    span: the check above costs one context-variable read."""
+    with _span(f"validate {name}", role="validation", attributes={"ferrule.validation.name": name}):
+        return run(text)
 
 
 def repair_json(
@@ -348,7 +360,8 @@ def validated(
                 attempt = 0
                 while True:
                     try:
-                        return run(_model_text(out))
+                        text = _model_text(out)
+                        return run(text) if _span_var.get() is None else _in_span(run, text, name)
                     except ValidationError as e:
                         if attempt >= reask:
                             raise
@@ -364,7 +377,8 @@ def validated(
             attempt = 0
             while True:
                 try:
-                    return run(_model_text(out))
+                    text = _model_text(out)
+                    return run(text) if _span_var.get() is None else _in_span(run, text, name)
                 except ValidationError as e:
                     if attempt >= reask:
                         raise
