@@ -6,6 +6,7 @@
 const native = require('./native.js')
 const { CircuitOpenError, configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
+const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
 
 const STATES = ['closed', 'open', 'half_open']
 const SUCCESS = 0
@@ -29,7 +30,7 @@ const NUMBER_OPTIONS = [
   'openMultiplier',
   'halfOpenCalls',
 ]
-const ALLOWED_OPTIONS = [...NUMBER_OPTIONS, 'ignore', 'failureOn', 'failureOnResult', 'clock']
+const ALLOWED_OPTIONS = [...NUMBER_OPTIONS, 'ignore', 'failureOn', 'failureOnResult', 'clock', 'backend', 'syncMs']
 const ALLOWED_SET = new Set(ALLOWED_OPTIONS)
 const EVENTS = ['stateChange']
 
@@ -133,7 +134,7 @@ class CircuitBreaker {
       throw configError('TypeError', `CircuitBreaker: options must be an object; got ${describe(options)}`, 'options')
     }
     const given = {}
-    let clock
+    let clock, backend, syncMs
     for (const key of Object.keys(options)) {
       const v = options[key]
       if (!ALLOWED_SET.has(key)) {
@@ -151,6 +152,16 @@ class CircuitBreaker {
           throw configError('TypeError', `CircuitBreaker: failureOnResult=${describe(v)} must be a predicate`, key)
         }
         this.#failureOnResult = v === null ? undefined : v
+      } else if (key === 'backend') {
+        if (v !== null && !(v instanceof RedisBackend)) {
+          throw configError('TypeError', `CircuitBreaker: backend=${describe(v)} must be a RedisBackend`, key)
+        }
+        backend = v === null ? undefined : nativeBackendOf(v)
+      } else if (key === 'syncMs') {
+        if (v !== null && typeof v !== 'number') {
+          throw configError('TypeError', `CircuitBreaker: syncMs=${describe(v)} must be a number`, key)
+        }
+        syncMs = v === null ? undefined : v
       } else if (key === 'clock') {
         if (v !== null && !(v instanceof ManualClock)) {
           throw configError('TypeError', `CircuitBreaker: clock=${describe(v)} must be a ManualClock`, key)
@@ -167,7 +178,7 @@ class CircuitBreaker {
     }
     let created
     try {
-      created = native.createBreaker(name, given, clock)
+      created = native.createBreaker(name, given, clock, backend, syncMs)
     } catch (e) {
       throw internalError(e)
     }

@@ -49,6 +49,10 @@ interface CommonOptions {
   failureOnResult?: (value: any) => boolean
   /** A manual clock to drive the breaker's time by hand, for tests. */
   clock?: ManualClock
+  /** Share this breaker's state through Redis with every breaker of the same name (other processes, hosts). */
+  backend?: RedisBackend
+  /** With a backend: how often state is published and picked up (default 500; 1 ms to 1 h). */
+  syncMs?: number
 }
 
 /** A count window: the last `window` calls (default 20). */

@@ -10,7 +10,7 @@ const net = require('node:net')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { RateLimiter, RedisBackend, ManualClock, DeadLetterQueue } = require('ferrule')
+const { RateLimiter, RedisBackend, ManualClock, DeadLetterQueue, CircuitBreaker, CircuitOpenError } = require('ferrule')
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -142,4 +142,41 @@ test('a dead-letter queue on Redis Streams is shared: written by one backend, re
   assert.equal(left.id, ids[1])
   assert.deepEqual(left.errors, ['429', 'Error: still broken'])
   assert.throws(() => new DeadLetterQueue({ backend: {} }), TypeError)
+})
+
+test('a breaker opened in one process rejects in another within syncMs', async () => {
+  const name = unique('llm')
+  const syncMs = 200
+  // The other process: a breaker of the same name, polling until the shared open reaches it.
+  const child = spawn(process.execPath, ['-e', `
+    const { CircuitBreaker, RedisBackend, CircuitOpenError } = require('ferrule')
+    const br = new CircuitBreaker(${JSON.stringify(name)}, { backend: new RedisBackend({ url: ${JSON.stringify(url())}, prefix: 'mp' }), syncMs: ${syncMs}, openMs: 30000 })
+    console.log('ready')
+    const end = Date.now() + 20000
+    const poll = () => br.execute(() => 1).then(
+      () => (Date.now() < end ? setTimeout(poll, 2) : (console.log('never'), process.exit(0))),
+      (e) => { console.log(e instanceof CircuitOpenError ? 'rejected ' + Date.now() : 'error ' + e); process.exit(0) })
+    poll()
+  `], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = []
+  let ready
+  const readyP = new Promise((r) => (ready = r))
+  const done = new Promise((r) => child.on('exit', r))
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (d) => {
+    lines.push(...d.split('\n').filter(Boolean))
+    if (lines.includes('ready')) ready()
+  })
+  await readyP
+  const br = new CircuitBreaker(name, { backend: new RedisBackend({ url: url(), prefix: 'mp' }), syncMs, minCalls: 5, openMs: 30000 })
+  for (let i = 0; i < 5; i++) await assert.rejects(br.execute(() => { throw new Error('provider down') }))
+  assert.equal(br.state, 'open')
+  const openedAt = Date.now()
+  await done
+  const last = lines[lines.length - 1]
+  assert.match(last, /^rejected \d+$/, `the other process saw the open breaker: ${lines}`)
+  const delay = Number(last.split(' ')[1]) - openedAt
+  assert.ok(delay <= syncMs + 150, `picked up within syncMs (+ a round trip and the poll): ${delay} ms`)
+  assert.throws(() => new CircuitBreaker('x', { backend: new RedisBackend({ url: url() }), syncMs: 0 }), RangeError)
+  assert.throws(() => new CircuitBreaker('x', { backend: {} }), TypeError)
 })

@@ -331,4 +331,4 @@ def test_a_validation_inside_a_traced_call_is_a_child_span_and_outside_none() ->
     for s in checks:
         assert s["parent_span_id"] == parent.span_id and s["trace_id"] == parent.trace_id
     assert checks[0]["status"] != "error" and "error.type" not in checks[0]["attributes"]
-    assert checks[1]["status"] == "error" and checks[1]["attributes"]["error.type"] == "ValidationError"
+    assert checks[1]["status"] == "error" and checks[1]["attributes"]["error.type"] == "ferrule.errors.ValidationError"

@@ -5,6 +5,8 @@
 
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};
+use crate::redis_backend::NativeRedisBackend;
+use ferrule_core::policy::breaker_sync::{BreakerSync, BreakerSyncConfig};
 use ferrule_core::{
     BreakerConfig, CircuitBreaker, ClockRef, Error, Outcome, Permit, State, Transition, WindowSpec,
 };
@@ -208,6 +210,8 @@ fn millis(d: std::time::Duration) -> f64 {
 #[napi]
 pub struct NativeBreaker {
     pub(crate) inner: Arc<CircuitBreaker>,
+    /// With a Redis backend: the thread that shares this breaker's state; stopped when it drops.
+    _sync: Option<BreakerSync>,
 }
 
 /// Builds a breaker, or says why the configuration was refused (the host throws that). Without a
@@ -217,15 +221,45 @@ pub fn create_breaker(
     name: String,
     options: BreakerOptions,
     clock: Option<&NativeManualClock>,
+    backend: Option<&NativeRedisBackend>,
+    sync_ms: Option<f64>,
 ) -> Either<NativeBreaker, ConfigError> {
     let clock = clock.map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
-    match options
+    let inner = match options
         .to_config(name)
         .and_then(|config| CircuitBreaker::with_clock(config, clock))
     {
-        Ok(b) => Either::A(NativeBreaker { inner: Arc::new(b) }),
-        Err(e) => Either::B(config_error(&e, &options.params())),
-    }
+        Ok(b) => Arc::new(b),
+        Err(e) => return Either::B(config_error(&e, &options.params())),
+    };
+    // Shared through Redis: opens and window counts published and picked up every `syncMs`, on a
+    // background thread (never on a caller's path).
+    let sync = match backend {
+        None => None,
+        Some(b) => {
+            let interval_seconds = sync_ms.unwrap_or(500.0) / 1e3;
+            match BreakerSync::start(
+                inner.clone(),
+                b.inner.clone(),
+                BreakerSyncConfig {
+                    interval_seconds,
+                    ..BreakerSyncConfig::default()
+                },
+            ) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let param = NodeParam {
+                        core: "sync_seconds",
+                        node: "syncMs",
+                        millis: true,
+                        given: sync_ms,
+                    };
+                    return Either::B(config_error(&e, &[param]));
+                }
+            }
+        }
+    };
+    Either::A(NativeBreaker { inner, _sync: sync })
 }
 
 /// Asks to make a call (for `fast_call.rs`): the permit token (>= 0), `-1` when refused with no

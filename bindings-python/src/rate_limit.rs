@@ -126,12 +126,13 @@ impl RateLimiterCore {
             // listener is reported as unraisable, never thrown into the unrelated call.
             let limiter = inner.name().to_string();
             inner.on_event(move |e| {
-                Python::attach(|py| {
+                // try_attach: at interpreter shutdown this background thread must not touch Python.
+                let _ = Python::try_attach(|py| {
                     let args = (e.kind(), e.message(&limiter), e.count());
                     if let Err(err) = cb.call1(py, args) {
                         err.write_unraisable(py, Some(cb.bind(py)));
                     }
-                })
+                });
             });
         }
         let inner = Arc::new(inner);

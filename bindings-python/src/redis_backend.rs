@@ -50,11 +50,12 @@ impl RedisBackendCore {
         if let Some(cb) = on_event {
             // Outages and recoveries are rare; a failing listener is reported as unraisable.
             inner.on_event(move |e| {
-                Python::attach(|py| {
+                // try_attach: at interpreter shutdown this background thread must not touch Python.
+                let _ = Python::try_attach(|py| {
                     if let Err(err) = cb.call1(py, (e.state.as_str(), e.message.as_str())) {
                         err.write_unraisable(py, Some(cb.bind(py)));
                     }
-                })
+                });
             });
         }
         Ok(Self {

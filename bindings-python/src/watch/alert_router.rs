@@ -107,14 +107,15 @@ fn alert_dict<'py>(py: Python<'py>, a: &Alert, off: f64) -> PyResult<Bound<'py, 
 fn py_sink(name: String, f: Py<PyAny>, clock: ClockRef, errors: Arc<AtomicU64>) -> CallbackSink {
     let sink_name = name.clone();
     CallbackSink::new(name, move |n: &Notification| {
-        Python::attach(|py| {
+        // try_attach: at interpreter shutdown this background thread must not touch Python.
+        let _ = Python::try_attach(|py| {
             let off = offset(&clock, n.at);
             let r = notification_dict(py, n, off).and_then(|d| f.call1(py, (d,)));
             if let Err(e) = r {
                 errors.fetch_add(1, Ordering::Relaxed);
                 log::warn!(target: "ferrule.alert", "alert callback {sink_name:?} raised: {e}");
             }
-        })
+        });
     })
 }
 

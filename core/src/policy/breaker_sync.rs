@@ -200,11 +200,14 @@ impl BreakerSync {
 }
 
 impl Drop for BreakerSync {
+    /// Stops the thread without waiting for it: it owns what it uses (`Arc<Shared>`) and ends at
+    /// its next wake-up. Joining here could deadlock a host at exit: Python drops the breaker while
+    /// finalizing, and a thread that is mid-call (a Redis round trip, a log line routed to the host)
+    /// may never be scheduled to finish.
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
-            let _ = t.join();
         }
     }
 }
