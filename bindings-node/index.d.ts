@@ -1494,6 +1494,8 @@ export class DeadLetterQueue {
   stats(): DeadLetterStats
   /** Successes removed, failures kept with the new error; a poison message never blocks the others. */
   replay(handler: (item: DeadLetter) => unknown, options?: DeadLetterReplayOptions): Promise<ReplayReport>
+}
+
 /** What a RedisBackend does when Redis cannot answer. */
 export type OnBackendError = 'fail_open' | 'fail_closed' | 'local'
 
@@ -1530,6 +1532,8 @@ export class RedisBackend {
   readonly onBackendError: string
   readonly isUp: boolean
   stats(): RedisBackendStats
+}
+
 // ---- alerting ----------------------------------------------------------------------------------
 
 export type AlertSeverity = 'info' | 'warning' | 'critical' | 'page'

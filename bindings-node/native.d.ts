@@ -9,6 +9,27 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeAlertRouter {
+  install(): void
+  uninstall(): void
+  installed(): boolean
+  /** Returns the fingerprint; `None` and a message for a bad severity. */
+  fire(name: string, severity: string, labels: Record<string, string>, summary: string, fingerprint?: string | undefined | null, atMs?: number | undefined | null): string | ConfigError
+  resolve(fingerprint: string, atMs?: number | undefined | null): boolean
+  ack(fingerprint: string): boolean
+  silence(matchers: Record<string, string>, durationMs: number, comment?: string | undefined | null, atMs?: number | undefined | null): number | ConfigError
+  expireSilence(id: number): boolean
+  /**
+   * Runs the timing rules (the runtime does it every 100 ms on the system clock); the host
+   * then drains the callback queues.
+   */
+  tick(atMs?: number | undefined | null): Array<NotificationObject>
+  /** Notifications waiting for JS callbacks (each carries its `sink` name). */
+  drain(): Array<NotificationObject>
+  alerts(): Array<AlertObject>
+  stats(): RouterStatsObject
+}
+
 export declare class NativeAnomaly {
   observe(value: number, model: string, template: string, atMs?: number | undefined | null): Array<WatchEventObject> | null
   series(): Array<SeriesStats>
@@ -72,6 +93,18 @@ export declare class NativeDeadLetterQueue {
   replayCursor(sinceUnixMs?: number | undefined | null, max?: number | undefined | null): NativeReplayCursor
 }
 
+export declare class NativeDeadMansSwitch {
+  /** True when this beat resolved a firing switch. */
+  beat(atMs?: number | undefined | null): boolean
+  check(atMs?: number | undefined | null): Array<WatchEventObject>
+  get firing(): boolean
+  get beats(): number
+  get timesFired(): number
+  silentMs(): number
+  /** Makes every successful call of `policy` beat this switch; false if one was attached already. */
+  watchPolicy(policy: NativePolicy): boolean
+}
+
 export declare class NativeDrift {
   observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
@@ -121,12 +154,28 @@ export declare class NativeInferenceLog {
   stats(): InferenceLogStats
 }
 
+export declare class NativeJsonRepairer {
+  /**
+   * `null` when `text` is strict JSON as given. Otherwise, repaired: `"r" omitted "
+  " repairs
+   * "
+  " text` (the repairs a one-line JSON array); refused: `"x"` and the refusal as JSON.
+   * Counts nothing (not a validation).
+   */
+  repair(text: string): string | null
+}
+
 export declare class NativeJsonValidator {
   /**
    * `null` when `text` is valid as given (parse it as is); otherwise JSON: `{ status: "repaired",
    * repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
    */
   validate(text: string): string | null
+  /**
+   * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` /
+   * `repaired` / `invalid`, under this validator's name. Returns false for an unknown verdict.
+   */
+  record(verdict: string): boolean
 }
 
 export declare class NativeLimits {
@@ -247,6 +296,11 @@ export declare class NativeRateLimiter {
   stats(): RateLimiterStats
 }
 
+export declare class NativeRedisBackend {
+  isUp(): boolean
+  stats(): RedisBackendStats
+}
+
 /** One replay run, stepped by the JS loop (which awaits the user's handler). */
 export declare class NativeReplayCursor {
   next(): DeadLetterItem | null
@@ -265,6 +319,22 @@ export declare class NativeReservation {
   /** Units charged per limit, in the order of the names. */
   get charged(): Array<number>
   get key(): string | null
+}
+
+export declare class NativeRouter {
+  /**
+   * The token (>= 0) of the endpoint for this attempt, skipping the endpoints whose bits are set in
+   * `tried_lo` (0..32) / `tried_hi` (32..64); or `-1 - retryAfterMs` when none can take it.
+   */
+  pick(triedLo: number, triedHi: number): number
+  success(token: number): boolean
+  failure(token: number, status?: number | undefined | null, retryAfterMs?: number | undefined | null): boolean
+  release(token: number): boolean
+  hedgeDelayMs(token: number): number | null
+  tryHedge(token: number): boolean
+  drainEvents(): Array<RouterEventInfo>
+  activeRegion(): string
+  stats(): RouterStatsInfo
 }
 
 export declare class NativeSlo {
@@ -296,10 +366,31 @@ export declare class NativeSpan {
   get ended(): boolean
 }
 
+export declare class NativeSyntheticProbe {
+  dueInMs(atMs?: number | undefined | null): number
+  tryStart(atMs?: number | undefined | null): boolean
+  /** `result`: `ok`, `failed` or `timeout`. */
+  finish(result: string, error: string, atMs?: number | undefined | null): Array<WatchEventObject>
+  get running(): boolean
+  get timeoutMs(): number
+  stats(): ProbeStatsObject
+}
+
 /** An admission that moved the breaker (open → half-open): rare, so it may cost an object. */
 export interface Admission {
   token: number
   transition: TransitionInfo
+}
+
+export interface AlertObject {
+  name: string
+  severity: string
+  labels: Record<string, string>
+  status: string
+  summary: string
+  fingerprint: string
+  startsAtMs: number
+  count: number
 }
 
 export interface AnomalyOptions {
@@ -427,13 +518,15 @@ export declare function configureTelemetry(o: TelemetryOptions): ConfigError | n
  */
 export declare function counterIncFn(child: NativeCounterChild): unknown
 
+export declare function createAlertRouter(sinks: Array<SinkSpec>, routes: Array<RouteSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null): NativeAlertRouter | ConfigError
+
 export declare function createAnomaly(name: string, metric: string, options: AnomalyOptions, clock?: NativeManualClock | undefined | null): NativeAnomaly | ConfigError
 
 /**
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
-export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null): NativeBreaker | ConfigError
+export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null, backend?: NativeRedisBackend | undefined | null, syncMs?: number | undefined | null): NativeBreaker | ConfigError
 
 /** Builds a fault injector, or says why the configuration was refused (the host throws that). */
 export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
@@ -444,7 +537,9 @@ export declare function createCounter(name: string, help: string, labels: Array<
  * Opens the queue, or says why the configuration was refused (the host throws that). A file that
  * cannot be opened is a thrown storage error.
  */
-export declare function createDeadLetterQueue(o: DeadLetterOptions): NativeDeadLetterQueue | ConfigError
+export declare function createDeadLetterQueue(o: DeadLetterOptions, backend?: NativeRedisBackend | undefined | null): NativeDeadLetterQueue | ConfigError
+
+export declare function createDeadMansSwitch(name: string, withinMs: number, severity: string, clock?: NativeManualClock | undefined | null): NativeDeadMansSwitch | ConfigError
 
 export declare function createDrift(name: string, options: DriftOptions, clock?: NativeManualClock | undefined | null): NativeDrift | ConfigError
 
@@ -452,8 +547,14 @@ export declare function createGauge(name: string, help: string, labels: Array<st
 
 export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
-/** A validator with its options fixed, or why they were refused (the host throws that). */
-export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions): NativeJsonValidator | ConfigError
+/** A repairer with its limits fixed, or why they were refused (the host throws that). */
+export declare function createJsonRepairer(options: JsonValidatorOptions): NativeJsonRepairer | ConfigError
+
+/**
+ * A validator with its options fixed, or why they were refused (the host throws that). Its
+ * outcomes are counted under `name` (default `parse_json`) in `ferrule_validations_total`.
+ */
+export declare function createJsonValidator(schemaJson: string | undefined | null, options: JsonValidatorOptions, name?: string | undefined | null): NativeJsonValidator | ConfigError
 
 /** Starts a server, or says why the configuration was refused (the host throws that). */
 export declare function createMockServer(faultsJson: string, options: MockOptions): NativeMockServer | ConfigError
@@ -467,9 +568,16 @@ export declare function createPredictor(name: string, options: PredictorOptions,
  * Builds a limiter of `kind` (`tokenBucket`, `slidingWindow`, `slidingLog`), or says why the
  * configuration was refused (the host throws that).
  */
-export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null): NativeRateLimiter | ConfigError
+export declare function createRateLimiter(kind: string, name: string, options: RateLimiterOptions, clock?: NativeManualClock | undefined | null, backend?: NativeRedisBackend | undefined | null): NativeRateLimiter | ConfigError
+
+/** Builds a backend, or says why the configuration was refused (the host throws that). */
+export declare function createRedisBackend(options: RedisBackendOptions): NativeRedisBackend | ConfigError
+
+export declare function createRouter(name: string, strategy: string, endpoints: Array<RouterEndpointSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null): NativeRouter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
+
+export declare function createSyntheticProbe(name: string, everyMs: number, timeoutMs: number, options: ProbeOptions, deadman?: NativeDeadMansSwitch | undefined | null, clock?: NativeManualClock | undefined | null): NativeSyntheticProbe | ConfigError
 
 export interface DeadLetterItem {
   id: number
@@ -542,6 +650,11 @@ export interface DriftStats {
  * host. Returns false when below the level or rate-limited; `None` when `level` is unknown.
  */
 export declare function emitEvent(level: string, event: string, message?: string | undefined | null, span?: NativeSpan | undefined | null, context?: NativeContext | undefined | null, fields?: string | undefined | null): boolean | null
+
+export interface EscalationSpec {
+  afterMs: number
+  sinks: Array<string>
+}
 
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
@@ -630,6 +743,23 @@ export interface MockOptions {
 /** A new UUID v7 request id (for records made outside any span). */
 export declare function newRequestId(): string
 
+export interface NotificationObject {
+  name: string
+  severity: string
+  labels: Record<string, string>
+  status: string
+  summary: string
+  startsAtMs: number
+  count: number
+  kind: string
+  level?: number
+  held?: number
+  sink: string
+  route: string
+  groupKey: string
+  alerts: Array<AlertObject>
+}
+
 /** Opens (creating if needed) the SQLite file at `path`; a bad path or retention is refused now. */
 export declare function openInferenceLog(path: string, maxAgeMs?: number | undefined | null, maxRows?: number | undefined | null): NativeInferenceLog | ConfigError
 
@@ -640,10 +770,17 @@ export declare function openInferenceLog(path: string, maxAgeMs?: number | undef
 export declare function panicForTest(): void
 
 /**
- * `[begin, success]` for `policy`: `begin()` counts a call and returns its start (clock ns),
- * `success()` counts its success and returns `undefined`.
+ * `[begin, success, enter, succeed]` for `policy`: `begin()` counts a call and returns its start
+ * (clock ns), `success()` counts its success and returns `undefined`. `enter()` is `begin` plus
+ * `breaker`'s acquire: it writes the start into `startOut[0]` and returns the breaker's answer as
+ * its fast `acquire()` does (a permit token, a refusal code, or `{ token, transition }`), `0`
+ * without a breaker. `succeed(token)` is `success` plus the breaker's record of a success:
+ * `undefined`, or the transition it caused.
+ *
+ * `startOut` is a `Float64Array` the caller keeps alive for as long as it keeps these functions
+ * (the host's `Policy` holds both in private fields, so neither outlives the other).
  */
-export declare function policyFastCalls(policy: NativePolicy): unknown
+export declare function policyFastCalls(policy: NativePolicy, breaker: NativeBreaker | undefined | null, startOut: unknown): unknown
 
 /** Options as the host layer normalised them. Absent means the core's default. */
 export interface PolicyOptions {
@@ -716,6 +853,26 @@ export interface PredictorStats {
   features: Record<string, number>
 }
 
+export interface ProbeOptions {
+  jitter?: number
+  failuresToAlert?: number
+  severity?: string
+  seed?: number
+}
+
+export interface ProbeStatsObject {
+  runs: number
+  ok: number
+  failed: number
+  timedOut: number
+  skippedOverlap: number
+  consecutiveFailures: number
+  lastLatencyMs: number
+  lastError: string
+  firing: boolean
+  synthetic: boolean
+}
+
 /** Forgets every template recorded so far. */
 export declare function profileReset(): void
 
@@ -744,9 +901,12 @@ export declare function profileRows(by: string, n?: number | undefined | null): 
 export declare function pushMetrics(endpoint: string | undefined | null, intervalMs: number, timeoutMs: number, serviceName: string, headers?: Record<string, string> | undefined | null): NativeMetricsPusher | ConfigError
 
 /**
- * `tryAcquire(n, key?)` for `limiter`: `true` admitted, `false` refused (`1` / `0` instead when
- * warnings wait in `takeWarnings`), `undefined` when `n` is not a valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
+ * `[tryAcquire, tryAcquireOne]` for `limiter`. `tryAcquire(n, key?)`: `true` admitted, `false`
+ * refused (`1` / `0` instead when warnings wait in `takeWarnings`), `undefined` when `n` is not a
+ * valid size (the host then asks `unitsError` for the message: the core decides that too). `key`
  * is absent, `undefined`, `null` or a string (the host turns other keys into strings).
+ * `tryAcquireOne()`: the same for one unit and no key, the common call, reading no argument (one
+ * unit always fits a limiter: its burst or limit is at least 1).
  */
 export declare function rateLimiterFastCall(limiter: NativeRateLimiter): unknown
 
@@ -791,26 +951,33 @@ export declare function recentSpansJson(): string
 /** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
 export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
 
-/**
- * Counts an outcome decided in the host (the re-ask loop): `reasked`, or `valid` / `repaired` /
- * `invalid`. Returns false for an unknown verdict.
- */
-export declare function recordValidation(verdict: string, repairKinds?: Array<string> | undefined | null): boolean
-
 /** `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...). */
 export declare function redact(text: string): string
+
+export interface RedisBackendOptions {
+  url: string
+  prefix?: string
+  timeoutMs?: number
+  onBackendError?: string
+  retryMs?: number
+  maxIdle?: number
+}
+
+export interface RedisBackendStats {
+  operations: number
+  errors: number
+  fallbacks: number
+  outages: number
+  recoveries: number
+  up: boolean
+  idleConnections: number
+}
 
 /** A refused step: which limit refused and when every limit would pass (a rare path: an object). */
 export interface Refusal {
   limit: string
   retryAfterMs: number
 }
-
-/**
- * Repairs `text` into strict JSON text, as JSON: `{ status: "valid" | "repaired", text, repairs,
- * omittedRepairs }` or a refusal. Counts nothing (not a validation).
- */
-export declare function repairJson(text: string, options: JsonValidatorOptions): string | ConfigError
 
 export interface ReplayReportJs {
   succeeded: number
@@ -824,6 +991,128 @@ export interface ReplayReportJs {
  * when it did not say. `nowMs` is the wall clock (`Date.now()`), for HTTP dates.
  */
 export declare function retryHintMs(headers: Array<Array<string>>, status: number | undefined | null, nowMs: number): number | null
+
+export interface RouterEndpointSpec {
+  name: string
+  weight: number
+  region?: string
+  priority: number
+  costIn?: number
+  costOut?: number
+  maxConcurrency?: number
+}
+
+export interface RouterEndpointStats {
+  name: string
+  region: string
+  health: string
+  breaker: string
+  requests: number
+  successes: number
+  errors: number
+  released: number
+  outstanding: number
+  latencyEwmaMs?: number
+  latencyP95Ms?: number
+  ejections: number
+  cooldowns: number
+  hedges: number
+  probes: number
+  cooldownRemainingMs: number
+  ejectedRemainingMs: number
+}
+
+export interface RouterEventInfo {
+  event: string
+  warning: boolean
+  message: string
+  router: string
+  endpoint: string
+  from: string
+  to: string
+  reason: string
+  ms?: number
+}
+
+/** Options as the host normalised them, in Node units; absent means the core's default. */
+export interface RouterOptions {
+  failureRate?: number
+  window?: number
+  minCalls?: number
+  openMs?: number
+  ejectAfterFailures?: number
+  ejectionMs?: number
+  maxEjectionMs?: number
+  maxEjectionPercent?: number
+  cooldownMs?: number
+  maxCooldownMs?: number
+  failbackMs?: number
+  probeIntervalMs?: number
+  ewmaMs?: number
+  hedge?: boolean
+  hedgeQuantile?: number
+  hedgeMinSamples?: number
+  hedgeMaxRatio?: number
+  hedgeMinDelayMs?: number
+  seed?: number
+}
+
+export interface RouterOptions {
+  groupWaitMs?: number
+  groupIntervalMs?: number
+  repeatIntervalMs?: number
+  cap?: number
+  capWindowMs?: number
+  maxAlerts?: number
+  webhookRetries?: number
+  webhookBackoffMs?: number
+}
+
+export interface RouterStatsInfo {
+  name: string
+  strategy: string
+  activeRegion: string
+  regions: Array<string>
+  failovers: number
+  failbacks: number
+  hedges: number
+  unavailable: number
+  lastResort: number
+  eventsDropped: number
+  endpoints: Array<RouterEndpointStats>
+}
+
+export interface RouterStatsObject {
+  alertsFired: number
+  alertsResolved: number
+  active: number
+  notifications: number
+  escalations: number
+  heldByCap: number
+  digests: number
+  silenced: number
+  inhibited: number
+  droppedOverMax: number
+  sinkErrors: number
+  silences: number
+  queueDropped: number
+  webhookDelivered: number
+  webhookRetries: number
+  webhookFailed: number
+}
+
+export interface RouteSpec {
+  name: string
+  sinks: Array<string>
+  severity?: string
+  matchers?: Record<string, string>
+  groupBy?: Array<string>
+  groupWaitMs?: number
+  groupIntervalMs?: number
+  repeatIntervalMs?: number
+  escalate?: Array<EscalationSpec>
+  continueMatching?: boolean
+}
 
 export interface SeriesStats {
   model: string
@@ -840,6 +1129,13 @@ export declare function serveMetrics(port: number, host: string): NativeMetricsS
 
 /** Sets a model's price in US dollars per million input and output tokens. */
 export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
+
+export interface SinkSpec {
+  name: string
+  /** `callback`, `log`, `webhook`, `alertmanager`. */
+  kind: string
+  url?: string
+}
 
 export interface SloOptions {
   objective?: number

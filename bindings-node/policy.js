@@ -335,6 +335,7 @@ class Policy {
     let wrapped
     if (this.#limiter === undefined && this.#signal === undefined && (this.#bounded || this.#breaker !== undefined)) {
       wrapped = function (...args) {
+        if (POLICY_SPANS.on) return policy[TRACED_CALL](fn, args, undefined)
         return policy.#guarded(fn, args)
       }
     } else if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {

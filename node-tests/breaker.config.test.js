@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const { CircuitBreaker, ManualClock } = require('ferrule')
 
 const ALLOWED =
-  'failureRate, consecutiveFailures, window, windowMs, windowBuckets, minCalls, slowCallMs, slowCallRate, openMs, maxOpenMs, openMultiplier, halfOpenCalls, ignore, failureOn, failureOnResult, clock'
+  'failureRate, consecutiveFailures, window, windowMs, windowBuckets, minCalls, slowCallMs, slowCallRate, openMs, maxOpenMs, openMultiplier, halfOpenCalls, ignore, failureOn, failureOnResult, clock, backend, syncMs'
 
 function refused(options, kind, param, message, name = 'x') {
   assert.throws(
