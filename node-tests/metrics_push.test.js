@@ -7,41 +7,9 @@ const assert = require('node:assert/strict')
 const http = require('node:http')
 const ferrule = require('ferrule')
 
-// ---- a minimal protobuf reader: enough of the wire format for opentelemetry/proto/metrics/v1 ----
-function fields(buf) {
-  const out = []
-  let i = 0
-  const varint = () => {
-    let v = 0n
-    let shift = 0n
-    for (;;) {
-      const b = buf[i++]
-      v |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) return v
-      shift += 7n
-    }
-  }
-  while (i < buf.length) {
-    const key = Number(varint())
-    const no = key >> 3
-    const wire = key & 7
-    if (wire === 0) out.push([no, varint()])
-    else if (wire === 1) { out.push([no, buf.subarray(i, i + 8)]); i += 8 }
-    else if (wire === 2) { const n = Number(varint()); out.push([no, buf.subarray(i, i + n)]); i += n }
-    else if (wire === 5) { out.push([no, buf.subarray(i, i + 4)]); i += 4 }
-    else throw new Error(`wire type ${wire}`)
-  }
-  return out
-}
-const all = (buf, no) => fields(buf).filter(([n]) => n === no).map(([, v]) => v)
-const one = (buf, no) => all(buf, no)[0]
-const str = (b) => (b === undefined ? undefined : Buffer.from(b).toString('utf8'))
+const { all, one, str, attrs } = require('./protobuf_reader.js')
 const dbl = (b) => Buffer.from(b).readDoubleLE(0)
 const u64 = (b) => Buffer.from(b).readBigUInt64LE(0)
-function attrs(point, no) {
-  // KeyValue { key = 1; AnyValue value = 2 { string_value = 1 } }
-  return Object.fromEntries(all(point, no).map((kv) => [str(one(kv, 1)), str(one(one(kv, 2), 1))]))
-}
 function metrics(body) {
   // ExportMetricsServiceRequest.resource_metrics = 1; ResourceMetrics.scope_metrics = 2;
   // ScopeMetrics.metrics = 2; Metric { name = 1, unit = 3, gauge = 5, sum = 7, histogram = 9 }
