@@ -45,3 +45,4 @@ pub mod ring_buffer;
 pub mod sampler;
 pub mod span;
 pub mod tracer;
+pub mod wall_anchor;

@@ -12,10 +12,10 @@ use crate::telemetry::redact::Redactor;
 use crate::telemetry::ring_buffer::{BoundedRing, Overflow};
 use crate::telemetry::sampler::Sampler;
 use crate::telemetry::span::{keys, AttrValue, Attributes, SpanRecord, SpanRole, Status};
+use crate::telemetry::wall_anchor::{system_unix_nanos, WallAnchor, DEFAULT_REANCHOR_NANOS};
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What a started span carries until it ends; children start from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,9 @@ pub const DEFAULT_CONTENT_MAX_CHARS: usize = 4096;
 
 pub struct Tracer {
     clock: ClockRef,
-    /// Unix-epoch nanoseconds minus monotonic nanoseconds, fixed at construction, so span times are
-    /// wall times that still never go backwards within the process.
-    epoch_offset: i128,
+    /// Maps monotonic readings to Unix-epoch nanoseconds; re-anchored to the wall clock once a
+    /// second for the system clock (a manual clock keeps the offset fixed, so tests are exact).
+    wall: WallAnchor,
     pub sampler: Sampler,
     redactor: ArcSwap<Redactor>,
     recent: BoundedRing<Arc<SpanRecord>>,
@@ -66,14 +66,14 @@ impl Default for Tracer {
 
 impl Tracer {
     pub fn new(clock: ClockRef, recent_capacity: usize) -> Self {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i128)
-            .unwrap_or(0);
-        let epoch_offset = wall - clock.now_nanos() as i128;
+        let every = match clock {
+            ClockRef::System => DEFAULT_REANCHOR_NANOS,
+            _ => 0,
+        };
+        let wall = WallAnchor::new(clock.now_nanos(), system_unix_nanos(), every);
         Self {
             clock,
-            epoch_offset,
+            wall,
             sampler: Sampler::default(),
             redactor: ArcSwap::from_pointee(Redactor::default()),
             recent: BoundedRing::new(recent_capacity, Overflow::Overwrite),
@@ -87,7 +87,8 @@ impl Tracer {
 
     #[inline]
     pub fn unix_nanos(&self, mono: u64) -> u64 {
-        (mono as i128 + self.epoch_offset).max(0) as u64
+        self.wall
+            .unix_nanos(mono, || (self.clock.now_nanos(), system_unix_nanos()))
     }
 
     /// Starts a span under `parent`, or a new trace (new trace id, request id, head decision).
@@ -166,6 +167,7 @@ impl Tracer {
             Status::Error(msg) => Status::Error(redactor.redact(&msg).into_owned()),
             s => s,
         };
+        let start_unix_ns = self.unix_nanos(start.start_nanos);
         let rec = Arc::new(SpanRecord {
             name,
             trace_id: start.trace_id,
@@ -173,8 +175,10 @@ impl Tracer {
             parent_span_id: start.parent_span_id,
             request_id: start.request_id,
             role,
-            start_unix_ns: self.unix_nanos(start.start_nanos),
-            end_unix_ns: self.unix_nanos(end_nanos),
+            // The end is the start plus the monotonic duration, so a re-anchor between the two
+            // never changes a span's length.
+            start_unix_ns,
+            end_unix_ns: start_unix_ns + end_nanos.saturating_sub(start.start_nanos),
             status,
             attributes,
             context,
