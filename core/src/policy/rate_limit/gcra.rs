@@ -25,6 +25,8 @@ impl Gcra {
     }
 
     /// Nanoseconds per unit.
+    /// Read only by the Redis scripts, which rebuild the same limit server-side.
+    #[cfg(feature = "redis")]
     pub(crate) fn interval(&self) -> u64 {
         self.t
     }

@@ -42,6 +42,8 @@ impl SlidingWindow {
     }
 
     /// Window length in nanoseconds.
+    /// Read only by the Redis scripts, which rebuild the same limit server-side.
+    #[cfg(feature = "redis")]
     pub(crate) fn window(&self) -> u64 {
         self.w
     }
