@@ -2,6 +2,8 @@
 //! manual clock, run against both the in-memory reference store and the SQLite store, plus the
 //! SQLite store's multi-thread check-and-insert.
 
+mod scratch;
+
 use ferrule_core::telemetry::collector::Collect;
 use ferrule_core::telemetry::redact::Redactor;
 use ferrule_core::*;
@@ -10,21 +12,18 @@ use std::time::Duration;
 
 const T0: u64 = 1_700_000_000_000;
 
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrule-dlq-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    let p = d.join("dlq.sqlite");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", p.display()));
-    }
-    p
+fn temp_db(name: &str) -> scratch::ScratchDb {
+    scratch::ScratchDb::new("dlq", name, "dlq.sqlite")
 }
 
-fn stores(name: &str) -> Vec<Arc<dyn DeadLetterStore>> {
-    vec![
+/// The two stores, and the SQLite file's directory, which is removed when the caller drops it.
+fn stores(name: &str) -> (scratch::ScratchDb, Vec<Arc<dyn DeadLetterStore>>) {
+    let db = temp_db(name);
+    let all: Vec<Arc<dyn DeadLetterStore>> = vec![
         Arc::new(MemoryDeadLetterStore::new()),
-        Arc::new(SqliteDeadLetterStore::open(temp_db(name)).unwrap()),
-    ]
+        Arc::new(SqliteDeadLetterStore::open(db.path()).unwrap()),
+    ];
+    (db, all)
 }
 
 fn queue(
@@ -58,7 +57,8 @@ fn push(q: &DeadLetterQueue, payload: &str) -> Option<u64> {
 
 #[test]
 fn reject_keeps_what_it_has_and_counts() {
-    for s in stores("reject") {
+    let (_db, all) = stores("reject");
+    for s in all {
         let (q, _c) = queue(s, 3, OnFull::Reject);
         let ids: Vec<_> = (0..3)
             .map(|i| push(&q, &format!("{{\"n\":{i}}}")))
@@ -89,7 +89,8 @@ fn reject_keeps_what_it_has_and_counts() {
 
 #[test]
 fn drop_oldest_evicts_oldest_first_and_counts() {
-    for s in stores("drop_oldest") {
+    let (_db, all) = stores("drop_oldest");
+    for s in all {
         let (q, _c) = queue(s, 3, OnFull::DropOldest);
         for i in 0..5 {
             assert!(push(&q, &format!("{i}")).is_some());
@@ -157,7 +158,8 @@ fn payload_and_errors_are_masked_unless_opted_out() {
 
 #[test]
 fn timestamps_come_from_the_clock_and_list_since_filters() {
-    for s in stores("since") {
+    let (_db, all) = stores("since");
+    for s in all {
         let (q, c) = queue(s, 100, OnFull::Reject);
         push(&q, "a");
         c.advance(Duration::from_secs(10));
@@ -191,7 +193,8 @@ fn timestamps_come_from_the_clock_and_list_since_filters() {
 
 #[test]
 fn replay_removes_successes_keeps_failures_with_the_new_error_and_poison_never_blocks() {
-    for s in stores("replay") {
+    let (_db, all) = stores("replay");
+    for s in all {
         let (q, c) = queue(s, 100, OnFull::Reject);
         for p in ["ok1", "poison", "ok2", "skip", "ok3"] {
             push(&q, p);
@@ -257,7 +260,8 @@ fn replay_removes_successes_keeps_failures_with_the_new_error_and_poison_never_b
 
 #[test]
 fn replay_max_bounds_the_handled_items_and_pages_through_large_queues() {
-    for s in stores("replay_max") {
+    let (_db, all) = stores("replay_max");
+    for s in all {
         let (q, _c) = queue(s, 1_000, OnFull::Reject);
         for i in 0..200 {
             push(&q, &i.to_string());
@@ -285,7 +289,8 @@ fn replay_max_bounds_the_handled_items_and_pages_through_large_queues() {
 
 #[test]
 fn a_leased_item_is_not_handed_to_a_second_replayer_until_the_lease_ends() {
-    for s in stores("lease") {
+    let (_db, all) = stores("lease");
+    for s in all {
         let (q, c) = queue(s, 100, OnFull::Reject);
         let id = push(&q, "x").unwrap();
         let mut a = q.replay_cursor(None, None);
@@ -307,7 +312,8 @@ fn a_leased_item_is_not_handed_to_a_second_replayer_until_the_lease_ends() {
 
 #[test]
 fn purge_by_age_and_all() {
-    for s in stores("purge") {
+    let (_db, all) = stores("purge");
+    for s in all {
         let (q, c) = queue(s, 100, OnFull::Reject);
         push(&q, "old");
         c.advance(Duration::from_secs(100));
@@ -386,7 +392,8 @@ fn bad_configuration_names_the_parameter() {
 
 #[test]
 fn sqlite_capacity_is_exact_under_many_threads() {
-    let store = Arc::new(SqliteDeadLetterStore::open(temp_db("threads")).unwrap());
+    let db = temp_db("threads");
+    let store = Arc::new(SqliteDeadLetterStore::open(db.path()).unwrap());
     let cap = DeadLetterCapacity {
         max_items: 50,
         on_full: OnFull::Reject,

@@ -4,6 +4,8 @@
 //!
 //! The child is this same test binary, re-run with an environment variable that selects its role.
 
+mod scratch;
+
 use ferrule_core::random::Random;
 use ferrule_core::*;
 use std::io::{BufRead, BufReader, Write};
@@ -13,14 +15,8 @@ use std::time::Duration;
 const ROLE: &str = "FERRULE_DLQ_CHILD";
 const PATH: &str = "FERRULE_DLQ_PATH";
 
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrule-dlqp-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    let p = d.join("dlq.sqlite");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", p.display()));
-    }
-    p
+fn temp_db(name: &str) -> scratch::ScratchDb {
+    scratch::ScratchDb::new("dlqp", name, "dlq.sqlite")
 }
 
 fn child(role: &str, path: &std::path::Path, extra: &[(&str, String)]) -> Command {
@@ -133,7 +129,7 @@ fn every_acknowledged_item_survives_sigkill_at_random_moments() {
         acked.extend(rx.try_iter());
     }
     assert!(acked.len() >= 20);
-    let store = SqliteDeadLetterStore::open(&path).unwrap();
+    let store = SqliteDeadLetterStore::open(path.path()).unwrap();
     for &(id, round, n) in &acked {
         let d = store
             .get(id)
@@ -190,7 +186,7 @@ fn four_processes_write_one_file_and_the_count_is_exact() {
     let path = temp_db("writers");
     let stored = run_writers(&path, 4, 150, u64::MAX >> 2);
     assert_eq!(stored, 600);
-    let store = SqliteDeadLetterStore::open(&path).unwrap();
+    let store = SqliteDeadLetterStore::open(path.path()).unwrap();
     assert_eq!(store.len().unwrap(), 600);
     let all = store.list(1_000, None, None).unwrap();
     for w in 0..4 {
@@ -210,7 +206,10 @@ fn a_shared_capacity_holds_exactly_across_processes() {
     let stored = run_writers(&path, 4, 100, 250);
     assert_eq!(stored, 250);
     assert_eq!(
-        SqliteDeadLetterStore::open(&path).unwrap().len().unwrap(),
+        SqliteDeadLetterStore::open(path.path())
+            .unwrap()
+            .len()
+            .unwrap(),
         250
     );
 }

@@ -1,16 +1,15 @@
 //! The inference log survives a reopen (a process restart, as far as SQLite is concerned), answers
 //! queries, masks content, and applies retention by age and row count.
 
+mod scratch;
+
 use ferrule_core::store::inference_log::{InferenceLog, InferenceRecord, Retention};
 use ferrule_core::telemetry::redact::Redactor;
 use rusqlite::types::Value;
 use std::time::Duration;
 
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrule-il-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d.join("inference.db")
+fn temp_db(name: &str) -> scratch::ScratchDb {
+    scratch::ScratchDb::new("il", name, "log.sqlite")
 }
 
 fn rec(i: i64, model: &str, outcome: &str) -> InferenceRecord {
@@ -33,7 +32,7 @@ fn rec(i: i64, model: &str, outcome: &str) -> InferenceRecord {
 fn records_survive_reopen_and_answer_queries() {
     let path = temp_db("reopen");
     {
-        let log = InferenceLog::open(&path, Retention::default(), 1024).unwrap();
+        let log = InferenceLog::open(path.path(), Retention::default(), 1024).unwrap();
         for i in 0..50 {
             let r = InferenceLog::prepare(
                 rec(
@@ -50,7 +49,7 @@ fn records_survive_reopen_and_answer_queries() {
         assert_eq!(log.stats().written, 50);
         log.close();
     }
-    let log = InferenceLog::open(&path, Retention::default(), 1024).unwrap();
+    let log = InferenceLog::open(path.path(), Retention::default(), 1024).unwrap();
     let (cols, rows) = log
         .query(
             "SELECT model, count(*), sum(input_tokens) FROM inference_log WHERE outcome = ? GROUP BY model ORDER BY model",
@@ -91,7 +90,7 @@ fn content_is_dropped_when_capture_is_off_and_outcome_is_checked() {
 fn retention_by_age_and_rows() {
     let path = temp_db("retention");
     let log = InferenceLog::open(
-        &path,
+        path.path(),
         Retention {
             max_age_seconds: Some(30.0),
             max_rows: Some(10),
@@ -118,7 +117,7 @@ fn retention_by_age_and_rows() {
         .unwrap();
     assert_eq!(rows[0], vec![Value::Integer(60), Value::Integer(10)]);
     assert!(InferenceLog::open(
-        &path,
+        path.path(),
         Retention {
             max_age_seconds: Some(-1.0),
             max_rows: None
