@@ -103,7 +103,6 @@ __all__ += [
     "Backoff",
     "Chaos",
     "Policy",
-    "RateLimitedError",
     "Retry",
     "RetryError",
     "TimeoutError",
