@@ -11,12 +11,13 @@ import contextvars
 import inspect
 import logging
 import threading
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._ferrule import ManualClock, SyntheticProbeCore
 from .dead_mans_switch import DeadMansSwitch
 from .watch.summary import table
-from .watch.synthetic import IN_PROBE as _IN_PROBE, in_probe
+from .watch import synthetic as _marker
+from .watch.synthetic import in_probe
 
 __all__ = ["SyntheticProbe", "in_probe"]
 
@@ -94,11 +95,11 @@ class SyntheticProbe:
         return ("ok", "") if ok else ("failed", f"expect rejected the result {result!r:.200}")
 
     def _call_marked(self) -> Any:
-        tok = _IN_PROBE.set(True)
+        tok = _marker.enter()
         try:
             return self._fn()
         finally:
-            _IN_PROBE.reset(tok)
+            _marker.leave(tok)
 
     # -- one run --------------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class SyntheticProbe:
         """Runs an ``async def`` (or ``def``) probe now if due; cancelled at ``timeout_seconds``."""
         if not self._core.try_start(None):
             return None
-        tok = _IN_PROBE.set(True)
+        tok = _marker.enter()
         try:
             r = self._fn()
             if inspect.isawaitable(r):
@@ -163,7 +164,7 @@ class SyntheticProbe:
         except Exception as e:
             outcome = ("error", e)
         finally:
-            _IN_PROBE.reset(tok)
+            _marker.leave(tok)
         return self._report(outcome)
 
     # -- the schedule ---------------------------------------------------------------------------
@@ -229,6 +230,10 @@ class SyntheticProbe:
 
     def due_in(self) -> float:
         return self._core.due_in(None)
+
+    def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this one."""
+        return self._core.gauges()
 
     def stats(self) -> Dict[str, Any]:
         return self._core.stats()
