@@ -51,11 +51,21 @@ _HAS_ASYNC_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+: no task per attempt
 # True while any synthetic probe runs (watch.synthetic keeps the count): only then does a call read
 # the probe context variable, to send a probe's calls through the policy's synthetic twin.
 _SYNTHETIC = False
+# _TRACE_POLICIES or _SYNTHETIC: the wrappers' one branch off the steady state, so the synthetic
+# mark costs an untraced call nothing while no probe runs.
+_DIVERT = False
 
 
 def _set_synthetic(on: bool) -> None:
-    global _SYNTHETIC
+    global _SYNTHETIC, _DIVERT
     _SYNTHETIC = on
+    _DIVERT = on or _TRACE_POLICIES
+
+
+def _set_trace_policies(on: bool) -> None:
+    global _TRACE_POLICIES, _DIVERT
+    _TRACE_POLICIES = on
+    _DIVERT = on or _SYNTHETIC
 
 
 _synthetic_marker.on_active(_set_synthetic)
@@ -228,6 +238,21 @@ class Policy:
         if _TRACE_POLICIES:
             return traced_async(twin, fn, args, kwargs)
         return twin._call_async(fn, args, kwargs)
+
+    def _diverted_sync(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """A call off the steady state: inside a probe, traced, or neither (a probe runs elsewhere)."""
+        if _SYNTHETIC and _IN_PROBE.get():
+            return self._synthetic_sync(fn, args, kwargs)
+        if _TRACE_POLICIES:
+            return traced_sync(self, fn, args, kwargs)
+        return self._call_sync(fn, args, kwargs)
+
+    async def _diverted_async(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        if _SYNTHETIC and _IN_PROBE.get():
+            return await self._synthetic_async(fn, args, kwargs)
+        if _TRACE_POLICIES:
+            return await traced_async(self, fn, args, kwargs)
+        return await self._call_async(fn, args, kwargs)
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -442,10 +467,8 @@ class Policy:
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _SYNTHETIC and _IN_PROBE.get():
-                    return self._synthetic_sync(fn, args, kwargs)
-                if _TRACE_POLICIES:
-                    return traced_sync(self, fn, args, kwargs)
+                if _DIVERT:
+                    return self._diverted_sync(fn, args, kwargs)
                 return call(fn, args, kwargs)
 
             return wrapper
@@ -460,10 +483,8 @@ class Policy:
         # general loop from attempt 1.
         @functools.wraps(fn)
         def fast_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _SYNTHETIC and _IN_PROBE.get():
-                return self._synthetic_sync(fn, args, kwargs)
-            if _TRACE_POLICIES:
-                return traced_sync(self, fn, args, kwargs)
+            if _DIVERT:
+                return self._diverted_sync(fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -498,10 +519,8 @@ class Policy:
 
         @functools.wraps(fn)
         def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _SYNTHETIC and _IN_PROBE.get():
-                return self._synthetic_sync(fn, args, kwargs)
-            if _TRACE_POLICIES:
-                return traced_sync(self, fn, args, kwargs)
+            if _DIVERT:
+                return self._diverted_sync(fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -667,10 +686,8 @@ class Policy:
 
             @functools.wraps(fn)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _SYNTHETIC and _IN_PROBE.get():
-                    return await self._synthetic_async(fn, args, kwargs)
-                if _TRACE_POLICIES:
-                    return await traced_async(self, fn, args, kwargs)
+                if _DIVERT:
+                    return await self._diverted_async(fn, args, kwargs)
                 return await call(fn, args, kwargs)
 
             return wrapper
@@ -683,10 +700,8 @@ class Policy:
 
         @functools.wraps(fn)
         async def fast_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _SYNTHETIC and _IN_PROBE.get():
-                return await self._synthetic_async(fn, args, kwargs)
-            if _TRACE_POLICIES:
-                return await traced_async(self, fn, args, kwargs)
+            if _DIVERT:
+                return await self._diverted_async(fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:

@@ -20,10 +20,11 @@ __all__ = ["set_trace_policies", "traced_sync", "traced_async"]
 
 
 def set_trace_policies(on: bool) -> None:
-    """Read by every policy wrapper as the module global ``policy._TRACE_POLICIES``."""
+    """Read by every policy wrapper as the module global ``policy._TRACE_POLICIES`` (behind
+    ``policy._DIVERT``, the one branch the steady state pays)."""
     from . import policy
 
-    policy._TRACE_POLICIES = bool(on)
+    policy._set_trace_policies(bool(on))
 
 
 def _attempt_attributes(policy: "Policy", genai: Optional[Dict[str, Any]], n: int) -> Dict[str, Any]:
