@@ -62,6 +62,9 @@ def _set_synthetic(on: bool) -> None:
     _DIVERT = on or _TRACE_POLICIES
 
 
+_TWIN_LOCK = threading.Lock()
+
+
 def _set_trace_policies(on: bool) -> None:
     global _TRACE_POLICIES, _DIVERT
     _TRACE_POLICIES = on
@@ -218,7 +221,12 @@ class Policy:
     def _synthetic_twin(self) -> "Policy":
         twin = self._twin
         if twin is None:
-            twin = self._twin = Policy(**self._options, _synthetic=True)
+            # Built once, on a probe's first call; the lock keeps two probe threads from building
+            # two twins (and one's counts being lost with it).
+            with _TWIN_LOCK:
+                twin = self._twin
+                if twin is None:
+                    twin = self._twin = Policy(**self._options, _synthetic=True)
         return twin
 
     def _routed(self) -> "Policy":
