@@ -329,7 +329,8 @@ const PROBE_OPTIONS = ['expect', 'jitter', 'failuresToAlert', 'severity', 'deadm
 
 /**
  * Runs `fn(signal)` every `everyMs` (± jitter) on timers, never overlapping itself; aborted at
- * `timeoutMs`. Results are tagged synthetic (own metrics, never in SLOs), beat `deadman` on success
+ * `timeoutMs`. Everything `fn` calls is synthetic traffic (`inProbe()`, synthetic.js): kept out of
+ * SLOs, watcher baselines, policies' ferrule_calls_total and the GenAI metrics. Beats `deadman` on success
  * and raise a `probe.failed` alert after `failuresToAlert` consecutive failures.
  */
 class SyntheticProbe {

@@ -1,8 +1,11 @@
 """``ferrule.SyntheticProbe``: runs a probe function on a schedule (a host thread for ``def``, the
-running event loop for ``async def``), never overlapping itself. Results are tagged synthetic: they
-stay out of SLOs (``ferrule.SLO`` sees ``synthetic=True`` while a probe runs) and out of user
-metrics (the probe has its own ``ferrule_probe_*`` families); they feed a dead man's switch and
-alert after consecutive failures. The schedule and judgement are the core's."""
+running event loop for ``async def``), never overlapping itself. Everything the probe's function
+calls is synthetic traffic (``ferrule.in_probe()``): it stays out of SLOs and the other watchers'
+baselines, a ``Policy`` counts it in ``ferrule_synthetic_calls_total`` instead of
+``ferrule_calls_total`` and the LLM wrappers keep it out of the GenAI metrics (see
+``ferrule.watch.synthetic``); the probe's own results are its ``ferrule_probe_*`` families. Results
+feed a dead man's switch and alert after consecutive failures. The schedule and judgement are the
+core's."""
 
 from __future__ import annotations
 
