@@ -174,3 +174,37 @@ def test_watchers_fed_inside_a_probe_keep_the_probe_out_of_their_baselines() -> 
     a, p = anomaly.stats(), predictor.stats()
     assert a["synthetic_excluded"] == 1 and p["synthetic_excluded"] == 1
     assert [s["observations"] for s in anomaly.series()] == [1], "only the user's value is in the baseline"
+
+
+def test_many_user_threads_beside_a_probe_thread_count_exactly() -> None:
+    import threading
+
+    policy = ferrule.Policy(name="iso-threads")
+
+    @policy
+    def ask() -> int:
+        return 1
+
+    start = threading.Barrier(9)
+
+    def user() -> None:
+        start.wait()
+        for _ in range(2000):
+            ask()
+
+    def probe_fn() -> bool:
+        start.wait()  # the probe's calls run while the user threads run theirs
+        for _ in range(500):
+            ask()
+        return True
+
+    probe = SyntheticProbe("iso-threads-probe", probe_fn, every_seconds=60, timeout_seconds=30, jitter=0, start=False)
+    threads = [threading.Thread(target=user) for _ in range(8)]
+    for t in threads:
+        t.start()
+    assert probe.run_once() is True
+    for t in threads:
+        t.join()
+    assert calls("iso-threads", "success") == 8 * 2000
+    assert synthetic("policy", "iso-threads", "success") == 500
+    assert policy.stats()["calls"] == 8 * 2000

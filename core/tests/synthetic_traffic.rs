@@ -48,10 +48,10 @@ fn a_synthetic_twin_counts_apart_from_the_user_policy() {
     gauges::export(&twin);
     ferrule_core::telemetry::collector::export(&user);
     for _ in 0..3 {
-        user.begin();
+        let _ = user.begin();
         user.success(None);
     }
-    twin.begin();
+    let _ = twin.begin();
     twin.success(None);
     let u = gauges::rows(&*user);
     assert!(
@@ -153,8 +153,10 @@ fn a_removed_sink_gets_nothing_and_the_others_keep_their_place() {
             c.fetch_add(1, Ordering::Relaxed);
         }))
     };
-    let mut cfg = RouterConfig::default();
-    cfg.group_wait_nanos = 0;
+    let cfg = RouterConfig {
+        group_wait_nanos: 0,
+        ..RouterConfig::default()
+    };
     let r = AlertRouter::new(cfg, vec![sink(0), sink(1)], clock.clone()).unwrap();
     r.add_sink(sink(2));
     assert!(r.remove_sink("s1"));
