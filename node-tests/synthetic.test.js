@@ -136,3 +136,29 @@ test('watchers fed inside a probe keep the probe out of their baselines', async 
   assert.equal(predictor.stats().syntheticExcluded, 1)
   assert.deepEqual(anomaly.series().map((s) => s.observations), [1], "only the user's value is in the baseline")
 })
+
+test('thousands of interleaved user calls beside a probe count exactly', async () => {
+  const policy = new Policy({ name: 'node-iso-many' })
+  const ask = policy.wrap(async () => {
+    await new Promise((r) => setImmediate(r))
+    return 1
+  })
+  const probe = new SyntheticProbe(
+    'node-iso-many-probe',
+    async () => {
+      for (let i = 0; i < 50; i++) await Promise.all(Array.from({ length: 10 }, () => ask()))
+      return true
+    },
+    60_000,
+    30_000,
+    { jitter: 0, start: false },
+  )
+  const users = Array.from({ length: 40 }, async () => {
+    for (let i = 0; i < 50; i++) await ask()
+  })
+  const [ok] = await Promise.all([probe.runOnce(), ...users])
+  assert.equal(ok, true)
+  assert.equal(calls('node-iso-many', 'success'), 40 * 50)
+  assert.equal(synthetic('policy', 'node-iso-many', 'success'), 500)
+  assert.equal(policy.stats().calls, 40 * 50)
+})
