@@ -8,6 +8,7 @@
 const native = require('./native.js')
 const { configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
+const { runInProbe } = require('./synthetic.js')
 
 function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v)
@@ -62,7 +63,7 @@ class Alertmanager {
 
 const ROUTER_OPTIONS = [
   'routes', 'sinks', 'groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'cap', 'capWindowMs',
-  'maxAlerts', 'webhookRetries', 'webhookBackoffMs', 'install', 'clock', 'drainIntervalMs',
+  'maxAlerts', 'webhookRetries', 'webhookBackoffMs', 'webhookTimeoutMs', 'inhibit', 'install', 'clock', 'drainIntervalMs',
 ]
 const ROUTE_OPTIONS = ['name', 'sinks', 'severity', 'match', 'groupBy', 'groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'escalate', 'continue']
 
@@ -123,11 +124,20 @@ class AlertRouter {
       }
     })
     const o = {}
-    for (const k of ['groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'cap', 'capWindowMs', 'maxAlerts', 'webhookRetries', 'webhookBackoffMs']) {
+    for (const k of ['groupWaitMs', 'groupIntervalMs', 'repeatIntervalMs', 'cap', 'capWindowMs', 'maxAlerts', 'webhookRetries', 'webhookBackoffMs', 'webhookTimeoutMs']) {
       const v = options[k]
       if (v === undefined) continue
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw configError('RangeError', `AlertRouter: ${k}=${describe(v)} is out of range; allowed: a finite number >= 0`, k)
       o[k] = v
+    }
+    if (options.inhibit !== undefined) {
+      if (!Array.isArray(options.inhibit)) throw configError('TypeError', `AlertRouter: inhibit=${describe(options.inhibit)} must be an array of [sourceMin, targetMax, equalLabels or null]`, 'inhibit')
+      o.inhibit = options.inhibit.map((rule, i) => {
+        if (!Array.isArray(rule) || typeof rule[0] !== 'string' || typeof rule[1] !== 'string' || (rule[2] != null && !Array.isArray(rule[2]))) {
+          throw configError('TypeError', `AlertRouter: inhibit[${i}]=${describe(rule)} must be [sourceMin, targetMax, equalLabels or null]`, 'inhibit')
+        }
+        return { sourceMin: rule[0], targetMax: rule[1], equal: rule[2] == null ? undefined : rule[2].map(String) }
+      })
     }
     let x
     try {
@@ -157,6 +167,27 @@ class AlertRouter {
     }
   }
 
+  /**
+   * Adds `cb` as a sink every default-routed notification reaches (what `onAlert` does); returns
+   * a function that unsubscribes it (true the first time).
+   */
+  addCallback(cb) {
+    if (typeof cb !== 'function') throw configError('TypeError', `AlertRouter.addCallback: ${describe(cb)} is not a function`, 'cb')
+    const taken = new Set(this.#native.sinkNames())
+    const base = cb.name || 'callback'
+    let name = base
+    for (let i = 2; taken.has(name); i++) name = `${base}#${i}`
+    this.#callbacks.set(name, cb)
+    this.#native.addCallback(name)
+    return () => this.removeSink(name)
+  }
+
+  /** Stops delivering to the sink called `name` (a notification's `sink`); false if there is none. */
+  removeSink(name) {
+    this.#callbacks.delete(name)
+    return this.#native.removeSink(String(name))
+  }
+
   install() {
     this.#native.install()
     installed = this
@@ -166,6 +197,11 @@ class AlertRouter {
   uninstall() {
     this.#native.uninstall()
     if (installed === this) installed = null
+  }
+
+  /** Whether watchers, switches and probes publish to this router now. */
+  get installed() {
+    return this.#native.installed()
   }
 
   /** Stops the drain timer (the router keeps its alerts). */
@@ -199,6 +235,11 @@ class AlertRouter {
     return this.#native.expireSilence(id)
   }
 
+  /** The active silences: { id, matchers, endsAt (ms), comment }. */
+  silences() {
+    return this.#native.silences().map((x) => ({ id: x.id, matchers: x.matchers, endsAt: x.endsAtMs, comment: x.comment }))
+  }
+
   /** Runs the timing rules now (on a ManualClock: at `atMs`); delivers and returns what was sent. */
   tick(options = {}) {
     const sent = this.#native.tick(options.atMs)
@@ -210,17 +251,24 @@ class AlertRouter {
     return this.#native.alerts()
   }
 
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this one. */
+  gauges() {
+    return this.#native.gauges()
+  }
+
   stats() {
     return { ...this.#native.stats(), callbackErrors: this.#errors }
   }
 }
 
-/** Sends every alert notification to `cb(notification)`; returns cb. */
+/**
+ * Sends every alert notification to `cb(notification)`, beside whatever is subscribed already
+ * (with no router installed, one is made with the defaults); returns a function that unsubscribes.
+ */
 function onAlert(cb) {
   if (typeof cb !== 'function') throw new TypeError(`onAlert: ${describe(cb)} is not a function`)
-  if (installed !== null) installed.close()
-  new AlertRouter({ sinks: [cb] })
-  return cb
+  const router = installed !== null && installed.installed ? installed : new AlertRouter()
+  return router.addCallback(cb)
 }
 
 /** The dead man's switch: no beat within `withinMs` → an alert; the next beat resolves it. */
@@ -267,6 +315,11 @@ class DeadMansSwitch {
     if (!this.#native.watchPolicy(nativePolicy)) throw configError('TypeError', `DeadMansSwitch: the policy already beats a switch`, 'heartbeat')
   }
 
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this one. */
+  gauges() {
+    return this.#native.gauges()
+  }
+
   stats() {
     return { name: this.name, firing: this.firing, beats: this.beats, timesFired: this.#native.timesFired, silentMs: this.#native.silentMs() }
   }
@@ -276,7 +329,8 @@ const PROBE_OPTIONS = ['expect', 'jitter', 'failuresToAlert', 'severity', 'deadm
 
 /**
  * Runs `fn(signal)` every `everyMs` (± jitter) on timers, never overlapping itself; aborted at
- * `timeoutMs`. Results are tagged synthetic (own metrics, never in SLOs), beat `deadman` on success
+ * `timeoutMs`. Everything `fn` calls is synthetic traffic (`inProbe()`, synthetic.js): kept out of
+ * SLOs, watcher baselines, policies' ferrule_calls_total and the GenAI metrics. Beats `deadman` on success
  * and raise a `probe.failed` alert after `failuresToAlert` consecutive failures.
  */
 class SyntheticProbe {
@@ -330,7 +384,8 @@ class SyntheticProbe {
     let result = 'ok'
     let error = ''
     try {
-      const run = Promise.resolve().then(() => this.#fn(ac.signal))
+      // Everything the probe calls is synthetic traffic (synthetic.js), through every await.
+      const run = runInProbe(() => Promise.resolve().then(() => this.#fn(ac.signal)))
       this.#inflight = run.then(
         () => {},
         () => {},
@@ -387,6 +442,11 @@ class SyntheticProbe {
 
   get running() {
     return this.#native.running
+  }
+
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this one. */
+  gauges() {
+    return this.#native.gauges()
   }
 
   stats() {

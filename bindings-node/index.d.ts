@@ -429,6 +429,8 @@ export interface LlmCallOptions {
   templateText?: string
   /** Rides as an exemplar on the duration bucket, never as a label. */
   traceId?: string
+  /** Made by a synthetic probe: counted in `ferrule_synthetic_calls_total`, not in the GenAI series. */
+  synthetic?: boolean
 }
 
 /** Records a finished GenAI call: duration and token histograms, cost and the prompt profile. Returns the cost in US dollars (0 for a model without a price). */
@@ -653,6 +655,8 @@ export interface AnomalyDetectorStats {
   nonFinite: number
   bytesPerSeries: number
   listenerErrors: number
+  /** Values observed inside a synthetic probe, kept out of the baseline. */
+  syntheticExcluded: number
 }
 
 export class AnomalyDetector {
@@ -663,6 +667,8 @@ export class AnomalyDetector {
   off(event: 'event', listener: WatchEventListener): this
   series(): AnomalySeriesStats[]
   stats(): AnomalyDetectorStats
+  /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
+  gauges(): Array<[string, Record<string, string>, number]>
 }
 
 export interface DriftDetectorOptions {
@@ -703,6 +709,8 @@ export interface DriftDetectorStats {
   maxMemoryBytes: number
   embedderErrors: number
   listenerErrors: number
+  /** Values observed inside a synthetic probe, kept out of the baseline. */
+  syntheticExcluded: number
 }
 
 export class DriftDetector {
@@ -714,6 +722,8 @@ export class DriftDetector {
   on(event: 'event', listener: WatchEventListener): this
   off(event: 'event', listener: WatchEventListener): this
   stats(): DriftDetectorStats
+  /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
+  gauges(): Array<[string, Record<string, string>, number]>
 }
 
 export interface ErrorPredictorOptions {
@@ -744,6 +754,8 @@ export interface ErrorPredictorStats {
   warnings: number
   features: Record<string, number>
   listenerErrors: number
+  /** Values observed inside a synthetic probe, kept out of the baseline. */
+  syntheticExcluded: number
 }
 
 export class ErrorPredictor {
@@ -762,6 +774,8 @@ export class ErrorPredictor {
   on(event: 'event', listener: WatchEventListener): this
   off(event: 'event', listener: WatchEventListener): this
   stats(): ErrorPredictorStats
+  /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
+  gauges(): Array<[string, Record<string, string>, number]>
 }
 
 // -- retry, timeouts, fallback: the composed policy (issue 3) -------------------------------------
@@ -1620,6 +1634,10 @@ export interface AlertRouterOptions {
   maxAlerts?: number
   webhookRetries?: number
   webhookBackoffMs?: number
+  /** One delivery attempt's bound (default 5000). */
+  webhookTimeoutMs?: number
+  /** `[sourceMin, targetMax, equalLabels or null]` rules replacing the default (a firing critical inhibits warnings and infos of its group). */
+  inhibit?: Array<[AlertSeverity, AlertSeverity, string[] | null]>
   /** Default true: watchers, switches and probes publish to this router. */
   install?: boolean
   clock?: ManualClock
@@ -1660,14 +1678,27 @@ export class AlertRouter {
   ack(fingerprint: string): boolean
   silence(matchers: Record<string, string>, durationMs: number, comment?: string, options?: { atMs?: number }): number
   expireSilence(id: number): boolean
+  /** The active silences. */
+  silences(): Array<{ id: number; matchers: Record<string, string>; endsAt: number; comment: string }>
   /** Runs the timing rules now (the core runtime does it every 100 ms on the system clock). */
   tick(options?: { atMs?: number }): AlertNotification[]
   alerts(): AlertInfo[]
   stats(): AlertRouterStats
+  /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
+  gauges(): Array<[string, Record<string, string>, number]>
+  /** Adds `cb` as a sink of every default-routed notification; returns a function that unsubscribes it. */
+  addCallback(cb: AlertCallback): () => boolean
+  /** Stops delivering to the sink called `name`; false if there is none. */
+  removeSink(name: string): boolean
+  /** Whether watchers, switches and probes publish to this router now. */
+  readonly installed: boolean
 }
 
-/** Sends every alert notification to `cb`; returns it. */
-export function onAlert(cb: AlertCallback): AlertCallback
+/** Sends every alert notification to `cb`, beside what is subscribed already; returns a function that unsubscribes it. */
+export function onAlert(cb: AlertCallback): () => boolean
+
+/** True inside a synthetic probe's function: its calls are synthetic traffic (kept out of SLOs and user metrics). */
+export function inProbe(): boolean
 
 /** No beat within `withinMs` → an alert fires; the next beat resolves it. */
 export class DeadMansSwitch {
@@ -1681,6 +1712,8 @@ export class DeadMansSwitch {
   /** @internal used by `new Policy({ heartbeat })`. */
   watchNative(nativePolicy: unknown): void
   stats(): { name: string; firing: boolean; beats: number; timesFired: number; silentMs: number }
+  /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
+  gauges(): Array<[string, Record<string, string>, number]>
 }
 
 export interface SyntheticProbeOptions {
@@ -1718,4 +1751,6 @@ export class SyntheticProbe {
   stop(): void
   readonly running: boolean
   stats(): SyntheticProbeStats
+  /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
+  gauges(): Array<[string, Record<string, string>, number]>
 }

@@ -77,3 +77,4 @@ module.exports.DeadMansSwitch = alerting.DeadMansSwitch
 module.exports.SyntheticProbe = alerting.SyntheticProbe
 module.exports.Webhook = alerting.Webhook
 module.exports.onAlert = alerting.onAlert
+module.exports.inProbe = require('./synthetic.js').inProbe

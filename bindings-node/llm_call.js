@@ -9,6 +9,7 @@ const { recordLlmCall } = require('./profile.js')
 const { inferenceLog } = require('./inference_log.js')
 const telemetry = require('./telemetry.js')
 const { CircuitOpenError, RateLimitedError, TimeoutError } = require('./errors.js')
+const { inProbe } = require('./synthetic.js')
 
 /** The inference log's outcome for a call, as in Python. */
 function outcomeOf(error, fellBack) {
@@ -55,7 +56,10 @@ function recordCall(operation, model, durationMs, usage, error, firstTokenMs, sp
   const errorType = error === undefined ? undefined : (error && error.constructor && error.constructor.name) || 'Error'
   const priced = x.responseModel || model
   const traceId = span ? span.traceId : undefined
-  const costUsd = recordLlmCall({ model: priced, durationMs, inputTokens, outputTokens, operation, errorType, traceId })
+  // A synthetic probe's call (issue 11) is counted apart: not in the GenAI metrics, the cost
+  // counter, the prompt profile or the inference log, but in ferrule_synthetic_calls_total.
+  const synthetic = inProbe()
+  const costUsd = recordLlmCall({ model: priced, durationMs, inputTokens, outputTokens, operation, errorType, traceId, synthetic })
   if (span && !span.ended) {
     span.setUsage({ inputTokens, outputTokens })
     if (x.responseModel) span.setAttribute('gen_ai.response.model', x.responseModel)
@@ -65,7 +69,7 @@ function recordCall(operation, model, durationMs, usage, error, firstTokenMs, sp
     if (error !== undefined) span.recordError(error)
     span.end()
   }
-  if (inferenceLog.isOpen) {
+  if (inferenceLog.isOpen && !synthetic) {
     logRecord(span, {
       model: priced, provider: x.provider || 'openai', outcome: outcomeOf(error, x.fellBack === true), parameters: x.parameters,
       input: x.content ? x.content[0] : undefined, output: x.content ? x.content[1] : undefined,

@@ -10,7 +10,14 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeAlertRouter {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   install(): void
+  /** Adds a callback sink (a queue the host drains) that every default-routed notification reaches. */
+  addCallback(name: string): void
+  /** Removes the sink named `name`; false if there is none. */
+  removeSink(name: string): boolean
+  sinkNames(): Array<string>
   uninstall(): void
   installed(): boolean
   /** Returns the fingerprint; `None` and a message for a bad severity. */
@@ -19,6 +26,7 @@ export declare class NativeAlertRouter {
   ack(fingerprint: string): boolean
   silence(matchers: Record<string, string>, durationMs: number, comment?: string | undefined | null, atMs?: number | undefined | null): number | ConfigError
   expireSilence(id: number): boolean
+  silences(): Array<SilenceObject>
   /**
    * Runs the timing rules (the runtime does it every 100 ms on the system clock); the host
    * then drains the callback queues.
@@ -31,6 +39,8 @@ export declare class NativeAlertRouter {
 }
 
 export declare class NativeAnomaly {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   observe(value: number, model: string, template: string, atMs?: number | undefined | null): Array<WatchEventObject> | null
   series(): Array<SeriesStats>
   stats(): AnomalyStats
@@ -94,6 +104,8 @@ export declare class NativeDeadLetterQueue {
 }
 
 export declare class NativeDeadMansSwitch {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   /** True when this beat resolved a firing switch. */
   beat(atMs?: number | undefined | null): boolean
   check(atMs?: number | undefined | null): Array<WatchEventObject>
@@ -106,6 +118,8 @@ export declare class NativeDeadMansSwitch {
 }
 
 export declare class NativeDrift {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   observeText(text: string, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   observeVector(vector: Array<number>, length: number, tokens?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   accept(atMs?: number | undefined | null): Array<WatchEventObject> | null
@@ -268,6 +282,8 @@ export declare class NativePolicy {
 }
 
 export declare class NativePredictor {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   observe(outcome: string, latencyMs: number, ratelimitRemaining?: number | undefined | null, ratelimitLimit?: number | undefined | null, atMs?: number | undefined | null): Array<WatchEventObject> | undefined | null | ConfigError
   tick(atMs?: number | undefined | null): Array<WatchEventObject> | null
   probability(): number | null
@@ -338,6 +354,8 @@ export declare class NativeRouter {
 }
 
 export declare class NativeSlo {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   record(ok: boolean, latencyMs: number, synthetic: boolean, atMs?: number | undefined | null): Array<WatchEventObject> | null
   evaluate(atMs?: number | undefined | null): Array<WatchEventObject> | null
   burnRate(windowMs: number, atMs?: number | undefined | null): number | ConfigError
@@ -367,6 +385,8 @@ export declare class NativeSpan {
 }
 
 export declare class NativeSyntheticProbe {
+  /** What a scrape shows for this watcher: `[name, labels, value]` rows. */
+  gauges(): Array<GaugeRow>
   dueInMs(atMs?: number | undefined | null): number
   tryStart(atMs?: number | undefined | null): boolean
   /** `result`: `ok`, `failed` or `timeout`. */
@@ -708,6 +728,12 @@ export interface InferenceRecordInput {
   userId?: string
 }
 
+export interface InhibitSpec {
+  sourceMin: string
+  targetMax: string
+  equal?: Array<string>
+}
+
 export interface JsonValidatorOptions {
   repair?: boolean
   maxInputBytes?: number
@@ -726,6 +752,8 @@ export interface LlmCallOptions {
   template?: string
   templateText?: string
   traceId?: string
+  /** Made inside a synthetic probe (issue 11): counted apart from the user's GenAI series. */
+  synthetic?: boolean
 }
 
 /** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0. */
@@ -807,6 +835,8 @@ export interface PolicyOptions {
   seed?: number
   timeoutMs?: number
   totalTimeoutMs?: number
+  /** The synthetic twin of a policy (issue 11): a probe's calls, exported as synthetic traffic. */
+  synthetic?: boolean
 }
 
 /** The pipeline's counters, as `f64` (exact below 2^53). */
@@ -1066,6 +1096,12 @@ export interface RouterOptions {
   maxAlerts?: number
   webhookRetries?: number
   webhookBackoffMs?: number
+  webhookTimeoutMs?: number
+  /**
+   * `[sourceMin, targetMax, equalLabels | null]` rules; absent: a firing critical inhibits
+   * warnings and infos of its group.
+   */
+  inhibit?: Array<InhibitSpec>
 }
 
 export interface RouterStatsInfo {
@@ -1129,6 +1165,13 @@ export declare function serveMetrics(port: number, host: string): NativeMetricsS
 
 /** Sets a model's price in US dollars per million input and output tokens. */
 export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
+
+export interface SilenceObject {
+  id: number
+  matchers: Record<string, string>
+  endsAtMs: number
+  comment: string
+}
 
 export interface SinkSpec {
   name: string

@@ -23,6 +23,10 @@ function currentTraceId() {
   return tp ? tp.split('-')[1] || null : null
 }
 const { POLICY_SPANS, TRACED_CALL, tracedCall, fallbackSpan, endWith, runWithSpan } = require('./policy_spans.js')
+const { inProbe, state: SYNTHETIC } = require('./synthetic.js')
+
+// Marks the synthetic twin a policy builds for a probe's calls (a symbol: never a user option).
+const SYNTHETIC_TWIN = Symbol('ferrule.syntheticTwin')
 
 // NativePolicy.decide's give-up codes (see src/policy.rs).
 const REASONS = {
@@ -205,6 +209,8 @@ class Policy {
   #startOut = new Float64Array(1)
   #breakerInternals
   #firstBudget
+  #options
+  #twin = null
 
   /** @param {object} [options] see index.d.ts */
   constructor(options) {
@@ -250,6 +256,13 @@ class Policy {
     o.timeoutMs = number(C, 'timeoutMs', options.timeoutMs)
     o.totalTimeoutMs = number(C, 'totalTimeoutMs', options.totalTimeoutMs)
     if (options.name !== undefined) o.name = String(options.name)
+    // A synthetic probe's calls go through a twin made from the same options (same breaker,
+    // limiter and rules; counted as synthetic traffic, beating no switch), built on first use.
+    this.#options = options
+    if (options[SYNTHETIC_TWIN] === true) {
+      o.synthetic = true
+      this.#twin = this
+    }
     let clock
     if (options.clock !== undefined && options.clock !== null) {
       if (!(options.clock instanceof ManualClock)) throw configError('TypeError', `Policy: clock=${describe(options.clock)} must be a ManualClock`, 'clock')
@@ -335,11 +348,13 @@ class Policy {
     let wrapped
     if (this.#limiter === undefined && this.#signal === undefined && (this.#bounded || this.#breaker !== undefined)) {
       wrapped = function (...args) {
+        if (SYNTHETIC.active !== 0 && inProbe()) return policy.#synthetic(fn, args, undefined)
         if (POLICY_SPANS.on) return policy[TRACED_CALL](fn, args, undefined)
         return policy.#guarded(fn, args)
       }
     } else if (this.#bounded || this.#breaker !== undefined || this.#limiter !== undefined || this.#signal !== undefined) {
       wrapped = function (...args) {
+        if (SYNTHETIC.active !== 0 && inProbe()) return policy.#synthetic(fn, args, undefined)
         if (POLICY_SPANS.on) return policy[TRACED_CALL](fn, args, undefined)
         return policy.#call(fn, args, undefined)
       }
@@ -357,6 +372,7 @@ class Policy {
             }
           : undefined
       wrapped = function (...args) {
+        if (SYNTHETIC.active !== 0 && inProbe()) return policy.#synthetic(fn, args, undefined)
         if (POLICY_SPANS.on) return policy[TRACED_CALL](fn, args, undefined)
         if (ok === undefined) return policy.#call(fn, args, undefined)
         const start = begin()
@@ -380,8 +396,23 @@ class Policy {
     const signal = options === undefined ? undefined : options.signal
     const args = options === undefined || options.args === undefined ? [] : options.args
     const f = this.#chaos === undefined ? fn : this.#chaos.wrap(fn, this.#sleep)
+    if (SYNTHETIC.active !== 0 && inProbe()) return this.#synthetic(f, args, signal)
     if (POLICY_SPANS.on) return this[TRACED_CALL](f, args, signal)
     return this.#call(f, args, signal)
+  }
+
+  /** The synthetic twin (issue 11): a probe's calls, counted apart from the user's series. */
+  #syntheticTwin() {
+    // Same breaker, limiter and rules; no heartbeat and no dead-letter queue (a probe reports its
+    // own failures).
+    if (this.#twin === null) this.#twin = new Policy({ ...this.#options, heartbeat: undefined, deadLetter: undefined, [SYNTHETIC_TWIN]: true })
+    return this.#twin
+  }
+
+  #synthetic(fn, args, signal) {
+    const twin = this.#syntheticTwin()
+    if (POLICY_SPANS.on) return twin[TRACED_CALL](fn, args, signal)
+    return twin.#call(fn, args, signal)
   }
 
   /**
@@ -389,6 +420,7 @@ class Policy {
    * a call span an integration opened itself. Not part of the public API (a symbol-named method).
    */
   [TRACED_CALL](fn, args, signal, opts) {
+    if (SYNTHETIC.active !== 0 && this.#twin !== this && inProbe()) return this.#syntheticTwin()[TRACED_CALL](fn, args, signal, opts)
     if (opts !== undefined && opts.chaos && this.#chaos !== undefined) fn = this.#chaos.wrap(fn, this.#sleep)
     return tracedCall(this.#name, (attempt) => this.#call(attempt, args, signal), fn, opts)
   }

@@ -17,6 +17,7 @@ const CALL_OPTIONS = [
   'template',
   'templateText',
   'traceId',
+  'synthetic',
 ]
 const STRINGS = ['model', 'operation', 'provider', 'errorType', 'template', 'templateText', 'traceId']
 const NUMBERS = ['durationMs', 'inputTokens', 'outputTokens']
@@ -59,6 +60,9 @@ function recordLlmCall(options) {
     if (options[k] !== undefined && options[k] !== null && typeof options[k] !== 'number') {
       throw configError('TypeError', `recordLlmCall: ${k} must be a number; got ${describe(options[k])}`, k)
     }
+  }
+  if (options.synthetic !== undefined && typeof options.synthetic !== 'boolean') {
+    throw configError('TypeError', `recordLlmCall: synthetic must be a boolean; got ${describe(options.synthetic)}`, 'synthetic')
   }
   const r = call(() => native.recordLlmCall(options))
   if (refused(r)) throw configError(r.kind, r.message, r.param)

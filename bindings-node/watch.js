@@ -7,6 +7,7 @@
 const native = require('./native.js')
 const { configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
+const { inProbe } = require('./synthetic.js')
 
 function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v)
@@ -169,7 +170,9 @@ class SLO {
 
   /** Counts one finished call (`synthetic` probes are excluded); returns the events it caused. */
   record(ok, latencyMs = NaN, synthetic = false, atMs) {
-    return this.#listeners.dispatch(this.#native.record(ok === true, latencyMs, synthetic === true, checkAt('SLO.record', atMs)))
+    // Calls made inside a synthetic probe are synthetic whatever the caller said (as in Python).
+    const syn = synthetic === true || inProbe()
+    return this.#listeners.dispatch(this.#native.record(ok === true, latencyMs, syn, checkAt('SLO.record', atMs)))
   }
 
   evaluate(atMs) {
@@ -198,16 +201,9 @@ class SLO {
     return this.#listeners.name
   }
 
-  /** [name, labels, value] rows in Prometheus naming (also scraped from the registry). */
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this watcher. */
   gauges() {
-    const s = this.#native.stats()
-    const base = { slo: s.name }
-    return [
-      ['ferrule_slo_budget_remaining_ratio', base, s.budgetRemaining],
-      ['ferrule_slo_calls_total', base, s.total],
-      ['ferrule_slo_bad_calls_total', base, s.bad],
-      ...s.rules.map((r) => ['ferrule_slo_burn_rate', { ...base, window: r.window }, r.longBurnRate]),
-    ]
+    return this.#native.gauges()
   }
 
   stats() {
@@ -239,6 +235,7 @@ const ANOMALY_OPTIONS = {
 /** Streaming anomaly detection (EWMA chart or median/MAD) on one metric, per (model, template). */
 class AnomalyDetector {
   #native
+  #syntheticExcluded = 0
   #listeners
 
   constructor(name, metric, options) {
@@ -253,6 +250,11 @@ class AnomalyDetector {
 
   /** Scores one value of the (model, template) series; returns the events it caused. */
   observe(value, { model = '', template = '', atMs } = {}) {
+    if (inProbe()) {
+      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      this.#syntheticExcluded++
+      return []
+    }
     return this.#listeners.dispatch(this.#native.observe(value, String(model), String(template), checkAt('AnomalyDetector.observe', atMs)))
   }
 
@@ -274,8 +276,13 @@ class AnomalyDetector {
     return this.#native.series()
   }
 
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this watcher. */
+  gauges() {
+    return this.#native.gauges()
+  }
+
   stats() {
-    return { ...this.#native.stats(), listenerErrors: this.#listeners.errors }
+    return { ...this.#native.stats(), listenerErrors: this.#listeners.errors, syntheticExcluded: this.#syntheticExcluded }
   }
 }
 
@@ -305,6 +312,7 @@ const DRIFT_OPTIONS = {
  */
 class DriftDetector {
   #native
+  #syntheticExcluded = 0
   #listeners
   #embedder
   #embedderErrors = 0
@@ -321,6 +329,11 @@ class DriftDetector {
 
   /** Observes one output text. */
   observe(text, { tokens, atMs } = {}) {
+    if (inProbe()) {
+      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      this.#syntheticExcluded++
+      return []
+    }
     const at = checkAt('DriftDetector.observe', atMs)
     if (this.#embedder === undefined) {
       return this.#listeners.dispatch(create(() => this.#native.observeText(String(text), tokens, at)))
@@ -342,6 +355,11 @@ class DriftDetector {
 
   /** Observes an output already embedded; every vector must have the first one's dimension. */
   observeVector(vector, { length = NaN, tokens, atMs } = {}) {
+    if (inProbe()) {
+      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      this.#syntheticExcluded++
+      return []
+    }
     return this.#listeners.dispatch(
       create(() => this.#native.observeVector(Array.from(vector, Number), length, tokens, checkAt('DriftDetector.observeVector', atMs))),
     )
@@ -366,8 +384,13 @@ class DriftDetector {
     return this.#listeners.name
   }
 
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this watcher. */
+  gauges() {
+    return this.#native.gauges()
+  }
+
   stats() {
-    return { ...this.#native.stats(), embedderErrors: this.#embedderErrors, listenerErrors: this.#listeners.errors }
+    return { ...this.#native.stats(), embedderErrors: this.#embedderErrors, listenerErrors: this.#listeners.errors, syntheticExcluded: this.#syntheticExcluded }
   }
 }
 
@@ -406,6 +429,7 @@ function header(headers, prefix) {
  */
 class ErrorPredictor {
   #native
+  #syntheticExcluded = 0
   #listeners
 
   constructor(name, options) {
@@ -423,6 +447,11 @@ class ErrorPredictor {
    * (`x-ratelimit-remaining-*`, `x-ratelimit-limit-*`).
    */
   observe(outcome = 'ok', latencyMs = NaN, { ratelimitRemaining, ratelimitLimit, headers, atMs } = {}) {
+    if (inProbe()) {
+      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      this.#syntheticExcluded++
+      return []
+    }
     if (headers !== undefined && ratelimitRemaining === undefined) {
       ratelimitRemaining = header(headers, 'x-ratelimit-remaining')
       ratelimitLimit = header(headers, 'x-ratelimit-limit')
@@ -462,8 +491,13 @@ class ErrorPredictor {
     return this.#listeners.name
   }
 
+  /** [name, labels, value] rows: exactly what a metrics scrape shows for this watcher. */
+  gauges() {
+    return this.#native.gauges()
+  }
+
   stats() {
-    return { ...this.#native.stats(), listenerErrors: this.#listeners.errors }
+    return { ...this.#native.stats(), listenerErrors: this.#listeners.errors, syntheticExcluded: this.#syntheticExcluded }
   }
 }
 

@@ -311,3 +311,128 @@ def test_webhook_sink_retries_after_a_500() -> None:
         assert seen[1]["name"] == "Quota" and seen[1]["status"] == "firing"
     finally:
         srv.shutdown()
+
+
+def test_on_alert_adds_beside_other_subscribers_and_unsubscribes() -> None:
+    clock = ManualClock()
+    r = AlertRouter(group_wait_seconds=0, clock=clock)
+    first: List[Dict[str, Any]] = []
+    second: List[Dict[str, Any]] = []
+    sub1 = ferrule.on_alert(first.append)
+    sub2 = ferrule.on_alert(second.append)
+    assert installed_router() is r, "on_alert adds to the installed router, never replaces it"
+    assert sub1.sink != sub2.sink, "two callbacks with one name get two sinks"
+    t0 = clock.now()
+    r.fire("Down", "critical", {"model": "a"}, at=t0)
+    r.tick(at=t0 + 1)
+    assert len(first) == 1 and len(second) == 1
+    assert first[0]["sink"] == sub1.sink
+    assert sub1.unsubscribe() is True
+    assert sub1.unsubscribe() is False, "the second unsubscribe finds nothing"
+    r.fire("Slow", "critical", {"model": "b"}, at=t0 + 2)  # a new group: no group_interval wait
+    r.tick(at=t0 + 3)
+    assert len(first) == 1 and len(second) == 2
+    sub1({"name": "direct"})  # the handle still calls the callback, as a decorator leaves it
+    assert first[-1] == {"name": "direct"}
+
+
+def test_alert_storm_from_python_is_a_handful_per_sink_plus_a_digest() -> None:
+    # 10,000 raw anomaly events in one minute over 300 series, some resolving again at once.
+    clock = ManualClock()
+    chat: List[Dict[str, Any]] = []
+    pager: List[Dict[str, Any]] = []
+    r = AlertRouter(
+        routes=[{"name": "anomalies", "sinks": [chat.append, pager.append], "group_by": ["alertname", "series"]}],
+        install=False,
+        clock=clock,
+    )
+    t0 = clock.now()
+    for i in range(10_000):
+        at = t0 + i * 60 / 10_000
+        series = str(i * 7919 % 300)
+        fp = r.fire("anomaly.ewma", "warning", {"series": series}, f"latency z=5 on series {series}", at=at)
+        if i % 7 == 6:
+            r.resolve(fp, at=at)
+        if i % 100 == 0:
+            r.tick(at=at)
+    for t in range(60, 3601, 10):
+        r.tick(at=t0 + t)
+    for got in (chat, pager):
+        normal = [n for n in got if n["kind"] != "digest"]
+        held = sum(n["held"] for n in got if n["kind"] == "digest")
+        # Defaults: 5 notifications per sink per 15 minutes, then a digest per window.
+        assert len(normal) <= 5 * 4, len(normal)
+        assert len(got) <= 5 * 4 + 4, len(got)
+        assert held > 250, f"the digest counts the rest ({held})"
+    s = r.stats()
+    assert s["alerts_fired"] >= 300 and s["held_by_cap"] > 250
+
+
+def test_every_alerting_object_reports_what_a_scrape_shows() -> None:
+    clock = ManualClock()
+    r = AlertRouter(routes=[{"name": "gauges-router"}], install=False, clock=clock)
+    sw = DeadMansSwitch("gauges-switch", within_seconds=60, clock=clock)
+    rows = {(n, tuple(sorted(lab.items()))) for n, lab, _ in r.gauges()}
+    assert ("ferrule_alerts_active", (("router", "gauges-router"),)) in rows
+    assert ("ferrule_alert_notifications_total", (("router", "gauges-router"),)) in rows
+    sw_rows = {n: v for n, _, v in sw.gauges()}
+    assert sw_rows["ferrule_deadman_firing"] == 0.0
+    text = ferrule.metrics_text()
+    assert 'ferrule_deadman_firing{switch="gauges-switch"} 0' in text
+    drift = ferrule.DriftDetector("gauges-drift", clock=clock)
+    assert [n for n, _, _ in drift.gauges()] == ["ferrule_drift_firing"]
+
+
+def test_real_alertmanager_receives_and_resolves_an_alert_from_python() -> None:
+    import os
+
+    from alertmanager_server import AlertmanagerServer, binary
+
+    exe = binary()
+    if exe is None:
+        assert not os.environ.get("CI"), "prometheus-alertmanager is not installed: `make tools-apt` installs it"
+        pytest.skip("prometheus-alertmanager not installed (make tools-apt)")
+    am = AlertmanagerServer(exe)
+    try:
+        clock = ManualClock()
+        sink = ferrule.Alertmanager(am.url)
+        r = AlertRouter(sinks=[sink], install=False, clock=clock)
+        t0 = clock.now()
+        fp = r.fire("FerrulePyProviderDown", "page", {"model": "gpt-py"}, "every call failed for 5 minutes", at=t0)
+        assert len(r.tick(at=t0 + 30)) == 1
+        assert r.flush(10)
+        ours = [a for a in am.alerts() if a["labels"]["alertname"] == "FerrulePyProviderDown"]
+        assert len(ours) == 1
+        assert ours[0]["labels"]["severity"] == "page" and ours[0]["labels"]["model"] == "gpt-py"
+        assert ours[0]["annotations"]["summary"] == "every call failed for 5 minutes"
+        assert ours[0]["status"]["state"] == "active"
+        # Resolve from Python: the router sends endsAt and Alertmanager stops listing it.
+        assert r.resolve(fp, at=t0 + 100)
+        assert len(r.tick(at=t0 + 330)) == 1
+        assert r.flush(10)
+        assert r.stats()["webhooks"][sink.name]["delivered"] == 2
+        wait_for(lambda: not [a for a in am.alerts() if a["labels"]["alertname"] == "FerrulePyProviderDown"])
+    finally:
+        am.stop()
+
+
+def test_inhibition_and_repeat_on_a_manual_clock_with_custom_rules() -> None:
+    clock = ManualClock()
+    got: List[Dict[str, Any]] = []
+    # A firing critical silences warnings of the same model (the default compares the group labels).
+    r = AlertRouter(routes=[{"sinks": [got.append], "group_by": ["alertname", "model"]}],
+                    inhibit=[("critical", "warning", ["model"])], repeat_interval_seconds=3600, install=False, clock=clock)
+    t0 = clock.now()
+    r.fire("Slow", "warning", {"model": "a"}, at=t0)
+    r.fire("Down", "critical", {"model": "a"}, at=t0)
+    assert [n["name"] for n in r.tick(at=t0 + 30)] == ["Down"], "the firing critical inhibits the warning of its model"
+    assert r.stats()["inhibited"] == 1
+    assert r.tick(at=t0 + 3000) == []
+    assert [(n["name"], n["kind"]) for n in r.tick(at=t0 + 30 + 3600)] == [("Down", "repeat")]
+    # inhibit=[] turns inhibition off.
+    r2 = AlertRouter(routes=[{"sinks": [got.append], "group_by": ["alertname", "model"]}], inhibit=[], install=False, clock=clock)
+    r2.fire("Slow", "warning", {"model": "a"}, at=t0)
+    r2.fire("Down", "critical", {"model": "a"}, at=t0)
+    assert sorted(n["name"] for n in r2.tick(at=t0 + 30)) == ["Down", "Slow"]
+    with pytest.raises(ferrule.ConfigError, match="inhibit"):
+        AlertRouter(inhibit=[("loud", "warning", None)], install=False)

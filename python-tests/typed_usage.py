@@ -199,3 +199,13 @@ def use_dead_letter(tmp: str) -> None:
     ok: int = report.succeeded
     purged: int = dlq.purge()
     del policy, depth, first_errors, ok, purged
+
+
+# ---- alerting (issue 11): on_alert adds and unsubscribes; every watcher has gauges() -------------
+def _alert_usage() -> None:
+    sub: ferrule.AlertSubscription = ferrule.on_alert(lambda n: print(n["name"], n["status"]))
+    done: bool = sub.unsubscribe()
+    synthetic: bool = ferrule.in_probe()
+    rows = ferrule.DeadMansSwitch("typed-switch", within_seconds=60).gauges()
+    name, labels, value = rows[0]
+    print(done, synthetic, name, labels.get("switch"), value + 1.0)

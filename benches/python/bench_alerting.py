@@ -4,10 +4,12 @@ by side; the peer for "beat on success" is a hand-written ``time.monotonic()`` s
 
 from __future__ import annotations
 
+import contextvars
 import time
 
 import ferrule
-from timing import ns_per_call
+from ferrule.watch import synthetic as synthetic_marker
+from timing import bare, ns_per_call, table
 
 
 def main() -> None:
@@ -30,6 +32,33 @@ def main() -> None:
     for name, ns in rows:
         print(f"  {name:45s} {ns:8.1f} ns")
     print(f"  heartbeat overhead per policy call: {rows[3][1] - rows[2][1]:+.1f} ns")
+    synthetic_rows()
+
+
+def synthetic_rows() -> None:
+    """What the synthetic mark (issue 11) costs a decorated policy call: with no probe running (one
+    global read), while a probe runs elsewhere (the context variable is read too), and inside the
+    probe (the call goes through the policy's synthetic twin)."""
+    policy = ferrule.Policy(name="bench-synthetic")
+
+    @policy
+    def call() -> int:
+        return 1
+
+    @bare
+    def floor() -> int:
+        return 1
+
+    rows = [("pass-through decorator (floor)", ns_per_call(floor)), ("@Policy, no probe running", ns_per_call(call))]
+    token = synthetic_marker.enter()  # a probe is running: this context is inside it
+    try:
+        rows.append(("@Policy, inside a probe (twin)", ns_per_call(call)))
+        outside = contextvars.Context()  # a user's context while the probe runs
+        rows.append(("@Policy, a probe runs elsewhere", ns_per_call(lambda: outside.run(call))))
+        rows.append(("Context.run alone (the row above's harness)", ns_per_call(lambda: outside.run(floor))))
+    finally:
+        synthetic_marker.leave(token)
+    table("synthetic mark on a decorated policy call", rows, against="pass-through decorator (floor)")
 
 
 if __name__ == "__main__":

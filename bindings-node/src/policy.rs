@@ -40,6 +40,8 @@ pub struct PolicyOptions {
     pub seed: Option<f64>,
     pub timeout_ms: Option<f64>,
     pub total_timeout_ms: Option<f64>,
+    /// The synthetic twin of a policy (issue 11): a probe's calls, exported as synthetic traffic.
+    pub synthetic: Option<bool>,
 }
 
 impl PolicyOptions {
@@ -214,8 +216,18 @@ pub fn create_policy(
         .and_then(|c| Pipeline::new(c, None, clock))
     {
         Ok(inner) => {
-            let inner = Arc::new(inner);
-            ferrule_core::telemetry::collector::export(&inner);
+            let synthetic = options.synthetic == Some(true);
+            let inner = Arc::new(if synthetic {
+                inner.into_synthetic()
+            } else {
+                inner
+            });
+            if synthetic {
+                // Declares the synthetic families too.
+                ferrule_core::watch::gauges::export(&inner);
+            } else {
+                ferrule_core::telemetry::collector::export(&inner);
+            }
             Either::A(NativePolicy { inner })
         }
         Err(e) => Either::B(config_error(&e, &options.params())),

@@ -22,6 +22,8 @@ pub struct LlmCallOptions {
     pub template: Option<String>,
     pub template_text: Option<String>,
     pub trace_id: Option<String>,
+    /// Made inside a synthetic probe (issue 11): counted apart from the user's GenAI series.
+    pub synthetic: Option<bool>,
 }
 
 fn params(c: &LlmCallOptions) -> [NodeParam; 3] {
@@ -79,7 +81,7 @@ pub fn record_llm_call(call: LlmCallOptions) -> Either<f64, ConfigError> {
     };
     let key = (call.template.is_some() || call.template_text.is_some())
         .then(|| profile::template_key(call.template.as_deref(), call.template_text.as_deref()));
-    Either::A(builtin::llm_call(&LlmCall {
+    let c = LlmCall {
         operation: call.operation.as_deref().unwrap_or("chat"),
         provider: call.provider.as_deref().unwrap_or("openai"),
         model: &call.model,
@@ -89,7 +91,12 @@ pub fn record_llm_call(call: LlmCallOptions) -> Either<f64, ConfigError> {
         error_type: call.error_type.as_deref(),
         template: key.as_deref(),
         trace_id: call.trace_id.as_deref(),
-    }))
+    };
+    Either::A(if call.synthetic == Some(true) {
+        ferrule_core::watch::synthetic_traffic::llm_call(&c)
+    } else {
+        builtin::llm_call(&c)
+    })
 }
 
 /// Sets a model's price in US dollars per million input and output tokens.

@@ -130,7 +130,7 @@ impl PolicyCore {
 impl PolicyCore {
     #[new]
     #[pyo3(signature = (*, retry=None, breaker=None, timeout_seconds=None,
-        total_timeout_seconds=None, clock=None, name=None))]
+        total_timeout_seconds=None, clock=None, name=None, synthetic=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -140,6 +140,7 @@ impl PolicyCore {
         total_timeout_seconds: Option<f64>,
         clock: Option<PyRef<'_, ManualClock>>,
         name: Option<String>,
+        synthetic: bool,
     ) -> PyResult<Self> {
         let config = PipelineConfig {
             name: name.unwrap_or_default(),
@@ -151,8 +152,14 @@ impl PolicyCore {
             .as_ref()
             .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
         let shared = breaker.as_ref().map(|b| b.get().inner.clone());
-        let inner = Arc::new(Pipeline::new(config, shared, clock).map_err(|e| to_py(py, e))?);
-        ferrule_core::telemetry::collector::export(&inner);
+        let p = Pipeline::new(config, shared, clock).map_err(|e| to_py(py, e))?;
+        let inner = Arc::new(if synthetic { p.into_synthetic() } else { p });
+        if synthetic {
+            // Declares the synthetic families too (issue 11).
+            ferrule_core::watch::gauges::export(&inner);
+        } else {
+            ferrule_core::telemetry::collector::export(&inner);
+        }
         let first_budget = inner
             .first_attempt_budget()
             .map(|d| d.as_nanos().min(u64::MAX as u128) as u64);

@@ -21,7 +21,7 @@ fn tokens(py: Python<'_>, param: &'static str, v: Option<i64>) -> PyResult<Optio
 #[pyfunction]
 #[pyo3(signature = (*, model, duration_seconds, input_tokens=None, output_tokens=None,
     operation="chat", provider="openai", error_type=None, template=None, template_text=None,
-    trace_id=None))]
+    trace_id=None, synthetic=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn record_llm_call(
     py: Python<'_>,
@@ -35,6 +35,7 @@ pub fn record_llm_call(
     template: Option<&str>,
     template_text: Option<&str>,
     trace_id: Option<&str>,
+    synthetic: bool,
 ) -> PyResult<f64> {
     ferrule_core::error::check::finite_non_negative(
         "record_llm_call",
@@ -49,7 +50,7 @@ pub fn record_llm_call(
     let key = (template.is_some() || template_text.is_some())
         .then(|| profile::template_key(template, template_text));
     guard(py, || {
-        builtin::llm_call(&LlmCall {
+        let call = LlmCall {
             operation,
             provider,
             model,
@@ -59,7 +60,13 @@ pub fn record_llm_call(
             error_type,
             template: key.as_deref(),
             trace_id,
-        })
+        };
+        // A synthetic probe's call (issue 11) is counted apart from the user's GenAI series.
+        if synthetic {
+            ferrule_core::watch::synthetic_traffic::llm_call(&call)
+        } else {
+            builtin::llm_call(&call)
+        }
     })
 }
 

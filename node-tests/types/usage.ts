@@ -298,3 +298,13 @@ export async function validation(): Promise<void> {
   const sync = validated((s: string) => s, { repair: false })
   void value, person, first, text, n, (await result), sync('{}')
 }
+
+// ---- alerting (issue 11): onAlert adds and unsubscribes; every watcher has gauges() ------------
+import { onAlert, inProbe, SyntheticProbe, DeadMansSwitch } from 'ferrule'
+const unsubscribe: () => boolean = onAlert((n) => console.log(n.name, n.status))
+unsubscribe()
+const synthetic: boolean = inProbe()
+const switchRows: Array<[string, Record<string, string>, number]> = new DeadMansSwitch('types-switch', 60_000).gauges()
+const probe = new SyntheticProbe('types-probe', async () => 'ok', 60_000, 5_000, { start: false })
+const probeRows = probe.gauges()
+void [synthetic, switchRows, probeRows]

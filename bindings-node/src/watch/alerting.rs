@@ -10,7 +10,9 @@ use crate::policy::NativePolicy;
 use ferrule_core::watch::alert::Alert;
 use ferrule_core::watch::alert_log::LogSink;
 use ferrule_core::watch::alert_queue::QueueSink;
-use ferrule_core::watch::alert_router::{self, AlertRouter, Escalation, Route, RouterConfig};
+use ferrule_core::watch::alert_router::{
+    self, AlertRouter, Escalation, InhibitRule, Route, RouterConfig,
+};
 use ferrule_core::watch::alert_sink::AlertSink;
 use ferrule_core::watch::dead_mans_switch::DeadMansSwitch;
 use ferrule_core::watch::notification::{Kind, Notification};
@@ -156,6 +158,25 @@ pub struct RouterOptions {
     pub max_alerts: Option<f64>,
     pub webhook_retries: Option<f64>,
     pub webhook_backoff_ms: Option<f64>,
+    pub webhook_timeout_ms: Option<f64>,
+    /// `[sourceMin, targetMax, equalLabels | null]` rules; absent: a firing critical inhibits
+    /// warnings and infos of its group.
+    pub inhibit: Option<Vec<InhibitSpec>>,
+}
+
+#[napi(object)]
+pub struct InhibitSpec {
+    pub source_min: String,
+    pub target_max: String,
+    pub equal: Option<Vec<String>>,
+}
+
+#[napi(object)]
+pub struct SilenceObject {
+    pub id: f64,
+    pub matchers: HashMap<String, String>,
+    pub ends_at_ms: f64,
+    pub comment: String,
 }
 
 #[napi(object)]
@@ -181,7 +202,9 @@ pub struct RouterStatsObject {
 #[napi]
 pub struct NativeAlertRouter {
     inner: Arc<AlertRouter>,
-    queues: Vec<Arc<QueueSink>>,
+    // Callback queues: `onAlert` adds one after construction. A lock, off every call's path: touched
+    // by the drain timer and when a callback is added.
+    queues: std::sync::Mutex<Vec<Arc<QueueSink>>>,
     webhooks: Vec<Arc<WebhookSink>>,
     clock: ClockRef,
 }
@@ -208,6 +231,9 @@ pub fn create_alert_router(
                     .map_or(5, |r| r.clamp(0.0, 99.0) as u32 + 1);
                 if let Some(b) = options.webhook_backoff_ms {
                     c.backoff_initial = Duration::from_nanos(ms_to_nanos(b));
+                }
+                if let Some(t) = options.webhook_timeout_ms {
+                    c.timeout = Duration::from_nanos(ms_to_nanos(t));
                 }
                 c
             };
@@ -268,6 +294,18 @@ pub fn create_alert_router(
                 .map_or(d.max_alerts, |m| super::int(m) as usize),
             ..d
         };
+        if let Some(rules) = options.inhibit {
+            cfg.inhibit = rules
+                .into_iter()
+                .map(|r| {
+                    Ok(InhibitRule {
+                        source_min: Severity::parse_alert(C, "inhibit", &r.source_min)?,
+                        target_max: Severity::parse_alert(C, "inhibit", &r.target_max)?,
+                        equal: r.equal,
+                    })
+                })
+                .collect::<ferrule_core::Result<_>>()?;
+        }
         for r in routes {
             let mut route = Route::new(r.name);
             route.sinks = r.sinks;
@@ -301,7 +339,7 @@ pub fn create_alert_router(
             ferrule_core::watch::gauges::export(&inner);
             Either::A(NativeAlertRouter {
                 inner,
-                queues,
+                queues: std::sync::Mutex::new(queues),
                 webhooks,
                 clock,
             })
@@ -312,9 +350,37 @@ pub fn create_alert_router(
 
 #[napi]
 impl NativeAlertRouter {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     #[napi(catch_unwind)]
     pub fn install(&self) {
         alert_router::install(Some(self.inner.clone()));
+    }
+
+    /// Adds a callback sink (a queue the host drains) that every default-routed notification reaches.
+    #[napi(catch_unwind)]
+    pub fn add_callback(&self, name: String) {
+        let q = Arc::new(QueueSink::new(name, 10_000));
+        self.queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(q.clone());
+        self.inner.add_sink(q);
+    }
+
+    /// Removes the sink named `name`; false if there is none.
+    #[napi(catch_unwind)]
+    pub fn remove_sink(&self, name: String) -> bool {
+        self.inner.remove_sink(&name)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn sink_names(&self) -> Vec<String> {
+        self.inner.sink_names()
     }
 
     #[napi(catch_unwind)]
@@ -388,6 +454,21 @@ impl NativeAlertRouter {
         self.inner.expire_silence(id as u64)
     }
 
+    #[napi(catch_unwind)]
+    pub fn silences(&self) -> Vec<SilenceObject> {
+        let off = offset_ms(&self.clock, self.clock.now_nanos());
+        self.inner
+            .silences()
+            .into_iter()
+            .map(|s| SilenceObject {
+                id: s.id as f64,
+                matchers: s.matchers.into_iter().collect(),
+                ends_at_ms: s.ends_at as f64 / 1e6 + off,
+                comment: s.comment,
+            })
+            .collect()
+    }
+
     /// Runs the timing rules (the runtime does it every 100 ms on the system clock); the host
     /// then drains the callback queues.
     #[napi(catch_unwind)]
@@ -403,7 +484,12 @@ impl NativeAlertRouter {
     #[napi(catch_unwind)]
     pub fn drain(&self) -> Vec<NotificationObject> {
         let mut out = Vec::new();
-        for q in &self.queues {
+        let queues = self
+            .queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for q in &queues {
             for n in q.drain() {
                 out.push(notification_obj(&n, &self.clock));
             }
@@ -444,7 +530,13 @@ impl NativeAlertRouter {
             dropped_over_max: s.dropped_over_max as f64,
             sink_errors: s.sink_errors as f64,
             silences: s.silences as f64,
-            queue_dropped: self.queues.iter().map(|q| q.dropped()).sum::<u64>() as f64,
+            queue_dropped: self
+                .queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|q| q.dropped())
+                .sum::<u64>() as f64,
             webhook_delivered: d as f64,
             webhook_retries: r as f64,
             webhook_failed: f as f64,
@@ -479,6 +571,12 @@ pub fn create_dead_mans_switch(
 
 #[napi]
 impl NativeDeadMansSwitch {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     /// True when this beat resolved a firing switch.
     #[napi(catch_unwind)]
     pub fn beat(&self, at_ms: Option<f64>) -> bool {
@@ -585,6 +683,12 @@ pub fn create_synthetic_probe(
 
 #[napi]
 impl NativeSyntheticProbe {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     #[napi(catch_unwind)]
     pub fn due_in_ms(&self, at_ms: Option<f64>) -> f64 {
         self.inner.due_in_at(at_nanos(&self.clock, at_ms)) as f64 / 1e6

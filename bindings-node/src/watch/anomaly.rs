@@ -187,6 +187,12 @@ pub fn create_anomaly(
 
 #[napi]
 impl NativeAnomaly {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     #[napi(catch_unwind)]
     pub fn observe(
         &self,

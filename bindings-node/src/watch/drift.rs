@@ -129,6 +129,12 @@ pub fn create_drift(
 
 #[napi]
 impl NativeDrift {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     #[napi(catch_unwind)]
     pub fn observe_text(
         &self,

@@ -6,6 +6,7 @@ pub mod alerting;
 pub mod anomaly;
 pub mod drift;
 pub mod event;
+pub mod gauge_rows;
 pub mod predictor;
 pub mod slo;
 

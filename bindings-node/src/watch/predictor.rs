@@ -140,6 +140,12 @@ pub fn create_predictor(
 
 #[napi]
 impl NativePredictor {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     #[napi(catch_unwind)]
     pub fn observe(
         &self,

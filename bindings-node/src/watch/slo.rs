@@ -193,6 +193,12 @@ pub fn create_slo(
 
 #[napi]
 impl NativeSlo {
+    /// What a scrape shows for this watcher: `[name, labels, value]` rows.
+    #[napi(catch_unwind)]
+    pub fn gauges(&self) -> Vec<crate::watch::gauge_rows::GaugeRow> {
+        crate::watch::gauge_rows::gauge_rows(&*self.inner)
+    }
+
     #[napi(catch_unwind)]
     pub fn record(
         &self,

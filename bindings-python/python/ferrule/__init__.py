@@ -141,3 +141,7 @@ from .dead_mans_switch import DeadMansSwitch
 from .synthetic_probe import SyntheticProbe
 
 __all__ += ["AlertRouter", "Alertmanager", "DeadMansSwitch", "SyntheticProbe", "Webhook", "on_alert"]
+from .alerting import AlertSubscription
+from .watch.synthetic import in_probe
+
+__all__ += ["AlertSubscription", "in_probe"]

@@ -215,6 +215,7 @@ def record_llm_call(
     template: Optional[str] = None,
     template_text: Optional[str] = None,
     trace_id: Optional[str] = None,
+    synthetic: bool = False,
 ) -> float: ...
 def set_price(model: str, input_per_million: float, output_per_million: float) -> None: ...
 def prices() -> dict[str, tuple[float, float]]: ...
@@ -410,6 +411,7 @@ class MockServerCore:
 
 @final
 class SloCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls,
         name: str,
@@ -442,6 +444,7 @@ class SloCore:
 
 @final
 class AnomalyCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls,
         name: str,
@@ -482,6 +485,7 @@ class AnomalyCore:
 
 @final
 class DriftCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls,
         name: str,
@@ -514,6 +518,7 @@ class DriftCore:
 
 @final
 class PredictorCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls,
         name: str,
@@ -600,6 +605,7 @@ class PolicyCore:
         total_timeout_seconds: Optional[float] = None,
         clock: Optional[ManualClock] = None,
         name: Optional[str] = None,
+        synthetic: bool = False,
     ) -> PolicyCore: ...
     def begin(self) -> int: ...
     def begin_at(self) -> tuple[int, int, Optional[float]]: ...
@@ -902,6 +908,7 @@ __all__ += ["AlertRouterCore", "DeadMansSwitchCore", "SyntheticProbeCore"]
 
 @final
 class AlertRouterCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls,
         sinks: list[tuple[str, str, Any]],
@@ -934,6 +941,7 @@ class AlertRouterCore:
     @staticmethod
     def uninstall() -> None: ...
     def installed(self) -> bool: ...
+    def remove_sink(self, name: str) -> bool: ...
     def add_callback(self, name: str, f: Callable[[dict[str, Any]], Any]) -> None: ...
     def push(
         self,
@@ -961,6 +969,7 @@ class AlertRouterCore:
 
 @final
 class DeadMansSwitchCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls, name: str, within_seconds: float, severity: str = "critical", clock: Optional[ManualClock] = None
     ) -> DeadMansSwitchCore: ...
@@ -984,6 +993,7 @@ class DeadMansSwitchCore:
 
 @final
 class SyntheticProbeCore:
+    def gauges(self) -> list[tuple[str, dict[str, str], float]]: ...
     def __new__(
         cls,
         name: str,

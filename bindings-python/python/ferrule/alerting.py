@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ._ferrule import AlertRouterCore, ManualClock
 from .watch.summary import table
 
-__all__ = ["AlertRouter", "Alertmanager", "Notification", "Route", "Webhook", "on_alert"]
+__all__ = ["AlertRouter", "AlertSubscription", "Alertmanager", "Notification", "Route", "Webhook", "on_alert"]
 
 Notification = Dict[str, Any]
 """A dict with ``name``, ``severity``, ``labels``, ``status`` (``firing``/``resolved``), ``summary``,
@@ -234,10 +234,24 @@ class AlertRouter:
 
     def add_callback(self, callback: AlertCallback) -> AlertCallback:
         """Sends every notification of routes without explicit sinks to ``callback``."""
+        self._add_callback(callback)
+        return callback
+
+    def _add_callback(self, callback: AlertCallback) -> str:
         if not callable(callback):
             raise TypeError(f"AlertRouter.add_callback: {callback!r} is not callable")
-        self._core.add_callback(getattr(callback, "__qualname__", "callback"), callback)
-        return callback
+        base = str(getattr(callback, "__qualname__", None) or "callback")
+        taken = set(self._core.sink_names())
+        name, i = base, 2
+        while name in taken:
+            name, i = f"{base}#{i}", i + 1
+        self._core.add_callback(name, callback)
+        return name
+
+    def remove_sink(self, name: str) -> bool:
+        """Stops delivering to the sink called ``name`` (see a notification's ``sink``); False if
+        there is none. ``AlertSubscription.unsubscribe()`` calls this."""
+        return bool(self._core.remove_sink(name))
 
     def fire(
         self,
@@ -280,6 +294,10 @@ class AlertRouter:
         """Waits until webhook and Alertmanager deliveries are done (before exit, in tests)."""
         return self._core.flush(timeout_seconds)
 
+    def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this one."""
+        return self._core.gauges()
+
     def stats(self) -> Dict[str, Any]:
         return self._core.stats()
 
@@ -299,8 +317,30 @@ _installed: Optional[AlertRouter] = None
 _lock = threading.Lock()
 
 
-def on_alert(callback: AlertCallback) -> AlertCallback:
-    """Sends every alert notification to ``callback(dict)``; usable as a decorator.
+class AlertSubscription:
+    """What ``on_alert`` returns: calling it calls the callback (so ``@ferrule.on_alert`` leaves a
+    callable behind); ``unsubscribe()`` stops the notifications (True the first time)."""
+
+    __slots__ = ("callback", "router", "sink", "__weakref__")
+
+    def __init__(self, callback: AlertCallback, router: AlertRouter, sink: str) -> None:
+        self.callback = callback
+        self.router = router
+        self.sink = sink
+
+    def __call__(self, notification: Notification) -> Any:
+        return self.callback(notification)
+
+    def unsubscribe(self) -> bool:
+        return self.router.remove_sink(self.sink)
+
+    def __repr__(self) -> str:
+        return f"<AlertSubscription {self.sink!r}>"
+
+
+def on_alert(callback: AlertCallback) -> AlertSubscription:
+    """Sends every alert notification to ``callback(dict)``; usable as a decorator. Adds to what is
+    subscribed already; ``.unsubscribe()`` on the returned handle stops it.
 
     The dict has ``name``, ``severity``, ``labels``, ``status`` (``firing``/``resolved``),
     ``summary``, ``starts_at`` and ``count``. Watchers, dead man's switches and probes feed it. With
@@ -310,10 +350,9 @@ def on_alert(callback: AlertCallback) -> AlertCallback:
     with _lock:
         router = _installed
         if router is None or not router._core.installed():
-            router = AlertRouter(sinks=[callback])
-        else:
-            router.add_callback(callback)
-    return callback
+            router = AlertRouter()
+        sink = router._add_callback(callback)
+    return AlertSubscription(callback, router, sink)
 
 
 def installed_router() -> Optional[AlertRouter]:

@@ -4,7 +4,7 @@ it. The check runs on the core's background runtime; a policy can beat on every 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._ferrule import DeadMansSwitchCore, ManualClock
 from .watch.summary import table
@@ -72,6 +72,10 @@ class DeadMansSwitch:
 
     def silent_seconds(self) -> float:
         return self._core.silent_seconds()
+
+    def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this one."""
+        return self._core.gauges()
 
     def stats(self) -> Dict[str, Any]:
         c = self._core

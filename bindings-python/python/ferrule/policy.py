@@ -34,6 +34,8 @@ from .fallback import UNSET, Fallback
 from .policy_spans import traced_async, traced_sync
 from .retry import Retry
 from .transient import retry_after_of
+from .watch import synthetic as _synthetic_marker
+from .watch.synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["Policy", "resilient", "retry", "timeout", "fallback"]
 
@@ -46,6 +48,30 @@ _REFUSALS = (CircuitOpenError, RateLimitedError)
 # so the untraced hot path pays one global load and a branch.
 _TRACE_POLICIES = False
 _HAS_ASYNC_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+: no task per attempt
+# True while any synthetic probe runs (watch.synthetic keeps the count): only then does a call read
+# the probe context variable, to send a probe's calls through the policy's synthetic twin.
+_SYNTHETIC = False
+# _TRACE_POLICIES or _SYNTHETIC: the wrappers' one branch off the steady state, so the synthetic
+# mark costs an untraced call nothing while no probe runs.
+_DIVERT = False
+
+
+def _set_synthetic(on: bool) -> None:
+    global _SYNTHETIC, _DIVERT
+    _SYNTHETIC = on
+    _DIVERT = on or _TRACE_POLICIES
+
+
+_TWIN_LOCK = threading.Lock()
+
+
+def _set_trace_policies(on: bool) -> None:
+    global _TRACE_POLICIES, _DIVERT
+    _TRACE_POLICIES = on
+    _DIVERT = on or _SYNTHETIC
+
+
+_synthetic_marker.on_active(_set_synthetic)
 
 
 class _Rejected:
@@ -94,6 +120,8 @@ class Policy:
         "_asleep",
         "_now",
         "_dlq",
+        "_options",
+        "_twin",
         "__weakref__",
     )
 
@@ -113,6 +141,7 @@ class Policy:
         name: str = "policy",
         dead_letter: Optional[DeadLetterQueue] = None,
         heartbeat: Any = None,
+        _synthetic: bool = False,
     ) -> None:
         if dead_letter is not None and not isinstance(dead_letter, DeadLetterQueue):
             raise TypeError(
@@ -136,7 +165,17 @@ class Policy:
             total_timeout_seconds=total_timeout_seconds,
             clock=clock,
             name=name,
+            synthetic=_synthetic,
         )
+        # A synthetic probe's calls go through a twin made from the same options (same breaker,
+        # limiter and rules; counted as synthetic traffic), built on first use. It beats no switch
+        # and keeps nothing in the dead-letter queue: a probe reports its own failures.
+        self._options = dict(
+            retry=retry, breaker=breaker, rate_limiter=rate_limiter, timeout_seconds=timeout_seconds,
+            total_timeout_seconds=total_timeout_seconds, hard_timeout=hard_timeout, fallback=fallback,
+            fallback_on=fallback_on, chaos=chaos, clock=clock, name=name,
+        )
+        self._twin: Optional[Policy] = self if _synthetic else None
         if hard_timeout and timeout_seconds is None and total_timeout_seconds is None:
             from .errors import ConfigError
 
@@ -176,6 +215,52 @@ class Policy:
         else:
             self._sleep = time.sleep
             self._asleep = asyncio.sleep
+
+    # -- synthetic traffic (issue 11) -------------------------------------------------------------
+
+    def _synthetic_twin(self) -> "Policy":
+        twin = self._twin
+        if twin is None:
+            # Built once, on a probe's first call; the lock keeps two probe threads from building
+            # two twins (and one's counts being lost with it).
+            with _TWIN_LOCK:
+                twin = self._twin
+                if twin is None:
+                    twin = self._twin = Policy(**self._options, _synthetic=True)
+        return twin
+
+    def _routed(self) -> "Policy":
+        """The policy a call in this context goes through: the synthetic twin inside a probe."""
+        if _SYNTHETIC and _IN_PROBE.get():
+            return self._synthetic_twin()
+        return self
+
+    def _synthetic_sync(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        twin = self._synthetic_twin()
+        if _TRACE_POLICIES:
+            return traced_sync(twin, fn, args, kwargs)
+        return twin._call_sync(fn, args, kwargs)
+
+    def _synthetic_async(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        twin = self._synthetic_twin()
+        if _TRACE_POLICIES:
+            return traced_async(twin, fn, args, kwargs)
+        return twin._call_async(fn, args, kwargs)
+
+    def _diverted_sync(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """A call off the steady state: inside a probe, traced, or neither (a probe runs elsewhere)."""
+        if _SYNTHETIC and _IN_PROBE.get():
+            return self._synthetic_sync(fn, args, kwargs)
+        if _TRACE_POLICIES:
+            return traced_sync(self, fn, args, kwargs)
+        return self._call_sync(fn, args, kwargs)
+
+    async def _diverted_async(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        if _SYNTHETIC and _IN_PROBE.get():
+            return await self._synthetic_async(fn, args, kwargs)
+        if _TRACE_POLICIES:
+            return await traced_async(self, fn, args, kwargs)
+        return await self._call_async(fn, args, kwargs)
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -390,8 +475,8 @@ class Policy:
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _TRACE_POLICIES:
-                    return traced_sync(self, fn, args, kwargs)
+                if _DIVERT:
+                    return self._diverted_sync(fn, args, kwargs)
                 return call(fn, args, kwargs)
 
             return wrapper
@@ -406,8 +491,8 @@ class Policy:
         # general loop from attempt 1.
         @functools.wraps(fn)
         def fast_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _TRACE_POLICIES:
-                return traced_sync(self, fn, args, kwargs)
+            if _DIVERT:
+                return self._diverted_sync(fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -442,8 +527,8 @@ class Policy:
 
         @functools.wraps(fn)
         def bounded_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _TRACE_POLICIES:
-                return traced_sync(self, fn, args, kwargs)
+            if _DIVERT:
+                return self._diverted_sync(fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -609,8 +694,8 @@ class Policy:
 
             @functools.wraps(fn)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _TRACE_POLICIES:
-                    return await traced_async(self, fn, args, kwargs)
+                if _DIVERT:
+                    return await self._diverted_async(fn, args, kwargs)
                 return await call(fn, args, kwargs)
 
             return wrapper
@@ -623,8 +708,8 @@ class Policy:
 
         @functools.wraps(fn)
         async def fast_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _TRACE_POLICIES:
-                return await traced_async(self, fn, args, kwargs)
+            if _DIVERT:
+                return await self._diverted_async(fn, args, kwargs)
             try:
                 tok = begin()
             except CircuitOpenError as exc:
@@ -659,6 +744,10 @@ class Policy:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Calls ``fn(*args, **kwargs)`` through the policy; for an ``async def`` returns an awaitable."""
         inner = self._chaos._wrap(fn, self._clock) if self._chaos is not None else fn
+        if _SYNTHETIC and _IN_PROBE.get():
+            if inspect.iscoroutinefunction(fn):
+                return self._synthetic_async(inner, args, kwargs)
+            return self._synthetic_sync(inner, args, kwargs)
         if inspect.iscoroutinefunction(fn):
             if _TRACE_POLICIES:
                 return traced_async(self, inner, args, kwargs)

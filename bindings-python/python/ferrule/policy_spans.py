@@ -20,10 +20,11 @@ __all__ = ["set_trace_policies", "traced_sync", "traced_async"]
 
 
 def set_trace_policies(on: bool) -> None:
-    """Read by every policy wrapper as the module global ``policy._TRACE_POLICIES``."""
+    """Read by every policy wrapper as the module global ``policy._TRACE_POLICIES`` (behind
+    ``policy._DIVERT``, the one branch the steady state pays)."""
     from . import policy
 
-    policy._TRACE_POLICIES = bool(on)
+    policy._set_trace_policies(bool(on))
 
 
 def _attempt_attributes(policy: "Policy", genai: Optional[Dict[str, Any]], n: int) -> Dict[str, Any]:
@@ -51,6 +52,7 @@ def traced_sync(
     ends) itself; without it the policy opens its own. ``genai``/``name`` name the attempt spans
     (``{operation} {model}`` for an LLM call). ``attempts[0]`` is set to the number of attempts and,
     when present, ``attempts[1]`` to 1 if a fallback answered."""
+    policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin (issue 11)
     count = attempts if attempts is not None else [0]
     attempt_name = name or f"{policy.name} attempt"
 
@@ -96,6 +98,7 @@ async def traced_async(
     attempts: Optional[List[int]] = None,
 ) -> Any:
     """``traced_sync`` for ``async def``: the same spans, each attempt span current in its task."""
+    policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin (issue 11)
     count = attempts if attempts is not None else [0]
     attempt_name = name or f"{policy.name} attempt"
 

@@ -1,8 +1,11 @@
 """``ferrule.SyntheticProbe``: runs a probe function on a schedule (a host thread for ``def``, the
-running event loop for ``async def``), never overlapping itself. Results are tagged synthetic: they
-stay out of SLOs (``ferrule.SLO`` sees ``synthetic=True`` while a probe runs) and out of user
-metrics (the probe has its own ``ferrule_probe_*`` families); they feed a dead man's switch and
-alert after consecutive failures. The schedule and judgement are the core's."""
+running event loop for ``async def``), never overlapping itself. Everything the probe's function
+calls is synthetic traffic (``ferrule.in_probe()``): it stays out of SLOs and the other watchers'
+baselines, a ``Policy`` counts it in ``ferrule_synthetic_calls_total`` instead of
+``ferrule_calls_total`` and the LLM wrappers keep it out of the GenAI metrics (see
+``ferrule.watch.synthetic``); the probe's own results are its ``ferrule_probe_*`` families. Results
+feed a dead man's switch and alert after consecutive failures. The schedule and judgement are the
+core's."""
 
 from __future__ import annotations
 
@@ -11,12 +14,13 @@ import contextvars
 import inspect
 import logging
 import threading
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._ferrule import ManualClock, SyntheticProbeCore
 from .dead_mans_switch import DeadMansSwitch
 from .watch.summary import table
-from .watch.synthetic import IN_PROBE as _IN_PROBE, in_probe
+from .watch import synthetic as _marker
+from .watch.synthetic import in_probe
 
 __all__ = ["SyntheticProbe", "in_probe"]
 
@@ -94,11 +98,11 @@ class SyntheticProbe:
         return ("ok", "") if ok else ("failed", f"expect rejected the result {result!r:.200}")
 
     def _call_marked(self) -> Any:
-        tok = _IN_PROBE.set(True)
+        tok = _marker.enter()
         try:
             return self._fn()
         finally:
-            _IN_PROBE.reset(tok)
+            _marker.leave(tok)
 
     # -- one run --------------------------------------------------------------------------------
 
@@ -151,7 +155,7 @@ class SyntheticProbe:
         """Runs an ``async def`` (or ``def``) probe now if due; cancelled at ``timeout_seconds``."""
         if not self._core.try_start(None):
             return None
-        tok = _IN_PROBE.set(True)
+        tok = _marker.enter()
         try:
             r = self._fn()
             if inspect.isawaitable(r):
@@ -163,7 +167,7 @@ class SyntheticProbe:
         except Exception as e:
             outcome = ("error", e)
         finally:
-            _IN_PROBE.reset(tok)
+            _marker.leave(tok)
         return self._report(outcome)
 
     # -- the schedule ---------------------------------------------------------------------------
@@ -229,6 +233,10 @@ class SyntheticProbe:
 
     def due_in(self) -> float:
         return self._core.due_in(None)
+
+    def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this one."""
+        return self._core.gauges()
 
     def stats(self) -> Dict[str, Any]:
         return self._core.stats()

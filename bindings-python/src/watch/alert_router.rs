@@ -140,6 +140,11 @@ pub struct AlertRouterCore {
 
 #[pymethods]
 impl AlertRouterCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     /// `sinks`: (name, kind, target) with kind `callback` (target a callable), `log`, `webhook`
     /// (target a URL) or `alertmanager` (target the base URL). `routes`: (name, sinks,
     /// min_severity, matchers, group_by, (group_wait, group_interval, repeat_interval), escalate
@@ -301,6 +306,11 @@ impl AlertRouterCore {
             self.clock.clone(),
             self.callback_errors.clone(),
         )));
+    }
+
+    /// Removes a sink added with `add_callback`; false if there is none by that name.
+    fn remove_sink(&self, name: &str) -> bool {
+        self.inner.remove_sink(name)
     }
 
     #[pyo3(signature = (name, severity, labels, summary, fingerprint="", resolved=false, at=None))]

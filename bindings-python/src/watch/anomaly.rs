@@ -23,6 +23,11 @@ pub struct AnomalyCore {
 
 #[pymethods]
 impl AnomalyCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     #[new]
     #[pyo3(signature = (name, metric, *, method="ewma", direction="up", threshold=None, warm_up=30,
         baseline_seconds=1800.0, smoothing=0.25, clip_sigmas=4.0, window=64, sample_seconds=30.0,

@@ -17,6 +17,11 @@ pub struct DeadMansSwitchCore {
 
 #[pymethods]
 impl DeadMansSwitchCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     #[new]
     #[pyo3(signature = (name, within_seconds, severity="critical", clock=None))]
     fn new(

@@ -19,6 +19,11 @@ pub struct DriftCore {
 
 #[pymethods]
 impl DriftCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     #[new]
     #[pyo3(signature = (name, *, dim=256, baseline_size=200, window_size=100, check_every=25,
         permutations=200, p_value=0.01, min_distance=0.01, psi_threshold=0.25, psi_bins=8,

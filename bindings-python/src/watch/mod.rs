@@ -6,6 +6,7 @@ pub mod anomaly;
 pub mod dead_mans_switch;
 pub mod drift;
 pub mod event;
+pub mod gauge_rows;
 pub mod predictor;
 pub mod slo;
 pub mod synthetic_probe;

@@ -19,6 +19,11 @@ pub struct PredictorCore {
 
 #[pymethods]
 impl PredictorCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     #[new]
     #[pyo3(signature = (name, *, interval_seconds=60.0, horizon_seconds=300.0,
         error_rate_threshold=0.25, warn_probability=0.7, resolve_probability=0.3, min_calls=5,

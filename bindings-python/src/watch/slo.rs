@@ -19,6 +19,11 @@ pub struct SloCore {
 
 #[pymethods]
 impl SloCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     /// `rules`: (long_seconds, short_seconds, factor, severity) tuples; `None` for the Workbook's.
     #[new]
     #[pyo3(signature = (name, *, objective=0.999, window_days=30, kind="availability",

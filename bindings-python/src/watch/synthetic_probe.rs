@@ -33,6 +33,11 @@ fn secs(p: &'static str, s: f64) -> ferrule_core::Result<u64> {
 
 #[pymethods]
 impl SyntheticProbeCore {
+    /// What a scrape shows for this watcher: `(name, labels, value)` rows.
+    fn gauges<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        super::gauge_rows::gauge_rows(py, &*self.inner)
+    }
+
     #[new]
     #[pyo3(signature = (name, every_seconds, timeout_seconds, *, jitter=0.1, failures_to_alert=2,
         severity="critical", seed=None, deadman=None, clock=None))]

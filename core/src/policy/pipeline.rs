@@ -73,6 +73,9 @@ pub struct Pipeline {
     rejected: StripedCounter,
     /// Beaten on every success (issue 11): set once, then one atomic load per success.
     heartbeat: std::sync::OnceLock<Arc<crate::watch::dead_mans_switch::DeadMansSwitch>>,
+    /// The twin that carries a synthetic probe's calls (issue 11): same decisions, but its counts
+    /// are exported as `ferrule_synthetic_calls_total`, never in the user's series.
+    synthetic: bool,
 }
 
 /// Events the host executed, counted here.
@@ -130,6 +133,7 @@ impl Pipeline {
             abandoned: StripedCounter::new(),
             rejected: StripedCounter::new(),
             heartbeat: std::sync::OnceLock::new(),
+            synthetic: false,
         })
     }
 
@@ -323,6 +327,17 @@ impl Pipeline {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Makes this pipeline the synthetic twin of a user's policy: a probe's calls go through it
+    /// (same breaker, same rules) and are exported as synthetic traffic, not in the user's series.
+    pub fn into_synthetic(mut self) -> Self {
+        self.synthetic = true;
+        self
+    }
+
+    pub fn is_synthetic(&self) -> bool {
+        self.synthetic
+    }
 }
 
 /// Read at scrape time from the pipeline's own striped counters: no second increment per call.
@@ -331,6 +346,20 @@ impl crate::telemetry::collector::Collect for Pipeline {
     fn collect(&self, sink: &mut crate::telemetry::collector::Sink) {
         let n = self.name.as_str();
         let s = self.stats();
+        if self.synthetic {
+            // Only the outcome counts: the twin's retries and fallbacks stay in its stats.
+            sink.sample(
+                "ferrule_synthetic_calls",
+                &["policy", n, "success"],
+                s.successes as f64,
+            );
+            sink.sample(
+                "ferrule_synthetic_calls",
+                &["policy", n, "failure"],
+                s.failures as f64,
+            );
+            return;
+        }
         sink.sample(
             "ferrule_calls",
             &["policy", n, "success"],

@@ -337,6 +337,20 @@ impl AlertRouter {
             .push(sink);
     }
 
+    /// Removes the sink named `name` (an `on_alert` subscription ending); false if there is none.
+    /// The slot stays, as a sink that delivers nothing, so routes' sink indices and caps keep
+    /// pointing at the right sinks.
+    pub fn remove_sink(&self, name: &str) -> bool {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        match sinks.iter().position(|s| s.name() == name) {
+            Some(i) => {
+                sinks[i] = Arc::new(super::alert_sink::RemovedSink::new(name));
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn sink_names(&self) -> Vec<String> {
         let s = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
         s.iter().map(|s| s.name().to_string()).collect()

@@ -32,3 +32,23 @@ impl AlertSink for CallbackSink {
         (self.f)(n)
     }
 }
+
+/// What a removed sink leaves behind: delivers nothing, under a name no live sink can have.
+pub struct RemovedSink {
+    name: String,
+}
+
+impl RemovedSink {
+    pub fn new(was: &str) -> Self {
+        Self {
+            name: format!("{was} (removed)"),
+        }
+    }
+}
+
+impl AlertSink for RemovedSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn deliver(&self, _n: &Notification) {}
+}

@@ -11,103 +11,201 @@ use crate::telemetry::collector::{Collect, Sink};
 use crate::telemetry::registry::Registry;
 use std::sync::{Arc, Once};
 
-/// Declares every watcher family once in `r` (idempotent).
-pub fn declare(r: &Registry) {
-    let g = |n: &str, h: &str, l: &[&str]| {
-        if let Err(e) = r.gauge(n, h, l) {
-            log::warn!(target: "ferrule.watch", "cannot declare gauge {n}: {e}");
-        }
-    };
-    let c = |n: &str, h: &str, l: &[&str]| {
-        if let Err(e) = r.counter(n, h, l) {
-            log::warn!(target: "ferrule.watch", "cannot declare counter {n}: {e}");
-        }
-    };
-    g(
+/// `ferrule_synthetic_calls_total`: calls synthetic probes made (see `synthetic_traffic`).
+pub const SYNTHETIC_CALLS: &str = "ferrule_synthetic_calls_total";
+pub const SYNTHETIC_CALLS_HELP: &str =
+    "Calls made inside a synthetic probe, kept out of the user's series, by outcome.";
+pub const SYNTHETIC_CALLS_LABELS: [&str; 3] = ["component", "name", "outcome"];
+/// `ferrule_synthetic_cost_usd_total`: what the probes' LLM calls cost.
+pub const SYNTHETIC_COST: &str = "ferrule_synthetic_cost_usd_total";
+pub const SYNTHETIC_COST_HELP: &str = "Cost of the LLM calls synthetic probes made, in US dollars.";
+pub const SYNTHETIC_COST_LABELS: [&str; 2] = ["gen_ai_provider_name", "gen_ai_request_model"];
+
+/// Whether a family is a counter (exported with `_total`) or a gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// Every watcher family: (name as exported, kind, help, label names). `declare` registers them and
+/// `rows` names the labels of what a watcher's `collect` produced, so a watcher's `gauges()` in
+/// Python and Node is exactly what a scrape shows.
+pub const FAMILIES: &[(&str, Kind, &str, &[&str])] = &[
+    (
         "ferrule_slo_budget_remaining_ratio",
+        Kind::Gauge,
         "Fraction of the SLO's error budget left over its window.",
         &["slo"],
-    );
-    g(
+    ),
+    (
         "ferrule_slo_burn_rate",
+        Kind::Gauge,
         "Error budget burn rate over a rule's long window (1 = sustainable).",
         &["slo", "window"],
-    );
-    g(
+    ),
+    (
+        "ferrule_slo_calls_total",
+        Kind::Counter,
+        "Calls an SLO counted (synthetic calls excluded).",
+        &["slo"],
+    ),
+    (
+        "ferrule_slo_bad_calls_total",
+        Kind::Counter,
+        "Calls an SLO counted as bad.",
+        &["slo"],
+    ),
+    (
         "ferrule_anomaly_score",
+        Kind::Gauge,
         "Last anomaly score (z-score or robust z) per watched series.",
         &["detector", "metric", "model", "template"],
-    );
-    g(
+    ),
+    (
         "ferrule_anomaly_firing",
+        Kind::Gauge,
         "1 while an anomaly detector fires for the series.",
         &["detector", "metric", "model", "template"],
-    );
-    g(
+    ),
+    (
+        "ferrule_drift_firing",
+        Kind::Gauge,
+        "1 while a drift detector fires.",
+        &["detector"],
+    ),
+    (
         "ferrule_drift_distance",
+        Kind::Gauge,
         "Centroid cosine distance between the drift baseline and the current window.",
         &["detector"],
-    );
-    g(
+    ),
+    (
         "ferrule_drift_p_value",
+        Kind::Gauge,
         "Permutation p-value of the MMD drift test (small = drifted).",
         &["detector"],
-    );
-    g(
+    ),
+    (
         "ferrule_drift_psi",
+        Kind::Gauge,
         "Population stability index of output length and tokens.",
         &["detector", "measure"],
-    );
-    g(
+    ),
+    (
         "ferrule_predicted_error_probability",
+        Kind::Gauge,
         "Predicted probability that the error rate crosses its threshold soon.",
         &["predictor"],
-    );
-    g(
+    ),
+    (
         "ferrule_deadman_silent_seconds",
+        Kind::Gauge,
         "Seconds since a dead man's switch last got a beat.",
         &["switch"],
-    );
-    g(
+    ),
+    (
         "ferrule_deadman_firing",
+        Kind::Gauge,
         "1 while a dead man's switch fires.",
         &["switch"],
-    );
-    c(
+    ),
+    (
         "ferrule_probe_runs_total",
+        Kind::Counter,
         "Synthetic probe runs by result (synthetic traffic, not in user metrics).",
         &["probe", "result"],
-    );
-    g(
+    ),
+    (
         "ferrule_probe_latency_seconds",
+        Kind::Gauge,
         "Duration of a synthetic probe's last run.",
         &["probe"],
-    );
-    g(
+    ),
+    (
         "ferrule_probe_up",
+        Kind::Gauge,
         "1 while a synthetic probe passes (0 while its alert fires).",
         &["probe"],
-    );
-    g(
+    ),
+    (
         "ferrule_alerts_active",
+        Kind::Gauge,
         "Alerts the router holds (firing, or resolved and not yet notified).",
         &["router"],
-    );
-    c(
+    ),
+    (
         "ferrule_alert_notifications_total",
+        Kind::Counter,
         "Notifications the router sent.",
         &["router"],
-    );
-    c(
+    ),
+    (
         "ferrule_alert_held_total",
+        Kind::Counter,
         "Notifications held back by a sink's cap (counted in a digest).",
         &["router"],
-    );
-    c(
+    ),
+    (
         "ferrule_alert_dropped_total",
+        Kind::Counter,
         "Alerts dropped because the router held max_alerts.",
         &["router"],
-    );
+    ),
+    (
+        SYNTHETIC_CALLS,
+        Kind::Counter,
+        SYNTHETIC_CALLS_HELP,
+        &SYNTHETIC_CALLS_LABELS,
+    ),
+    (
+        SYNTHETIC_COST,
+        Kind::Counter,
+        SYNTHETIC_COST_HELP,
+        &SYNTHETIC_COST_LABELS,
+    ),
+];
+
+/// Declares every watcher family once in `r` (idempotent).
+pub fn declare(r: &Registry) {
+    for (name, kind, help, labels) in FAMILIES {
+        let res = match kind {
+            Kind::Gauge => r.gauge(name, help, labels).map(|_| ()),
+            Kind::Counter => r.counter(name, help, labels).map(|_| ()),
+        };
+        if let Err(e) = res {
+            log::warn!(target: "ferrule.watch", "cannot declare {name}: {e}");
+        }
+    }
+}
+
+/// One exported sample: (family name as exported, labels by name, value).
+pub type Row = (String, Vec<(String, String)>, f64);
+
+/// What a scrape shows for `w`, as rows with named labels, in the order `FAMILIES` lists them.
+/// Hosts return these from `gauges()`.
+pub fn rows(w: &dyn Collect) -> Vec<Row> {
+    let mut sink = Sink::default();
+    w.collect(&mut sink);
+    let mut out = Vec::new();
+    for (name, kind, _, labels) in FAMILIES {
+        // A counter's samples are keyed by the family name without `_total`.
+        let key = match kind {
+            Kind::Counter => name.strip_suffix("_total").unwrap_or(name),
+            Kind::Gauge => name,
+        };
+        if let Some(list) = sink.samples.get(key) {
+            for (values, v) in list {
+                let named = labels
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect();
+                out.push((name.to_string(), named, *v));
+            }
+        }
+    }
+    out
 }
 
 /// Declares the families in the default registry and registers `w` to be read at scrape time.
@@ -125,6 +223,8 @@ impl Collect for Slo {
             &[&s.name],
             s.budget_remaining,
         );
+        sink.sample("ferrule_slo_calls", &[&s.name], s.total as f64);
+        sink.sample("ferrule_slo_bad_calls", &[&s.name], s.bad as f64);
         for (window, long, _, _) in &s.rules {
             if long.is_finite() {
                 sink.sample("ferrule_slo_burn_rate", &[&s.name, window], *long);
@@ -154,8 +254,13 @@ impl Collect for AnomalyDetector {
 impl Collect for DriftDetector {
     fn collect(&self, sink: &mut Sink) {
         let s = self.snapshot();
+        let n = s.name.as_str();
+        sink.sample(
+            "ferrule_drift_firing",
+            &[n],
+            if s.firing { 1.0 } else { 0.0 },
+        );
         if let Some(c) = s.last {
-            let n = s.name.as_str();
             sink.sample("ferrule_drift_distance", &[n], c.distance);
             sink.sample("ferrule_drift_p_value", &[n], c.p_value);
             sink.sample("ferrule_drift_psi", &[n, "length"], c.psi_length);

@@ -31,4 +31,5 @@ pub mod notification;
 pub mod notify_cap;
 pub mod runtime;
 pub mod synthetic_probe;
+pub mod synthetic_traffic;
 pub mod webhook;

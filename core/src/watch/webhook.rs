@@ -3,6 +3,15 @@
 //! blocks the router: a full queue drops the oldest job, counts it and logs a warning; a job that
 //! exhausts its attempts is counted as failed and logged. The Alertmanager sink is this sink with
 //! Alertmanager's body and path.
+//!
+//! Why a delivery thread per sink and not the shared alerting runtime: the runtime's one thread
+//! ticks every router, dead man's switch and probe schedule every 100 ms, and its tasks must be
+//! plain non-blocking `tick`s. A POST blocks for up to `timeout` (5 s by default) on a black-holed
+//! endpoint, and a retry chain for minutes; on the runtime thread that would stall every dead man's
+//! switch and escalation timer in the process, and one dead receiver would delay every other sink.
+//! The timing *decisions* (when to notify, repeat, escalate) stay on the runtime; only the blocking
+//! I/O and its backoff live here, started lazily on the first notification, one per sink (sinks
+//! are a handful per process), restarted after a fork and gone when the sink is dropped.
 
 use super::alert_sink::AlertSink;
 use super::http_post;

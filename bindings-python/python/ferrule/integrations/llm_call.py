@@ -14,6 +14,7 @@ from .._ferrule import Span
 from ..errors import CircuitOpenError, RateLimitedError, TimeoutError
 from ..inference import inference_log
 from ..tracing import _span_var
+from ..watch.synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["TTFT_ATTRIBUTE", "record_call", "tokens_of"]
 
@@ -73,6 +74,9 @@ def record_call(
     i, o = tokens_of(usage)
     error_type = type(error).__name__ if error is not None else None
     priced = response_model or model
+    # A synthetic probe's call (issue 11) is counted apart: not in the GenAI metrics, the cost
+    # counter, the prompt profile or the inference log, but in ferrule_synthetic_calls_total.
+    synthetic = _IN_PROBE.get()
     cost = _record_llm_call(
         model=priced,
         duration_seconds=duration_seconds,
@@ -82,6 +86,7 @@ def record_call(
         provider=provider,
         error_type=error_type,
         trace_id=span.trace_id if span is not None else None,
+        synthetic=synthetic,
     )
     if span is not None and not span.ended:
         span.set_usage(i, o)
@@ -96,7 +101,7 @@ def record_call(
         if error is not None:
             span.record_exception(error)
         span.end()
-    if inference_log.is_open:
+    if inference_log.is_open and not synthetic:
         _log_record(span, priced, provider, error, error_type, fell_back, parameters, content, i, o, cost,
                     duration_seconds, attempts)
 

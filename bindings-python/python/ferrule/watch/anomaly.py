@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .._ferrule import AnomalyCore, ManualClock
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
+from .synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["AnomalyDetector"]
 
@@ -26,7 +27,7 @@ class AnomalyDetector:
     ``other`` (counted, and reported once as a ``watch.series_overflow`` event).
     """
 
-    __slots__ = ("_core", "_dispatch", "__weakref__")
+    __slots__ = ("_core", "_dispatch", "synthetic_excluded", "__weakref__")
 
     def __init__(
         self,
@@ -53,6 +54,8 @@ class AnomalyDetector:
         clock: Optional[ManualClock] = None,
     ) -> None:
         self._dispatch = Dispatch("AnomalyDetector", on_event)
+        # Values observed inside a synthetic probe: kept out of the baseline (issue 11).
+        self.synthetic_excluded = 0
         self._core = AnomalyCore(
             name,
             metric,
@@ -76,7 +79,11 @@ class AnomalyDetector:
         )
 
     def observe(self, value: float, *, model: str = "", template: str = "", at: Optional[float] = None) -> List[WatchEvent]:
-        """Scores one value of the (model, template) series; returns the events it caused."""
+        """Scores one value of the (model, template) series; returns the events it caused. Values
+        observed inside a synthetic probe are skipped (counted as ``synthetic_excluded``)."""
+        if _IN_PROBE.get():
+            self.synthetic_excluded += 1
+            return []
         raw = self._core.observe(value, model, template, at)
         if raw is None:
             return []
@@ -104,16 +111,12 @@ class AnomalyDetector:
     def stats(self) -> Dict[str, Any]:
         d = self._core.stats()
         d["callback_errors"] = self._dispatch.errors
+        d["synthetic_excluded"] = self.synthetic_excluded
         return d
 
     def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
-        out: List[Tuple[str, Dict[str, str], float]] = []
-        for s in self._core.series():
-            labels = {"detector": self.name, "metric": self.metric, "model": s["model"], "template": s["template"]}
-            if s["score"] is not None:
-                out.append(("ferrule_anomaly_score", labels, float(s["score"])))
-            out.append(("ferrule_anomaly_firing", labels, 1.0 if s["firing"] else 0.0))
-        return out
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this watcher."""
+        return self._core.gauges()
 
     def reset(self) -> None:
         self._core.reset()

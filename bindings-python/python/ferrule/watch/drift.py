@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .._ferrule import DriftCore, ManualClock
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
+from .synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["DriftDetector", "Embedder"]
 
@@ -31,7 +32,7 @@ class DriftDetector:
     ``accept()`` moves it).
     """
 
-    __slots__ = ("_core", "_dispatch", "_embedder", "embedder_errors", "__weakref__")
+    __slots__ = ("_core", "_dispatch", "synthetic_excluded", "_embedder", "embedder_errors", "__weakref__")
 
     def __init__(
         self,
@@ -59,6 +60,8 @@ class DriftDetector:
         self._embedder = embedder
         self.embedder_errors = 0
         self._dispatch = Dispatch("DriftDetector", on_event)
+        # Values observed inside a synthetic probe: kept out of the baseline (issue 11).
+        self.synthetic_excluded = 0
         self._core = DriftCore(
             name,
             dim=dim,
@@ -78,7 +81,11 @@ class DriftDetector:
         )
 
     def observe(self, text: str, *, tokens: Optional[float] = None, at: Optional[float] = None) -> List[WatchEvent]:
-        """Observes one output text (embedded by ``embedder`` or the built-in one)."""
+        """Observes one output text (embedded by ``embedder`` or the built-in one); outputs inside a
+        synthetic probe are skipped (counted as ``synthetic_excluded``)."""
+        if _IN_PROBE.get():
+            self.synthetic_excluded += 1
+            return []
         if self._embedder is None:
             return self._dispatch(self._core.observe_text(text, tokens, at))
         try:
@@ -94,6 +101,9 @@ class DriftDetector:
         self, vector: Sequence[float], *, length: float = float("nan"), tokens: Optional[float] = None, at: Optional[float] = None
     ) -> List[WatchEvent]:
         """Observes an output already embedded; every vector must have the first one's dimension."""
+        if _IN_PROBE.get():
+            self.synthetic_excluded += 1
+            return []
         return self._dispatch(self._core.observe_vector([float(x) for x in vector], length, tokens, at))
 
     def accept(self, *, at: Optional[float] = None) -> List[WatchEvent]:
@@ -111,16 +121,12 @@ class DriftDetector:
         d = self._core.stats()
         d["embedder_errors"] = self.embedder_errors
         d["callback_errors"] = self._dispatch.errors
+        d["synthetic_excluded"] = self.synthetic_excluded
         return d
 
     def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
-        s = self._core.stats()
-        labels = {"detector": s["name"]}
-        out = [("ferrule_drift_firing", labels, 1.0 if s["firing"] else 0.0)]
-        for k in ("distance", "p_value", "psi_length", "psi_tokens"):
-            if s[k] is not None:
-                out.append((f"ferrule_drift_{k}", labels, float(s[k])))
-        return out
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this watcher."""
+        return self._core.gauges()
 
     def __repr__(self) -> str:
         s = self._core.stats()

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from .._ferrule import ManualClock, PredictorCore
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
+from .synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["ErrorPredictor"]
 
@@ -34,7 +35,7 @@ class ErrorPredictor:
     ``export()``) starts it from a previous process's model.
     """
 
-    __slots__ = ("_core", "_dispatch", "__weakref__")
+    __slots__ = ("_core", "_dispatch", "synthetic_excluded", "__weakref__")
 
     def __init__(
         self,
@@ -56,6 +57,8 @@ class ErrorPredictor:
         clock: Optional[ManualClock] = None,
     ) -> None:
         self._dispatch = Dispatch("ErrorPredictor", on_event)
+        # Values observed inside a synthetic probe: kept out of the baseline (issue 11).
+        self.synthetic_excluded = 0
         self._core = PredictorCore(
             name,
             interval_seconds=interval_seconds,
@@ -86,7 +89,11 @@ class ErrorPredictor:
         """Records one finished call. ``outcome``: ``"ok"``, ``"rate_limited"`` (or ``"429"``),
         ``"timeout"``, ``"error"``. Rate-limit headroom comes from ``ratelimit_remaining`` /
         ``ratelimit_limit`` or from the response ``headers`` (``x-ratelimit-remaining-*``,
-        ``x-ratelimit-limit-*``, lower-case names)."""
+        ``x-ratelimit-limit-*``, lower-case names). Calls inside a synthetic probe are skipped
+        (counted as ``synthetic_excluded``)."""
+        if _IN_PROBE.get():
+            self.synthetic_excluded += 1
+            return []
         if headers is not None and ratelimit_remaining is None:
             ratelimit_remaining = _header(headers, "x-ratelimit-remaining")
             ratelimit_limit = _header(headers, "x-ratelimit-limit")
@@ -121,12 +128,12 @@ class ErrorPredictor:
     def stats(self) -> Dict[str, Any]:
         d = self._core.stats()
         d["callback_errors"] = self._dispatch.errors
+        d["synthetic_excluded"] = self.synthetic_excluded
         return d
 
     def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
-        p = self._core.probability
-        labels = {"predictor": self.name}
-        return [] if p is None else [("ferrule_predicted_error_probability", labels, p)]
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this watcher."""
+        return self._core.gauges()
 
     def __repr__(self) -> str:
         return f"<ErrorPredictor {self.name!r} probability={self._core.probability}>"

@@ -164,17 +164,8 @@ class SLO:
         return d
 
     def gauges(self) -> List[Tuple[str, Dict[str, str], float]]:
-        """(name, labels, value) in Prometheus naming, for the metrics registry."""
-        s = self._core.stats()
-        base = {"slo": s["name"]}
-        out: List[Tuple[str, Dict[str, str], float]] = [
-            ("ferrule_slo_budget_remaining_ratio", base, float(s["budget_remaining"])),
-            ("ferrule_slo_calls_total", base, float(s["total"])),
-            ("ferrule_slo_bad_calls_total", base, float(s["bad"])),
-        ]
-        for r in s["rules"]:
-            out.append(("ferrule_slo_burn_rate", {**base, "window": r["window"]}, float(r["long_burn_rate"])))
-        return out
+        """``(name, labels, value)`` rows: exactly what a metrics scrape shows for this watcher."""
+        return self._core.gauges()
 
     def __repr__(self) -> str:
         s = self._core.stats()
