@@ -35,6 +35,7 @@ PYTHON_ONLY = {
     "LogFile": "configure({ logSink: { file, maxBytes, backups } })",
     "JsonSchema": "Node caches the compiled schema per schema object",
     "Repaired": "RepairedJson, a plain object",
+    "AlertSubscription": "onAlert(cb) returns the unsubscribe function itself",
     "metrics": "the Counter / Gauge / Histogram classes are top-level exports",
     # Python-specific integrations and error classes.
     "register_prometheus_collector": "prometheus_client is a Python library",
