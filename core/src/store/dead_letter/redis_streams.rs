@@ -6,7 +6,7 @@
 
 use super::{Capacity, DeadLetter, DeadLetterStore, NewDeadLetter, OnFull, Pushed};
 use crate::error::{Error, Result};
-use crate::store::redis_backend::{RedisBackend, Unavailable};
+use crate::store::redis_backend::{Op, RedisBackend, Unavailable};
 use std::sync::{Arc, LazyLock};
 
 /// KEYS: stream, meta hash, first-failure zset, id counter.
@@ -155,7 +155,7 @@ impl RedisDeadLetterStore {
             inv.arg(a);
         }
         self.backend
-            .run(None, |c| inv.invoke(c))
+            .run(Op::DeadLetter, None, |c| inv.invoke(c))
             .map_err(|e| Error::Storage {
                 store: "redis dead-letter queue",
                 message: match e {
@@ -217,7 +217,9 @@ impl DeadLetterStore for RedisDeadLetterStore {
     fn len(&self) -> Result<u64> {
         let key = &self.keys[0];
         self.backend
-            .run(None, |c| redis::cmd("XLEN").arg(key).query(c))
+            .run(Op::DeadLetter, None, |c| {
+                redis::cmd("XLEN").arg(key).query(c)
+            })
             .map_err(|e| Error::Storage {
                 store: "redis dead-letter queue",
                 message: format!("{e:?}"),
@@ -280,7 +282,7 @@ impl DeadLetterStore for RedisDeadLetterStore {
         let key = &self.keys[2];
         let r: Vec<(String, f64)> = self
             .backend
-            .run(None, |c| {
+            .run(Op::DeadLetter, None, |c| {
                 redis::cmd("ZRANGE")
                     .arg(key)
                     .arg(0)
