@@ -61,12 +61,34 @@ def dlq_write(url: str, name: str, count: int) -> None:
     print(json.dumps({"ids": ids}), flush=True)
 
 
+def trip(url: str, name: str, sync_seconds: float) -> None:
+    """Opens the shared breaker here (one failure trips it) and waits until the open is published."""
+    backend = ferrule.RedisBackend(url, prefix="mp")
+    br = ferrule.CircuitBreaker(name, backend=backend, sync_seconds=sync_seconds, consecutive_failures=1,
+                                open_seconds=30)
+
+    def boom() -> None:
+        raise RuntimeError("provider down")
+
+    try:
+        br.call(boom)
+    except RuntimeError:
+        pass
+    deadline = time.monotonic() + 5
+    while (br.sync_stats() or {}).get("published_opens", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    print(json.dumps({"state": br.state, "published": (br.sync_stats() or {}).get("published_opens")}),
+          flush=True)
+
+
 if __name__ == "__main__":
     mode, url, *rest = sys.argv[1:]
     if mode == "limit":
         limit(url, rest[0], float(rest[1]), float(rest[2]))
     elif mode == "breaker":
         breaker(url, rest[0], float(rest[1]), float(rest[2]))
+    elif mode == "trip":
+        trip(url, rest[0], float(rest[1]))
     elif mode == "dlq_write":
         dlq_write(url, rest[0], int(rest[1]))
     else:
