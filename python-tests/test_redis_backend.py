@@ -73,6 +73,25 @@ def test_four_processes_share_one_100_per_second_limit(redis: RedisServer) -> No
     assert tries > 4 * total, "every worker kept asking, so only the shared limit held them back"
 
 
+def test_four_processes_on_a_100_per_second_window_admit_exactly_100(redis: RedisServer) -> None:
+    """Exact: a sliding window of 100 per second admits exactly 100 to callers that all ask within
+    one of its windows (as one limiter would: nothing charged earlier, nothing leaves before the run
+    ends), however the four processes interleave. The run is placed inside one aligned second of the
+    server's clock (the same machine's)."""
+    name = _unique("window")
+    seconds = 0.6
+    start_at = math.floor(time.time()) + 3.05
+    procs = [_worker("limit", redis.url, name, start_at, seconds, "sliding_window") for _ in range(4)]
+    results = [json.loads(p.communicate(timeout=60)[0].splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 and r["errors"] == 0 for p, r in zip(procs, results))
+    firsts = [r["first"][0] for r in results if r["first"] is not None]
+    lasts = [r["last"][1] for r in results]
+    assert math.floor(min(firsts)) == math.floor(max(lasts)), "the run fit in one window"
+    assert sum(r["admitted"] for r in results) == 100, results
+    assert sum(1 for r in results if r["admitted"] > 0) >= 2, "the processes shared it"
+    assert sum(r["tries"] for r in results) > 400
+
+
 def test_a_breaker_opened_in_one_process_rejects_in_the_others_within_sync_seconds(redis: RedisServer) -> None:
     name = _unique("llm")
     sync_seconds = 0.2
@@ -356,7 +375,10 @@ def test_a_forked_child_restarts_its_sync_thread_and_sees_a_peer_open(redis: Red
             br.call(lambda: 1)
             os.write(w, b"ready\n")
             deadline = time.monotonic() + 5
-            while br.state != "open" and time.monotonic() < deadline:
+            # The state turns open before the sync thread counts the applied open (it first hands
+            # the transition to the listeners, under the GIL this thread holds): wait for both.
+            while (br.state != "open" or not (br.sync_stats() or {}).get("applied_opens")) \
+                    and time.monotonic() < deadline:
                 time.sleep(0.01)
             st = br.sync_stats() or {}
             os.write(w, json.dumps({"state": br.state, "restarts": st.get("restarts"),
