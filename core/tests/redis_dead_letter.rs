@@ -28,7 +28,7 @@ fn item(i: u64) -> NewDeadLetter {
         attempts: 3,
         first_failed_unix_ms: 1_000 + i,
         last_failed_unix_ms: 2_000 + i,
-        trace_id: (i % 2 == 0).then(|| format!("trace-{i}")),
+        trace_id: i.is_multiple_of(2).then(|| format!("trace-{i}")),
     }
 }
 
@@ -393,7 +393,7 @@ fn a_replayer_killed_mid_run_has_its_entries_reclaimed_by_another() {
         )
         .unwrap();
     let held = r.busy;
-    assert!(held >= 1 && held < 40, "busy {held}");
+    assert!((1..40).contains(&held), "busy {held}");
     assert_eq!(r.succeeded + held, 40);
     // After the lease: XAUTOCLAIM hands the dead consumer's entries to this run, the one it was
     // handling included; every item is replayed exactly once in all.
