@@ -178,7 +178,9 @@ class CircuitBreaker {
     }
     let created
     try {
-      created = native.createBreaker(name, given, clock, backend, syncMs)
+      // With a backend, the sync thread's transitions (a peer's open, a backend hold) arrive here
+      // from the event loop; `this.#dispatch` is bound lazily since the field exists by then.
+      created = native.createBreaker(name, given, clock, backend, syncMs, backend === undefined ? undefined : (t) => this.#dispatch(t))
     } catch (e) {
       throw internalError(e)
     }
@@ -337,7 +339,7 @@ class CircuitBreaker {
     const listeners = this.#listeners
     if (listeners.length === 0) return
     // One object for every listener of this transition: frozen, so none can change what the next sees.
-    const info = Object.freeze({ reason: t.reason, openForMs: t.openForMs ?? null })
+    const info = Object.freeze({ reason: t.reason, openForMs: t.openForMs ?? null, peer: t.peer === true })
     for (let i = 0; i < listeners.length; i++) {
       try {
         listeners[i](t.from, t.to, info)
@@ -351,7 +353,11 @@ class CircuitBreaker {
     }
   }
 
-  /** Adds a listener: `(from, to, info) => void` with `info = { reason, openForMs }`. */
+  /**
+   * Adds a listener: `(from, to, info) => void` with `info = { reason, openForMs, peer }`. With a
+   * backend, a peer's open (`peer: true`, reason 'shared') and a backend hold ('backend_down' /
+   * 'backend_up') arrive from the event loop, not from a call.
+   */
   on(event, listener) {
     this.#checkListener('on', event, listener)
     this.#listeners = [...this.#listeners, listener]
@@ -401,6 +407,14 @@ class CircuitBreaker {
     } catch (e) {
       throw internalError(e)
     }
+  }
+
+  /**
+   * With a backend: the sync thread's counters (syncs, errors, publishedOpens, appliedOpens,
+   * syncAgeMs, held, heldAdmitted, heldRejected); null without one.
+   */
+  syncStats() {
+    return this.#call('syncStats') ?? null
   }
 
   /** Counters and the window, read without stopping any call. */

@@ -15,6 +15,9 @@ export type TransitionReason =
   | 'forced_open'
   | 'forced_closed'
   | 'reset'
+  | 'shared'
+  | 'backend_down'
+  | 'backend_up'
 
 /** An Error class, matched with `instanceof`. */
 export type ErrorClass = abstract new (...args: any[]) => Error
@@ -76,6 +79,21 @@ export interface StateChangeInfo {
   reason: TransitionReason
   /** For a transition to open: how long it stays open, in ms; otherwise null. */
   openForMs: number | null
+  /** True when another process caused it (its open arrived through Redis). */
+  peer: boolean
+}
+
+/** A breaker's exchange with Redis (`backend` set): counters of its sync thread. */
+export interface BreakerSyncStats {
+  syncs: number
+  errors: number
+  publishedOpens: number
+  appliedOpens: number
+  syncAgeMs: number
+  /** Held by onBackendError 'failOpen' / 'failClosed' while Redis is down. */
+  held: boolean
+  heldAdmitted: number
+  heldRejected: number
 }
 
 export type StateChangeListener = (from: BreakerState, to: BreakerState, info: StateChangeInfo) => void
@@ -131,6 +149,8 @@ export class CircuitBreaker {
   /** Back to a fresh closed breaker: window, failure run and open backoff cleared. */
   reset(): void
   stats(): CircuitBreakerStats
+  /** With a backend: the sync thread's counters; null without one. */
+  syncStats(): BreakerSyncStats | null
 }
 
 /** The root of every error ferrule throws. `code` is stable and shared with the Python binding. */

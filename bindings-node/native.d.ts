@@ -56,6 +56,8 @@ export declare class NativeBreaker {
   reset(): TransitionInfo | null
   /** 0 closed, 1 open, 2 half-open: the host maps it to its interned strings. */
   state(): number
+  /** With a backend: the sync thread's counters; otherwise null. */
+  syncStats(): BreakerSyncStatsJs | null
   stats(): BreakerStats
 }
 
@@ -486,6 +488,20 @@ export interface BreakerStats {
   openRemainingMs?: number
 }
 
+/** The sync thread's counters (a breaker with a Redis backend), numbers as `f64`. */
+export interface BreakerSyncStatsJs {
+  syncs: number
+  errors: number
+  publishedOpens: number
+  appliedOpens: number
+  /** Since the last exchange with Redis that succeeded. */
+  syncAgeMs: number
+  /** Held by `failOpen` / `failClosed` while Redis is down. */
+  held: boolean
+  heldAdmitted: number
+  heldRejected: number
+}
+
 export interface BurnRuleOptions {
   longMs: number
   shortMs: number
@@ -546,7 +562,7 @@ export declare function createAnomaly(name: string, metric: string, options: Ano
  * Builds a breaker, or says why the configuration was refused (the host throws that). Without a
  * manual clock it reads the system clock.
  */
-export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null, backend?: NativeRedisBackend | undefined | null, syncMs?: number | undefined | null): NativeBreaker | ConfigError
+export declare function createBreaker(name: string, options: BreakerOptions, clock?: NativeManualClock | undefined | null, backend?: NativeRedisBackend | undefined | null, syncMs?: number | undefined | null, onBackgroundTransition?: ((arg: TransitionInfo) => void) | undefined | null): NativeBreaker | ConfigError
 
 /** Builds a fault injector, or says why the configuration was refused (the host throws that). */
 export declare function createChaos(options: ChaosOptions): NativeChaos | ConfigError
@@ -1269,6 +1285,8 @@ export interface TransitionInfo {
   reason: string
   /** For a transition to open: how long it stays open. */
   openForMs?: number
+  /** True when another process caused it (its open arrived through Redis). */
+  peer: boolean
 }
 
 /** The process-wide validation counts, as JSON. */

@@ -180,3 +180,82 @@ test('a breaker opened in one process rejects in another within syncMs', async (
   assert.throws(() => new CircuitBreaker('x', { backend: new RedisBackend({ url: url() }), syncMs: 0 }), RangeError)
   assert.throws(() => new CircuitBreaker('x', { backend: {} }), TypeError)
 })
+
+test("a peer's open reaches 'stateChange' listeners, marked peer", async () => {
+  const name = unique('peer')
+  const br = new CircuitBreaker(name, { backend: new RedisBackend({ url: url(), prefix: 'mp' }), syncMs: 50, openMs: 30000 })
+  const seen = []
+  br.on('stateChange', (from, to, info) => seen.push({ from, to, reason: info.reason, peer: info.peer, openForMs: info.openForMs }))
+  // The other process trips its breaker of the same name and waits until the open is published.
+  const child = spawn(process.execPath, ['-e', `
+    const { CircuitBreaker, RedisBackend } = require('ferrule')
+    const br = new CircuitBreaker(${JSON.stringify(name)}, { backend: new RedisBackend({ url: ${JSON.stringify(url())}, prefix: 'mp' }), syncMs: 50, consecutiveFailures: 1, openMs: 30000 })
+    br.execute(() => { throw new Error('down') }).catch(() => {
+      const wait = () => (br.syncStats().publishedOpens >= 1 ? process.exit(0) : setTimeout(wait, 5))
+      wait()
+    })
+  `], { stdio: 'inherit' })
+  await new Promise((r) => child.on('exit', r))
+  const deadline = Date.now() + 5000
+  while (seen.length === 0) {
+    assert.ok(Date.now() < deadline, 'the peer open never reached the listener')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  assert.equal(seen.length, 1)
+  const [t] = seen
+  assert.deepEqual([t.from, t.to, t.reason, t.peer], ['closed', 'open', 'shared', true])
+  assert.ok(t.openForMs > 25000 && t.openForMs <= 30000, `${t.openForMs}`)
+  assert.equal(br.state, 'open')
+  assert.equal(br.syncStats().appliedOpens, 1)
+  // A local trip is not a peer's.
+  const own = new CircuitBreaker(unique('own'), { backend: new RedisBackend({ url: url(), prefix: 'mp' }), consecutiveFailures: 1 })
+  const infos = []
+  own.on('stateChange', (from, to, info) => infos.push(info))
+  await assert.rejects(own.execute(() => { throw new Error('x') }))
+  assert.deepEqual(infos.map((i) => [i.reason, i.peer]), [['consecutive_failures', false]])
+  assert.equal(new CircuitBreaker('plain').syncStats(), null)
+})
+
+test('a breaker on failClosed refuses every call while Redis is down and recovers when it returns', async () => {
+  const backend = new RedisBackend({ url: url(), prefix: unique('hold'), onBackendError: 'failClosed', timeoutMs: 50, retryMs: 100 })
+  const br = new CircuitBreaker('llm', { backend, syncMs: 50, openMs: 30000 })
+  const moves = []
+  br.on('stateChange', (from, to, info) => moves.push([from, to, info.reason, info.peer]))
+  const call = async () => {
+    const t0 = Date.now()
+    try {
+      await br.execute(() => 1)
+      return true
+    } catch (e) {
+      assert.ok(e instanceof CircuitOpenError, String(e))
+      return false
+    } finally {
+      assert.ok(Date.now() - t0 < 50, 'a caller waited on Redis')
+    }
+  }
+  assert.equal(await call(), true)
+  await stopRedis(proc)
+  proc = undefined
+  let deadline = Date.now() + 3000
+  while (await call()) {
+    assert.ok(Date.now() < deadline, 'never held')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  for (let i = 0; i < 10; i++) assert.equal(await call(), false)
+  const held = br.syncStats()
+  assert.equal(held.held, true)
+  assert.ok(held.heldRejected >= 11 && held.errors >= 1, JSON.stringify(held))
+  proc = await startRedis(port, dir)
+  deadline = Date.now() + 5000
+  while (!(await call())) {
+    assert.ok(Date.now() < deadline, 'never recovered')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  assert.equal(br.syncStats().held, false)
+  // Listeners heard the hold and its end, from the event loop (no call caused them).
+  await new Promise((r) => setTimeout(r, 20))
+  assert.deepEqual(moves, [
+    ['closed', 'open', 'backend_down', false],
+    ['open', 'closed', 'backend_up', false],
+  ])
+})

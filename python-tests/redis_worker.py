@@ -10,11 +10,15 @@ import time
 import ferrule
 
 
-def limit(url: str, name: str, start_at: float, seconds: float) -> None:
-    """Hammers a shared 100/s bucket from ``start_at`` (wall clock) for ``seconds``; reports the wall
-    time of its first admission and of its last try (the server's clock is the same machine's)."""
+def limit(url: str, name: str, start_at: float, seconds: float, algorithm: str = "token_bucket") -> None:
+    """Hammers a shared 100/s limit (a GCRA bucket, or a sliding window) from ``start_at`` (wall clock)
+    for ``seconds``; reports the wall time of its first admission and of its last try (the server's
+    clock is the same machine's)."""
     backend = ferrule.RedisBackend(url, prefix="mp", on_backend_error="fail_closed", timeout_seconds=1.0)
-    lim = ferrule.RateLimiter.token_bucket(100, 1.0, 100, name=name, backend=backend)
+    if algorithm == "sliding_window":
+        lim = ferrule.RateLimiter.sliding_window(100, 1.0, name=name, backend=backend)
+    else:
+        lim = ferrule.RateLimiter.token_bucket(100, 1.0, 100, name=name, backend=backend)
     while time.time() < start_at:
         time.sleep(0.001)
     end = start_at + seconds
@@ -61,12 +65,34 @@ def dlq_write(url: str, name: str, count: int) -> None:
     print(json.dumps({"ids": ids}), flush=True)
 
 
+def trip(url: str, name: str, sync_seconds: float) -> None:
+    """Opens the shared breaker here (one failure trips it) and waits until the open is published."""
+    backend = ferrule.RedisBackend(url, prefix="mp")
+    br = ferrule.CircuitBreaker(name, backend=backend, sync_seconds=sync_seconds, consecutive_failures=1,
+                                open_seconds=30)
+
+    def boom() -> None:
+        raise RuntimeError("provider down")
+
+    try:
+        br.call(boom)
+    except RuntimeError:
+        pass
+    deadline = time.monotonic() + 5
+    while (br.sync_stats() or {}).get("published_opens", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    print(json.dumps({"state": br.state, "published": (br.sync_stats() or {}).get("published_opens")}),
+          flush=True)
+
+
 if __name__ == "__main__":
     mode, url, *rest = sys.argv[1:]
     if mode == "limit":
-        limit(url, rest[0], float(rest[1]), float(rest[2]))
+        limit(url, rest[0], float(rest[1]), float(rest[2]), *rest[3:])
     elif mode == "breaker":
         breaker(url, rest[0], float(rest[1]), float(rest[2]))
+    elif mode == "trip":
+        trip(url, rest[0], float(rest[1]))
     elif mode == "dlq_write":
         dlq_write(url, rest[0], int(rest[1]))
     else:

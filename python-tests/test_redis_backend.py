@@ -73,6 +73,25 @@ def test_four_processes_share_one_100_per_second_limit(redis: RedisServer) -> No
     assert tries > 4 * total, "every worker kept asking, so only the shared limit held them back"
 
 
+def test_four_processes_on_a_100_per_second_window_admit_exactly_100(redis: RedisServer) -> None:
+    """Exact: a sliding window of 100 per second admits exactly 100 to callers that all ask within
+    one of its windows (as one limiter would: nothing charged earlier, nothing leaves before the run
+    ends), however the four processes interleave. The run is placed inside one aligned second of the
+    server's clock (the same machine's)."""
+    name = _unique("window")
+    seconds = 0.6
+    start_at = math.floor(time.time()) + 3.05
+    procs = [_worker("limit", redis.url, name, start_at, seconds, "sliding_window") for _ in range(4)]
+    results = [json.loads(p.communicate(timeout=60)[0].splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 and r["errors"] == 0 for p, r in zip(procs, results))
+    firsts = [r["first"][0] for r in results if r["first"] is not None]
+    lasts = [r["last"][1] for r in results]
+    assert math.floor(min(firsts)) == math.floor(max(lasts)), "the run fit in one window"
+    assert sum(r["admitted"] for r in results) == 100, results
+    assert sum(1 for r in results if r["admitted"] > 0) >= 2, "the processes shared it"
+    assert sum(r["tries"] for r in results) > 400
+
+
 def test_a_breaker_opened_in_one_process_rejects_in_the_others_within_sync_seconds(redis: RedisServer) -> None:
     name = _unique("llm")
     sync_seconds = 0.2
@@ -235,3 +254,145 @@ def test_a_dead_letter_queue_written_by_one_process_is_replayed_by_another(redis
 def test_a_dead_letter_queue_needs_a_path_or_a_backend() -> None:
     with pytest.raises(ferrule.ConfigError, match="path=None"):
         ferrule.DeadLetterQueue(None)
+
+
+def test_a_peer_open_reaches_on_state_change_with_peer_set(redis: RedisServer) -> None:
+    name = _unique("peer")
+    backend = ferrule.RedisBackend(redis.url, prefix="mp")
+    br = ferrule.CircuitBreaker(name, backend=backend, sync_seconds=0.05, open_seconds=30)
+    seen: list[tuple[str, str, ferrule.breaker.BreakerTransition]] = []
+    plain: list[tuple[str, str]] = []
+    br.on_state_change(lambda old, new, info: seen.append((old, new, info)))
+    br.on_state_change(lambda old, new: plain.append((old, new)))
+    p = _worker("trip", redis.url, name, 0.05)
+    out, _ = p.communicate(timeout=30)
+    assert json.loads(out.splitlines()[-1]) == {"state": "open", "published": 1}
+    deadline = time.monotonic() + 5
+    while not seen:
+        assert time.monotonic() < deadline, "the peer's open never reached the listener"
+        time.sleep(0.01)
+    old, new, info = seen[0]
+    assert (old, new, info.reason, info.peer) == ("closed", "open", "shared", True)
+    assert info.open_seconds is not None and 25 < info.open_seconds <= 30
+    assert plain == [("closed", "open")], "two-argument listeners hear it too"
+    assert br.state == "open"
+    with pytest.raises(ferrule.CircuitOpenError):
+        br.call(lambda: None)
+    # A local trip is not a peer's.
+    local = ferrule.CircuitBreaker(_unique("own"), backend=backend, consecutive_failures=1)
+    got: list[ferrule.breaker.BreakerTransition] = []
+    local.on_state_change(lambda old, new, info: got.append(info))
+    with pytest.raises(RuntimeError):
+        local.call(lambda: (_ for _ in ()).throw(RuntimeError("x")))
+    assert [(i.reason, i.peer) for i in got] == [("consecutive_failures", False)]
+
+
+@pytest.mark.parametrize("policy", ["fail_open", "fail_closed", "local"])
+def test_breaker_with_redis_stopped_mid_run_each_policy_holds_and_recovers(redis: RedisServer,
+                                                                            policy: str) -> None:
+    backend = ferrule.RedisBackend(redis.url, prefix=_unique("bp"), on_backend_error=policy,
+                                   timeout_seconds=0.05, retry_seconds=0.1)
+    br = ferrule.CircuitBreaker("llm", backend=backend, sync_seconds=0.05, consecutive_failures=3,
+                                open_seconds=30)
+    moves: list[tuple[str, str, str]] = []
+    br.on_state_change(lambda old, new, info: moves.append((old, new, info.reason)))
+
+    def ok() -> str:
+        return "ok"
+
+    def run(n: int) -> list[bool]:
+        """n calls; each must answer at once whatever Redis does (a 50 ms deadline is generous)."""
+        out = []
+        for _ in range(n):
+            t = time.monotonic()
+            try:
+                br.call(ok)
+                out.append(True)
+            except ferrule.CircuitOpenError:
+                out.append(False)
+            assert time.monotonic() - t < 0.05, "a caller waited on Redis"
+        return out
+
+    assert run(5) == [True] * 5
+    redis.stop()
+    deadline = time.monotonic() + 3
+    expected = {"fail_open": True, "fail_closed": False, "local": True}[policy]
+    while (br.sync_stats() or {}).get("errors", 0) < 1 or (policy != "local" and not br.sync_stats()["held"]):
+        assert time.monotonic() < deadline, "the outage was never noticed"
+        run(1)
+        time.sleep(0.01)
+    assert run(20) == [expected] * 20
+    st = br.sync_stats()
+    assert st is not None and st["held"] == (policy != "local")
+    assert st["held_rejected"] >= (20 if policy == "fail_closed" else 0)
+    assert st["held_admitted"] >= (20 if policy == "fail_open" else 0)
+    if policy == "local":
+        # The local breaker still trips on its own failures.
+        for _ in range(3):
+            with pytest.raises(RuntimeError):
+                br.call(lambda: (_ for _ in ()).throw(RuntimeError("down")))
+        assert br.state == "open"
+    text = ferrule.metrics_text()
+    prefix = backend.prefix
+    assert f'ferrule_redis_up{{prefix="{prefix}"}} 0' in text
+    assert f'ferrule_redis_errors_total{{prefix="{prefix}",op="breaker_sync",kind="connection"}}' in text
+    outcome = {"fail_open": "admitted", "fail_closed": "rejected", "local": "local"}[policy]
+    line = next(ln for ln in text.splitlines()
+                if ln.startswith(f'ferrule_redis_fallback_decisions_total{{prefix="{prefix}",op="breaker_sync",'
+                                 f'outcome="{outcome}"}}'))
+    assert float(line.split()[-1]) >= 1
+    assert 'ferrule_breaker_sync_age_seconds{breaker="llm"}' in text
+    redis.start()
+    deadline = time.monotonic() + 5
+    while br.sync_stats()["held"] or not backend.is_up:
+        assert time.monotonic() < deadline, "never recovered"
+        time.sleep(0.02)
+    if policy == "local":
+        assert br.state == "open"
+        assert moves == [("closed", "open", "consecutive_failures")]
+    else:
+        assert br.state == "closed"
+        assert run(3) == [True] * 3
+        if policy == "fail_closed":
+            assert moves == [("closed", "open", "backend_down"), ("open", "closed", "backend_up")]
+        else:
+            assert moves == [], "held closed from closed: no visible move"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_restarts_its_sync_thread_and_sees_a_peer_open(redis: RedisServer) -> None:
+    name = _unique("fork")
+    backend = ferrule.RedisBackend(redis.url, prefix="mp")
+    br = ferrule.CircuitBreaker(name, backend=backend, sync_seconds=0.05, consecutive_failures=1,
+                                open_seconds=30)
+    assert br.call(lambda: 1) == 1  # the parent's sync thread runs
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no sync thread until the breaker is used (or the at-fork hook ran)
+        code = 1
+        try:
+            os.close(r)
+            br.call(lambda: 1)
+            os.write(w, b"ready\n")
+            deadline = time.monotonic() + 5
+            # The state turns open before the sync thread counts the applied open (it first hands
+            # the transition to the listeners, under the GIL this thread holds): wait for both.
+            while (br.state != "open" or not (br.sync_stats() or {}).get("applied_opens")) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.01)
+            st = br.sync_stats() or {}
+            os.write(w, json.dumps({"state": br.state, "restarts": st.get("restarts"),
+                                    "applied": st.get("applied_opens")}).encode() + b"\n")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r) as child:
+        assert child.readline().strip() == "ready"
+        with pytest.raises(RuntimeError):
+            br.call(lambda: (_ for _ in ()).throw(RuntimeError("down")))  # trips here, published at once
+        assert br.state == "open"
+        report = json.loads(child.readline())
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert report == {"state": "open", "restarts": 1, "applied": 1}, report

@@ -24,6 +24,15 @@ def use() -> None:
     stats = breaker.stats()
     n: int = stats["calls"]
     breaker.on_state_change(lambda old, new: None)
+
+    def on_move(old: str, new: str, info: ferrule.breaker.BreakerTransition) -> None:
+        peer: bool = info.peer
+        print(old, new, info.reason, info.open_seconds, peer)
+
+    breaker.on_state_change(on_move)
+    sync = breaker.sync_stats()
+    if sync is not None:
+        print(sync["held"])
     try:
         breaker.call(call, "x")
     except ferrule.CircuitOpenError as e:

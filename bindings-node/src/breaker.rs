@@ -6,11 +6,13 @@
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};
 use crate::redis_backend::NativeRedisBackend;
+use ferrule_core::policy::breaker::Reason;
 use ferrule_core::policy::breaker_sync::{BreakerSync, BreakerSyncConfig};
 use ferrule_core::{
     BreakerConfig, CircuitBreaker, ClockRef, Error, Outcome, Permit, State, Transition, WindowSpec,
 };
-use napi::bindgen_prelude::Either;
+use napi::bindgen_prelude::{Either, Function};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use std::sync::Arc;
 
@@ -161,6 +163,8 @@ pub struct TransitionInfo {
     pub reason: String,
     /// For a transition to open: how long it stays open.
     pub open_for_ms: Option<f64>,
+    /// True when another process caused it (its open arrived through Redis).
+    pub peer: bool,
 }
 
 impl From<Transition> for TransitionInfo {
@@ -170,6 +174,7 @@ impl From<Transition> for TransitionInfo {
             to: t.to.as_str().into(),
             reason: t.reason.as_str().into(),
             open_for_ms: t.open_for.map(millis),
+            peer: t.reason.is_peer(),
         }
     }
 }
@@ -205,6 +210,21 @@ fn millis(d: std::time::Duration) -> f64 {
     d.as_nanos() as f64 / 1e6
 }
 
+/// The sync thread's counters (a breaker with a Redis backend), numbers as `f64`.
+#[napi(object)]
+pub struct BreakerSyncStatsJs {
+    pub syncs: f64,
+    pub errors: f64,
+    pub published_opens: f64,
+    pub applied_opens: f64,
+    /// Since the last exchange with Redis that succeeded.
+    pub sync_age_ms: f64,
+    /// Held by `failOpen` / `failClosed` while Redis is down.
+    pub held: bool,
+    pub held_admitted: f64,
+    pub held_rejected: f64,
+}
+
 /// Owns the core breaker. The hot path does not go through this object's methods but through
 /// the functions `fast_call.rs` makes for it, each holding its own strong reference.
 #[napi]
@@ -223,6 +243,7 @@ pub fn create_breaker(
     clock: Option<&NativeManualClock>,
     backend: Option<&NativeRedisBackend>,
     sync_ms: Option<f64>,
+    on_background_transition: Option<Function<TransitionInfo, ()>>,
 ) -> Either<NativeBreaker, ConfigError> {
     let clock = clock.map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
     let inner = match options
@@ -232,6 +253,33 @@ pub fn create_breaker(
         Ok(b) => Arc::new(b),
         Err(e) => return Either::B(config_error(&e, &options.params())),
     };
+    // Transitions made by the sync thread (a peer's open arriving through Redis, a backend hold and
+    // its end) have no JS caller to return to: they are queued to the JS thread. Weak, so a breaker
+    // never keeps the process alive.
+    if let (Some(_), Some(f)) = (backend, on_background_transition) {
+        let tsfn = f
+            .build_threadsafe_function::<TransitionInfo>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build();
+        match tsfn {
+            Ok(tsfn) => inner.on_transition(move |t| {
+                if matches!(
+                    t.reason,
+                    Reason::Shared | Reason::BackendDown | Reason::BackendUp
+                ) {
+                    let _ = tsfn.call((*t).into(), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            }),
+            Err(e) => {
+                let e = Error::Storage {
+                    store: "breaker sync",
+                    message: format!("cannot deliver background transitions to listeners: {e}"),
+                };
+                return Either::B(config_error(&e, &[]));
+            }
+        }
+    }
     // Shared through Redis: opens and window counts published and picked up every `syncMs`, on a
     // background thread (never on a caller's path).
     let sync = match backend {
@@ -310,6 +358,24 @@ impl NativeBreaker {
             State::Open => 1,
             State::HalfOpen => 2,
         }
+    }
+
+    /// With a backend: the sync thread's counters; otherwise null.
+    #[napi(catch_unwind)]
+    pub fn sync_stats(&self) -> Option<BreakerSyncStatsJs> {
+        self._sync.as_ref().map(|s| {
+            let s = s.stats();
+            BreakerSyncStatsJs {
+                syncs: s.syncs as f64,
+                errors: s.errors as f64,
+                published_opens: s.published_opens as f64,
+                applied_opens: s.applied_opens as f64,
+                sync_age_ms: s.sync_age_seconds * 1e3,
+                held: s.held,
+                held_admitted: s.held_admitted as f64,
+                held_rejected: s.held_rejected as f64,
+            }
+        })
     }
 
     #[napi(catch_unwind)]

@@ -285,10 +285,7 @@ impl NativeReplayCursor {
 
     #[napi(catch_unwind)]
     pub fn skip(&self) -> napi::Result<()> {
-        self.with(|q, c| {
-            q.replay_skip(c);
-            Ok(())
-        })
+        self.with(|q, c| q.replay_skip(c))
     }
 
     #[napi(catch_unwind)]

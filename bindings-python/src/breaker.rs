@@ -5,6 +5,7 @@ use crate::clock::ManualClock;
 use crate::error::{circuit_open, guard, to_py};
 use crate::redis_backend::RedisBackendCore;
 use ferrule_core::error::check;
+use ferrule_core::policy::breaker::Reason;
 use ferrule_core::policy::breaker_sync::{BreakerSync, BreakerSyncConfig};
 use ferrule_core::{
     BreakerConfig, CircuitBreaker, ClockRef, Outcome, Permit, Transition, WindowSpec,
@@ -109,6 +110,33 @@ impl CircuitBreakerCore {
             CircuitBreaker::with_clock(config, clock)
         };
         let inner = Arc::new(build().map_err(|e| to_py(py, e))?);
+        if backend.is_some() {
+            if let Some(cb) = &on_transition {
+                // Transitions made by the sync thread (a peer's open arriving through Redis, a
+                // backend hold and its end) have no Python caller to return to: they are handed to
+                // the dispatcher from that thread. Rare, so attaching to Python there is fine.
+                let cb = cb.clone_ref(py);
+                inner.on_transition(move |t| {
+                    if !matches!(
+                        t.reason,
+                        Reason::Shared | Reason::BackendDown | Reason::BackendUp
+                    ) {
+                        return;
+                    }
+                    let t = *t;
+                    // try_attach: at interpreter shutdown this background thread must not touch Python.
+                    let _ = Python::try_attach(|py| {
+                        let open_for = t.open_for.map(|d| d.as_secs_f64());
+                        if let Err(e) = cb.call1(
+                            py,
+                            (t.from.as_str(), t.to.as_str(), t.reason.as_str(), open_for),
+                        ) {
+                            e.write_unraisable(py, Some(cb.bind(py)));
+                        }
+                    });
+                });
+            }
+        }
         let sync = match backend {
             Some(b) => Some(
                 BreakerSync::start(
@@ -133,6 +161,9 @@ impl CircuitBreakerCore {
     /// Asks to make a call: returns a permit token, or raises `CircuitOpenError`.
     #[inline]
     fn acquire(&self, py: Python<'_>) -> PyResult<u64> {
+        if let Some(s) = &self.sync {
+            s.ensure_running(); // a forked worker (gunicorn, celery) starts its own sync thread
+        }
         match guard(py, || self.inner.acquire())? {
             Ok((permit, t)) => {
                 if t.is_some() {
@@ -202,7 +233,20 @@ impl CircuitBreakerCore {
         d.set_item("errors", s.errors)?;
         d.set_item("published_opens", s.published_opens)?;
         d.set_item("applied_opens", s.applied_opens)?;
+        d.set_item("sync_age_seconds", s.sync_age_seconds)?;
+        d.set_item("held", s.held)?;
+        d.set_item("held_admitted", s.held_admitted)?;
+        d.set_item("held_rejected", s.held_rejected)?;
+        d.set_item("restarts", s.restarts)?;
         Ok(Some(d))
+    }
+
+    /// With a backend: starts the sync thread again when this is a forked child (the package's
+    /// `os.register_at_fork` hook calls it, for breakers used only through a `Policy`).
+    fn ensure_sync(&self) {
+        if let Some(s) = &self.sync {
+            s.ensure_running();
+        }
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

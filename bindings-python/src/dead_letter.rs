@@ -237,10 +237,7 @@ impl ReplayCursorCore {
     }
 
     fn skip(&self, py: Python<'_>) -> PyResult<()> {
-        self.with(py, |q, c| {
-            q.replay_skip(c);
-            Ok(())
-        })
+        self.with(py, |q, c| q.replay_skip(c))
     }
 
     fn claim(&self, py: Python<'_>, id: u64) -> PyResult<bool> {

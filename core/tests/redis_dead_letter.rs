@@ -5,11 +5,13 @@
 
 mod redis_server;
 
+use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue};
 use ferrule_core::store::dead_letter::redis_streams::RedisDeadLetterStore;
 use ferrule_core::store::dead_letter::{Capacity, DeadLetterStore, NewDeadLetter, OnFull, Pushed};
 use ferrule_core::store::redis_backend::{RedisBackend, RedisConfig};
 use redis_server::RedisServer;
 use std::sync::Arc;
+use std::time::Duration;
 
 fn store(url: &str, name: &str) -> RedisDeadLetterStore {
     let mut c = RedisConfig::new(url);
@@ -26,7 +28,7 @@ fn item(i: u64) -> NewDeadLetter {
         attempts: 3,
         first_failed_unix_ms: 1_000 + i,
         last_failed_unix_ms: 2_000 + i,
-        trace_id: (i % 2 == 0).then(|| format!("trace-{i}")),
+        trace_id: i.is_multiple_of(2).then(|| format!("trace-{i}")),
     }
 }
 
@@ -72,19 +74,12 @@ fn items_round_trip_in_order_and_another_backend_sees_them() {
     assert_eq!(b.list(10, Some(2_003), None).unwrap().len(), 2);
     assert_eq!(b.get(ids[4]).unwrap().unwrap().attempts, 3);
     assert_eq!(b.oldest_unix_ms().unwrap(), Some(1_000));
-    // Leases: one replayer at a time; a failure ends the lease and keeps the item with its new error.
-    assert!(a.claim(ids[0], 10, 100).unwrap());
-    assert!(!b.claim(ids[0], 50, 200).unwrap(), "leased elsewhere");
-    assert!(b.claim(ids[0], 100, 200).unwrap(), "the lease ran out");
+    // A failure keeps the item with its new error.
     assert!(b.record_failure(ids[0], "still down", 3_000).unwrap());
     let d = a.get(ids[0]).unwrap().unwrap();
     assert_eq!(
         (d.errors.len(), d.replay_count, d.last_failed_unix_ms),
         (2, 1, 3_000)
-    );
-    assert!(
-        a.claim(ids[0], 101, 300).unwrap(),
-        "record_failure ended the lease"
     );
     assert!(b.remove(ids[0]).unwrap());
     assert!(!a.remove(ids[0]).unwrap());
@@ -161,10 +156,26 @@ const ROLE: &str = "FERRULE_REDIS_DLQ_ROLE";
 /// id. Without the role variable this is an ordinary (empty) test.
 #[test]
 fn child_entry() {
-    use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue};
     let Ok(url) = std::env::var(ROLE) else {
         return;
     };
+    if std::env::var("FERRULE_REDIS_DLQ_HANG").is_ok() {
+        // The replayer that dies mid-run: takes its first batch, announces the item it handles,
+        // and hangs in the handler until it is killed.
+        let q = queue(&url, "reclaim", Duration::from_millis(500));
+        q.replay_with(
+            None,
+            None,
+            |_| true,
+            |d| {
+                println!("HANDLING {}", d.id);
+                std::thread::sleep(Duration::from_secs(600));
+                Ok(())
+            },
+        )
+        .unwrap();
+        return;
+    }
     let q = DeadLetterQueue::new(
         Arc::new(store(&url, "replayed")),
         DeadLetterConfig {
@@ -191,7 +202,6 @@ fn child_entry() {
 
 #[test]
 fn a_queue_written_by_one_process_is_replayed_by_another() {
-    use ferrule_core::store::dead_letter::queue::{DeadLetterConfig, DeadLetterQueue};
     let s = RedisServer::start();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["child_entry", "--exact", "--nocapture", "--test-threads=1"])
@@ -241,4 +251,166 @@ fn a_queue_written_by_one_process_is_replayed_by_another() {
     assert!(left
         .iter()
         .all(|d| d.replay_count == 1 && d.errors.last().unwrap() == "still failing"));
+}
+
+fn queue(url: &str, name: &str, lease: Duration) -> DeadLetterQueue {
+    DeadLetterQueue::new(
+        Arc::new(store(url, name)),
+        DeadLetterConfig {
+            mask: false,
+            replay_lease: lease,
+            ..DeadLetterConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+fn push_n(q: &DeadLetterQueue, n: u64) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            q.push("chat", &format!("{{\"n\":{i}}}"), vec![], 3, None, None)
+                .unwrap()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn replay_runs_are_consumers_of_one_group_and_a_lease_is_the_pending_entry() {
+    let s = RedisServer::start();
+    let lease = Duration::from_millis(300);
+    let q = queue(&s.url(), "leases", lease);
+    let ids = push_n(&q, 5);
+    // Run A takes its batch (all five) and starts on the first.
+    let mut a = q.replay_cursor(None, None);
+    let first = q.replay_next(&mut a).unwrap().unwrap();
+    assert_eq!(first.id, ids[0]);
+    assert!(q.replay_claim(&mut a, first.id).unwrap());
+    // Run B meanwhile finds them all held.
+    let r = q
+        .replay_with(None, None, |_| true, |_| panic!("held by run A"))
+        .unwrap();
+    assert_eq!((r.busy, r.succeeded), (5, 0));
+    // The group holds them as A's pending entries, on the server.
+    let mut c = redis::Client::open(s.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let pending: (u64, String, String, Vec<(String, String)>) = redis::cmd("XPENDING")
+        .arg("dlq:dlq:leases")
+        .arg("replay")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(pending.0, 5);
+    assert_eq!(pending.3.len(), 1, "one consumer holds them: {pending:?}");
+    // A fails the first: it is given back at once, with its error; A skips the second (filter).
+    q.replay_failed(&mut a, first.id, "still down").unwrap();
+    let second = q.replay_next(&mut a).unwrap().unwrap();
+    q.replay_skip(&mut a).unwrap();
+    let r = q
+        .replay_with(
+            None,
+            None,
+            |_| true,
+            |d| {
+                assert!(
+                    d.id == first.id || d.id == second.id,
+                    "only given-back items"
+                );
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (r.succeeded, r.busy),
+        (2, 3),
+        "the given-back two; A holds three"
+    );
+    // A's lease runs out while it dawdles: another run takes over the rest.
+    std::thread::sleep(lease + Duration::from_millis(100));
+    let r = q.replay_with(None, None, |_| true, |_| Ok(())).unwrap();
+    assert_eq!((r.succeeded, r.busy), (3, 0));
+    // A, late, finds its next item taken over: not handed to its handler.
+    let third = q.replay_next(&mut a).unwrap().unwrap();
+    assert!(!q.replay_claim(&mut a, third.id).unwrap());
+    assert!(q.is_empty().unwrap());
+    // Finished runs leave no consumers behind (only the given-back holder may stay).
+    let consumers: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg("dlq:dlq:leases")
+        .arg("replay")
+        .query(&mut c)
+        .unwrap();
+    assert!(consumers.len() <= 2, "{consumers:?}");
+}
+
+#[test]
+fn a_replayer_killed_mid_run_has_its_entries_reclaimed_by_another() {
+    use std::io::{BufRead, BufReader};
+    let s = RedisServer::start();
+    let lease = Duration::from_millis(500);
+    let q = queue(&s.url(), "reclaim", lease);
+    let ids = push_n(&q, 40);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["child_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, s.url())
+        .env("FERRULE_REDIS_DLQ_HANG", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    // libtest's own "test child_entry ... " may share the line (--nocapture).
+    while !line.contains("HANDLING ") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the child ended early"
+        );
+    }
+    let handling: u64 = line
+        .split("HANDLING ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(handling, ids[0]);
+    child.kill().unwrap(); // SIGKILL mid-handler: its claims stay in the group's pending list
+    child.wait().unwrap();
+    // At once: the dead replayer's batch is still leased; the rest is replayed here.
+    let mut seen = vec![];
+    let r = q
+        .replay_with(
+            None,
+            None,
+            |_| true,
+            |d| {
+                seen.push(d.id);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let held = r.busy;
+    assert!((1..40).contains(&held), "busy {held}");
+    assert_eq!(r.succeeded + held, 40);
+    // After the lease: XAUTOCLAIM hands the dead consumer's entries to this run, the one it was
+    // handling included; every item is replayed exactly once in all.
+    std::thread::sleep(lease + Duration::from_millis(100));
+    let r = q
+        .replay_with(
+            None,
+            None,
+            |_| true,
+            |d| {
+                seen.push(d.id);
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!((r.succeeded, r.busy), (held, 0));
+    seen.sort();
+    assert_eq!(seen, ids);
+    assert!(q.is_empty().unwrap());
 }

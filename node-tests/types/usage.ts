@@ -73,11 +73,14 @@ export async function usage(): Promise<void> {
   breaker
     .on('stateChange', (from: BreakerState, to: BreakerState, info: StateChangeInfo) => {
       const ms: number | null = info.openForMs
-      void from, to, ms, info.reason
+      const peer: boolean = info.peer
+      void from, to, ms, info.reason, peer
     })
     .off('stateChange', () => {})
   // @ts-expect-error: only 'stateChange' exists
   breaker.on('change', () => {})
+  const sync = breaker.syncStats()
+  if (sync !== null) void sync.held, sync.heldRejected, sync.syncAgeMs
 
   breaker.forceOpen()
   breaker.forceClosed()

@@ -6,12 +6,14 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, cast
+import os
+import weakref
+from typing import Any, Callable, NamedTuple, Optional, Tuple, Type, TypeVar, Union, cast
 
 from ._ferrule import CircuitBreakerCore, ManualClock, emit
 from .redis_backend import RedisBackend
 
-__all__ = ["CircuitBreaker"]
+__all__ = ["CircuitBreaker", "BreakerTransition"]
 
 _log = logging.getLogger("ferrule")
 
@@ -20,7 +22,34 @@ SUCCESS, FAILURE, IGNORED = 0, 1, 2
 
 F = TypeVar("F", bound=Callable[..., Any])
 ExcMatcher = Union[Type[BaseException], Tuple[Type[BaseException], ...], Callable[[BaseException], bool], None]
-StateListener = Callable[[str, str], Any]
+
+
+class BreakerTransition(NamedTuple):
+    """Why a breaker moved, for listeners that take a third argument: ``reason`` (``"failure_rate"``,
+    ``"shared"``, ``"backend_down"``, ...), ``open_seconds`` for a move to open, and ``peer``: True
+    when the move came from another process (its open arrived through Redis)."""
+
+    reason: str
+    open_seconds: Optional[float]
+    peer: bool
+
+
+StateListener = Union[Callable[[str, str], Any], Callable[[str, str, BreakerTransition], Any]]
+
+
+def _takes_info(listener: Callable[..., Any]) -> bool:
+    """Does ``listener`` accept a third positional argument? Decided once, at registration."""
+    try:
+        params = inspect.signature(listener).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    n = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n >= 3
 
 
 def _matcher(spec: ExcMatcher, param: str, component: str = "CircuitBreaker") -> Optional[Callable[[BaseException], bool]]:
@@ -50,13 +79,16 @@ class _Listeners:
     __slots__ = ("callbacks", "errors", "name")
 
     def __init__(self, name: str) -> None:
-        self.callbacks: list[StateListener] = []
+        # (listener, whether it takes the BreakerTransition as a third argument)
+        self.callbacks: list[tuple[Callable[..., Any], bool]] = []
         self.errors = 0
         self.name = name
 
     def __call__(self, old: str, new: str, reason: str, open_for: Optional[float]) -> None:
         # Only transitions reach here, never the closed-state success path. One structured event
-        # (`breaker.transition`) through the core's logger: masked, rate-limited, to the sink.
+        # (`breaker.transition`) through the core's logger: masked, rate-limited, to the sink. A peer's
+        # open or a backend hold arrives on the breaker's sync thread, not on a caller's.
+        peer = reason == "shared"
         if new == "open":
             emit(
                 "breaker.transition",
@@ -67,6 +99,7 @@ class _Listeners:
                 to_state=new,
                 reason=reason,
                 open_seconds=open_for,
+                peer=peer,
             )
         else:
             emit(
@@ -78,9 +111,13 @@ class _Listeners:
                 to_state=new,
                 reason=reason,
             )
-        for cb in self.callbacks:
+        info = BreakerTransition(reason, open_for, peer)
+        for cb, takes_info in self.callbacks:
             try:
-                cb(old, new)
+                if takes_info:
+                    cb(old, new, info)
+                else:
+                    cb(old, new)
             except Exception as exc:
                 # A broken listener must not break the caller's call; it is counted and logged.
                 self.errors += 1
@@ -115,7 +152,11 @@ class CircuitBreaker:
     With ``backend=RedisBackend(...)``, breakers of the same ``name`` in every process share state: a
     background thread exchanges opens and window counts every ``sync_seconds``, so an open breaker
     anywhere opens it everywhere within that delay, and failures summed over processes trip it. Calls
-    never wait on Redis; while it is down the breaker decides locally.
+    never wait on Redis. While it is down the backend's ``on_backend_error`` decides: ``"local"``
+    keeps deciding with this process's state, ``"fail_open"`` admits every call, ``"fail_closed"``
+    refuses every call, until Redis answers (counted in ``sync_stats()``, logged at warning, raised as
+    a watch event). Listeners hear a peer's open too (``BreakerTransition.peer``). A forked worker
+    starts its own sync thread.
     """
 
     __slots__ = ("_core", "_listeners", "_is_failure", "_is_ignored", "_failure_on_result", "__weakref__")
@@ -168,6 +209,8 @@ class CircuitBreaker:
             backend=None if backend is None else _backend(backend),
             sync_seconds=sync_seconds,
         )
+        if backend is not None:
+            _SHARED.add(self)
 
     # -- outcome classification ------------------------------------------------------------------
 
@@ -269,11 +312,18 @@ class CircuitBreaker:
     # -- control and inspection --------------------------------------------------------------------
 
     def on_state_change(self, listener: StateListener) -> StateListener:
-        """Registers ``listener(old_state, new_state)``; usable as a decorator."""
+        """Registers ``listener(old_state, new_state)`` or ``listener(old_state, new_state, info)``
+        (``info``: a ``BreakerTransition`` with ``reason``, ``open_seconds``, ``peer``); usable as a
+        decorator. With a backend, a peer's open and a backend hold reach it from the sync thread."""
         if not callable(listener):
             raise TypeError(f"CircuitBreaker.on_state_change: {listener!r} is not callable")
-        self._listeners.callbacks.append(listener)
+        self._listeners.callbacks.append((listener, _takes_info(listener)))
         return listener
+
+    def sync_stats(self) -> Optional[dict[str, Any]]:
+        """With a backend: syncs, errors, published_opens, applied_opens, sync_age_seconds, held,
+        held_admitted, held_rejected, restarts (after fork); None without one."""
+        return self._core.sync_stats()
 
     def force_open(self) -> None:
         """Opens and stays open until ``force_closed()`` or ``reset()``."""
@@ -319,3 +369,18 @@ class CircuitBreaker:
 
         s = self.stats()
         return stats_html("CircuitBreaker", str(s["name"]), s, str(s["state"]))
+
+
+# Breakers sharing state through Redis. A forked child (gunicorn, celery, multiprocessing) has their
+# memory but not their sync threads: each restarts its own in the child (the core also checks at
+# acquire; this covers breakers used only inside a Policy).
+_SHARED: "weakref.WeakSet[CircuitBreaker]" = weakref.WeakSet()
+
+
+def _restart_sync_after_fork() -> None:
+    for b in list(_SHARED):
+        b._core.ensure_sync()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_sync_after_fork)

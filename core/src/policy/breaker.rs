@@ -51,6 +51,11 @@ pub enum Reason {
     Reset,
     /// Opened because the breaker of the same name opened in another process (shared through Redis).
     Shared,
+    /// The shared state became unknown (Redis down) and the backend's `on_backend_error` is
+    /// `fail_open` (held closed: every call admitted) or `fail_closed` (held open: every call refused).
+    BackendDown,
+    /// Redis answers again: the hold ends and the breaker resumes the state it had before.
+    BackendUp,
 }
 
 impl Reason {
@@ -66,7 +71,14 @@ impl Reason {
             Reason::ForcedClosed => "forced_closed",
             Reason::Reset => "reset",
             Reason::Shared => "shared",
+            Reason::BackendDown => "backend_down",
+            Reason::BackendUp => "backend_up",
         }
+    }
+
+    /// True when the transition was caused by another process (its state arrived through Redis).
+    pub fn is_peer(self) -> bool {
+        self == Reason::Shared
     }
 }
 
@@ -258,6 +270,10 @@ const K_OPEN: u64 = 1;
 const K_HALF_OPEN: u64 = 2;
 const K_FORCED_OPEN: u64 = 3;
 const K_FORCED_CLOSED: u64 = 4;
+/// Held by the `on_backend_error` policy while Redis is down: `fail_closed` refuses every call,
+/// `fail_open` admits every call (recording nothing into the window), until Redis answers.
+const K_HELD_OPEN: u64 = 5;
+const K_HELD_CLOSED: u64 = 6;
 const GEN_SHIFT: u32 = 3;
 const GEN_MASK: u64 = 0xFFFF;
 const A_SHIFT: u32 = 19;
@@ -299,7 +315,7 @@ fn successes(s: u64) -> u64 {
 
 fn public_state(s: u64) -> State {
     match kind(s) {
-        K_CLOSED | K_FORCED_CLOSED => State::Closed,
+        K_CLOSED | K_FORCED_CLOSED | K_HELD_CLOSED => State::Closed,
         K_HALF_OPEN => State::HalfOpen,
         _ => State::Open,
     }
@@ -371,6 +387,9 @@ struct Counters {
     ignored: StripedCounter,
     slow: StripedCounter,
     rejected: StripedCounter,
+    /// Calls decided by the backend policy while Redis was down (held closed / held open).
+    held_admitted: StripedCounter,
+    held_rejected: StripedCounter,
 }
 
 impl Collect for Counters {
@@ -405,6 +424,8 @@ pub struct CircuitBreaker {
     trips_since_close: AtomicU32,
     counters: Arc<Counters>,
     transitions: AtomicU64,
+    /// The state word a backend hold replaced, restored when the hold ends.
+    held_from: AtomicU64,
     random: Random,
     // A lock, but only read when a transition happens (rare) and written when a listener is added.
     listeners: RwLock<Vec<Listener>>,
@@ -435,6 +456,8 @@ impl CircuitBreaker {
             ignored: StripedCounter::new(),
             slow: StripedCounter::new(),
             rejected: StripedCounter::new(),
+            held_admitted: StripedCounter::new(),
+            held_rejected: StripedCounter::new(),
         });
         builtin::breaker_state(&config.name, State::Closed);
         let weak: std::sync::Weak<dyn Collect> = Arc::downgrade(&counters) as _;
@@ -450,6 +473,7 @@ impl CircuitBreaker {
             trips_since_close: AtomicU32::new(0),
             counters,
             transitions: AtomicU64::new(0),
+            held_from: AtomicU64::new(0),
             random: Random::from_entropy(),
             listeners: RwLock::new(Vec::new()),
             config,
@@ -493,6 +517,15 @@ impl CircuitBreaker {
         loop {
             match kind(s) {
                 K_CLOSED | K_FORCED_CLOSED => return Ok((self.permit(gen(s), false), None)),
+                K_HELD_CLOSED => {
+                    self.counters.held_admitted.inc();
+                    return Ok((self.permit(gen(s), false), None));
+                }
+                K_HELD_OPEN => {
+                    self.counters.held_rejected.inc();
+                    self.counters.rejected.inc();
+                    return Err(Rejected { retry_after: None });
+                }
                 K_OPEN => {
                     let now = self.clock.now_nanos();
                     let until = open_until_ms(s) * NANOS_PER_MS;
@@ -796,6 +829,85 @@ impl CircuitBreaker {
                 Err(cur) => s = cur,
             }
         }
+    }
+
+    /// Redis is down and the backend's policy is `fail_open` (`admit`: every call goes through) or
+    /// `fail_closed` (every call is refused) until `end_hold`. A forced breaker keeps its forced state
+    /// (the operator's word wins); an existing hold is left as it is.
+    pub fn hold(&self, admit: bool) -> Option<Transition> {
+        let now = self.clock.now_nanos();
+        let next_kind = if admit { K_HELD_CLOSED } else { K_HELD_OPEN };
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if !matches!(kind(s), K_CLOSED | K_OPEN | K_HALF_OPEN) {
+                return None;
+            }
+            self.held_from.store(s, Ordering::Release);
+            let next = word(next_kind, gen(s) + 1);
+            match self
+                .state
+                .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    let from = self.public_at(s, now);
+                    let to = public_state(next);
+                    return (from != to)
+                        .then(|| self.emit(from, to, Reason::BackendDown, now, None));
+                }
+                Err(cur) => s = cur,
+            }
+        }
+    }
+
+    /// Redis answers again: the state before the hold comes back (an open period that ran out meanwhile
+    /// reads half-open, as it would have). Window counts were not touched by the hold.
+    pub fn end_hold(&self) -> Option<Transition> {
+        let now = self.clock.now_nanos();
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if !matches!(kind(s), K_HELD_OPEN | K_HELD_CLOSED) {
+                return None;
+            }
+            let before = self.held_from.load(Ordering::Acquire);
+            let next = match kind(before) {
+                K_OPEN => open_word(gen(s) + 1, open_until_ms(before)),
+                _ => word(K_CLOSED, gen(s) + 1), // a half-open probe in flight is void after the hold
+            };
+            match self
+                .state
+                .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    let from = public_state(s);
+                    let to = self.public_at(next, now);
+                    return (from != to).then(|| self.emit(from, to, Reason::BackendUp, now, None));
+                }
+                Err(cur) => s = cur,
+            }
+        }
+    }
+
+    /// Is a backend hold in force?
+    pub fn is_held(&self) -> bool {
+        matches!(
+            kind(self.state.load(Ordering::Acquire)),
+            K_HELD_OPEN | K_HELD_CLOSED
+        )
+    }
+
+    /// Calls decided by a backend hold so far: (admitted, refused).
+    pub fn held_decisions(&self) -> (u64, u64) {
+        (
+            self.counters.held_admitted.get(),
+            self.counters.held_rejected.get(),
+        )
+    }
+
+    fn public_at(&self, s: u64, now: u64) -> State {
+        if kind(s) == K_OPEN && now >= open_until_ms(s) * NANOS_PER_MS {
+            return State::HalfOpen;
+        }
+        public_state(s)
     }
 
     /// Back to a fresh closed breaker: window, failure run and open backoff cleared.

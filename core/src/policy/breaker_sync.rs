@@ -2,14 +2,23 @@
 //! atomic load); a background thread publishes this process's trips at once (woken by the transition)
 //! and, every `interval`, its window counts since the last sync, and applies what the others published:
 //! an open breaker anywhere opens it everywhere within one interval (plus a round trip), and the summed
-//! window counts trip it when no single process has seen `min_calls`. When Redis is down the breaker
-//! simply stays local.
+//! window counts trip it when no single process has seen `min_calls`. When Redis is down the backend's
+//! `on_backend_error` decides: `local` keeps deciding locally, `fail_open` holds the breaker closed
+//! (every call admitted), `fail_closed` holds it open (every call refused), until Redis answers. The
+//! thread restarts itself lazily in a forked child (`ensure_running`, fork generation).
 
-use crate::policy::breaker::{CircuitBreaker, Reason, State};
-use crate::store::redis_backend::RedisBackend;
+use crate::clock::{Clock, SystemClock};
+use crate::policy::breaker::{CircuitBreaker, Reason, State, Transition};
+use crate::store::redis_backend::{Fallback, OnBackendError, Op, RedisBackend};
+use crate::telemetry::collector::{Collect, Sink};
+use crate::watch::event::{Event as WatchEvent, EventState, Severity};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
 use std::time::Duration;
+
+pub const SYNC_AGE_FAMILY: &str = "ferrule_breaker_sync_age_seconds";
+pub const SYNCS_FAMILY: &str = "ferrule_breaker_syncs";
+pub const HELD_FAMILY: &str = "ferrule_breaker_backend_decisions";
 
 /// KEYS[1]: hash {open_until: server ms}; KEYS[2]: hash of per-second counts {sec:s, sec:f}.
 /// ARGV: successes, failures (since the last sync), local open ms (0: none), min_calls, failure rate
@@ -72,13 +81,51 @@ impl Default for BreakerSyncConfig {
 }
 
 /// Counters of the sync thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerSyncStats {
     pub syncs: u64,
     pub errors: u64,
     /// Opens published from here, and applied here from elsewhere.
     pub published_opens: u64,
     pub applied_opens: u64,
+    /// Seconds since the last exchange with Redis succeeded (since the start when none has).
+    pub sync_age_seconds: f64,
+    /// Is the breaker held by `fail_open` / `fail_closed` because Redis is down?
+    pub held: bool,
+    /// Calls the hold decided: admitted (`fail_open`), refused (`fail_closed`).
+    pub held_admitted: u64,
+    pub held_rejected: u64,
+    /// Times the thread was started again in a forked child.
+    pub restarts: u64,
+}
+
+fn declare_families() {
+    static D: OnceLock<()> = OnceLock::new();
+    D.get_or_init(|| {
+        let r = crate::telemetry::registry::global();
+        let ok = r
+            .gauge(
+                SYNC_AGE_FAMILY,
+                "Seconds since this process last exchanged the breaker's state with Redis.",
+                &["breaker"],
+            )
+            .and(r.counter(
+                SYNCS_FAMILY,
+                "Exchanges of a shared breaker's state with Redis, by outcome (ok, error).",
+                &["breaker", "outcome"],
+            ))
+            .and(r.counter(
+                HELD_FAMILY,
+                "Calls decided by on_backend_error while Redis was down (admitted: fail_open, \
+                 rejected: fail_closed).",
+                &["breaker", "outcome"],
+            ));
+        debug_assert!(
+            ok.is_ok(),
+            "breaker sync metric declarations: {:?}",
+            ok.err()
+        );
+    });
 }
 
 struct Shared {
@@ -96,17 +143,27 @@ struct Shared {
     seen_failures: AtomicU64,
     stop: AtomicBool,
     /// The sync thread, woken at once by a local trip so the open is published without waiting.
-    thread: std::sync::OnceLock<std::thread::Thread>,
+    // A lock, but taken only at a local trip, an outage event and a (re)start: never per call.
+    thread: Mutex<Option<std::thread::Thread>>,
+    /// The fork generation the thread runs in; another value means this is a child without it.
+    generation: AtomicU64,
+    policy: OnBackendError,
+    clock: SystemClock,
+    started_nanos: u64,
+    /// Monotonic time of the last successful exchange; 0: none yet.
+    last_ok_nanos: AtomicU64,
+    /// Set while an outage is being handled here, so it is logged once when it starts and ends.
+    degraded: AtomicBool,
     syncs: AtomicU64,
     errors: AtomicU64,
     published: AtomicU64,
     applied: AtomicU64,
+    restarts: AtomicU64,
 }
 
 /// Keeps a breaker in step with its namesakes in other processes while it lives.
 pub struct BreakerSync {
     shared: Arc<Shared>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl BreakerSync {
@@ -132,6 +189,8 @@ impl BreakerSync {
         };
         check::finite_positive(C, "window_seconds", window_seconds)?;
         let name = breaker.name().to_string();
+        declare_families();
+        let clock = SystemClock;
         let shared = Arc::new(Shared {
             state_key: backend.key("cb", &name, Some("state")),
             window_key: backend.key("cb", &name, Some("window")),
@@ -142,45 +201,85 @@ impl BreakerSync {
             seen_successes: AtomicU64::new(0),
             seen_failures: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            thread: std::sync::OnceLock::new(),
+            thread: Mutex::new(None),
+            generation: AtomicU64::new(crate::fork_guard::generation()),
+            policy: backend.on_backend_error(),
+            started_nanos: clock.now_nanos(),
+            clock,
+            last_ok_nanos: AtomicU64::new(0),
+            degraded: AtomicBool::new(false),
             syncs: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             published: AtomicU64::new(0),
             applied: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
             breaker,
             backend,
         });
         let weak: Weak<Shared> = Arc::downgrade(&shared);
-        // Runs on the caller's thread at a transition: only an atomic store, no Redis.
+        // Runs on the caller's thread at a transition: only an atomic store and a wake, no Redis.
         shared.breaker.on_transition(move |t| {
-            if t.to == State::Open && t.reason != Reason::Shared {
+            // Only this process's own trips are published; peer opens and backend holds are not.
+            let own = !matches!(
+                t.reason,
+                Reason::Shared | Reason::BackendDown | Reason::BackendUp
+            );
+            if t.to == State::Open && own {
                 if let Some(s) = weak.upgrade() {
                     let ms = t.open_for.map_or(1, |d| d.as_millis().max(1) as u64);
                     s.pending_open_ms.store(ms, Ordering::Release);
-                    if let Some(t) = s.thread.get() {
-                        t.unpark(); // a futex wake: the round trip happens on the sync thread
-                    }
+                    s.wake(); // a futex wake: the round trip happens on the sync thread
                 }
             }
         });
-        let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("ferrule-breaker-sync-{name}"))
-            .spawn(move || {
-                while !s.stop.load(Ordering::Acquire) {
-                    s.sync_once();
-                    std::thread::park_timeout(s.interval);
-                }
-            })
-            .map_err(|e| Error::Storage {
-                store: "breaker sync",
-                message: e.to_string(),
-            })?;
-        let _ = shared.thread.set(thread.thread().clone());
-        Ok(Self {
-            shared,
-            thread: Some(thread),
-        })
+        // Another user of the backend (a limiter, another breaker) may see the outage or the
+        // recovery first: the thread reacts at once instead of at its next interval.
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        shared.backend.on_event(move |_| {
+            if let Some(s) = weak.upgrade() {
+                s.wake();
+            }
+        });
+        let weak: Weak<dyn Collect> = Arc::downgrade(&shared) as _;
+        crate::telemetry::registry::global().add_collector(weak);
+        Shared::spawn(&shared).map_err(|e| Error::Storage {
+            store: "breaker sync",
+            message: e.to_string(),
+        })?;
+        Ok(Self { shared })
+    }
+
+    /// Starts the thread again if this is a forked child of the process that started it (a child
+    /// inherits memory, not threads). Two atomic loads when nothing changed; hosts call it where a
+    /// forked worker first uses the breaker.
+    #[inline]
+    pub fn ensure_running(&self) {
+        let g = crate::fork_guard::generation();
+        let was = self.shared.generation.load(Ordering::Acquire);
+        if was == g {
+            return;
+        }
+        if self
+            .shared
+            .generation
+            .compare_exchange(was, g, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.shared.restarts.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = Shared::spawn(&self.shared) {
+                log::warn!(
+                    "ferrule: breaker {:?}: the sync thread could not start in this forked process \
+                     ({e}); it decides locally",
+                    self.shared.breaker.name()
+                );
+            } else {
+                log::info!(
+                    "ferrule: breaker {:?}: sync thread started in forked process {}",
+                    self.shared.breaker.name(),
+                    std::process::id()
+                );
+            }
+        }
     }
 
     /// One exchange now (the thread does this every interval).
@@ -190,11 +289,17 @@ impl BreakerSync {
 
     pub fn stats(&self) -> BreakerSyncStats {
         let s = &self.shared;
+        let (held_admitted, held_rejected) = s.breaker.held_decisions();
         BreakerSyncStats {
             syncs: s.syncs.load(Ordering::Relaxed),
             errors: s.errors.load(Ordering::Relaxed),
             published_opens: s.published.load(Ordering::Relaxed),
             applied_opens: s.applied.load(Ordering::Relaxed),
+            sync_age_seconds: s.sync_age_seconds(),
+            held: s.breaker.is_held(),
+            held_admitted,
+            held_rejected,
+            restarts: s.restarts.load(Ordering::Relaxed),
         }
     }
 }
@@ -206,13 +311,140 @@ impl Drop for BreakerSync {
     /// may never be scheduled to finish.
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-        }
+        self.shared.wake();
+    }
+}
+
+impl Collect for Shared {
+    fn collect(&self, sink: &mut Sink) {
+        let n = self.breaker.name();
+        sink.sample(SYNC_AGE_FAMILY, &[n], self.sync_age_seconds());
+        let syncs = self.syncs.load(Ordering::Relaxed);
+        let errors = self.errors.load(Ordering::Relaxed);
+        sink.sample(
+            SYNCS_FAMILY,
+            &[n, "ok"],
+            syncs.saturating_sub(errors) as f64,
+        );
+        sink.sample(SYNCS_FAMILY, &[n, "error"], errors as f64);
+        let (admitted, rejected) = self.breaker.held_decisions();
+        sink.sample(HELD_FAMILY, &[n, "admitted"], admitted as f64);
+        sink.sample(HELD_FAMILY, &[n, "rejected"], rejected as f64);
     }
 }
 
 impl Shared {
+    /// Starts the sync thread (at construction, or in a forked child). The thread owns what it
+    /// uses (`Arc<Shared>`) and ends at its next wake-up after `stop`; nobody joins it.
+    fn spawn(shared: &Arc<Shared>) -> std::io::Result<()> {
+        let s = shared.clone();
+        let generation = shared.generation.load(Ordering::Acquire);
+        let t = std::thread::Builder::new()
+            .name(format!("ferrule-breaker-sync-{}", shared.breaker.name()))
+            .spawn(move || {
+                while !s.stop.load(Ordering::Acquire)
+                    && s.generation.load(Ordering::Acquire) == generation
+                {
+                    s.sync_once();
+                    std::thread::park_timeout(s.interval);
+                }
+            })?;
+        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.thread().clone());
+        Ok(())
+    }
+
+    fn wake(&self) {
+        if let Some(t) = &*self.thread.lock().unwrap_or_else(|p| p.into_inner()) {
+            t.unpark();
+        }
+    }
+
+    fn sync_age_seconds(&self) -> f64 {
+        let last = self.last_ok_nanos.load(Ordering::Relaxed);
+        let since = if last == 0 { self.started_nanos } else { last };
+        self.clock.now_nanos().saturating_sub(since) as f64 / 1e9
+    }
+
+    /// The breaker's transition caused by the backend, as a watch event (to the alert router).
+    fn publish(&self, state: EventState, message: String, t: &Transition) {
+        let labels = vec![
+            ("breaker".to_string(), self.breaker.name().to_string()),
+            ("policy".to_string(), self.policy.as_str().to_string()),
+        ];
+        let e = WatchEvent {
+            name: "breaker_backend_hold",
+            source: self.breaker.name().to_string(),
+            severity: Severity::Critical,
+            state,
+            dedup_key: WatchEvent::key("breaker_backend_hold", self.breaker.name(), &labels),
+            labels,
+            value: self.errors.load(Ordering::Relaxed) as f64,
+            threshold: 1.0,
+            message,
+            at_nanos: t.at_nanos,
+        };
+        crate::watch::alert_router::publish(std::slice::from_ref(&e));
+    }
+
+    /// Redis gave no answer: the policy decides until it does (counted, logged once per outage).
+    fn unavailable(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let name = self.breaker.name();
+        let held = match self.policy {
+            OnBackendError::Local => None,
+            OnBackendError::FailOpen => self.breaker.hold(true),
+            OnBackendError::FailClosed => self.breaker.hold(false),
+        };
+        self.backend
+            .note_fallback(Op::BreakerSync, Fallback::of(self.policy));
+        if !self.degraded.swap(true, Ordering::AcqRel) {
+            let what = match self.policy {
+                OnBackendError::Local => "it decides with this process's state alone",
+                OnBackendError::FailOpen => "every call is admitted (held closed)",
+                OnBackendError::FailClosed => "every call is refused (held open)",
+            };
+            log::warn!(
+                "ferrule: breaker {name:?}: Redis unavailable, state not shared; \
+                 on_backend_error={}: {what} until it answers",
+                self.policy.as_str()
+            );
+        }
+        if let Some(t) = held {
+            self.publish(
+                EventState::Firing,
+                format!(
+                    "breaker {name:?} held {} while Redis is down (on_backend_error={})",
+                    t.to.as_str(),
+                    self.policy.as_str()
+                ),
+                &t,
+            );
+        }
+    }
+
+    /// Redis answered: any hold ends (the state before it returns), logged once per outage.
+    fn available(&self) {
+        self.last_ok_nanos
+            .store(self.clock.now_nanos().max(1), Ordering::Relaxed);
+        if !self.degraded.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let name = self.breaker.name();
+        let ended = self.breaker.end_hold();
+        log::warn!(
+            "ferrule: breaker {name:?}: Redis answers again; state is shared again \
+             (on_backend_error={} applied during the outage)",
+            self.policy.as_str()
+        );
+        if let Some(t) = ended {
+            self.publish(
+                EventState::Resolved,
+                format!("breaker {name:?}: Redis answers again, hold ended"),
+                &t,
+            );
+        }
+    }
+
     fn sync_once(&self) {
         let snap = self.breaker.snapshot();
         let ds = snap
@@ -225,19 +457,20 @@ impl Shared {
         let c = self.breaker.config();
         let rate = c.failure_rate.unwrap_or(-1.0);
         let open_ms = (c.open_seconds * 1000.0).ceil() as u64;
-        let result: Result<(String, String, u64, u64), _> = self.backend.run(None, |conn| {
-            SYNC_SCRIPT
-                .key(&self.state_key)
-                .key(&self.window_key)
-                .arg(ds)
-                .arg(df)
-                .arg(local_open)
-                .arg(c.min_calls)
-                .arg(rate)
-                .arg(open_ms)
-                .arg(self.window_seconds)
-                .invoke(conn)
-        });
+        let result: Result<(String, String, u64, u64), _> =
+            self.backend.run(Op::BreakerSync, None, |conn| {
+                SYNC_SCRIPT
+                    .key(&self.state_key)
+                    .key(&self.window_key)
+                    .arg(ds)
+                    .arg(df)
+                    .arg(local_open)
+                    .arg(c.min_calls)
+                    .arg(rate)
+                    .arg(open_ms)
+                    .arg(self.window_seconds)
+                    .invoke(conn)
+            });
         self.syncs.fetch_add(1, Ordering::Relaxed);
         let (until, remaining) = match result {
             Ok((until, remaining, _, _)) => (
@@ -245,9 +478,7 @@ impl Shared {
                 remaining.parse::<f64>().unwrap_or(0.0),
             ),
             Err(e) => {
-                // Not published: try again next time; the breaker keeps deciding locally meanwhile.
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                self.backend.note_fallback();
+                // Not published: try again next time; the policy decides meanwhile.
                 if local_open > 0 {
                     let _ = self.pending_open_ms.compare_exchange(
                         0,
@@ -260,9 +491,11 @@ impl Shared {
                     "ferrule: breaker {:?} not synced: {e:?}",
                     self.breaker.name()
                 );
+                self.unavailable();
                 return;
             }
         };
+        self.available();
         self.seen_successes.store(snap.successes, Ordering::Relaxed);
         self.seen_failures.store(snap.failures, Ordering::Relaxed);
         if local_open > 0 {

@@ -6,11 +6,209 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{check, Error, Result};
+use crate::telemetry::collector::{Collect, Sink};
 use crate::watch::event::{Event as WatchEvent, EventState, Severity};
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
+
+pub const UP_FAMILY: &str = "ferrule_redis_up";
+pub const OPERATIONS_FAMILY: &str = "ferrule_redis_operations";
+pub const ERRORS_FAMILY: &str = "ferrule_redis_errors";
+pub const OUTAGES_FAMILY: &str = "ferrule_redis_outages";
+pub const FALLBACKS_FAMILY: &str = "ferrule_redis_fallback_decisions";
+
+/// Who asked Redis: the `op` label of the backend's metrics (a fixed set, so bounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    RateLimit,
+    BreakerSync,
+    DeadLetter,
+}
+
+impl Op {
+    const ALL: [Op; 3] = [Op::RateLimit, Op::BreakerSync, Op::DeadLetter];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::RateLimit => "rate_limit",
+            Op::BreakerSync => "breaker_sync",
+            Op::DeadLetter => "dead_letter",
+        }
+    }
+}
+
+/// Why an operation failed: the `kind` label (a fixed set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Refused, reset, unreachable: nothing listens.
+    Connection,
+    /// No answer within the operation's timeout.
+    Timeout,
+    /// Redis answered with an error (a script error, OOM, a wrong type).
+    Reply,
+    /// Not tried: Redis is known down and this caller was not the one probing.
+    Skipped,
+}
+
+impl ErrorKind {
+    const ALL: [ErrorKind; 4] = [
+        ErrorKind::Connection,
+        ErrorKind::Timeout,
+        ErrorKind::Reply,
+        ErrorKind::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Reply => "reply",
+            ErrorKind::Skipped => "skipped",
+        }
+    }
+
+    fn of(e: &redis::RedisError) -> Self {
+        if e.is_timeout() {
+            ErrorKind::Timeout
+        } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
+            ErrorKind::Connection
+        } else {
+            ErrorKind::Reply
+        }
+    }
+}
+
+/// What the `on_backend_error` policy decided for a caller Redis could not answer: the `outcome`
+/// label of `ferrule_redis_fallback_decisions_total` (`component` is the op).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// `fail_open`: let through.
+    Admitted,
+    /// `fail_closed`: refused.
+    Rejected,
+    /// `local`: decided by this process's own state.
+    Local,
+    /// Not a decision: an update Redis should have stored was lost (a refund, a dead letter).
+    Lost,
+}
+
+impl Fallback {
+    const ALL: [Fallback; 4] = [
+        Fallback::Admitted,
+        Fallback::Rejected,
+        Fallback::Local,
+        Fallback::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fallback::Admitted => "admitted",
+            Fallback::Rejected => "rejected",
+            Fallback::Local => "local",
+            Fallback::Lost => "lost",
+        }
+    }
+
+    /// The decision a policy takes.
+    pub fn of(policy: OnBackendError) -> Self {
+        match policy {
+            OnBackendError::FailOpen => Fallback::Admitted,
+            OnBackendError::FailClosed => Fallback::Rejected,
+            OnBackendError::Local => Fallback::Local,
+        }
+    }
+}
+
+const N_OPS: usize = Op::ALL.len();
+const N_KINDS: usize = ErrorKind::ALL.len();
+const N_FALLBACKS: usize = Fallback::ALL.len();
+
+/// The backend's counters, exported at scrape time (labels: the backend's prefix and fixed sets).
+struct Health {
+    prefix: String,
+    /// 0 while up; while down, the monotonic time of the next probe.
+    probe_at: AtomicU64,
+    operations: [AtomicU64; N_OPS],
+    errors: [[AtomicU64; N_KINDS]; N_OPS],
+    fallbacks: [[AtomicU64; N_FALLBACKS]; N_OPS],
+    outages: AtomicU64,
+    recoveries: AtomicU64,
+}
+
+impl Collect for Health {
+    fn collect(&self, sink: &mut Sink) {
+        let p = self.prefix.as_str();
+        let up = self.probe_at.load(Ordering::Relaxed) == 0;
+        sink.sample(UP_FAMILY, &[p], if up { 1.0 } else { 0.0 });
+        sink.sample(
+            OUTAGES_FAMILY,
+            &[p],
+            self.outages.load(Ordering::Relaxed) as f64,
+        );
+        for op in Op::ALL {
+            let o = op as usize;
+            sink.sample(
+                OPERATIONS_FAMILY,
+                &[p, op.as_str()],
+                self.operations[o].load(Ordering::Relaxed) as f64,
+            );
+            for k in ErrorKind::ALL {
+                sink.sample(
+                    ERRORS_FAMILY,
+                    &[p, op.as_str(), k.as_str()],
+                    self.errors[o][k as usize].load(Ordering::Relaxed) as f64,
+                );
+            }
+            for f in Fallback::ALL {
+                sink.sample(
+                    FALLBACKS_FAMILY,
+                    &[p, op.as_str(), f.as_str()],
+                    self.fallbacks[o][f as usize].load(Ordering::Relaxed) as f64,
+                );
+            }
+        }
+    }
+}
+
+/// Declares the backend's families in the default registry once, so collector samples render.
+fn declare_families() {
+    static D: OnceLock<()> = OnceLock::new();
+    D.get_or_init(|| {
+        let r = crate::telemetry::registry::global();
+        let ok = r
+            .gauge(
+                UP_FAMILY,
+                "1 while this process's Redis backend answers, 0 during an outage (summed over \
+                 backends with the same prefix).",
+                &["prefix"],
+            )
+            .and(r.counter(
+                OUTAGES_FAMILY,
+                "Times Redis became unreachable for this process.",
+                &["prefix"],
+            ))
+            .and(r.counter(
+                OPERATIONS_FAMILY,
+                "Redis round trips attempted, by the primitive that asked.",
+                &["prefix", "op"],
+            ))
+            .and(r.counter(
+                ERRORS_FAMILY,
+                "Redis operations that gave no answer, by op and kind (connection, timeout, reply, \
+                 skipped while known down).",
+                &["prefix", "op", "kind"],
+            ))
+            .and(r.counter(
+                FALLBACKS_FAMILY,
+                "Decisions taken by on_backend_error instead of Redis (admitted, rejected, local) \
+                 and updates lost while it was down.",
+                &["prefix", "op", "outcome"],
+            ));
+        debug_assert!(ok.is_ok(), "redis metric declarations: {:?}", ok.err());
+    });
+}
 
 const C: &str = "RedisBackend";
 /// Shortest timeout a Redis operation gets, even when the caller's budget is nearly spent: below it
@@ -121,14 +319,9 @@ pub struct RedisBackend {
     retry: Duration,
     pool: ArrayQueue<(u64, redis::Connection)>,
     clock: SystemClock,
-    /// 0 while up; while down, the monotonic time of the next probe.
-    probe_at: AtomicU64,
-    operations: AtomicU64,
-    errors: AtomicU64,
-    fallbacks: AtomicU64,
+    /// Shared with the metrics registry, which reads it at scrape time.
+    health: Arc<Health>,
     outage_fallbacks: AtomicU64,
-    outages: AtomicU64,
-    recoveries: AtomicU64,
     // A lock, but only read when Redis goes down or comes back, and written when a listener is added.
     listeners: RwLock<Vec<Listener>>,
 }
@@ -181,19 +374,25 @@ impl RedisBackend {
                 format!("a redis:// URL ({e})"),
             )
         })?;
+        declare_families();
+        let health = Arc::new(Health {
+            prefix: config.prefix.clone(),
+            probe_at: AtomicU64::new(0),
+            operations: Default::default(),
+            errors: Default::default(),
+            fallbacks: Default::default(),
+            outages: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
+        });
+        crate::telemetry::collector::export(&health);
         Ok(Self {
             client,
             timeout: Duration::from_secs_f64(config.timeout_seconds),
             retry: Duration::from_secs_f64(config.retry_seconds),
             pool: ArrayQueue::new(config.max_idle),
             clock: SystemClock,
-            probe_at: AtomicU64::new(0),
-            operations: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            fallbacks: AtomicU64::new(0),
+            health,
             outage_fallbacks: AtomicU64::new(0),
-            outages: AtomicU64::new(0),
-            recoveries: AtomicU64::new(0),
             listeners: RwLock::new(Vec::new()),
             config,
         })
@@ -235,7 +434,7 @@ impl RedisBackend {
 
     /// Is Redis believed reachable (no failed operation since the last success)?
     pub fn is_up(&self) -> bool {
-        self.probe_at.load(Ordering::Acquire) == 0
+        self.health.probe_at.load(Ordering::Acquire) == 0
     }
 
     /// Calls `f` on every outage (firing) and recovery (resolved), on the thread that noticed it.
@@ -251,19 +450,21 @@ impl RedisBackend {
     /// the one caller that probes.
     pub fn run<T>(
         &self,
+        op: Op,
         budget: Option<Duration>,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> std::result::Result<T, Unavailable> {
+        let h = &*self.health;
         let now = self.clock.now_nanos();
-        let probe_at = self.probe_at.load(Ordering::Acquire);
+        let probe_at = h.probe_at.load(Ordering::Acquire);
         if probe_at != 0 {
             let next = now + self.retry.as_nanos() as u64;
             if now < probe_at
-                || self
-                    .probe_at
+                || h.probe_at
                     .compare_exchange(probe_at, next, Ordering::AcqRel, Ordering::Acquire)
                     .is_err()
             {
+                h.errors[op as usize][ErrorKind::Skipped as usize].fetch_add(1, Ordering::Relaxed);
                 return Err(Unavailable::Down(Duration::from_nanos(
                     probe_at.saturating_sub(now).max(1),
                 )));
@@ -273,7 +474,7 @@ impl RedisBackend {
             Some(b) if !b.is_zero() => b.min(self.timeout).max(MIN_OP_TIMEOUT),
             _ => self.timeout,
         };
-        self.operations.fetch_add(1, Ordering::Relaxed);
+        h.operations[op as usize].fetch_add(1, Ordering::Relaxed);
         let generation = crate::fork_guard::generation();
         let result = self.connection(generation, timeout).and_then(|mut conn| {
             conn.set_read_timeout(Some(timeout))?;
@@ -289,12 +490,13 @@ impl RedisBackend {
         });
         match result {
             Ok(v) => {
-                if self.probe_at.load(Ordering::Acquire) != 0 {
+                if h.probe_at.load(Ordering::Acquire) != 0 {
                     self.recovered(now);
                 }
                 Ok(v)
             }
             Err(e) => {
+                h.errors[op as usize][ErrorKind::of(&e) as usize].fetch_add(1, Ordering::Relaxed);
                 self.failed(&e, now);
                 Err(Unavailable::Failed(e.to_string()))
             }
@@ -318,10 +520,9 @@ impl RedisBackend {
     }
 
     fn failed(&self, e: &redis::RedisError, now: u64) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
         let next = now + self.retry.as_nanos() as u64;
-        if self.probe_at.swap(next, Ordering::AcqRel) == 0 {
-            self.outages.fetch_add(1, Ordering::Relaxed);
+        if self.health.probe_at.swap(next, Ordering::AcqRel) == 0 {
+            self.health.outages.fetch_add(1, Ordering::Relaxed);
             self.outage_fallbacks.store(0, Ordering::Relaxed);
             log::warn!(
                 "ferrule: Redis at {} unavailable ({e}); on_backend_error={} applies until it answers \
@@ -337,10 +538,10 @@ impl RedisBackend {
     }
 
     fn recovered(&self, now: u64) {
-        if self.probe_at.swap(0, Ordering::AcqRel) == 0 {
+        if self.health.probe_at.swap(0, Ordering::AcqRel) == 0 {
             return;
         }
-        self.recoveries.fetch_add(1, Ordering::Relaxed);
+        self.health.recoveries.fetch_add(1, Ordering::Relaxed);
         let during = self.outage_fallbacks.load(Ordering::Relaxed);
         log::warn!(
             "ferrule: Redis at {} answers again; {during} decisions were taken by on_backend_error={} \
@@ -353,9 +554,14 @@ impl RedisBackend {
 
     /// Counts a decision taken by the policy instead of Redis. The outage itself was logged once when
     /// it began; the count per outage is logged when it ends, so a long outage does not flood logs.
-    pub fn note_fallback(&self) {
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+    pub fn note_fallback(&self, op: Op, outcome: Fallback) {
+        self.health.fallbacks[op as usize][outcome as usize].fetch_add(1, Ordering::Relaxed);
         self.outage_fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a decision taken by this backend's policy (`Fallback::of(on_backend_error)`).
+    pub fn note_policy_fallback(&self, op: Op) {
+        self.note_fallback(op, Fallback::of(self.config.on_backend_error));
     }
 
     fn emit(&self, state: EventState, message: String, at: u64) {
@@ -367,24 +573,35 @@ impl RedisBackend {
             state,
             dedup_key: WatchEvent::key("redis_backend_unavailable", &self.config.url, &labels),
             labels,
-            value: self.errors.load(Ordering::Relaxed) as f64,
+            value: self.stats().errors as f64,
             threshold: 1.0,
             message,
             at_nanos: at,
         };
-        let ls = self.listeners.read().unwrap_or_else(|p| p.into_inner());
-        for l in ls.iter() {
-            l(&e);
+        {
+            let ls = self.listeners.read().unwrap_or_else(|p| p.into_inner());
+            for l in ls.iter() {
+                l(&e);
+            }
         }
+        // To the installed alert router, as every watcher's events go (a no-op when none is).
+        crate::watch::alert_router::publish(std::slice::from_ref(&e));
     }
 
     pub fn stats(&self) -> BackendStats {
+        let h = &*self.health;
+        let sum = |cs: &[AtomicU64]| cs.iter().map(|c| c.load(Ordering::Relaxed)).sum::<u64>();
         BackendStats {
-            operations: self.operations.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            fallbacks: self.fallbacks.load(Ordering::Relaxed),
-            outages: self.outages.load(Ordering::Relaxed),
-            recoveries: self.recoveries.load(Ordering::Relaxed),
+            operations: sum(&h.operations),
+            // Skipped operations were never sent: not errors of Redis, though counted by kind.
+            errors: h
+                .errors
+                .iter()
+                .map(|k| sum(k) - k[ErrorKind::Skipped as usize].load(Ordering::Relaxed))
+                .sum(),
+            fallbacks: h.fallbacks.iter().map(|f| sum(f)).sum(),
+            outages: h.outages.load(Ordering::Relaxed),
+            recoveries: h.recoveries.load(Ordering::Relaxed),
             up: self.is_up(),
             idle_connections: self.pool.len() as u64,
         }

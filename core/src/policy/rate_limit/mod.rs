@@ -382,7 +382,10 @@ impl RateLimiter {
                 Ok(redis_limit::RemoteStep::Denied { wait, .. }) => {
                     return Duration::from_nanos(wait)
                 }
-                Err(_) => r.backend.note_fallback(), // the local view is the best answer left
+                Err(_) => r.backend.note_fallback(
+                    crate::store::redis_backend::Op::RateLimit,
+                    crate::store::redis_backend::Fallback::Local,
+                ), // the local view is the best answer left
             }
         }
         let now = self.clock.now_nanos();
@@ -469,7 +472,8 @@ impl RateLimiter {
             Ok(redis_limit::RemoteStep::Admitted { .. }) => Ok(()),
             Ok(redis_limit::RemoteStep::Denied { wait, .. }) => Err(wait),
             Err(unavailable) => {
-                r.backend.note_fallback();
+                r.backend
+                    .note_policy_fallback(crate::store::redis_backend::Op::RateLimit);
                 match r.backend.on_backend_error() {
                     OnBackendError::FailOpen => Ok(()),
                     OnBackendError::FailClosed => {
@@ -513,7 +517,10 @@ impl RateLimiter {
         match redis_limit::adjust(&[(r, delta, charged_at)], key) {
             Ok(()) => true,
             Err(e) => {
-                r.backend.note_fallback();
+                r.backend.note_fallback(
+                    crate::store::redis_backend::Op::RateLimit,
+                    crate::store::redis_backend::Fallback::Lost,
+                );
                 let units = delta.unsigned_abs() as u64;
                 self.dropped.fetch_add(units, Ordering::Relaxed);
                 self.events.emit(RateLimitEvent::Dropped { units });

@@ -244,7 +244,7 @@ impl MultiLimit {
             }
             Ok(RemoteStep::Denied { wait, refused }) => (wait, refused),
             Err(unavailable) => {
-                backend.note_fallback();
+                backend.note_policy_fallback(crate::store::redis_backend::Op::RateLimit);
                 match backend.on_backend_error() {
                     OnBackendError::Local => return None,
                     OnBackendError::FailOpen => {

@@ -5,7 +5,7 @@
 use super::Algorithm;
 use crate::clock::ClockRef;
 use crate::error::{Error, Result};
-use crate::store::redis_backend::{RedisBackend, Unavailable};
+use crate::store::redis_backend::{Op, RedisBackend, Unavailable};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -186,7 +186,9 @@ pub(crate) fn decide(
     // A manual clock's budget is virtual time: it cannot bound a real round trip.
     let budget = budget.filter(|_| first.manual.is_none());
     let (refused, wait, now): (usize, String, String) =
-        first.backend.run(budget, |c| inv.invoke(c))?;
+        first
+            .backend
+            .run(Op::RateLimit, budget, |c| inv.invoke(c))?;
     let parse = |s: &str| s.parse::<f64>().unwrap_or(0.0).max(0.0) as u64;
     Ok(if refused == 0 {
         RemoteStep::Admitted {
@@ -216,6 +218,6 @@ pub(crate) fn adjust(
             .arg(delta.to_string())
             .arg(at / 1000);
     }
-    let _: String = first.backend.run(None, |c| inv.invoke(c))?;
+    let _: String = first.backend.run(Op::RateLimit, None, |c| inv.invoke(c))?;
     Ok(())
 }

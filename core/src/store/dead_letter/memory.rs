@@ -83,7 +83,13 @@ impl DeadLetterStore for MemoryDeadLetterStore {
         Ok(self.lock().items.get(&id).map(|(d, _)| d.clone()))
     }
 
-    fn claim(&self, id: u64, now_unix_ms: u64, lease_until_unix_ms: u64) -> Result<bool> {
+    fn claim(
+        &self,
+        _run: &super::ReplayRun,
+        id: u64,
+        now_unix_ms: u64,
+        lease_until_unix_ms: u64,
+    ) -> Result<bool> {
         let mut g = self.lock();
         Ok(match g.items.get_mut(&id) {
             Some((_, lease)) if *lease <= now_unix_ms => {

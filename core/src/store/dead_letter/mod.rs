@@ -4,6 +4,7 @@
 //! masking, replay, metrics) live once in `queue.rs`, above the trait, so every backend gets them.
 
 use crate::error::Result;
+use std::time::Duration;
 
 pub mod memory;
 pub mod queue;
@@ -40,6 +41,24 @@ pub struct NewDeadLetter {
     pub first_failed_unix_ms: u64,
     pub last_failed_unix_ms: u64,
     pub trace_id: Option<String>,
+}
+
+/// Items a replay run reads from a store that pages by id, at a time.
+pub const FETCH_PAGE: usize = 64;
+
+/// One replay run's place in a store: the queue holds it, only the store reads or changes it.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayRun {
+    /// The last id fetched (stores that page by id).
+    pub after_id: Option<u64>,
+    /// True once the store has nothing more for this run.
+    pub done: bool,
+    /// Items found held by another replayer while fetching (stores that claim at fetch).
+    pub busy: u64,
+    /// The run's consumer name in a consumer group (set by stores that deliver through one).
+    pub consumer: String,
+    /// Where the run's sweep of abandoned claims stands (consumer-group stores; `None`: not begun).
+    pub sweep: Option<String>,
 }
 
 /// What a full queue does with a new item.
@@ -116,11 +135,45 @@ pub trait DeadLetterStore: Send + Sync {
     /// One item by id.
     fn get(&self, id: u64) -> Result<Option<DeadLetter>>;
 
-    /// Takes a replay lease on `id` until `lease_until_unix_ms`, so two replayers (threads or
-    /// processes) never hand the same item to a handler at once. False when the item is gone or
-    /// another lease on it is still running at `now_unix_ms`. `remove` and `record_failure` end
-    /// the lease.
-    fn claim(&self, id: u64, now_unix_ms: u64, lease_until_unix_ms: u64) -> Result<bool>;
+    /// Replay, step 1: the next items for run `run`, oldest first, last failed at or after
+    /// `since_unix_ms`; `max` is how many more the run may handle. Empty with `run.done` set: the
+    /// run is over. By default a page of candidates that `claim` then takes one at a time; a store
+    /// that delivers through a consumer group (Redis Streams) returns them already claimed for the
+    /// run, for `lease`.
+    fn fetch(
+        &self,
+        run: &mut ReplayRun,
+        max: usize,
+        since_unix_ms: Option<u64>,
+        lease: Duration,
+    ) -> Result<Vec<DeadLetter>> {
+        let _ = (max, lease);
+        let page = self.list(FETCH_PAGE, since_unix_ms, run.after_id)?;
+        run.done = page.len() < FETCH_PAGE;
+        if let Some(last) = page.last() {
+            run.after_id = Some(last.id);
+        }
+        Ok(page)
+    }
+
+    /// Replay, step 2: takes (or, where `fetch` claimed already, confirms and renews) run `run`'s
+    /// lease on `id` until `lease_until_unix_ms`, so two replayers (threads or processes) never hand
+    /// the same item to a handler at once. False when the item is gone or another replayer's lease
+    /// on it is still running at `now_unix_ms`. `remove` and `record_failure` end the lease.
+    fn claim(
+        &self,
+        run: &ReplayRun,
+        id: u64,
+        now_unix_ms: u64,
+        lease_until_unix_ms: u64,
+    ) -> Result<bool>;
+
+    /// Replay: run `run` will not handle a fetched item (its filter refused it, or the run ended
+    /// early); another run may take it at once. Nothing to do where `fetch` claims nothing.
+    fn release(&self, run: &ReplayRun, id: u64) -> Result<()> {
+        let _ = (run, id);
+        Ok(())
+    }
 
     /// Deletes one item (a successful replay). False when it was already gone.
     fn remove(&self, id: u64) -> Result<bool>;

@@ -7,7 +7,7 @@
 //! Replay is a cursor the host steps through, because the handler is the user's function and lives
 //! in the host (sync or async); `replay_with` runs the same steps for Rust callers.
 
-use super::{Capacity, DeadLetter, DeadLetterStore, NewDeadLetter, OnFull, Pushed};
+use super::{Capacity, DeadLetter, DeadLetterStore, NewDeadLetter, OnFull, Pushed, ReplayRun};
 use crate::clock::ClockRef;
 use crate::error::{check, Error, Result};
 use crate::telemetry::collector::{Collect, Sink};
@@ -19,8 +19,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const COMPONENT: &str = "DeadLetterQueue";
-/// Items a replay reads from the store at a time.
-const PAGE: usize = 64;
+/// Items a replay asks the store for at a time (a consumer-group store claims that many at once).
+const PAGE: usize = 16;
 
 pub const DEPTH_FAMILY: &str = "ferrule_dead_letter_depth";
 pub const AGE_FAMILY: &str = "ferrule_dead_letter_oldest_age_seconds";
@@ -100,10 +100,11 @@ pub struct ReplayReport {
 #[derive(Debug)]
 pub struct ReplayCursor {
     since_unix_ms: Option<u64>,
-    after_id: Option<u64>,
+    run: ReplayRun,
     remaining: u64,
     page: VecDeque<DeadLetter>,
-    exhausted: bool,
+    /// The item last handed out, until it is claimed or skipped.
+    current: Option<u64>,
     pub report: ReplayReport,
 }
 
@@ -338,10 +339,10 @@ impl DeadLetterQueue {
     pub fn replay_cursor(&self, since_unix_ms: Option<u64>, max: Option<u64>) -> ReplayCursor {
         ReplayCursor {
             since_unix_ms,
-            after_id: None,
+            run: ReplayRun::default(),
             remaining: max.unwrap_or(u64::MAX),
             page: VecDeque::new(),
-            exhausted: false,
+            current: None,
             report: ReplayReport::default(),
         }
     }
@@ -349,27 +350,50 @@ impl DeadLetterQueue {
     /// The next candidate, oldest first; each item is offered once per run, so an item that fails
     /// again (a poison message) is kept and the run moves on. `None` when the run is done.
     pub fn replay_next(&self, cur: &mut ReplayCursor) -> Result<Option<DeadLetter>> {
+        if let Some(id) = cur.current.take() {
+            // Handed out and neither claimed nor skipped (the host moved on): free it.
+            self.release(cur, id)?;
+        }
         if cur.remaining == 0 {
+            // Fetched but not to be handled: another run may take them at once.
+            while let Some(d) = cur.page.pop_front() {
+                self.release(cur, d.id)?;
+            }
             return Ok(None);
         }
-        if cur.page.is_empty() && !cur.exhausted {
+        while cur.page.is_empty() && !cur.run.done {
+            let busy = cur.run.busy;
+            let max = cur.remaining.min(PAGE as u64) as usize;
             let page = self
                 .store
-                .list(PAGE, cur.since_unix_ms, cur.after_id)
-                .map_err(|e| self.store_error("list", e))?;
-            cur.exhausted = page.len() < PAGE;
+                .fetch(
+                    &mut cur.run,
+                    max,
+                    cur.since_unix_ms,
+                    self.config.replay_lease,
+                )
+                .map_err(|e| self.store_error("fetch", e))?;
+            cur.report.busy += cur.run.busy - busy;
             cur.page.extend(page);
         }
         let item = cur.page.pop_front();
-        if let Some(d) = &item {
-            cur.after_id = Some(d.id);
-        }
+        cur.current = item.as_ref().map(|d| d.id);
         Ok(item)
     }
 
-    /// The caller's filter refused the item.
-    pub fn replay_skip(&self, cur: &mut ReplayCursor) {
+    fn release(&self, cur: &ReplayCursor, id: u64) -> Result<()> {
+        self.store
+            .release(&cur.run, id)
+            .map_err(|e| self.store_error("release", e))
+    }
+
+    /// The caller's filter refused the item: it is left for another run.
+    pub fn replay_skip(&self, cur: &mut ReplayCursor) -> Result<()> {
         cur.report.skipped += 1;
+        match cur.current.take() {
+            Some(id) => self.release(cur, id),
+            None => Ok(()),
+        }
     }
 
     /// Claims the item for this run. False (counted as `busy`) when another replayer holds it or it
@@ -377,9 +401,12 @@ impl DeadLetterQueue {
     pub fn replay_claim(&self, cur: &mut ReplayCursor, id: u64) -> Result<bool> {
         let now = self.now_unix_ms();
         let until = now + self.config.replay_lease.as_millis() as u64;
+        if cur.current == Some(id) {
+            cur.current = None;
+        }
         let ok = self
             .store
-            .claim(id, now, until)
+            .claim(&cur.run, id, now, until)
             .map_err(|e| self.store_error("claim", e))?;
         if ok {
             cur.remaining -= 1;
@@ -425,7 +452,7 @@ impl DeadLetterQueue {
         let mut cur = self.replay_cursor(since_unix_ms, max);
         while let Some(item) = self.replay_next(&mut cur)? {
             if !filter(&item) {
-                self.replay_skip(&mut cur);
+                self.replay_skip(&mut cur)?;
                 continue;
             }
             if !self.replay_claim(&mut cur, item.id)? {

@@ -216,7 +216,13 @@ impl DeadLetterStore for SqliteDeadLetterStore {
         })
     }
 
-    fn claim(&self, id: u64, now_unix_ms: u64, lease_until_unix_ms: u64) -> Result<bool> {
+    fn claim(
+        &self,
+        _run: &super::ReplayRun,
+        id: u64,
+        now_unix_ms: u64,
+        lease_until_unix_ms: u64,
+    ) -> Result<bool> {
         self.with(|c| {
             c.execute(
                 "UPDATE dead_letter SET lease_until_unix_ms = ?3 \
