@@ -16,7 +16,8 @@ import asyncio
 import inspect
 import logging
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from concurrent.futures import TimeoutError as FuturesTimeout
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._ferrule import ManualClock, RouterCore, emit
 from ._hedge_pool import HedgePool
@@ -378,11 +379,13 @@ class Router:
                 return False, exc, tok, tried
             return True, value, tok, tried
         spare = 1
-        running: Dict[Future[Any], int] = {pool.run(calls[tok & 63], args, kwargs): tok}
+        first = pool.run(calls[tok & 63], args, kwargs)
+        running: Dict[Future[Any], int] = {first: tok}
         won = False
         try:
-            done, _ = wait(running, timeout=delay)
-            if not done:
+            try:
+                first.exception(timeout=delay)  # returns (not raises) the endpoint's own error
+            except FuturesTimeout:
                 tok2 = core.hedge(tok, tried)
                 if tok2 is not None:
                     tried |= 1 << (tok2 & 63)
@@ -390,7 +393,11 @@ class Router:
                     running[pool.run(calls[tok2 & 63], args, kwargs)] = tok2
             last: Any = None
             while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                if len(running) == 1:
+                    done = set(running)
+                    next(iter(done)).exception()  # waits
+                else:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in done:
                     t = running.pop(fut)
                     err = fut.exception()
@@ -449,19 +456,38 @@ class Router:
         core = self._core
         calls = self._calls
         tried |= 1 << (tok & 63)
-        first = asyncio.ensure_future(calls[tok & 63](*args, **kwargs))
+        loop = asyncio.get_running_loop()
+        first = loop.create_task(calls[tok & 63](*args, **kwargs))
         running: Dict[asyncio.Future[Any], int] = {first: tok}
         won = False
         try:
-            done, _ = await asyncio.wait({first}, timeout=delay)
-            if not done:
+            # Wait up to `delay` for the first attempt: one future woken by whichever comes first,
+            # the attempt or the timer (cheaper than asyncio.wait on this path every hedged call takes).
+            waiter = loop.create_future()
+
+            def wake(_: Any = None) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            timer = loop.call_later(delay, wake)
+            first.add_done_callback(wake)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                first.remove_done_callback(wake)
+            if not first.done():
                 tok2 = core.hedge(tok, tried)
                 if tok2 is not None:
                     tried |= 1 << (tok2 & 63)
                     running[asyncio.ensure_future(calls[tok2 & 63](*args, **kwargs))] = tok2
             last: Any = None
             while running:
-                done, _ = await asyncio.wait(running.keys(), return_when=asyncio.FIRST_COMPLETED)
+                done: "Set[asyncio.Future[Any]]"
+                if len(running) == 1 and first.done():
+                    done = {first}
+                else:
+                    done, _ = await asyncio.wait(running.keys(), return_when=asyncio.FIRST_COMPLETED)
                 for fut in done:
                     t = running.pop(fut)
                     if fut.cancelled():
