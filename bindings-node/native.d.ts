@@ -331,7 +331,12 @@ export declare class NativeRouter {
   failure(token: number, status?: number | undefined | null, retryAfterMs?: number | undefined | null): boolean
   release(token: number): boolean
   hedgeDelayMs(token: number): number | null
-  tryHedge(token: number): boolean
+  /** The next attempt's token after a failure, or -1: give up (reject with the last error). */
+  next(triedLo: number, triedHi: number): number
+  /** The hedge's token when the core decides to hedge attempt `token` now, or -1. */
+  hedge(token: number, triedLo: number, triedHi: number): number
+  /** The attempt lost a hedge race (aborted, its result discarded): freed and counted. */
+  lost(token: number): boolean
   drainEvents(): Array<RouterEventInfo>
   activeRegion(): string
   stats(): RouterStatsInfo
@@ -1055,6 +1060,8 @@ export interface RouterOptions {
   hedgeMaxRatio?: number
   hedgeMinDelayMs?: number
   seed?: number
+  attempts?: number
+  latencyWindowMs?: number
 }
 
 export interface RouterOptions {
@@ -1076,6 +1083,7 @@ export interface RouterStatsInfo {
   failovers: number
   failbacks: number
   hedges: number
+  hedgesLost: number
   unavailable: number
   lastResort: number
   eventsDropped: number
