@@ -199,3 +199,17 @@ def use_dead_letter(tmp: str) -> None:
     ok: int = report.succeeded
     purged: int = dlq.purge()
     del policy, depth, first_errors, ok, purged
+
+
+def use_router() -> None:
+    router = ferrule.Router(
+        [ferrule.Endpoint("a", call, weight=3), ferrule.Endpoint("b", call, region="us", priority=1)],
+        "round_robin",
+        attempts=2,
+        hedge=True,
+        hedge_threads=4,
+        latency_window_seconds=60.0,
+    )
+    answer: object = router.call("hi")
+    lost: int = router.stats()["hedges_lost"]
+    del answer, lost
