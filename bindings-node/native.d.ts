@@ -1039,6 +1039,13 @@ export interface RouterEventInfo {
   ms?: number
 }
 
+/**
+ * `[pick, success]` for `router`. `pick()`: the first attempt's token (>= 0), or `-1 - retryAfterMs`
+ * when no endpoint can take the call, as `NativeRouter.pick(0, 0)`. `success(token)`: whether events
+ * wait in `drainEvents`, as `NativeRouter.success`.
+ */
+export declare function routerFastCall(router: NativeRouter): unknown
+
 /** Options as the host normalised them, in Node units; absent means the core's default. */
 export interface RouterOptions {
   failureRate?: number

@@ -69,6 +69,10 @@ function checkNumber(where, key, v) {
 
 class Router {
   #native
+  // The two hot-path calls as raw Node-API functions (`router_fast_call.rs`): pick() for a call's
+  // first attempt and success(token).
+  #pick
+  #success
   #calls
   #names
   #failureOn
@@ -121,6 +125,7 @@ class Router {
     const made = nativeCall(() => native.createRouter(String(name), strategy, specs, opts, clock ? nativeOf(clock) : null))
     if (!(made instanceof native.NativeRouter)) throw configError(made.kind, made.message.replace('Endpoint: cost_per_1k', 'Endpoint: costPer1k'), made.param)
     this.#native = made
+    ;[this.#pick, this.#success] = nativeCall(() => native.routerFastCall(made))
     if (failureOn !== undefined && typeof failureOn !== 'function') throw configError('TypeError', 'Router: failureOn must be a function (err) => boolean', 'failureOn')
     if (normalize !== undefined && normalize !== null && normalize !== 'openai' && typeof normalize !== 'function') {
       throw configError('TypeError', `Router: normalize=${JSON.stringify(normalize)} is not allowed; allowed: 'openai', a function (response, endpointName) or null`, 'normalize')
@@ -192,7 +197,7 @@ class Router {
   }
 
   #done(t, value) {
-    if (this.#native.success(t)) this.#drain()
+    if (this.#success(t)) this.#drain()
     const norm = this.#normalize
     return norm === null ? value : norm(value, this.#names[t % 64])
   }
@@ -208,7 +213,7 @@ class Router {
   async execute(...args) {
     const nat = this.#native
     const calls = this.#calls
-    let t = nat.pick(0, 0)
+    let t = this.#pick()
     if (t < 0) throw new CircuitOpenError(`router ${this.name}`, -1 - t)
     let lo = 0
     let hi = 0

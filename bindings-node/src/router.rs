@@ -211,7 +211,17 @@ impl RouterOptions {
 
 #[napi]
 pub struct NativeRouter {
-    inner: Arc<Router>,
+    pub(crate) inner: Arc<Router>,
+}
+
+/// A pick as one number: the token (>= 0), or `-1 - retryAfterMs` when no endpoint can take it.
+#[inline]
+pub(crate) fn pick_code(r: ferrule_core::Result<u64>) -> f64 {
+    match r {
+        Ok(t) => t as f64,
+        Err(Error::CircuitOpen { retry_after, .. }) => REFUSED - retry_after.as_secs_f64() * 1000.0,
+        Err(_) => REFUSED,
+    }
 }
 
 #[napi(catch_unwind)]
@@ -293,13 +303,7 @@ impl NativeRouter {
     /// `tried_lo` (0..32) / `tried_hi` (32..64); or `-1 - retryAfterMs` when none can take it.
     #[napi(catch_unwind)]
     pub fn pick(&self, tried_lo: u32, tried_hi: u32) -> f64 {
-        match self.inner.pick(tried_lo as u64 | ((tried_hi as u64) << 32)) {
-            Ok(t) => t as f64,
-            Err(Error::CircuitOpen { retry_after, .. }) => {
-                REFUSED - retry_after.as_secs_f64() * 1000.0
-            }
-            Err(_) => REFUSED,
-        }
+        pick_code(self.inner.pick(tried_lo as u64 | ((tried_hi as u64) << 32)))
     }
 
     #[napi(catch_unwind)]
@@ -309,7 +313,7 @@ impl NativeRouter {
 
     #[napi(catch_unwind)]
     pub fn failure(&self, token: f64, status: Option<f64>, retry_after_ms: Option<f64>) -> bool {
-        let status = status.and_then(|s| (s >= 0.0 && s < 65536.0).then_some(s as u16));
+        let status = status.and_then(|s| (0.0..65536.0).contains(&s).then_some(s as u16));
         self.inner
             .failure(token as u64, status, retry_after_ms.map(|ms| ms / 1000.0))
     }
