@@ -1218,9 +1218,22 @@ export function wrapOpenAI<C extends object>(client: C, options?: WrapOpenAIOpti
 
 export type RouterStrategy = 'weighted' | 'round_robin' | 'least_outstanding' | 'p2c_ewma' | 'cost' | 'latency'
 
+/** What an endpoint's `call` receives after the caller's arguments. */
+export interface RouterAttempt {
+  /** The endpoint's name. */
+  readonly endpoint: string
+  /** True for a hedge: the second attempt raced against a slow first one. */
+  readonly hedge: boolean
+  /** Aborts (an `AbortError`) when this attempt lost a hedge race; pass it on to `fetch` / the SDK. */
+  readonly signal: AbortSignal
+}
+
 export interface RouterEndpoint<A extends unknown[] = any[], R = unknown> {
   name: string
-  call: (...args: A) => R | Promise<R>
+  /** Called with the caller's arguments and, last, the attempt (`{ endpoint, hedge, signal }`). A
+   * router whose endpoints read the attempt names the caller's argument types:
+   * `new Router<[prompt: string]>({ endpoints: [{ name, call: (prompt, attempt) => ... }] })`. */
+  call: ((...args: A) => R | Promise<R>) | ((...args: [...A, attempt: RouterAttempt]) => R | Promise<R>)
   /** Share of traffic under `weighted`; > 0. Default 1. */
   weight?: number
   /** Failover group; absent: the endpoint's priority level is its group. */
@@ -1249,7 +1262,7 @@ export interface RouterOptions<A extends unknown[] = any[], R = unknown> {
   endpoints: RouterEndpoint<A, R>[]
   strategy?: RouterStrategy
   name?: string
-  /** Endpoints tried per call, each at most once; default all. */
+  /** Endpoints tried per call, each at most once, hedges included; default all. */
   attempts?: number
   /** Errors that count against an endpoint and move the call on (default: every error). */
   failureOn?: (err: unknown) => boolean
@@ -1273,6 +1286,8 @@ export interface RouterOptions<A extends unknown[] = any[], R = unknown> {
   hedgeMinSamples?: number
   hedgeMaxRatio?: number
   hedgeMinDelayMs?: number
+  /** The latency window behind the hedge delay and `latencyP95Ms`: the last one to two windows. Default 30000. */
+  latencyWindowMs?: number
   seed?: number
   clock?: ManualClock
 }
@@ -1305,6 +1320,8 @@ export interface RouterStats {
   failovers: number
   failbacks: number
   hedges: number
+  /** Attempts that lost a hedge race: aborted, their outcome discarded. */
+  hedgesLost: number
   unavailable: number
   lastResort: number
   eventsDropped: number

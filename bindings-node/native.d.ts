@@ -349,7 +349,12 @@ export declare class NativeRouter {
   failure(token: number, status?: number | undefined | null, retryAfterMs?: number | undefined | null): boolean
   release(token: number): boolean
   hedgeDelayMs(token: number): number | null
-  tryHedge(token: number): boolean
+  /** The next attempt's token after a failure, or -1: give up (reject with the last error). */
+  next(triedLo: number, triedHi: number): number
+  /** The hedge's token when the core decides to hedge attempt `token` now, or -1. */
+  hedge(token: number, triedLo: number, triedHi: number): number
+  /** The attempt lost a hedge race (aborted, its result discarded): freed and counted. */
+  lost(token: number): boolean
   drainEvents(): Array<RouterEventInfo>
   activeRegion(): string
   stats(): RouterStatsInfo
@@ -1080,6 +1085,13 @@ export interface RouterEventInfo {
   ms?: number
 }
 
+/**
+ * `[pick, success]` for `router`. `pick()`: the first attempt's token (>= 0), or `-1 - retryAfterMs`
+ * when no endpoint can take the call, as `NativeRouter.pick(0, 0)`. `success(token)`: whether events
+ * wait in `drainEvents`, as `NativeRouter.success`.
+ */
+export declare function routerFastCall(router: NativeRouter): unknown
+
 /** Options as the host normalised them, in Node units; absent means the core's default. */
 export interface RouterOptions {
   failureRate?: number
@@ -1101,6 +1113,8 @@ export interface RouterOptions {
   hedgeMaxRatio?: number
   hedgeMinDelayMs?: number
   seed?: number
+  attempts?: number
+  latencyWindowMs?: number
 }
 
 export interface RouterOptions {
@@ -1128,6 +1142,7 @@ export interface RouterStatsInfo {
   failovers: number
   failbacks: number
   hedges: number
+  hedgesLost: number
   unavailable: number
   lastResort: number
   eventsDropped: number

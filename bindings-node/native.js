@@ -909,6 +909,7 @@ module.exports.recentSpansJson = nativeBinding.recentSpansJson
 module.exports.recordLlmCall = nativeBinding.recordLlmCall
 module.exports.redact = nativeBinding.redact
 module.exports.retryHintMs = nativeBinding.retryHintMs
+module.exports.routerFastCall = nativeBinding.routerFastCall
 module.exports.serveMetrics = nativeBinding.serveMetrics
 module.exports.setPrice = nativeBinding.setPrice
 module.exports.stageRedactCallback = nativeBinding.stageRedactCallback

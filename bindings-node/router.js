@@ -14,10 +14,41 @@ const { statusOf, retryAfterMsOf } = require('./transient.js')
 const { emit } = require('./telemetry.js')
 const { normalizeChat } = require('./normalize.js')
 
+/** What an endpoint's `call` receives after the caller's arguments. */
+class RouterAttempt {
+  constructor(endpoint, hedge) {
+    /** The endpoint's name. */
+    this.endpoint = endpoint
+    /** True for the hedge, the second attempt raced against a slow first one. */
+    this.hedge = hedge
+    this._controller = null
+    this._reason = undefined
+  }
+
+  /** Aborts when this attempt lost a hedge race (or was abandoned); made only when read. */
+  get signal() {
+    if (this._controller === null) {
+      this._controller = new AbortController()
+      if (this._reason !== undefined) this._controller.abort(this._reason)
+    }
+    return this._controller.signal
+  }
+
+  /** @internal */
+  abort(reason) {
+    if (this._reason !== undefined) return
+    this._reason = reason
+    if (this._controller !== null) this._controller.abort(reason)
+  }
+}
+
+const HEDGE_LOST = new DOMException('ferrule router: another attempt answered first (hedge lost)', 'AbortError')
+const HEDGE_ABANDONED = new DOMException('ferrule router: the call ended before this attempt', 'AbortError')
+
 const NUMBER_OPTIONS = [
   'failureRate', 'window', 'minCalls', 'openMs', 'ejectAfterFailures', 'ejectionMs', 'maxEjectionMs',
   'maxEjectionPercent', 'cooldownMs', 'maxCooldownMs', 'failbackMs', 'probeIntervalMs', 'ewmaMs',
-  'hedgeQuantile', 'hedgeMinSamples', 'hedgeMaxRatio', 'hedgeMinDelayMs', 'seed',
+  'hedgeQuantile', 'hedgeMinSamples', 'hedgeMaxRatio', 'hedgeMinDelayMs', 'seed', 'latencyWindowMs',
 ]
 const ALLOWED = new Set([...NUMBER_OPTIONS, 'endpoints', 'strategy', 'name', 'attempts', 'failureOn', 'normalize', 'onEvent', 'hedge', 'clock'])
 const ENDPOINT_KEYS = new Set(['name', 'call', 'weight', 'region', 'priority', 'costPer1kInput', 'costPer1kOutput', 'maxConcurrency'])
@@ -38,9 +69,12 @@ function checkNumber(where, key, v) {
 
 class Router {
   #native
+  // The two hot-path calls as raw Node-API functions (`router_fast_call.rs`): pick() for a call's
+  // first attempt and success(token).
+  #pick
+  #success
   #calls
   #names
-  #attempts
   #failureOn
   #normalize
   #listeners = []
@@ -79,7 +113,11 @@ class Router {
       }
     })
     if (typeof strategy !== 'string') throw configError('TypeError', 'Router: strategy must be a string', 'strategy')
+    if (attempts !== undefined && attempts !== null && !Number.isInteger(attempts)) {
+      throw configError('RangeError', `Router: attempts=${String(attempts)} is out of range; allowed: an integer in [1, ${specs.length}]`, 'attempts')
+    }
     const opts = { hedge: !!hedge }
+    if (attempts !== undefined && attempts !== null) opts.attempts = attempts
     for (const k of NUMBER_OPTIONS) {
       checkNumber('Router', k, options[k])
       if (options[k] !== undefined && options[k] !== null) opts[k] = options[k]
@@ -87,9 +125,7 @@ class Router {
     const made = nativeCall(() => native.createRouter(String(name), strategy, specs, opts, clock ? nativeOf(clock) : null))
     if (!(made instanceof native.NativeRouter)) throw configError(made.kind, made.message.replace('Endpoint: cost_per_1k', 'Endpoint: costPer1k'), made.param)
     this.#native = made
-    const n = specs.length
-    const a = attempts ?? n
-    if (!Number.isInteger(a) || a < 1 || a > n) throw configError('RangeError', `Router: attempts=${String(attempts)} is out of range; allowed: an integer in [1, ${n}]`, 'attempts')
+    ;[this.#pick, this.#success] = nativeCall(() => native.routerFastCall(made))
     if (failureOn !== undefined && typeof failureOn !== 'function') throw configError('TypeError', 'Router: failureOn must be a function (err) => boolean', 'failureOn')
     if (normalize !== undefined && normalize !== null && normalize !== 'openai' && typeof normalize !== 'function') {
       throw configError('TypeError', `Router: normalize=${JSON.stringify(normalize)} is not allowed; allowed: 'openai', a function (response, endpointName) or null`, 'normalize')
@@ -98,7 +134,6 @@ class Router {
     this.name = String(name)
     this.#calls = endpoints.map((e) => e.call)
     this.#names = specs.map((e) => e.name)
-    this.#attempts = a
     this.#failureOn = failureOn
     this.#normalize = normalize === 'openai' ? normalizeChat : normalize ?? null
     if (onEvent) this.#listeners.push(onEvent)
@@ -162,93 +197,105 @@ class Router {
   }
 
   #done(t, value) {
-    if (this.#native.success(t)) this.#drain()
+    if (this.#success(t)) this.#drain()
     const norm = this.#normalize
     return norm === null ? value : norm(value, this.#names[t % 64])
   }
 
   /**
-   * Calls the chosen endpoint with `args`. Resolves with its value (normalised when `normalize` is
-   * set); rejects with the last endpoint's error when every attempt failed, or a `CircuitOpenError`
-   * named `router <name>` when no endpoint could take the call.
+   * Calls the chosen endpoint with `args` and, last, a `RouterAttempt` (`{ endpoint, hedge, signal }`;
+   * `signal` aborts when the attempt lost a hedge race). Resolves with its value (normalised when
+   * `normalize` is set); rejects with the last endpoint's error when every attempt failed, or a
+   * `CircuitOpenError` named `router <name>` when no endpoint could take the call. The core decides
+   * every step (which endpoint next, when to give up, whether to hedge now and where); this method
+   * only calls, waits and aborts.
    */
   async execute(...args) {
+    const nat = this.#native
     const calls = this.#calls
+    let t = this.#pick()
+    if (t < 0) throw new CircuitOpenError(`router ${this.name}`, -1 - t)
     let lo = 0
     let hi = 0
     let last
-    let failed = false
-    for (let k = 0; k < this.#attempts; k++) {
-      const t = this.#native.pick(lo, hi)
-      if (t < 0) {
-        if (failed) throw last
-        throw new CircuitOpenError(`router ${this.name}`, -1 - t)
-      }
+    for (;;) {
       const i = t % 64
-      if (i < 32) lo = (lo | (1 << i)) >>> 0
-      else hi = (hi | (1 << (i - 32))) >>> 0
-      if (this.#hedge) {
-        const r = await this.#hedged(t, lo, hi, args)
+      const delay = this.#hedge ? nat.hedgeDelayMs(t) : null
+      if (delay !== null && delay !== undefined) {
+        const r = await this.#hedged(t, lo, hi, delay, args)
         lo = r.lo
         hi = r.hi
         if (r.ok) return this.#done(r.token, r.value)
         last = r.error
-        failed = true
-        continue
+      } else {
+        if (i < 32) lo = (lo | (1 << i)) >>> 0
+        else hi = (hi | (1 << (i - 32))) >>> 0
+        let value
+        let ok = true
+        try {
+          value = await calls[i](...args, new RouterAttempt(this.#names[i], false))
+        } catch (err) {
+          if (!this.#failed(t, err)) throw err
+          last = err
+          ok = false
+        }
+        if (ok) return this.#done(t, value)
       }
-      let value
-      try {
-        value = await calls[i](...args)
-      } catch (err) {
-        if (!this.#failed(t, err)) throw err
-        last = err
-        failed = true
-        continue
-      }
-      return this.#done(t, value)
+      t = nat.next(lo, hi)
+      if (t < 0) throw last
     }
-    throw last
   }
 
-  // Runs attempt `t`; once it has run past its endpoint's hedge quantile, races a second endpoint.
-  async #hedged(t, lo, hi, args) {
+  // Runs attempt `t`; if it is still running after `delay` ms, the core may pick a hedge. The first
+  // success wins; the loser's signal is aborted and it is counted as lost.
+  async #hedged(t, lo, hi, delay, args) {
     const nat = this.#native
     const calls = this.#calls
-    const start = (tok) => {
-      const p = Promise.resolve().then(() => calls[tok % 64](...args))
-      return p.then((value) => ({ tok, ok: true, value }), (error) => ({ tok, ok: false, error }))
+    const names = this.#names
+    const start = (tok, hedge) => {
+      const attempt = new RouterAttempt(names[tok % 64], hedge)
+      const p = Promise.resolve().then(() => calls[tok % 64](...args, attempt))
+      return { attempt, done: p.then((value) => ({ tok, ok: true, value }), (error) => ({ tok, ok: false, error })) }
     }
-    const running = new Map([[t, start(t)]])
-    const delay = nat.hedgeDelayMs(t)
+    const mark = (tok) => {
+      const i = tok % 64
+      if (i < 32) lo = (lo | (1 << i)) >>> 0
+      else hi = (hi | (1 << (i - 32))) >>> 0
+    }
+    mark(t)
+    const running = new Map([[t, start(t, false)]])
+    let won = false
     let lastError
     try {
-      if (delay !== null && delay !== undefined) {
-        let timer
-        const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), delay) })
-        const first = await Promise.race([running.get(t), timeout])
-        clearTimeout(timer)
-        if (first === null && nat.tryHedge(t)) {
-          const t2 = nat.pick(lo, hi)
-          if (t2 >= 0) {
-            const i2 = t2 % 64
-            if (i2 < 32) lo = (lo | (1 << i2)) >>> 0
-            else hi = (hi | (1 << (i2 - 32))) >>> 0
-            running.set(t2, start(t2))
-          }
+      let timer
+      const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), delay) })
+      const first = await Promise.race([running.get(t).done, timeout])
+      clearTimeout(timer)
+      if (first === null) {
+        const t2 = nat.hedge(t, lo, hi)
+        if (t2 >= 0) {
+          mark(t2)
+          running.set(t2, start(t2, true))
         }
       }
       while (running.size > 0) {
-        const r = await Promise.race(running.values())
+        const r = await Promise.race(Array.from(running.values(), (x) => x.done))
         running.delete(r.tok)
-        if (r.ok) return { ok: true, token: r.tok, value: r.value, lo, hi }
+        if (r.ok) {
+          won = true
+          return { ok: true, token: r.tok, value: r.value, lo, hi }
+        }
         if (!this.#failed(r.tok, r.error)) throw r.error
         lastError = r.error
       }
       return { ok: false, error: lastError, lo, hi }
     } finally {
-      // The loser runs on (a Promise cannot be cancelled) but no longer counts: released.
-      for (const tok of running.keys()) {
-        if (nat.release(tok)) this.#drain()
+      // The loser is aborted through its signal and counted as lost (a Promise cannot be cancelled:
+      // whatever it settles with later is discarded). An attempt abandoned because an error was
+      // re-raised is aborted and released.
+      for (const [tok, x] of running) {
+        x.attempt.abort(won ? HEDGE_LOST : HEDGE_ABANDONED)
+        if (won ? nat.lost(tok) : nat.release(tok)) this.#drain()
       }
     }
   }
@@ -265,4 +312,4 @@ class Router {
   }
 }
 
-module.exports = { Router }
+module.exports = { Router, RouterAttempt }

@@ -128,7 +128,71 @@ test('hedging races a second endpoint after the p95 and releases the loser', asy
   assert.equal(s.endpoints[0].outstanding, 0)
 })
 
+test('round robin is smooth weighted (nginx) and the shares match the weights exactly', async () => {
+  const r = new Router({
+    endpoints: [{ name: 'a', call: constant('a'), weight: 5 }, { name: 'b', call: constant('b') }, { name: 'c', call: constant('c') }],
+    strategy: 'round_robin',
+  })
+  let seq = ''
+  for (let i = 0; i < 7; i++) seq += await r.execute()
+  assert.equal(seq, 'aabacaa')
+  const got = { a: 0, b: 0, c: 0 }
+  for (let i = 0; i < 700; i++) got[await r.execute()]++
+  assert.deepEqual(got, { a: 500, b: 100, c: 100 })
+})
+
+test('the loser of a hedge race sees its AbortSignal fire; the winner never does', async () => {
+  const clock = new ManualClock()
+  let hangNow = false
+  const aborted = []
+  const seen = []
+  const r = new Router({
+    endpoints: [
+      {
+        name: 'hang',
+        call: async (x, attempt) => {
+          seen.push(attempt)
+          if (hangNow) {
+            await new Promise((resolve, reject) => {
+              attempt.signal.addEventListener('abort', () => {
+                aborted.push({ x, endpoint: attempt.endpoint, hedge: attempt.hedge, reason: attempt.signal.reason })
+                reject(attempt.signal.reason)
+              }, { once: true })
+            })
+          }
+          clock.advance(10)
+          return `${x}:hang`
+        },
+      },
+      { name: 'fast', call: async (x, attempt) => { seen.push(attempt); clock.advance(10); return `${x}:fast` } },
+    ],
+    strategy: 'round_robin',
+    clock,
+    hedge: true,
+    hedgeMinSamples: 5,
+    hedgeMaxRatio: 1,
+  })
+  for (let i = 0; i < 20; i++) await r.execute('w')
+  hangNow = true
+  seen.length = 0
+  for (let i = 0; i < 4; i++) assert.match(await r.execute(`h${i}`), /:fast$/)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(aborted.map((a) => [a.x, a.endpoint, a.hedge]), [['h0', 'hang', false], ['h2', 'hang', false]])
+  assert.ok(aborted.every((a) => a.reason instanceof DOMException && a.reason.name === 'AbortError'))
+  const winners = seen.filter((a) => a.endpoint === 'fast')
+  assert.equal(winners.filter((a) => a.hedge).length, 2, 'two hedges went to fast')
+  assert.ok(winners.every((a) => !a.signal.aborted), "a winner's signal never fires")
+  const s = r.stats()
+  assert.equal(s.hedges, 2)
+  assert.equal(s.hedgesLost, 2)
+  assert.equal(s.endpoints[0].released, 2)
+  assert.equal(s.endpoints[0].successes, 10, 'the aborted losers are not successes')
+  assert.equal(s.endpoints[0].outstanding, 0)
+})
+
 test('bad options throw RangeError / TypeError naming the option', () => {
+  assert.throws(() => new Router({ endpoints: [{ name: 'a', call: constant(1) }, { name: 'b', call: constant(1) }], hedge: true, attempts: 1 }), (e) => e instanceof TypeError && /attempts=1/.test(e.message) && /second attempt/.test(e.message))
+  assert.throws(() => new Router({ endpoints: [{ name: 'a', call: constant(1) }], latencyWindowMs: 0 }), (e) => e instanceof RangeError && /latencyWindowMs=0/.test(e.message))
   assert.throws(() => new Router({ endpoints: [] }), (e) => e instanceof RangeError && /endpoints/.test(e.message))
   assert.throws(() => new Router({ endpoints: [{ name: 'a', call: constant(1) }], strategy: 'fastest' }), /round_robin/)
   assert.throws(() => new Router({ endpoints: [{ name: 'a', call: constant(1) }], openMs: -5 }), (e) => e instanceof RangeError && /openMs=-5/.test(e.message))

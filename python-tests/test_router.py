@@ -5,6 +5,7 @@ goes down mid-run (RTO reported, no request lost)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any, Dict, List
 
@@ -41,6 +42,17 @@ def test_round_robin_exact_and_stats() -> None:
     assert [e["requests"] for e in s["endpoints"]] == [100, 100, 100]
     assert s["strategy"] == "round_robin" and s["active_region"] == "priority-0"
     assert all(e["health"] == "healthy" and e["latency_ewma_seconds"] is not None for e in s["endpoints"])
+
+
+def test_round_robin_is_smooth_weighted_with_exact_shares() -> None:
+    r = ferrule.Router(
+        [ferrule.Endpoint("a", const("a"), weight=5), ferrule.Endpoint("b", const("b")), ferrule.Endpoint("c", const("c"))],
+        "round_robin",
+    )
+    # nginx's smooth weighted round robin: interleaved, and exact over every 7 calls.
+    assert "".join(r.call() for _ in range(7)) == "aabacaa"
+    got = [r.call() for _ in range(700)]
+    assert (got.count("a"), got.count("b"), got.count("c")) == (500, 100, 100)
 
 
 def test_cost_strategy_prefers_the_cheapest() -> None:
@@ -254,9 +266,109 @@ async def test_async_endpoints_and_hedging() -> None:
     assert hang_stats["released"] == 2 and hang_stats["outstanding"] == 0, "losers cancelled and released"
 
 
-def test_hedging_needs_async_and_config_errors_name_the_parameter() -> None:
-    with pytest.raises(ferrule.ConfigError, match="hedge=True"):
-        ferrule.Router([ferrule.Endpoint("a", const(1))], hedge=True)
+def _hedge_router(hedge_threads: int = 16) -> tuple[ferrule.Router, ManualClock, threading.Event, Dict[str, Any]]:
+    """Two sync endpoints on a manual clock: ``hang`` blocks on a gate once told to; ``fast`` answers."""
+    clock = ManualClock()
+    gate = threading.Event()
+    state: Dict[str, Any] = {"hang": False, "late": []}
+
+    def fast(tag: str) -> str:
+        clock.advance(0.01)  # 10 ms on the manual clock
+        return tag + ":fast"
+
+    def hang(tag: str) -> str:
+        if state["hang"]:
+            gate.wait(30)
+            state["late"].append(tag)
+        clock.advance(0.01)
+        return tag + ":hang"
+
+    r = ferrule.Router(
+        [ferrule.Endpoint("hang", hang), ferrule.Endpoint("fast", fast)],
+        "round_robin",
+        clock=clock,
+        hedge=True,
+        hedge_min_samples=5,
+        hedge_max_ratio=1.0,
+        # The core's p95 is 10 ms of manual clock; the real wait before hedging is at least this, so
+        # the fast endpoint always answers before a hedge on a loaded machine.
+        hedge_min_delay_seconds=0.3,
+        hedge_threads=hedge_threads,
+    )
+    for _ in range(20):
+        assert r.call("w").startswith("w:")
+    return r, clock, gate, state
+
+
+def test_sync_hedging_races_a_pool_thread_and_discards_the_loser() -> None:
+    r, _, gate, state = _hedge_router()
+    state["hang"] = True
+    try:
+        results = [r.call(f"h{i}") for i in range(4)]
+        assert results == ["h0:fast", "h1:fast", "h2:fast", "h3:fast"], results
+        s = r.stats()
+        assert s["hedges"] == 2, "the two calls that went to the hanging endpoint were hedged"
+        assert s["hedges_lost"] == 2 and s["hedge_pool_full"] == 0
+        hang = s["endpoints"][0]
+        assert hang["released"] == 2 and hang["outstanding"] == 0 and hang["hedges"] == 2
+    finally:
+        gate.set()
+    # The losers run to their end on their pool threads; their results go nowhere.
+    deadline = time.monotonic() + 10
+    while len(state["late"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(state["late"]) == ["h0", "h2"]
+    s = r.stats()
+    assert s["endpoints"][0]["successes"] == 10, "a discarded result is never recorded as a success"
+
+
+def test_sync_hedging_with_the_pool_busy_runs_unhedged_and_counts_it() -> None:
+    r, _, gate, state = _hedge_router(hedge_threads=2)
+    state["hang"] = True
+    try:
+        assert r.call("h0") == "h0:fast"  # hang first, hedged; the loser keeps one of the 2 threads
+        assert r.call("h1") == "h1:fast"  # one thread free: runs unhedged in the caller's thread
+        s = r.stats()
+        assert s["hedge_pool_full"] == 1 and s["hedges"] == 1
+    finally:
+        gate.set()
+
+
+def test_the_p95_behind_the_hedge_delay_follows_a_regime_change_on_the_manual_clock() -> None:
+    clock = ManualClock()
+    latency = {"s": 0.010}
+
+    def ep(x: int) -> int:
+        clock.advance(latency["s"])
+        return x
+
+    r = ferrule.Router([ferrule.Endpoint("a", ep)], clock=clock, latency_window_seconds=10)
+
+    def p95() -> float:
+        v = r.stats()["endpoints"][0]["latency_p95_seconds"]
+        assert v is not None
+        return float(v)
+
+    for _ in range(2000):
+        r.call(1)
+    assert p95() == pytest.approx(0.010, rel=0.07)
+    latency["s"] = 0.100  # the provider slows down: 100 slow calls against 2000 fast ones
+    for _ in range(100):
+        r.call(1)
+    assert p95() == pytest.approx(0.100, rel=0.07)
+    latency["s"] = 0.010  # and recovers: three windows later the slow history is gone
+    for _ in range(3000):
+        r.call(1)
+    assert p95() == pytest.approx(0.010, rel=0.07)
+
+
+def test_config_errors_name_the_parameter() -> None:
+    with pytest.raises(ferrule.ConfigError, match="attempts=1.*second attempt"):
+        ferrule.Router([ferrule.Endpoint("a", const(1)), ferrule.Endpoint("b", const(1))], hedge=True, attempts=1)
+    with pytest.raises(ferrule.ConfigError, match="hedge_threads=1"):
+        ferrule.Router([ferrule.Endpoint("a", const(1))], hedge=True, hedge_threads=1)
+    with pytest.raises(ferrule.ConfigError, match="latency_window_seconds=0"):
+        ferrule.Router([ferrule.Endpoint("a", const(1))], latency_window_seconds=0)
 
     async def co() -> int:
         return 1

@@ -218,3 +218,17 @@ def _alert_usage() -> None:
     rows = ferrule.DeadMansSwitch("typed-switch", within_seconds=60).gauges()
     name, labels, value = rows[0]
     print(done, synthetic, name, labels.get("switch"), value + 1.0)
+
+
+def use_router() -> None:
+    router = ferrule.Router(
+        [ferrule.Endpoint("a", call, weight=3), ferrule.Endpoint("b", call, region="us", priority=1)],
+        "round_robin",
+        attempts=2,
+        hedge=True,
+        hedge_threads=4,
+        latency_window_seconds=60.0,
+    )
+    answer: object = router.call("hi")
+    lost: int = router.stats()["hedges_lost"]
+    del answer, lost

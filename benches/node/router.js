@@ -37,6 +37,11 @@ for (const s of ['weighted', 'round_robin', 'least_outstanding', 'p2c_ewma', 'la
   list.push({ name: `ferrule Router ${s}`, call: () => r.execute(1) })
 }
 
+// Hedging armed (warmed past hedgeMinSamples) but never firing (a 1 s delay floor): the cost of the
+// timer and the race every hedged call pays.
+const hedged = new Router({ name: 'bench-hedge', endpoints, strategy: 'round_robin', hedge: true, hedgeMinDelayMs: 1000 })
+list.push({ name: 'ferrule Router hedge (armed, never fires)', call: () => hedged.execute(1) })
+
 async function round(call) {
   const end = performance.now() + ROUND_MS
   let n = 0

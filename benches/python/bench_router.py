@@ -48,6 +48,12 @@ def main() -> None:
     for s, r in routers.items():
         call = r.call
         rows.append((f"ferrule.Router {s}", ns_per_call(lambda call=call: call(1))))
+    # Sync hedging: once warmed, every call runs on a pool thread while the caller waits (the delay
+    # floor of 1 s keeps the hedge itself from firing: this row is the cost of the thread handoff).
+    hr = ferrule.Router(eps, "round_robin", name="bench-hedge", hedge=True, hedge_min_delay_seconds=1.0)
+    for _ in range(100):
+        hr.call(1)
+    rows.append(("ferrule.Router round_robin, hedge=True (pool handoff)", ns_per_call(lambda: hr.call(1), n=20_000, repeats=3)))
     try:
         # Offline: litellm would otherwise try to fetch its model price map at import.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -101,6 +107,8 @@ def main() -> None:
         ("hand-written async round robin", ns_per_await(lambda: hand_rr(1))),
         ("ferrule.Router weighted, async", ns_per_await(lambda: ar.call(1))),
     ]
+    ahr = ferrule.Router([ferrule.Endpoint("a", aa), ferrule.Endpoint("b", ab)], name="bench-async-hedge", hedge=True, hedge_min_delay_seconds=1.0)
+    arows.append(("ferrule.Router hedge=True, async (armed, never fires)", ns_per_await(lambda: ahr.call(1), n=20_000, repeats=3)))
     table("router decision + call, async (awaited in a running loop)", arows, against="ferrule.Router weighted, async")
     s = routers["weighted"].stats()
     assert sum(e["errors"] for e in s["endpoints"]) == 0 and sum(e["successes"] for e in s["endpoints"]) > 0, s

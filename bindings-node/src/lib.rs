@@ -24,6 +24,7 @@ mod raw_fn;
 mod redact_callback;
 mod redis_backend;
 mod router;
+mod router_fast_call;
 mod telemetry;
 mod validate;
 mod watch;

@@ -50,6 +50,8 @@ pub struct RouterOptions {
     pub hedge_max_ratio: Option<f64>,
     pub hedge_min_delay_ms: Option<f64>,
     pub seed: Option<f64>,
+    pub attempts: Option<f64>,
+    pub latency_window_ms: Option<f64>,
 }
 
 fn int(v: f64) -> u32 {
@@ -131,6 +133,13 @@ impl RouterOptions {
                 true,
                 self.hedge_min_delay_ms,
             ),
+            p("attempts", "attempts", false, self.attempts),
+            p(
+                "latency_window_seconds",
+                "latencyWindowMs",
+                true,
+                self.latency_window_ms,
+            ),
             p("cost_per_1k_input", "costPer1kInput", false, None),
             p("cost_per_1k_output", "costPer1kOutput", false, None),
             p("max_concurrency", "maxConcurrency", false, None),
@@ -194,13 +203,25 @@ impl RouterOptions {
             });
         }
         c.seed = self.seed.map(|s| s as u64);
+        c.attempts = self.attempts.map(int);
+        c.latency_window_seconds = secs(self.latency_window_ms, d.latency_window_seconds);
         Ok(c)
     }
 }
 
 #[napi]
 pub struct NativeRouter {
-    inner: Arc<Router>,
+    pub(crate) inner: Arc<Router>,
+}
+
+/// A pick as one number: the token (>= 0), or `-1 - retryAfterMs` when no endpoint can take it.
+#[inline]
+pub(crate) fn pick_code(r: ferrule_core::Result<u64>) -> f64 {
+    match r {
+        Ok(t) => t as f64,
+        Err(Error::CircuitOpen { retry_after, .. }) => REFUSED - retry_after.as_secs_f64() * 1000.0,
+        Err(_) => REFUSED,
+    }
 }
 
 #[napi(catch_unwind)]
@@ -269,6 +290,7 @@ pub struct RouterStatsInfo {
     pub failovers: f64,
     pub failbacks: f64,
     pub hedges: f64,
+    pub hedges_lost: f64,
     pub unavailable: f64,
     pub last_resort: f64,
     pub events_dropped: f64,
@@ -281,13 +303,7 @@ impl NativeRouter {
     /// `tried_lo` (0..32) / `tried_hi` (32..64); or `-1 - retryAfterMs` when none can take it.
     #[napi(catch_unwind)]
     pub fn pick(&self, tried_lo: u32, tried_hi: u32) -> f64 {
-        match self.inner.pick(tried_lo as u64 | ((tried_hi as u64) << 32)) {
-            Ok(t) => t as f64,
-            Err(Error::CircuitOpen { retry_after, .. }) => {
-                REFUSED - retry_after.as_secs_f64() * 1000.0
-            }
-            Err(_) => REFUSED,
-        }
+        pick_code(self.inner.pick(tried_lo as u64 | ((tried_hi as u64) << 32)))
     }
 
     #[napi(catch_unwind)]
@@ -297,7 +313,7 @@ impl NativeRouter {
 
     #[napi(catch_unwind)]
     pub fn failure(&self, token: f64, status: Option<f64>, retry_after_ms: Option<f64>) -> bool {
-        let status = status.and_then(|s| (s >= 0.0 && s < 65536.0).then_some(s as u16));
+        let status = status.and_then(|s| (0.0..65536.0).contains(&s).then_some(s as u16));
         self.inner
             .failure(token as u64, status, retry_after_ms.map(|ms| ms / 1000.0))
     }
@@ -314,9 +330,26 @@ impl NativeRouter {
             .map(|d| d.as_secs_f64() * 1000.0)
     }
 
+    /// The next attempt's token after a failure, or -1: give up (reject with the last error).
     #[napi(catch_unwind)]
-    pub fn try_hedge(&self, token: f64) -> bool {
-        self.inner.try_hedge(token as u64)
+    pub fn next(&self, tried_lo: u32, tried_hi: u32) -> f64 {
+        self.inner
+            .next(tried_lo as u64 | ((tried_hi as u64) << 32))
+            .map_or(REFUSED, |t| t as f64)
+    }
+
+    /// The hedge's token when the core decides to hedge attempt `token` now, or -1.
+    #[napi(catch_unwind)]
+    pub fn hedge(&self, token: f64, tried_lo: u32, tried_hi: u32) -> f64 {
+        self.inner
+            .hedge(token as u64, tried_lo as u64 | ((tried_hi as u64) << 32))
+            .map_or(REFUSED, |t| t as f64)
+    }
+
+    /// The attempt lost a hedge race (aborted, its result discarded): freed and counted.
+    #[napi(catch_unwind)]
+    pub fn lost(&self, token: f64) -> bool {
+        self.inner.lost(token as u64)
     }
 
     #[napi(catch_unwind)]
@@ -354,6 +387,7 @@ impl NativeRouter {
             failovers: s.failovers as f64,
             failbacks: s.failbacks as f64,
             hedges: s.hedges as f64,
+            hedges_lost: s.hedges_lost as f64,
             unavailable: s.unavailable as f64,
             last_resort: s.last_resort as f64,
             events_dropped: s.events_dropped as f64,

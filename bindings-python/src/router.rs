@@ -40,7 +40,7 @@ impl RouterCore {
         max_ejection_percent=0.5, cooldown_seconds=5.0, max_cooldown_seconds=300.0,
         failback_seconds=30.0, probe_interval_seconds=5.0, ewma_seconds=10.0, hedge=false,
         hedge_quantile=0.95, hedge_min_samples=20, hedge_max_ratio=0.1, hedge_min_delay_seconds=0.0,
-        seed=None, clock=None))]
+        seed=None, clock=None, attempts=None, latency_window_seconds=30.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -67,6 +67,8 @@ impl RouterCore {
         hedge_min_delay_seconds: f64,
         seed: Option<u64>,
         clock: Option<PyRef<'_, ManualClock>>,
+        attempts: Option<i64>,
+        latency_window_seconds: f64,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<Router> {
             let mut eps = Vec::with_capacity(endpoints.len());
@@ -127,6 +129,10 @@ impl RouterCore {
                 });
             }
             c.seed = seed;
+            c.latency_window_seconds = latency_window_seconds;
+            c.attempts = attempts
+                .map(|a| check::int(C, "attempts", a as i128, 1, u32::MAX as u64).map(|a| a as u32))
+                .transpose()?;
             let clock = clock
                 .as_ref()
                 .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
@@ -172,8 +178,20 @@ impl RouterCore {
         })
     }
 
-    fn try_hedge(&self, py: Python<'_>, token: u64) -> PyResult<bool> {
-        guard(py, || self.inner.try_hedge(token))
+    /// The next attempt's token after a failure, or `None`: give up (raise the last error).
+    #[inline]
+    fn next(&self, py: Python<'_>, tried: u64) -> PyResult<Option<u64>> {
+        guard(py, || self.inner.next(tried))
+    }
+
+    /// The hedge's token when the core decides to hedge attempt `token` now, else `None`.
+    fn hedge(&self, py: Python<'_>, token: u64, tried: u64) -> PyResult<Option<u64>> {
+        guard(py, || self.inner.hedge(token, tried))
+    }
+
+    /// The attempt lost a hedge race (cancelled or its result discarded): freed and counted.
+    fn lost(&self, py: Python<'_>, token: u64) -> PyResult<bool> {
+        guard(py, || self.inner.lost(token))
     }
 
     /// Pending events, oldest first, as dicts.
@@ -222,6 +240,7 @@ impl RouterCore {
         d.set_item("failovers", s.failovers)?;
         d.set_item("failbacks", s.failbacks)?;
         d.set_item("hedges", s.hedges)?;
+        d.set_item("hedges_lost", s.hedges_lost)?;
         d.set_item("unavailable", s.unavailable)?;
         d.set_item("last_resort", s.last_resort)?;
         d.set_item("events_dropped", s.events_dropped)?;

@@ -436,20 +436,26 @@ fn hedge_delay_is_the_endpoints_p95_and_hedges_are_budgeted() {
         (d - 0.095).abs() < 0.095 * 0.07,
         "p95 ≈ 95 ms within the sketch's 6.25%: {d}"
     );
-    // 202 requests so far: hedges while fewer than 10% of them (20.2), so 21.
+    // 202 calls so far: hedges while fewer than 10% of them (20.2), so 21. Each hedge goes to the
+    // other endpoint, never the first one's, and the hedges are not in the budget's denominator.
+    let first = token_endpoint(t);
     let mut granted = 0;
     for _ in 0..50 {
-        if r.try_hedge(t) {
+        if let Some(h) = r.hedge(t, 0) {
+            assert_ne!(token_endpoint(h), first);
             granted += 1;
+            r.lost(h);
         }
     }
     assert_eq!(granted, 21);
     r.release(t);
-    assert_eq!(r.stats().hedges, 21);
+    let s = r.stats();
+    assert_eq!((s.hedges, s.hedges_lost), (21, 21));
+    assert_eq!(s.endpoints[first].hedges, 21);
     // Hedging off: never.
-    let plain = router(Strategy::RoundRobin, vec![ep("a")], &clock);
+    let plain = router(Strategy::RoundRobin, vec![ep("a"), ep("b")], &clock);
     let t = plain.pick(0).unwrap();
-    assert!(!plain.try_hedge(t) && plain.hedge_delay(t).is_none());
+    assert!(plain.hedge(t, 0).is_none() && plain.hedge_delay(t).is_none());
 }
 
 #[test]
@@ -615,4 +621,235 @@ proptest! {
         for t in held { r.release(t); }
         prop_assert!(r.stats().endpoints.iter().all(|e| e.outstanding == 0));
     }
+}
+
+// ---- smooth weighted round robin, the windowed hedge delay, and the call's decisions in the core ----
+
+fn weighted(name: &str, w: f64) -> EndpointConfig {
+    let mut e = ep(name);
+    e.weight = w;
+    e
+}
+
+#[test]
+fn round_robin_is_nginx_smooth_weighted_and_shares_match_the_weights_exactly() {
+    let clock = ManualClock::new();
+    let r = router(
+        Strategy::RoundRobin,
+        vec![weighted("a", 5.0), weighted("b", 1.0), weighted("c", 1.0)],
+        &clock,
+    );
+    // nginx's documented sequence for {5, 1, 1}: interleaved, not a a a a a b c.
+    let seq: String = (0..14)
+        .map(|_| {
+            let t = r.pick(0).unwrap();
+            r.success(t);
+            ["a", "b", "c"][token_endpoint(t)]
+        })
+        .collect();
+    assert_eq!(seq, "aabacaaaabacaa");
+    // Over any multiple of the total weight the counts are exact.
+    assert_eq!(run(&r, &clock, 7_000, |_| 10), vec![5_000, 1_000, 1_000]);
+    // Fractional weights: 0.5 : 1.5 : 2 is 1 : 3 : 4, exactly, every 8 picks.
+    let r = router(
+        Strategy::RoundRobin,
+        vec![weighted("x", 0.5), weighted("y", 1.5), weighted("z", 2.0)],
+        &clock,
+    );
+    for _ in 0..100 {
+        assert_eq!(run(&r, &clock, 8, |_| 10), vec![1, 3, 4]);
+    }
+}
+
+#[test]
+fn round_robin_keeps_the_weights_among_the_endpoints_left() {
+    // c is cooled down: a and b share 3 : 1 exactly while it is out; once back, it gets its share.
+    let clock = ManualClock::new();
+    let r = router(
+        Strategy::RoundRobin,
+        vec![weighted("a", 3.0), weighted("b", 1.0), weighted("c", 4.0)],
+        &clock,
+    );
+    let t = loop {
+        let t = r.pick(0).unwrap();
+        if token_endpoint(t) == 2 {
+            break t;
+        }
+        r.success(t);
+    };
+    r.failure(t, Some(429), Some(60.0));
+    let c = run(&r, &clock, 4_000, |_| 10);
+    assert_eq!(c[2], 0, "never the cooled-down endpoint");
+    assert!(
+        (c[0] as i64 - 3_000).abs() <= 3 && (c[1] as i64 - 1_000).abs() <= 3,
+        "{c:?}"
+    );
+    clock.advance(Duration::from_secs(61));
+    let c = run(&r, &clock, 8_000, |_| 10);
+    assert!(
+        (c[0] as i64 - 3_000).abs() <= 8 && (c[2] as i64 - 4_000).abs() <= 8,
+        "{c:?}"
+    );
+}
+
+#[test]
+fn round_robin_totals_hold_under_threads() {
+    let clock = ManualClock::new();
+    let r = Arc::new(router(
+        Strategy::RoundRobin,
+        vec![weighted("a", 3.0), weighted("b", 1.0)],
+        &clock,
+    ));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10_000 {
+                    let t = r.pick(0).unwrap();
+                    r.success(t);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = r.stats();
+    let (a, b) = (s.endpoints[0].requests, s.endpoints[1].requests);
+    assert_eq!(a + b, 80_000);
+    // Racing picks can only reorder; the self-correcting current weights keep the split within a
+    // few picks per thread of 60 000 : 20 000.
+    assert!((b as i64 - 20_000).abs() <= 64, "a={a} b={b}");
+}
+
+/// One hedge-enabled endpoint `a` (and `b` to hedge to), `n` successes of `ms` each on `clock`.
+fn feed(r: &Router, clock: &ManualClock, n: usize, ms: u64) {
+    for _ in 0..n {
+        let t = r.pick(1 << 1).unwrap(); // always `a`
+        clock.advance(Duration::from_millis(ms));
+        r.success(t);
+    }
+}
+
+#[test]
+fn the_hedge_delay_follows_a_latency_regime_change_on_the_manual_clock() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new("w", Strategy::RoundRobin, vec![ep("a"), ep("b")]);
+    c.hedge = Some(HedgeConfig {
+        min_samples: 20,
+        ..HedgeConfig::default()
+    });
+    c.latency_window_seconds = 10.0;
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    let delay_ms = |r: &Router| {
+        let t = r.pick(1 << 1).unwrap();
+        let d = r.hedge_delay(t).unwrap().as_secs_f64() * 1e3;
+        r.release(t);
+        d
+    };
+    // A long fast regime: 2000 calls of 10 ms.
+    feed(&r, &clock, 2_000, 10);
+    let d = delay_ms(&r);
+    assert!((d - 10.0).abs() < 0.7, "{d}");
+    // The provider slows to 100 ms. A sketch that only accumulates would still say 10 ms (2000 fast
+    // values against 100 slow ones); the windowed one moves within the window.
+    feed(&r, &clock, 100, 100);
+    let d = delay_ms(&r);
+    assert!((d - 100.0).abs() < 7.0, "slow regime: {d}");
+    // 1000 slow calls, then it recovers: back to 10 ms within three windows (30 s = 3000 calls).
+    feed(&r, &clock, 1_000, 100);
+    feed(&r, &clock, 3_000, 10);
+    let d = delay_ms(&r);
+    assert!((d - 10.0).abs() < 0.7, "recovered: {d}");
+    let p95 = r.stats().endpoints[0].latency_p95_seconds.unwrap();
+    assert!(
+        (p95 - 0.010).abs() < 0.0007,
+        "stats read the same window: {p95}"
+    );
+}
+
+#[test]
+fn next_decides_the_next_endpoint_and_when_to_give_up() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new(
+        "n",
+        Strategy::RoundRobin,
+        vec![ep("a"), ep("b"), ep("c"), ep("d")],
+    );
+    c.attempts = Some(3);
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    let mut tried = 0u64;
+    let mut t = r.pick(tried).unwrap();
+    let mut used = vec![];
+    loop {
+        let i = token_endpoint(t);
+        assert_eq!(tried & (1 << i), 0, "each endpoint at most once");
+        used.push(i);
+        tried |= 1 << i;
+        r.failure(t, Some(503), None);
+        match r.next(tried) {
+            Some(n) => t = n,
+            None => break,
+        }
+    }
+    assert_eq!(
+        used.len(),
+        3,
+        "gives up after `attempts` endpoints: {used:?}"
+    );
+    // With every other endpoint refusing, `next` gives up before `attempts` and counts it.
+    let r = router(Strategy::RoundRobin, vec![ep("a"), ep("b")], &clock);
+    let t = r.pick(0).unwrap();
+    r.failure(t, Some(429), Some(30.0));
+    let other = 1 - token_endpoint(t);
+    let u = r.pick(1 << token_endpoint(t)).unwrap();
+    assert_eq!(token_endpoint(u), other);
+    r.failure(u, Some(429), Some(30.0));
+    assert_eq!(
+        r.next(1 << token_endpoint(t)),
+        None,
+        "the other one is cooling down"
+    );
+    assert_eq!(r.stats().unavailable, 1);
+}
+
+#[test]
+fn hedge_decides_budget_attempts_and_endpoint() {
+    let clock = ManualClock::new();
+    let mut c = RouterConfig::new("h2", Strategy::RoundRobin, vec![ep("a"), ep("b"), ep("c")]);
+    c.hedge = Some(HedgeConfig {
+        min_samples: 1,
+        max_ratio: 1.0,
+        ..HedgeConfig::default()
+    });
+    c.attempts = Some(2);
+    let r = Router::with_clock(c.clone(), clock.clone()).unwrap();
+    let t = r.pick(0).unwrap();
+    let h = r.hedge(t, 0).expect("budget and an attempt left");
+    assert_ne!(token_endpoint(h), token_endpoint(t));
+    let tried = (1 << token_endpoint(t)) | (1 << token_endpoint(h));
+    assert_eq!(r.hedge(t, tried), None, "attempts=2 used: no second hedge");
+    assert_eq!(r.next(tried), None, "and no third attempt");
+    r.success(h);
+    r.lost(t);
+    let s = r.stats();
+    assert_eq!((s.hedges, s.hedges_lost), (1, 1));
+    assert!(s.endpoints.iter().all(|e| e.outstanding == 0));
+    // No endpoint left to hedge to: not counted as a hedge.
+    c.endpoints.truncate(2);
+    let r = Router::with_clock(c.clone(), clock.clone()).unwrap();
+    let t = r.pick(0).unwrap();
+    let other = 1 - token_endpoint(t);
+    let u = r.pick(1 << token_endpoint(t)).unwrap();
+    r.failure(u, Some(429), Some(30.0));
+    assert_eq!(token_endpoint(u), other);
+    assert_eq!(r.hedge(t, 0), None);
+    assert_eq!(r.stats().hedges, 0);
+    // A hedge is a second attempt: attempts=1 with hedging is refused at construction.
+    c.attempts = Some(1);
+    let e = Router::new(c.clone()).unwrap_err().to_string();
+    assert!(e.contains("attempts=1") && e.contains("hedg"), "{e}");
+    c.attempts = Some(5);
+    let e = Router::new(c).unwrap_err().to_string();
+    assert!(e.contains("attempts=5"), "{e}");
 }

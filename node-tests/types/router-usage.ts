@@ -1,5 +1,5 @@
 // Typed usage of the router (issue 9), compiled by `npm run typecheck`.
-import { ManualClock, Router, normalizeChat, type ChatResponse, type RouterEvent } from 'ferrule'
+import { ManualClock, Router, normalizeChat, type ChatResponse, type RouterAttempt, type RouterEvent } from 'ferrule'
 
 export async function routerUsage(): Promise<void> {
   const router = new Router({
@@ -19,4 +19,20 @@ export async function routerUsage(): Promise<void> {
   const active: string = router.activeRegion
   const healthy: boolean = router.stats().endpoints.every((e) => e.health === 'healthy')
   void [chat.content, active, healthy]
+
+  // The attempt's signal aborts the loser of a hedge race. An endpoint that reads its attempt names
+  // the caller's argument types, so they are not inferred with the attempt among them.
+  const hedged = new Router<[prompt: string], string>({
+    endpoints: [
+      { name: 'a', call: async (prompt: string, attempt: RouterAttempt) => (attempt.signal.aborted ? '' : `${attempt.endpoint}:${prompt}`) },
+      { name: 'b', call: async (prompt: string) => prompt, weight: 3 },
+    ],
+    strategy: 'round_robin',
+    hedge: true,
+    attempts: 2,
+    latencyWindowMs: 60000,
+  })
+  const out: unknown = await hedged.execute('hi')
+  const lost: number = hedged.stats().hedgesLost
+  void [out, lost]
 }

@@ -1,6 +1,7 @@
 """The router: one call, many endpoints (models, providers, regions). The core chooses the endpoint
 for each attempt and learns from the outcome (breakers, cooldowns, ejection, failover, latency); this
-module calls the endpoint, classifies what happened, hedges async calls, and logs every event.
+module calls the endpoint, classifies what happened, runs the hedges the core asks for (asyncio tasks,
+or a small pool of threads for ``def`` endpoints), and logs every event.
 
 Composition (one documented order): inside ``router.call`` a failed attempt moves straight on to the
 next endpoint, each endpoint at most once per call (``attempts``, default: all of them), without
@@ -14,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._ferrule import ManualClock, RouterCore, emit
+from ._hedge_pool import HedgePool
 from .breaker import ExcMatcher, _matcher
 from .errors import CircuitOpenError, ConfigError
 from .normalize import normalize_chat
@@ -94,9 +98,16 @@ class Router:
 
     ``failure_on``: exceptions that count against an endpoint and move the call on (default: every
     ``Exception``); others are re-raised at once. ``normalize``: ``"openai"`` (``ferrule.normalize_chat``)
-    or a callable ``(response, endpoint_name)``. ``hedge=True`` (async endpoints): after an attempt ran
-    past its endpoint's ``hedge_quantile`` latency, a second endpoint is called and the first success
-    wins (at most ``hedge_max_ratio`` of requests hedged). ``on_event``: called with each event dict.
+    or a callable ``(response, endpoint_name)``. ``on_event``: called with each event dict.
+
+    ``hedge=True``: once an attempt has run past its endpoint's ``hedge_quantile`` latency (over the
+    last one to two ``latency_window_seconds``, so it follows a provider that slows down or recovers;
+    never before ``hedge_min_samples`` calls, never sooner than ``hedge_min_delay_seconds``), a second
+    endpoint is called and the first success wins; at most ``hedge_max_ratio`` of calls are hedged, and
+    a hedge counts as one of the call's ``attempts``. With ``async def`` endpoints the loser is
+    cancelled; with ``def`` endpoints both attempts run on a pool of ``hedge_threads`` daemon threads
+    while the caller waits, the loser's result is discarded (``stats()["hedges_lost"]``), and a call
+    finding fewer than two free threads runs unhedged (``stats()["hedge_pool_full"]``, logged).
     """
 
     __slots__ = (
@@ -105,12 +116,14 @@ class Router:
         "_core",
         "_calls",
         "_names",
-        "_attempts",
         "_is_failure",
         "_normalize",
         "_listeners",
         "_listener_errors",
         "_hedge",
+        "_hedge_threads",
+        "_hedge_pool_full",
+        "_pool",
         "_async",
         "__weakref__",
     )
@@ -143,6 +156,8 @@ class Router:
         hedge_min_samples: int = 20,
         hedge_max_ratio: float = 0.1,
         hedge_min_delay_seconds: float = 0.0,
+        hedge_threads: int = 16,
+        latency_window_seconds: float = 30.0,
         seed: Optional[int] = None,
         clock: Optional[ManualClock] = None,
     ) -> None:
@@ -157,8 +172,10 @@ class Router:
                 "or all async def (router.call returns an awaitable)"
             )
         self._async = kinds == {True}
-        if hedge and not self._async:
-            raise ConfigError("Router: hedge=True needs async def endpoints (a sync call cannot be raced)")
+        if isinstance(hedge_threads, bool) or not isinstance(hedge_threads, int) or not 2 <= hedge_threads <= 1024:
+            raise ConfigError(f"Router: hedge_threads={hedge_threads!r} is out of range; allowed: an integer in [2, 1024]")
+        if isinstance(attempts, bool):
+            raise ConfigError(f"Router: attempts={attempts!r} is out of range; allowed: an integer in [1, {len(eps)}]")
         self._core = RouterCore(
             name,
             strategy,
@@ -186,11 +203,9 @@ class Router:
             hedge_min_delay_seconds=hedge_min_delay_seconds,
             seed=seed,
             clock=clock,
+            attempts=attempts,
+            latency_window_seconds=latency_window_seconds,
         )
-        if attempts is None:
-            attempts = len(eps)
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= len(eps):
-            raise ConfigError(f"Router: attempts={attempts!r} is out of range; allowed: an integer in [1, {len(eps)}]")
         if isinstance(normalize, str):
             if normalize != "openai":
                 raise ConfigError(f"Router: normalize={normalize!r} is out of range; allowed: \"openai\", a callable or None")
@@ -203,12 +218,14 @@ class Router:
         self.endpoints: Tuple[Endpoint, ...] = tuple(eps)
         self._calls = tuple(e.call for e in eps)
         self._names = tuple(e.name for e in eps)
-        self._attempts = attempts
         self._is_failure = _matcher(failure_on, "failure_on", "Router")
         self._normalize: Optional[Normalizer] = normalize
         self._listeners: List[EventListener] = [on_event] if on_event is not None else []
         self._listener_errors = 0
         self._hedge = hedge
+        self._hedge_threads = hedge_threads
+        self._hedge_pool_full = 0
+        self._pool: Optional[HedgePool] = None
 
     # -- events --------------------------------------------------------------------------------------
 
@@ -269,6 +286,8 @@ class Router:
         return value if norm is None else norm(value, self._names[tok & 63])
 
     # -- calls ---------------------------------------------------------------------------------------
+    # The core decides every step (which endpoint, when to give up, whether to hedge now and where);
+    # this layer only calls, waits and cancels. See core/src/route/router.rs for the protocol.
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         """Calls the chosen endpoint with these arguments; an awaitable when the endpoints are
@@ -276,115 +295,219 @@ class Router:
         ``CircuitOpenError`` (named ``router <name>``) when no endpoint could take the call."""
         if self._async:
             return self._acall(args, kwargs)
-        # The first attempt inline (the common, successful case): one pick, the call, one success.
         core = self._core
         tok = core.pick(0)
+        if self._hedge:
+            return self._sync_rounds(tok, 0, args, kwargs)
+        # The first attempt inline (the common, successful case): one pick, the call, one success.
         try:
             value = self._calls[tok & 63](*args, **kwargs)
         except BaseException as exc:
             if not self._failed(tok, exc):
                 raise
-            return self._next_sync(1 << (tok & 63), exc, args, kwargs)
+            nxt = core.next(1 << (tok & 63))
+            if nxt is None:
+                raise
+            return self._sync_rounds(nxt, 1 << (tok & 63), args, kwargs, exc)
         if core.success(tok):
             self._drain()
         norm = self._normalize
         return value if norm is None else norm(value, self._names[tok & 63])
 
-    def _next_sync(self, tried: int, last: BaseException, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
-        """The attempts after a failed first one, each on an endpoint not tried yet."""
+    __call__ = call
+
+    def _sync_rounds(
+        self, tok: int, tried: int, args: Tuple[Any, ...], kwargs: Dict[str, Any], last: Optional[BaseException] = None
+    ) -> Any:
+        """Attempt ``tok`` and, while they fail, the attempts the core names next."""
         core = self._core
         calls = self._calls
-        for _ in range(self._attempts - 1):
-            try:
-                tok = core.pick(tried)
-            except CircuitOpenError:
+        while True:
+            delay = core.hedge_delay(tok) if self._hedge else None
+            if delay is not None:
+                ok, value, tok, tried = self._race_sync(tok, tried, delay, args, kwargs)
+                if ok:
+                    return self._done(tok, value)
+                last = value
+            else:
+                i = tok & 63
+                tried |= 1 << i
+                try:
+                    value = calls[i](*args, **kwargs)
+                except BaseException as exc:
+                    if not self._failed(tok, exc):
+                        raise
+                    last = exc
+                else:
+                    return self._done(tok, value)
+            nxt = core.next(tried)
+            if nxt is None:
+                assert last is not None
                 raise last
-            i = tok & 63
+            tok = nxt
+
+    def _race_sync(
+        self, tok: int, tried: int, delay: float, args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    ) -> Tuple[bool, Any, int, int]:
+        """Runs attempt ``tok`` on a pool thread and, if it is still running after ``delay``, a hedge
+        the core picks on a second one; the first success wins. Returns (True, value, winning token,
+        tried) or (False, last error, token, tried); every token is recorded."""
+        core = self._core
+        calls = self._calls
+        tried |= 1 << (tok & 63)
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = HedgePool(self._hedge_threads, self.name)
+        if not pool.reserve(2):
+            # Every pool thread is busy (slow calls, or losers still running): this call runs
+            # unhedged in the caller's thread. Counted and logged (at powers of two: no flood).
+            self._hedge_pool_full += 1
+            n = self._hedge_pool_full
+            if n & (n - 1) == 0:
+                emit(
+                    "router.hedge_pool_full",
+                    level="warning",
+                    message=f"router {self.name!r}: {n} calls ran unhedged, all {pool.size} hedge threads busy "
+                    "(raise hedge_threads)",
+                    router=self.name,
+                )
             try:
-                value = calls[i](*args, **kwargs)
+                value = calls[tok & 63](*args, **kwargs)
             except BaseException as exc:
                 if not self._failed(tok, exc):
                     raise
-                last = exc
-                tried |= 1 << i
-                continue
-            return self._done(tok, value)
-        raise last
-
-    __call__ = call
+                return False, exc, tok, tried
+            return True, value, tok, tried
+        spare = 1
+        first = pool.run(calls[tok & 63], args, kwargs)
+        running: Dict[Future[Any], int] = {first: tok}
+        won = False
+        try:
+            try:
+                first.exception(timeout=delay)  # returns (not raises) the endpoint's own error
+            except FuturesTimeout:
+                tok2 = core.hedge(tok, tried)
+                if tok2 is not None:
+                    tried |= 1 << (tok2 & 63)
+                    spare = 0
+                    running[pool.run(calls[tok2 & 63], args, kwargs)] = tok2
+            last: Any = None
+            while running:
+                if len(running) == 1:
+                    done = set(running)
+                    next(iter(done)).exception()  # waits
+                else:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    t = running.pop(fut)
+                    err = fut.exception()
+                    if err is None:
+                        won = True
+                        return True, fut.result(), t, tried
+                    if not self._failed(t, err):
+                        raise err
+                    last = err
+            return False, last, tok, tried
+        finally:
+            pool.unreserve(spare)
+            # A thread cannot be stopped: the loser runs on and its result is discarded. It is freed
+            # and counted now (lost); an attempt abandoned because the caller was interrupted or an
+            # error was re-raised is only released.
+            for t in running.values():
+                if (core.lost(t) if won else core.release(t)):
+                    self._drain()
 
     async def _acall(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         core = self._core
         calls = self._calls
+        tok = core.pick(0)
         tried = 0
         last: Optional[BaseException] = None
-        for _ in range(self._attempts):
-            try:
-                tok = core.pick(tried)
-            except CircuitOpenError:
-                if last is not None:
-                    raise last
-                raise
-            i = tok & 63
-            tried |= 1 << i
-            if self._hedge:
-                ok, value, tok, tried = await self._hedged(tok, tried, args, kwargs)
+        while True:
+            delay = core.hedge_delay(tok) if self._hedge else None
+            if delay is not None:
+                ok, value, tok, tried = await self._hedged(tok, tried, delay, args, kwargs)
                 if ok:
                     return self._done(tok, value)
                 last = value
-                continue
-            try:
-                value = await calls[i](*args, **kwargs)
-            except BaseException as exc:
-                if not self._failed(tok, exc):
-                    raise
-                last = exc
-                continue
-            return self._done(tok, value)
-        assert last is not None
-        raise last
+            else:
+                i = tok & 63
+                tried |= 1 << i
+                try:
+                    value = await calls[i](*args, **kwargs)
+                except BaseException as exc:
+                    if not self._failed(tok, exc):
+                        raise
+                    last = exc
+                else:
+                    return self._done(tok, value)
+            nxt = core.next(tried)
+            if nxt is None:
+                assert last is not None
+                raise last
+            tok = nxt
 
     async def _hedged(
-        self, tok: int, tried: int, args: Tuple[Any, ...], kwargs: Dict[str, Any]
+        self, tok: int, tried: int, delay: float, args: Tuple[Any, ...], kwargs: Dict[str, Any]
     ) -> Tuple[bool, Any, int, int]:
-        """Runs attempt ``tok``, racing a hedge on another endpoint once it is slow. Returns (True,
-        value, winning token, tried) or (False, last error, token, tried); records every token."""
+        """Runs attempt ``tok`` and, if it is still running after ``delay``, a hedge the core picks;
+        the first success wins and the loser is cancelled. Returns (True, value, winning token, tried)
+        or (False, last error, token, tried); records every token."""
         core = self._core
         calls = self._calls
-        first = asyncio.ensure_future(calls[tok & 63](*args, **kwargs))
+        tried |= 1 << (tok & 63)
+        loop = asyncio.get_running_loop()
+        first = loop.create_task(calls[tok & 63](*args, **kwargs))
         running: Dict[asyncio.Future[Any], int] = {first: tok}
+        won = False
         try:
-            delay = core.hedge_delay(tok)
-            if delay is not None:
-                done, _ = await asyncio.wait({first}, timeout=delay)
-                if not done and core.try_hedge(tok):
-                    try:
-                        tok2 = core.pick(tried)
-                    except CircuitOpenError:
-                        tok2 = None
-                    if tok2 is not None:
-                        tried |= 1 << (tok2 & 63)
-                        running[asyncio.ensure_future(calls[tok2 & 63](*args, **kwargs))] = tok2
+            # Wait up to `delay` for the first attempt: one future woken by whichever comes first,
+            # the attempt or the timer (cheaper than asyncio.wait on this path every hedged call takes).
+            waiter = loop.create_future()
+
+            def wake(_: Any = None) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            timer = loop.call_later(delay, wake)
+            first.add_done_callback(wake)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                first.remove_done_callback(wake)
+            if not first.done():
+                tok2 = core.hedge(tok, tried)
+                if tok2 is not None:
+                    tried |= 1 << (tok2 & 63)
+                    running[asyncio.ensure_future(calls[tok2 & 63](*args, **kwargs))] = tok2
             last: Any = None
             while running:
-                done, _ = await asyncio.wait(running.keys(), return_when=asyncio.FIRST_COMPLETED)
+                done: "Set[asyncio.Future[Any]]"
+                if len(running) == 1 and first.done():
+                    done = {first}
+                else:
+                    done, _ = await asyncio.wait(running.keys(), return_when=asyncio.FIRST_COMPLETED)
                 for fut in done:
                     t = running.pop(fut)
                     if fut.cancelled():
-                        core.release(t)
+                        if core.release(t):
+                            self._drain()
                         continue
                     exc = fut.exception()
                     if exc is None:
+                        won = True
                         return True, fut.result(), t, tried
                     if not self._failed(t, exc):
                         raise exc
                     last = exc
             return False, last, tok, tried
         finally:
-            # The loser (or everything, if the caller was cancelled) is cancelled and released.
+            # The loser is cancelled and counted as lost; everything still running when the caller
+            # was cancelled (or an error was re-raised) is cancelled and released.
             for fut, t in running.items():
                 fut.cancel()
-                if self._core.release(t):
+                if (core.lost(t) if won else core.release(t)):
                     self._drain()
 
     # -- introspection --------------------------------------------------------------------------------
@@ -403,6 +526,7 @@ class Router:
         active region, failovers, failbacks, hedges, unavailable, listener_errors."""
         d = self._core.stats()
         d["listener_errors"] = self._listener_errors
+        d["hedge_pool_full"] = self._hedge_pool_full
         return d
 
     def __repr__(self) -> str:

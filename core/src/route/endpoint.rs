@@ -1,14 +1,15 @@
 //! One endpoint of a router: its configuration and everything the router knows about it — its own
-//! circuit breaker, calls in flight, peak-EWMA latency, a latency sketch for the hedge delay, its
-//! cooldown and ejection, and its counters. All atomics.
+//! circuit breaker, calls in flight, peak-EWMA latency, a windowed latency sketch for the hedge
+//! delay, its smooth-weighted-round-robin state, its cooldown and ejection, and its counters. All
+//! atomics.
 
 use super::ejection::Ejection;
+use super::latency_window::LatencyWindow;
 use super::peak_ewma::PeakEwma;
 use crate::error::{check, Result};
 use crate::policy::breaker::{CircuitBreaker, State};
 use crate::striped::StripedCounter;
-use crate::telemetry::quantile_sketch::QuantileSketch;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 const C: &str = "Endpoint";
 
@@ -110,8 +111,13 @@ pub struct Endpoint {
     pub(crate) breaker: CircuitBreaker,
     outstanding: AtomicU32,
     pub(crate) latency: PeakEwma,
-    pub(crate) sketch: QuantileSketch,
+    pub(crate) window: LatencyWindow,
     measured: AtomicU64,
+    /// `weight` in millionths, for smooth weighted round robin (exact for up to six decimals).
+    pub(crate) rr_weight: i64,
+    /// nginx's `current_weight`: raised by `rr_weight` each pick it competes in, lowered by the
+    /// total when it wins.
+    pub(crate) rr_current: AtomicI64,
     /// The hedge quantile, refreshed every 16 measurements (a sketch read scans ~500 buckets).
     hedge_delay: AtomicU64,
     pub(crate) cooldown_until: AtomicU64,
@@ -132,14 +138,21 @@ impl Endpoint {
         region: usize,
         breaker: CircuitBreaker,
         tau_nanos: u64,
+        window_nanos: u64,
+        window_min_samples: u64,
     ) -> Self {
+        let rr_weight = (config.weight * 1e6)
+            .round()
+            .clamp(1.0, (1u64 << 40) as f64) as i64;
         Self {
+            rr_weight,
+            rr_current: AtomicI64::new(0),
             config,
             region,
             breaker,
             outstanding: AtomicU32::new(0),
             latency: PeakEwma::new(tau_nanos),
-            sketch: QuantileSketch::new(),
+            window: LatencyWindow::new(window_nanos, window_min_samples),
             measured: AtomicU64::new(0),
             hedge_delay: AtomicU64::new(0),
             cooldown_until: AtomicU64::new(0),
@@ -207,11 +220,11 @@ impl Endpoint {
     #[inline]
     pub(crate) fn measure(&self, nanos: u64, now: u64, quantile: Option<f64>) {
         self.latency.observe(nanos as f64, now);
-        self.sketch.record(nanos);
+        let rotated = self.window.record(nanos, now);
         let n = self.measured.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(q) = quantile {
-            if n % 16 == 1 || n < 16 {
-                if let Some(Some(v)) = self.sketch.quantiles(&[q]).first() {
+            if rotated || n % 16 == 1 || n < 16 {
+                if let Some(Some(v)) = self.window.quantiles(&[q]).first() {
                     self.hedge_delay.store(*v as u64, Ordering::Relaxed);
                 }
             }
@@ -222,7 +235,8 @@ impl Endpoint {
         self.measured.load(Ordering::Relaxed)
     }
 
-    /// The cached hedge quantile in nanoseconds (0 before any measurement).
+    /// The cached hedge quantile over the recent latency window, in nanoseconds (0 before any
+    /// measurement); refreshed every 16 measurements and whenever a window closes.
     pub fn hedge_quantile_nanos(&self) -> u64 {
         self.hedge_delay.load(Ordering::Relaxed)
     }

@@ -1,6 +1,7 @@
-//! Hedging (tower's `Hedge`): when an attempt has run longer than its endpoint's p95 latency, the host
-//! sends a second request to another endpoint and takes the first success. Hedges are budgeted: at
-//! most `max_ratio` of requests may be hedged, so a slow provider never doubles the traffic.
+//! Hedging (tower's `Hedge`): when an attempt has run longer than its endpoint's p95 latency (over its
+//! recent latency window, `route::latency_window`), the host sends a second request to another
+//! endpoint and takes the first success. Hedges are budgeted: at most `max_ratio` of requests may be
+//! hedged, so a slow provider never doubles the traffic. `Router::hedge` makes the decision.
 
 use crate::error::{check, Result};
 

@@ -8,6 +8,7 @@ pub mod endpoint;
 pub mod event;
 pub mod failover;
 pub mod hedge;
+pub mod latency_window;
 pub mod peak_ewma;
 pub mod router;
 pub mod strategy;

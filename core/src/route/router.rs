@@ -1,7 +1,15 @@
 //! The router: picks the endpoint for each attempt and learns from how it went. `pick` returns one
 //! integer token (endpoint index, breaker permit, start time) that the host hands back to `success`,
-//! `failure` or `release`; those return whether events are waiting in `drain_events`. Everything on
-//! the way is atomics; the only allocation is an event, and events are rare.
+//! `failure`, `release` or `lost`; those return whether events are waiting in `drain_events`.
+//! Everything on the way is atomics; the only allocation is an event, and events are rare.
+//!
+//! One call, as every host runs it (the host only executes: it calls, awaits, sleeps, cancels):
+//! `pick(0)` → call the endpoint → `success` / `failure` (or `release` for an error not blamed on the
+//! endpoint, which ends the call) → after a failure `next(tried)` names the next endpoint or says give
+//! up (attempts used, or none left). With hedging, `hedge_delay(token)` says how long to wait on an
+//! attempt; if it is still running then, `hedge(token, tried)` decides whether to hedge now (budget,
+//! attempts left, an endpoint left) and picks the hedge's endpoint; the first success wins and the
+//! other attempt is handed to `lost` (cancelled or its result discarded, and counted).
 //!
 //! Order of a pick: a recovering higher-priority region first (failback after the stable period, a
 //! trickle probe or a half-open probe meanwhile), then the active region (its half-open probes, then
@@ -72,6 +80,11 @@ pub struct RouterConfig {
     pub hedge: Option<HedgeConfig>,
     /// The peak-EWMA decay time.
     pub ewma_seconds: f64,
+    /// Endpoints one call may try, hedges included, each at most once; `None`: all of them.
+    pub attempts: Option<u32>,
+    /// The latency window behind the hedge delay and `latency_p95_seconds`: the estimate covers the
+    /// last one to two windows (`route::latency_window`).
+    pub latency_window_seconds: f64,
     /// Seeds the random choices (`weighted`, `p2c_ewma`, tie-breaks) for reproducible tests.
     pub seed: Option<u64>,
 }
@@ -95,6 +108,8 @@ impl RouterConfig {
             failover: FailoverConfig::default(),
             hedge: None,
             ewma_seconds: 10.0,
+            attempts: None,
+            latency_window_seconds: 30.0,
             seed: None,
         }
     }
@@ -141,6 +156,18 @@ impl RouterConfig {
         check::int_range(C, "min_calls", self.min_calls as u64, 1, 1_000_000_000)?;
         check::finite_positive(C, "open_seconds", self.open_seconds)?;
         check::finite_positive(C, "ewma_seconds", self.ewma_seconds)?;
+        check::finite_positive(C, "latency_window_seconds", self.latency_window_seconds)?;
+        if let Some(a) = self.attempts {
+            check::int_range(C, "attempts", a as u64, 1, n as u64)?;
+            if a == 1 && self.hedge.is_some() {
+                return Err(Error::conflict(
+                    C,
+                    "attempts",
+                    a,
+                    "a hedge is a second attempt: attempts >= 2 with hedging on",
+                ));
+            }
+        }
         self.ejection.validate()?;
         self.cooldown.validate()?;
         self.failover.validate()?;
@@ -182,6 +209,8 @@ pub struct RouterStats {
     pub failovers: u64,
     pub failbacks: u64,
     pub hedges: u64,
+    /// Attempts that lost a hedge race: cancelled, or their outcome discarded.
+    pub hedges_lost: u64,
     /// Picks that found no endpoint to offer.
     pub unavailable: u64,
     /// Picks that fell back to an ejected endpoint because nothing healthy was left.
@@ -197,13 +226,14 @@ pub struct Router {
     pub(crate) regions: Regions,
     clock: ClockRef,
     rng: Random,
-    turn: AtomicU64,
+    attempts: u32,
     ejection: EjectionConfig,
     eject_cap: usize,
     cooldown: CooldownConfig,
     hedge: Option<HedgeConfig>,
     failback_seconds: f64,
     pub(crate) hedges: AtomicU64,
+    hedges_lost: AtomicU64,
     unavailable: AtomicU64,
     last_resort: AtomicU64,
     events: Arc<ArrayQueue<RouteEvent>>,
@@ -302,6 +332,10 @@ impl Router {
                 r,
                 breaker,
                 (config.ewma_seconds * 1e9) as u64,
+                (config.latency_window_seconds * 1e9) as u64,
+                config
+                    .hedge
+                    .map_or(HedgeConfig::default().min_samples, |h| h.min_samples),
             ));
         }
         let rng = match config.seed {
@@ -314,12 +348,13 @@ impl Router {
             regions: Regions::new(regions, &config.failover),
             clock,
             rng,
-            turn: AtomicU64::new(0),
+            attempts: config.attempts.unwrap_or(config.endpoints.len() as u32),
             ejection: config.ejection,
             cooldown: config.cooldown,
             hedge: config.hedge,
             failback_seconds: config.failover.failback_seconds,
             hedges: AtomicU64::new(0),
+            hedges_lost: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             last_resort: AtomicU64::new(0),
             events,
@@ -427,9 +462,7 @@ impl Router {
             }
         }
         while n > 0 {
-            let k = self
-                .strategy
-                .choose(&cands[..n], &self.eps, &self.rng, &self.turn);
+            let k = self.strategy.choose(&cands[..n], &self.eps, &self.rng);
             if let Some(t) = self.admit(cands[k], now, probe) {
                 return Some(t);
             }
@@ -663,20 +696,47 @@ impl Router {
         Some(Duration::from_secs_f64(q.max(h.min_delay_seconds)))
     }
 
-    /// Asks to hedge the attempt `token`; true (and counted) when the hedge budget allows it. The
-    /// host then picks another endpoint with the first one in `tried`.
-    pub fn try_hedge(&self, token: u64) -> bool {
-        let Some(h) = self.hedge else { return false };
+    /// The endpoint for the next attempt of a call whose attempts so far failed on the endpoints in
+    /// `tried`, or `None` to give up: the call has used its `attempts`, or no untried endpoint can
+    /// take it (then counted in `unavailable`). The host raises the last attempt's error on `None`.
+    #[inline]
+    pub fn next(&self, tried: u64) -> Option<u64> {
+        if tried.count_ones() >= self.attempts {
+            return None;
+        }
+        self.pick(tried).ok()
+    }
+
+    /// The attempt `token` has run for its `hedge_delay` and is still running: whether to hedge it
+    /// now, and where. `tried` holds the call's endpoints so far (`token`'s among them or not).
+    /// Returns the hedge's token — hedging on, the call has an attempt left, the hedge budget allows
+    /// one more and an untried endpoint can take it; the hedge is then counted — or `None`: keep
+    /// waiting on `token` alone.
+    pub fn hedge(&self, token: u64, tried: u64) -> Option<u64> {
+        let h = self.hedge?;
+        let first = token_endpoint(token).min(self.eps.len() - 1);
+        let tried = tried | (1u64 << first);
+        if tried.count_ones() >= self.attempts {
+            return None;
+        }
         let requests: u64 = self.eps.iter().map(|e| e.requests.get()).sum();
         let hedges = self.hedges.load(Ordering::Relaxed);
-        if !h.within_budget(requests, hedges) {
-            return false;
+        // The budget is a share of the calls, so the hedges themselves are not in the denominator.
+        if !h.within_budget(requests.saturating_sub(hedges), hedges) {
+            return None;
         }
+        let t = self.pick(tried).ok()?;
         self.hedges.fetch_add(1, Ordering::Relaxed);
-        self.eps[token_endpoint(token).min(self.eps.len() - 1)]
-            .hedges
-            .fetch_add(1, Ordering::Relaxed);
-        true
+        self.eps[first].hedges.fetch_add(1, Ordering::Relaxed);
+        Some(t)
+    }
+
+    /// The attempt `token` lost a hedge race: the host cancelled it (async) or will discard its
+    /// result (a thread that cannot be stopped). Frees it like `release` and counts it in
+    /// `hedges_lost`.
+    pub fn lost(&self, token: u64) -> bool {
+        self.hedges_lost.fetch_add(1, Ordering::Relaxed);
+        self.release(token)
     }
 
     /// Takes up to `max` pending events, oldest first.
@@ -706,6 +766,7 @@ impl Router {
             failovers: self.regions.failovers.load(Ordering::Relaxed),
             failbacks: self.regions.failbacks.load(Ordering::Relaxed),
             hedges: self.hedges.load(Ordering::Relaxed),
+            hedges_lost: self.hedges_lost.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
             last_resort: self.last_resort.load(Ordering::Relaxed),
             events_dropped: self.dropped.load(Ordering::Relaxed),
@@ -726,7 +787,7 @@ impl Router {
                         outstanding: e.outstanding(),
                         latency_ewma_seconds: (e.measured() > 0).then_some(ewma / 1e9),
                         latency_p95_seconds: e
-                            .sketch
+                            .window
                             .quantiles(&[0.95])
                             .first()
                             .copied()

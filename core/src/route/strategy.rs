@@ -2,7 +2,8 @@
 //! atomics the endpoints already keep, so they share one file and one small enum.
 //!
 //! - `weighted`: random, in proportion to `weight` (litellm's "simple-shuffle").
-//! - `round_robin`: in turn, one shared counter.
+//! - `round_robin`: in turn, in proportion to `weight`: nginx's smooth weighted round robin, so
+//!   weights {5, 1, 1} give `a a b a c a a` and equal weights a strict rotation.
 //! - `least_outstanding`: fewest calls in flight (litellm's "least-busy"); ties broken at random.
 //! - `p2c_ewma`: power of two random choices, the cheaper by peak-EWMA latency × (outstanding + 1)
 //!   (Finagle's balancer).
@@ -12,7 +13,7 @@
 use super::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::random::Random;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Strategy {
@@ -60,13 +61,7 @@ impl Strategy {
     }
 
     /// Picks one of `cands` (indices into `eps`, never empty); returns the position in `cands`.
-    pub(crate) fn choose(
-        self,
-        cands: &[usize],
-        eps: &[Endpoint],
-        rng: &Random,
-        turn: &AtomicU64,
-    ) -> usize {
+    pub(crate) fn choose(self, cands: &[usize], eps: &[Endpoint], rng: &Random) -> usize {
         let n = cands.len();
         if n == 1 {
             return 0;
@@ -83,7 +78,7 @@ impl Strategy {
                 }
                 n - 1
             }
-            Strategy::RoundRobin => (turn.fetch_add(1, Ordering::Relaxed) % n as u64) as usize,
+            Strategy::RoundRobin => smooth_weighted(cands, eps),
             Strategy::LeastOutstanding => min_by(cands, rng, |i| eps[i].outstanding() as f64),
             Strategy::P2cEwma => {
                 let a = (rng.next_u64() % n as u64) as usize;
@@ -105,6 +100,32 @@ impl Strategy {
             Strategy::Latency => min_by(cands, rng, |i| eps[i].latency.get()),
         }
     }
+}
+
+/// nginx's smooth weighted round robin (`ngx_http_upstream_get_peer`): each candidate's current
+/// weight rises by its weight, the highest (the first on a tie) wins and drops by the candidates'
+/// total. While the candidate set holds still, every endpoint's count after any multiple of the total
+/// weight matches its weight exactly, and the picks are interleaved rather than bunched. Lock-free:
+/// per-endpoint atomics, each pick adds and subtracts whole amounts, so concurrent picks keep the
+/// totals exact and can only reorder picks made at the same instant. An endpoint out of the set
+/// (unhealthy, already tried) keeps its current weight until it is back, as in nginx.
+fn smooth_weighted(cands: &[usize], eps: &[Endpoint]) -> usize {
+    let mut total = 0i64;
+    let mut best = 0;
+    let mut best_current = i64::MIN;
+    for (k, &i) in cands.iter().enumerate() {
+        let e = &eps[i];
+        let current = e.rr_current.fetch_add(e.rr_weight, Ordering::Relaxed) + e.rr_weight;
+        total += e.rr_weight;
+        if current > best_current {
+            best = k;
+            best_current = current;
+        }
+    }
+    eps[cands[best]]
+        .rr_current
+        .fetch_sub(total, Ordering::Relaxed);
+    best
 }
 
 /// The position of the smallest key, ties broken by a random starting point.

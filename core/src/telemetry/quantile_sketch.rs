@@ -57,10 +57,19 @@ impl QuantileSketch {
     /// The `q` quantile (0 < q <= 1) in nanoseconds, or `None` when empty. Several quantiles from
     /// one read: `quantiles(&[0.5, 0.95, 0.99])`.
     pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
-        let counts: Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
+        Self::merged_quantiles(&[self], qs)
+    }
+
+    /// The quantiles of several sketches taken together, as if every value had been recorded in
+    /// one (a windowed estimate reads its current and previous window this way).
+    pub fn merged_quantiles(parts: &[&QuantileSketch], qs: &[f64]) -> Vec<Option<f64>> {
+        let counts: Vec<u64> = (0..BUCKETS)
+            .map(|i| {
+                parts
+                    .iter()
+                    .map(|p| p.counts[i].load(Ordering::Relaxed))
+                    .sum()
+            })
             .collect();
         let n: u64 = counts.iter().sum();
         qs.iter()
