@@ -208,9 +208,38 @@ fn member_f64(out: &mut String, k: &str, v: f64) {
     }
 }
 
+/// Whether any byte of `s` must be escaped in a JSON string (a control byte, `"` or `\\`),
+/// eight bytes per step: most strings have none and are copied whole.
+fn needs_escape(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Exact "some byte is zero" / "some byte is below n (n <= 128)" tests on a word.
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
+    let has_below_0x20 = |x: u64| x.wrapping_sub(LO * 0x20) & !x & HI != 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if has_below_0x20(x)
+            || has_zero(x ^ (LO * b'"' as u64))
+            || has_zero(x ^ (LO * b'\\' as u64))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// A JSON string literal.
 pub fn string(out: &mut String, s: &str) {
     out.push('"');
+    if !needs_escape(s.as_bytes()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc: Option<&str> = match b {
@@ -312,6 +341,42 @@ mod tests {
         assert_eq!(Level::parse("warn"), Some(Level::Warning));
         assert_eq!(Level::parse("Error"), Some(Level::Error));
         assert!(Level::parse("fatal").is_none() && Level::parse("").is_none());
+    }
+
+    #[test]
+    fn strings_escape_exactly_what_json_needs() {
+        let esc = |s: &str| {
+            let mut o = String::new();
+            string(&mut o, s);
+            o
+        };
+        assert_eq!(
+            esc("plain text, no escapes at all"),
+            "\"plain text, no escapes at all\""
+        );
+        assert_eq!(esc("a\"b"), "\"a\\\"b\"");
+        assert_eq!(esc("tab\there and\\there"), "\"tab\\there and\\\\there\"");
+        assert_eq!(esc("bell\u{7}"), "\"bell\\u0007\"");
+        assert_eq!(
+            esc("é ünïcode ✓ 0x7f:\u{7f}"),
+            "\"é ünïcode ✓ 0x7f:\u{7f}\""
+        );
+        // Every byte position of a word, and the tail, for each escaped byte.
+        for pos in 0..19 {
+            for (b, want) in [
+                ('"', "\\\""),
+                ('\\', "\\\\"),
+                ('\n', "\\n"),
+                ('\u{1f}', "\\u001f"),
+            ] {
+                let mut s = "x".repeat(19);
+                s.replace_range(pos..pos + 1, &b.to_string());
+                let got = esc(&s);
+                let v: String = serde_json::from_str(&got).unwrap();
+                assert_eq!(v, s);
+                assert!(got.contains(want), "{got}");
+            }
+        }
     }
 
     #[test]

@@ -213,6 +213,50 @@ mod tests {
     }
 
     #[test]
+    fn a_sink_that_logs_again_on_the_same_thread_gets_its_own_buffer() {
+        // A host logging handler may emit a ferrule event while ferrule writes one: the nested
+        // event renders into a fresh buffer, and both lines arrive whole.
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let inner: Arc<std::sync::OnceLock<Arc<Logger>>> = Arc::new(std::sync::OnceLock::new());
+        let (l2, i2) = (lines.clone(), inner.clone());
+        let logger = Arc::new(Logger::new(
+            ClockRef::System,
+            LogSink::Callback(Arc::new(move |_, s| {
+                l2.lock().unwrap().push(s.to_string());
+                if s.contains("\"outer\"") {
+                    let ev = LogEvent::new(Level::Info, "inner").message("from the sink");
+                    assert!(i2.get().unwrap().log(&ev, "svc", &Redactor::default()));
+                }
+                Ok(())
+            })),
+            Level::Info,
+        ));
+        let _ = inner.set(logger.clone());
+        let ev = LogEvent::new(Level::Info, "outer").message("mail a@b.io");
+        let line = logger.emit(&ev, "svc", &Redactor::default()).unwrap();
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], line);
+        for l in lines.iter() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(v["time"].as_str().unwrap().ends_with('Z'));
+        }
+        assert!(lines[0].contains("[EMAIL]") && lines[1].contains("\"inner\""));
+        // Later events on this thread reuse the buffer and are not disturbed by what it held.
+        let short = logger
+            .emit(
+                &LogEvent::new(Level::Info, "x"),
+                "svc",
+                &Redactor::default(),
+            )
+            .unwrap();
+        assert!(
+            short.ends_with("\"event\":\"x\",\"service\":\"svc\"}"),
+            "{short}"
+        );
+    }
+
+    #[test]
     fn failing_sink_is_counted_not_thrown() {
         let logger = Logger::new(
             ClockRef::System,
