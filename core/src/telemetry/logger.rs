@@ -19,6 +19,9 @@ thread_local! {
     static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
 }
 
+/// The largest line buffer a thread keeps between events.
+const KEPT_LINE_CAPACITY: usize = 64 * 1024;
+
 pub const DEFAULT_DEDUP_SECONDS: f64 = 1.0;
 
 pub struct Logger {
@@ -103,6 +106,10 @@ impl Logger {
         let reused = LINE.try_with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
                 render(&mut buf);
+                if buf.capacity() > KEPT_LINE_CAPACITY {
+                    // One huge event must not pin its buffer on this thread for good.
+                    *buf = String::with_capacity(512);
+                }
                 true
             }
             Err(_) => false,
@@ -234,14 +241,27 @@ mod tests {
         let _ = inner.set(logger.clone());
         let ev = LogEvent::new(Level::Info, "outer").message("mail a@b.io");
         let line = logger.emit(&ev, "svc", &Redactor::default()).unwrap();
-        let lines = lines.lock().unwrap();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0], line);
-        for l in lines.iter() {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            assert!(v["time"].as_str().unwrap().ends_with('Z'));
+        {
+            let lines = lines.lock().unwrap();
+            assert_eq!(lines.len(), 2);
+            assert_eq!(lines[0], line);
+            for l in lines.iter() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(v["time"].as_str().unwrap().ends_with('Z'));
+            }
+            assert!(lines[0].contains("[EMAIL]") && lines[1].contains("\"inner\""));
         }
-        assert!(lines[0].contains("[EMAIL]") && lines[1].contains("\"inner\""));
+        // A huge event is written whole, and its buffer is not kept.
+        let big = "y".repeat(200_000);
+        let line = logger
+            .emit(
+                &LogEvent::new(Level::Info, "big").message(big.clone()),
+                "svc",
+                &Redactor::default(),
+            )
+            .unwrap();
+        assert!(line.contains(&big));
+        assert!(LINE.with(|b| b.borrow().capacity()) <= KEPT_LINE_CAPACITY);
         // Later events on this thread reuse the buffer and are not disturbed by what it held.
         let short = logger
             .emit(
