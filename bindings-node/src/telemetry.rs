@@ -488,7 +488,7 @@ pub fn emit_event(
             }
         }
     }
-    Some(p.emit(&ev).is_some())
+    Some(p.log(&ev))
 }
 
 /// `text` with PII and secrets replaced by typed placeholders (`[EMAIL]`, `[PHONE]`, ...).

@@ -30,6 +30,7 @@ impl CallContext {
             tags.unwrap_or_default(),
         );
         guard(py, || Pipeline::global().enter_context(&ctx))?;
+        crate::context_vars::mark_contexts_in_use();
         Ok(Self {
             inner: Arc::new(ctx),
         })

@@ -8,7 +8,9 @@ mod clock;
 mod context;
 mod context_vars;
 mod dead_letter;
+mod emit_call;
 mod error;
+mod fastcall;
 mod gil;
 mod inference_log;
 mod json_to_python;
@@ -24,6 +26,7 @@ mod retry_hint;
 mod router;
 mod sleeper;
 mod span;
+mod span_call;
 mod telemetry;
 mod validate;
 mod watch;
@@ -72,13 +75,10 @@ mod _ferrule {
     #[pymodule_export]
     use crate::router::RouterCore;
     #[pymodule_export]
-    use crate::span::new_span;
-    #[pymodule_export]
     use crate::span::Span;
     #[pymodule_export]
     use crate::telemetry::{
-        clear_recent_spans, configure, emit, flush, new_request_id, recent_spans, redact,
-        telemetry_stats,
+        clear_recent_spans, configure, flush, new_request_id, recent_spans, redact, telemetry_stats,
     };
     #[pymodule_export]
     use crate::validate::{repair_json, validation_stats, JsonValidatorCore, Repair};
@@ -108,6 +108,10 @@ mod _ferrule {
                 .filter(log::LevelFilter::Info)
                 .install();
         }
+        // `emit` is a raw fastcall function (with `**fields`, pyo3 would build a dict per call).
+        crate::emit_call::add(m)?;
+        // `span` likewise, so its keywords are matched by identity.
+        crate::span_call::add(m)?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

@@ -3,7 +3,7 @@
 //! recorded. Only conversion here; names, ids, sampling and masking are the core's.
 
 use crate::context::CallContext;
-use crate::context_vars::{current, vars};
+use crate::context_vars::{call_one, current, vars};
 use crate::error::{config_error, guard};
 use ferrule_core::telemetry::context::ContextRef;
 use ferrule_core::telemetry::ids::TraceParent;
@@ -84,36 +84,6 @@ impl Span {
     }
 }
 
-/// `ferrule.span(...)`: the same as `Span(...)`, but a function, so a call with keywords is a
-/// vectorcall (a class call builds a keyword dict first: ~100 ns of the span's budget).
-#[pyfunction]
-#[pyo3(name = "span", signature = (name=None, *, operation=None, model=None, provider=None,
-    role="call", attributes=None, parent=None, traceparent=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn new_span(
-    py: Python<'_>,
-    name: Option<String>,
-    operation: Option<&str>,
-    model: Option<&str>,
-    provider: Option<&str>,
-    role: &str,
-    attributes: Option<&Bound<'_, PyDict>>,
-    parent: Option<PyRef<'_, Span>>,
-    traceparent: Option<&str>,
-) -> PyResult<Span> {
-    Span::new(
-        py,
-        name,
-        operation,
-        model,
-        provider,
-        role,
-        attributes,
-        parent,
-        traceparent,
-    )
-}
-
 #[pymethods]
 impl Span {
     /// A span named `name`, or `"{operation} {model}"` per the GenAI conventions. Its parent is the
@@ -123,7 +93,7 @@ impl Span {
     #[pyo3(signature = (name=None, *, operation=None, model=None, provider=None, role="call",
         attributes=None, parent=None, traceparent=None))]
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    pub(crate) fn new(
         py: Python<'_>,
         name: Option<String>,
         operation: Option<&str>,
@@ -167,8 +137,10 @@ impl Span {
                     parent_start = Some(p.cast::<Span>()?.borrow().start);
                 }
             }
-            if let Some(c) = current(py, &v.context_get)? {
-                context = Some(c.cast::<CallContext>()?.get().inner.clone());
+            if crate::context_vars::contexts_in_use() {
+                if let Some(c) = current(py, &v.context_get)? {
+                    context = Some(c.cast::<CallContext>()?.get().inner.clone());
+                }
             }
         }
         let tracer = &Pipeline::global().tracer;
@@ -192,7 +164,7 @@ impl Span {
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let py = slf.py();
         if let Some(v) = vars(py) {
-            let token = v.span_set.bind(py).call1((&slf,))?;
+            let token = call_one(py, &v.span_set, slf.as_any())?;
             slf.borrow_mut().token = Some(token.unbind());
         }
         Ok(slf)
@@ -207,7 +179,7 @@ impl Span {
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         if let (Some(t), Some(v)) = (self.token.take(), vars(py)) {
-            v.span_reset.bind(py).call1((t,))?;
+            call_one(py, &v.span_reset, t.bind(py))?;
         }
         if let Some(t) = exc_type.filter(|t| !t.is_none()) {
             if !matches!(self.status, Some(Status::Error(_))) {

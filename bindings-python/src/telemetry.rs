@@ -173,39 +173,65 @@ fn field_value(k: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     Ok(FieldValue::Str(v.str()?.to_cow()?.into_owned()))
 }
 
+/// The arguments of one `ferrule.emit(...)` call, as the entry point (`emit_call.rs`) matched them.
+#[derive(Default)]
+pub struct EmitArgs<'py> {
+    pub event: Option<Bound<'py, PyAny>>,
+    pub level: Option<Bound<'py, PyAny>>,
+    pub message: Option<Bound<'py, PyAny>>,
+    pub model: Option<Bound<'py, PyAny>>,
+    pub attempt: Option<Bound<'py, PyAny>>,
+    pub latency_seconds: Option<Bound<'py, PyAny>>,
+    pub input_tokens: Option<Bound<'py, PyAny>>,
+    pub output_tokens: Option<Bound<'py, PyAny>>,
+    pub cost_usd: Option<Bound<'py, PyAny>>,
+    pub error: Option<Bound<'py, PyAny>>,
+    pub error_type: Option<Bound<'py, PyAny>>,
+    pub error_message: Option<Bound<'py, PyAny>>,
+    /// Event-specific fields (`**fields`), in call order.
+    pub fields: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
+}
+
+/// `None` for an absent or `None` argument, else `v` converted as pyo3 would for `Option<T>`.
+fn opt<'a, 'py, T>(name: &str, v: &'a Option<Bound<'py, PyAny>>) -> PyResult<Option<T>>
+where
+    T: FromPyObject<'a, 'py>,
+    T::Error: Into<PyErr>,
+{
+    match v.as_ref().filter(|v| !v.is_none()) {
+        None => Ok(None),
+        Some(v) => crate::fastcall::extract(name, v).map(Some),
+    }
+}
+
 /// Emits one structured ferrule event (`retry.attempt`, `breaker.transition`, `fallback.used`,
 /// `validation.failed`, ...), stamped with the current span and context ids. Known fields fill the
 /// schema (`model`, `attempt`, `latency_seconds`, `input_tokens`, `output_tokens`, `cost_usd`,
 /// `error` (an exception), `error_type`, `error_message`); others are event-specific fields.
 /// Returns whether the event was written (false: below the level, or rate-limited).
-#[pyfunction]
-#[pyo3(signature = (event, level="info", message=None, *, model=None, attempt=None,
-    latency_seconds=None, input_tokens=None, output_tokens=None, cost_usd=None, error=None,
-    error_type=None, error_message=None, **fields))]
-#[allow(clippy::too_many_arguments)]
-pub fn emit(
-    py: Python<'_>,
-    event: String,
-    level: &str,
-    message: Option<String>,
-    // The schema fields are named parameters, so the usual call (schema fields only) is a
-    // vectorcall with no keyword dict built and no per-field name matching.
-    model: Option<&Bound<'_, PyAny>>,
-    attempt: Option<u32>,
-    latency_seconds: Option<f64>,
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    cost_usd: Option<f64>,
-    error: Option<&Bound<'_, PyAny>>,
-    error_type: Option<&Bound<'_, PyAny>>,
-    error_message: Option<&Bound<'_, PyAny>>,
-    fields: Option<&Bound<'_, PyDict>>,
-) -> PyResult<bool> {
-    let Some(level) = Level::parse(level) else {
+pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
+    let Some(event) = a.event.as_ref() else {
+        return Err(PyTypeError::new_err(
+            "emit() missing 1 required positional argument: 'event'",
+        ));
+    };
+    let event: String = event.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "emit: event must be a str, not {}",
+            event
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let level_text: Option<pyo3::pybacked::PyBackedStr> = opt("level", &a.level)?;
+    let level_text = level_text.as_deref().unwrap_or("info");
+    let Some(level) = Level::parse(level_text) else {
         return Err(config_error(
             py,
             format!(
-                "emit: level={level:?} is out of range; allowed: {}",
+                "emit: level={level_text:?} is out of range; allowed: {}",
                 Level::ALLOWED
             ),
         ));
@@ -215,7 +241,7 @@ pub fn emit(
         return Ok(false);
     }
     let mut ev = LogEvent::new(level, event);
-    ev.message = message;
+    ev.message = opt("message", &a.message)?;
     if let Some(v) = vars(py) {
         if let Some(s) = current(py, &v.span_get)? {
             let s = s.cast::<Span>()?.borrow();
@@ -224,14 +250,14 @@ pub fn emit(
             ev.request_id = Some(s.start.request_id);
             ev.context = s.context.clone();
         }
-        if ev.context.is_none() {
+        if ev.context.is_none() && crate::context_vars::contexts_in_use() {
             if let Some(c) = current(py, &v.context_get)? {
                 ev.context = Some(c.cast::<CallContext>()?.get().inner.clone());
             }
         }
     }
-    let text = |v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<String>> {
-        match v.filter(|v| !v.is_none()) {
+    let text = |v: &Option<Bound<'_, PyAny>>| -> PyResult<Option<String>> {
+        match v.as_ref().filter(|v| !v.is_none()) {
             None => Ok(None),
             Some(v) => match v.cast::<PyString>() {
                 Ok(s) => Ok(Some(s.to_cow()?.into_owned())),
@@ -239,29 +265,27 @@ pub fn emit(
             },
         }
     };
-    ev.model = text(model)?;
-    ev.attempt = attempt;
-    ev.latency_seconds = latency_seconds;
-    ev.input_tokens = input_tokens;
-    ev.output_tokens = output_tokens;
-    ev.cost_usd = cost_usd;
-    ev.error_type = text(error_type)?;
-    ev.error_message = text(error_message)?;
-    if let Some(e) = error.filter(|e| !e.is_none()) {
+    ev.model = text(&a.model)?;
+    ev.attempt = opt("attempt", &a.attempt)?;
+    ev.latency_seconds = opt("latency_seconds", &a.latency_seconds)?;
+    ev.input_tokens = opt("input_tokens", &a.input_tokens)?;
+    ev.output_tokens = opt("output_tokens", &a.output_tokens)?;
+    ev.cost_usd = opt("cost_usd", &a.cost_usd)?;
+    ev.error_type = text(&a.error_type)?;
+    ev.error_message = text(&a.error_message)?;
+    if let Some(e) = a.error.as_ref().filter(|e| !e.is_none()) {
         ev.error_type = Some(e.get_type().qualname()?.to_string());
         ev.error_message = Some(e.str()?.to_string());
     }
-    if let Some(f) = fields {
-        for (k, v) in f.iter() {
-            if v.is_none() {
-                continue;
-            }
-            let k = k.cast::<PyString>()?.to_cow()?;
-            let fv = field_value(&k, &v)?;
-            ev.fields.push((k.into_owned(), fv));
+    for (k, v) in &a.fields {
+        if v.is_none() {
+            continue;
         }
+        let k = k.to_cow()?;
+        let fv = field_value(&k, v)?;
+        ev.fields.push((k.into_owned(), fv));
     }
-    guard(py, || p.emit(&ev).is_some())
+    guard(py, || p.log(&ev))
 }
 
 /// `text` with every email, phone number, card, IP address and secret replaced by a typed

@@ -106,21 +106,32 @@ fn seed() -> u64 {
 /// A fast non-cryptographic 64-bit draw from this thread's generator (never returns 0).
 #[inline]
 pub fn next_u64() -> u64 {
+    let [v] = next_u64s::<1>();
+    v
+}
+
+/// `N` draws as `next_u64` makes them, with one access to the thread-local state (in a shared
+/// library each access is a call into the dynamic linker; a new trace needs five draws).
+#[inline]
+pub fn next_u64s<const N: usize>() -> [u64; N] {
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
             x = seed();
         }
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
+        let out = std::array::from_fn(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let out = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            if out == 0 {
+                1
+            } else {
+                out
+            }
+        });
         s.set(x);
-        let out = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        if out == 0 {
-            1
-        } else {
-            out
-        }
+        out
     })
 }
 

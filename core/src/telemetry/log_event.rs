@@ -35,12 +35,18 @@ impl Level {
         }
     }
     pub fn parse(s: &str) -> Option<Level> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "debug" => Level::Debug,
-            "info" => Level::Info,
-            "warning" | "warn" => Level::Warning,
-            "error" => Level::Error,
-            _ => return None,
+        // Case-insensitive without lowercasing into a new string: this runs on every event.
+        let is = |w: &str| s.eq_ignore_ascii_case(w);
+        Some(if is("warning") || is("warn") {
+            Level::Warning
+        } else if is("info") {
+            Level::Info
+        } else if is("error") {
+            Level::Error
+        } else if is("debug") {
+            Level::Debug
+        } else {
+            return None;
         })
     }
     pub const ALLOWED: &'static str = "one of debug, info, warning, error";
@@ -202,9 +208,38 @@ fn member_f64(out: &mut String, k: &str, v: f64) {
     }
 }
 
+/// Whether any byte of `s` must be escaped in a JSON string (a control byte, `"` or `\\`),
+/// eight bytes per step: most strings have none and are copied whole.
+fn needs_escape(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Exact "some byte is zero" / "some byte is below n (n <= 128)" tests on a word.
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
+    let has_below_0x20 = |x: u64| x.wrapping_sub(LO * 0x20) & !x & HI != 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if has_below_0x20(x)
+            || has_zero(x ^ (LO * b'"' as u64))
+            || has_zero(x ^ (LO * b'\\' as u64))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// A JSON string literal.
 pub fn string(out: &mut String, s: &str) {
     out.push('"');
+    if !needs_escape(s.as_bytes()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc: Option<&str> = match b {
@@ -231,6 +266,14 @@ pub fn string(out: &mut String, s: &str) {
 
 /// RFC 3339 UTC with milliseconds, from Unix nanoseconds (civil-from-days, no time-zone database).
 pub fn rfc3339(unix_ns: u64) -> String {
+    let mut s = String::with_capacity(24);
+    write_rfc3339(&mut s, unix_ns);
+    s
+}
+
+/// `rfc3339` appended to `out` digit by digit: every log line starts with it, and the formatting
+/// machinery cost more than the rest of the time stamp.
+pub fn write_rfc3339(out: &mut String, unix_ns: u64) {
     let secs = unix_ns / 1_000_000_000;
     let ms = (unix_ns / 1_000_000) % 1000;
     let days = (secs / 86_400) as i64;
@@ -244,12 +287,36 @@ pub fn rfc3339(unix_ns: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    if !(0..=9999).contains(&y) {
+        // Outside four-digit years (never from a real clock): the general formatter.
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
+        return;
+    }
+    let digits = |out: &mut String, v: u64, width: u32| {
+        for i in (0..width).rev() {
+            out.push((b'0' + ((v / 10u64.pow(i)) % 10) as u8) as char);
+        }
+    };
+    digits(out, y as u64, 4);
+    out.push('-');
+    digits(out, m as u64, 2);
+    out.push('-');
+    digits(out, d as u64, 2);
+    out.push('T');
+    digits(out, sod / 3600, 2);
+    out.push(':');
+    digits(out, (sod / 60) % 60, 2);
+    out.push(':');
+    digits(out, sod % 60, 2);
+    out.push('.');
+    digits(out, ms, 3);
+    out.push('Z');
 }
 
 #[cfg(test)]
@@ -263,6 +330,53 @@ mod tests {
             rfc3339(1_709_251_199_123_000_000),
             "2024-02-29T23:59:59.123Z"
         );
+        assert_eq!(
+            rfc3339(4_102_444_800_007_000_000),
+            "2100-01-01T00:00:00.007Z"
+        );
+        assert_eq!(rfc3339(951_782_400_999_999_999), "2000-02-29T00:00:00.999Z");
+        for l in ["warn", "WARNING", "Info", "debug", "ERROR"] {
+            assert!(Level::parse(l).is_some(), "{l}");
+        }
+        assert_eq!(Level::parse("warn"), Some(Level::Warning));
+        assert_eq!(Level::parse("Error"), Some(Level::Error));
+        assert!(Level::parse("fatal").is_none() && Level::parse("").is_none());
+    }
+
+    #[test]
+    fn strings_escape_exactly_what_json_needs() {
+        let esc = |s: &str| {
+            let mut o = String::new();
+            string(&mut o, s);
+            o
+        };
+        assert_eq!(
+            esc("plain text, no escapes at all"),
+            "\"plain text, no escapes at all\""
+        );
+        assert_eq!(esc("a\"b"), "\"a\\\"b\"");
+        assert_eq!(esc("tab\there and\\there"), "\"tab\\there and\\\\there\"");
+        assert_eq!(esc("bell\u{7}"), "\"bell\\u0007\"");
+        assert_eq!(
+            esc("é ünïcode ✓ 0x7f:\u{7f}"),
+            "\"é ünïcode ✓ 0x7f:\u{7f}\""
+        );
+        // Every byte position of a word, and the tail, for each escaped byte.
+        for pos in 0..19 {
+            for (b, want) in [
+                ('"', "\\\""),
+                ('\\', "\\\\"),
+                ('\n', "\\n"),
+                ('\u{1f}', "\\u001f"),
+            ] {
+                let mut s = "x".repeat(19);
+                s.replace_range(pos..pos + 1, &b.to_string());
+                let got = esc(&s);
+                let v: String = serde_json::from_str(&got).unwrap();
+                assert_eq!(v, s);
+                assert!(got.contains(want), "{got}");
+            }
+        }
     }
 
     #[test]

@@ -53,6 +53,32 @@ impl LogSink {
             LogSink::Callback(cb) => cb(level, line),
         }
     }
+
+    /// Writes one line that already ends in `\n` (the logger renders it so), letting the stream
+    /// and file sinks hand the bytes to the OS as they are, without a copy.
+    pub fn write_with_newline(
+        &self,
+        level: Level,
+        line_nl: &str,
+    ) -> std::result::Result<(), String> {
+        debug_assert!(line_nl.ends_with('\n'));
+        let bare = line_nl.strip_suffix('\n').unwrap_or(line_nl);
+        match self {
+            LogSink::Null => Ok(()),
+            LogSink::Stderr => std::io::stderr()
+                .lock()
+                .write_all(line_nl.as_bytes())
+                .map_err(|e| e.to_string()),
+            LogSink::Stdout => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(line_nl.as_bytes())
+                    .and_then(|_| o.flush())
+                    .map_err(|e| e.to_string())
+            }
+            LogSink::File(f) => f.write_bytes(line_nl.as_bytes()).map_err(|e| e.to_string()),
+            LogSink::Callback(cb) => cb(level, bare),
+        }
+    }
 }
 
 /// A log file that rotates at `max_bytes`: `app.log` → `app.log.1` → ... → `app.log.{backups}`.
@@ -97,7 +123,24 @@ impl RotatingFile {
 
     fn write_line(&self, line: &str) -> std::io::Result<()> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let n = line.len() as u64 + 1;
+        let st = &mut *st;
+        let mut buf = std::mem::take(&mut st.2);
+        buf.clear();
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        let r = Self::write_locked(self, st, &buf);
+        st.2 = buf;
+        r
+    }
+
+    /// One line, newline included.
+    fn write_bytes(&self, line_nl: &[u8]) -> std::io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_locked(&mut st, line_nl)
+    }
+
+    fn write_locked(&self, st: &mut (File, u64, Vec<u8>), line_nl: &[u8]) -> std::io::Result<()> {
+        let n = line_nl.len() as u64;
         if self.regular && st.1 > 0 && st.1 + n > self.max_bytes {
             self.rotate()?;
             st.0 = OpenOptions::new()
@@ -107,11 +150,7 @@ impl RotatingFile {
             st.1 = 0;
         }
         // One write per line, so a crash never leaves half a line buffered in memory.
-        let st = &mut *st;
-        st.2.clear();
-        st.2.extend_from_slice(line.as_bytes());
-        st.2.push(b'\n');
-        st.0.write_all(&st.2)?;
+        st.0.write_all(line_nl)?;
         st.1 += n;
         Ok(())
     }

@@ -4,14 +4,23 @@
 
 use crate::clock::ClockRef;
 use crate::striped::StripedCounter;
-use crate::telemetry::event_limiter::{EventLimiter, Verdict};
-use crate::telemetry::log_event::{rfc3339, Level, LogEvent};
+use crate::telemetry::event_limiter::{event_key, EventLimiter, Verdict};
+use crate::telemetry::log_event::{write_rfc3339, Level, LogEvent};
 use crate::telemetry::log_sink::LogSink;
 use crate::telemetry::redact::Redactor;
 use arc_swap::ArcSwap;
+use std::cell::RefCell;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+}
+
+/// The largest line buffer a thread keeps between events.
+const KEPT_LINE_CAPACITY: usize = 64 * 1024;
 
 pub const DEFAULT_DEDUP_SECONDS: f64 = 1.0;
 
@@ -66,39 +75,91 @@ impl Logger {
 
     /// Emits `ev`; returns the line written, or `None` when below the level or suppressed.
     pub fn emit(&self, ev: &LogEvent, service: &str, redactor: &Redactor) -> Option<String> {
+        self.emit_with(ev, service, redactor, str::to_owned)
+    }
+
+    /// `emit` without copying the line out: what the hosts call. True when the line was written.
+    pub fn log(&self, ev: &LogEvent, service: &str, redactor: &Redactor) -> bool {
+        self.emit_with(ev, service, redactor, |_| ()).is_some()
+    }
+
+    fn emit_with<R>(
+        &self,
+        ev: &LogEvent,
+        service: &str,
+        redactor: &Redactor,
+        out: impl FnOnce(&str) -> R,
+    ) -> Option<R> {
         let level = ev.level();
         if !self.enabled(level) {
             self.below_level.inc();
             return None;
         }
-        let mut body = String::with_capacity(256);
-        ev.write_body(&mut body, service, redactor);
-        let suppressed = match self.limiter.check(fnv1a(body.as_bytes())) {
-            Verdict::Suppress => return None,
-            Verdict::Emit { suppressed } => suppressed,
+        let mut out = Some(out);
+        let mut result = None;
+        let mut render = |buf: &mut String| {
+            result = self.render_and_write(ev, service, redactor, buf, out.take().expect("once"));
         };
+        // The line is rendered into a per-thread buffer, so an event allocates nothing once the
+        // buffer has grown. A sink that logs through ferrule again on the same thread (a host
+        // logging handler), or a thread being torn down, gets a fresh buffer instead.
+        let reused = LINE.try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                render(&mut buf);
+                if buf.capacity() > KEPT_LINE_CAPACITY {
+                    // One huge event must not pin its buffer on this thread for good.
+                    *buf = String::with_capacity(512);
+                }
+                true
+            }
+            Err(_) => false,
+        });
+        if !matches!(reused, Ok(true)) {
+            render(&mut String::with_capacity(512));
+        }
+        result
+    }
+
+    fn render_and_write<R>(
+        &self,
+        ev: &LogEvent,
+        service: &str,
+        redactor: &Redactor,
+        line: &mut String,
+        out: impl FnOnce(&str) -> R,
+    ) -> Option<R> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        let mut line = String::with_capacity(body.len() + 48);
+        line.clear();
         line.push_str("{\"time\":\"");
-        line.push_str(&rfc3339(now));
+        write_rfc3339(line, now);
         line.push('"');
-        line.push_str(&body);
+        let body_start = line.len();
+        ev.write_body(line, service, redactor);
+        // Everything but the time identifies "the same event".
+        let suppressed = match self
+            .limiter
+            .check(event_key(&line.as_bytes()[body_start..]))
+        {
+            Verdict::Suppress => return None,
+            Verdict::Emit { suppressed } => suppressed,
+        };
         if suppressed > 0 {
-            line.push_str(&format!(",\"suppressed\":{suppressed}"));
+            let _ = write!(line, ",\"suppressed\":{suppressed}");
         }
-        line.push('}');
+        line.push_str("}\n");
         self.emitted.inc();
-        if let Err(e) = self.sink.load().write(level, &line) {
+        let bare = &line[..line.len() - 1];
+        if let Err(e) = self.sink.load().write_with_newline(ev.level(), line) {
             self.sink_errors.inc();
             let n = self.sink_errors.get();
             if n == 1 || n.is_multiple_of(1000) {
-                eprintln!("ferrule: log sink failed ({n} failures so far): {e}; line: {line}");
+                eprintln!("ferrule: log sink failed ({n} failures so far): {e}; line: {bare}");
             }
         }
-        Some(line)
+        Some(out(bare))
     }
 
     pub fn stats(&self) -> LoggerStats {
@@ -119,15 +180,6 @@ pub struct LoggerStats {
     pub below_level: u64,
     pub sink_errors: u64,
     pub dedup_overflow: u64,
-}
-
-fn fnv1a(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in b {
-        h ^= x as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]
@@ -165,6 +217,63 @@ mod tests {
         assert_eq!(v["suppressed"], 9);
         assert_eq!(logger.stats().suppressed, 9);
         assert_eq!(logger.stats().below_level, 1);
+    }
+
+    #[test]
+    fn a_sink_that_logs_again_on_the_same_thread_gets_its_own_buffer() {
+        // A host logging handler may emit a ferrule event while ferrule writes one: the nested
+        // event renders into a fresh buffer, and both lines arrive whole.
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let inner: Arc<std::sync::OnceLock<Arc<Logger>>> = Arc::new(std::sync::OnceLock::new());
+        let (l2, i2) = (lines.clone(), inner.clone());
+        let logger = Arc::new(Logger::new(
+            ClockRef::System,
+            LogSink::Callback(Arc::new(move |_, s| {
+                l2.lock().unwrap().push(s.to_string());
+                if s.contains("\"outer\"") {
+                    let ev = LogEvent::new(Level::Info, "inner").message("from the sink");
+                    assert!(i2.get().unwrap().log(&ev, "svc", &Redactor::default()));
+                }
+                Ok(())
+            })),
+            Level::Info,
+        ));
+        let _ = inner.set(logger.clone());
+        let ev = LogEvent::new(Level::Info, "outer").message("mail a@b.io");
+        let line = logger.emit(&ev, "svc", &Redactor::default()).unwrap();
+        {
+            let lines = lines.lock().unwrap();
+            assert_eq!(lines.len(), 2);
+            assert_eq!(lines[0], line);
+            for l in lines.iter() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(v["time"].as_str().unwrap().ends_with('Z'));
+            }
+            assert!(lines[0].contains("[EMAIL]") && lines[1].contains("\"inner\""));
+        }
+        // A huge event is written whole, and its buffer is not kept.
+        let big = "y".repeat(200_000);
+        let line = logger
+            .emit(
+                &LogEvent::new(Level::Info, "big").message(big.clone()),
+                "svc",
+                &Redactor::default(),
+            )
+            .unwrap();
+        assert!(line.contains(&big));
+        assert!(LINE.with(|b| b.borrow().capacity()) <= KEPT_LINE_CAPACITY);
+        // Later events on this thread reuse the buffer and are not disturbed by what it held.
+        let short = logger
+            .emit(
+                &LogEvent::new(Level::Info, "x"),
+                "svc",
+                &Redactor::default(),
+            )
+            .unwrap();
+        assert!(
+            short.ends_with("\"event\":\"x\",\"service\":\"svc\"}"),
+            "{short}"
+        );
     }
 
     #[test]

@@ -355,6 +355,12 @@ impl Pipeline {
             .emit(ev, &self.service_name.load(), &self.tracer.redactor())
     }
 
+    /// `emit` for hosts, which only need to know whether the event was written.
+    pub fn log(&self, ev: &LogEvent) -> bool {
+        self.logger
+            .log(ev, &self.service_name.load(), &self.tracer.redactor())
+    }
+
     /// A warning about ferrule itself (drops, export failures, config problems).
     pub fn warn(&self, event: &'static str, message: String) {
         let msg = self
