@@ -111,7 +111,7 @@ impl Tracer {
                     trace_id,
                     span_id: SpanId(span),
                     parent_span_id: None,
-                    // Stamped from the tracer's clock (wall time via the fixed offset), not a
+                    // Stamped from the tracer's clock (wall time via the anchored offset), not a
                     // second clock read.
                     request_id: RequestId::from_parts(
                         self.unix_nanos(start_nanos) / 1_000_000,
