@@ -157,6 +157,10 @@ impl NativeJsonValidator {
     /// repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
     #[napi(catch_unwind)]
     pub fn validate(&self, text: String) -> Option<String> {
+        // The steady path: checked in place (syntax, limits, schema) and counted; no value built.
+        if self.inner.accept_as_given(&text) {
+            return None;
+        }
         match self.inner.validate(&text) {
             Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => None,
             Ok(v) => Some(format!(
