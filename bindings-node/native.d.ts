@@ -708,6 +708,9 @@ export interface InferenceRecordInput {
   userId?: string
 }
 
+/** `accept(text)` for `validator`. */
+export declare function jsonValidatorFastCall(validator: NativeJsonValidator): unknown
+
 export interface JsonValidatorOptions {
   repair?: boolean
   maxInputBytes?: number

@@ -26,6 +26,7 @@ mod redis_backend;
 mod router;
 mod telemetry;
 mod validate;
+mod validate_fast_call;
 mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};
