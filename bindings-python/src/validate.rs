@@ -4,7 +4,7 @@
 
 use crate::error::guard;
 use crate::gil::without_gil;
-use crate::json_to_python::to_python;
+use crate::json_to_python::{tape_to_python, to_python};
 use ferrule_core::validate::{
     self, stats, Failure, JsonValidator, Limits, Repair as CoreRepair, RepairKind, Schema, Verdict,
 };
@@ -12,7 +12,6 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyType};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const C: &str = "JsonValidator";
 /// Inputs at least this long are parsed with the GIL released: below it, releasing costs more
@@ -20,11 +19,6 @@ const C: &str = "JsonValidator";
 const DETACH_BYTES: usize = 64 * 1024;
 
 static VALIDATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-/// jiter refuses documents nested deeper than 200; below this the two never disagree on depth.
-const JITER_MAX_DEPTH: usize = 190;
-/// Texts the core accepted but jiter refused (a bug if ever non-zero; each one is logged).
-static JITER_DISAGREEMENTS: AtomicU64 = AtomicU64::new(0);
 
 /// One repair applied to a model's output.
 #[pyclass(frozen, eq, name = "Repair", module = "ferrule._ferrule")]
@@ -110,34 +104,6 @@ pub struct JsonValidatorCore {
     on_refused: Option<Py<PyAny>>,
 }
 
-impl JsonValidatorCore {
-    /// Python objects for a text the core accepted as strict JSON. jiter builds them straight
-    /// from the bytes, reusing the `str` of repeated short keys and values, as pydantic does. Its
-    /// own nesting limit is 200, so a validator allowing deeper documents builds through the core.
-    fn build<'py>(&self, py: Python<'py>, s: &str) -> PyResult<Bound<'py, PyAny>> {
-        let limits = self.inner.limits();
-        if limits.max_depth <= JITER_MAX_DEPTH {
-            match jiter::PythonParse::default().python_parse(py, s.as_bytes()) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    // Never expected: the core accepted this text. The value is still built
-                    // (below), but the disagreement is counted and reported.
-                    let n = JITER_DISAGREEMENTS.fetch_add(1, Ordering::Relaxed) + 1;
-                    log::warn!(
-                        "jiter refused a text the core accepted ({}); built through the core instead ({n} so far)",
-                        e.description(s.as_bytes())
-                    );
-                }
-            }
-        }
-        let parsed = guard(py, || validate::parse(s, limits))?;
-        match parsed {
-            Ok(v) => to_python(py, &v),
-            Err(f) => Err(validation_error(py, &f, Some(s))),
-        }
-    }
-}
-
 #[pymethods]
 impl JsonValidatorCore {
     #[new]
@@ -177,14 +143,14 @@ impl JsonValidatorCore {
         let s = text.to_str()?; // borrowed UTF-8 view (abi3-py310): no copy
         let inner = &self.inner;
         // The steady path: the core checks the text in place (syntax, limits, schema) and counts
-        // it; the objects are built once, straight from the text.
-        let accepted = if s.len() >= DETACH_BYTES {
-            guard(py, || without_gil(py, || inner.accept_as_given(s)))?
+        // it; the objects are built once, from that same check (the text is read once).
+        let tape = if s.len() >= DETACH_BYTES {
+            guard(py, || without_gil(py, || inner.accept_tape(s)))?
         } else {
-            guard(py, || inner.accept_as_given(s))?
+            guard(py, || inner.accept_tape(s))?
         };
-        if accepted {
-            return self.build(py, s);
+        if let Some(tape) = tape {
+            return tape_to_python(py, &tape);
         }
         let r = if s.len() >= DETACH_BYTES {
             guard(py, || without_gil(py, || inner.validate(s)))?

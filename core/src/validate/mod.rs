@@ -20,5 +20,5 @@ pub use parse::parse;
 pub use repair::{repair, repair_and_parse, Repair, RepairKind, Repaired, MAX_REPORTED_REPAIRS};
 pub use schema::Schema;
 pub use stats::{ValidationCounts, Verdict};
-pub use tape::Tape;
+pub use tape::{Tape, TapeValue};
 pub use validator::{JsonValidator, Validated};

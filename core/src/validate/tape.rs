@@ -10,11 +10,26 @@ use super::parse::{hex4, number, skip_ws, STRING_STOP};
 use serde_json::{Number, Value};
 
 /// Where a string's text is: a slice of the input (no escapes) or of the tape's arena (decoded).
+/// One `u64` (start in the low half, length above it, the top bit for "decoded"), so it moves in a
+/// register: a three-field struct here was written and re-read in pieces (store-forward stalls).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Span {
-    pub(crate) start: u32,
-    pub(crate) len: u32,
-    pub(crate) decoded: bool,
+pub(crate) struct Span(u64);
+
+const DECODED: u64 = 1 << 63;
+
+impl Span {
+    // Inputs are at most 1 GiB (`MAX_INPUT_CEILING`), so start and length fit 32 and 31 bits.
+    #[inline]
+    fn new(start: usize, len: usize, decoded: bool) -> Self {
+        Span(start as u64 | (len as u64) << 32 | if decoded { DECODED } else { 0 })
+    }
+
+    #[inline]
+    fn range(self) -> (usize, usize, bool) {
+        let start = (self.0 & 0xFFFF_FFFF) as usize;
+        let len = ((self.0 & !DECODED) >> 32) as usize;
+        (start, start + len, self.0 & DECODED != 0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +48,19 @@ pub(crate) enum Item {
         len: u32,
         end: u32,
     },
+}
+
+/// One node of a tape, as a host reads it to build its own value (see `Tape::node`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TapeValue<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a Number),
+    String(&'a str),
+    /// This many elements follow, each a subtree (`Tape::end_of` skips one).
+    Array(u32),
+    /// This many members follow, each a key (a `String` node) then its value's subtree.
+    Object(u32),
 }
 
 #[derive(Debug)]
@@ -56,7 +84,8 @@ impl<'t> Tape<'t> {
     /// Builds the tape of `text`, or `Rejected` wherever `parse(text, limits)` would fail, and
     /// for an object with a repeated key (which `parse` accepts, keeping the last value).
     pub fn parse(text: &'t str, limits: &Limits) -> Result<Self, Rejected> {
-        if text.len() > limits.max_input_bytes {
+        // Spans hold 32-bit offsets; `Limits::new` caps inputs far below that anyway.
+        if text.len() > limits.max_input_bytes || text.len() > u32::MAX as usize {
             return Err(Rejected);
         }
         let mut tape = Tape {
@@ -69,18 +98,33 @@ impl<'t> Tape<'t> {
         Ok(tape)
     }
 
+    #[inline]
     pub(crate) fn str_of(&self, s: Span) -> &str {
-        let (start, end) = (s.start as usize, (s.start + s.len) as usize);
-        if s.decoded {
+        let (start, end, decoded) = s.range();
+        if decoded {
             &self.arena[start..end]
         } else {
             &self.text[start..end]
         }
     }
 
+    /// The node at `at` (the root is 0), as a host reads it to build its own value: pre-order,
+    /// so a host walks it with `end_of` and never parses the text again.
+    #[inline]
+    pub fn node(&self, at: u32) -> TapeValue<'_> {
+        match &self.items[at as usize] {
+            Item::Null => TapeValue::Null,
+            Item::Bool(b) => TapeValue::Bool(*b),
+            Item::Number(n) => TapeValue::Number(n),
+            Item::String(s) => TapeValue::String(self.str_of(*s)),
+            Item::Array { len, .. } => TapeValue::Array(*len),
+            Item::Object { len, .. } => TapeValue::Object(*len),
+        }
+    }
+
     /// The index after the subtree at `at`.
     #[inline]
-    pub(crate) fn end_of(&self, at: u32) -> u32 {
+    pub fn end_of(&self, at: u32) -> u32 {
         match self.items[at as usize] {
             Item::Array { end, .. } | Item::Object { end, .. } => end,
             _ => at + 1,
@@ -291,18 +335,10 @@ impl<'t> Tape<'t> {
             match b.get(pos) {
                 Some(b'"') => {
                     let span = match decoded {
-                        None => Span {
-                            start: run_start as u32,
-                            len: (pos - run_start) as u32,
-                            decoded: false,
-                        },
+                        None => Span::new(run_start, pos - run_start, false),
                         Some(start) => {
                             self.arena.push_str(&text[run_start..pos]);
-                            Span {
-                                start: start as u32,
-                                len: (self.arena.len() - start) as u32,
-                                decoded: true,
-                            }
+                            Span::new(start, self.arena.len() - start, true)
                         }
                     };
                     return Ok((span, pos + 1));
@@ -525,5 +561,10 @@ mod tests {
         assert!(matches!(t.items[0], Item::Object { len: 2, end: 9 }));
         assert!(matches!(t.items[2], Item::Array { len: 2, end: 7 }));
         assert_eq!(t.end_of(3), 4);
+        assert_eq!(t.node(0), TapeValue::Object(2));
+        assert_eq!(t.node(1), TapeValue::String("a"));
+        assert_eq!(t.node(2), TapeValue::Array(2));
+        assert_eq!(t.node(6), TapeValue::Null);
+        assert_eq!(t.node(8), TapeValue::String("d"));
     }
 }

@@ -84,22 +84,26 @@ impl JsonValidator {
         r
     }
 
-    /// The steady path for hosts that build the value themselves from `text` (V8's `JSON.parse`,
-    /// jiter): true when `text` is valid as given (strict JSON within the limits, matching the
-    /// schema), decided in place without building a value, and counted as valid. False counts
-    /// nothing: call `validate` for the repaired value or the refusal with every violation (it
-    /// reads the text again; only that rare path pays twice).
+    /// The steady path for hosts that build the value themselves from `text` (V8's `JSON.parse`):
+    /// true when `text` is valid as given (strict JSON within the limits, matching the schema),
+    /// decided in place without building a value, and counted as valid. False counts nothing: call
+    /// `validate` for the repaired value or the refusal with every violation (it reads the text
+    /// again; only that rare path pays twice).
     pub fn accept_as_given(&self, text: &str) -> bool {
-        let Ok(tape) = Tape::parse(text, &self.limits) else {
-            return false;
-        };
+        self.accept_tape(text).is_some()
+    }
+
+    /// As `accept_as_given`, handing back the checked document for hosts that build their value
+    /// from it (one parse: the tape locates every string and holds every number).
+    pub fn accept_tape<'t>(&self, text: &'t str) -> Option<Tape<'t>> {
+        let tape = Tape::parse(text, &self.limits).ok()?;
         if let Some(s) = &self.schema {
             if !s.is_valid_tape(&tape) {
-                return false;
+                return None;
             }
         }
         self.outcomes.record(Verdict::Valid);
-        true
+        Some(tape)
     }
 
     /// Checks a value that is already parsed (for hosts whose own parser ran first).
