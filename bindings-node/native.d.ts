@@ -755,6 +755,9 @@ export interface InhibitSpec {
   equal?: Array<string>
 }
 
+/** `accept(text)` for `validator`. */
+export declare function jsonValidatorFastCall(validator: NativeJsonValidator): unknown
+
 export interface JsonValidatorOptions {
   repair?: boolean
   maxInputBytes?: number

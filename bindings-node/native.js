@@ -896,6 +896,7 @@ module.exports.fastCalls = nativeBinding.fastCalls
 module.exports.flushTelemetry = nativeBinding.flushTelemetry
 module.exports.hintHeaderNames = nativeBinding.hintHeaderNames
 module.exports.histogramObserveFn = nativeBinding.histogramObserveFn
+module.exports.jsonValidatorFastCall = nativeBinding.jsonValidatorFastCall
 module.exports.metricsText = nativeBinding.metricsText
 module.exports.newRequestId = nativeBinding.newRequestId
 module.exports.openInferenceLog = nativeBinding.openInferenceLog

@@ -129,6 +129,13 @@ function compile(where, schema, options, name) {
   }
   if (!(made instanceof native.NativeJsonValidator)) throw configError(made.kind, made.message, made.param)
   const validator = made
+  // The steady path, one raw call: true when the core accepts the text as given (counted).
+  let accept
+  try {
+    accept = native.jsonValidatorFastCall(validator)
+  } catch (e) {
+    throw internalError(e)
+  }
   run.record = (verdict) => validator.record(verdict)
   const spanName = `validate ${name || where}`
   return run
@@ -149,11 +156,13 @@ function compile(where, schema, options, name) {
   function check(text) {
     let out
     try {
+      // Valid as given: the core checked it in place (JSON, limits, schema); V8 builds the objects.
+      if (accept(text)) return JSON.parse(text)
       out = validator.validate(text)
     } catch (e) {
       throw internalError(e)
     }
-    // Valid as given: the core agreed it is JSON (and matches the schema); V8 builds the objects.
+    // Valid after all (a repeated key, which only the full path decides).
     if (out === null || out === undefined) return JSON.parse(text)
     const outcome = JSON.parse(out)
     if (outcome.status === 'repaired') {

@@ -226,6 +226,38 @@ test('counts are exact: valid, repaired and invalid', () => {
   assert.equal(after.repairs.single_quotes - before.repairs.single_quotes, 500)
 })
 
+test('the steady path (checked in place, built by JSON.parse) agrees with the full path', () => {
+  const schema = {
+    type: 'object',
+    required: ['a'],
+    minProperties: 1,
+    properties: { a: { type: 'integer', maximum: 5 }, b: { enum: ['x', 'y'] }, c: { type: 'array', items: { type: 'number' } } },
+    additionalProperties: false,
+  }
+  const before = validationStats()
+  const cases = [
+    ['{"a": 1}', true],
+    ['{"a": 1, "b": "y", "c": [1, 2.5, -0, 1e5]}', true],
+    ['{"a": 1, "b": "z"}', false],
+    ['{"a": 6}', false],
+    ['{"a": 1.5}', false],
+    ['{"a": 1, "c": [1, "2"]}', false],
+    ['{"a": 1, "d": 0}', false],
+    ['{}', false],
+    ['[1]', false],
+  ]
+  for (const [text, ok] of cases) {
+    if (ok) assert.deepEqual(parseJson(text, { schema }), JSON.parse(text), text)
+    else assert.throws(() => parseJson(text, { schema }), ValidationError, text)
+  }
+  // A repeated key is left to the full path, which keeps the last value, as JSON.parse does.
+  assert.deepEqual(parseJson('{"a": 9, "a": 1}', { schema }), { a: 1 })
+  assert.throws(() => parseJson('{"a": 1, "a": 9}', { schema }), ValidationError)
+  const after = validationStats()
+  assert.equal(after.valid - before.valid, 3)
+  assert.equal(after.invalid - before.invalid, 8)
+})
+
 test('outcomes are exported per validator name in ferrule_validations_total', () => {
   const { metricsText } = require('ferrule')
   const series = (name, outcome) => {

@@ -142,6 +142,96 @@ def test_schema_dict_mutation_is_seen_and_compiled_schema_reused() -> None:
         ferrule.parse_json("[1, 2]", schema=compiled)
 
 
+def test_every_kind_of_schema_change_is_seen() -> None:
+    """The compiled schema is reused only while the dict is exactly what was compiled: a change at
+    any depth, in a dict, a list or a dict inside a tuple, recompiles; an unchanged dict does not."""
+    schema: dict = {
+        "type": "object",
+        "required": ["a"],
+        "properties": {"a": {"type": "integer"}, "b": {"enum": ["x", "y"]}},
+        "anyOf": ({"type": "object"},),
+    }
+    snap = ferrule._ferrule.SchemaSnapshot(schema)
+    assert snap.matches(schema) and len(snap) > 10
+    assert not snap.matches(dict(schema))  # an equal but different object: recompiled, not trusted
+    assert ferrule.parse_json('{"a": 1}', schema=schema) == {"a": 1}
+
+    schema["required"].append("b")  # a nested list grows
+    assert not snap.matches(schema)
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json('{"a": 1}', schema=schema)
+    assert ferrule.parse_json('{"a": 1, "b": "x"}', schema=schema) == {"a": 1, "b": "x"}
+
+    schema["properties"]["b"]["enum"][1] = "z"  # a list item replaced, two levels down
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json('{"a": 1, "b": "y"}', schema=schema)
+
+    schema["anyOf"][0]["required"] = ["c"]  # a dict inside a tuple changed in place
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json('{"a": 1, "b": "x"}', schema=schema)
+    del schema["anyOf"]
+    schema["properties"]["a"] = {"type": "string"}  # a key replaced by a new dict
+    assert ferrule.parse_json('{"a": "s", "b": "x"}', schema=schema) == {"a": "s", "b": "x"}
+
+    snap = ferrule._ferrule.SchemaSnapshot(schema)
+    schema["properties"]["a"]["type"] = "string"  # the same (interned) value written again
+    assert snap.matches(schema)
+    schema["properties"]["a"]["maxLength"] = 1  # a key added
+    assert not snap.matches(schema)
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json('{"a": "long", "b": "x"}', schema=schema)
+
+
+def test_a_mapping_that_is_not_a_dict_is_compared_by_value() -> None:
+    import types
+
+    inner: dict = {"type": "array", "maxItems": 2}
+    view = types.MappingProxyType(inner)
+    assert ferrule.parse_json("[1, 2]", schema=view) == [1, 2]
+    inner["maxItems"] = 1  # the proxy is the same object; what it shows changed
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json("[1, 2]", schema=view)
+
+
+VALID_TEXTS = [
+    r'{"z": 1, "a": [1, -2.5e3, true, false, null, "\u00e9\n\ud83d\ude00"], "m": {}}',
+    "[0, -0, -0.0, 1e5, 1E-5, 0.1, 1.7976931348623157e308, 5e-324, 9223372036854775807, -9223372036854775808]",
+    '"plain"',
+    r'"esc\"aped\\\/\b\f\r\t"',
+    ' \n\t[ [ ], { }, [[[{"k": [null]}]]] ] \r\n',
+    r'{"k\u0041y": "v", "\u00fcber": "\u4e2d\u6587", "emoji 😀": "é"}',
+    '{"' + "long-key-" * 20 + '": "' + "long value " * 30 + '"}',
+    "true",
+    "null",
+    "123",
+]
+
+
+@pytest.mark.parametrize("text", VALID_TEXTS)
+def test_the_steady_path_builds_what_json_loads_builds(text: str) -> None:
+    # Valid as given: built from the core's in-place check. Fenced: repaired, built from the parsed
+    # value. Both agree with json.loads, value and type, key order included.
+    steady = ferrule.parse_json(text, repair=False)
+    repaired = ferrule.parse_json("```json\n" + text + "\n```")
+    want = json.loads(text)
+    for got in (steady, repaired):
+        assert got == want and repr(got) == repr(want)
+        if isinstance(want, dict):
+            assert list(got) == list(want)
+    schema = {"type": ["object", "array", "string", "boolean", "null", "integer"]}
+    assert ferrule.parse_json(text, schema=schema) == want
+
+
+def test_the_steady_path_counts_each_valid_output_once() -> None:
+    before = ferrule.validation_stats()
+    for _ in range(5):
+        ferrule.parse_json('{"a": [1, 2]}', schema={"type": "object"})
+    ferrule.parse_json('{"a": 1, "a": 2}')  # a repeated key takes the full path: still one count
+    after = ferrule.validation_stats()
+    assert after["valid"] - before["valid"] == 6
+    assert after["invalid"] == before["invalid"] and after["repaired"] == before["repaired"]
+
+
 def test_bad_configuration_fails_at_construction() -> None:
     with pytest.raises(ferrule.ConfigError, match=r"JsonSchema: schema=.*strin"):
         ferrule.JsonSchema({"type": "strin"})

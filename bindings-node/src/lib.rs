@@ -27,6 +27,7 @@ mod router;
 mod router_fast_call;
 mod telemetry;
 mod validate;
+mod validate_fast_call;
 mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};

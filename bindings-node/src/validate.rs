@@ -12,6 +12,7 @@ use ferrule_core::validate::{
 use ferrule_core::Error;
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
+use std::sync::Arc;
 
 const C: &str = "JsonValidator";
 
@@ -125,7 +126,8 @@ fn js_config_error(e: &Error, o: &JsonValidatorOptions) -> ConfigError {
 
 #[napi]
 pub struct NativeJsonValidator {
-    inner: JsonValidator,
+    /// Shared with the raw `accept` function (`validate_fast_call.rs`).
+    pub(crate) inner: Arc<JsonValidator>,
 }
 
 /// A validator with its options fixed, or why they were refused (the host throws that). Its
@@ -146,7 +148,9 @@ pub fn create_json_validator(
         ))
     });
     match made {
-        Ok(inner) => Either::A(NativeJsonValidator { inner }),
+        Ok(inner) => Either::A(NativeJsonValidator {
+            inner: Arc::new(inner),
+        }),
         Err(e) => Either::B(js_config_error(&e, &options)),
     }
 }
@@ -157,6 +161,10 @@ impl NativeJsonValidator {
     /// repairs, omittedRepairs, value }` or a refusal (see `refused`). Counts the outcome.
     #[napi(catch_unwind)]
     pub fn validate(&self, text: String) -> Option<String> {
+        // The steady path: checked in place (syntax, limits, schema) and counted; no value built.
+        if self.inner.accept_as_given(&text) {
+            return None;
+        }
         match self.inner.validate(&text) {
             Ok(v) if v.repairs.is_empty() && v.omitted_repairs == 0 => None,
             Ok(v) => Some(format!(

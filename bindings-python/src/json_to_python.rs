@@ -1,15 +1,18 @@
-//! A parsed JSON value as Python objects, built once (no JSON text round trip). Object keys repeat
-//! from one model output to the next (`"answer"`, `"score"`, ...), so the Python string made for a
-//! short key is kept in a small per-thread table and reused, as pydantic's jiter does: one
-//! allocation and one hash saved per key. Per thread, so the hot path takes no lock.
+//! A parsed JSON value as Python objects, built once (no JSON text round trip), from a
+//! `serde_json::Value` (after a repair) or straight from the core's checked tape (the steady path:
+//! the text is read once). Object keys and short values repeat from one model output to the next
+//! (`"answer"`, `"en"`, ...), so the Python string made for a short string is kept in a small
+//! per-thread table and reused, as pydantic's jiter does: one allocation and one hash saved per
+//! string. Per thread, so the hot path takes no lock.
 
+use ferrule_core::validate::{Tape, TapeValue};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString};
-use serde_json::Value;
+use serde_json::{Number, Value};
 use std::cell::RefCell;
 
-/// Slots in each thread's key table (direct-mapped: a collision replaces the older key).
-const SLOTS: usize = 512;
+/// Slots in each thread's string table (direct-mapped: a collision replaces the older string).
+const SLOTS: usize = 1024;
 /// Longer keys are not cached: they are rarely repeated and costly to compare.
 const MAX_CACHED_KEY_BYTES: usize = 64;
 
@@ -69,6 +72,16 @@ pub fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>>
     })
 }
 
+fn number<'py>(py: Python<'py>, n: &Number) -> PyResult<Bound<'py, PyAny>> {
+    Ok(if let Some(i) = n.as_i64() {
+        i.into_pyobject(py)?.into_any()
+    } else if let Some(u) = n.as_u64() {
+        u.into_pyobject(py)?.into_any()
+    } else {
+        PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+    })
+}
+
 fn convert<'py>(
     py: Python<'py>,
     v: &Value,
@@ -77,16 +90,8 @@ fn convert<'py>(
     Ok(match v {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Number(n) => number(py, n)?,
+        Value::String(s) => key(py, table.as_deref_mut(), s).into_any(),
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for x in items {
@@ -99,6 +104,51 @@ fn convert<'py>(
             for (k, x) in map {
                 let value = convert(py, x, table)?;
                 d.set_item(key(py, table.as_deref_mut(), k), value)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// Builds the document the core checked in place (the value `parse` would give, objects in
+/// document order). Recursion is bounded by the validator's `max_depth` (at most 1000).
+pub fn tape_to_python<'py>(py: Python<'py>, tape: &Tape<'_>) -> PyResult<Bound<'py, PyAny>> {
+    KEYS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut table) => from_tape(py, tape, 0, &mut Some(&mut *table)),
+        Err(_) => from_tape(py, tape, 0, &mut None),
+    })
+}
+
+fn from_tape<'py>(
+    py: Python<'py>,
+    tape: &Tape<'_>,
+    at: u32,
+    table: &mut Option<&mut Table>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match tape.node(at) {
+        TapeValue::Null => py.None().into_bound(py),
+        TapeValue::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        TapeValue::Number(n) => number(py, n)?,
+        TapeValue::String(s) => key(py, table.as_deref_mut(), s).into_any(),
+        TapeValue::Array(len) => {
+            let mut out = Vec::with_capacity(len as usize);
+            let mut i = at + 1;
+            for _ in 0..len {
+                out.push(from_tape(py, tape, i, table)?);
+                i = tape.end_of(i);
+            }
+            PyList::new(py, out)?.into_any()
+        }
+        TapeValue::Object(len) => {
+            let d = PyDict::new(py);
+            let mut i = at + 1;
+            for _ in 0..len {
+                let TapeValue::String(k) = tape.node(i) else {
+                    unreachable!("an object member starts with its key")
+                };
+                let value = from_tape(py, tape, i + 1, table)?;
+                d.set_item(key(py, table.as_deref_mut(), k), value)?;
+                i = tape.end_of(i + 1);
             }
             d.into_any()
         }

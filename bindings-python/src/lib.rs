@@ -24,6 +24,7 @@ mod rate_limit;
 mod redis_backend;
 mod retry_hint;
 mod router;
+mod schema_snapshot;
 mod sleeper;
 mod span;
 mod span_call;
@@ -74,6 +75,8 @@ mod _ferrule {
     use crate::retry_hint::{hint_header_names, retry_hint, transient_statuses};
     #[pymodule_export]
     use crate::router::RouterCore;
+    #[pymodule_export]
+    use crate::schema_snapshot::SchemaSnapshot;
     #[pymodule_export]
     use crate::span::Span;
     #[pymodule_export]

@@ -4,7 +4,7 @@
 
 use crate::error::guard;
 use crate::gil::without_gil;
-use crate::json_to_python::to_python;
+use crate::json_to_python::{tape_to_python, to_python};
 use ferrule_core::validate::{
     self, stats, Failure, JsonValidator, Limits, Repair as CoreRepair, RepairKind, Schema, Verdict,
 };
@@ -142,6 +142,16 @@ impl JsonValidatorCore {
     ) -> PyResult<Bound<'py, PyAny>> {
         let s = text.to_str()?; // borrowed UTF-8 view (abi3-py310): no copy
         let inner = &self.inner;
+        // The steady path: the core checks the text in place (syntax, limits, schema) and counts
+        // it; the objects are built once, from that same check (the text is read once).
+        let tape = if s.len() >= DETACH_BYTES {
+            guard(py, || without_gil(py, || inner.accept_tape(s)))?
+        } else {
+            guard(py, || inner.accept_tape(s))?
+        };
+        if let Some(tape) = tape {
+            return tape_to_python(py, &tape);
+        }
         let r = if s.len() >= DETACH_BYTES {
             guard(py, || without_gil(py, || inner.validate(s)))?
         } else {
@@ -183,6 +193,12 @@ impl JsonValidatorCore {
             .collect();
         self.inner.record(v, &kinds);
         Ok(())
+    }
+
+    /// Counts one output the host found valid as given (pydantic's own validation): `record`
+    /// without its argument parsing, on the steady path of `parse_json(schema=Model)`.
+    fn record_valid(&self) {
+        self.inner.record(Verdict::Valid, &[]);
     }
 
     #[getter]

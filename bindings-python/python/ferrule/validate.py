@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from ._ferrule import JsonValidatorCore, Repair, validation_stats
+from ._ferrule import JsonValidatorCore, Repair, SchemaSnapshot, validation_stats
 from ._ferrule import repair_json as _repair_json
 from ._ferrule import span as _span
 from .errors import ConfigError, ValidationError
@@ -133,6 +133,7 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
     # pydantic decides; the core repairs and counts the outcome under `name`.
     core = _core(None, repair, max_input_bytes, max_depth, name)
     record = core.record
+    record_valid = core.record_valid
 
     def schema_error(e: Any, raw: str, repairs: List[Repair]) -> ValidationError:
         errors = [{"path": _pointer(tuple(err["loc"])), "message": err["msg"]} for err in e.errors(include_url=False)]
@@ -175,7 +176,7 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
             record("repaired", [r.kind for r in repairs])
             _log_repairs(repairs, text)
             return value
-        record("valid")
+        record_valid()
         return value
 
     return _Compiled(run, core)
@@ -196,7 +197,10 @@ def _compile(schema: Any, repair: bool, max_input_bytes: int, max_depth: int, na
 
 
 class _Entry(NamedTuple):
-    schema: Any  # kept alive so its id is not reused; for dicts a deep copy to detect mutation
+    schema: Any  # held, so its id (the cache key) is not reused while the entry lives
+    # None when identity is enough (a JsonSchema, a pydantic model, None); for a dict, a native
+    # snapshot of every object in it, compared slot by slot by identity (no value compares).
+    fresh: Optional[Callable[[Any], bool]]
     run: Validate
 
 
@@ -204,22 +208,33 @@ _cache: Dict[Tuple[int, bool, int, int], _Entry] = {}
 _cache_evictions = 0
 
 
+def _freshness(schema: Any) -> Optional[Callable[[Any], bool]]:
+    if isinstance(schema, dict):
+        return SchemaSnapshot(schema).matches
+    if isinstance(schema, Mapping):
+        # A Mapping that is not a dict cannot be walked natively: compared by value, as compiled.
+        kept = copy.deepcopy(dict(schema))
+        return lambda s: bool(s == kept)
+    return None
+
+
 def _validator_for(schema: Any, repair: bool, max_input_bytes: int, max_depth: int) -> Validate:
     global _cache_evictions
     key = (id(schema), repair, max_input_bytes, max_depth)
     entry = _cache.get(key)
-    if entry is not None:
-        if entry.schema is schema or (type(schema) is dict and entry.schema == schema):
-            return entry.run
+    if entry is not None and (entry.fresh is None or entry.fresh(schema)):
+        return entry.run
+    # Snapshot before compiling: a change made while compiling makes the snapshot stale, never the
+    # compiled validator.
+    fresh = _freshness(schema)
     run = _compile(schema, repair, max_input_bytes, max_depth).run
-    if len(_cache) >= _CACHE_SIZE:
+    if len(_cache) >= _CACHE_SIZE and key not in _cache:
         # Oldest first (dicts keep insertion order); counted, and visible in the log at debug level
         # only: recompiling a schema is a cost, not a failure.
         _cache.pop(next(iter(_cache)))
         _cache_evictions += 1
         _log.debug("parse_json schema cache full (%d); evicted the oldest", _CACHE_SIZE)
-    kept = copy.deepcopy(schema) if type(schema) is dict else schema
-    _cache[key] = _Entry(kept, run)
+    _cache[key] = _Entry(schema, fresh, run)
     return run
 
 
@@ -243,7 +258,7 @@ def parse_json(
     repair at warning on logger ``ferrule``. ``schema`` is a JSON Schema dict, a ``JsonSchema``, or
     a pydantic model class (the result is then a model instance). Raises ``ValidationError``."""
     entry = _cache.get((id(schema), repair, max_input_bytes, max_depth))
-    if entry is not None and (entry.schema is schema or (type(schema) is dict and entry.schema == schema)):
+    if entry is not None and ((fresh := entry.fresh) is None or fresh(schema)):
         run = entry.run
     else:
         run = _validator_for(schema, repair, max_input_bytes, max_depth)

@@ -10,6 +10,8 @@ pub mod parse;
 pub mod repair;
 pub mod schema;
 pub mod stats;
+pub mod tape;
+pub mod tape_json;
 pub mod validator;
 
 pub use failure::{Failure, FailureKind, Violation};
@@ -18,4 +20,5 @@ pub use parse::parse;
 pub use repair::{repair, repair_and_parse, Repair, RepairKind, Repaired, MAX_REPORTED_REPAIRS};
 pub use schema::Schema;
 pub use stats::{ValidationCounts, Verdict};
+pub use tape::{Tape, TapeValue};
 pub use validator::{JsonValidator, Validated};

@@ -13,7 +13,7 @@ enum Frame {
     Object(Map<String, Value>, String),
 }
 
-struct ParseError {
+pub(crate) struct ParseError {
     offset: usize,
     message: String,
     limit: bool,
@@ -85,7 +85,7 @@ fn locate(text: &str, e: ParseError, stack: &[Frame]) -> Failure {
 }
 
 #[inline]
-fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+pub(crate) fn skip_ws(b: &[u8], mut pos: usize) -> usize {
     while pos < b.len() && matches!(b[pos], b' ' | b'\n' | b'\r' | b'\t') {
         pos += 1;
     }
@@ -270,7 +270,7 @@ fn object_key(text: &str, pos: usize) -> Step<(String, usize)> {
     Ok((key, after + 1))
 }
 
-fn hex4(b: &[u8], pos: usize) -> Option<u32> {
+pub(crate) fn hex4(b: &[u8], pos: usize) -> Option<u32> {
     let h = b.get(pos..pos + 4)?;
     let s = std::str::from_utf8(h).ok()?;
     if !s.bytes().all(|c| c.is_ascii_hexdigit()) {
@@ -280,7 +280,7 @@ fn hex4(b: &[u8], pos: usize) -> Option<u32> {
 }
 
 /// Bytes that end a run of plain string content: the closing quote, an escape, a control character.
-static STRING_STOP: [bool; 256] = {
+pub(crate) static STRING_STOP: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -435,7 +435,7 @@ pub(crate) fn scan_number(b: &[u8], start: usize) -> Result<(usize, bool), (usiz
     Ok((pos - start, integer))
 }
 
-fn number(b: &[u8], start: usize) -> Step<(Number, usize)> {
+pub(crate) fn number(b: &[u8], start: usize) -> Step<(Number, usize)> {
     let (len, integer) = scan_number(b, start).map_err(|(at, m)| ParseError {
         offset: at,
         message: m.into(),

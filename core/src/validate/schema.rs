@@ -2,6 +2,8 @@
 //! `jsonschema` crate, compiled once; every violation is reported with its instance path.
 
 use super::failure::Violation;
+use super::tape::Tape;
+use super::tape_json::{TapeJson, TapeNode};
 use crate::error::{Error, Result};
 use serde_json::Value;
 
@@ -10,6 +12,8 @@ const MAX_MESSAGE_CHARS: usize = 300;
 
 pub struct Schema {
     validator: jsonschema::Validator,
+    /// The same schema compiled for documents checked in place (`Tape`), on the steady path.
+    tape: jsonschema::Validator<TapeJson>,
 }
 
 impl std::fmt::Debug for Schema {
@@ -26,29 +30,36 @@ fn shorten(mut s: String) -> String {
     s
 }
 
+/// Draft 2020-12 unless `$schema` names another; an invalid schema is a configuration error naming
+/// what is wrong.
+fn compile<F: jsonschema::json::Json>(schema: &Value) -> Result<jsonschema::Validator<F>> {
+    jsonschema::options_for::<F>()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(schema)
+        .or_else(|e| {
+            // A schema naming another draft in `$schema` is honoured.
+            if schema.get("$schema").is_some() {
+                jsonschema::options_for::<F>().build(schema)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| {
+            Error::out_of_range(
+                "JsonSchema",
+                "schema",
+                shorten(schema.to_string()),
+                format!("a valid JSON Schema; here {}", shorten(e.to_string())),
+            )
+        })
+}
+
 impl Schema {
     /// Compiles `schema`; an invalid schema is a configuration error naming what is wrong.
     pub fn new(schema: &Value) -> Result<Self> {
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .build(schema)
-            .or_else(|e| {
-                // A schema naming another draft in `$schema` is honoured.
-                if schema.get("$schema").is_some() {
-                    jsonschema::validator_for(schema)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| {
-                Error::out_of_range(
-                    "JsonSchema",
-                    "schema",
-                    shorten(schema.to_string()),
-                    format!("a valid JSON Schema; here {}", shorten(e.to_string())),
-                )
-            })?;
-        Ok(Self { validator })
+        let validator = compile::<jsonschema::json::SerdeJson>(schema)?;
+        let tape = compile::<TapeJson>(schema)?;
+        Ok(Self { validator, tape })
     }
 
     /// Compiles a schema given as JSON text.
@@ -67,6 +78,12 @@ impl Schema {
     #[inline]
     pub fn is_valid(&self, v: &Value) -> bool {
         self.validator.is_valid(v)
+    }
+
+    /// Whether a document checked in place is valid (the steady path: no value built).
+    #[inline]
+    pub fn is_valid_tape(&self, tape: &Tape<'_>) -> bool {
+        self.tape.is_valid(TapeNode::root(tape))
     }
 
     /// Every violation (empty when valid).

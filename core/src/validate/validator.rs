@@ -9,6 +9,7 @@ use super::repair::RepairKind;
 use super::repair::{repair_after_parse_error, Repair};
 use super::schema::Schema;
 use super::stats::{Outcomes, Verdict};
+use super::tape::Tape;
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -83,6 +84,28 @@ impl JsonValidator {
         r
     }
 
+    /// The steady path for hosts that build the value themselves from `text` (V8's `JSON.parse`):
+    /// true when `text` is valid as given (strict JSON within the limits, matching the schema),
+    /// decided in place without building a value, and counted as valid. False counts nothing: call
+    /// `validate` for the repaired value or the refusal with every violation (it reads the text
+    /// again; only that rare path pays twice).
+    pub fn accept_as_given(&self, text: &str) -> bool {
+        self.accept_tape(text).is_some()
+    }
+
+    /// As `accept_as_given`, handing back the checked document for hosts that build their value
+    /// from it (one parse: the tape locates every string and holds every number).
+    pub fn accept_tape<'t>(&self, text: &'t str) -> Option<Tape<'t>> {
+        let tape = Tape::parse(text, &self.limits).ok()?;
+        if let Some(s) = &self.schema {
+            if !s.is_valid_tape(&tape) {
+                return None;
+            }
+        }
+        self.outcomes.record(Verdict::Valid);
+        Some(tape)
+    }
+
     /// Checks a value that is already parsed (for hosts whose own parser ran first).
     pub fn check_value(&self, value: &Value) -> Result<(), Failure> {
         match &self.schema {
@@ -149,6 +172,46 @@ mod tests {
         assert_eq!(
             strict.validate("{'a': 1}").unwrap_err().kind,
             FailureKind::Parse
+        );
+    }
+
+    #[test]
+    fn accept_as_given_agrees_with_validate_and_counts_only_acceptances() {
+        let schema = Schema::new(&json!({
+            "type": "object", "required": ["a"], "minProperties": 1,
+            "properties": {"a": {"type": "integer", "maximum": 5}, "b": {"enum": ["x", "y"]}},
+            "additionalProperties": false
+        }))
+        .unwrap();
+        let v = JsonValidator::named("accept-test", Some(schema), true, Limits::default());
+        for (text, accepted) in [
+            (r#"{"a": 1}"#, true),
+            (r#"{"a": 1, "b": "y"}"#, true),
+            (r#"{"a": 1, "b": "z"}"#, false),
+            (r#"{"a": 6}"#, false),
+            (r#"{"a": 1.5}"#, false),
+            (r#"{"a": 1, "c": 0}"#, false),
+            (r#"{}"#, false),
+            (r#"{"a": 1,}"#, false),
+            (r#"{"a": 9, "a": 1}"#, false),
+            ("[1]", false),
+        ] {
+            assert_eq!(v.accept_as_given(text), accepted, "{text}");
+            let full = v.validate(text);
+            if accepted {
+                assert!(
+                    full.as_ref().is_ok_and(|ok| ok.repairs.is_empty()),
+                    "{text}"
+                );
+            }
+        }
+        // Two acceptances counted by accept_as_given; three valid outputs by validate (the
+        // repeated key parses there, the last value winning); and refusals only by validate.
+        let f = crate::telemetry::builtin::families();
+        let get = |o: &str| f.validations.labels(&["accept-test", o]).unwrap().get();
+        assert_eq!(
+            (get("valid"), get("repaired"), get("invalid")),
+            (5.0, 1.0, 6.0)
         );
     }
 
