@@ -279,6 +279,75 @@ pub(crate) fn hex4(b: &[u8], pos: usize) -> Option<u32> {
     u32::from_str_radix(s, 16).ok()
 }
 
+/// Why a backslash escape in a string could not be decoded; every message points at the backslash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EscapeError {
+    Truncated,
+    BadHex,
+    LoneSurrogate,
+    Unknown,
+}
+
+impl EscapeError {
+    pub(crate) fn message(self, b: &[u8], backslash: usize) -> String {
+        match self {
+            EscapeError::Truncated => "unterminated escape at end of input".into(),
+            EscapeError::BadHex => "invalid \\u escape: expected 4 hex digits".into(),
+            EscapeError::LoneSurrogate => "lone UTF-16 surrogate in \\u escape".into(),
+            EscapeError::Unknown => format!(
+                "invalid escape '\\{}' in string",
+                describe(b, backslash + 1).trim_matches('\'')
+            ),
+        }
+    }
+}
+
+/// Decodes the escape whose backslash is at `backslash` (JSON's eight escapes and `\uXXXX`,
+/// surrogate pairs joined): the character and the position after the escape. Shared by the parser
+/// and the validation tape, so both accept exactly the same strings.
+#[inline]
+pub(crate) fn decode_escape(b: &[u8], backslash: usize) -> Result<(char, usize), EscapeError> {
+    let Some(&e) = b.get(backslash + 1) else {
+        return Err(EscapeError::Truncated);
+    };
+    let pos = backslash + 2;
+    let ch = match e {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let hi = hex4(b, pos).ok_or(EscapeError::BadHex)?;
+            let pos = pos + 4;
+            if (0xD800..0xDC00).contains(&hi) {
+                let lo = if b.get(pos) == Some(&b'\\') && b.get(pos + 1) == Some(&b'u') {
+                    hex4(b, pos + 2)
+                } else {
+                    None
+                };
+                return match lo {
+                    Some(lo) if (0xDC00..0xE000).contains(&lo) => Ok((
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                            .unwrap_or('\u{FFFD}'),
+                        pos + 6,
+                    )),
+                    _ => Err(EscapeError::LoneSurrogate),
+                };
+            }
+            if (0xDC00..0xE000).contains(&hi) {
+                return Err(EscapeError::LoneSurrogate);
+            }
+            return Ok((char::from_u32(hi).unwrap_or('\u{FFFD}'), pos));
+        }
+        _ => return Err(EscapeError::Unknown),
+    };
+    Ok((ch, pos))
+}
+
 /// Bytes that end a run of plain string content: the closing quote, an escape, a control character.
 pub(crate) static STRING_STOP: [bool; 256] = {
     let mut t = [false; 256];
@@ -323,56 +392,13 @@ fn string(text: &str, open: usize) -> Step<(String, usize)> {
             b'\\' => {
                 let o = out.get_or_insert_with(String::new);
                 o.push_str(&text[run_start..pos]);
-                let Some(&e) = b.get(pos + 1) else {
-                    return err(pos, "unterminated escape at end of input");
-                };
-                pos += 2;
-                let ch = match e {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        let Some(hi) = hex4(b, pos) else {
-                            return err(pos - 2, "invalid \\u escape: expected 4 hex digits");
-                        };
-                        pos += 4;
-                        if (0xD800..0xDC00).contains(&hi) {
-                            let lo = if b.get(pos) == Some(&b'\\') && b.get(pos + 1) == Some(&b'u')
-                            {
-                                hex4(b, pos + 2)
-                            } else {
-                                None
-                            };
-                            match lo {
-                                Some(lo) if (0xDC00..0xE000).contains(&lo) => {
-                                    pos += 6;
-                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                                        .unwrap_or('\u{FFFD}')
-                                }
-                                _ => return err(pos - 6, "lone UTF-16 surrogate in \\u escape"),
-                            }
-                        } else if (0xDC00..0xE000).contains(&hi) {
-                            return err(pos - 6, "lone UTF-16 surrogate in \\u escape");
-                        } else {
-                            char::from_u32(hi).unwrap_or('\u{FFFD}')
-                        }
+                match decode_escape(b, pos) {
+                    Ok((ch, next)) => {
+                        o.push(ch);
+                        pos = next;
                     }
-                    _ => {
-                        return err(
-                            pos - 2,
-                            format!(
-                                "invalid escape '\\{}' in string",
-                                describe(b, pos - 1).trim_matches('\'')
-                            ),
-                        )
-                    }
-                };
-                o.push(ch);
+                    Err(e) => return err(pos, e.message(b, pos)),
+                }
                 run_start = pos;
             }
             0..=0x1f => {

@@ -6,7 +6,7 @@
 //! check a text through this, then build from the text.
 
 use super::limits::Limits;
-use super::parse::{hex4, number, skip_ws, STRING_STOP};
+use super::parse::{decode_escape, number, skip_ws, STRING_STOP};
 use serde_json::{Number, Value};
 
 /// Where a string's text is: a slice of the input (no escapes) or of the tape's arena (decoded).
@@ -348,49 +348,9 @@ impl<'t> Tape<'t> {
                         decoded = Some(self.arena.len());
                     }
                     self.arena.push_str(&text[run_start..pos]);
-                    let Some(&e) = b.get(pos + 1) else {
-                        return Err(Rejected);
-                    };
-                    pos += 2;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = hex4(b, pos).ok_or(Rejected)?;
-                            pos += 4;
-                            if (0xD800..0xDC00).contains(&hi) {
-                                let lo = if b.get(pos) == Some(&b'\\')
-                                    && b.get(pos + 1) == Some(&b'u')
-                                {
-                                    hex4(b, pos + 2)
-                                } else {
-                                    None
-                                };
-                                match lo {
-                                    Some(lo) if (0xDC00..0xE000).contains(&lo) => {
-                                        pos += 6;
-                                        char::from_u32(
-                                            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00),
-                                        )
-                                        .unwrap_or('\u{FFFD}')
-                                    }
-                                    _ => return Err(Rejected),
-                                }
-                            } else if (0xDC00..0xE000).contains(&hi) {
-                                return Err(Rejected);
-                            } else {
-                                char::from_u32(hi).unwrap_or('\u{FFFD}')
-                            }
-                        }
-                        _ => return Err(Rejected),
-                    };
+                    let (ch, next) = decode_escape(b, pos).map_err(|_| Rejected)?;
                     self.arena.push(ch);
+                    pos = next;
                     run_start = pos;
                 }
                 // End of input or an unescaped control character.
