@@ -163,6 +163,7 @@ class DeadLetterQueue {
     )
     if (!(made instanceof native.NativeDeadLetterQueue)) throw configError(made.kind, made.message, made.param)
     this.#native = made
+    require('./observe.js').queueMade(this.name, made) // observe()'s backlog alert watches every queue
   }
 
   get name() {

@@ -1791,3 +1791,42 @@ export class SyntheticProbe {
   /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
   gauges(): Array<[string, Record<string, string>, number]>
 }
+
+// ---- observe() and prompt templates ------------------------------------------------------------------
+
+/**
+ * `observe()`'s options; every one has a default (see docs/call-record.md). `null` for
+ * `sloObjective`, `outageErrorRate` or `deadLetterMaxDepth` turns that watcher off.
+ */
+export interface ObserveOptions {
+  enabled?: boolean
+  /** Availability objective of the SLO kept per model (default 0.99). */
+  sloObjective?: number | null
+  /** Anomaly detectors on latency, output tokens and cost per (model, template) (default true). */
+  anomaly?: boolean
+  anomalyThreshold?: number
+  anomalyWarmUp?: number
+  anomalyMinDurationMs?: number
+  /** An error predictor per provider (default true). */
+  predictor?: boolean
+  /** Upstream-outage page per provider: error rate at or above this (default 0.5). */
+  outageErrorRate?: number | null
+  outageMinCalls?: number
+  outageWindowMs?: number
+  outageForMs?: number
+  outageSeverity?: 'info' | 'warning' | 'critical' | 'page'
+  /** Dead-letter backlog alert: more items than this (default 100). */
+  deadLetterMaxDepth?: number | null
+  deadLetterMaxAgeMs?: number
+  maxSeries?: number
+  clock?: ManualClock
+}
+
+/** Puts every LLM call the integrations see under watch (SLO, anomaly, predictor, outage, dead-letter backlog). */
+export function observe(options?: ObserveOptions): void
+/** Whether `observe()` is on. */
+export function observing(): boolean
+/** Runs the observer's periodic checks now; returns the events they caused. */
+export function checkObserved(): WatchEvent[]
+/** Runs `fn` with every LLM call inside profiled under prompt template `name`. */
+export function runInPrompt<T>(name: string, fn: () => T): T

@@ -78,3 +78,7 @@ module.exports.SyntheticProbe = alerting.SyntheticProbe
 module.exports.Webhook = alerting.Webhook
 module.exports.onAlert = alerting.onAlert
 module.exports.inProbe = require('./synthetic.js').inProbe
+module.exports.observe = require('./observe.js').observe
+module.exports.observing = require('./observe.js').observing
+module.exports.checkObserved = require('./observe.js').checkObserved
+module.exports.runInPrompt = require('./prompt_template.js').runInPrompt

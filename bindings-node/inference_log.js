@@ -71,6 +71,7 @@ class InferenceLog {
     const n = unwrap(call(() => native.openInferenceLog(path, maxAgeMs ?? null, maxRows ?? null)))
     const old = this.#native
     this.#native = n
+    call(() => native.useInferenceLog(n)) // every call record writes its row here
     if (old !== null) call(() => old.close())
     return this
   }
@@ -144,6 +145,7 @@ class InferenceLog {
   close() {
     const n = this.#native
     this.#native = null
+    call(() => native.useInferenceLog(null))
     if (n !== null) {
       call(() => n.close())
       this.#report(n)

@@ -10,6 +10,7 @@ const { Runnable } = require('@langchain/core/runnables')
 const { Policy } = require('./policy.js')
 const llmCall = require('./llm_call.js')
 const { startSpan } = require('./telemetry.js')
+const { currentPrompt } = require('./prompt_template.js')
 
 function modelOf(llm, extraParams, metadata) {
   if (metadata && metadata.ls_model_name) return String(metadata.ls_model_name)
@@ -17,15 +18,48 @@ function modelOf(llm, extraParams, metadata) {
   return String(p.model || p.model_name || (llm && llm.kwargs && (llm.kwargs.model || llm.kwargs.model_name)) || '')
 }
 
-function usageOf(output) {
+// LangChain model classes whose provider is not in `ls_provider`: class name prefix -> gen_ai.provider.name
+const PROVIDERS = [
+  ['ChatOpenAI', 'openai'],
+  ['AzureChatOpenAI', 'azure.ai.openai'],
+  ['ChatAnthropic', 'anthropic'],
+  ['ChatVertexAI', 'gcp.vertex_ai'],
+  ['ChatGoogleGenerativeAI', 'gcp.gemini'],
+  ['ChatBedrock', 'aws.bedrock'],
+  ['ChatMistralAI', 'mistral_ai'],
+  ['ChatGroq', 'groq'],
+  ['ChatCohere', 'cohere'],
+  ['ChatOllama', 'ollama'],
+]
+
+/** The run's gen_ai.provider.name: LangChain's own `ls_provider`, else the model class. */
+function providerOf(llm, metadata) {
+  if (metadata && metadata.ls_provider) return String(metadata.ls_provider)
+  const id = (llm && llm.id) || []
+  const cls = id.length ? String(id[id.length - 1]) : ''
+  for (const [prefix, provider] of PROVIDERS) if (cls.startsWith(prefix)) return provider
+  return cls.replace(/^Chat/, '').toLowerCase() || 'langchain'
+}
+
+/** The run's answer in the shape the core's call record reads (`model`, `usage`, `choices`). */
+function responseOf(output) {
+  const r = {}
+  const lo = (output && output.llmOutput) || {}
+  const tu = lo.tokenUsage
+  if (tu) r.usage = { prompt_tokens: tu.promptTokens, completion_tokens: tu.completionTokens }
+  const reasons = []
   for (const gens of (output && output.generations) || []) {
     for (const g of gens || []) {
+      const fr = g && g.generationInfo && g.generationInfo.finish_reason
+      if (fr) reasons.push({ finish_reason: fr })
       const um = g && g.message && g.message.usage_metadata
-      if (um) return { input_tokens: um.input_tokens, output_tokens: um.output_tokens }
+      if (um) r.usage = um
+      const m = g && g.message && g.message.response_metadata && g.message.response_metadata.model_name
+      if (m) r.model = m
     }
   }
-  const tu = output && output.llmOutput && output.llmOutput.tokenUsage
-  return tu ? { input_tokens: tu.promptTokens, output_tokens: tu.completionTokens } : undefined
+  if (reasons.length) r.choices = reasons
+  return r
 }
 
 class FerruleCallbackHandler extends BaseCallbackHandler {
@@ -50,9 +84,11 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
       return
     }
     const model = modelOf(llm, extraParams, metadata)
+    const provider = providerOf(llm, metadata)
     // The run's GenAI span, child of the current ferrule span; ended by recordCall.
-    const span = startSpan({ operation, model: model || undefined, role: 'call', attributes: { 'ferrule.integration': 'langchain' } })
-    this.runs.set(runId, { operation, model, started: performance.now(), firstTokenMs: undefined, span })
+    const span = startSpan({ operation, model: model || undefined, provider, role: 'call', attributes: { 'ferrule.integration': 'langchain' } })
+    const template = currentPrompt() || (metadata && (metadata.ls_prompt_template || metadata.template)) || undefined
+    this.runs.set(runId, { operation, model, provider, template, started: performance.now(), firstTokenMs: undefined, span })
   }
 
   handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {
@@ -68,16 +104,23 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
     if (run !== undefined && run.firstTokenMs === undefined) run.firstTokenMs = performance.now() - run.started
   }
 
-  #end(runId, usage, error) {
+  #end(runId, response, error) {
     const run = this.runs.get(runId)
     if (run === undefined) return
     this.runs.delete(runId)
-    llmCall.recordCall(run.operation, run.model, performance.now() - run.started, usage, error, run.firstTokenMs, run.span)
+    llmCall.recordCall(run.span, run.operation, run.provider, {
+      request: { model: run.model },
+      response,
+      error,
+      durationMs: performance.now() - run.started,
+      timeToFirstChunkMs: run.firstTokenMs,
+      template: run.template,
+    })
     this.recorded++
   }
 
   handleLLMEnd(output, runId) {
-    this.#end(runId, usageOf(output), undefined)
+    this.#end(runId, responseOf(output), undefined)
   }
 
   handleLLMError(err, runId) {

@@ -9,14 +9,15 @@
 // returned promise keeps the SDK's `withResponse()` / `asResponse()`. Everything else passes through.
 
 const { Policy } = require('./policy.js')
-const { recordCall } = require('./llm_call.js')
+const { recordCall, CallStream } = require('./llm_call.js')
 const { startSpan, traceparent } = require('./telemetry.js')
 const { POLICY_SPANS } = require('./telemetry.js').internal
 const { TRACED_CALL } = require('./policy_spans.js')
+const { currentPrompt } = require('./prompt_template.js')
+const { inProbe } = require('./synthetic.js')
+const native = require('./native.js')
 
 const ENDPOINTS = { chat: { completions: 'chat' }, embeddings: 'embeddings', responses: 'responses' }
-// Request parameters kept with the call's record (never the prompt: that is content).
-const PARAMETERS = ['temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'n', 'seed', 'stream']
 
 function hasTraceparent(headers) {
   if (headers === undefined || headers === null) return false
@@ -24,40 +25,20 @@ function hasTraceparent(headers) {
   return Object.keys(headers).some((k) => k.toLowerCase() === 'traceparent')
 }
 
+/** The prompt as text, only when content is captured (it is content: masked by the core). */
 function promptOf(operation, body) {
   const v = body ? (operation === 'chat' ? body.messages : body.input) : undefined
   if (v === undefined || v === null) return undefined
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
-function answerOf(result) {
-  if (!result || typeof result !== 'object') return undefined
-  if (Array.isArray(result.choices) && result.choices.length > 0) {
-    const c = result.choices[0].message && result.choices[0].message.content
-    return typeof c === 'string' ? c : undefined
-  }
-  return typeof result.output_text === 'string' ? result.output_text : undefined
-}
-
-function textOf(chunk) {
-  if (!chunk || typeof chunk !== 'object') return undefined
-  if (Array.isArray(chunk.choices) && chunk.choices.length > 0) {
-    const d = chunk.choices[0].delta && chunk.choices[0].delta.content
-    return typeof d === 'string' ? d : undefined
-  }
-  return chunk.type === 'response.output_text.delta' && typeof chunk.delta === 'string' ? chunk.delta : undefined
-}
-
-/** The stream, observed: first chunk time, last usage, the text when collecting, one record when iteration ends or breaks. */
-function observe(stream, started, collect, done) {
-  let first
-  let usage
+/** The stream, observed: each chunk folded into `fields` (the core reads it), one record when iteration ends or breaks. */
+function observe(stream, fields, done) {
   let finished = false
-  const parts = collect ? [] : undefined
   const finish = (err) => {
     if (finished) return
     finished = true
-    done(performance.now() - started, first, usage, err, parts === undefined ? undefined : parts.join(''))
+    done(err)
   }
   return new Proxy(stream, {
     get(target, prop, receiver) {
@@ -74,16 +55,7 @@ function observe(stream, started, collect, done) {
               throw e
             }
             if (r.done) finish(undefined)
-            else {
-              if (first === undefined) first = performance.now() - started
-              const c = r.value
-              const u = c && (c.usage || (c.response && c.response.usage))
-              if (u) usage = u
-              if (parts !== undefined) {
-                const t = textOf(c)
-                if (t) parts.push(t)
-              }
-            }
+            else fields.chunk(r.value)
             return r
           },
           async return(v) {
@@ -99,7 +71,7 @@ function observe(stream, started, collect, done) {
   })
 }
 
-function wrapCreate(target, operation, pick, captureContent) {
+function wrapCreate(target, operation, pick, { captureContent, server }) {
   const original = target.create.bind(target)
   // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
   // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
@@ -128,35 +100,37 @@ function wrapCreate(target, operation, pick, captureContent) {
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
     const span = startSpan({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
-    const genai = { 'gen_ai.operation.name': operation, 'gen_ai.provider.name': 'openai' }
-    if (model) genai['gen_ai.request.model'] = model
     const counter = { n: 0 }
-    const prompt = capture ? promptOf(operation, body) : undefined
-    const parameters = {}
-    for (const k of PARAMETERS) if (body && body[k] !== undefined) parameters[k] = body[k]
     // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
     const call = { raw: false, data: undefined, response: undefined }
-    const started = performance.now()
-    const done = (result, err, first, usage, answer, fellBack) => {
-      const answered = result && typeof result.model === 'string' && result.model ? result.model : undefined
-      recordCall(operation, model, performance.now() - started, usage === undefined && result ? result.usage : usage, err, first, span, {
-        responseModel: answered,
-        content: capture ? [prompt, answer === undefined && result ? answerOf(result) : answer] : undefined,
-        always: captureContent,
+    // The call's one crossing: the core reads the body and the response/stream/error.
+    const done = (response, error, stream, fellBack) =>
+      recordCall(span, operation, 'openai', {
+        request: body,
+        response,
+        stream,
+        error,
         attempts: counter.n,
-        parameters,
         fellBack,
+        template: currentPrompt(),
+        synthetic: inProbe(),
+        capture,
+        alwaysCapture: captureContent,
+        inputText: capture ? promptOf(operation, body) : undefined,
+        serverAddress: server.address,
+        serverPort: server.port,
       })
-    }
-    const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: model ? `${operation} ${model}` : operation, attributes: genai, counter, chaos: true })
+    // Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
+    const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: `${model ? `${operation} ${model}` : operation} attempt`, attributes: undefined, counter, chaos: true })
       .then(
         (data) => {
           // A fallback's value is not the last attempt's answer: it has no Response.
           const response = data === call.data ? call.response : undefined
           if (call.raw) done(undefined, undefined)
           else if (body && body.stream && data !== null && typeof data === 'object' && Symbol.asyncIterator in data) {
-            data = observe(data, started, capture, (d, first, usage, err, text) => done(undefined, err, first, usage, text))
-          } else done(data, undefined, undefined, undefined, undefined, data !== call.data)
+            const fields = new CallStream(span._native, capture)
+            data = observe(data, fields, (err) => done(undefined, err, fields))
+          } else done(data, undefined, undefined, data !== call.data)
           return { data, response }
         },
         (err) => {
@@ -179,19 +153,19 @@ function wrapCreate(target, operation, pick, captureContent) {
   }
 }
 
-function proxied(target, spec, operation, pick, cache, captureContent) {
+function proxied(target, spec, operation, pick, cache, cfg) {
   return new Proxy(target, {
     get(t, prop) {
       const value = Reflect.get(t, prop, t)
       if (typeof prop !== 'string') return value
       if (spec === 'create-host' && prop === 'create' && typeof value === 'function') {
         let fn = cache.get(t)
-        if (fn === undefined) cache.set(t, (fn = wrapCreate(t, operation, pick, captureContent)))
+        if (fn === undefined) cache.set(t, (fn = wrapCreate(t, operation, pick, cfg)))
         return fn
       }
       if (spec !== null && typeof spec === 'object' && Object.prototype.hasOwnProperty.call(spec, prop) && value) {
         const sub = spec[prop]
-        return proxied(value, typeof sub === 'string' ? 'create-host' : sub, typeof sub === 'string' ? sub : operation, pick, cache, captureContent)
+        return proxied(value, typeof sub === 'string' ? 'create-host' : sub, typeof sub === 'string' ? sub : operation, pick, cache, cfg)
       }
       return typeof value === 'function' ? value.bind(t) : value
     },
@@ -225,7 +199,10 @@ function wrapOpenAI(client, opts = {}) {
   if (opts.captureContent !== undefined && typeof opts.captureContent !== 'boolean') {
     throw new TypeError(`wrapOpenAI: captureContent=${String(opts.captureContent)} is not allowed; allowed: true or false`)
   }
-  const root = proxied(copy, ENDPOINTS, '', pick, cache, opts.captureContent === true)
+  // server.address / server.port of every call, from the client's base URL, once.
+  const where = typeof copy.baseURL === 'string' ? native.serverOfUrl(copy.baseURL) : null
+  const server = where ? { address: where.address, port: where.port ?? undefined } : {}
+  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server })
   const rewrap = (options) => wrapOpenAI(copy.withOptions(options), opts)
   return new Proxy(root, {
     get(t, prop) {

@@ -27,6 +27,7 @@ PYTHON_ONLY = {
     "Retry": "RetryOptions, an options object",
     "Backoff": "BackoffOptions, an options object",
     "context": "runInContext(ids, fn): AsyncLocalStorage has no `with` block",
+    "prompt": "runInPrompt(name, fn): AsyncLocalStorage has no `with` block",
     "span": "withSpan(name, fn): no `with` block in JS",
     "current_span": "the span is the callback argument of withSpan",
     "remaining": "AbortSignal deadlines: Node passes `signal` to the attempt",
@@ -48,6 +49,7 @@ NODE_ONLY = {
     "ManualClock": "ferrule.testing.ManualClock",
     "MockLLMServer": "ferrule.testing.MockLLMServer",
     "runInContext": "ferrule.context(...)",
+    "runInPrompt": "ferrule.prompt(...)",
     "withSpan": "ferrule.span(...)",
 }
 

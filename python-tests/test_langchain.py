@@ -4,7 +4,7 @@ run with its model, tokens, time to first token and error."""
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import pytest
 from langchain_openai import ChatOpenAI
@@ -28,14 +28,38 @@ def chat(server: MockLLMServer, **kw: Any) -> ChatOpenAI:
     return ChatOpenAI(model="mock-gpt-4o-mini", base_url=server.url, api_key="k", **kw)  # type: ignore[arg-type]
 
 
+class Rec(NamedTuple):
+    """One run's call record: what the handler handed the core, and the span the core filled."""
+
+    operation: str
+    model: Optional[str]
+    provider: str
+    error: Optional[BaseException]
+    attributes: Dict[str, Any]
+    duration: float
+
+    @property
+    def ttft(self) -> Optional[float]:
+        return self.attributes.get("gen_ai.response.time_to_first_chunk")
+
+
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> List[tuple[Any, ...]]:
-    seen: List[tuple[Any, ...]] = []
-    monkeypatch.setattr(llm_call, "record_call", lambda *a: seen.append(a))
+def calls(monkeypatch: pytest.MonkeyPatch) -> List[Rec]:
+    seen: List[Rec] = []
+    real = llm_call.record_call
+
+    def spy(span: Any, operation: str, provider: str, **k: Any) -> float:
+        cost = real(span, operation, provider, **k)
+        s = next(x for x in reversed(ferrule.recent_spans()) if x["span_id"] == span.span_id)
+        a = dict(s["attributes"])
+        seen.append(Rec(operation, a.get("gen_ai.request.model"), provider, k.get("error"), a, (s["end_ns"] - s["start_ns"]) / 1e9))
+        return cost
+
+    monkeypatch.setattr(llm_call, "record_call", spy)
     return seen
 
 
-def test_invoke_retries_exactly_without_the_sdks_retries(calls: List[tuple[Any, ...]]) -> None:
+def test_invoke_retries_exactly_without_the_sdks_retries(calls: List[Rec]) -> None:
     with MockLLMServer(script=["503", "503", "ok"]) as s:
         model = chat(s, max_retries=4)
         h = FerruleCallbackHandler()
@@ -44,12 +68,14 @@ def test_invoke_retries_exactly_without_the_sdks_retries(calls: List[tuple[Any, 
         assert s.stats()["requests"] == 3
         assert model.root_client is not None and model.root_client.max_retries == 4  # the user's model is untouched
     # langchain-openai re-raises the SDK's error as its own OpenAIAPIError, still carrying the status
-    assert [(c[0], c[1], status_of(c[4]) if c[4] else None) for c in calls] == [
+    assert [(c.operation, c.model, status_of(c.error) if c.error else None) for c in calls] == [
         ("chat", "mock-gpt-4o-mini", 503),
         ("chat", "mock-gpt-4o-mini", 503),
         ("chat", "mock-gpt-4o-mini", None),
     ]
-    assert llm_call.tokens_of(calls[-1][3]) == (r.usage_metadata["input_tokens"], r.usage_metadata["output_tokens"])  # type: ignore[index]
+    a = calls[-1].attributes
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (r.usage_metadata["input_tokens"], r.usage_metadata["output_tokens"])  # type: ignore[index]
+    assert {c.provider for c in calls} == {"openai"} and a["gen_ai.provider.name"] == "openai"
     assert h.recorded == 3 and h.dropped == 0
 
 
@@ -60,14 +86,14 @@ def test_giving_up_raises_retry_error_after_exactly_attempts() -> None:
         assert s.stats()["requests"] == 2
 
 
-def test_stream_is_retried_before_the_first_chunk_and_times_its_first_token(calls: List[tuple[Any, ...]]) -> None:
+def test_stream_is_retried_before_the_first_chunk_and_times_its_first_token(calls: List[Rec]) -> None:
     with MockLLMServer(NO_WAIT_429, script=["429", "ok"]) as s:
         h = FerruleCallbackHandler()
         text = "".join(str(c.content) for c in with_policy(chat(s), retrying(3)).stream("hi", {"callbacks": [h]}))
         assert text == "Mock answer to: hi"
         assert s.stats()["requests"] == 2
     ok = calls[-1]
-    assert ok[4] is None and ok[5] is not None and 0.0 <= ok[5] <= ok[2]
+    assert ok.error is None and ok.ttft is not None and 0.0 <= ok.ttft <= ok.duration
 
 
 def test_batch_runs_each_input_through_the_policy() -> None:
@@ -77,7 +103,7 @@ def test_batch_runs_each_input_through_the_policy() -> None:
         assert s.stats()["requests"] == 4
 
 
-async def test_async_invoke_and_stream(calls: List[tuple[Any, ...]]) -> None:
+async def test_async_invoke_and_stream(calls: List[Rec]) -> None:
     with MockLLMServer(NO_WAIT_429, script=["503", "ok", "429", "ok"]) as s:
         h = FerruleCallbackHandler()
         guarded = with_policy(chat(s), retrying(3))
@@ -86,10 +112,10 @@ async def test_async_invoke_and_stream(calls: List[tuple[Any, ...]]) -> None:
         chunks = [str(c.content) async for c in guarded.astream("yo", {"callbacks": [h]})]
         assert "".join(chunks) == "Mock answer to: yo"
         assert s.stats()["requests"] == 4
-    assert [c[4] is None for c in calls] == [False, True, False, True]
+    assert [c.error is None for c in calls] == [False, True, False, True]
 
 
-def test_the_handler_is_bounded_and_counts_what_it_drops(caplog: pytest.LogCaptureFixture, calls: List[tuple[Any, ...]]) -> None:
+def test_the_handler_is_bounded_and_counts_what_it_drops(caplog: pytest.LogCaptureFixture, calls: List[Rec]) -> None:
     from uuid import uuid4
 
     h = FerruleCallbackHandler(max_runs=1)
@@ -98,7 +124,7 @@ def test_the_handler_is_bounded_and_counts_what_it_drops(caplog: pytest.LogCaptu
     h.on_chat_model_start({}, [], run_id=b, invocation_params={"model": "m2"})
     h.on_llm_end(object(), run_id=b)  # never started: nothing to record
     h.on_llm_end(object(), run_id=a)
-    assert h.dropped == 1 and h.recorded == 1 and [c[1] for c in calls] == ["m1"]
+    assert h.dropped == 1 and h.recorded == 1 and [c.model for c in calls] == ["m1"]
     assert "not recorded" in caplog.text
 
 

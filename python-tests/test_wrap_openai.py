@@ -7,14 +7,14 @@ through."""
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import httpx2
 import openai
 import pytest
 
 import ferrule
-from ferrule.integrations import openai as wrap_module
+from ferrule.integrations import llm_call
 from ferrule.testing import ManualClock, MockLLMServer
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -34,11 +34,37 @@ def asdk(server: MockLLMServer, **kw: Any) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.url, api_key="k", **kw)
 
 
+class Rec(NamedTuple):
+    """One call record: what the wrapper handed the core, and the call span the core filled."""
+
+    operation: str
+    model: Optional[str]
+    error: Optional[BaseException]
+    attributes: Dict[str, Any]
+    duration: float
+
+    @property
+    def ttft(self) -> Optional[float]:
+        return self.attributes.get("gen_ai.response.time_to_first_chunk")
+
+    def tokens(self) -> tuple[Any, Any]:
+        return self.attributes.get("gen_ai.usage.input_tokens"), self.attributes.get("gen_ai.usage.output_tokens")
+
+
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> List[tuple[Any, ...]]:
-    """Every GenAI record the wrapper makes, in order."""
-    seen: List[tuple[Any, ...]] = []
-    monkeypatch.setattr(wrap_module, "record_call", lambda *a, **k: seen.append(a))
+def calls(monkeypatch: pytest.MonkeyPatch) -> List[Rec]:
+    """Every call record the wrapper makes, in order (the real one runs; its span is read back)."""
+    seen: List[Rec] = []
+    real = llm_call.record_call
+
+    def spy(span: Any, operation: str, provider: str, **k: Any) -> float:
+        cost = real(span, operation, provider, **k)
+        s = next(x for x in reversed(ferrule.recent_spans()) if x["span_id"] == span.span_id)
+        a = dict(s["attributes"])
+        seen.append(Rec(operation, a.get("gen_ai.request.model"), k.get("error"), a, (s["end_ns"] - s["start_ns"]) / 1e9))
+        return cost
+
+    monkeypatch.setattr(llm_call, "record_call", spy)
     return seen
 
 
@@ -143,7 +169,7 @@ def test_each_attempt_carries_a_traceparent_of_one_trace() -> None:
 # ---- streams ----------------------------------------------------------------------------------------
 
 
-def test_streams_are_retried_before_the_first_chunk_and_observed_to_the_end(calls: List[tuple[Any, ...]]) -> None:
+def test_streams_are_retried_before_the_first_chunk_and_observed_to_the_end(calls: List[Rec]) -> None:
     with MockLLMServer(script=["429", "ok"], faults=[{"kind": "429", "rate": 0, "retry_after_seconds": 0}]) as s:
         c = ferrule.wrap_openai(sdk(s), retrying(3, clock=ManualClock()))
         stream = c.chat.completions.create(
@@ -154,54 +180,57 @@ def test_streams_are_retried_before_the_first_chunk_and_observed_to_the_end(call
         assert text == "Mock answer to: hi"
         assert s.stats()["requests"] == 2
     assert len(calls) == 1
-    op, model, duration, usage, err, ttft, span = calls[0]
-    assert (op, model, err) == ("chat", "m", None)
-    assert usage.completion_tokens > 0 and usage.prompt_tokens > 0
-    assert 0.0 <= ttft <= duration
+    r = calls[0]
+    assert (r.operation, r.model, r.error) == ("chat", "m", None)
+    i, o = r.tokens()
+    assert i > 0 and o > 0  # the final chunk's usage
+    assert r.attributes["gen_ai.response.model"] and r.attributes["gen_ai.response.id"]
+    assert r.attributes["gen_ai.response.finish_reasons"] == ["stop"]
+    assert r.ttft is not None and 0.0 <= r.ttft <= r.duration
 
 
-def test_a_truncated_stream_is_recorded_with_its_error(calls: List[tuple[Any, ...]]) -> None:
+def test_a_truncated_stream_is_recorded_with_its_error(calls: List[Rec]) -> None:
     with MockLLMServer(script=["truncated_stream"]) as s:
         c = ferrule.wrap_openai(sdk(s), retrying(3, clock=ManualClock()))
         with pytest.raises(Exception) as ei:
             for _ in c.chat.completions.create(model="m", messages=MSG, stream=True):  # type: ignore[arg-type]
                 pass
-    assert len(calls) == 1 and calls[0][4] is ei.value
+    assert len(calls) == 1 and calls[0].error is ei.value
 
 
-def test_a_stream_closed_early_is_recorded_once(calls: List[tuple[Any, ...]]) -> None:
+def test_a_stream_closed_early_is_recorded_once(calls: List[Rec]) -> None:
     with MockLLMServer() as s:
         c = ferrule.wrap_openai(sdk(s), retrying(2))
         with c.chat.completions.create(model="m", messages=MSG, stream=True) as stream:  # type: ignore[arg-type]
             next(iter(stream))
             assert stream.response.status_code == 200  # passes through to the SDK's stream
-    assert len(calls) == 1 and calls[0][4] is None and calls[0][5] is not None
+    assert len(calls) == 1 and calls[0].error is None and calls[0].ttft is not None
 
 
 # ---- endpoints, records, passthrough, model policies -----------------------------------------------------
 
 
-def test_usage_is_recorded_for_every_endpoint(calls: List[tuple[Any, ...]]) -> None:
+def test_usage_is_recorded_for_every_endpoint(calls: List[Rec]) -> None:
     with MockLLMServer() as s:
         c = ferrule.wrap_openai(sdk(s), retrying(2))
         c.chat.completions.create(model="chat-m", messages=MSG)  # type: ignore[arg-type]
         c.embeddings.create(model="emb-m", input="some words")
         c.responses.create(model="resp-m", input="hello")
         assert [q["path"] for q in s.requests] == ["/v1/chat/completions", "/v1/embeddings", "/v1/responses"]
-    assert [(a[0], a[1]) for a in calls] == [("chat", "chat-m"), ("embeddings", "emb-m"), ("responses", "resp-m")]
+    assert [(a.operation, a.model) for a in calls] == [("chat", "chat-m"), ("embeddings", "emb-m"), ("responses", "resp-m")]
     for a in calls:
-        assert a[3] is not None and a[4] is None
-    from ferrule.integrations.llm_call import tokens_of
-
-    assert tokens_of(calls[0][3])[1] > 0 and tokens_of(calls[2][3])[1] > 0
+        assert a.tokens()[0] > 0 and a.error is None
+    assert calls[0].tokens()[1] > 0 and calls[2].tokens()[1] > 0
 
 
-def test_a_failed_call_is_recorded_with_its_error(calls: List[tuple[Any, ...]]) -> None:
+def test_a_failed_call_is_recorded_with_its_error(calls: List[Rec]) -> None:
     with MockLLMServer(script=["500"]) as s:
         c = ferrule.wrap_openai(sdk(s), ferrule.Policy(timeout_seconds=30.0))
         with pytest.raises(openai.InternalServerError) as ei:
             c.with_options(max_retries=0).chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
-    assert len(calls) == 1 and calls[0][4] is ei.value
+    assert len(calls) == 1 and calls[0].error is ei.value
+    assert calls[0].attributes["error.type"] == "openai.InternalServerError"
+    assert calls[0].attributes["ferrule.outcome"] == "error"
 
 
 def test_model_policies_pick_the_policy_by_model() -> None:
@@ -239,7 +268,7 @@ def test_bad_arguments_are_refused() -> None:
 # ---- async ------------------------------------------------------------------------------------------
 
 
-async def test_async_client_retries_exactly_and_streams(calls: List[tuple[Any, ...]]) -> None:
+async def test_async_client_retries_exactly_and_streams(calls: List[Rec]) -> None:
     with MockLLMServer(script=["503", "429", "ok", "ok"], faults=[{"kind": "429", "rate": 0, "retry_after_seconds": 0}]) as s:
         c = ferrule.wrap_openai(asdk(s, max_retries=4), retrying(3, clock=ManualClock()))
         assert isinstance(c, openai.AsyncOpenAI) and c.max_retries == 0
@@ -250,7 +279,7 @@ async def test_async_client_retries_exactly_and_streams(calls: List[tuple[Any, .
         text = "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices])
         assert text == "Mock answer to: hi"
         assert all(TRACEPARENT.match(q["headers"]["traceparent"]) for q in s.requests)
-    assert [a[4] for a in calls] == [None, None] and calls[1][5] is not None
+    assert [a.error for a in calls] == [None, None] and calls[1].ttft is not None
 
 
 async def test_async_deadline_is_the_request_timeout() -> None:

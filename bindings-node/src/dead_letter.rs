@@ -84,6 +84,13 @@ pub struct NativeDeadLetterQueue {
     inner: Arc<DeadLetterQueue>,
 }
 
+impl NativeDeadLetterQueue {
+    /// The core queue, for watchers (`observe`'s dead-letter alert).
+    pub(crate) fn inner(&self) -> &Arc<DeadLetterQueue> {
+        &self.inner
+    }
+}
+
 /// Opens the queue, or says why the configuration was refused (the host throws that). A file that
 /// cannot be opened is a thrown storage error.
 #[napi(catch_unwind)]

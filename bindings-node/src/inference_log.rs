@@ -46,7 +46,13 @@ fn params(max_age_ms: Option<f64>, max_rows: Option<f64>) -> [NodeParam; 2] {
 
 #[napi]
 pub struct NativeInferenceLog {
-    inner: InferenceLog,
+    inner: std::sync::Arc<InferenceLog>,
+}
+
+/// Makes `log` the inference log every call record is written to (`null`: none).
+#[napi(catch_unwind)]
+pub fn use_inference_log(log: Option<&NativeInferenceLog>) {
+    ferrule_core::call::inference::install(log.map(|l| l.inner.clone()));
 }
 
 /// Opens (creating if needed) the SQLite file at `path`; a bad path or retention is refused now.
@@ -83,7 +89,9 @@ pub fn open_inference_log(
         )
     });
     match opened {
-        Ok(inner) => Either::A(NativeInferenceLog { inner }),
+        Ok(inner) => Either::A(NativeInferenceLog {
+            inner: std::sync::Arc::new(inner),
+        }),
         Err(e) => Either::B(refusal(&e, &p)),
     }
 }

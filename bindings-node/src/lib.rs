@@ -3,6 +3,7 @@
 //! host layer (`bindings-node/index.js`). This native module is private: only the host layer loads it.
 
 mod breaker;
+mod call_record;
 mod chaos;
 mod clock;
 mod dead_letter;
@@ -15,6 +16,7 @@ mod metrics;
 mod metrics_fast;
 mod metrics_push;
 mod mock;
+mod observe;
 mod policy;
 mod profile;
 mod rate_limit;
@@ -31,13 +33,17 @@ mod validate_fast_call;
 mod watch;
 
 pub use breaker::{create_breaker, NativeBreaker};
+pub use call_record::{
+    record_call, server_of_url, CallRecordOptions, NativeCallStream, RecordedCall, ServerAddress,
+};
 pub use chaos::{create_chaos, NativeChaos};
 pub use clock::NativeManualClock;
 pub use dead_letter::{create_dead_letter_queue, NativeDeadLetterQueue, NativeReplayCursor};
 pub use fast_call::fast_calls;
 pub use fast_policy::policy_fast_calls;
 pub use inference_log::{
-    new_request_id, open_inference_log, InferenceLogStats, InferenceRecordInput, NativeInferenceLog,
+    new_request_id, open_inference_log, use_inference_log, InferenceLogStats, InferenceRecordInput,
+    NativeInferenceLog,
 };
 pub use limits::{NativeLimits, NativeLimitsBuilder, NativeReservation};
 pub use metrics::{
@@ -48,6 +54,7 @@ pub use metrics::{
 pub use metrics_fast::{counter_inc_fn, histogram_observe_fn};
 pub use metrics_push::{push_metrics, NativeMetricsPusher};
 pub use mock::{create_mock_server, NativeMockServer};
+pub use observe::{observe, observe_check, observe_dead_letters, observing, ObserveOptions};
 pub use policy::{
     create_policy, hint_header_names, retry_hint_ms, transient_statuses, NativePolicy,
 };

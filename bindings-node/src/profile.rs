@@ -3,7 +3,7 @@
 
 use crate::error::{config_error, ConfigError, NodeParam};
 use ferrule_core::error::check;
-use ferrule_core::telemetry::{builtin, price, profile};
+use ferrule_core::telemetry::{price, profile};
 use ferrule_core::{LlmCall, SortBy};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
@@ -81,22 +81,30 @@ pub fn record_llm_call(call: LlmCallOptions) -> Either<f64, ConfigError> {
     };
     let key = (call.template.is_some() || call.template_text.is_some())
         .then(|| profile::template_key(call.template.as_deref(), call.template_text.as_deref()));
+    let error = call
+        .error_type
+        .as_deref()
+        .map(|t| ferrule_core::call::ErrorInfo {
+            type_name: t,
+            ..Default::default()
+        });
     let c = LlmCall {
         operation: call.operation.as_deref().unwrap_or("chat"),
         provider: call.provider.as_deref().unwrap_or("openai"),
-        model: &call.model,
+        request_model: &call.model,
         duration: Duration::from_secs_f64(call.duration_ms / 1000.0),
-        input_tokens,
-        output_tokens,
-        error_type: call.error_type.as_deref(),
+        tokens: ferrule_core::call::Tokens {
+            input: input_tokens,
+            output: output_tokens,
+            ..Default::default()
+        },
+        error,
         template: key.as_deref(),
         trace_id: call.trace_id.as_deref(),
+        synthetic: call.synthetic == Some(true),
+        ..Default::default()
     };
-    Either::A(if call.synthetic == Some(true) {
-        ferrule_core::watch::synthetic_traffic::llm_call(&c)
-    } else {
-        builtin::llm_call(&c)
-    })
+    Either::A(ferrule_core::call::record(&c).cost_usd)
 }
 
 /// Sets a model's price in US dollars per million input and output tokens.

@@ -275,6 +275,19 @@ pub struct NativeSpan {
     ended: bool,
 }
 
+/// What `recordCall` needs to fill and end a call's span.
+impl NativeSpan {
+    pub(crate) fn start(&self) -> SpanStart {
+        self.start
+    }
+    pub(crate) fn attributes_mut(&mut self) -> &mut Attributes {
+        &mut self.attributes
+    }
+    pub(crate) fn context_ref(&self) -> Option<ContextRef> {
+        self.context.clone()
+    }
+}
+
 #[napi]
 impl NativeSpan {
     /// The host checked `role` and that a name can be built (`name`, or `operation`/`model`).

@@ -18,6 +18,13 @@ pub struct DeadLetterQueueCore {
     inner: Arc<DeadLetterQueue>,
 }
 
+impl DeadLetterQueueCore {
+    /// The core queue, for watchers (`observe`'s dead-letter alert).
+    pub(crate) fn inner(&self) -> &Arc<DeadLetterQueue> {
+        &self.inner
+    }
+}
+
 /// `(id, key, payload, errors, attempts, first_failed_unix_ms, last_failed_unix_ms, trace_id,
 /// replay_count)`; the Python layer wraps it in a `DeadLetter`.
 fn item<'py>(py: Python<'py>, d: DeadLetter) -> PyResult<Bound<'py, PyTuple>> {

@@ -11,7 +11,14 @@ use std::time::Duration;
 
 #[pyclass(frozen, name = "InferenceLogCore", module = "ferrule._ferrule")]
 pub struct InferenceLogCore {
-    inner: InferenceLog,
+    inner: std::sync::Arc<InferenceLog>,
+}
+
+/// Makes `log` the inference log every call record is written to (`None`: none).
+#[pyfunction]
+#[pyo3(signature = (log=None))]
+pub fn use_inference_log(log: Option<PyRef<'_, InferenceLogCore>>) {
+    ferrule_core::call::inference::install(log.map(|l| l.inner.clone()));
 }
 
 fn sql_param(v: &Bound<'_, PyAny>) -> PyResult<SqlValue> {
@@ -90,7 +97,9 @@ impl InferenceLogCore {
             )
         };
         let inner = guard_detached(py, build)?.map_err(|e| to_py(py, e))?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner: std::sync::Arc::new(inner),
+        })
     }
 
     /// Queues one record (masked; content kept only when capture is on). Returns false when the

@@ -3,6 +3,7 @@
 
 mod backoff;
 mod breaker;
+mod call_record;
 mod chaos;
 mod clock;
 mod context;
@@ -17,6 +18,7 @@ mod json_to_python;
 mod metrics;
 mod metrics_server;
 mod mock;
+mod observe;
 mod otlp;
 mod policy;
 mod profile;
@@ -49,7 +51,7 @@ mod _ferrule {
     #[pymodule_export]
     use crate::dead_letter::{DeadLetterQueueCore, ReplayCursorCore};
     #[pymodule_export]
-    use crate::inference_log::InferenceLogCore;
+    use crate::inference_log::{use_inference_log, InferenceLogCore};
     #[pymodule_export]
     use crate::metrics::{
         metrics_text, set_default_max_series, Counter, CounterChild, Gauge, GaugeChild, Histogram,
@@ -59,6 +61,8 @@ mod _ferrule {
     use crate::metrics_server::{serve_metrics, MetricsServer};
     #[pymodule_export]
     use crate::mock::MockServerCore;
+    #[pymodule_export]
+    use crate::observe::{observe, observe_check, observe_dead_letters, observing};
     #[pymodule_export]
     use crate::otlp::{push_metrics, OtlpPusher};
     #[pymodule_export]
@@ -115,6 +119,8 @@ mod _ferrule {
         crate::emit_call::add(m)?;
         // `span` likewise, so its keywords are matched by identity.
         crate::span_call::add(m)?;
+        // `record_call`: one crossing per finished LLM call, keywords matched by identity.
+        crate::call_record::add(m)?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

@@ -2,7 +2,7 @@
 //! `profile_rows`. The report object (`ferrule.profile()`) is built in `ferrule/profile.py`.
 
 use crate::error::{guard, to_py};
-use ferrule_core::telemetry::{builtin, price, profile};
+use ferrule_core::telemetry::{price, profile};
 use ferrule_core::{LlmCall, SortBy};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -16,8 +16,9 @@ fn tokens(py: Python<'_>, param: &'static str, v: Option<i64>) -> PyResult<Optio
     .transpose()
 }
 
-/// Records a finished GenAI call: `gen_ai_client_operation_duration_seconds`,
-/// `gen_ai_client_token_usage`, `ferrule_cost_usd_total` and the prompt profile. Returns its cost.
+/// Records a finished GenAI call through the core's call record (`gen_ai_client_operation_duration_seconds`,
+/// `gen_ai_client_token_usage`, `ferrule_cost_usd_total`, the prompt profile, the inference log and
+/// `observe()`'s watchers). Returns its cost.
 #[pyfunction]
 #[pyo3(signature = (*, model, duration_seconds, input_tokens=None, output_tokens=None,
     operation="chat", provider="openai", error_type=None, template=None, template_text=None,
@@ -49,24 +50,28 @@ pub fn record_llm_call(
     );
     let key = (template.is_some() || template_text.is_some())
         .then(|| profile::template_key(template, template_text));
+    let error = error_type.map(|t| ferrule_core::call::ErrorInfo {
+        type_name: t,
+        ..Default::default()
+    });
     guard(py, || {
         let call = LlmCall {
             operation,
             provider,
-            model,
+            request_model: model,
             duration: Duration::from_secs_f64(duration_seconds),
-            input_tokens,
-            output_tokens,
-            error_type,
+            tokens: ferrule_core::call::Tokens {
+                input: input_tokens,
+                output: output_tokens,
+                ..Default::default()
+            },
+            error,
             template: key.as_deref(),
+            synthetic,
             trace_id,
+            ..Default::default()
         };
-        // A synthetic probe's call (issue 11) is counted apart from the user's GenAI series.
-        if synthetic {
-            ferrule_core::watch::synthetic_traffic::llm_call(&call)
-        } else {
-            builtin::llm_call(&call)
-        }
+        ferrule_core::call::record(&call).cost_usd
     })
 }
 

@@ -84,6 +84,25 @@ impl Span {
     }
 }
 
+/// What `record_call` needs to fill and end a call's span from Rust.
+impl Span {
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
+    }
+    pub(crate) fn attributes_mut(&mut self) -> &mut Attributes {
+        &mut self.attributes
+    }
+    pub(crate) fn put_content(&mut self, input: Option<&str>, output: Option<&str>, always: bool) {
+        self.set_content(input, output, always);
+    }
+    pub(crate) fn fail(&mut self, exc: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.record_exception(exc)
+    }
+    pub(crate) fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.finish(py)
+    }
+}
+
 #[pymethods]
 impl Span {
     /// A span named `name`, or `"{operation} {model}"` per the GenAI conventions. Its parent is the

@@ -1,6 +1,7 @@
 //! ferrule-core: the resilience primitives and telemetry of ferrule, in plain Rust. The Python and
 //! Node bindings only convert; every rule lives here, once. This file is the public API.
 
+pub mod call;
 pub mod clock;
 pub mod error;
 pub mod fork_guard;
@@ -16,6 +17,7 @@ pub mod telemetry;
 pub mod validate;
 pub mod watch;
 
+pub use call::{LlmCall, ObserveConfig, Observer, Outcome as CallRecordOutcome, Recorded};
 pub use clock::{Clock, ClockRef, ManualClock, SystemClock};
 pub use error::{ConfigProblem, Error, Result};
 pub use policy::breaker::{
@@ -27,7 +29,6 @@ pub use policy::rate_limit::{
     Algorithm, KeyStats, MultiLimit, MultiStats, MultiStep, RateLimitConfig, RateLimitEvent,
     RateLimitStats, RateLimiter, Reservation, Step,
 };
-pub use telemetry::builtin::LlmCall;
 pub use telemetry::counter::{Counter, CounterHandle};
 pub use telemetry::exposition::Format as MetricsFormat;
 pub use telemetry::gauge::{Gauge, GaugeHandle};

@@ -436,7 +436,7 @@ fn builtin_api_reaches_its_series() {
 #[test]
 fn an_llm_call_feeds_genai_histograms_cost_and_the_profile() {
     use ferrule_core::telemetry::{builtin, profile};
-    let cost = builtin::llm_call(&LlmCall {
+    let cost = builtin::llm_call(&builtin::LlmCall {
         operation: "chat",
         provider: "openai",
         model: "gpt-4o-mini-2024-07-18",

@@ -145,3 +145,7 @@ from .alerting import AlertSubscription
 from .watch.synthetic import in_probe
 
 __all__ += ["AlertSubscription", "in_probe"]
+from .observer import check_observed, observe, observing
+from .prompt_template import prompt
+
+__all__ += ["check_observed", "observe", "observing", "prompt"]

@@ -1,9 +1,19 @@
 # Stub of the private native module; checked against the runtime by `mypy.stubtest` in `make test`.
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union, final
+
+_T = TypeVar("_T")
 
 
 __all__ = [
+    "CallStream",
+    "observe",
+    "observe_check",
+    "observe_dead_letters",
+    "observing",
+    "record_call",
+    "server_of_url",
+    "use_inference_log",
     "CircuitBreakerCore",
     "LimitsCore",
     "ManualClock",
@@ -284,6 +294,62 @@ class Span:
     def ended(self) -> bool: ...
     @property
     def traceparent(self) -> str: ...
+
+# ---- the call record --------------------------------------------------------------------------------
+
+@final
+class CallStream:
+    def __new__(cls, span: Optional[Span] = None, *, collect: bool = False) -> CallStream: ...
+    def chunk(self, chunk: _T) -> _T: ...
+    @property
+    def time_to_first_chunk(self) -> Optional[float]: ...
+
+def record_call(
+    span: Optional[Span],
+    operation: str,
+    provider: str,
+    *,
+    request: Any = None,
+    response: Any = None,
+    stream: Optional[CallStream] = None,
+    error: Optional[BaseException] = None,
+    duration_seconds: Optional[float] = None,
+    attempts: Optional[int] = None,
+    fell_back: bool = False,
+    template: Optional[str] = None,
+    synthetic: bool = False,
+    capture: bool = False,
+    always_capture: bool = False,
+    input_text: Optional[str] = None,
+    server_address: Optional[str] = None,
+    server_port: Optional[int] = None,
+    response_model: Optional[str] = None,
+    time_to_first_chunk: Optional[float] = None,
+) -> float: ...
+def server_of_url(url: str) -> Optional[tuple[str, Optional[int]]]: ...
+def use_inference_log(log: Optional[InferenceLogCore] = None) -> None: ...
+def observe(
+    *,
+    enabled: bool = True,
+    slo_objective: Optional[float] = ...,  # 0.99
+    anomaly: bool = True,
+    anomaly_threshold: Optional[float] = None,
+    anomaly_warm_up: Optional[int] = None,
+    anomaly_min_duration_seconds: Optional[float] = None,
+    predictor: bool = True,
+    outage_error_rate: Optional[float] = ...,  # 0.5
+    outage_min_calls: int = 20,
+    outage_window_seconds: float = 60.0,
+    outage_for_seconds: float = 30.0,
+    outage_severity: str = "page",
+    dead_letter_max_depth: Optional[int] = ...,  # 100
+    dead_letter_max_age_seconds: float = 3600.0,
+    max_series: int = 200,
+    clock: Optional[ManualClock] = None,
+) -> None: ...
+def observing() -> bool: ...
+def observe_dead_letters(name: str, queue: DeadLetterQueueCore) -> None: ...
+def observe_check() -> Optional[list[dict[str, Any]]]: ...
 
 @final
 class InferenceLogCore:

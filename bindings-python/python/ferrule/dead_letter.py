@@ -146,7 +146,7 @@ class DeadLetterQueue:
     ``ferrule_dead_letter_oldest_age_seconds``.
     """
 
-    __slots__ = ("_core", "path")
+    __slots__ = ("_core", "path", "__weakref__")  # observe() holds queues weakly
 
     def __init__(
         self,
@@ -172,6 +172,9 @@ class DeadLetterQueue:
             backend=None if backend is None else backend._core,
         )
         self.path = fspath
+        from .observer import _queue_made
+
+        _queue_made(self)  # observe()'s backlog alert watches every queue
 
     @property
     def name(self) -> str:

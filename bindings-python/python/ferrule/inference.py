@@ -54,6 +54,7 @@ class InferenceLog:
 
     def _install(self, core: _ferrule.InferenceLogCore) -> None:
         old, self._core = self._core, core
+        _ferrule.use_inference_log(core)  # every call record writes its row here
         if old is not None:
             old.close()
 
@@ -158,6 +159,7 @@ class InferenceLog:
 
     def close(self) -> None:
         core, self._core = self._core, None
+        _ferrule.use_inference_log(None)
         if core is not None:
             core.close()
             self._report(core)

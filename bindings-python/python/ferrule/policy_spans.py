@@ -68,6 +68,8 @@ def traced_sync(
             fb = policy._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):
                 policy._core.note("failed")
+                if policy._dlq is not None:  # as the policy's own decorator does
+                    policy._dead_letter(exc, args, kwargs)
                 raise
             if len(count) > 1:
                 count[1] = 1  # the caller's record says a fallback answered
@@ -76,7 +78,13 @@ def traced_sync(
                 role="fallback",
                 attributes={"ferrule.policy.name": policy.name, "ferrule.fallback.cause": type(exc).__name__},
             ):
-                return fb.run_sync(policy._core, exc, args, kwargs)
+                if policy._dlq is None:
+                    return fb.run_sync(policy._core, exc, args, kwargs)
+                try:
+                    return fb.run_sync(policy._core, exc, args, kwargs)
+                except Exception as fb_exc:
+                    policy._dead_letter(fb_exc, args, kwargs)
+                    raise
 
     if parent is not None:
         return run()
@@ -114,6 +122,8 @@ async def traced_async(
             fb = policy._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):
                 policy._core.note("failed")
+                if policy._dlq is not None:  # as the policy's own decorator does
+                    await policy._dead_letter_async(exc, args, kwargs)
                 raise
             if len(count) > 1:
                 count[1] = 1  # the caller's record says a fallback answered
@@ -122,7 +132,13 @@ async def traced_async(
                 role="fallback",
                 attributes={"ferrule.policy.name": policy.name, "ferrule.fallback.cause": type(exc).__name__},
             ):
-                return await fb.run_async(policy._core, exc, args, kwargs)
+                if policy._dlq is None:
+                    return await fb.run_async(policy._core, exc, args, kwargs)
+                try:
+                    return await fb.run_async(policy._core, exc, args, kwargs)
+                except Exception as fb_exc:
+                    await policy._dead_letter_async(fb_exc, args, kwargs)
+                    raise
 
     if parent is not None:
         return await run()

@@ -83,6 +83,12 @@ impl Tracer {
         }
     }
 
+    /// The tracer's monotonic clock now (span start times are on it).
+    #[inline]
+    pub fn now_nanos(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
     #[inline]
     pub fn unix_nanos(&self, mono: u64) -> u64 {
         self.wall

@@ -15,6 +15,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..policy import Policy
+from ..prompt_template import current_prompt
 from ..tracing import start_span
 from . import llm_call
 
@@ -23,14 +24,31 @@ __all__ = ["FerruleCallbackHandler", "with_policy"]
 _log = logging.getLogger("ferrule")
 
 
-class _Usage:
-    """``usage_metadata`` (a dict) in the shape ``llm_call.tokens_of`` reads."""
+# LangChain model classes whose provider is not in ``ls_provider``: class name prefix -> gen_ai.provider.name
+_PROVIDERS = (
+    ("ChatOpenAI", "openai"),
+    ("AzureChatOpenAI", "azure.ai.openai"),
+    ("ChatAnthropic", "anthropic"),
+    ("ChatVertexAI", "gcp.vertex_ai"),
+    ("ChatGoogleGenerativeAI", "gcp.gemini"),
+    ("ChatBedrock", "aws.bedrock"),
+    ("ChatMistralAI", "mistral_ai"),
+    ("ChatGroq", "groq"),
+    ("ChatCohere", "cohere"),
+    ("ChatOllama", "ollama"),
+)
 
-    __slots__ = ("input_tokens", "output_tokens")
 
-    def __init__(self, d: Dict[str, Any]) -> None:
-        self.input_tokens = d.get("input_tokens")
-        self.output_tokens = d.get("output_tokens")
+def _provider_of(serialized: Optional[Dict[str, Any]], metadata: Optional[Dict[str, Any]]) -> str:
+    """The run's ``gen_ai.provider.name``: LangChain's own ``ls_provider``, else the model class."""
+    if metadata and metadata.get("ls_provider"):
+        return str(metadata["ls_provider"])
+    ident = (serialized or {}).get("id") or []
+    cls = str(ident[-1]) if ident else ""
+    for prefix, provider in _PROVIDERS:
+        if cls.startswith(prefix):
+            return provider
+    return cls.lower().removeprefix("chat") or "langchain"
 
 
 def _model_of(serialized: Optional[Dict[str, Any]], metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any]) -> str:
@@ -44,17 +62,28 @@ def _model_of(serialized: Optional[Dict[str, Any]], metadata: Optional[Dict[str,
     return str(inner.get("model_name") or inner.get("model") or "")
 
 
-def _usage_of(response: Any) -> Any:
+def _response_of(response: Any) -> Dict[str, Any]:
+    """The run's answer in the shape the core's call record reads (``model``, ``usage``, ``choices``):
+    a message's ``usage_metadata``, else the LLM output's ``token_usage``."""
+    out = getattr(response, "llm_output", None) or {}
+    r: Dict[str, Any] = {}
+    if isinstance(out, dict):
+        if out.get("model_name"):
+            r["model"] = out["model_name"]
+        if out.get("token_usage"):
+            r["usage"] = out["token_usage"]
+    reasons = []
     for generations in getattr(response, "generations", None) or []:
         for g in generations:
+            info = getattr(g, "generation_info", None) or {}
+            if info.get("finish_reason"):
+                reasons.append({"finish_reason": info["finish_reason"]})
             um = getattr(getattr(g, "message", None), "usage_metadata", None)
             if um:
-                return _Usage(um)
-    out = getattr(response, "llm_output", None) or {}
-    tu = out.get("token_usage") if isinstance(out, dict) else None
-    if tu:
-        return _Usage({"input_tokens": tu.get("prompt_tokens"), "output_tokens": tu.get("completion_tokens")})
-    return None
+                r["usage"] = um
+    if reasons:
+        r["choices"] = reasons
+    return r
 
 
 class FerruleCallbackHandler(BaseCallbackHandler):
@@ -82,9 +111,13 @@ class FerruleCallbackHandler(BaseCallbackHandler):
             _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not recorded", len(self._runs), run_id)
             return
         model = _model_of(serialized, metadata, kwargs)
+        provider = _provider_of(serialized, metadata)
         # The run's GenAI span, child of the current ferrule span; ended by record_call.
-        span = start_span(operation=operation, model=model or None, role="call", attributes={"ferrule.integration": "langchain"})
-        self._runs[run_id] = [operation, model, time.perf_counter(), None, span]
+        span = start_span(
+            operation=operation, model=model or None, provider=provider, role="call", attributes={"ferrule.integration": "langchain"}
+        )
+        template = current_prompt() or (metadata or {}).get("ls_prompt_template") or (metadata or {}).get("template")
+        self._runs[run_id] = [operation, model, time.perf_counter(), None, span, provider, template]
 
     def on_chat_model_start(
         self, serialized: Dict[str, Any], messages: Any, *, run_id: UUID, metadata: Optional[Dict[str, Any]] = None, **kwargs: Any
@@ -101,16 +134,26 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         if run is not None and run[3] is None:
             run[3] = time.perf_counter() - run[2]
 
-    def _end(self, run_id: UUID, usage: Any, error: Optional[BaseException]) -> None:
+    def _end(self, run_id: UUID, response: Optional[Dict[str, Any]], error: Optional[BaseException]) -> None:
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        operation, model, started, first, span = run
-        llm_call.record_call(operation, model, time.perf_counter() - started, usage, error, first, span)
+        operation, model, started, first, span, provider, template = run
+        llm_call.record_call(
+            span,
+            operation,
+            provider,
+            request={"model": model},
+            response=response,
+            error=error,
+            duration_seconds=time.perf_counter() - started,
+            time_to_first_chunk=first,
+            template=template,
+        )
         self.recorded += 1
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._end(run_id, _usage_of(response), None)
+        self._end(run_id, _response_of(response), None)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id, None, error)

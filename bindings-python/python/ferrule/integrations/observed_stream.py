@@ -1,66 +1,34 @@
-"""A streamed LLM response, observed: the time to its first chunk, the ``usage`` of its last chunk,
-and one record when it ends, whether it was read to the end, closed early, or broke. Everything
-else (``response``, ``until_done``, ...) passes through to the SDK's stream."""
+"""A streamed LLM response, observed: each chunk is folded into a ``CallStream`` (the core reads the
+model, id, finish reasons, the final chunk's usage, the time to the first chunk and, when content is
+captured, the text), and one record is made when the stream ends, whether it was read to the end,
+closed early, or broke. Everything else (``response``, ``until_done``, ...) passes through to the
+SDK's stream."""
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Optional
+
+from .._ferrule import CallStream
 
 __all__ = ["ObservedStream", "AsyncObservedStream"]
 
-# on_done(duration_seconds, first_token_seconds, usage, error, text): text is the streamed answer
-# when collected (content capture on), else None.
-OnDone = Callable[[float, Optional[float], Any, Optional[BaseException], Optional[str]], None]
-
-
-def _usage_of(chunk: Any) -> Any:
-    u = getattr(chunk, "usage", None)
-    if u is None:  # Responses API: the final event carries the whole response
-        u = getattr(getattr(chunk, "response", None), "usage", None)
-    return u
-
-
-def _text_of(chunk: Any) -> Optional[str]:
-    """The answer text a chunk adds: a chat delta, or a Responses ``output_text`` delta event."""
-    choices = getattr(chunk, "choices", None)
-    if choices:
-        t = getattr(getattr(choices[0], "delta", None), "content", None)
-        return t if isinstance(t, str) else None
-    if getattr(chunk, "type", None) == "response.output_text.delta":
-        t = getattr(chunk, "delta", None)
-        return t if isinstance(t, str) else None
-    return None
+# on_done(error): the stream ended (error None) or broke.
+OnDone = Callable[[Optional[BaseException]], None]
 
 
 class _Observed:
-    __slots__ = ("_stream", "_started", "_first", "_usage", "_on_done", "_parts")
+    __slots__ = ("_stream", "_chunk", "_on_done", "fields")
 
-    def __init__(self, stream: Any, started: float, on_done: OnDone, collect: bool = False) -> None:
+    def __init__(self, stream: Any, fields: CallStream, on_done: OnDone) -> None:
         self._stream = stream
-        self._started = started
-        self._first: Optional[float] = None
-        self._usage: Any = None
+        self.fields = fields
+        self._chunk = fields.chunk
         self._on_done: Optional[OnDone] = on_done
-        self._parts: Optional[List[str]] = [] if collect else None
-
-    def _chunk(self, chunk: Any) -> Any:
-        if self._first is None:
-            self._first = time.perf_counter() - self._started
-        u = _usage_of(chunk)
-        if u is not None:
-            self._usage = u
-        if self._parts is not None:
-            t = _text_of(chunk)
-            if t:
-                self._parts.append(t)
-        return chunk
 
     def _finish(self, error: Optional[BaseException]) -> None:
         done, self._on_done = self._on_done, None
         if done is not None:  # once, however the stream ends
-            text = "".join(self._parts) if self._parts is not None else None
-            done(time.perf_counter() - self._started, self._first, self._usage, error, text)
+            done(error)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -72,8 +40,8 @@ class _Observed:
 class ObservedStream(_Observed):
     __slots__ = ("_it",)
 
-    def __init__(self, stream: Any, started: float, on_done: OnDone, collect: bool = False) -> None:
-        super().__init__(stream, started, on_done, collect)
+    def __init__(self, stream: Any, fields: CallStream, on_done: OnDone) -> None:
+        super().__init__(stream, fields, on_done)
         self._it = iter(stream)
 
     def __iter__(self) -> "ObservedStream":
@@ -110,8 +78,8 @@ class ObservedStream(_Observed):
 class AsyncObservedStream(_Observed):
     __slots__ = ("_it",)
 
-    def __init__(self, stream: Any, started: float, on_done: OnDone, collect: bool = False) -> None:
-        super().__init__(stream, started, on_done, collect)
+    def __init__(self, stream: Any, fields: CallStream, on_done: OnDone) -> None:
+        super().__init__(stream, fields, on_done)
         self._it = stream.__aiter__()
 
     def __aiter__(self) -> "AsyncObservedStream":

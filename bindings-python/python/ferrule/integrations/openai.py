@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import inspect
 import json
-import time
-from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
 from ..deadline import remaining
 from ..policy import Policy
+from ..prompt_template import current_prompt
 from ..retry import Retry
 from ..policy_spans import traced_async, traced_sync
 from ..tracing import _span_var, current_span, start_span
-from .llm_call import GLOBAL_CAPTURE, record_call
+from ..watch.synthetic import IN_PROBE as _IN_PROBE
+from .. import _ferrule
+from . import llm_call
+from .llm_call import GLOBAL_CAPTURE, CallStream
 from .observed_stream import AsyncObservedStream, ObservedStream
 from .trace_context import with_traceparent
 
@@ -32,8 +35,6 @@ _ENDPOINTS = (
     (("responses",), "responses"),
 )
 _MIN_TIMEOUT = 0.001  # an attempt with no time left still gets a positive timeout; the policy ends it
-# Request parameters kept in the inference log (never the prompt: that is content).
-_PARAMETERS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens", "n", "seed", "stream")
 
 
 def _attempt_timeout(kwargs: dict[str, Any]) -> None:
@@ -56,78 +57,56 @@ def _with_traceparent(kwargs: dict[str, Any]) -> None:
 
 
 def _prompt_of(operation: str, kwargs: Mapping[str, Any]) -> Optional[str]:
+    """The prompt as text, only when content is captured (it is content: masked by the core)."""
     v = kwargs.get("messages") if operation == "chat" else kwargs.get("input")
     if v is None:
         return None
     return v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)
 
 
-def _answer_of(result: Any) -> Optional[str]:
-    choices = getattr(result, "choices", None)
-    if choices:
-        msg = getattr(choices[0], "message", None)
-        text = getattr(msg, "content", None)
-        return text if isinstance(text, str) else None
-    text = getattr(result, "output_text", None)  # Responses API
-    return text if isinstance(text, str) else None
+class _Endpoint:
+    """What every call of one wrapped ``create`` shares, resolved once at wrap time."""
 
+    __slots__ = ("operation", "pick", "capture", "server", "port")
 
-class _Call:
-    """One logical call through the wrapper: its GenAI span (current while the policy runs, so the
-    attempts are its children) and what ``record_call`` needs when it ends."""
-
-    __slots__ = ("operation", "model", "span", "started", "attempts", "prompt", "capture", "parameters")
-
-    def __init__(self, operation: str, model: str, policy: Policy, capture: bool, kwargs: Mapping[str, Any]) -> None:
+    def __init__(self, operation: str, pick: Callable[[Any], Policy], capture: bool, base_url: Any) -> None:
         self.operation = operation
-        self.model = model
-        self.span = start_span(
-            operation=operation,
+        self.pick = pick
+        self.capture = capture
+        server = _ferrule.server_of_url(str(base_url)) if base_url is not None else None
+        self.server: Optional[str] = server[0] if server is not None else None
+        self.port: Optional[int] = server[1] if server is not None else None
+
+    def start(self, kwargs: Mapping[str, Any]) -> tuple[Policy, Any, list[int], bool]:
+        model = kwargs.get("model")
+        model = model if isinstance(model, str) else ""
+        policy = self.pick(model)
+        span = start_span(
+            operation=self.operation,
             model=model or None,
             provider="openai",
             role="call",
             attributes={"ferrule.policy.name": policy.name},
         )
-        self.attempts = [0, 0]  # attempts made, whether a fallback answered
-        self.capture = capture or GLOBAL_CAPTURE[0]
-        self.prompt = _prompt_of(operation, kwargs) if self.capture else None
-        self.parameters = {k: kwargs[k] for k in _PARAMETERS if k in kwargs} or None
-        self.started = time.perf_counter()
+        return policy, span, [0, 0], self.capture or GLOBAL_CAPTURE[0]
 
-    def genai(self) -> Dict[str, Any]:
-        a: Dict[str, Any] = {"gen_ai.operation.name": self.operation, "gen_ai.provider.name": "openai"}
-        if self.model:
-            a["gen_ai.request.model"] = self.model
-        return a
-
-    def done(
-        self,
-        result: Any,
-        error: Optional[BaseException],
-        first: Optional[float] = None,
-        usage: Any = None,
-        answer: Optional[str] = None,
-        always: bool = False,
-    ) -> None:
-        answered = getattr(result, "model", None) if result is not None else None
-        if usage is None and result is not None:
-            usage = getattr(result, "usage", None)
-        if self.capture and answer is None and result is not None:
-            answer = _answer_of(result)
-        record_call(
+    def record(self, span: Any, kwargs: Mapping[str, Any], counter: list[int], capture: bool, **out: Any) -> None:
+        """The call's one crossing: the core reads ``kwargs`` and the response/stream/error."""
+        llm_call.record_call(
+            span,
             self.operation,
-            self.model,
-            time.perf_counter() - self.started,
-            usage,
-            error,
-            first,
-            self.span,
-            response_model=answered if isinstance(answered, str) and answered else None,
-            content=(self.prompt, answer) if self.capture else None,
-            always_capture=always,
-            attempts=self.attempts[0],
-            parameters=self.parameters,
-            fell_back=bool(self.attempts[1]),
+            "openai",
+            request=kwargs,
+            attempts=counter[0],
+            fell_back=counter[1] == 1,
+            template=current_prompt(),
+            synthetic=_IN_PROBE.get(),
+            capture=capture,
+            always_capture=self.capture,
+            input_text=_prompt_of(self.operation, kwargs) if capture else None,
+            server_address=self.server,
+            server_port=self.port,
+            **out,
         )
 
 
@@ -137,66 +116,63 @@ def _with_chaos(policy: Policy, attempt: Callable[..., Any]) -> Callable[..., An
     return chaos._wrap(attempt, policy._clock) if chaos is not None else attempt
 
 
-def _sync_create(
-    create: Callable[..., Any], operation: str, pick: Callable[[Any], Any], capture: bool
-) -> Callable[..., Any]:
+def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
     def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs)
         _with_traceparent(kwargs)
         return create(*args, **kwargs)
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        model = str(kwargs.get("model", ""))
-        policy = pick(model)
-        call = _Call(operation, model, policy, capture, kwargs)
-        token = _span_var.set(call.span)
+        policy, span, counter, capture = ep.start(kwargs)
+        token = _span_var.set(span)
         try:
-            result = traced_sync(policy, _with_chaos(policy, attempt), args, kwargs, call.span, call.genai(), call.span.name, call.attempts)
+            # Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
+            result = traced_sync(policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter)
         except BaseException as e:
-            call.done(None, e, always=capture)
+            ep.record(span, kwargs, counter, capture, error=e)
             raise
         finally:
             _span_var.reset(token)
         if kwargs.get("stream"):
+            fields = CallStream(span, collect=capture)
 
-            def done(d: float, ttft: Optional[float], usage: Any, err: Optional[BaseException], text: Optional[str]) -> None:
-                call.done(None, err, ttft, usage, text, capture)
+            def done(err: Optional[BaseException]) -> None:
+                ep.record(span, kwargs, counter, capture, stream=fields, error=err)
 
-            return ObservedStream(result, call.started, done, call.capture)
-        call.done(result, None, always=capture)
+            return ObservedStream(result, fields, done)
+        ep.record(span, kwargs, counter, capture, response=result)
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
     return wrapped
 
 
-def _async_create(
-    create: Callable[..., Any], operation: str, pick: Callable[[Any], Any], capture: bool
-) -> Callable[..., Any]:
+def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
     async def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs)
         _with_traceparent(kwargs)
         return await create(*args, **kwargs)
 
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
-        model = str(kwargs.get("model", ""))
-        policy = pick(model)
-        call = _Call(operation, model, policy, capture, kwargs)
-        token = _span_var.set(call.span)
+        policy, span, counter, capture = ep.start(kwargs)
+        token = _span_var.set(span)
         try:
-            result = await traced_async(policy, _with_chaos(policy, attempt), args, kwargs, call.span, call.genai(), call.span.name, call.attempts)
+            result = await traced_async(
+                policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter
+            )
         except BaseException as e:
-            call.done(None, e, always=capture)
+            ep.record(span, kwargs, counter, capture, error=e)
             raise
         finally:
             _span_var.reset(token)
         if kwargs.get("stream"):
+            fields = CallStream(span, collect=capture)
 
-            def done(d: float, ttft: Optional[float], usage: Any, err: Optional[BaseException], text: Optional[str]) -> None:
-                call.done(None, err, ttft, usage, text, capture)
+            def done(err: Optional[BaseException]) -> None:
+                ep.record(span, kwargs, counter, capture, stream=fields, error=err)
 
-            return AsyncObservedStream(result, call.started, done, call.capture)
-        call.done(result, None, always=capture)
+            return AsyncObservedStream(result, fields, done)
+        ep.record(span, kwargs, counter, capture, response=result)
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
@@ -264,7 +240,8 @@ def wrap_openai(
             continue  # an SDK without this endpoint
         # The SDK decorates some async methods with sync wrappers (required_args): look beneath them.
         make = _async_create if inspect.iscoroutinefunction(inspect.unwrap(create)) else _sync_create
-        resource.create = make(create, operation, pick, capture_content)  # an instance attribute: the class is untouched
+        ep = _Endpoint(operation, pick, capture_content, getattr(wrapped, "base_url", None))
+        resource.create = make(create, ep)  # an instance attribute: the class is untouched
 
     def rewrapped(**options: Any) -> Any:
         return wrap_openai(copy_of_wrapped(**options), policy, model_policies=per_model, capture_content=capture_content)

@@ -1,0 +1,364 @@
+//! `recordCall`: one crossing per finished LLM call for the JS host. The request body, the
+//! response (or a `NativeCallStream` that folded a stream's chunks) and the error are read through
+//! `Js`, the core's `call::read::Value` over plain JS objects; the core reads the fields, records
+//! the call everywhere and says which attributes the call's span gets. Times cross in milliseconds.
+
+use crate::telemetry::NativeSpan;
+use ferrule_core::call::read::{self, ResponseFields, Value};
+use ferrule_core::call::{self, ErrorInfo, LlmCall, Message};
+use ferrule_core::telemetry::pipeline::Pipeline;
+use napi::bindgen_prelude::{JsValue, Unknown};
+use napi::sys;
+use napi_derive::napi;
+use std::ptr;
+use std::time::Duration;
+
+/// A JS value seen through property look-ups; `undefined` and `null` read as missing.
+#[derive(Clone, Copy)]
+struct Js {
+    env: sys::napi_env,
+    v: sys::napi_value,
+}
+
+impl Js {
+    fn kind(&self) -> sys::napi_valuetype {
+        let mut t = 0;
+        // SAFETY: `env` and `v` come from the current Node-API call and live for its duration.
+        let ok = unsafe { sys::napi_typeof(self.env, self.v, &mut t) };
+        if ok == sys::Status::napi_ok {
+            t
+        } else {
+            sys::ValueType::napi_undefined
+        }
+    }
+    fn present(self) -> Option<Self> {
+        let t = self.kind();
+        (t != sys::ValueType::napi_undefined && t != sys::ValueType::napi_null).then_some(self)
+    }
+    fn number(&self) -> Option<f64> {
+        if self.kind() != sys::ValueType::napi_number {
+            return None;
+        }
+        let mut n = 0.0;
+        // SAFETY: as `kind`.
+        (unsafe { sys::napi_get_value_double(self.env, self.v, &mut n) } == sys::Status::napi_ok)
+            .then_some(n)
+    }
+}
+
+impl Value for Js {
+    fn field(&self, name: &str) -> Option<Self> {
+        let t = self.kind();
+        if t != sys::ValueType::napi_object && t != sys::ValueType::napi_function {
+            return None;
+        }
+        let mut key = ptr::null_mut();
+        let mut out = ptr::null_mut();
+        // SAFETY: as `kind`; `name` is valid UTF-8 of the given length.
+        unsafe {
+            if sys::napi_create_string_utf8(
+                self.env,
+                name.as_ptr().cast(),
+                name.len() as isize,
+                &mut key,
+            ) != sys::Status::napi_ok
+                || sys::napi_get_property(self.env, self.v, key, &mut out) != sys::Status::napi_ok
+            {
+                // A throwing getter: clear the exception, read as missing.
+                let mut e = ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(self.env, &mut e);
+                return None;
+            }
+        }
+        Js {
+            env: self.env,
+            v: out,
+        }
+        .present()
+    }
+    fn as_u64(&self) -> Option<u64> {
+        self.number()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= 9_007_199_254_740_991.0)
+            .map(|n| n as u64)
+    }
+    fn as_f64(&self) -> Option<f64> {
+        self.number()
+    }
+    fn as_i64(&self) -> Option<i64> {
+        self.number()
+            .filter(|n| n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0)
+            .map(|n| n as i64)
+    }
+    fn as_bool(&self) -> Option<bool> {
+        if self.kind() != sys::ValueType::napi_boolean {
+            return None;
+        }
+        let mut b = false;
+        // SAFETY: as `kind`.
+        (unsafe { sys::napi_get_value_bool(self.env, self.v, &mut b) } == sys::Status::napi_ok)
+            .then_some(b)
+    }
+    fn as_string(&self) -> Option<String> {
+        if self.kind() != sys::ValueType::napi_string {
+            return None;
+        }
+        let mut len = 0usize;
+        // SAFETY: as `kind`; the buffer is `len + 1` bytes, as asked.
+        unsafe {
+            if sys::napi_get_value_string_utf8(self.env, self.v, ptr::null_mut(), 0, &mut len)
+                != sys::Status::napi_ok
+            {
+                return None;
+            }
+            let mut buf = vec![0u8; len + 1];
+            if sys::napi_get_value_string_utf8(
+                self.env,
+                self.v,
+                buf.as_mut_ptr().cast(),
+                len + 1,
+                &mut len,
+            ) != sys::Status::napi_ok
+            {
+                return None;
+            }
+            buf.truncate(len);
+            String::from_utf8(buf).ok()
+        }
+    }
+    fn items(&self, max: usize) -> Vec<Self> {
+        let mut is = false;
+        // SAFETY: as `kind`.
+        unsafe {
+            if sys::napi_is_array(self.env, self.v, &mut is) != sys::Status::napi_ok || !is {
+                return Vec::new();
+            }
+            let mut n = 0u32;
+            if sys::napi_get_array_length(self.env, self.v, &mut n) != sys::Status::napi_ok {
+                return Vec::new();
+            }
+            (0..n.min(max as u32))
+                .filter_map(|i| {
+                    let mut e = ptr::null_mut();
+                    (sys::napi_get_element(self.env, self.v, i, &mut e) == sys::Status::napi_ok)
+                        .then_some(Js {
+                            env: self.env,
+                            v: e,
+                        })
+                })
+                .collect()
+        }
+    }
+}
+
+fn js(u: &Unknown<'_>) -> Option<Js> {
+    Js {
+        env: u.value().env,
+        v: u.value().value,
+    }
+    .present()
+}
+
+/// A stream's chunks folded as they are read (model, id, finish reasons, the final chunk's
+/// usage, the time to the first chunk, the text when captured).
+#[napi]
+pub struct NativeCallStream {
+    fields: ResponseFields,
+    started_nanos: u64,
+    first: Option<Duration>,
+    collect: bool,
+}
+
+#[napi]
+impl NativeCallStream {
+    /// Times from `span`'s start (the call's), or from now.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(span: Option<&NativeSpan>, collect: Option<bool>) -> Self {
+        let now = Pipeline::global().tracer.now_nanos();
+        Self {
+            fields: ResponseFields::default(),
+            started_nanos: span.map_or(now, |s| s.start().start_nanos),
+            first: None,
+            collect: collect.unwrap_or(false),
+        }
+    }
+
+    #[napi(catch_unwind)]
+    pub fn chunk(&mut self, chunk: Unknown<'_>) {
+        if self.first.is_none() {
+            let now = Pipeline::global().tracer.now_nanos();
+            self.first = Some(Duration::from_nanos(now.saturating_sub(self.started_nanos)));
+        }
+        if let Some(c) = js(&chunk) {
+            read::read_chunk(&c, &mut self.fields, self.collect);
+        }
+    }
+}
+
+/// What the host knows beyond the request, response and error.
+#[napi(object)]
+pub struct CallRecordOptions {
+    pub duration_ms: Option<f64>,
+    pub time_to_first_chunk_ms: Option<f64>,
+    pub attempts: Option<u32>,
+    pub fell_back: Option<bool>,
+    pub template: Option<String>,
+    pub synthetic: Option<bool>,
+    pub capture: Option<bool>,
+    pub always_capture: Option<bool>,
+    pub input_text: Option<String>,
+    pub server_address: Option<String>,
+    pub server_port: Option<u32>,
+}
+
+/// What the core made of a call: its cost, outcome, template key, model and token counts.
+#[napi(object)]
+pub struct RecordedCall {
+    pub cost_usd: f64,
+    pub outcome: String,
+    pub template: String,
+    pub model: String,
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
+}
+
+/// Records one finished LLM call (metrics, cost, prompt profile, inference log, `observe()`
+/// watchers), fills and ends `span`; returns what it recorded.
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn record_call(
+    span: Option<&mut NativeSpan>,
+    operation: String,
+    provider: String,
+    request: Unknown<'_>,
+    response: Unknown<'_>,
+    stream: Option<&NativeCallStream>,
+    error: Unknown<'_>,
+    options: CallRecordOptions,
+) -> RecordedCall {
+    let capture = options.capture.unwrap_or(false);
+    let req = js(&request).map(|r| read::read_request(&r, &operation));
+    let (fields, mut first) = match (stream, js(&response)) {
+        (Some(s), _) => (s.fields.clone(), s.first),
+        (None, Some(r)) => (read::read_response(&r, capture), None),
+        (None, None) => (ResponseFields::default(), None),
+    };
+    if let Some(t) = options
+        .time_to_first_chunk_ms
+        .filter(|t| t.is_finite() && *t >= 0.0)
+    {
+        first = Some(Duration::from_secs_f64(t / 1000.0));
+    }
+    let err = js(&error);
+    let (type_name, code, name, message) = match err {
+        Some(e) => (
+            e.field("constructor")
+                .and_then(|c| c.field("name"))
+                .and_then(|n| n.as_string())
+                .unwrap_or_else(|| "Error".into()),
+            e.field("code").and_then(|c| c.as_string()),
+            e.field("name").and_then(|c| c.as_string()),
+            e.field("message")
+                .and_then(|c| c.as_string())
+                .unwrap_or_default(),
+        ),
+        None => (String::new(), None, None, String::new()),
+    };
+    let template = options
+        .template
+        .clone()
+        .or_else(|| req.as_ref().and_then(|r| r.template.clone()));
+    let messages: Vec<Message<'_>> = match (&template, &req) {
+        (None, Some(r)) => r
+            .messages
+            .iter()
+            .map(|(role, text)| Message { role, text })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let start = span.as_ref().map(|s| s.start());
+    let ctx = span.as_ref().and_then(|s| s.context_ref());
+    let record = LlmCall {
+        provider: &provider,
+        operation: &operation,
+        request_model: req.as_ref().and_then(|r| r.model.as_deref()).unwrap_or(""),
+        response_model: fields.model.as_deref(),
+        template: template.as_deref(),
+        messages,
+        tokens: fields.tokens,
+        parameters: req.as_ref().map(|r| r.parameters).unwrap_or_default(),
+        duration: match (
+            options.duration_ms.filter(|d| d.is_finite() && *d >= 0.0),
+            start,
+        ) {
+            (Some(d), _) => Duration::from_secs_f64(d / 1000.0),
+            (None, Some(s)) => call::elapsed(&s),
+            (None, None) => Duration::ZERO,
+        },
+        time_to_first_chunk: first,
+        error: err.map(|_| ErrorInfo {
+            type_name: &type_name,
+            code: code.as_deref(),
+            is_timeout: matches!(name.as_deref(), Some("AbortError" | "TimeoutError")),
+        }),
+        fell_back: options.fell_back.unwrap_or(false),
+        attempts: options.attempts,
+        response_id: fields.id.as_deref(),
+        finish_reasons: fields.finish_reasons.iter().map(String::as_str).collect(),
+        server_address: options.server_address.as_deref(),
+        server_port: options.server_port.and_then(|p| u16::try_from(p).ok()),
+        synthetic: options.synthetic.unwrap_or(false),
+        input_text: if capture {
+            options.input_text.as_deref()
+        } else {
+            None
+        },
+        output_text: if capture {
+            fields.text.as_deref()
+        } else {
+            None
+        },
+        span: start,
+        context: ctx.as_deref(),
+        trace_id: None,
+    };
+    let recorded = call::record(&record);
+    if let Some(s) = span {
+        if !s.ended() {
+            call::span_attributes(&record, &recorded, s.attributes_mut());
+            if capture {
+                s.set_content(
+                    options.input_text.clone(),
+                    fields.text.clone(),
+                    options.always_capture,
+                );
+            }
+            if err.is_some() {
+                s.set_error(type_name.clone(), message.clone());
+            }
+            s.end();
+        }
+    }
+    RecordedCall {
+        cost_usd: recorded.cost_usd,
+        outcome: recorded.outcome.as_str().into(),
+        template: recorded.template.to_string(),
+        model: record.model().to_string(),
+        input_tokens: record.tokens.input.map(|n| n as f64),
+        output_tokens: record.tokens.output.map(|n| n as f64),
+    }
+}
+
+/// `{ address, port }` of a client's base URL, or null.
+#[napi(object)]
+pub struct ServerAddress {
+    pub address: String,
+    pub port: Option<u32>,
+}
+
+#[napi(catch_unwind)]
+pub fn server_of_url(url: String) -> Option<ServerAddress> {
+    read::server_of_url(&url).map(|(address, port)| ServerAddress {
+        address,
+        port: port.map(u32::from),
+    })
+}

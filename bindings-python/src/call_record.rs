@@ -1,0 +1,344 @@
+//! `record_call`: one crossing per finished LLM call. Python objects (the SDK's request keywords
+//! and response, or a stream's chunks, and the exception) are read through `PyValue`, the core's
+//! `call::read::Value` over dicts and attributes; the core reads the fields, builds the record,
+//! records it everywhere, and says which attributes the call's span gets. Conversion only.
+
+use crate::error::to_py;
+use crate::fastcall::{finish, Params};
+use crate::span::Span;
+use ferrule_core::call::read::{self, ResponseFields, Value};
+use ferrule_core::call::{self, ErrorInfo, LlmCall, Message};
+use ferrule_core::telemetry::pipeline::Pipeline;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use std::time::Duration;
+
+/// A Python object seen through field look-ups: a dict's keys, else an SDK object's attributes
+/// (its `__dict__` first: pydantic models keep their fields there, and a miss raises nothing).
+pub struct PyValue<'py>(pub Bound<'py, PyAny>);
+
+impl<'py> Value for PyValue<'py> {
+    fn field(&self, name: &str) -> Option<Self> {
+        let py = self.0.py();
+        let v = if let Ok(d) = self.0.cast::<PyDict>() {
+            d.get_item(name).ok().flatten()
+        } else {
+            let from_dict = self
+                .0
+                .getattr_opt(pyo3::intern!(py, "__dict__"))
+                .ok()
+                .flatten()
+                .and_then(|d| d.cast_into::<PyDict>().ok())
+                .and_then(|d| d.get_item(name).ok().flatten());
+            match from_dict {
+                Some(v) => Some(v),
+                None => self.0.getattr_opt(name).ok().flatten(),
+            }
+        };
+        v.filter(|v| !v.is_none()).map(PyValue)
+    }
+    fn as_u64(&self) -> Option<u64> {
+        if self.0.is_instance_of::<PyBool>() {
+            return None;
+        }
+        self.0.cast::<PyInt>().ok()?.extract().ok()
+    }
+    fn as_f64(&self) -> Option<f64> {
+        if self.0.is_instance_of::<PyBool>() {
+            return None;
+        }
+        if self.0.is_instance_of::<PyInt>() || self.0.is_instance_of::<PyFloat>() {
+            return self.0.extract().ok();
+        }
+        None
+    }
+    fn as_i64(&self) -> Option<i64> {
+        if self.0.is_instance_of::<PyBool>() {
+            return None;
+        }
+        self.0.cast::<PyInt>().ok()?.extract().ok()
+    }
+    fn as_bool(&self) -> Option<bool> {
+        self.0.cast::<PyBool>().ok().map(|b| b.is_true())
+    }
+    fn as_string(&self) -> Option<String> {
+        Some(self.0.cast::<PyString>().ok()?.to_cow().ok()?.into_owned())
+    }
+    fn items(&self, max: usize) -> Vec<Self> {
+        if let Ok(l) = self.0.cast::<PyList>() {
+            return l.iter().take(max).map(PyValue).collect();
+        }
+        if let Ok(t) = self.0.cast::<PyTuple>() {
+            return t.iter().take(max).map(PyValue).collect();
+        }
+        Vec::new()
+    }
+}
+
+/// A stream's chunks, folded as they are read: model, id, finish reasons, the usage of the final
+/// chunk, the time to the first chunk and (when content is captured) the text.
+#[pyclass(name = "CallStream", module = "ferrule._ferrule")]
+pub struct CallStream {
+    fields: ResponseFields,
+    started_nanos: u64,
+    first: Option<Duration>,
+    collect: bool,
+}
+
+#[pymethods]
+impl CallStream {
+    /// Starts timing at `span`'s start (the call's), or now.
+    #[new]
+    #[pyo3(signature = (span=None, *, collect=false))]
+    fn new(span: Option<PyRef<'_, Span>>, collect: bool) -> Self {
+        let now = Pipeline::global().tracer.now_nanos();
+        Self {
+            fields: ResponseFields::default(),
+            started_nanos: span.map_or(now, |s| s.start.start_nanos),
+            first: None,
+            collect,
+        }
+    }
+
+    /// Folds one chunk in; returns it, so the stream can yield what this returns.
+    fn chunk<'py>(&mut self, chunk: Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        if self.first.is_none() {
+            let now = Pipeline::global().tracer.now_nanos();
+            self.first = Some(Duration::from_nanos(now.saturating_sub(self.started_nanos)));
+        }
+        let v = PyValue(chunk);
+        read::read_chunk(&v, &mut self.fields, self.collect);
+        v.0
+    }
+
+    /// The time to the first chunk in seconds, once one arrived.
+    #[getter]
+    fn time_to_first_chunk(&self) -> Option<f64> {
+        self.first.map(|d| d.as_secs_f64())
+    }
+}
+
+static TIMEOUT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn error_info<'a>(
+    py: Python<'_>,
+    e: &Bound<'_, PyAny>,
+    type_name: &'a str,
+    code: Option<&'a str>,
+) -> ErrorInfo<'a> {
+    let is_timeout = TIMEOUT_ERROR
+        .import(py, "builtins", "TimeoutError")
+        .map(|t| e.is_instance(t).unwrap_or(false))
+        .unwrap_or(false);
+    ErrorInfo {
+        type_name,
+        code,
+        is_timeout,
+    }
+}
+
+static PARAMS: Params<19> = Params {
+    function: "record_call",
+    names: [
+        "span",
+        "operation",
+        "provider",
+        "request",
+        "response",
+        "stream",
+        "error",
+        "duration_seconds",
+        "attempts",
+        "fell_back",
+        "template",
+        "synthetic",
+        "capture",
+        "always_capture",
+        "input_text",
+        "server_address",
+        "server_port",
+        "response_model",
+        "time_to_first_chunk",
+    ],
+    positional: 3,
+    extra: false,
+    interned: PyOnceLock::new(),
+};
+
+const DOC: &std::ffi::CStr = c"record_call(span, operation, provider, *, request=None, response=None, stream=None, error=None, duration_seconds=None, attempts=None, fell_back=False, template=None, synthetic=False, capture=False, always_capture=False, input_text=None, server_address=None, server_port=None, response_model=None, time_to_first_chunk=None)\n--\n\nRecords one finished LLM call: reads the request keywords, the response (or the CallStream), the error;\nupdates the GenAI metrics, cost, prompt profile, inference log and observe() watchers; fills and ends\n`span`. Returns the call's cost in US dollars (0.0 when unpriced).";
+
+fn opt_str(v: &Option<Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    v.as_ref()
+        .map(|v| crate::fastcall::extract::<String>("str", v))
+        .transpose()
+}
+
+unsafe extern "C" fn record_call_fastcall(
+    _module: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a METH_FASTCALL function with the interpreter attached.
+    let py = unsafe { Python::assume_attached() };
+    finish(py, || {
+        // SAFETY: the arguments are exactly what CPython passed to this function.
+        let mut a = unsafe { PARAMS.parse(py, args, nargs, kwnames) }?;
+        let span = a.take(0);
+        let operation: String = match a.take(1) {
+            Some(v) => crate::fastcall::extract("operation", &v)?,
+            None => "chat".into(),
+        };
+        let provider: String = match a.take(2) {
+            Some(v) => crate::fastcall::extract("provider", &v)?,
+            None => "openai".into(),
+        };
+        let truthy =
+            |v: Option<Bound<'_, PyAny>>| v.is_some_and(|v| v.is_truthy().unwrap_or(false));
+        let capture = truthy(a.take(12));
+        let always = truthy(a.take(13));
+        let request = a
+            .take(3)
+            .map(|r| read::read_request(&PyValue(r), &operation));
+        let mut response = match (a.take(4), a.take(5)) {
+            (_, Some(s)) => {
+                let s = s.cast_into::<CallStream>()?;
+                let s = s.borrow();
+                (s.fields.clone(), s.first)
+            }
+            (Some(r), None) => (read::read_response(&PyValue(r), capture), None),
+            (None, None) => (ResponseFields::default(), None),
+        };
+        let error = a.take(6);
+        let duration: Option<f64> = a
+            .take(7)
+            .map(|v| crate::fastcall::extract("duration_seconds", &v))
+            .transpose()?;
+        if let Some(d) = duration {
+            ferrule_core::error::check::finite_non_negative("record_call", "duration_seconds", d)
+                .map_err(|e| to_py(py, e))?;
+        }
+        let attempts: Option<u32> = a
+            .take(8)
+            .map(|v| crate::fastcall::extract("attempts", &v))
+            .transpose()?;
+        let fell_back = truthy(a.take(9));
+        let template = opt_str(&a.take(10))?;
+        let synthetic = truthy(a.take(11));
+        let input_text = opt_str(&a.take(14))?;
+        let server_address = opt_str(&a.take(15))?;
+        let server_port: Option<u16> = a
+            .take(16)
+            .map(|v| crate::fastcall::extract("server_port", &v))
+            .transpose()?;
+        if let Some(m) = opt_str(&a.take(17))? {
+            response.0.model = Some(m);
+        }
+        if let Some(t) = a.take(18) {
+            let t: f64 = crate::fastcall::extract("time_to_first_chunk", &t)?;
+            ferrule_core::error::check::finite_non_negative(
+                "record_call",
+                "time_to_first_chunk",
+                t,
+            )
+            .map_err(|e| to_py(py, e))?;
+            response.1 = Some(Duration::from_secs_f64(t));
+        }
+
+        let span = span.map(|s| s.cast_into::<Span>()).transpose()?;
+        let mut span_ref = span.as_ref().map(|s| s.borrow_mut());
+        let start = span_ref.as_ref().map(|s| s.start);
+        let ctx = span_ref.as_ref().and_then(|s| s.context.clone());
+        let (type_name, code) = match &error {
+            Some(e) => {
+                let t = e.get_type();
+                let name = t.name()?.to_cow()?.into_owned();
+                let code = e
+                    .getattr_opt(pyo3::intern!(py, "code"))
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.extract::<String>().ok());
+                (Some(name), code)
+            }
+            None => (None, None),
+        };
+        let (fields, first) = &response;
+        let req = request.as_ref();
+        let template = template.or_else(|| req.and_then(|r| r.template.clone()));
+        let messages: Vec<Message<'_>> = match (&template, req) {
+            (None, Some(r)) => r
+                .messages
+                .iter()
+                .map(|(role, text)| Message { role, text })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let record = LlmCall {
+            provider: &provider,
+            operation: &operation,
+            request_model: req.and_then(|r| r.model.as_deref()).unwrap_or(""),
+            response_model: fields.model.as_deref(),
+            template: template.as_deref(),
+            messages,
+            tokens: fields.tokens,
+            parameters: req.map(|r| r.parameters).unwrap_or_default(),
+            duration: match (duration, start) {
+                (Some(d), _) => Duration::from_secs_f64(d),
+                (None, Some(s)) => call::elapsed(&s),
+                (None, None) => Duration::ZERO,
+            },
+            time_to_first_chunk: *first,
+            error: match (&error, &type_name) {
+                (Some(e), Some(t)) => Some(error_info(py, e, t, code.as_deref())),
+                _ => None,
+            },
+            fell_back,
+            attempts,
+            response_id: fields.id.as_deref(),
+            finish_reasons: fields.finish_reasons.iter().map(String::as_str).collect(),
+            server_address: server_address.as_deref(),
+            server_port,
+            synthetic,
+            // The inference log keeps content only under the global capture setting (it masks).
+            input_text: if capture { input_text.as_deref() } else { None },
+            output_text: if capture {
+                fields.text.as_deref()
+            } else {
+                None
+            },
+            span: start,
+            context: ctx.as_deref(),
+            trace_id: None,
+        };
+        let recorded = ferrule_core::catch_panic(|| call::record(&record))
+            .map_err(|m| crate::error::internal(py, m))?;
+        if let Some(s) = span_ref.as_mut() {
+            if !s.is_ended() {
+                call::span_attributes(&record, &recorded, s.attributes_mut());
+                if capture {
+                    s.put_content(input_text.as_deref(), fields.text.as_deref(), always);
+                }
+                if let Some(e) = &error {
+                    s.fail(e)?;
+                }
+                s.close(py)?;
+            }
+        }
+        Ok(PyFloat::new(py, recorded.cost_usd).into_any())
+    })
+}
+
+/// `(server.address, server.port)` of a client's base URL, or None.
+#[pyfunction]
+pub fn server_of_url(url: &str) -> Option<(String, Option<u16>)> {
+    read::server_of_url(url)
+}
+
+/// Adds `record_call`, `CallStream` and `server_of_url` to the module.
+pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CallStream>()?;
+    m.add_function(pyo3::wrap_pyfunction!(server_of_url, m)?)?;
+    crate::fastcall::define(m, c"record_call", DOC, record_call_fastcall)
+}

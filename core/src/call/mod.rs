@@ -1,0 +1,15 @@
+//! The call record: one finished LLM call, as every integration reports it, and the one function
+//! that sends it everywhere it belongs (metrics, cost, prompt profile, inference log, watchers).
+//! See `docs/call-record.md`.
+
+pub mod fingerprint;
+pub mod inference;
+pub mod observe;
+pub mod outcome;
+pub mod read;
+pub mod record;
+
+pub use fingerprint::Message;
+pub use observe::{DeadLetterAlert, ObserveConfig, Observer, OutageConfig};
+pub use outcome::{ErrorInfo, Outcome};
+pub use record::{elapsed, record, span_attributes, LlmCall, Parameters, Recorded, Tokens};

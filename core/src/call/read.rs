@@ -1,0 +1,543 @@
+//! Reading a provider's request and response into the call record's fields, once for every host.
+//! The host supplies `Value`, a view of its own objects (a Python SDK object or dict, a JS object)
+//! that can look up a field by name; which field names mean input tokens, the answering model or a
+//! finish reason (OpenAI chat, Responses, embeddings, Anthropic messages, streamed chunks) is
+//! decided here.
+
+use super::record::{Parameters, Tokens};
+
+/// A host object seen through field look-ups. Missing fields and null/None are both `None`.
+pub trait Value: Sized {
+    fn field(&self, name: &str) -> Option<Self>;
+    fn as_u64(&self) -> Option<u64>;
+    fn as_f64(&self) -> Option<f64>;
+    fn as_i64(&self) -> Option<i64>;
+    fn as_bool(&self) -> Option<bool>;
+    fn as_string(&self) -> Option<String>;
+    /// The elements of a list/array, at most `max`; empty when it is not one.
+    fn items(&self, max: usize) -> Vec<Self>;
+}
+
+/// What a response (or a stream's chunks, accumulated) says about the call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseFields {
+    pub model: Option<String>,
+    pub id: Option<String>,
+    pub finish_reasons: Vec<String>,
+    pub tokens: Tokens,
+    /// The answer's text, read only when content is captured.
+    pub text: Option<String>,
+}
+
+/// What a request says: the model, the parameters kept, and the prompt's messages for the
+/// template fingerprint (role, text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestFields {
+    pub model: Option<String>,
+    pub parameters: Parameters,
+    pub messages: Vec<(String, String)>,
+    /// A template named in the request's `metadata` (`template` or `prompt_template`).
+    pub template: Option<String>,
+}
+
+const MAX_CHOICES: usize = 16;
+/// Messages read for the fingerprint: the instructions are at the start of a prompt.
+const MAX_MESSAGES: usize = 4;
+
+fn first_u64<V: Value>(v: &V, names: &[&str]) -> Option<u64> {
+    names
+        .iter()
+        .find_map(|n| v.field(n).and_then(|x| x.as_u64()))
+}
+
+fn nested_u64<V: Value>(v: &V, paths: &[(&str, &str)]) -> Option<u64> {
+    paths
+        .iter()
+        .find_map(|(a, b)| v.field(a).and_then(|x| x.field(b)).and_then(|x| x.as_u64()))
+}
+
+/// Token counts from a `usage` object: chat/embeddings (`prompt_tokens`/`completion_tokens`),
+/// Responses and Anthropic (`input_tokens`/`output_tokens`), with cache and reasoning details.
+pub fn read_usage<V: Value>(u: &V) -> Tokens {
+    Tokens {
+        input: first_u64(u, &["prompt_tokens", "input_tokens"]),
+        output: first_u64(u, &["completion_tokens", "output_tokens"]),
+        cache_read: nested_u64(
+            u,
+            &[
+                ("prompt_tokens_details", "cached_tokens"),
+                ("input_tokens_details", "cached_tokens"),
+            ],
+        )
+        .or_else(|| u.field("cache_read_input_tokens").and_then(|x| x.as_u64()))
+        .or_else(|| nested_u64(u, &[("input_token_details", "cache_read")])),
+        cache_creation: u
+            .field("cache_creation_input_tokens")
+            .and_then(|x| x.as_u64())
+            .or_else(|| nested_u64(u, &[("input_token_details", "cache_creation")])),
+        reasoning: nested_u64(
+            u,
+            &[
+                ("completion_tokens_details", "reasoning_tokens"),
+                ("output_tokens_details", "reasoning_tokens"),
+                ("output_token_details", "reasoning"),
+            ],
+        ),
+    }
+}
+
+fn text_of_content<V: Value>(content: &V) -> Option<String> {
+    if let Some(s) = content.as_string() {
+        return Some(s);
+    }
+    // A list of parts (`{"type": "text", "text": ...}`): the text parts joined.
+    let parts = content.items(64);
+    if parts.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for p in parts {
+        if let Some(t) = p.field("text").and_then(|t| t.as_string()) {
+            out.push_str(&t);
+        }
+    }
+    Some(out)
+}
+
+/// A finished response: chat completion, Responses API response, embeddings, Anthropic message.
+pub fn read_response<V: Value>(r: &V, with_text: bool) -> ResponseFields {
+    let mut f = ResponseFields {
+        model: r.field("model").and_then(|m| m.as_string()),
+        id: r.field("id").and_then(|m| m.as_string()),
+        ..Default::default()
+    };
+    if let Some(u) = r.field("usage") {
+        f.tokens = read_usage(&u);
+    }
+    if let Some(choices) = r.field("choices") {
+        let choices = choices.items(MAX_CHOICES);
+        for c in &choices {
+            if let Some(fr) = c.field("finish_reason").and_then(|x| x.as_string()) {
+                f.finish_reasons.push(fr);
+            }
+        }
+        if with_text {
+            f.text = choices.first().and_then(|c| {
+                c.field("message")
+                    .and_then(|m| m.field("content"))
+                    .or_else(|| c.field("text"))
+                    .and_then(|t| text_of_content(&t))
+            });
+        }
+    } else if let Some(stop) = r.field("stop_reason").and_then(|x| x.as_string()) {
+        // Anthropic messages.
+        f.finish_reasons.push(stop);
+        if with_text {
+            f.text = r.field("content").and_then(|c| text_of_content(&c));
+        }
+    } else if let Some(status) = r.field("status").and_then(|x| x.as_string()) {
+        // Responses API: `completed`, or why it is incomplete.
+        let reason = r
+            .field("incomplete_details")
+            .and_then(|d| d.field("reason"))
+            .and_then(|x| x.as_string());
+        f.finish_reasons.push(reason.unwrap_or(status));
+        if with_text {
+            f.text = r.field("output_text").and_then(|t| t.as_string());
+        }
+    }
+    f
+}
+
+/// One streamed chunk folded into what the stream said so far: the first model and id, the
+/// finish reasons, the usage (on the final chunk when the provider sends it), the text deltas.
+pub fn read_chunk<V: Value>(c: &V, acc: &mut ResponseFields, with_text: bool) {
+    if acc.model.is_none() {
+        acc.model = c.field("model").and_then(|m| m.as_string());
+    }
+    if acc.id.is_none() {
+        acc.id = c.field("id").and_then(|m| m.as_string());
+    }
+    if let Some(u) = c.field("usage") {
+        acc.tokens = read_usage(&u);
+    }
+    if let Some(choices) = c.field("choices") {
+        for ch in choices.items(MAX_CHOICES) {
+            if let Some(fr) = ch.field("finish_reason").and_then(|x| x.as_string()) {
+                acc.finish_reasons.push(fr);
+            }
+            if with_text {
+                if let Some(t) = ch
+                    .field("delta")
+                    .and_then(|d| d.field("content"))
+                    .and_then(|t| t.as_string())
+                {
+                    acc.text.get_or_insert_with(String::new).push_str(&t);
+                }
+            }
+        }
+    } else if let Some(resp) = c.field("response") {
+        // Responses API events: the final `response.completed` carries the whole response.
+        let full = read_response(&resp, false);
+        if full.model.is_some() {
+            acc.model = full.model;
+        }
+        if full.id.is_some() {
+            acc.id = full.id;
+        }
+        if full.tokens != Tokens::default() {
+            acc.tokens = full.tokens;
+        }
+        if !full.finish_reasons.is_empty() {
+            acc.finish_reasons = full.finish_reasons;
+        }
+    } else if with_text {
+        let is_delta = c
+            .field("type")
+            .and_then(|t| t.as_string())
+            .is_some_and(|t| t == "response.output_text.delta");
+        if is_delta {
+            if let Some(t) = c.field("delta").and_then(|t| t.as_string()) {
+                acc.text.get_or_insert_with(String::new).push_str(&t);
+            }
+        }
+    }
+}
+
+/// A request's body (keyword arguments in Python, the body object in JS).
+pub fn read_request<V: Value>(body: &V, operation: &str) -> RequestFields {
+    let f64_of = |n: &str| body.field(n).and_then(|x| x.as_f64());
+    let parameters = Parameters {
+        temperature: f64_of("temperature"),
+        top_p: f64_of("top_p"),
+        top_k: f64_of("top_k"),
+        max_tokens: first_u64(
+            body,
+            &["max_tokens", "max_completion_tokens", "max_output_tokens"],
+        ),
+        seed: body.field("seed").and_then(|x| x.as_i64()),
+        choice_count: body.field("n").and_then(|x| x.as_u64()),
+        frequency_penalty: f64_of("frequency_penalty"),
+        presence_penalty: f64_of("presence_penalty"),
+        stream: body
+            .field("stream")
+            .and_then(|x| x.as_bool())
+            .unwrap_or(false),
+    };
+    let mut messages = Vec::new();
+    let prompt = if operation == "chat" {
+        body.field("messages")
+    } else {
+        body.field("input")
+    };
+    if let Some(p) = prompt {
+        if let Some(s) = p.as_string() {
+            messages.push(("user".to_string(), s));
+        } else {
+            for m in p.items(MAX_MESSAGES) {
+                let role = m
+                    .field("role")
+                    .and_then(|r| r.as_string())
+                    .unwrap_or_else(|| "user".into());
+                let text = m
+                    .field("content")
+                    .and_then(|c| text_of_content(&c))
+                    .or_else(|| m.as_string())
+                    .unwrap_or_default();
+                messages.push((role, text));
+            }
+        }
+    }
+    if let Some(instructions) = body.field("instructions").and_then(|i| i.as_string()) {
+        // Responses API (and Anthropic `system`): the instructions are the system message.
+        messages.insert(0, ("system".into(), instructions));
+    } else if let Some(system) = body.field("system").and_then(|s| text_of_content(&s)) {
+        messages.insert(0, ("system".into(), system));
+    }
+    let template = body.field("metadata").and_then(|m| {
+        ["template", "prompt_template"]
+            .iter()
+            .find_map(|k| m.field(k).and_then(|t| t.as_string()))
+    });
+    RequestFields {
+        model: body.field("model").and_then(|m| m.as_string()),
+        parameters,
+        messages,
+        template,
+    }
+}
+
+/// `server.address` and `server.port` of a base URL (`https://api.openai.com/v1`).
+pub fn server_of_url(url: &str) -> Option<(String, Option<u16>)> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if authority.is_empty() {
+        return None;
+    }
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, tail) = v6.split_once(']')?;
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok())),
+        None => {
+            let port = match url.split_once("://").map(|(s, _)| s) {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            };
+            Some((authority.to_string(), port))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A JSON-like test value.
+    #[derive(Clone, Debug)]
+    enum J {
+        N(f64),
+        S(String),
+        B(bool),
+        L(Vec<J>),
+        O(BTreeMap<String, J>),
+    }
+
+    fn o(pairs: &[(&str, J)]) -> J {
+        J::O(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+    fn s(v: &str) -> J {
+        J::S(v.into())
+    }
+
+    impl Value for J {
+        fn field(&self, name: &str) -> Option<Self> {
+            match self {
+                J::O(m) => m.get(name).cloned(),
+                _ => None,
+            }
+        }
+        fn as_u64(&self) -> Option<u64> {
+            match self {
+                J::N(n) if *n >= 0.0 && n.fract() == 0.0 => Some(*n as u64),
+                _ => None,
+            }
+        }
+        fn as_f64(&self) -> Option<f64> {
+            match self {
+                J::N(n) => Some(*n),
+                _ => None,
+            }
+        }
+        fn as_i64(&self) -> Option<i64> {
+            match self {
+                J::N(n) if n.fract() == 0.0 => Some(*n as i64),
+                _ => None,
+            }
+        }
+        fn as_bool(&self) -> Option<bool> {
+            match self {
+                J::B(b) => Some(*b),
+                _ => None,
+            }
+        }
+        fn as_string(&self) -> Option<String> {
+            match self {
+                J::S(s) => Some(s.clone()),
+                _ => None,
+            }
+        }
+        fn items(&self, max: usize) -> Vec<Self> {
+            match self {
+                J::L(l) => l.iter().take(max).cloned().collect(),
+                _ => vec![],
+            }
+        }
+    }
+
+    #[test]
+    fn chat_completion() {
+        let r = o(&[
+            ("id", s("chatcmpl-1")),
+            ("model", s("gpt-4o-2024-08-06")),
+            (
+                "choices",
+                J::L(vec![o(&[
+                    ("finish_reason", s("stop")),
+                    ("message", o(&[("content", s("hi"))])),
+                ])]),
+            ),
+            (
+                "usage",
+                o(&[
+                    ("prompt_tokens", J::N(10.0)),
+                    ("completion_tokens", J::N(3.0)),
+                    ("prompt_tokens_details", o(&[("cached_tokens", J::N(4.0))])),
+                    (
+                        "completion_tokens_details",
+                        o(&[("reasoning_tokens", J::N(1.0))]),
+                    ),
+                ]),
+            ),
+        ]);
+        let f = read_response(&r, true);
+        assert_eq!(f.model.as_deref(), Some("gpt-4o-2024-08-06"));
+        assert_eq!(f.id.as_deref(), Some("chatcmpl-1"));
+        assert_eq!(f.finish_reasons, vec!["stop"]);
+        assert_eq!(f.text.as_deref(), Some("hi"));
+        assert_eq!(
+            f.tokens,
+            Tokens {
+                input: Some(10),
+                output: Some(3),
+                cache_read: Some(4),
+                cache_creation: None,
+                reasoning: Some(1)
+            }
+        );
+        assert_eq!(read_response(&r, false).text, None);
+    }
+
+    #[test]
+    fn anthropic_and_responses() {
+        let a = o(&[
+            ("model", s("claude-3-5-sonnet")),
+            ("stop_reason", s("end_turn")),
+            (
+                "content",
+                J::L(vec![o(&[("type", s("text")), ("text", s("ok"))])]),
+            ),
+            (
+                "usage",
+                o(&[
+                    ("input_tokens", J::N(7.0)),
+                    ("output_tokens", J::N(2.0)),
+                    ("cache_read_input_tokens", J::N(5.0)),
+                    ("cache_creation_input_tokens", J::N(1.0)),
+                ]),
+            ),
+        ]);
+        let f = read_response(&a, true);
+        assert_eq!(f.finish_reasons, vec!["end_turn"]);
+        assert_eq!(f.text.as_deref(), Some("ok"));
+        assert_eq!(f.tokens.cache_read, Some(5));
+        assert_eq!(f.tokens.cache_creation, Some(1));
+        let r = o(&[
+            ("status", s("incomplete")),
+            (
+                "incomplete_details",
+                o(&[("reason", s("max_output_tokens"))]),
+            ),
+            ("output_text", s("partial")),
+        ]);
+        let f = read_response(&r, true);
+        assert_eq!(f.finish_reasons, vec!["max_output_tokens"]);
+        assert_eq!(f.text.as_deref(), Some("partial"));
+    }
+
+    #[test]
+    fn stream_chunks_accumulate() {
+        let mut acc = ResponseFields::default();
+        let delta = |t: &str| {
+            o(&[
+                ("id", s("c1")),
+                ("model", s("m")),
+                (
+                    "choices",
+                    J::L(vec![o(&[("delta", o(&[("content", s(t))]))])]),
+                ),
+            ])
+        };
+        read_chunk(&delta("he"), &mut acc, true);
+        read_chunk(&delta("llo"), &mut acc, true);
+        read_chunk(
+            &o(&[("choices", J::L(vec![o(&[("finish_reason", s("length"))])]))]),
+            &mut acc,
+            true,
+        );
+        read_chunk(
+            &o(&[
+                ("choices", J::L(vec![])),
+                (
+                    "usage",
+                    o(&[
+                        ("prompt_tokens", J::N(3.0)),
+                        ("completion_tokens", J::N(2.0)),
+                    ]),
+                ),
+            ]),
+            &mut acc,
+            true,
+        );
+        assert_eq!(acc.text.as_deref(), Some("hello"));
+        assert_eq!(acc.finish_reasons, vec!["length"]);
+        assert_eq!(acc.tokens.output, Some(2));
+        assert_eq!(acc.id.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn request_parameters_and_messages() {
+        let b = o(&[
+            ("model", s("gpt-4o")),
+            ("temperature", J::N(0.2)),
+            ("max_completion_tokens", J::N(100.0)),
+            ("stream", J::B(true)),
+            (
+                "messages",
+                J::L(vec![
+                    o(&[("role", s("system")), ("content", s("Be brief."))]),
+                    o(&[
+                        ("role", s("user")),
+                        (
+                            "content",
+                            J::L(vec![o(&[("type", s("text")), ("text", s("hi"))])]),
+                        ),
+                    ]),
+                ]),
+            ),
+        ]);
+        let r = read_request(&b, "chat");
+        assert_eq!(r.model.as_deref(), Some("gpt-4o"));
+        assert_eq!(r.parameters.temperature, Some(0.2));
+        assert_eq!(r.parameters.max_tokens, Some(100));
+        assert!(r.parameters.stream);
+        assert_eq!(
+            r.messages,
+            vec![
+                ("system".to_string(), "Be brief.".to_string()),
+                ("user".to_string(), "hi".to_string())
+            ]
+        );
+        assert_eq!(
+            r.parameters.to_json().unwrap(),
+            r#"{"max_tokens": 100, "stream": true, "temperature": 0.2}"#
+        );
+    }
+
+    #[test]
+    fn server_addresses() {
+        assert_eq!(
+            server_of_url("https://api.openai.com/v1"),
+            Some(("api.openai.com".into(), Some(443)))
+        );
+        assert_eq!(
+            server_of_url("http://127.0.0.1:8080/v1/"),
+            Some(("127.0.0.1".into(), Some(8080)))
+        );
+        assert_eq!(
+            server_of_url("http://[::1]:9/v1"),
+            Some(("::1".into(), Some(9)))
+        );
+        assert_eq!(server_of_url(""), None);
+    }
+}

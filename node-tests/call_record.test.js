@@ -1,0 +1,130 @@
+'use strict'
+// The call record end to end from Node: the real `openai` package against the mock, wrapped by
+// ferrule with observe() on. Three prompt templates become three profile rows with no template named;
+// an injected outage pages (SLO and upstream outage), an injected slowdown fires the latency anomaly,
+// nothing fires before them; a dead-letter backlog alerts; alerts reach a callback sink. Also the
+// GenAI span attributes the core fills.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const os = require('node:os')
+const path = require('node:path')
+const fs = require('node:fs')
+const OpenAI = require('openai')
+const ferrule = require('ferrule')
+const { MockLLMServer, ManualClock, Policy, AlertRouter, DeadLetterQueue, wrapOpenAI, observe, checkObserved, runInPrompt, profile, resetProfile, recentSpans, clearRecentSpans } = ferrule
+
+const SYSTEMS = [
+  (i) => `You are the triage assistant for ticket ${1000 + i} of customer "client ${i * 7}". Answer with one label.`,
+  (i) => `Summarise document ${(0xbeef0000 + i).toString(16)}deadbeef in 3 bullet points for the weekly report.`,
+  () => "Translate the user's message to French, keeping the tone.",
+]
+const messages = (i) => [
+  { role: 'system', content: SYSTEMS[i % 3](i) },
+  { role: 'user', content: `request ${i}: what now?` },
+]
+
+async function waitFor(pred, ms = 10_000) {
+  const end = Date.now() + ms
+  while (!pred()) {
+    assert.ok(Date.now() < end, 'condition not reached in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+test.afterEach(() => {
+  observe({ enabled: false })
+  resetProfile()
+})
+
+test('observe() sees three templates, the outage, the slowdown and the dead-letter backlog', async () => {
+  resetProfile()
+  const alerts = []
+  const router = new AlertRouter({ sinks: [(n) => alerts.push(n)], groupWaitMs: 0, groupIntervalMs: 50, drainIntervalMs: 10 })
+  const clock = new ManualClock()
+  observe({ clock, anomalyMinDurationMs: 10_000, outageForMs: 20_000 })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrule-callrec-'))
+  const dlq = new DeadLetterQueue({ path: path.join(dir, 'dlq.sqlite'), name: 'chat-dlq' })
+  const policy = new Policy({ name: 'observed', deadLetter: dlq })
+  const outage = [150, 230]
+  const slow = [230, 290]
+  const s = new MockLLMServer({
+    faults: [
+      { kind: '500', rate: 1, from: outage[0], to: outage[1] },
+      { kind: 'slow', rate: 1, from: slow[0], to: slow[1], latencyMs: 100 },
+    ],
+  })
+  try {
+    const client = wrapOpenAI(new OpenAI({ baseURL: s.url, apiKey: 'k', maxRetries: 0 }), { policy })
+    for (let i = 0; i < slow[1] + 30; i++) {
+      clock.advance(1000)
+      try {
+        await client.chat.completions.create({ model: 'gpt-4o-mini', messages: messages(i) })
+      } catch (e) {
+        assert.ok(i >= outage[0] && i < outage[1], `call ${i} failed: ${e}`)
+      }
+      checkObserved()
+      if (i === outage[0] - 1) {
+        await new Promise((r) => setTimeout(r, 200))
+        assert.deepEqual(alerts.filter((a) => a.status === 'firing'), [], 'nothing fires before the injected windows')
+      }
+    }
+    await waitFor(() => ['upstream_outage', 'dead_letter_backlog'].every((n) => alerts.some((a) => a.name === n)))
+    await waitFor(() => alerts.some((a) => a.name.startsWith('anomaly') && a.labels.metric === 'latency_seconds'))
+    await waitFor(() => alerts.some((a) => a.name.startsWith('slo.')))
+    const outageAlert = alerts.find((a) => a.name === 'upstream_outage')
+    assert.equal(outageAlert.severity, 'page')
+    assert.equal(outageAlert.labels.provider, 'openai')
+    const rows = profile({ by: 'calls' }).rows.filter((r) => r.template !== '(unnamed)')
+    assert.equal(rows.length, 3, JSON.stringify(rows.map((r) => r.template)))
+    assert.deepEqual(rows.map((r) => r.calls).sort(), [106, 107, 107])
+  } finally {
+    router.close()
+    s.stop()
+  }
+})
+
+test('an explicit template wins over the fingerprint', async () => {
+  resetProfile()
+  const s = new MockLLMServer()
+  try {
+    const client = wrapOpenAI(new OpenAI({ baseURL: s.url, apiKey: 'k' }))
+    await runInPrompt('triage', async () => {
+      for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: 'm', messages: messages(i) })
+    })
+    await client.chat.completions.create({ model: 'm', messages: messages(0), metadata: { template: 'from-metadata' } })
+  } finally {
+    s.stop()
+  }
+  const rows = Object.fromEntries(profile().rows.map((r) => [r.template, r.calls]))
+  assert.deepEqual(rows, { triage: 5, 'from-metadata': 1 })
+})
+
+test('the call span carries the GenAI response fields; attempt spans carry none', async () => {
+  clearRecentSpans()
+  const s = new MockLLMServer()
+  let r
+  try {
+    const client = wrapOpenAI(new OpenAI({ baseURL: s.url, apiKey: 'k' }))
+    r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: messages(1), temperature: 0.3, max_tokens: 50, top_p: 0.9, seed: 7 })
+  } finally {
+    s.stop()
+  }
+  const spans = recentSpans()
+  const call = spans.filter((x) => x.attributes['ferrule.span.role'] === 'call' && x.name === 'chat gpt-4o-mini').pop()
+  assert.ok(call, JSON.stringify(spans.map((x) => x.name)))
+  const a = call.attributes
+  assert.equal(a['gen_ai.response.id'], r.id)
+  assert.equal(a['gen_ai.response.model'], r.model)
+  assert.deepEqual(a['gen_ai.response.finish_reasons'], [r.choices[0].finish_reason])
+  assert.equal(a['gen_ai.usage.input_tokens'], r.usage.prompt_tokens)
+  assert.equal(a['gen_ai.usage.output_tokens'], r.usage.completion_tokens)
+  assert.equal(a['gen_ai.request.temperature'], 0.3)
+  assert.equal(a['gen_ai.request.max_tokens'], 50)
+  assert.equal(a['gen_ai.request.seed'], 7)
+  assert.ok(['127.0.0.1', '[IP]'].includes(a['server.address'])) // the default redactor masks IPs in span strings
+  assert.equal(a['server.port'], s.port)
+  const attempts = spans.filter((x) => x.attributes['ferrule.span.role'] === 'attempt')
+  assert.ok(attempts.length > 0)
+  for (const x of attempts) assert.deepEqual(Object.keys(x.attributes).filter((k) => k.startsWith('gen_ai.')), [])
+})

@@ -1,0 +1,137 @@
+"""The call record end to end: the real OpenAI SDK against the mock, wrapped by ferrule with
+``observe()`` on. Three prompt templates become three profile rows with no template named; an
+injected outage pages the SLO and the upstream-outage alert, an injected slowdown fires the latency
+anomaly (and nothing fires before them); a dead-letter backlog alerts; alerts reach an ``on_alert``
+callback. Also: the GenAI span attributes the core fills, and the inference log row."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Iterator, List
+
+import openai
+import pytest
+
+import ferrule
+from ferrule import AlertRouter
+from ferrule.alerting import installed_router
+from ferrule.testing import ManualClock, MockLLMServer
+
+SYSTEMS = [
+    "You are the triage assistant for ticket {n} of customer \"{c}\". Answer with one label.",
+    "Summarise document {id} in 3 bullet points for the weekly report.",
+    "Translate the user's message to French, keeping the tone.",
+]
+
+
+def messages(i: int) -> List[Dict[str, str]]:
+    sys = SYSTEMS[i % 3].format(n=1000 + i, c=f"client {i * 7}", id=f"{0xBEEF0000 + i:x}deadbeef")
+    return [{"role": "system", "content": sys}, {"role": "user", "content": f"request {i}: what now?"}]
+
+
+@pytest.fixture(autouse=True)
+def clean() -> Iterator[None]:
+    ferrule.reset_profile()
+    yield
+    ferrule.observe(enabled=False)
+    r = installed_router()
+    if r is not None:
+        r.uninstall()
+    ferrule._ferrule.AlertRouterCore.uninstall()
+
+
+def wait_for(pred: Any, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_observe_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any) -> None:
+    AlertRouter(group_wait_seconds=0, group_interval_seconds=0.05)
+    alerts: List[Dict[str, Any]] = []
+    ferrule.on_alert(alerts.append)
+    clock = ManualClock()
+    ferrule.observe(clock=clock, anomaly_min_duration_seconds=10, outage_for_seconds=20, dead_letter_max_depth=50)
+    dlq = ferrule.DeadLetterQueue(str(tmp_path / "dlq.sqlite"), name="chat-dlq")
+    policy = ferrule.Policy(name="observed", dead_letter=dlq)  # no retries: one request per call
+    n_ok, outage, slow = 150, range(150, 230), range(230, 290)
+    faults = [
+        {"kind": "500", "rate": 1.0, "from": outage.start, "to": outage.stop},
+        {"kind": "slow", "rate": 1.0, "from": slow.start, "to": slow.stop, "latency_seconds": 0.1},
+    ]
+    fired_by: Dict[str, int] = {}
+    with MockLLMServer(faults) as s:
+        client = ferrule.wrap_openai(openai.OpenAI(base_url=s.url, api_key="k", max_retries=0), policy)
+        for i in range(slow.stop + 30):
+            clock.advance(1.0)
+            try:
+                client.chat.completions.create(model="gpt-4o-mini", messages=messages(i))  # type: ignore[arg-type]
+            except openai.InternalServerError:
+                assert i in outage
+            ferrule.check_observed()  # the dead-letter backlog (the background runtime also does, every 100 ms)
+            for a in list(alerts):
+                fired_by.setdefault(a["name"], i)
+            if i == n_ok - 1:
+                time.sleep(0.2)  # the router delivers on its own thread
+                assert [a for a in alerts if a["status"] == "firing"] == [], "nothing fires before the injected windows"
+    wait_for(lambda: {"upstream_outage", "dead_letter_backlog"} <= {a["name"] for a in alerts})
+    wait_for(lambda: any(a["name"].startswith("anomaly") for a in alerts))
+    wait_for(lambda: any(a["name"].startswith("slo.") for a in alerts))
+    names = {a["name"] for a in alerts}
+    outage_alert = next(a for a in alerts if a["name"] == "upstream_outage")
+    assert outage_alert["severity"] == "page" and outage_alert["labels"]["provider"] == "openai"
+    anomaly = next(a for a in alerts if a["name"].startswith("anomaly"))
+    assert anomaly["labels"]["metric"] == "latency_seconds", names
+    assert fired_by["upstream_outage"] in outage or fired_by["upstream_outage"] >= outage.start
+
+    rows = ferrule.profile(by="calls").rows
+    named = [r for r in rows if r["template"] != "(unnamed)"]
+    assert len(named) == 3, [r["template"] for r in rows]
+    assert sorted(r["calls"] for r in named) == [106, 107, 107]
+    assert {r["template"].split(" ")[0] for r in named} == {"You", "Summarise", "Translate"}
+
+
+def test_an_explicit_template_wins_over_the_fingerprint() -> None:
+    with MockLLMServer() as s:
+        client = ferrule.wrap_openai(openai.OpenAI(base_url=s.url, api_key="k"))
+        with ferrule.prompt("triage"):
+            for i in range(5):
+                client.chat.completions.create(model="m", messages=messages(i))  # type: ignore[arg-type]
+        client.chat.completions.create(model="m", messages=messages(0), metadata={"template": "from-metadata"})  # type: ignore[arg-type]
+    rows = {r["template"]: r["calls"] for r in ferrule.profile().rows}
+    assert rows == {"triage": 5, "from-metadata": 1}
+
+
+def role(s: Dict[str, Any]) -> Any:
+    return s["attributes"].get("ferrule.span.role")
+
+
+def span_attrs(name_prefix: str) -> Dict[str, Any]:
+    spans = [s for s in ferrule.recent_spans() if s["name"].startswith(name_prefix) and role(s) == "call"]
+    assert spans, [s["name"] for s in ferrule.recent_spans()]
+    return dict(spans[-1]["attributes"])
+
+
+def test_the_call_span_carries_the_genai_response_fields() -> None:
+    ferrule.clear_recent_spans()
+    with MockLLMServer() as s:
+        client = ferrule.wrap_openai(openai.OpenAI(base_url=s.url, api_key="k"))
+        r = client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages(1), temperature=0.3, max_tokens=50, top_p=0.9, seed=7  # type: ignore[arg-type]
+        )
+    a = span_attrs("chat gpt-4o-mini")
+    assert a["gen_ai.response.id"] == r.id
+    assert a["gen_ai.response.model"] == r.model
+    assert a["gen_ai.response.finish_reasons"] == [r.choices[0].finish_reason]
+    assert a["gen_ai.usage.input_tokens"] == r.usage.prompt_tokens  # type: ignore[union-attr]
+    assert a["gen_ai.usage.output_tokens"] == r.usage.completion_tokens  # type: ignore[union-attr]
+    assert a["gen_ai.request.temperature"] == 0.3
+    assert a["gen_ai.request.max_tokens"] == 50
+    assert a["gen_ai.request.top_p"] == 0.9
+    assert a["gen_ai.request.seed"] == 7
+    # The default redactor masks IP addresses in every span string, server.address included.
+    assert a["server.address"] in ("127.0.0.1", "[IP]") and a["server.port"] == s.port
+    assert a["ferrule.outcome"] == "success"
+    attempts = [x for x in ferrule.recent_spans() if role(x) == "attempt"]
+    assert attempts and all(not any(k.startswith("gen_ai.") for k in x["attributes"]) for x in attempts)
