@@ -99,9 +99,16 @@ def wrapper_only(policy: ferrule.Policy) -> None:
         bare.chat.completions.create
     )
     sta = stamina.retry(on=Exception, attempts=3)(bare.chat.completions.create)
+    off = ns_per_call(lambda: wrapped.chat.completions.create(model="m", messages=MSG))
+    ferrule.observe()  # every call record also feeds the SLO, anomaly, predictor and outage watchers
+    try:
+        on = ns_per_call(lambda: wrapped.chat.completions.create(model="m", messages=MSG))
+    finally:
+        ferrule.observe(enabled=False)
     rows = [
         ("stub create, bare", ns_per_call(lambda: bare.chat.completions.create(model="m", messages=MSG))),
-        ("ferrule.wrap_openai over the stub", ns_per_call(lambda: wrapped.chat.completions.create(model="m", messages=MSG))),
+        ("ferrule.wrap_openai over the stub", off),
+        ("ferrule.wrap_openai over the stub, observe() on", on),
         ("tenacity.retry over the stub", ns_per_call(lambda: ten(model="m", messages=MSG))),
         ("stamina.retry over the stub", ns_per_call(lambda: sta(model="m", messages=MSG))),
     ]
