@@ -136,3 +136,30 @@ def test_bad_arguments_are_refused() -> None:
             with_policy(chat(s), "retry")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="runnable="):
         with_policy(lambda x: x, retrying())  # type: ignore[arg-type]
+
+
+def test_chains_tools_and_retrievers_are_nested_spans_and_the_llm_call_is_a_record() -> None:
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.tools import tool
+
+    @tool
+    def lookup(q: str) -> str:
+        """Looks q up."""
+        return f"found {q}"
+
+    ferrule.clear_recent_spans()
+    with MockLLMServer() as s:
+        h = FerruleCallbackHandler()
+        chain = ChatPromptTemplate.from_messages([("system", "You are terse."), ("user", "{q}")]) | chat(s)
+        chain.invoke({"q": "hi"}, {"callbacks": [h]})
+        lookup.invoke("x", {"callbacks": [h]})
+    spans = {x["span_id"]: x for x in ferrule.recent_spans()}
+    chat_span = next(x for x in spans.values() if x["attributes"].get("gen_ai.operation.name") == "chat")
+    parent = spans[chat_span["parent_span_id"]]
+    assert parent["name"] == "invoke_workflow RunnableSequence"
+    assert parent["attributes"]["gen_ai.operation.name"] == "invoke_workflow"
+    assert chat_span["attributes"]["gen_ai.provider.name"] == "openai"
+    assert chat_span["attributes"]["gen_ai.usage.output_tokens"] > 0
+    tool_span = next(x for x in spans.values() if x["attributes"].get("gen_ai.operation.name") == "execute_tool")
+    assert tool_span["attributes"]["gen_ai.tool.name"] == "lookup" and tool_span["name"] == "execute_tool lookup"
+    assert h._spans == {} and h._runs == {}

@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..policy import Policy
 from ..prompt_template import current_prompt
-from ..tracing import start_span
+from .._ferrule import Span
 from . import llm_call
 
 __all__ = ["FerruleCallbackHandler", "with_policy"]
@@ -62,6 +62,16 @@ def _model_of(serialized: Optional[Dict[str, Any]], metadata: Optional[Dict[str,
     return str(inner.get("model_name") or inner.get("model") or "")
 
 
+def _name_of(serialized: Optional[Dict[str, Any]], kwargs: Dict[str, Any], default: str) -> str:
+    if kwargs.get("name"):
+        return str(kwargs["name"])
+    s = serialized or {}
+    if s.get("name"):
+        return str(s["name"])
+    ident = s.get("id") or []
+    return str(ident[-1]) if ident else default
+
+
 def _response_of(response: Any) -> Dict[str, Any]:
     """The run's answer in the shape the core's call record reads (``model``, ``usage``, ``choices``):
     a message's ``usage_metadata``, else the LLM output's ``token_usage``."""
@@ -102,10 +112,64 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         # run_id -> [operation, model, started, first_token_seconds]; dict operations are atomic
         # under the GIL, and LangChain may call handlers from worker threads.
         self._runs: Dict[UUID, list[Any]] = {}
+        # run_id -> the span of a chain, tool or retriever run, so the runs inside nest under it.
+        self._spans: Dict[UUID, Span] = {}
         self.dropped = 0
         self.recorded = 0
 
-    def _start(self, operation: str, run_id: UUID, serialized: Any, metadata: Any, kwargs: Dict[str, Any]) -> None:
+    def _open(self, run_id: UUID, parent_run_id: Optional[UUID], name: str, operation: str, attributes: Dict[str, Any]) -> None:
+        """A chain/tool/retriever run's span (GenAI ``invoke_workflow`` / ``execute_tool`` /
+        ``retrieval``), child of its parent run's span, else of the current ferrule span."""
+        if len(self._spans) >= self.max_runs:
+            self.dropped += 1
+            _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not traced", len(self._spans), run_id)
+            return
+        parent = self._spans.get(parent_run_id) if parent_run_id is not None else None
+        attributes = {"ferrule.integration": "langchain", "gen_ai.operation.name": operation, **attributes}
+        self._spans[run_id] = Span(f"{operation} {name}", role="internal", attributes=attributes, parent=parent)
+
+    def _close(self, run_id: UUID, error: Optional[BaseException]) -> None:
+        span = self._spans.pop(run_id, None)
+        if span is not None:
+            span.end(error=error)
+
+    def on_chain_start(
+        self, serialized: Optional[Dict[str, Any]], inputs: Any, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any
+    ) -> None:
+        self._open(run_id, parent_run_id, _name_of(serialized, kwargs, "chain"), "invoke_workflow", {})
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._close(run_id, None)
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._close(run_id, error)
+
+    def on_tool_start(
+        self, serialized: Optional[Dict[str, Any]], input_str: str, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any
+    ) -> None:
+        name = _name_of(serialized, kwargs, "tool")
+        self._open(run_id, parent_run_id, name, "execute_tool", {"gen_ai.tool.name": name})
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._close(run_id, None)
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._close(run_id, error)
+
+    def on_retriever_start(
+        self, serialized: Optional[Dict[str, Any]], query: str, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any
+    ) -> None:
+        self._open(run_id, parent_run_id, _name_of(serialized, kwargs, "retriever"), "retrieval", {})
+
+    def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._close(run_id, None)
+
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._close(run_id, error)
+
+    def _start(
+        self, operation: str, run_id: UUID, serialized: Any, metadata: Any, kwargs: Dict[str, Any], parent_run_id: Optional[UUID] = None
+    ) -> None:
         if len(self._runs) >= self.max_runs:
             self.dropped += 1
             _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not recorded", len(self._runs), run_id)
@@ -113,21 +177,41 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         model = _model_of(serialized, metadata, kwargs)
         provider = _provider_of(serialized, metadata)
         # The run's GenAI span, child of the current ferrule span; ended by record_call.
-        span = start_span(
-            operation=operation, model=model or None, provider=provider, role="call", attributes={"ferrule.integration": "langchain"}
+        parent = self._spans.get(parent_run_id) if parent_run_id is not None else None
+        span = Span(
+            operation=operation,
+            model=model or None,
+            provider=provider,
+            role="call",
+            attributes={"ferrule.integration": "langchain"},
+            parent=parent,
         )
         template = current_prompt() or (metadata or {}).get("ls_prompt_template") or (metadata or {}).get("template")
         self._runs[run_id] = [operation, model, time.perf_counter(), None, span, provider, template]
 
     def on_chat_model_start(
-        self, serialized: Dict[str, Any], messages: Any, *, run_id: UUID, metadata: Optional[Dict[str, Any]] = None, **kwargs: Any
+        self,
+        serialized: Dict[str, Any],
+        messages: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: Optional[UUID] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
     ) -> None:
-        self._start("chat", run_id, serialized, metadata, kwargs)
+        self._start("chat", run_id, serialized, metadata, kwargs, parent_run_id)
 
     def on_llm_start(
-        self, serialized: Dict[str, Any], prompts: Any, *, run_id: UUID, metadata: Optional[Dict[str, Any]] = None, **kwargs: Any
+        self,
+        serialized: Dict[str, Any],
+        prompts: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: Optional[UUID] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
     ) -> None:
-        self._start("text_completion", run_id, serialized, metadata, kwargs)
+        self._start("text_completion", run_id, serialized, metadata, kwargs, parent_run_id)
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
