@@ -24,10 +24,10 @@ const messages = (i) => [
   { role: 'user', content: `request ${i}: what now?` },
 ]
 
-async function waitFor(pred, ms = 10_000) {
+async function waitFor(pred, ms = 10_000, why = () => '') {
   const end = Date.now() + ms
   while (!pred()) {
-    assert.ok(Date.now() < end, 'condition not reached in time')
+    assert.ok(Date.now() < end, `condition not reached in time ${why()}`)
     await new Promise((r) => setTimeout(r, 10))
   }
 }
@@ -42,7 +42,7 @@ test('observe() sees three templates, the outage, the slowdown and the dead-lett
   const alerts = []
   const router = new AlertRouter({ sinks: [(n) => alerts.push(n)], groupWaitMs: 0, groupIntervalMs: 50, drainIntervalMs: 10 })
   const clock = new ManualClock()
-  observe({ clock, anomalyMinDurationMs: 10_000, outageForMs: 20_000 })
+  observe({ clock, anomalyMinDurationMs: 10_000, outageForMs: 20_000, deadLetterMaxDepth: 50 })
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrule-callrec-'))
   const dlq = new DeadLetterQueue({ path: path.join(dir, 'dlq.sqlite'), name: 'chat-dlq' })
   const policy = new Policy({ name: 'observed', deadLetter: dlq })
@@ -69,7 +69,7 @@ test('observe() sees three templates, the outage, the slowdown and the dead-lett
         assert.deepEqual(alerts.filter((a) => a.status === 'firing'), [], 'nothing fires before the injected windows')
       }
     }
-    await waitFor(() => ['upstream_outage', 'dead_letter_backlog'].every((n) => alerts.some((a) => a.name === n)))
+    await waitFor(() => ['upstream_outage', 'dead_letter_backlog'].every((n) => alerts.some((a) => a.name === n)), 10_000, () => JSON.stringify([...new Set(alerts.map((a) => a.name))]) + ' dlq=' + dlq.size)
     await waitFor(() => alerts.some((a) => a.name.startsWith('anomaly') && a.labels.metric === 'latency_seconds'))
     await waitFor(() => alerts.some((a) => a.name.startsWith('slo.')))
     const outageAlert = alerts.find((a) => a.name === 'upstream_outage')

@@ -6,7 +6,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { ChatOpenAI } = require('@langchain/openai')
 const { awaitAllCallbacks } = require('@langchain/core/callbacks/promises')
-const { MockLLMServer, ManualClock, Policy, RetryError } = require('ferrule')
+const { MockLLMServer, ManualClock, Policy, RetryError, recentSpans } = require('ferrule')
 const { FerruleCallbackHandler, withPolicy } = require('ferrule/langchain')
 const { state } = require('../bindings-node/llm_call.js')
 
@@ -67,7 +67,9 @@ test(
     assert.equal(text, 'Mock answer to: yo')
     assert.equal(s.stats().requests, 2)
     const ok = seen[seen.length - 1]
-    assert.ok(ok.error === undefined && ok.firstTokenMs >= 0 && ok.firstTokenMs <= ok.durationMs)
+    const sp = recentSpans().find((x) => x.spanId === ok.spanId)
+    const ttftMs = sp.attributes['gen_ai.response.time_to_first_chunk'] * 1000
+    assert.ok(ok.error === undefined && ttftMs >= 0 && ttftMs <= Number(sp.endNs - sp.startNs) / 1e6)
   }),
 )
 

@@ -6,7 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const OpenAI = require('openai')
-const { MockLLMServer, ManualClock, Policy, RetryError, wrapOpenAI } = require('ferrule')
+const { MockLLMServer, ManualClock, Policy, RetryError, wrapOpenAI, recentSpans } = require('ferrule')
 const { state } = require('../bindings-node/llm_call.js')
 
 const MSG = [{ role: 'user', content: 'hi' }]
@@ -112,7 +112,11 @@ test(
     const r = seen[0]
     assert.equal(r.operation, 'chat')
     assert.equal(r.error, undefined)
-    assert.ok(r.outputTokens > 0 && r.firstTokenMs >= 0 && r.firstTokenMs <= r.durationMs)
+    // The time to the first chunk and the duration are on the call span the core filled.
+    const sp = recentSpans().find((x) => x.spanId === r.spanId)
+    const ttftMs = sp.attributes['gen_ai.response.time_to_first_chunk'] * 1000
+    assert.ok(r.outputTokens > 0 && ttftMs >= 0 && ttftMs <= Number(sp.endNs - sp.startNs) / 1e6)
+    assert.deepEqual(sp.attributes['gen_ai.response.finish_reasons'], ['stop'])
   }),
 )
 
