@@ -61,6 +61,16 @@ export declare class NativeBreaker {
   stats(): BreakerStats
 }
 
+/**
+ * A stream's chunks folded as they are read (model, id, finish reasons, the final chunk's
+ * usage, the time to the first chunk, the text when captured).
+ */
+export declare class NativeCallStream {
+  /** Times from `span`'s start (the call's), or from now. */
+  constructor(span?: NativeSpan | undefined | null, collect?: boolean | undefined | null)
+  chunk(chunk: unknown): void
+}
+
 export declare class NativeChaos {
   /** The fault for the next call: bit 1 throw the error, bit 2 add the latency. */
   next(): number
@@ -521,6 +531,21 @@ export interface BurnRuleStats {
   firing: boolean
 }
 
+/** What the host knows beyond the request, response and error. */
+export interface CallRecordOptions {
+  durationMs?: number
+  timeToFirstChunkMs?: number
+  attempts?: number
+  fellBack?: boolean
+  template?: string
+  synthetic?: boolean
+  capture?: boolean
+  alwaysCapture?: boolean
+  inputText?: string
+  serverAddress?: string
+  serverPort?: number
+}
+
 export interface ChaosOptions {
   errorRate?: number
   latencyRate?: number
@@ -812,6 +837,45 @@ export interface NotificationObject {
   alerts: Array<AlertObject>
 }
 
+/**
+ * Installs (or with `enabled: false` removes) the call-record watchers; returns the refusal of
+ * an out-of-range option instead of installing.
+ */
+export declare function observe(options: ObserveOptions, clock?: NativeManualClock | undefined | null): ConfigError | null
+
+/** Runs the observer's periodic checks now (the background runtime does every 100 ms). */
+export declare function observeCheck(): Array<WatchEventObject> | null
+
+/** Watches a dead-letter queue's depth and age (a no-op until `observe()` is on). */
+export declare function observeDeadLetters(name: string, queue: NativeDeadLetterQueue): void
+
+/**
+ * `observe()`'s options; a missing one keeps the default, `null` turns a watcher off (the host
+ * passes `sloObjective: null` etc. as `sloOff: true`).
+ */
+export interface ObserveOptions {
+  enabled?: boolean
+  sloObjective?: number
+  sloOff?: boolean
+  anomaly?: boolean
+  anomalyThreshold?: number
+  anomalyWarmUp?: number
+  anomalyMinDurationMs?: number
+  predictor?: boolean
+  outageErrorRate?: number
+  outageOff?: boolean
+  outageMinCalls?: number
+  outageWindowMs?: number
+  outageForMs?: number
+  outageSeverity?: string
+  deadLetterMaxDepth?: number
+  deadLetterOff?: boolean
+  deadLetterMaxAgeMs?: number
+  maxSeries?: number
+}
+
+export declare function observing(): boolean
+
 /** Opens (creating if needed) the SQLite file at `path`; a bad path or retention is refused now. */
 export declare function openInferenceLog(path: string, maxAgeMs?: number | undefined | null, maxRows?: number | undefined | null): NativeInferenceLog | ConfigError
 
@@ -1001,6 +1065,22 @@ export interface RateLimitWarning {
 
 /** The spans in the read-back ring as a JSON array (the host turns times into BigInt). */
 export declare function recentSpansJson(): string
+
+/**
+ * Records one finished LLM call (metrics, cost, prompt profile, inference log, `observe()`
+ * watchers), fills and ends `span`; returns what it recorded.
+ */
+export declare function recordCall(span: NativeSpan | undefined | null, operation: string, provider: string, request: unknown, response: unknown, stream: NativeCallStream | undefined | null, error: unknown, options: CallRecordOptions): RecordedCall
+
+/** What the core made of a call: its cost, outcome, template key, model and token counts. */
+export interface RecordedCall {
+  costUsd: number
+  outcome: string
+  template: string
+  model: string
+  inputTokens?: number
+  outputTokens?: number
+}
 
 /** Records the call (duration and token histograms, cost, prompt profile); returns its cost in $. */
 export declare function recordLlmCall(call: LlmCallOptions): number | ConfigError
@@ -1197,6 +1277,14 @@ export interface SeriesStats {
 
 export declare function serveMetrics(port: number, host: string): NativeMetricsServer | ConfigError
 
+/** `{ address, port }` of a client's base URL, or null. */
+export interface ServerAddress {
+  address: string
+  port?: number
+}
+
+export declare function serverOfUrl(url: string): ServerAddress | null
+
 /** Sets a model's price in US dollars per million input and output tokens. */
 export declare function setPrice(model: string, inputPerMillion: number, outputPerMillion: number): ConfigError | null
 
@@ -1306,6 +1394,9 @@ export interface TransitionInfo {
   /** True when another process caused it (its open arrived through Redis). */
   peer: boolean
 }
+
+/** Makes `log` the inference log every call record is written to (`null`: none). */
+export declare function useInferenceLog(log?: NativeInferenceLog | undefined | null): void
 
 /** The process-wide validation counts, as JSON. */
 export declare function validationStatsJson(): string
