@@ -135,3 +135,37 @@ def test_the_call_span_carries_the_genai_response_fields() -> None:
     assert a["ferrule.outcome"] == "success"
     attempts = [x for x in ferrule.recent_spans() if role(x) == "attempt"]
     assert attempts and all(not any(k.startswith("gen_ai.") for k in x["attributes"]) for x in attempts)
+
+
+def test_two_tenants_share_one_tpm_budget_settled_to_the_reported_usage() -> None:
+    clock = ManualClock()
+    limit = 20_000
+    tpm = ferrule.RateLimiter.sliding_log(limit, 60.0, name="callrec-tpm", clock=clock)
+    rpm = ferrule.RateLimiter.sliding_log(1000, 60.0, name="callrec-rpm", clock=clock)
+    used = {"alice": 0, "bob": 0}
+    with MockLLMServer() as s:
+        client = ferrule.wrap_openai(openai.OpenAI(base_url=s.url, api_key="k"), limits=ferrule.Limits(requests=rpm, tokens=tpm))
+        # Alice bursts first: each request pre-charges its estimate (prompt + max_tokens = 2000+).
+        for tenant, n in (("alice", 6), ("bob", 2)):
+            with ferrule.context(user_id=tenant):
+                for i in range(n):
+                    r = client.chat.completions.create(model="m", messages=messages(i), max_tokens=2000)  # type: ignore[arg-type]
+                    assert r.usage is not None
+                    used[tenant] += r.usage.prompt_tokens + r.usage.completion_tokens
+            if tenant == "alice":
+                # Alice's burst spent none of Bob's keyed budget: all of it is still there.
+                assert tpm.peek(limit, key="bob") == 0.0
+    # Settled exactly: what is left in each tenant's window is the limit minus the mock's usage.
+    for tenant, n in used.items():
+        assert 0 < n < limit
+        assert tpm.try_acquire(limit - n, key=tenant), tenant
+        assert not tpm.try_acquire(1, key=tenant), tenant
+    assert rpm.try_acquire(1000 - 6, key="alice") and not rpm.try_acquire(1, key="alice")
+
+
+def test_token_budget_arguments_are_checked() -> None:
+    with pytest.raises(TypeError, match="limits="):
+        ferrule.wrap_openai(openai.OpenAI(api_key="k"), limits=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="key="):
+        limits = ferrule.Limits(tokens=ferrule.RateLimiter.token_bucket(1000, 60.0))
+        ferrule.wrap_openai(openai.OpenAI(api_key="k"), limits=limits, key="tenant")  # type: ignore[arg-type]

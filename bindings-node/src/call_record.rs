@@ -47,7 +47,7 @@ impl Js {
 }
 
 impl Value for Js {
-    fn field(&self, name: &str) -> Option<Self> {
+    fn field(&self, name: &'static str) -> Option<Self> {
         let t = self.kind();
         if t != sys::ValueType::napi_object && t != sys::ValueType::napi_function {
             return None;

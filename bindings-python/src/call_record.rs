@@ -19,11 +19,29 @@ use std::time::Duration;
 /// (its `__dict__` first: pydantic models keep their fields there, and a miss raises nothing).
 pub struct PyValue<'py>(pub Bound<'py, PyAny>);
 
+thread_local! {
+    /// Field names as interned Python strings, by the address of their literal: a look-up then
+    /// neither allocates a string nor hashes one (interned strings compare by identity).
+    static NAMES: std::cell::RefCell<std::collections::HashMap<usize, Py<PyString>>> =
+        Default::default();
+}
+
+fn name<'py>(py: Python<'py>, name: &'static str) -> Bound<'py, PyString> {
+    NAMES.with(|n| {
+        n.borrow_mut()
+            .entry(name.as_ptr() as usize ^ (name.len() << 48))
+            .or_insert_with(|| PyString::intern(py, name).unbind())
+            .bind(py)
+            .clone()
+    })
+}
+
 impl<'py> Value for PyValue<'py> {
-    fn field(&self, name: &str) -> Option<Self> {
+    fn field(&self, name: &'static str) -> Option<Self> {
         let py = self.0.py();
+        let name = self::name(py, name);
         let v = if let Ok(d) = self.0.cast::<PyDict>() {
-            d.get_item(name).ok().flatten()
+            d.get_item(&name).ok().flatten()
         } else {
             let from_dict = self
                 .0
@@ -31,10 +49,10 @@ impl<'py> Value for PyValue<'py> {
                 .ok()
                 .flatten()
                 .and_then(|d| d.cast_into::<PyDict>().ok())
-                .and_then(|d| d.get_item(name).ok().flatten());
+                .and_then(|d| d.get_item(&name).ok().flatten());
             match from_dict {
                 Some(v) => Some(v),
-                None => self.0.getattr_opt(name).ok().flatten(),
+                None => self.0.getattr_opt(&name).ok().flatten(),
             }
         };
         v.filter(|v| !v.is_none()).map(PyValue)
@@ -139,7 +157,7 @@ fn error_info<'a>(
     }
 }
 
-static PARAMS: Params<19> = Params {
+static PARAMS: Params<20> = Params {
     function: "record_call",
     names: [
         "span",
@@ -161,13 +179,14 @@ static PARAMS: Params<19> = Params {
         "server_port",
         "response_model",
         "time_to_first_chunk",
+        "reservation",
     ],
     positional: 3,
     extra: false,
     interned: PyOnceLock::new(),
 };
 
-const DOC: &std::ffi::CStr = c"record_call(span, operation, provider, *, request=None, response=None, stream=None, error=None, duration_seconds=None, attempts=None, fell_back=False, template=None, synthetic=False, capture=False, always_capture=False, input_text=None, server_address=None, server_port=None, response_model=None, time_to_first_chunk=None)\n--\n\nRecords one finished LLM call: reads the request keywords, the response (or the CallStream), the error;\nupdates the GenAI metrics, cost, prompt profile, inference log and observe() watchers; fills and ends\n`span`. Returns the call's cost in US dollars (0.0 when unpriced).";
+const DOC: &std::ffi::CStr = c"record_call(span, operation, provider, *, request=None, response=None, stream=None, error=None, duration_seconds=None, attempts=None, fell_back=False, template=None, synthetic=False, capture=False, always_capture=False, input_text=None, server_address=None, server_port=None, response_model=None, time_to_first_chunk=None, reservation=None)\n--\n\nRecords one finished LLM call: reads the request keywords, the response (or the CallStream), the error;\nupdates the GenAI metrics, cost, prompt profile, inference log and observe() watchers; fills and ends\n`span`; settles `reservation`'s `tokens` limit from the usage. Returns the call's cost in US dollars.";
 
 fn opt_str(v: &Option<Bound<'_, PyAny>>) -> PyResult<Option<String>> {
     v.as_ref()
@@ -246,6 +265,10 @@ unsafe extern "C" fn record_call_fastcall(
             .map_err(|e| to_py(py, e))?;
             response.1 = Some(Duration::from_secs_f64(t));
         }
+        let reservation = a
+            .take(19)
+            .map(|r| r.cast_into::<crate::rate_limit::Reservation>())
+            .transpose()?;
 
         let span = span.map(|s| s.cast_into::<Span>()).transpose()?;
         let mut span_ref = span.as_ref().map(|s| s.borrow_mut());
@@ -314,6 +337,15 @@ unsafe extern "C" fn record_call_fastcall(
         };
         let recorded = ferrule_core::catch_panic(|| call::record(&record))
             .map_err(|m| crate::error::internal(py, m))?;
+        if let Some(r) = &reservation {
+            // The budget's estimate becomes what the provider reported (kept when it reported none).
+            let t = record.tokens;
+            let used = match (t.input, t.output) {
+                (None, None) => None,
+                (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+            };
+            r.get().settle_tokens(py, used)?;
+        }
         if let Some(s) = span_ref.as_mut() {
             if !s.is_ended() {
                 call::span_attributes(&record, &recorded, s.attributes_mut());
@@ -330,6 +362,13 @@ unsafe extern "C" fn record_call_fastcall(
     })
 }
 
+/// A request's token estimate for a token budget (prompt bytes / 4 + framing + `max_tokens`).
+#[pyfunction]
+#[pyo3(signature = (request, operation="chat"))]
+pub fn estimate_tokens(request: Bound<'_, PyAny>, operation: &str) -> u64 {
+    read::estimate_tokens(&PyValue(request), operation)
+}
+
 /// `(server.address, server.port)` of a client's base URL, or None.
 #[pyfunction]
 pub fn server_of_url(url: &str) -> Option<(String, Option<u16>)> {
@@ -340,5 +379,6 @@ pub fn server_of_url(url: &str) -> Option<(String, Option<u16>)> {
 pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CallStream>()?;
     m.add_function(pyo3::wrap_pyfunction!(server_of_url, m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(estimate_tokens, m)?)?;
     crate::fastcall::define(m, c"record_call", DOC, record_call_fastcall)
 }

@@ -521,6 +521,23 @@ pub struct Reservation {
     remote: bool,
 }
 
+impl Reservation {
+    /// Settles the limit named `tokens` (if there is one) with `actual`; `None` keeps the estimate.
+    /// For `record_call`: a wrapper's token budget settles from the response's usage.
+    pub(crate) fn settle_tokens(&self, py: Python<'_>, actual: Option<u64>) -> PyResult<()> {
+        if self.settled.swap(true, Ordering::AcqRel) {
+            return Ok(()); // the caller settled it already
+        }
+        let real: Vec<Option<u64>> = self
+            .limits
+            .names()
+            .iter()
+            .map(|n| if *n == "tokens" { actual } else { None })
+            .collect();
+        decide(py, self.remote, || self.limits.settle(&self.inner, &real))
+    }
+}
+
 #[pymethods]
 impl Reservation {
     /// `name=actual_units` for each limit to reconcile; the others keep their estimate. The

@@ -7,6 +7,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "CallStream",
+    "estimate_tokens",
     "observe",
     "observe_check",
     "observe_dead_letters",
@@ -325,7 +326,9 @@ def record_call(
     server_port: Optional[int] = None,
     response_model: Optional[str] = None,
     time_to_first_chunk: Optional[float] = None,
+    reservation: Optional[Reservation] = None,
 ) -> float: ...
+def estimate_tokens(request: Any, operation: str = "chat") -> int: ...
 def server_of_url(url: str) -> Optional[tuple[str, Optional[int]]]: ...
 def use_inference_log(log: Optional[InferenceLogCore] = None) -> None: ...
 def observe(

@@ -8,7 +8,8 @@ use super::record::{Parameters, Tokens};
 
 /// A host object seen through field look-ups. Missing fields and null/None are both `None`.
 pub trait Value: Sized {
-    fn field(&self, name: &str) -> Option<Self>;
+    /// `name` is always a literal: a binding may cache its host string by address.
+    fn field(&self, name: &'static str) -> Option<Self>;
     fn as_u64(&self) -> Option<u64>;
     fn as_f64(&self) -> Option<f64>;
     fn as_i64(&self) -> Option<i64>;
@@ -44,13 +45,13 @@ const MAX_CHOICES: usize = 16;
 /// Messages read for the fingerprint: the instructions are at the start of a prompt.
 const MAX_MESSAGES: usize = 4;
 
-fn first_u64<V: Value>(v: &V, names: &[&str]) -> Option<u64> {
+fn first_u64<V: Value>(v: &V, names: &[&'static str]) -> Option<u64> {
     names
         .iter()
         .find_map(|n| v.field(n).and_then(|x| x.as_u64()))
 }
 
-fn nested_u64<V: Value>(v: &V, paths: &[(&str, &str)]) -> Option<u64> {
+fn nested_u64<V: Value>(v: &V, paths: &[(&'static str, &'static str)]) -> Option<u64> {
     paths
         .iter()
         .find_map(|(a, b)| v.field(a).and_then(|x| x.field(b)).and_then(|x| x.as_u64()))
@@ -206,7 +207,7 @@ pub fn read_chunk<V: Value>(c: &V, acc: &mut ResponseFields, with_text: bool) {
 
 /// A request's body (keyword arguments in Python, the body object in JS).
 pub fn read_request<V: Value>(body: &V, operation: &str) -> RequestFields {
-    let f64_of = |n: &str| body.field(n).and_then(|x| x.as_f64());
+    let f64_of = |n: &'static str| body.field(n).and_then(|x| x.as_f64());
     let parameters = Parameters {
         temperature: f64_of("temperature"),
         top_p: f64_of("top_p"),
@@ -267,6 +268,49 @@ pub fn read_request<V: Value>(body: &V, operation: &str) -> RequestFields {
     }
 }
 
+/// Messages counted by the token estimate (a longer prompt is still charged, from its first ones).
+const MAX_ESTIMATED_MESSAGES: usize = 10_000;
+
+/// A request's token estimate for a token budget: the prompt's text at about four bytes a token
+/// (plus four tokens of framing per message), plus the completion it may spend (`max_tokens` and
+/// its aliases). Settled later from the response's usage, so the estimate only needs to be close.
+pub fn estimate_tokens<V: Value>(body: &V, operation: &str) -> u64 {
+    let prompt = if operation == "chat" {
+        body.field("messages")
+    } else {
+        body.field("input")
+    };
+    let mut bytes = 0u64;
+    let mut messages = 0u64;
+    if let Some(p) = prompt {
+        if let Some(s) = p.as_string() {
+            bytes += s.len() as u64;
+            messages = 1;
+        } else {
+            for m in p.items(MAX_ESTIMATED_MESSAGES) {
+                messages += 1;
+                let text = m
+                    .field("content")
+                    .and_then(|c| text_of_content(&c))
+                    .or_else(|| m.as_string())
+                    .unwrap_or_default();
+                bytes += text.len() as u64;
+            }
+        }
+    }
+    for k in ["instructions", "system"] {
+        if let Some(t) = body.field(k).and_then(|t| text_of_content(&t)) {
+            bytes += t.len() as u64;
+        }
+    }
+    let completion = first_u64(
+        body,
+        &["max_tokens", "max_completion_tokens", "max_output_tokens"],
+    )
+    .unwrap_or(0);
+    bytes.div_ceil(4) + 4 * messages + completion
+}
+
 /// `server.address` and `server.port` of a base URL (`https://api.openai.com/v1`).
 pub fn server_of_url(url: &str) -> Option<(String, Option<u16>)> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -321,7 +365,7 @@ mod tests {
     }
 
     impl Value for J {
-        fn field(&self, name: &str) -> Option<Self> {
+        fn field(&self, name: &'static str) -> Option<Self> {
             match self {
                 J::O(m) => m.get(name).cloned(),
                 _ => None,
@@ -521,6 +565,26 @@ mod tests {
         assert_eq!(
             r.parameters.to_json().unwrap(),
             r#"{"max_tokens": 100, "stream": true, "temperature": 0.2}"#
+        );
+    }
+
+    #[test]
+    fn token_estimate_is_prompt_bytes_over_four_plus_max_tokens() {
+        let b = o(&[
+            ("max_tokens", J::N(100.0)),
+            (
+                "messages",
+                J::L(vec![
+                    o(&[("role", s("system")), ("content", s("12345678"))]),
+                    o(&[("role", s("user")), ("content", s("abcd"))]),
+                ]),
+            ),
+        ]);
+        // 12 bytes / 4 = 3, two messages of 4 framing tokens, 100 of completion.
+        assert_eq!(estimate_tokens(&b, "chat"), 3 + 8 + 100);
+        assert_eq!(
+            estimate_tokens(&o(&[("input", s("abcdefgh"))]), "embeddings"),
+            2 + 4
         );
     }
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 from ..deadline import remaining
 from ..policy import Policy
 from ..prompt_template import current_prompt
+from ..rate_limit import Limits
 from ..retry import Retry
 from ..policy_spans import traced_async, traced_sync
-from ..tracing import _span_var, current_span, start_span
+from ..tracing import _span_var, current_context, current_span, start_span
 from ..watch.synthetic import IN_PROBE as _IN_PROBE
 from .. import _ferrule
 from . import llm_call
@@ -64,15 +65,48 @@ def _prompt_of(operation: str, kwargs: Mapping[str, Any]) -> Optional[str]:
     return v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)
 
 
+def _context_key() -> Optional[str]:
+    """A token budget's default key: the user of the current ``ferrule.context``, else its session."""
+    c = current_context()
+    if c is None:
+        return None
+    return c.user_id or c.session_id
+
+
+class _Budget:
+    """``limits``: each request takes one ``requests`` unit and its estimated ``tokens`` (prompt
+    estimate + ``max_tokens``) before it starts, under ``key()``; the core settles the tokens from
+    the response's usage when it records the call."""
+
+    __slots__ = ("limits", "key", "requests", "tokens")
+
+    def __init__(self, limits: Limits, key: Optional[Callable[[], Any]]) -> None:
+        self.limits = limits
+        self.key = key or _context_key
+        self.requests = "requests" in limits.names
+        self.tokens = "tokens" in limits.names
+
+    def costs(self, operation: str, kwargs: Mapping[str, Any]) -> Dict[str, int]:
+        c: Dict[str, int] = {}
+        if self.requests:
+            c["requests"] = 1
+        if self.tokens:
+            c["tokens"] = _ferrule.estimate_tokens(kwargs, operation)
+        return c
+
+
 class _Endpoint:
     """What every call of one wrapped ``create`` shares, resolved once at wrap time."""
 
-    __slots__ = ("operation", "pick", "capture", "server", "port")
+    __slots__ = ("operation", "pick", "capture", "server", "port", "budget")
 
-    def __init__(self, operation: str, pick: Callable[[Any], Policy], capture: bool, base_url: Any) -> None:
+    def __init__(
+        self, operation: str, pick: Callable[[Any], Policy], capture: bool, base_url: Any, budget: Optional[_Budget] = None
+    ) -> None:
         self.operation = operation
         self.pick = pick
         self.capture = capture
+        self.budget = budget
         server = _ferrule.server_of_url(str(base_url)) if base_url is not None else None
         self.server: Optional[str] = server[0] if server is not None else None
         self.port: Optional[int] = server[1] if server is not None else None
@@ -90,8 +124,19 @@ class _Endpoint:
         )
         return policy, span, [0, 0], self.capture or GLOBAL_CAPTURE[0]
 
+    def reserve(self, kwargs: Mapping[str, Any]) -> Any:
+        b = self.budget
+        return None if b is None else b.limits.acquire(key=b.key(), **b.costs(self.operation, kwargs))
+
+    async def reserve_async(self, kwargs: Mapping[str, Any]) -> Any:
+        b = self.budget
+        return None if b is None else await b.limits.acquire_async(key=b.key(), **b.costs(self.operation, kwargs))
+
     def record(self, span: Any, kwargs: Mapping[str, Any], counter: list[int], capture: bool, **out: Any) -> None:
-        """The call's one crossing: the core reads ``kwargs`` and the response/stream/error."""
+        """The call's one crossing: the core reads ``kwargs`` and the response/stream/error (and
+        settles the token budget's reservation, when there is one)."""
+        if out.get("reservation", 0) is None:
+            del out["reservation"]
         llm_call.record_call(
             span,
             self.operation,
@@ -123,13 +168,14 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
         return create(*args, **kwargs)
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        res = ep.reserve(kwargs) if ep.budget is not None else None
         policy, span, counter, capture = ep.start(kwargs)
         token = _span_var.set(span)
         try:
             # Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
             result = traced_sync(policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter)
         except BaseException as e:
-            ep.record(span, kwargs, counter, capture, error=e)
+            ep.record(span, kwargs, counter, capture, error=e, reservation=res)
             raise
         finally:
             _span_var.reset(token)
@@ -137,10 +183,10 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
             fields = CallStream(span, collect=capture)
 
             def done(err: Optional[BaseException]) -> None:
-                ep.record(span, kwargs, counter, capture, stream=fields, error=err)
+                ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
 
             return ObservedStream(result, fields, done)
-        ep.record(span, kwargs, counter, capture, response=result)
+        ep.record(span, kwargs, counter, capture, response=result, reservation=res)
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
@@ -154,6 +200,7 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
         return await create(*args, **kwargs)
 
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        res = await ep.reserve_async(kwargs) if ep.budget is not None else None
         policy, span, counter, capture = ep.start(kwargs)
         token = _span_var.set(span)
         try:
@@ -161,7 +208,7 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
                 policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter
             )
         except BaseException as e:
-            ep.record(span, kwargs, counter, capture, error=e)
+            ep.record(span, kwargs, counter, capture, error=e, reservation=res)
             raise
         finally:
             _span_var.reset(token)
@@ -169,10 +216,10 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
             fields = CallStream(span, collect=capture)
 
             def done(err: Optional[BaseException]) -> None:
-                ep.record(span, kwargs, counter, capture, stream=fields, error=err)
+                ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
 
             return AsyncObservedStream(result, fields, done)
-        ep.record(span, kwargs, counter, capture, response=result)
+        ep.record(span, kwargs, counter, capture, response=result, reservation=res)
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
@@ -185,6 +232,8 @@ def wrap_openai(
     *,
     model_policies: Optional[Mapping[str, Policy]] = None,
     capture_content: bool = False,
+    limits: Optional[Limits] = None,
+    key: Optional[Callable[[], Any]] = None,
 ) -> C:
     """Returns a copy of ``client`` (``openai.OpenAI`` or ``openai.AsyncOpenAI``) whose create calls run
     through ``policy`` (default: ``Policy(retry=Retry(3))``); ``model_policies`` maps a model name to
@@ -198,13 +247,23 @@ def wrap_openai(
     to the end, closed or breaks, with ``gen_ai.response.time_to_first_chunk``. With
     ``capture_content=True`` (or ``configure(capture_content=True)``) the prompt and the answer
     are kept on the span, masked by ``ferrule.redact``'s rules and cut to ``content_max_chars``.
-    With ``ferrule.inference_log`` open, each call writes one record."""
+    With ``ferrule.inference_log`` open, each call writes one record.
+
+    ``limits=Limits(requests=rpm, tokens=tpm)``: each request first takes one ``requests`` unit and
+    its estimated ``tokens`` (prompt estimate + ``max_tokens``), waiting when the budget is spent;
+    the tokens are settled from the response's usage. The budget is kept per ``key()`` (default:
+    the ``user_id``, else the ``session_id``, of the current ``ferrule.context``)."""
     if policy is None:
         policy = Policy(retry=Retry(3), name="openai")
     if not isinstance(capture_content, bool):
         raise TypeError(f"wrap_openai: capture_content={capture_content!r} is not allowed; allowed: True or False")
     if not isinstance(policy, Policy):
         raise TypeError(f"wrap_openai: policy={policy!r} is not allowed; allowed: a ferrule.Policy or None")
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"wrap_openai: limits={limits!r} is not allowed; allowed: a ferrule.Limits or None")
+    if key is not None and not callable(key):
+        raise TypeError(f"wrap_openai: key={key!r} is not allowed; allowed: a function () -> key, or None")
+    budget = _Budget(limits, key) if limits is not None else None
     per_model = dict(model_policies or {})
     for k, v in per_model.items():
         if not isinstance(k, str) or not isinstance(v, Policy):
@@ -240,11 +299,13 @@ def wrap_openai(
             continue  # an SDK without this endpoint
         # The SDK decorates some async methods with sync wrappers (required_args): look beneath them.
         make = _async_create if inspect.iscoroutinefunction(inspect.unwrap(create)) else _sync_create
-        ep = _Endpoint(operation, pick, capture_content, getattr(wrapped, "base_url", None))
+        ep = _Endpoint(operation, pick, capture_content, getattr(wrapped, "base_url", None), budget)
         resource.create = make(create, ep)  # an instance attribute: the class is untouched
 
     def rewrapped(**options: Any) -> Any:
-        return wrap_openai(copy_of_wrapped(**options), policy, model_policies=per_model, capture_content=capture_content)
+        return wrap_openai(
+            copy_of_wrapped(**options), policy, model_policies=per_model, capture_content=capture_content, limits=limits, key=key
+        )
 
     copy_of_wrapped = wrapped.copy
     wrapped.copy = rewrapped
