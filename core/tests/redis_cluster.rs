@@ -273,6 +273,7 @@ struct Run {
     elapsed: Duration,
 }
 
+#[allow(clippy::too_many_arguments)] // one scenario's knobs, named at the single call site
 /// `threads` callers, each with its own backend (its own connections, as separate processes have),
 /// call `try_acquire` with a deadline of `budget` for `run`; `kill` runs once at `kill_at`.
 fn hammer(
@@ -295,7 +296,7 @@ fn hammer(
             s.spawn(|| {
                 let b = backend(url, prefix, OnBackendError::FailClosed);
                 let l = RateLimiter::with_backend(
-                    RateLimitConfig::new("failover", limit.clone()),
+                    RateLimitConfig::new("failover", limit),
                     ferrule_core::ClockRef::System,
                     b,
                 )

@@ -121,17 +121,18 @@ pub enum Connector {
     Sentinel(Mutex<redis::sentinel::SentinelClient>),
 }
 
-/// One pooled connection of either kind.
+/// One pooled connection of either kind (a cluster connection holds one per node: boxed, so the
+/// pool's slots stay small).
 pub enum Conn {
     Single(redis::Connection),
-    Cluster(redis::cluster::ClusterConnection),
+    Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
     pub fn as_dyn(&mut self) -> &mut dyn redis::ConnectionLike {
         match self {
             Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
         }
     }
 
@@ -209,7 +210,7 @@ impl Connector {
     pub fn connect(&self, timeout: Duration) -> redis::RedisResult<Conn> {
         match self {
             Connector::Single(c) => c.get_connection_with_timeout(timeout).map(Conn::Single),
-            Connector::Cluster(c) => c.get_connection().map(Conn::Cluster),
+            Connector::Cluster(c) => c.get_connection().map(|c| Conn::Cluster(Box::new(c))),
             Connector::Sentinel(s) => {
                 let client = s.lock().unwrap_or_else(|p| p.into_inner()).get_client()?;
                 client
