@@ -46,10 +46,12 @@ tools-apt:
 
 # redis-server (Debian package `redis-server`): the Redis tests (issue 12) start their own on a free
 # loopback port, with no persistence, and stop it after. Installed only when missing.
+# The cluster and Sentinel tests also start 3 masters + 3 replicas (`redis-cli --cluster create`, from
+# `redis-tools`, which redis-server depends on) and a master, a replica and 3 Sentinels.
 tools-redis:
-	@if ! command -v redis-server >/dev/null 2>&1; then \
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends redis-server; \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends redis-server redis-tools; \
 	fi
 
 # ---- builds: cargo's target/ is kept, so a one-line change rebuilds only what it touches -------

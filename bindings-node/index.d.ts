@@ -1247,7 +1247,7 @@ export interface RouterEndpoint<A extends unknown[] = any[], R = unknown> {
 }
 
 export interface RouterEvent {
-  event: 'router.failover' | 'router.failback' | 'router.ejected' | 'router.cooldown' | 'router.breaker'
+  event: 'router.failover' | 'router.failback' | 'router.recovered' | 'router.ejected' | 'router.cooldown' | 'router.breaker'
   warning: boolean
   message: string
   router: string
@@ -1290,6 +1290,21 @@ export interface RouterOptions<A extends unknown[] = any[], R = unknown> {
   latencyWindowMs?: number
   seed?: number
   clock?: ManualClock
+  /** Share endpoint health (cooldowns, ejections, the active region) through Redis with every router of the same name. */
+  backend?: RedisBackend
+  /** With a backend: how often peers' health is picked up (default 250; 1 ms to 1 h). Local changes are published at once. */
+  syncMs?: number
+}
+
+export interface RouterSyncStats {
+  syncs: number
+  errors: number
+  /** Cooldowns, ejections and region switches made here and published. */
+  published: number
+  appliedCooldowns: number
+  appliedEjections: number
+  appliedRegions: number
+  syncAgeMs: number
 }
 
 export interface RouterEndpointStats {
@@ -1319,6 +1334,8 @@ export interface RouterStats {
   regions: string[]
   failovers: number
   failbacks: number
+  /** The last failover's recovery time: first failure to first success on the new region. */
+  lastFailoverRtoMs?: number | null
   hedges: number
   /** Attempts that lost a hedge race: aborted, their outcome discarded. */
   hedgesLost: number
@@ -1349,6 +1366,8 @@ export class Router<A extends unknown[] = any[], R = unknown> {
   execute(...args: A): Promise<any>
   onEvent(listener: (event: RouterEvent) => void): this
   stats(): RouterStats
+  syncStats(): RouterSyncStats | null
+  syncNow(): void
 }
 
 export function normalizeChat(response: unknown, endpoint?: string): ChatResponse

@@ -366,6 +366,10 @@ export declare class NativeRouter {
   /** The attempt lost a hedge race (aborted, its result discarded): freed and counted. */
   lost(token: number): boolean
   drainEvents(): Array<RouterEventInfo>
+  /** With a backend: the health sync thread's counters; otherwise null. */
+  syncStats(): RouterSyncStatsJs | null
+  /** With a backend: one exchange with Redis now (blocks for at most the backend's timeout). */
+  syncNow(): void
   activeRegion(): string
   stats(): RouterStatsInfo
 }
@@ -639,7 +643,7 @@ export declare function createRateLimiter(kind: string, name: string, options: R
 /** Builds a backend, or says why the configuration was refused (the host throws that). */
 export declare function createRedisBackend(options: RedisBackendOptions): NativeRedisBackend | ConfigError
 
-export declare function createRouter(name: string, strategy: string, endpoints: Array<RouterEndpointSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null): NativeRouter | ConfigError
+export declare function createRouter(name: string, strategy: string, endpoints: Array<RouterEndpointSpec>, options: RouterOptions, clock?: NativeManualClock | undefined | null, backend?: NativeRedisBackend | undefined | null, syncMs?: number | undefined | null): NativeRouter | ConfigError
 
 export declare function createSlo(name: string, options: SloOptions, clock?: NativeManualClock | undefined | null): NativeSlo | ConfigError
 
@@ -1224,6 +1228,8 @@ export interface RouterStatsInfo {
   regions: Array<string>
   failovers: number
   failbacks: number
+  /** The last failover's recovery time: first failure to first success on the new region. */
+  lastFailoverRtoMs?: number
   hedges: number
   hedgesLost: number
   unavailable: number
@@ -1249,6 +1255,18 @@ export interface RouterStatsObject {
   webhookDelivered: number
   webhookRetries: number
   webhookFailed: number
+}
+
+/** The health sync thread's counters (a router with a Redis backend), numbers as `f64`. */
+export interface RouterSyncStatsJs {
+  syncs: number
+  errors: number
+  published: number
+  appliedCooldowns: number
+  appliedEjections: number
+  appliedRegions: number
+  /** Since the last exchange with Redis that succeeded. */
+  syncAgeMs: number
 }
 
 export interface RouteSpec {

@@ -13,6 +13,7 @@ const { nativeOf } = require('./clock.js')
 const { statusOf, retryAfterMsOf } = require('./transient.js')
 const { emit } = require('./telemetry.js')
 const { normalizeChat } = require('./normalize.js')
+const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
 
 /** What an endpoint's `call` receives after the caller's arguments. */
 class RouterAttempt {
@@ -50,7 +51,7 @@ const NUMBER_OPTIONS = [
   'maxEjectionPercent', 'cooldownMs', 'maxCooldownMs', 'failbackMs', 'probeIntervalMs', 'ewmaMs',
   'hedgeQuantile', 'hedgeMinSamples', 'hedgeMaxRatio', 'hedgeMinDelayMs', 'seed', 'latencyWindowMs',
 ]
-const ALLOWED = new Set([...NUMBER_OPTIONS, 'endpoints', 'strategy', 'name', 'attempts', 'failureOn', 'normalize', 'onEvent', 'hedge', 'clock'])
+const ALLOWED = new Set([...NUMBER_OPTIONS, 'endpoints', 'strategy', 'name', 'attempts', 'failureOn', 'normalize', 'onEvent', 'hedge', 'clock', 'backend', 'syncMs'])
 const ENDPOINT_KEYS = new Set(['name', 'call', 'weight', 'region', 'priority', 'costPer1kInput', 'costPer1kOutput', 'maxConcurrency'])
 
 function nativeCall(fn) {
@@ -91,7 +92,7 @@ class Router {
     for (const k of Object.keys(options)) {
       if (!ALLOWED.has(k)) throw configError('TypeError', `Router: unknown option ${JSON.stringify(k)}; allowed: ${[...ALLOWED].join(', ')}`, k)
     }
-    const { endpoints, strategy = 'weighted', name = 'router', attempts, failureOn, normalize, onEvent, hedge = false, clock } = options
+    const { endpoints, strategy = 'weighted', name = 'router', attempts, failureOn, normalize, onEvent, hedge = false, clock, backend, syncMs } = options
     if (!Array.isArray(endpoints)) throw configError('TypeError', 'Router: endpoints must be an array of { name, call, ... }', 'endpoints')
     const specs = endpoints.map((e, i) => {
       if (e === null || typeof e !== 'object') throw configError('TypeError', `Router: endpoints[${i}] must be an object`, 'endpoints')
@@ -122,7 +123,12 @@ class Router {
       checkNumber('Router', k, options[k])
       if (options[k] !== undefined && options[k] !== null) opts[k] = options[k]
     }
-    const made = nativeCall(() => native.createRouter(String(name), strategy, specs, opts, clock ? nativeOf(clock) : null))
+    if (backend !== undefined && backend !== null && !(backend instanceof RedisBackend)) {
+      throw configError('TypeError', 'Router: backend must be a RedisBackend', 'backend')
+    }
+    checkNumber('Router', 'syncMs', syncMs)
+    const nativeBackend = backend ? nativeBackendOf(backend) : null
+    const made = nativeCall(() => native.createRouter(String(name), strategy, specs, opts, clock ? nativeOf(clock) : null, nativeBackend, syncMs ?? null))
     if (!(made instanceof native.NativeRouter)) throw configError(made.kind, made.message.replace('Endpoint: cost_per_1k', 'Endpoint: costPer1k'), made.param)
     this.#native = made
     ;[this.#pick, this.#success] = nativeCall(() => native.routerFastCall(made))
@@ -304,11 +310,24 @@ class Router {
     return nativeCall(() => this.#native.activeRegion())
   }
 
-  /** Per-endpoint counts, latency EWMA / p95 (ms), health; active region, failovers, failbacks, hedges. */
+  /** Per-endpoint counts, latency EWMA / p95 (ms), health; active region, failovers, failbacks,
+   * the last failover's recovery time (lastFailoverRtoMs), hedges. */
   stats() {
     const s = nativeCall(() => this.#native.stats())
     s.listenerErrors = this.#listenerErrors
     return s
+  }
+
+  /** With a backend: the health sync thread's counters (syncs, errors, published, appliedCooldowns,
+   * appliedEjections, appliedRegions, syncAgeMs); otherwise null. */
+  syncStats() {
+    return nativeCall(() => this.#native.syncStats()) ?? null
+  }
+
+  /** With a backend: exchange endpoint health with Redis now (the background thread does it every
+   * `syncMs` and at once after a local cooldown, ejection or region switch). */
+  syncNow() {
+    nativeCall(() => this.#native.syncNow())
   }
 }
 

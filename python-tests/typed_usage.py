@@ -232,3 +232,10 @@ def use_router() -> None:
     answer: object = router.call("hi")
     lost: int = router.stats()["hedges_lost"]
     del answer, lost
+    shared = ferrule.Router([ferrule.Endpoint("a", call)], name="chat",
+                            backend=ferrule.RedisBackend("redis+cluster://127.0.0.1:7000,127.0.0.1:7001"),
+                            sync_seconds=0.25)
+    shared.sync_now()
+    sync = shared.sync_stats()
+    rto = router.stats()["last_failover_rto_seconds"]
+    del sync, rto

@@ -5,9 +5,11 @@
 
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};
+use crate::redis_backend::NativeRedisBackend;
 use ferrule_core::route::cooldown::CooldownConfig;
 use ferrule_core::route::ejection::EjectionConfig;
 use ferrule_core::route::failover::FailoverConfig;
+use ferrule_core::route::health_sync::{HealthSync, HealthSyncConfig};
 use ferrule_core::route::hedge::HedgeConfig;
 use ferrule_core::{ClockRef, EndpointConfig, Error, RouteStrategy, Router, RouterConfig};
 use napi::bindgen_prelude::Either;
@@ -212,6 +214,22 @@ impl RouterOptions {
 #[napi]
 pub struct NativeRouter {
     pub(crate) inner: Arc<Router>,
+    /// With a Redis backend: the thread that shares this router's endpoint health; stopped when it
+    /// drops.
+    sync: Option<HealthSync>,
+}
+
+/// The health sync thread's counters (a router with a Redis backend), numbers as `f64`.
+#[napi(object)]
+pub struct RouterSyncStatsJs {
+    pub syncs: f64,
+    pub errors: f64,
+    pub published: f64,
+    pub applied_cooldowns: f64,
+    pub applied_ejections: f64,
+    pub applied_regions: f64,
+    /// Since the last exchange with Redis that succeeded.
+    pub sync_age_ms: f64,
 }
 
 /// A pick as one number: the token (>= 0), or `-1 - retryAfterMs` when no endpoint can take it.
@@ -231,6 +249,8 @@ pub fn create_router(
     endpoints: Vec<RouterEndpointSpec>,
     options: RouterOptions,
     clock: Option<&NativeManualClock>,
+    backend: Option<&NativeRedisBackend>,
+    sync_ms: Option<f64>,
 ) -> Either<NativeRouter, ConfigError> {
     let clock = clock.map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));
     let params = options.params();
@@ -240,8 +260,31 @@ pub fn create_router(
     {
         Ok(r) => {
             let inner = Arc::new(r);
+            // Shared through Redis: cooldowns, ejections and the active region published at once
+            // and picked up every `syncMs`, on a background thread (never on a pick).
+            let sync = match backend {
+                None => None,
+                Some(b) => match HealthSync::start(
+                    inner.clone(),
+                    b.inner.clone(),
+                    HealthSyncConfig {
+                        interval_seconds: sync_ms.unwrap_or(250.0) / 1e3,
+                    },
+                ) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        let param = NodeParam {
+                            core: "sync_seconds",
+                            node: "syncMs",
+                            millis: true,
+                            given: sync_ms,
+                        };
+                        return Either::B(config_error(&e, &[param]));
+                    }
+                },
+            };
             ferrule_core::telemetry::collector::export(&inner);
-            Either::A(NativeRouter { inner })
+            Either::A(NativeRouter { inner, sync })
         }
         Err(e) => Either::B(config_error(&e, &params)),
     }
@@ -289,6 +332,8 @@ pub struct RouterStatsInfo {
     pub regions: Vec<String>,
     pub failovers: f64,
     pub failbacks: f64,
+    /// The last failover's recovery time: first failure to first success on the new region.
+    pub last_failover_rto_ms: Option<f64>,
     pub hedges: f64,
     pub hedges_lost: f64,
     pub unavailable: f64,
@@ -371,6 +416,31 @@ impl NativeRouter {
             .collect()
     }
 
+    /// With a backend: the health sync thread's counters; otherwise null.
+    #[napi(catch_unwind)]
+    pub fn sync_stats(&self) -> Option<RouterSyncStatsJs> {
+        self.sync.as_ref().map(|s| {
+            let s = s.stats();
+            RouterSyncStatsJs {
+                syncs: s.syncs as f64,
+                errors: s.errors as f64,
+                published: s.published as f64,
+                applied_cooldowns: s.applied_cooldowns as f64,
+                applied_ejections: s.applied_ejections as f64,
+                applied_regions: s.applied_regions as f64,
+                sync_age_ms: s.sync_age_seconds * 1e3,
+            }
+        })
+    }
+
+    /// With a backend: one exchange with Redis now (blocks for at most the backend's timeout).
+    #[napi(catch_unwind)]
+    pub fn sync_now(&self) {
+        if let Some(s) = &self.sync {
+            s.sync_now();
+        }
+    }
+
     #[napi(catch_unwind)]
     pub fn active_region(&self) -> String {
         self.inner.active_region().to_string()
@@ -386,6 +456,7 @@ impl NativeRouter {
             regions: s.regions,
             failovers: s.failovers as f64,
             failbacks: s.failbacks as f64,
+            last_failover_rto_ms: s.last_failover_rto_seconds.map(|v| v * 1e3),
             hedges: s.hedges as f64,
             hedges_lost: s.hedges_lost as f64,
             unavailable: s.unavailable as f64,

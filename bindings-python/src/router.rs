@@ -2,11 +2,13 @@
 //! chosen endpoint, classifies its outcome and dispatches events. Only conversion here.
 
 use crate::clock::ManualClock;
-use crate::error::{guard, to_py};
+use crate::error::{guard, guard_detached, to_py};
+use crate::redis_backend::RedisBackendCore;
 use ferrule_core::error::check;
 use ferrule_core::route::cooldown::CooldownConfig;
 use ferrule_core::route::ejection::EjectionConfig;
 use ferrule_core::route::failover::FailoverConfig;
+use ferrule_core::route::health_sync::{HealthSync, HealthSyncConfig};
 use ferrule_core::route::hedge::HedgeConfig;
 use ferrule_core::{ClockRef, EndpointConfig, RouteStrategy, Router, RouterConfig};
 use pyo3::prelude::*;
@@ -30,6 +32,9 @@ type EndpointTuple = (
 #[pyclass(frozen, name = "RouterCore", module = "ferrule._ferrule")]
 pub struct RouterCore {
     inner: Arc<Router>,
+    /// With a Redis backend: the thread that shares this router's endpoint health; stopped when it
+    /// drops.
+    sync: Option<HealthSync>,
 }
 
 #[pymethods]
@@ -40,7 +45,8 @@ impl RouterCore {
         max_ejection_percent=0.5, cooldown_seconds=5.0, max_cooldown_seconds=300.0,
         failback_seconds=30.0, probe_interval_seconds=5.0, ewma_seconds=10.0, hedge=false,
         hedge_quantile=0.95, hedge_min_samples=20, hedge_max_ratio=0.1, hedge_min_delay_seconds=0.0,
-        seed=None, clock=None, attempts=None, latency_window_seconds=30.0))]
+        seed=None, clock=None, attempts=None, latency_window_seconds=30.0, backend=None,
+        sync_seconds=0.25))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -69,6 +75,8 @@ impl RouterCore {
         clock: Option<PyRef<'_, ManualClock>>,
         attempts: Option<i64>,
         latency_window_seconds: f64,
+        backend: Option<PyRef<'_, RedisBackendCore>>,
+        sync_seconds: f64,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<Router> {
             let mut eps = Vec::with_capacity(endpoints.len());
@@ -139,8 +147,20 @@ impl RouterCore {
             Router::with_clock(c, clock)
         };
         let inner = Arc::new(build().map_err(|e| to_py(py, e))?);
+        let sync = backend
+            .map(|b| {
+                HealthSync::start(
+                    inner.clone(),
+                    b.inner.clone(),
+                    HealthSyncConfig {
+                        interval_seconds: sync_seconds,
+                    },
+                )
+            })
+            .transpose()
+            .map_err(|e| to_py(py, e))?;
         ferrule_core::telemetry::collector::export(&inner);
-        Ok(Self { inner })
+        Ok(Self { inner, sync })
     }
 
     /// The token of the endpoint for this attempt (its index is `token & 63`), skipping the indices
@@ -194,6 +214,40 @@ impl RouterCore {
         guard(py, || self.inner.lost(token))
     }
 
+    /// With a backend: syncs, errors, published, applied_cooldowns, applied_ejections,
+    /// applied_regions, sync_age_seconds; else None.
+    fn sync_stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(sync) = &self.sync else {
+            return Ok(None);
+        };
+        let s = sync.stats();
+        let d = PyDict::new(py);
+        d.set_item("syncs", s.syncs)?;
+        d.set_item("errors", s.errors)?;
+        d.set_item("published", s.published)?;
+        d.set_item("applied_cooldowns", s.applied_cooldowns)?;
+        d.set_item("applied_ejections", s.applied_ejections)?;
+        d.set_item("applied_regions", s.applied_regions)?;
+        d.set_item("sync_age_seconds", s.sync_age_seconds)?;
+        Ok(Some(d))
+    }
+
+    /// With a backend: one exchange with Redis now (the thread does it every `sync_seconds` and at
+    /// each local cooldown, ejection or region switch).
+    fn sync_now(&self, py: Python<'_>) -> PyResult<()> {
+        match &self.sync {
+            Some(s) => guard_detached(py, || s.sync_now()),
+            None => Ok(()),
+        }
+    }
+
+    /// With a backend: starts the sync thread again when this is a forked child.
+    fn ensure_sync(&self) {
+        if let Some(s) = &self.sync {
+            s.ensure_running();
+        }
+    }
+
     /// Pending events, oldest first, as dicts.
     fn drain_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let evs = guard(py, || self.inner.drain_events(usize::MAX))?;
@@ -239,6 +293,7 @@ impl RouterCore {
         d.set_item("regions", s.regions)?;
         d.set_item("failovers", s.failovers)?;
         d.set_item("failbacks", s.failbacks)?;
+        d.set_item("last_failover_rto_seconds", s.last_failover_rto_seconds)?;
         d.set_item("hedges", s.hedges)?;
         d.set_item("hedges_lost", s.hedges_lost)?;
         d.set_item("unavailable", s.unavailable)?;

@@ -297,7 +297,7 @@ fn replay_runs_are_consumers_of_one_group_and_a_lease_is_the_pending_entry() {
         .get_connection()
         .unwrap();
     let pending: (u64, String, String, Vec<(String, String)>) = redis::cmd("XPENDING")
-        .arg("dlq:dlq:leases")
+        .arg("dlq:dlq:{leases}")
         .arg("replay")
         .query(&mut c)
         .unwrap();
@@ -337,7 +337,7 @@ fn replay_runs_are_consumers_of_one_group_and_a_lease_is_the_pending_entry() {
     // Finished runs leave no consumers behind (only the given-back holder may stay).
     let consumers: Vec<Vec<redis::Value>> = redis::cmd("XINFO")
         .arg("CONSUMERS")
-        .arg("dlq:dlq:leases")
+        .arg("dlq:dlq:{leases}")
         .arg("replay")
         .query(&mut c)
         .unwrap();

@@ -853,3 +853,120 @@ fn hedge_decides_budget_attempts_and_endpoint() {
     let e = Router::new(c).unwrap_err().to_string();
     assert!(e.contains("attempts=5"), "{e}");
 }
+
+/// The value of one series in the default registry's exposition.
+fn scrape(series: &str) -> Option<f64> {
+    use ferrule_core::telemetry::exposition::{render, Format};
+    let text = render(
+        ferrule_core::telemetry::registry::global(),
+        Format::Prometheus,
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_failover_measures_its_recovery_time_the_standby_idle_time_and_the_time_away() {
+    let clock = ManualClock::new();
+    let mut p = ep("primary");
+    p.region = Some("eu".into());
+    let mut s = ep("standby");
+    s.region = Some("us".into());
+    s.priority = 1;
+    let mut c = RouterConfig::new("rto", Strategy::RoundRobin, vec![p, s]);
+    c.ejection.consecutive_failures = 3;
+    c.ejection.base_seconds = 10.0;
+    c.failover = FailoverConfig {
+        failback_seconds: 5.0,
+        probe_interval_seconds: 1.0,
+    };
+    let r = Router::with_clock(c, clock.clone()).unwrap();
+    // The standby served once at t=1 s (a call whose primary attempt failed), then sat idle.
+    clock.advance(Duration::from_secs(1));
+    let t = r.pick(0).unwrap();
+    r.failure(t, None, None);
+    let t = r.pick(1).unwrap();
+    assert_eq!(token_endpoint(t), 1);
+    r.success(t);
+    let t = r.pick(0).unwrap();
+    r.success(t); // the primary recovers: its failure run ends
+                  // t=60 s: the outage begins; three failures 200 ms apart eject the primary.
+    clock.advance(Duration::from_secs(59));
+    for k in 0..3 {
+        if k > 0 {
+            clock.advance(Duration::from_millis(200));
+        }
+        let t = r.pick(0).unwrap();
+        assert_eq!(token_endpoint(t), 0);
+        r.failure(t, Some(503), None);
+    }
+    // t=60.5 s: the next call fails over; its success 250 ms later is the recovery.
+    clock.advance(Duration::from_millis(100));
+    let t = r.pick(0).unwrap();
+    assert_eq!((token_endpoint(t), r.active_region()), (1, "us"));
+    clock.advance(Duration::from_millis(250));
+    r.success(t);
+    let ev = r.drain_events(16);
+    let of = |k| {
+        ev.iter()
+            .find(|e| e.kind == k)
+            .unwrap_or_else(|| panic!("{k:?}: {ev:?}"))
+    };
+    let fo = of(RouteEventKind::Failover);
+    assert!(
+        (fo.seconds.unwrap() - 0.5).abs() < 1e-6,
+        "outage began 0.5 s before: {fo:?}"
+    );
+    let rec = of(RouteEventKind::Recovered);
+    assert_eq!((rec.from.as_str(), rec.to.as_str()), ("eu", "us"));
+    assert!(
+        (rec.seconds.unwrap() - 0.75).abs() < 1e-6,
+        "RTO 0.75 s: {rec:?}"
+    );
+    assert!(!rec.kind.warning(&rec.to));
+    assert_eq!(rec.kind.as_str(), "router.recovered");
+    assert!(rec.to_string().contains("recovery took 0.750s"), "{rec}");
+    assert!((r.stats().last_failover_rto_seconds.unwrap() - 0.75).abs() < 1e-6);
+    // The same figures as metrics: one RTO of 0.75 s; the standby had been idle 59.5 s.
+    let series = |f: &str| scrape(&format!("{f}{{router=\"rto\"}}"));
+    assert_eq!(
+        series("ferrule_router_failover_rto_seconds_count"),
+        Some(1.0)
+    );
+    assert!((series("ferrule_router_failover_rto_seconds_sum").unwrap() - 0.75).abs() < 1e-6);
+    assert!((series("ferrule_router_standby_idle_seconds_sum").unwrap() - 59.5).abs() < 1e-6);
+    // A second success is not a second recovery.
+    let t = r.pick(0).unwrap();
+    r.success(t);
+    assert!(r
+        .drain_events(16)
+        .iter()
+        .all(|e| e.kind != RouteEventKind::Recovered));
+    // Ejection over (10 s), the primary stays healthy for the 5 s stable period: failback, 20 s
+    // after the failover, reported on the event and in the histogram.
+    clock.advance(Duration::from_secs(10));
+    let mut now_s = 0.0;
+    while r.active_region() != "eu" {
+        let t = r.pick(0).unwrap();
+        r.success(t);
+        clock.advance(Duration::from_millis(500));
+        now_s += 0.5;
+        assert!(now_s < 30.0, "no failback");
+    }
+    let fb: Vec<_> = r
+        .drain_events(64)
+        .into_iter()
+        .filter(|e| e.kind == RouteEventKind::Failback)
+        .collect();
+    assert_eq!(fb.len(), 1);
+    let away = fb[0].seconds.unwrap();
+    assert!((15.0..=16.0).contains(&away), "time away {away}");
+    assert!((series("ferrule_router_failback_after_seconds_sum").unwrap() - away).abs() < 1e-6);
+    // A failback opens no RTO measurement.
+    let t = r.pick(0).unwrap();
+    r.success(t);
+    assert!(r
+        .drain_events(16)
+        .iter()
+        .all(|e| e.kind != RouteEventKind::Recovered));
+}

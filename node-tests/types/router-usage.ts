@@ -1,5 +1,5 @@
 // Typed usage of the router (issue 9), compiled by `npm run typecheck`.
-import { ManualClock, Router, normalizeChat, type ChatResponse, type RouterAttempt, type RouterEvent } from 'ferrule'
+import { ManualClock, RedisBackend, Router, normalizeChat, type ChatResponse, type RouterAttempt, type RouterEvent, type RouterSyncStats } from 'ferrule'
 
 export async function routerUsage(): Promise<void> {
   const router = new Router({
@@ -35,4 +35,16 @@ export async function routerUsage(): Promise<void> {
   const out: unknown = await hedged.execute('hi')
   const lost: number = hedged.stats().hedgesLost
   void [out, lost]
+
+  // Endpoint health shared through Redis by every router of this name; the last failover's RTO.
+  const shared = new Router({
+    endpoints: [{ name: 'a', call: async () => 'a' }],
+    name: 'chat',
+    backend: new RedisBackend({ url: 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001' }),
+    syncMs: 250,
+  })
+  shared.syncNow()
+  const sync: RouterSyncStats | null = shared.syncStats()
+  const rto: number | null | undefined = shared.stats().lastFailoverRtoMs
+  void [sync?.appliedCooldowns, rto]
 }

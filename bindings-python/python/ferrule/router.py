@@ -15,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import weakref
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._ferrule import ManualClock, RouterCore, emit
 from ._hedge_pool import HedgePool
-from .breaker import ExcMatcher, _matcher
+from .breaker import ExcMatcher, _backend, _matcher
 from .errors import CircuitOpenError, ConfigError
 from .normalize import normalize_chat
+from .redis_backend import RedisBackend
 from .transient import retry_after_of, status_of
 
 __all__ = ["Endpoint", "Router"]
@@ -108,6 +111,16 @@ class Router:
     cancelled; with ``def`` endpoints both attempts run on a pool of ``hedge_threads`` daemon threads
     while the caller waits, the loser's result is discarded (``stats()["hedges_lost"]``), and a call
     finding fewer than two free threads runs unhedged (``stats()["hedge_pool_full"]``, logged).
+
+    With ``backend=RedisBackend(...)``, routers of the same ``name`` in every process share endpoint
+    health: a cooldown (429 / Retry-After) or an ejection made here is published at once, and what
+    the others published is applied every ``sync_seconds`` (the longest cooldown wins; an ejection
+    ends everywhere at the same moment; a region switch is followed). Picks never wait on Redis; while
+    it is down each process routes on its own view (``sync_stats()["errors"]``).
+
+    Each failover measures its recovery time (first failure to first success on the new region):
+    the ``router.recovered`` event's ``seconds``, ``stats()["last_failover_rto_seconds"]`` and the
+    ``ferrule_router_failover_rto_seconds`` histogram.
     """
 
     __slots__ = (
@@ -160,6 +173,8 @@ class Router:
         latency_window_seconds: float = 30.0,
         seed: Optional[int] = None,
         clock: Optional[ManualClock] = None,
+        backend: Optional[RedisBackend] = None,
+        sync_seconds: float = 0.25,
     ) -> None:
         eps = list(endpoints)
         for e in eps:
@@ -205,7 +220,11 @@ class Router:
             clock=clock,
             attempts=attempts,
             latency_window_seconds=latency_window_seconds,
+            backend=None if backend is None else _backend(backend),
+            sync_seconds=sync_seconds,
         )
+        if backend is not None:
+            _SHARED.add(self)
         if isinstance(normalize, str):
             if normalize != "openai":
                 raise ConfigError(f"Router: normalize={normalize!r} is out of range; allowed: \"openai\", a callable or None")
@@ -529,6 +548,16 @@ class Router:
         d["hedge_pool_full"] = self._hedge_pool_full
         return d
 
+    def sync_stats(self) -> Optional[Dict[str, Any]]:
+        """With a backend: syncs, errors, published, applied_cooldowns, applied_ejections,
+        applied_regions, sync_age_seconds; else None."""
+        return self._core.sync_stats()
+
+    def sync_now(self) -> None:
+        """With a backend: exchange endpoint health with Redis now (the background thread does it
+        every ``sync_seconds`` and at once after a local cooldown, ejection or region switch)."""
+        self._core.sync_now()
+
     def __repr__(self) -> str:
         return (
             f"<Router {self.name!r} strategy={self.strategy} endpoints={len(self.endpoints)} "
@@ -552,3 +581,17 @@ class Router:
                 "p95_s": e["latency_p95_seconds"],
             }
         return stats_html("Router", self.name, rows, None)
+
+
+# Routers sharing health through Redis: a forked child restarts each one's sync thread (it has their
+# memory, not their threads).
+_SHARED: "weakref.WeakSet[Router]" = weakref.WeakSet()
+
+
+def _restart_sync_after_fork() -> None:
+    for r in list(_SHARED):
+        r._core.ensure_sync()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_sync_after_fork)

@@ -8,6 +8,7 @@
 //! | `ferrule_router_outstanding`, `ferrule_router_latency_ewma_seconds`, `ferrule_router_endpoint_healthy` | router, endpoint |
 //! | `ferrule_router_failovers_total`, `ferrule_router_failbacks_total` | router |
 //! | `ferrule_router_active_region` (1 for the active region) | router, region |
+//! | `ferrule_router_failover_rto_seconds`, `_standby_idle_seconds`, `_failback_after_seconds` (histograms) | router |
 
 use super::endpoint::Health;
 use super::router::Router;
@@ -17,6 +18,68 @@ use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
 const EP: [&str; 2] = ["router", "endpoint"];
+
+pub const RTO_FAMILY: &str = "ferrule_router_failover_rto_seconds";
+pub const STANDBY_IDLE_FAMILY: &str = "ferrule_router_standby_idle_seconds";
+pub const AWAY_FAMILY: &str = "ferrule_router_failback_after_seconds";
+/// Recovery and standby times span a fast in-process failover (sub-second) to a regional outage.
+const SWITCH_BUCKETS: [f64; 12] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+];
+
+/// The switch histograms of one router, observed when a switch happens (rare).
+pub(crate) struct SwitchMetrics {
+    pub(crate) rto: Observer,
+    pub(crate) standby_idle: Observer,
+    pub(crate) away: Observer,
+}
+
+/// A histogram series, or nothing when it could not be declared (logged once at declaration).
+pub(crate) struct Observer(Option<crate::telemetry::histogram::HistogramHandle>);
+
+impl Observer {
+    fn new(family: &str, help: &str, router: &str) -> Self {
+        let h = global()
+            .histogram(family, help, &["router"], &SWITCH_BUCKETS)
+            .and_then(|h| h.labels(&[router]));
+        match h {
+            Ok(h) => Observer(Some(h)),
+            Err(e) => {
+                log::warn!("ferrule router metrics: {family}: {e}");
+                Observer(None)
+            }
+        }
+    }
+
+    pub(crate) fn observe(&self, v: f64) {
+        if let Some(h) = &self.0 {
+            h.observe(v);
+        }
+    }
+}
+
+impl SwitchMetrics {
+    pub(crate) fn new(router: &str) -> Self {
+        Self {
+            rto: Observer::new(
+                RTO_FAMILY,
+                "Failover recovery time: from the first failure of the outage in the region left \
+                 to the first success in the region entered.",
+                router,
+            ),
+            standby_idle: Observer::new(
+                STANDBY_IDLE_FAMILY,
+                "How long the region failed over to had served no call before it took traffic.",
+                router,
+            ),
+            away: Observer::new(
+                AWAY_FAMILY,
+                "How long traffic stayed on the standby before failing back to the primary.",
+                router,
+            ),
+        }
+    }
+}
 
 /// Declares the router families in the default registry, once.
 pub fn families() {

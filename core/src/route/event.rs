@@ -10,6 +10,9 @@ pub enum EventKind {
     Failover,
     /// Traffic moved back to a higher-priority region after it stayed healthy for the stable period.
     Failback,
+    /// A failover's first success on the region it moved to; `seconds` is the recovery time (RTO):
+    /// from the first failure of the outage to that success.
+    Recovered,
     /// An endpoint was taken out of rotation after a run of failures.
     Ejected,
     /// An endpoint was rested because the provider said so (429 / Retry-After).
@@ -23,6 +26,7 @@ impl EventKind {
         match self {
             EventKind::Failover => "router.failover",
             EventKind::Failback => "router.failback",
+            EventKind::Recovered => "router.recovered",
             EventKind::Ejected => "router.ejected",
             EventKind::CooledDown => "router.cooldown",
             EventKind::Breaker => "router.breaker",
@@ -32,7 +36,7 @@ impl EventKind {
     /// Switches and health losses are warnings; a failback and a breaker closing are good news.
     pub fn warning(self, to: &str) -> bool {
         match self {
-            EventKind::Failback => false,
+            EventKind::Failback | EventKind::Recovered => false,
             EventKind::Breaker => to == "open",
             _ => true,
         }
@@ -51,7 +55,8 @@ pub struct RouteEvent {
     pub to: String,
     /// Why: `no_healthy_endpoint`, `stable_for`, `consecutive_failures`, `retry_after`, a breaker reason.
     pub reason: String,
-    /// How long the endpoint is out (ejection, cooldown, breaker open), or the stable period met.
+    /// How long the endpoint is out (ejection, cooldown, breaker open); for a failover, how long ago
+    /// the outage began; for a failback, how long traffic stayed away; for a recovery, the RTO.
     pub seconds: Option<f64>,
     /// Clock time, nanoseconds.
     pub at_nanos: u64,
@@ -72,6 +77,15 @@ impl fmt::Display for RouteEvent {
                 self.from,
                 self.to,
                 self.reason
+            ),
+            EventKind::Recovered => write!(
+                f,
+                "router {:?}: traffic flows again on region {:?} after failing over from {:?}; \
+                 recovery took {:.3}s",
+                self.router,
+                self.to,
+                self.from,
+                self.seconds.unwrap_or(0.0)
             ),
             EventKind::Ejected => write!(
                 f,

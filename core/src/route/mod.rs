@@ -7,6 +7,8 @@ pub mod ejection;
 pub mod endpoint;
 pub mod event;
 pub mod failover;
+#[cfg(feature = "redis")]
+pub mod health_sync;
 pub mod hedge;
 pub mod latency_window;
 pub mod peak_ewma;

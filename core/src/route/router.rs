@@ -21,7 +21,7 @@ use super::cooldown::CooldownConfig;
 use super::ejection::EjectionConfig;
 use super::endpoint::{Endpoint, EndpointConfig, Health};
 use super::event::{EventKind, RouteEvent};
-use super::failover::{FailoverConfig, Recovery, Region, Regions};
+use super::failover::{FailoverConfig, Recovered, Recovery, Region, Regions, Switched};
 use super::hedge::HedgeConfig;
 use super::strategy::Strategy;
 use crate::clock::ClockRef;
@@ -208,6 +208,9 @@ pub struct RouterStats {
     pub regions: Vec<String>,
     pub failovers: u64,
     pub failbacks: u64,
+    /// The last failover's recovery time: from the outage's first failure to the first success on
+    /// the region failed over to (`None`: no failover has recovered yet).
+    pub last_failover_rto_seconds: Option<f64>,
     pub hedges: u64,
     /// Attempts that lost a hedge race: cancelled, or their outcome discarded.
     pub hedges_lost: u64,
@@ -231,13 +234,21 @@ pub struct Router {
     eject_cap: usize,
     cooldown: CooldownConfig,
     hedge: Option<HedgeConfig>,
-    failback_seconds: f64,
+    switch_metrics: super::collect::SwitchMetrics,
+    /// The last failover's recovery time (0: none yet).
+    rto_last_nanos: AtomicU64,
     pub(crate) hedges: AtomicU64,
     hedges_lost: AtomicU64,
     unavailable: AtomicU64,
     last_resort: AtomicU64,
     events: Arc<ArrayQueue<RouteEvent>>,
     dropped: Arc<AtomicU64>,
+    /// Shared health (`health_sync`): endpoints cooled down or ejected here and not yet published
+    /// (bit `i` for endpoint `i`), whether a local region switch waits to be published, and the
+    /// sync thread's wake-up. Touched only on failures and switches, never on a pick or a success.
+    shared_dirty: AtomicU64,
+    region_dirty: std::sync::atomic::AtomicBool,
+    shared_wake: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -352,13 +363,17 @@ impl Router {
             ejection: config.ejection,
             cooldown: config.cooldown,
             hedge: config.hedge,
-            failback_seconds: config.failover.failback_seconds,
+            switch_metrics: super::collect::SwitchMetrics::new(&config.name),
+            rto_last_nanos: AtomicU64::new(0),
             hedges: AtomicU64::new(0),
             hedges_lost: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             last_resort: AtomicU64::new(0),
             events,
             dropped,
+            shared_dirty: AtomicU64::new(0),
+            region_dirty: std::sync::atomic::AtomicBool::new(false),
+            shared_wake: std::sync::OnceLock::new(),
             strategy: config.strategy,
             name: config.name,
         })
@@ -484,20 +499,8 @@ impl Router {
             let healthy = self.region_healthy(r, now);
             match self.regions.recovery(r, healthy, now) {
                 Recovery::FailBack => {
-                    if self.regions.switch(active, r, true) {
-                        let (from, to) = (
-                            &self.regions.regions[active].name,
-                            &self.regions.regions[r].name,
-                        );
-                        self.event(
-                            EventKind::Failback,
-                            "",
-                            from,
-                            to,
-                            "stable_for",
-                            Some(self.failback_seconds),
-                            now,
-                        );
+                    if let Some(m) = self.regions.switch(active, r, true, now) {
+                        self.switched(active, r, m, now);
                     }
                     if let Some(t) = self.choose_in(r, tried, now, false) {
                         return Ok(t);
@@ -528,20 +531,10 @@ impl Router {
                 continue;
             }
             if let Some(t) = self.choose_in(r, tried, now, false) {
-                if active_dead && self.regions.switch(active, r, false) {
-                    let (from, to) = (
-                        &self.regions.regions[active].name,
-                        &self.regions.regions[r].name,
-                    );
-                    self.event(
-                        EventKind::Failover,
-                        "",
-                        from,
-                        to,
-                        "no_healthy_endpoint",
-                        None,
-                        now,
-                    );
+                if active_dead {
+                    if let Some(m) = self.regions.switch(active, r, false, now) {
+                        self.switched(active, r, m, now);
+                    }
                 }
                 return Ok(t);
             }
@@ -568,6 +561,190 @@ impl Router {
             breaker: format!("router {}", self.name),
             retry_after: self.next_available(tried, now),
         })
+    }
+
+    /// Reports a region switch this caller made: the event, and what it measured in the switch
+    /// histograms. A failover's event carries how long ago the outage began; a failback's, how long
+    /// traffic stayed away (the stable period when unknown).
+    fn switched(&self, from: usize, to: usize, m: Switched, now: u64) {
+        self.report_switch(from, to, m, now, false);
+        if self.shared_wake.get().is_some() {
+            self.region_dirty.store(true, Ordering::Release);
+            self.wake_sync();
+        }
+    }
+
+    /// `shared`: the switch was made in another process and applied here (its events say so).
+    fn report_switch(&self, from: usize, to: usize, m: Switched, now: u64, shared: bool) {
+        let names = (
+            &self.regions.regions[from].name,
+            &self.regions.regions[to].name,
+        );
+        let secs = |n: u64| n as f64 / 1e9;
+        match m.away {
+            None => {
+                if let Some(idle) = m.standby_idle {
+                    self.switch_metrics.standby_idle.observe(secs(idle));
+                }
+                let since = self
+                    .regions
+                    .outage_began()
+                    .map(|t| secs(now.saturating_sub(t)));
+                self.event(
+                    EventKind::Failover,
+                    "",
+                    names.0,
+                    names.1,
+                    if shared {
+                        "shared"
+                    } else {
+                        "no_healthy_endpoint"
+                    },
+                    since,
+                    now,
+                );
+            }
+            Some(away) => {
+                self.switch_metrics.away.observe(secs(away));
+                self.event(
+                    EventKind::Failback,
+                    "",
+                    names.0,
+                    names.1,
+                    if shared { "shared" } else { "stable_for" },
+                    Some(secs(away)),
+                    now,
+                );
+            }
+        }
+    }
+
+    // ---- shared health (`route::health_sync`) ----------------------------------------------------
+
+    /// Endpoint `i` was cooled down or ejected here: publish it at once if a sync is attached.
+    fn share(&self, i: usize) {
+        if self.shared_wake.get().is_some() {
+            self.shared_dirty.fetch_or(1u64 << i, Ordering::AcqRel);
+            self.wake_sync();
+        }
+    }
+
+    fn wake_sync(&self) {
+        if let Some(w) = self.shared_wake.get() {
+            w();
+        }
+    }
+
+    /// Attaches the shared-health thread's wake-up; false if one is already attached.
+    pub(crate) fn attach_sync(&self, wake: Box<dyn Fn() + Send + Sync>) -> bool {
+        self.shared_wake.set(wake).is_ok()
+    }
+
+    /// Endpoints changed here since the last call (bitmask), and whether the active region did.
+    pub(crate) fn take_shared_changes(&self) -> (u64, bool) {
+        (
+            self.shared_dirty.swap(0, Ordering::AcqRel),
+            self.region_dirty.swap(false, Ordering::AcqRel),
+        )
+    }
+
+    /// Puts back changes a failed sync could not publish.
+    pub(crate) fn restore_shared_changes(&self, endpoints: u64, region: bool) {
+        self.shared_dirty.fetch_or(endpoints, Ordering::AcqRel);
+        if region {
+            self.region_dirty.store(true, Ordering::Release);
+        }
+    }
+
+    /// Endpoint `i`'s remaining cooldown and ejection at `now`, nanoseconds.
+    pub(crate) fn endpoint_rest(&self, i: usize, now: u64) -> (u64, u64) {
+        let ep = &self.eps[i];
+        (
+            ep.cooldown_until
+                .load(Ordering::Relaxed)
+                .saturating_sub(now),
+            ep.ejection.remaining(now),
+        )
+    }
+
+    /// A cooldown published by another process: endpoint `i` rests until `until` (this router's
+    /// clock) unless it already rests longer (the longest cooldown wins). True when it was extended
+    /// by more than `slack` (then an event says so).
+    pub(crate) fn apply_shared_cooldown(&self, i: usize, until: u64, now: u64, slack: u64) -> bool {
+        let ep = &self.eps[i];
+        let prev = ep.cooldown_until.fetch_max(until, Ordering::AcqRel);
+        if until <= prev.saturating_add(slack) {
+            return false;
+        }
+        self.event(
+            EventKind::CooledDown,
+            &ep.config.name,
+            "",
+            "",
+            "shared",
+            Some(until.saturating_sub(now) as f64 / 1e9),
+            now,
+        );
+        true
+    }
+
+    /// An ejection published by another process: endpoint `i` is out until `until`, so it returns
+    /// everywhere at once. Within the router's ejection cap, as a local one.
+    pub(crate) fn apply_shared_ejection(&self, i: usize, until: u64, now: u64, slack: u64) -> bool {
+        let ep = &self.eps[i];
+        let cur = ep.ejection.until.load(Ordering::Relaxed);
+        if until <= cur.saturating_add(slack) {
+            return false;
+        }
+        let out = self.eps.iter().filter(|e| e.ejection.ejected(now)).count();
+        if !ep.ejection.ejected(now) && out >= self.eject_cap {
+            return false;
+        }
+        ep.ejection.until.fetch_max(until, Ordering::AcqRel);
+        self.event(
+            EventKind::Ejected,
+            &ep.config.name,
+            "",
+            "",
+            "shared",
+            Some(until.saturating_sub(now) as f64 / 1e9),
+            now,
+        );
+        true
+    }
+
+    /// The index of the region named `name`.
+    pub(crate) fn region_index(&self, name: &str) -> Option<usize> {
+        self.regions.regions.iter().position(|r| r.name == name)
+    }
+
+    /// Another process switched the active region to `to`: follow it. True when this switched.
+    pub(crate) fn apply_shared_region(&self, to: usize, now: u64) -> bool {
+        let from = self.regions.active();
+        match self.regions.switch(from, to, to < from, now) {
+            Some(m) => {
+                self.report_switch(from, to, m, now, true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A failover's first success on the region it moved to: its recovery time, measured.
+    #[cold]
+    fn recovered(&self, r: Recovered, now: u64) {
+        let rto = r.rto as f64 / 1e9;
+        self.switch_metrics.rto.observe(rto);
+        self.rto_last_nanos.store(r.rto.max(1), Ordering::Relaxed);
+        self.event(
+            EventKind::Recovered,
+            "",
+            &self.regions.regions[r.from].name,
+            &self.regions.regions[r.to].name,
+            "first_success",
+            Some(rto),
+            now,
+        );
     }
 
     fn probe_in(&self, r: usize, tried: u64, now: u64) -> Option<u64> {
@@ -622,6 +799,9 @@ impl Router {
         ep.measure(dur, now, self.hedge.map(|h| h.quantile));
         ep.ejection.on_success(now);
         ep.breaker.record(permit, Outcome::Success);
+        if let Some(r) = self.regions.served(ep.region, now) {
+            self.recovered(r, now);
+        }
         !self.events.is_empty()
     }
 
@@ -637,10 +817,11 @@ impl Router {
         ep.leave();
         ep.errors.inc();
         ep.breaker.record(permit, Outcome::Failure);
-        self.regions.failed(ep.region);
+        self.regions.failed(ep.region, now);
         if let Some(rest) = self.cooldown.rest_nanos(status, retry_after_seconds) {
             ep.cooldown_until.fetch_max(now + rest, Ordering::AcqRel);
             ep.cooldowns.fetch_add(1, Ordering::Relaxed);
+            self.share(token_endpoint(token));
             let reason = if retry_after_seconds.is_some() {
                 "retry_after"
             } else {
@@ -660,6 +841,7 @@ impl Router {
             let out = self.eps.iter().filter(|e| e.ejection.ejected(now)).count();
             if out < self.eject_cap && ep.ejection.eject(now, len) {
                 ep.ejections.fetch_add(1, Ordering::Relaxed);
+                self.share(token_endpoint(token));
                 self.event(
                     EventKind::Ejected,
                     &ep.config.name,
@@ -765,6 +947,10 @@ impl Router {
                 .collect(),
             failovers: self.regions.failovers.load(Ordering::Relaxed),
             failbacks: self.regions.failbacks.load(Ordering::Relaxed),
+            last_failover_rto_seconds: match self.rto_last_nanos.load(Ordering::Relaxed) {
+                0 => None,
+                n => Some(n as f64 / 1e9),
+            },
             hedges: self.hedges.load(Ordering::Relaxed),
             hedges_lost: self.hedges_lost.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),

@@ -1,11 +1,14 @@
-//! The Redis backend shared by rate limiters, breakers and the dead-letter queue: one client, a
-//! bounded pool of sync connections whose read/write timeouts are capped by the caller's budget, keys
-//! namespaced `prefix:kind:name`, and the `on_backend_error` policy for when Redis is unreachable.
+//! The Redis backend shared by rate limiters, breakers and the dead-letter queue: one server, a Redis
+//! Cluster or a Sentinel-managed master (`topology.rs` reads the URL), a bounded pool of sync
+//! connections whose read/write timeouts are capped by the caller's budget, keys namespaced
+//! `prefix:kind:{name}` (the hash tag puts every key one script touches in one cluster slot), and the
+//! `on_backend_error` policy for when Redis is unreachable.
 //! An outage is counted, logged at warning and raised as a watch event; while it lasts callers skip
 //! Redis (no connect storm, no waiting) except one probe per `retry_seconds`, whose success resolves it.
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{check, Error, Result};
+use crate::store::redis_topology::{Connector, Topology};
 use crate::telemetry::collector::{Collect, Sink};
 use crate::watch::event::{Event as WatchEvent, EventState, Severity};
 use crossbeam_queue::ArrayQueue;
@@ -25,16 +28,24 @@ pub enum Op {
     RateLimit,
     BreakerSync,
     DeadLetter,
+    /// A router's shared endpoint health (`route::health_sync`).
+    RouterHealth,
 }
 
 impl Op {
-    const ALL: [Op; 3] = [Op::RateLimit, Op::BreakerSync, Op::DeadLetter];
+    const ALL: [Op; 4] = [
+        Op::RateLimit,
+        Op::BreakerSync,
+        Op::DeadLetter,
+        Op::RouterHealth,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Op::RateLimit => "rate_limit",
             Op::BreakerSync => "breaker_sync",
             Op::DeadLetter => "dead_letter",
+            Op::RouterHealth => "router_health",
         }
     }
 }
@@ -48,15 +59,19 @@ pub enum ErrorKind {
     Timeout,
     /// Redis answered with an error (a script error, OOM, a wrong type).
     Reply,
+    /// A master is being replaced: the cluster or Sentinel answered CLUSTERDOWN, MASTERDOWN,
+    /// READONLY (a demoted master), TRYAGAIN or LOADING, or no node serves the key's slot.
+    Failover,
     /// Not tried: Redis is known down and this caller was not the one probing.
     Skipped,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 4] = [
+    const ALL: [ErrorKind; 5] = [
         ErrorKind::Connection,
         ErrorKind::Timeout,
         ErrorKind::Reply,
+        ErrorKind::Failover,
         ErrorKind::Skipped,
     ];
 
@@ -65,12 +80,22 @@ impl ErrorKind {
             ErrorKind::Connection => "connection",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Reply => "reply",
+            ErrorKind::Failover => "failover",
             ErrorKind::Skipped => "skipped",
         }
     }
 
     fn of(e: &redis::RedisError) -> Self {
-        if e.is_timeout() {
+        use redis::ServerErrorKind as S;
+        if matches!(
+            e.kind(),
+            redis::ErrorKind::Server(
+                S::ClusterDown | S::MasterDown | S::ReadOnly | S::TryAgain | S::BusyLoading
+            ) | redis::ErrorKind::ClusterConnectionNotFound
+                | redis::ErrorKind::MasterNameNotFoundBySentinel
+        ) {
+            ErrorKind::Failover
+        } else if e.is_timeout() {
             ErrorKind::Timeout
         } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
             ErrorKind::Connection
@@ -197,7 +222,7 @@ fn declare_families() {
             .and(r.counter(
                 ERRORS_FAMILY,
                 "Redis operations that gave no answer, by op and kind (connection, timeout, reply, \
-                 skipped while known down).",
+                 failover while a master is replaced, skipped while known down).",
                 &["prefix", "op", "kind"],
             ))
             .and(r.counter(
@@ -252,7 +277,9 @@ impl OnBackendError {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedisConfig {
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`; `redis+cluster://host:port,host:port` (seed nodes of a Redis
+    /// Cluster); `redis+sentinel://host:port,host:port/master_name[/db]` (the Sentinels, and the
+    /// name of the master they watch).
     pub url: String,
     /// First part of every key, so several applications share one Redis.
     pub prefix: String,
@@ -313,11 +340,11 @@ impl Unavailable {
 type Listener = Arc<dyn Fn(&WatchEvent) + Send + Sync>;
 
 pub struct RedisBackend {
-    client: redis::Client,
+    connector: Connector,
     config: RedisConfig,
     timeout: Duration,
     retry: Duration,
-    pool: ArrayQueue<(u64, redis::Connection)>,
+    pool: ArrayQueue<(u64, crate::store::redis_topology::Conn)>,
     clock: SystemClock,
     /// Shared with the metrics registry, which reads it at scrape time.
     health: Arc<Health>,
@@ -358,22 +385,30 @@ impl RedisBackend {
             ));
         }
         check::int_range(C, "max_idle", config.max_idle as u64, 1, 1024)?;
-        if config.prefix.is_empty() || config.prefix.chars().any(|c| c.is_whitespace()) {
+        // Braces would start a cluster hash tag before the one `key` puts around the name.
+        if config.prefix.is_empty()
+            || config
+                .prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c == '{' || c == '}')
+        {
             return Err(Error::out_of_range(
                 C,
                 "prefix",
                 format!("{:?}", config.prefix),
-                "a non-empty string without spaces",
+                "a non-empty string without spaces or braces",
             ));
         }
-        let client = redis::Client::open(config.url.as_str()).map_err(|e| {
-            Error::out_of_range(
-                C,
-                "url",
-                format!("{:?}", config.url),
-                format!("a redis:// URL ({e})"),
-            )
-        })?;
+        let topology = Topology::parse(&config.url)?;
+        let connector = Connector::new(&topology, Duration::from_secs_f64(config.timeout_seconds))
+            .map_err(|e| {
+                Error::out_of_range(
+                    C,
+                    "url",
+                    format!("{:?}", config.url),
+                    format!("{} ({e})", crate::store::redis_topology::URL_FORMS),
+                )
+            })?;
         declare_families();
         let health = Arc::new(Health {
             prefix: config.prefix.clone(),
@@ -386,7 +421,7 @@ impl RedisBackend {
         });
         crate::telemetry::collector::export(&health);
         Ok(Self {
-            client,
+            connector,
             timeout: Duration::from_secs_f64(config.timeout_seconds),
             retry: Duration::from_secs_f64(config.retry_seconds),
             pool: ArrayQueue::new(config.max_idle),
@@ -414,22 +449,41 @@ impl RedisBackend {
         self.retry
     }
 
-    /// `prefix:kind:name`, plus `:sub` (a limiter's key, a stream's part). Each object's name is in
-    /// its keys, so two breakers or limiters never share state by accident (pybreaker's shared-key bug).
+    /// `prefix:kind:{name}`, plus `:sub` (a stream's part, a breaker's window). Each object's name is
+    /// in its keys, so two breakers or queues never share state by accident (pybreaker's shared-key
+    /// bug); the braces make the name the cluster hash tag, so one object's keys share a slot and
+    /// every script on them runs on one node.
     pub fn key(&self, kind: &str, name: &str, sub: Option<&str>) -> String {
+        self.tagged_key(kind, name, &[sub.unwrap_or_default()])
+    }
+
+    /// `prefix:kind:{tag}:rest[0]:rest[1]...` (empty parts skipped): every key with the same `tag`
+    /// lands in one cluster slot. A limiter tags by caller key, so an all-or-nothing `Limits` over
+    /// several limiters touches one slot.
+    pub fn tagged_key(&self, kind: &str, tag: &str, rest: &[&str]) -> String {
         let mut k = String::with_capacity(
-            self.config.prefix.len() + kind.len() + name.len() + 3 + sub.map_or(0, |s| s.len() + 1),
+            self.config.prefix.len()
+                + kind.len()
+                + tag.len()
+                + 4
+                + rest.iter().map(|s| s.len() + 1).sum::<usize>(),
         );
         k.push_str(&self.config.prefix);
         k.push(':');
         k.push_str(kind);
-        k.push(':');
-        k.push_str(name);
-        if let Some(s) = sub {
+        k.push_str(":{");
+        k.push_str(tag);
+        k.push('}');
+        for s in rest.iter().filter(|s| !s.is_empty()) {
             k.push(':');
             k.push_str(s);
         }
         k
+    }
+
+    /// Single server, cluster or Sentinel (the metrics' and logs' `mode`).
+    pub fn mode(&self) -> &'static str {
+        self.connector.mode()
     }
 
     /// Is Redis believed reachable (no failed operation since the last success)?
@@ -452,7 +506,7 @@ impl RedisBackend {
         &self,
         op: Op,
         budget: Option<Duration>,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        f: impl FnOnce(&mut dyn redis::ConnectionLike) -> redis::RedisResult<T>,
     ) -> std::result::Result<T, Unavailable> {
         let h = &*self.health;
         let now = self.clock.now_nanos();
@@ -477,13 +531,12 @@ impl RedisBackend {
         h.operations[op as usize].fetch_add(1, Ordering::Relaxed);
         let generation = crate::fork_guard::generation();
         let result = self.connection(generation, timeout).and_then(|mut conn| {
-            conn.set_read_timeout(Some(timeout))?;
-            conn.set_write_timeout(Some(timeout))?;
-            let r = f(&mut conn);
-            // A connection whose reply may still be in flight cannot be reused.
-            if r.as_ref()
-                .map_or_else(|e| !e.is_io_error() && !e.is_timeout(), |_| true)
-            {
+            conn.set_timeouts(timeout)?;
+            let r = f(conn.as_dyn());
+            // A connection whose reply may still be in flight cannot be reused, nor one to a master
+            // that was demoted or a cluster whose map moved: after an error the next call connects
+            // afresh (asking the Sentinels or the seed nodes again).
+            if r.is_ok() {
                 let _ = self.pool.push((generation, conn));
             }
             r
@@ -509,14 +562,14 @@ impl RedisBackend {
         &self,
         generation: u64,
         timeout: Duration,
-    ) -> redis::RedisResult<redis::Connection> {
+    ) -> redis::RedisResult<crate::store::redis_topology::Conn> {
         while let Some((g, conn)) = self.pool.pop() {
             if g == generation {
                 return Ok(conn);
             }
             std::mem::forget(conn); // the parent's socket: closing it here would not be ours to do
         }
-        self.client.get_connection_with_timeout(timeout)
+        self.connector.connect(timeout)
     }
 
     fn failed(&self, e: &redis::RedisError, now: u64) {

@@ -1,5 +1,7 @@
 //! A throwaway `redis-server` for the Redis tests (the Debian package, installed by `make tools-redis`).
 
+pub mod fleet;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

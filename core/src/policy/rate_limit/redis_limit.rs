@@ -82,7 +82,7 @@ static ADJUST_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
 /// One limiter's rule as script arguments, and where its state lives.
 pub(crate) struct RemoteLimit {
     pub(crate) backend: Arc<RedisBackend>,
-    /// `prefix:rl:name:algorithm`; a key of a keyed limiter is appended.
+    /// `name:algorithm`, after the hash tag (see `key`).
     base: String,
     kind: &'static str,
     p1: String,
@@ -110,7 +110,7 @@ impl RemoteLimit {
         burst: u64,
         clock: &ClockRef,
     ) -> Result<Self> {
-        let base = backend.key("rl", name, Some(algorithm.as_str()));
+        let base = format!("{name}:{}", algorithm.as_str());
         let (kind, p1, p2) = match *algorithm {
             Algorithm::TokenBucket { .. } => {
                 let t = interval_or_window as f64 / 1000.0;
@@ -141,15 +141,18 @@ impl RemoteLimit {
         })
     }
 
+    /// `prefix:rl:{all}:name:algorithm`, or `prefix:rl:{k:KEY}:name:algorithm` for a caller key.
+    /// The hash tag is the caller key, not the limiter's name, so the limits one `Limits` charges
+    /// together for a key share a cluster slot (one script, all-or-nothing), and different keys
+    /// spread over the cluster's masters.
     fn key(&self, key: Option<&str>) -> String {
         match key {
-            None => self.base.clone(),
+            None => self.backend.tagged_key("rl", "all", &[&self.base]),
             Some(k) => {
-                let mut s = String::with_capacity(self.base.len() + 1 + k.len());
-                s.push_str(&self.base);
-                s.push(':');
-                s.push_str(k);
-                s
+                let mut tag = String::with_capacity(2 + k.len());
+                tag.push_str("k:");
+                tag.push_str(k);
+                self.backend.tagged_key("rl", &tag, &[&self.base])
             }
         }
     }
