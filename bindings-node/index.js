@@ -77,4 +77,7 @@ module.exports.DeadMansSwitch = alerting.DeadMansSwitch
 module.exports.SyntheticProbe = alerting.SyntheticProbe
 module.exports.Webhook = alerting.Webhook
 module.exports.onAlert = alerting.onAlert
+module.exports.Slack = alerting.Slack
+module.exports.PagerDuty = alerting.PagerDuty
+module.exports.JsonWebhook = alerting.JsonWebhook
 module.exports.inProbe = require('./synthetic.js').inProbe
