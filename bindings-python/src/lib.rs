@@ -17,6 +17,7 @@ mod json_to_python;
 mod metrics;
 mod metrics_server;
 mod mock;
+mod otel_hooks;
 mod otlp;
 mod policy;
 mod profile;
@@ -59,6 +60,8 @@ mod _ferrule {
     use crate::metrics_server::{serve_metrics, MetricsServer};
     #[pymodule_export]
     use crate::mock::MockServerCore;
+    #[pymodule_export]
+    use crate::otel_hooks::set_otel_hooks;
     #[pymodule_export]
     use crate::otlp::{push_metrics, OtlpPusher};
     #[pymodule_export]
