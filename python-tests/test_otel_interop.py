@@ -150,11 +150,15 @@ def test_a_failing_bridge_hook_is_reported_not_raised(caplog: pytest.LogCaptureF
         def on_end(self, span: Any) -> None:
             raise RuntimeError("exporter down")
 
+    real = provider._active_span_processor
     provider._active_span_processor = Exploding()  # type: ignore[assignment]
-    ferrule.use_opentelemetry(tracer_provider=provider)
-    with caplog.at_level("WARNING", logger="ferrule"):
-        with ferrule.span("work"):
-            pass
+    try:
+        ferrule.use_opentelemetry(tracer_provider=provider)
+        with caplog.at_level("WARNING", logger="ferrule"):
+            with ferrule.span("work"):
+                pass
+    finally:
+        provider._active_span_processor = real
     assert any("otel_bridge_failed" in r.getMessage() for r in caplog.records)
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "profile_rows",
     "record_llm_call",
     "serve_metrics",
+    "set_otel_hooks",
     "set_default_max_series",
     "set_price",
     "template_key",

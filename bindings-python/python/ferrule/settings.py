@@ -120,15 +120,13 @@ def configure(
         if not isinstance(otlp_headers, Mapping):
             raise ConfigError(f"configure: otlp_headers={otlp_headers!r} is out of range; allowed: a dict name -> value")
         kw["otlp_headers"] = [(str(k), str(v)) for k, v in otlp_headers.items()]
-    for name, v in (
-        ("otlp_compression", otlp_compression),
-        ("ca_file", ca_file),
-        ("client_cert_file", client_cert_file),
-        ("client_key_file", client_key_file),
-        ("otlp_logs", otlp_logs),
-    ):
-        if v is not None:
-            kw[name] = os.fspath(v) if name.endswith("_file") else v
+    for name, path in (("ca_file", ca_file), ("client_cert_file", client_cert_file), ("client_key_file", client_key_file)):
+        if path is not None:
+            kw[name] = os.fspath(path)
+    if otlp_compression is not None:
+        kw["otlp_compression"] = otlp_compression
+    if otlp_logs is not None:
+        kw["otlp_logs"] = otlp_logs
     if log_sink is not None:
         if isinstance(log_sink, LogFile):
             kw.update(log_file=log_sink.path, log_max_bytes=log_sink.max_bytes, log_backups=log_sink.backups)
