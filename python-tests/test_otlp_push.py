@@ -109,5 +109,5 @@ def test_bad_push_configuration_fails_at_construction(monkeypatch: pytest.Monkey
         ferrule.push_metrics()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     p = ferrule.push_metrics(interval_seconds=3600, timeout_seconds=0.5)
-    assert p.endpoint == "http://127.0.0.1:9"
+    assert p.endpoint == "http://127.0.0.1:9/v1/metrics"  # the general endpoint gets the signal path
     p.stop()
