@@ -31,10 +31,15 @@ $(JS_STAMP): package-lock.json
 
 deps: $(PY_STAMP) $(JS_STAMP)
 
+# openssl (Debian package `openssl`) makes the throwaway CA of python-tests/test_connect_tls.py.
 # promtool and prometheus (Debian package `prometheus`) check the metrics exposition and scrape it
 # for real in python-tests/test_metrics.py and node-tests/metrics.test.js. Installed only when
 # promtool is missing.
 tools-apt:
+	@if ! command -v openssl >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends openssl; \
+	fi
 	@if ! command -v promtool >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus; \

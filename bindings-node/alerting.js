@@ -39,25 +39,96 @@ function checkKeys(component, options, allowed) {
 }
 
 function httpUrl(component, url) {
-  if (typeof url !== 'string' || !url.startsWith('http://')) {
-    throw configError('RangeError', `${component}: url=${describe(url)} is out of range; allowed: an http://host:port/path URL`, 'url')
+  if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+    throw configError('RangeError', `${component}: url=${describe(url)} is out of range; allowed: an http:// or https:// URL`, 'url')
   }
   return url
 }
 
-/** A sink POSTing each notification as JSON, retried with backoff from a bounded queue. */
-class Webhook {
-  constructor(url, options = {}) {
-    this.url = httpUrl('Webhook', url)
+const TLS_OPTIONS = ['name', 'headers', 'caFile', 'clientCertFile', 'clientKeyFile']
+
+/** What every HTTP receiver shares: URL, extra headers, certificate files for https://
+ * (`caFile` instead of the system roots; `clientCertFile` + `clientKeyFile` for mutual TLS). */
+class HttpReceiver {
+  constructor(component, kind, url, options, allowed = TLS_OPTIONS) {
+    checkKeys(component, options, allowed)
+    this.url = httpUrl(component, url)
     this.name = options.name || url
+    this.headers = options.headers ? { ...options.headers } : {}
+    this.caFile = options.caFile ?? null
+    this.clientCertFile = options.clientCertFile ?? null
+    this.clientKeyFile = options.clientKeyFile ?? null
+    Object.defineProperty(this, 'kind', { value: kind })
+  }
+  /** The JSON target the core reads (snake_case keys, as in the core's receiver spec). */
+  spec() {
+    const d = { url: this.url }
+    if (this.caFile !== null) d.ca_file = this.caFile
+    if (this.clientCertFile !== null) d.client_cert_file = this.clientCertFile
+    if (this.clientKeyFile !== null) d.client_key_file = this.clientKeyFile
+    if (Object.keys(this.headers).length > 0) d.headers = this.headers
+    return d
+  }
+}
+
+/** A sink POSTing each notification as JSON (http:// or https://), retried with backoff from a
+ * bounded queue. */
+class Webhook extends HttpReceiver {
+  constructor(url, options = {}) {
+    super('Webhook', 'webhook', url, options)
   }
 }
 
 /** A sink posting to a Prometheus Alertmanager's /api/v2/alerts (resolutions carry endsAt). */
-class Alertmanager {
+class Alertmanager extends HttpReceiver {
   constructor(url, options = {}) {
-    this.url = httpUrl('Alertmanager', url).replace(/\/+$/, '')
+    super('Alertmanager', 'alertmanager', url, options)
+    this.url = this.url.replace(/\/+$/, '')
     this.name = options.name || `alertmanager:${this.url}`
+  }
+}
+
+/** A Slack incoming webhook: each notification is a message with the `text` fallback Slack
+ * requires and header/section/context blocks. */
+class Slack extends HttpReceiver {
+  constructor(url, options = {}) {
+    super('Slack', 'slack', url, options, ['name', 'caFile'])
+    this.name = options.name || 'slack'
+  }
+}
+
+/** PagerDuty Events API v2: a `trigger` per alert (dedup_key `ferrule-<fingerprint>`) and a
+ * `resolve` with the same key when it resolves. `routingKey` is the integration key; `source`
+ * defaults to `service.name@host`. */
+class PagerDuty extends HttpReceiver {
+  constructor(routingKey, options = {}) {
+    if (typeof routingKey !== 'string' || routingKey.trim() === '') {
+      throw configError('RangeError', `PagerDuty: routingKey=${describe(routingKey)} is out of range; allowed: the integration key of an Events API v2 integration`, 'routingKey')
+    }
+    super('PagerDuty', 'pagerduty', options.url || 'https://events.pagerduty.com/v2/enqueue', options, ['name', 'url', 'source', 'caFile'])
+    this.name = options.name || 'pagerduty'
+    this.routingKey = routingKey
+    this.source = options.source ?? null
+  }
+  spec() {
+    const d = super.spec()
+    d.routing_key = this.routingKey
+    if (this.source !== null) d.source = this.source
+    return d
+  }
+}
+
+/** A webhook whose body is `template` (an object, or JSON text) with `{{placeholders}}` filled
+ * from the notification: `"{{count}}"` alone keeps the value's type, inside text it is replaced by
+ * its text. Fields: name, severity, status, summary, count, starts_at, kind, route, group_key,
+ * sink, labels.<label>, alerts, alerts.0.summary. */
+class JsonWebhook extends HttpReceiver {
+  constructor(url, template, options = {}) {
+    super('JsonWebhook', 'json_webhook', url, options)
+    this.template = typeof template === 'string' ? template : JSON.stringify(template)
+  }
+  spec() {
+    return { ...super.spec(), template: this.template }
   }
 }
 
@@ -97,12 +168,11 @@ class AlertRouter {
       if (byObj.has(s)) return byObj.get(s)
       let spec
       if (s === 'log') spec = { name: unique('log'), kind: 'log' }
-      else if (s instanceof Webhook) spec = { name: unique(s.name), kind: 'webhook', url: s.url }
-      else if (s instanceof Alertmanager) spec = { name: unique(s.name), kind: 'alertmanager', url: s.url }
+      else if (s instanceof HttpReceiver) spec = { name: unique(s.name), kind: s.kind, url: JSON.stringify(s.spec()) }
       else if (typeof s === 'function') {
         spec = { name: unique(s.name || 'callback'), kind: 'callback' }
         this.#callbacks.set(spec.name, s)
-      } else throw configError('TypeError', `AlertRouter: sink=${describe(s)} must be a function, 'log', a Webhook or an Alertmanager`, 'sinks')
+      } else throw configError('TypeError', `AlertRouter: sink=${describe(s)} must be a function, 'log', a Webhook, Alertmanager, Slack, PagerDuty or JsonWebhook`, 'sinks')
       byObj.set(s, spec.name)
       sinks.push(spec)
       return spec.name
@@ -454,4 +524,4 @@ class SyntheticProbe {
   }
 }
 
-module.exports = { AlertRouter, Alertmanager, DeadMansSwitch, SyntheticProbe, Webhook, onAlert }
+module.exports = { AlertRouter, Alertmanager, DeadMansSwitch, JsonWebhook, PagerDuty, Slack, SyntheticProbe, Webhook, onAlert }

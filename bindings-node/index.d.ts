@@ -372,7 +372,32 @@ export interface TelemetryOptions {
   redactCallback?: ((text: string) => string) | false | null
   /** Every Policy call records a call span with attempt and fallback children (default false; `wrapOpenAI` spans are recorded either way). */
   tracePolicies?: boolean
+  /** Request headers for every OTLP export, e.g. an API key (`OTEL_EXPORTER_OTLP_HEADERS`). */
+  otlpHeaders?: Record<string, string>
+  /** `'gzip'` or `'none'` (`OTEL_EXPORTER_OTLP_COMPRESSION`). */
+  otlpCompression?: 'gzip' | 'none'
+  /** PEM CA file for an https:// collector (`OTEL_EXPORTER_OTLP_CERTIFICATE`; default: the system roots or `SSL_CERT_FILE`). */
+  caFile?: string
+  /** Client certificate and key (PEM) for mutual TLS (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `_KEY`). */
+  clientCertFile?: string
+  clientKeyFile?: string
+  /** Also export every structured event as an OTLP log record to the collector's `/v1/logs` (`OTEL_LOGS_EXPORTER=otlp`). */
+  otlpLogs?: boolean
 }
+
+export interface UseOpenTelemetryOptions {
+  /** An SDK TracerProvider: finished ferrule spans go to its span processors instead of ferrule's exporter. */
+  tracerProvider?: unknown
+  /** `false` turns the bridge off. Default true. */
+  enabled?: boolean
+}
+
+/**
+ * Joins ferrule's spans to the app's OpenTelemetry traces: a ferrule span with no ferrule parent is a
+ * child of the active OpenTelemetry span, and a running ferrule span is the active OpenTelemetry span,
+ * so the app's spans inside an attempt nest under it. Loads `@opentelemetry/api` only when called.
+ */
+export function useOpenTelemetry(options?: UseOpenTelemetryOptions): void
 
 export interface EventFields {
   level?: 'debug' | 'info' | 'warning' | 'error'
@@ -1582,6 +1607,11 @@ export interface RedisBackendOptions {
   retryMs?: number
   /** Idle connections kept. Default 16. */
   maxIdle?: number
+  /** `rediss://`: a PEM CA file instead of the system roots. */
+  caFile?: string
+  /** `rediss://` with mutual TLS: client certificate and key (PEM). */
+  clientCertFile?: string
+  clientKeyFile?: string
 }
 
 export interface RedisBackendStats {
@@ -1642,18 +1672,51 @@ export interface AlertNotification {
 }
 
 export type AlertCallback = (n: AlertNotification) => void
-export type AlertSink = AlertCallback | Webhook | Alertmanager | 'log'
+export type AlertSink = AlertCallback | Webhook | Alertmanager | Slack | PagerDuty | JsonWebhook | 'log'
 
-/** A sink POSTing each notification as JSON (http:// only), retried with backoff from a bounded queue. */
+export interface HttpReceiverOptions {
+  name?: string
+  /** Extra request headers (an auth token). */
+  headers?: Record<string, string>
+  /** PEM CA file for https:// (default: the system roots). */
+  caFile?: string
+  /** Client certificate and key (PEM) for mutual TLS. */
+  clientCertFile?: string
+  clientKeyFile?: string
+}
+
+/** A sink POSTing each notification as JSON (http:// or https://), retried with backoff from a bounded queue. */
 export class Webhook {
-  constructor(url: string, options?: { name?: string })
+  constructor(url: string, options?: HttpReceiverOptions)
   readonly url: string
   readonly name: string
 }
 
 /** A sink posting to a Prometheus Alertmanager's `/api/v2/alerts`; resolutions carry `endsAt`. */
 export class Alertmanager {
-  constructor(url: string, options?: { name?: string })
+  constructor(url: string, options?: HttpReceiverOptions)
+  readonly url: string
+  readonly name: string
+}
+
+/** A Slack incoming webhook: a message with the `text` fallback and header/section/context blocks. */
+export class Slack {
+  constructor(url: string, options?: { name?: string; caFile?: string })
+  readonly url: string
+  readonly name: string
+}
+
+/** PagerDuty Events API v2: `trigger` per alert (dedup_key `ferrule-<fingerprint>`), `resolve` with the same key. */
+export class PagerDuty {
+  constructor(routingKey: string, options?: { name?: string; url?: string; source?: string; caFile?: string })
+  readonly url: string
+  readonly name: string
+  readonly routingKey: string
+}
+
+/** A webhook whose body is `template` with `{{placeholders}}` filled from the notification. */
+export class JsonWebhook {
+  constructor(url: string, template: Record<string, unknown> | string, options?: HttpReceiverOptions)
   readonly url: string
   readonly name: string
 }

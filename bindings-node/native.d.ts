@@ -397,6 +397,11 @@ export declare class NativeSpan {
   setError(errorType: string, message: string): void
   /** Ends the span in the core (masked, sampled, recorded); a second call does nothing. */
   end(): void
+  /**
+   * `end()` that also answers the finished span as JSON (null when unsampled or already
+   * ended), for the OpenTelemetry bridge handing spans to the app's TracerProvider.
+   */
+  endRecord(): string | null
   get traceId(): string
   get spanId(): string
   get parentSpanId(): string | null
@@ -1099,6 +1104,10 @@ export interface RedisBackendOptions {
   onBackendError?: string
   retryMs?: number
   maxIdle?: number
+  /** `rediss://`: a CA file instead of the system roots; a client certificate + key for mTLS. */
+  caFile?: string
+  clientCertFile?: string
+  clientKeyFile?: string
 }
 
 export interface RedisBackendStats {
@@ -1315,8 +1324,12 @@ export interface SilenceObject {
 
 export interface SinkSpec {
   name: string
-  /** `callback`, `log`, `webhook`, `alertmanager`. */
+  /** `callback`, `log`, `webhook`, `alertmanager`, `slack`, `pagerduty`, `json_webhook`. */
   kind: string
+  /**
+   * A URL, or (HTTP receivers) a JSON object: `url`, `headers`, `ca_file`, `client_cert_file`,
+   * `client_key_file`, `routing_key`, `source`, `template` (see the core's `receiver_spec`).
+   */
   url?: string
 }
 
@@ -1374,6 +1387,13 @@ export interface TelemetryOptions {
   redactNamedPatterns?: Record<string, string>
   /** `true`: install the callback staged by `stageRedactCallback`; `false`: remove the callback. */
   useRedactCallback?: boolean
+  otlpHeaders?: Record<string, string>
+  /** `"gzip"` or `"none"`. */
+  otlpCompression?: string
+  caFile?: string
+  clientCertFile?: string
+  clientKeyFile?: string
+  otlpLogs?: boolean
 }
 
 export declare function telemetryStats(): TelemetryStats

@@ -7,8 +7,8 @@
 const native = require('./native.js')
 const { configError, internalError } = require('./errors.js')
 
-const ALLOWED = ['url', 'prefix', 'timeoutMs', 'onBackendError', 'retryMs', 'maxIdle']
-const STRINGS = ['url', 'prefix', 'onBackendError']
+const ALLOWED = ['url', 'prefix', 'timeoutMs', 'onBackendError', 'retryMs', 'maxIdle', 'caFile', 'clientCertFile', 'clientKeyFile']
+const STRINGS = ['url', 'prefix', 'onBackendError', 'caFile', 'clientCertFile', 'clientKeyFile']
 
 let internals
 

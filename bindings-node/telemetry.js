@@ -22,6 +22,9 @@ const ROLES = new Set(['call', 'attempt', 'validation', 'fallback', 'internal'])
 const STATUSES = new Set(['ok', 'error', 'unset'])
 let userSink = null
 let sinkErrors = 0
+// The OpenTelemetry bridge (`useOpenTelemetry`): null until enabled, so spans pay one check and
+// `@opentelemetry/api` is never loaded by an app that does not call it.
+let OTEL = null
 
 function call(fn) {
   try {
@@ -51,7 +54,7 @@ setInterval(drainLines, 250).unref()
 const CONFIG_KEYS = new Set([
   'serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'otlpEndpoint',
   'logSink', 'logLevel', 'logDedupMs', 'redactPatterns', 'redactCallback',
-  'tracePolicies',
+  'tracePolicies', 'otlpHeaders', 'otlpCompression', 'caFile', 'clientCertFile', 'clientKeyFile', 'otlpLogs',
 ])
 
 /**
@@ -66,8 +69,16 @@ function configure(options = {}) {
     }
   }
   const o = {}
-  for (const k of ['serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'logLevel', 'logDedupMs']) {
+  for (const k of ['serviceName', 'sampleRatio', 'slowSpanMs', 'captureContent', 'contentMaxChars', 'logLevel', 'logDedupMs',
+    'otlpCompression', 'caFile', 'clientCertFile', 'clientKeyFile', 'otlpLogs']) {
     if (options[k] !== undefined) o[k] = options[k]
+  }
+  if (options.otlpHeaders !== undefined) {
+    const h = options.otlpHeaders
+    if (h === null || typeof h !== 'object' || Array.isArray(h)) {
+      throw configError('TypeError', `configure: otlpHeaders=${String(h)} is out of range; allowed: an object name -> value`, 'otlpHeaders')
+    }
+    o.otlpHeaders = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, String(v)]))
   }
   if (options.otlpEndpoint === false || options.otlpEndpoint === null) o.disableExport = true
   else if (options.otlpEndpoint !== undefined) o.otlpEndpoint = options.otlpEndpoint
@@ -138,8 +149,10 @@ function makeSpan(opts) {
     throw configError('TypeError', 'span: give a name, or operation / model to build the GenAI name', 'name')
   }
   const st = als.getStore()
+  let tp = o.traceparent ?? null
+  if (OTEL !== null && tp === null && !o.parent && !(st && st.span)) tp = otelParent()
   const span = call(() => new native.NativeSpan(o.name ?? null, role, o.operation ?? null, o.model ?? null, o.provider ?? null,
-    o.parent ? o.parent._native : st ? st.span : null, st ? st.ctx : null, o.traceparent ?? null))
+    o.parent ? o.parent._native : st ? st.span : null, st ? st.ctx : null, tp))
   const s = new Span(span)
   if (o.attributes) s.setAttributes(o.attributes)
   return s
@@ -186,8 +199,120 @@ class Span {
     return this
   }
   end() {
+    if (OTEL !== null && OTEL.onEnd !== null) {
+      const j = this._native.endRecord()
+      if (j !== null) otelEnd(j)
+      return
+    }
     this._native.end()
   }
+}
+
+/** The app's current OpenTelemetry span as a traceparent, or null. */
+function otelParent() {
+  try {
+    const { trace, context, isSpanContextValid } = OTEL.api
+    const sc = trace.getSpanContext(context.active())
+    if (!sc || !isSpanContextValid(sc)) return null
+    return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1) === 1 ? '01' : '00'}`
+  } catch (e) {
+    otelFailed('parent', e)
+    return null
+  }
+}
+
+/** Runs `fn` with `n` (a native span) also the current OpenTelemetry span, when the bridge is on. */
+function inOtel(n, fn) {
+  if (OTEL === null) return fn()
+  const { trace, context } = OTEL.api
+  const sc = { traceId: n.traceId, spanId: n.spanId, traceFlags: n.traceparent.endsWith('-01') ? 1 : 0, isRemote: false }
+  return context.with(trace.setSpanContext(context.active(), sc), fn)
+}
+
+function otelEnd(json) {
+  try {
+    OTEL.onEnd(JSON.parse(json))
+  } catch (e) {
+    otelFailed('onEnd', e)
+  }
+}
+
+function otelFailed(which, e) {
+  // Through the core's logger: counted, deduplicated, and the span goes on without the bridge.
+  try {
+    native.emitEvent('warning', 'telemetry.otel_bridge_failed', `OpenTelemetry bridge ${which} threw: ${e && e.message}`, null, null, '{}')
+  } catch (_) { /* the logger itself failed: nothing else to tell */ }
+}
+
+const SPAN_KIND_CLIENT = 2
+const SPAN_KIND_INTERNAL = 0
+
+/** A function handing a finished span (the core's JSON) to `provider`'s span processors as an
+ * SDK ReadableSpan with ferrule's ids, the provider's resource and ferrule's scope. */
+function providerSink(provider) {
+  const processor = provider && (provider._activeSpanProcessor || (provider._config && provider._activeSpanProcessor))
+  if (!processor || typeof processor.onEnd !== 'function') {
+    throw configError('TypeError', 'useOpenTelemetry: tracerProvider is out of range; allowed: a BasicTracerProvider / NodeTracerProvider from @opentelemetry/sdk-trace-base', 'tracerProvider')
+  }
+  const resource = provider._resource || (provider._config && provider._config.resource)
+  let version
+  try {
+    version = require('../package.json').version
+  } catch (_) { /* a bundled copy without package.json: the scope has no version */ }
+  const scope = { name: 'ferrule', version }
+  const hr = (ns) => [Number(ns / 1000000000n), Number(ns % 1000000000n)]
+  return (d) => {
+    const start = BigInt(d.startNs)
+    const end = BigInt(d.endNs)
+    const ctx = { traceId: d.traceId, spanId: d.spanId, traceFlags: 1, isRemote: false }
+    const parent = d.parentSpanId ? { traceId: d.traceId, spanId: d.parentSpanId, traceFlags: 1, isRemote: false } : undefined
+    const code = d.status === 'error' ? 2 : d.status === 'ok' ? 1 : 0
+    processor.onEnd({
+      name: d.name,
+      kind: d.attributes['ferrule.span.role'] === 'call' ? SPAN_KIND_CLIENT : SPAN_KIND_INTERNAL,
+      spanContext: () => ctx,
+      parentSpanContext: parent,
+      parentSpanId: d.parentSpanId || undefined,
+      startTime: hr(start),
+      endTime: hr(end),
+      duration: hr(end - start),
+      status: d.statusMessage ? { code, message: d.statusMessage } : { code },
+      attributes: d.attributes,
+      links: [],
+      events: [],
+      ended: true,
+      resource,
+      instrumentationScope: scope,
+      instrumentationLibrary: scope,
+      droppedAttributesCount: 0,
+      droppedEventsCount: 0,
+      droppedLinksCount: 0,
+    })
+  }
+}
+
+/**
+ * Joins ferrule's spans to the app's OpenTelemetry traces: a ferrule span with no ferrule parent
+ * becomes a child of the app's active span, and while a ferrule span runs (`withSpan`, a policy's
+ * call and attempts) it is the active OpenTelemetry span, so the app's own spans inside nest under
+ * it. With `tracerProvider` (an SDK provider), finished ferrule spans go to its span processors
+ * (one pipeline, the app's exporter and resource) instead of ferrule's exporter. `enabled: false`
+ * turns the bridge off. `@opentelemetry/api` is loaded here, only when called.
+ */
+function useOpenTelemetry(options = {}) {
+  const { tracerProvider = null, enabled = true } = options || {}
+  if (!enabled) {
+    OTEL = null
+    return
+  }
+  let api
+  try {
+    api = require('@opentelemetry/api')
+  } catch (e) {
+    throw configError('TypeError', 'useOpenTelemetry: @opentelemetry/api is not installed; allowed: install @opentelemetry/api', 'tracerProvider')
+  }
+  const onEnd = tracerProvider ? providerSink(tracerProvider) : null
+  OTEL = { api, onEnd }
 }
 
 /**
@@ -198,7 +323,7 @@ function withSpan(opts, fn) {
   if (typeof fn !== 'function') throw new TypeError('withSpan: fn must be a function')
   const span = makeSpan(opts)
   const st = als.getStore()
-  return als.run({ ctx: st ? st.ctx : null, span: span._native }, () => {
+  return als.run({ ctx: st ? st.ctx : null, span: span._native }, () => inOtel(span._native, () => {
     let out
     try {
       out = fn(span)
@@ -222,7 +347,7 @@ function withSpan(opts, fn) {
     }
     span.end()
     return out
-  })
+  }))
 }
 
 /** A started span that is not made current, for integrations with start/end hooks. */
@@ -239,7 +364,7 @@ function currentSpanNative() {
 /** Runs `fn` with `span` (from `startSpan`) as the current span, without ending it. */
 function runWithSpan(span, fn) {
   const st = als.getStore()
-  return als.run({ ctx: st ? st.ctx : null, span: span._native }, fn)
+  return als.run({ ctx: st ? st.ctx : null, span: span._native }, OTEL === null ? fn : () => inOtel(span._native, fn))
 }
 
 /** The W3C traceparent header of the current span, for outgoing requests; null outside spans. */
@@ -316,7 +441,7 @@ function currentIds() {
 
 module.exports = {
   clearRecentSpans, configure, currentContext, emit, flush, recentSpans, redact, runInContext,
-  startSpan, telemetryStats, traceparent, withSpan,
+  startSpan, telemetryStats, traceparent, useOpenTelemetry, withSpan,
 }
 // Internal to the package (not enumerable, so `index.js` does not re-export it).
 Object.defineProperty(module.exports, 'currentIds', { value: currentIds, enumerable: false })

@@ -147,7 +147,7 @@ def test_bad_configuration_names_the_parameter() -> None:
     with pytest.raises(ferrule.ConfigError, match="jitter"):
         SyntheticProbe("p", lambda: None, every_seconds=1, timeout_seconds=1, jitter=1.5, start=False)
     with pytest.raises(ferrule.ConfigError, match="url"):
-        Webhook("https://example.com/hook")
+        Webhook("ftp://example.com/hook")
 
 
 def test_watchers_publish_into_the_installed_router() -> None:

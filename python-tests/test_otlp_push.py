@@ -99,8 +99,8 @@ def test_a_failing_collector_is_counted(collector: tuple[str, type[_Collector]])
 
 
 def test_bad_push_configuration_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match="https is not supported"):
-        ferrule.push_metrics("https://vendor.example")
+    with pytest.raises(ConfigError, match="endpoint"):
+        ferrule.push_metrics("grpc://collector:4317")
     with pytest.raises(ConfigError, match="interval_seconds"):
         ferrule.push_metrics("http://127.0.0.1:4318", interval_seconds=0)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
@@ -109,5 +109,5 @@ def test_bad_push_configuration_fails_at_construction(monkeypatch: pytest.Monkey
         ferrule.push_metrics()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     p = ferrule.push_metrics(interval_seconds=3600, timeout_seconds=0.5)
-    assert p.endpoint == "http://127.0.0.1:9"
+    assert p.endpoint == "http://127.0.0.1:9/v1/metrics"  # the general endpoint gets the signal path
     p.stop()

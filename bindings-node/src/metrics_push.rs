@@ -55,13 +55,12 @@ pub fn push_metrics(
         cfg.interval = secs("interval_seconds", interval_ms)?;
         cfg.timeout = secs("timeout_seconds", timeout_ms)?;
         cfg.service_name = service_name;
-        cfg.headers = headers
-            .map(|h| {
-                let mut v: Vec<_> = h.into_iter().collect();
-                v.sort();
-                v
-            })
-            .unwrap_or_default();
+        // Given headers replace OTEL_EXPORTER_OTLP_(METRICS_)HEADERS; absent, the environment's stay.
+        if let Some(h) = headers {
+            let mut v: Vec<_> = h.into_iter().collect();
+            v.sort();
+            cfg.headers = v;
+        }
         OtlpPusher::start(default_registry(), cfg)
     });
     match started {

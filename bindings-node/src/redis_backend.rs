@@ -15,6 +15,10 @@ pub struct RedisBackendOptions {
     pub on_backend_error: Option<String>,
     pub retry_ms: Option<f64>,
     pub max_idle: Option<f64>,
+    /// `rediss://`: a CA file instead of the system roots; a client certificate + key for mTLS.
+    pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
 }
 
 #[napi(object)]
@@ -82,6 +86,11 @@ pub fn create_redis_backend(
             }),
             on_backend_error: policy,
             url: defaults.url,
+            tls: ferrule_core::net::TlsFiles {
+                ca_file: options.ca_file.clone().map(Into::into),
+                client_cert_file: options.client_cert_file.clone().map(Into::into),
+                client_key_file: options.client_key_file.clone().map(Into::into),
+            },
         })
     };
     match build() {

@@ -45,6 +45,13 @@ pub struct TelemetryOptions {
     pub redact_named_patterns: Option<HashMap<String, String>>,
     /// `true`: install the callback staged by `stageRedactCallback`; `false`: remove the callback.
     pub use_redact_callback: Option<bool>,
+    pub otlp_headers: Option<HashMap<String, String>>,
+    /// `"gzip"` or `"none"`.
+    pub otlp_compression: Option<String>,
+    pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub otlp_logs: Option<bool>,
 }
 
 fn range(param: &str, value: impl std::fmt::Display, allowed: &str) -> ConfigError {
@@ -123,6 +130,26 @@ pub fn configure_telemetry(o: TelemetryOptions) -> Option<ConfigError> {
         named.sort();
         p.extend(named);
     }
+    let otlp_compression = match o.otlp_compression.as_deref() {
+        None => None,
+        Some(c) => match ferrule_core::net::Compression::parse(c) {
+            Some(c) => Some(c),
+            None => return Some(range("otlpCompression", c, "'gzip', 'none'")),
+        },
+    };
+    let otlp_tls = (o.ca_file.is_some()
+        || o.client_cert_file.is_some()
+        || o.client_key_file.is_some())
+    .then(|| ferrule_core::net::TlsFiles {
+        ca_file: o.ca_file.clone().map(Into::into),
+        client_cert_file: o.client_cert_file.clone().map(Into::into),
+        client_key_file: o.client_key_file.clone().map(Into::into),
+    });
+    let otlp_headers = o.otlp_headers.as_ref().map(|h| {
+        let mut v: Vec<(String, String)> = h.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort();
+        v
+    });
     let settings = Settings {
         service_name: o.service_name.clone(),
         sample_ratio: o.sample_ratio,
@@ -153,6 +180,10 @@ pub fn configure_telemetry(o: TelemetryOptions) -> Option<ConfigError> {
                 }
             },
         },
+        otlp_headers,
+        otlp_compression,
+        otlp_tls,
+        otlp_logs: o.otlp_logs,
     };
     Pipeline::global()
         .configure(settings)
@@ -207,6 +238,30 @@ fn params(o: &TelemetryOptions) -> Vec<NodeParam> {
         NodeParam {
             core: "log_sink",
             node: "logFile",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "otlp_headers",
+            node: "otlpHeaders",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "ca_file",
+            node: "caFile",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "client_cert_file",
+            node: "clientCertFile",
+            millis: false,
+            given: None,
+        },
+        NodeParam {
+            core: "client_key_file",
+            node: "clientKeyFile",
             millis: false,
             given: None,
         },
@@ -285,6 +340,21 @@ impl NativeSpan {
     }
     pub(crate) fn context_ref(&self) -> Option<ContextRef> {
         self.context.clone()
+    }
+
+    fn finish(&mut self) -> Option<std::sync::Arc<ferrule_core::telemetry::span::SpanRecord>> {
+        if self.ended {
+            return None;
+        }
+        self.ended = true;
+        Pipeline::global().end_span(
+            &self.start,
+            std::mem::take(&mut self.name),
+            self.role,
+            std::mem::take(&mut self.status),
+            std::mem::take(&mut self.attributes),
+            self.context.clone(),
+        )
     }
 }
 
@@ -396,18 +466,14 @@ impl NativeSpan {
     /// Ends the span in the core (masked, sampled, recorded); a second call does nothing.
     #[napi(catch_unwind)]
     pub fn end(&mut self) {
-        if self.ended {
-            return;
-        }
-        self.ended = true;
-        Pipeline::global().end_span(
-            &self.start,
-            std::mem::take(&mut self.name),
-            self.role,
-            std::mem::take(&mut self.status),
-            std::mem::take(&mut self.attributes),
-            self.context.clone(),
-        );
+        self.finish();
+    }
+
+    /// `end()` that also answers the finished span as JSON (null when unsampled or already
+    /// ended), for the OpenTelemetry bridge handing spans to the app's TracerProvider.
+    #[napi(catch_unwind)]
+    pub fn end_record(&mut self) -> Option<String> {
+        self.finish().map(|r| span_json(&r).to_string())
     }
 
     #[napi(getter)]
@@ -514,39 +580,43 @@ pub fn redact(text: String) -> String {
         .into_owned()
 }
 
+/// One finished span as the JSON object the host reads (times as decimal strings, for BigInt).
+fn span_json(r: &ferrule_core::telemetry::span::SpanRecord) -> serde_json::Value {
+    let attrs: serde_json::Map<String, serde_json::Value> = r
+        .all_attributes()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                AttrValue::Str(s) => serde_json::Value::from(s),
+                AttrValue::Int(i) => serde_json::Value::from(i),
+                AttrValue::Float(f) => serde_json::Value::from(f),
+                AttrValue::Bool(b) => serde_json::Value::from(b),
+                AttrValue::StrList(l) => serde_json::Value::from(l),
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    let mut o = serde_json::json!({
+        "name": r.name,
+        "traceId": r.trace_id.to_string(),
+        "spanId": r.span_id.to_string(),
+        "parentSpanId": r.parent_span_id.map(|p| p.to_string()),
+        "startNs": r.start_unix_ns.to_string(),
+        "endNs": r.end_unix_ns.to_string(),
+        "status": r.status.as_str(),
+        "attributes": attrs,
+    });
+    if let Status::Error(m) = &r.status {
+        o["statusMessage"] = serde_json::Value::from(m.clone());
+    }
+    o
+}
+
 /// The spans in the read-back ring as a JSON array (the host turns times into BigInt).
 #[napi(catch_unwind)]
 pub fn recent_spans_json() -> String {
     let spans = Pipeline::global().tracer.recent_spans();
-    let out: Vec<serde_json::Value> = spans
-        .iter()
-        .map(|r| {
-            let attrs: serde_json::Map<String, serde_json::Value> = r
-                .all_attributes()
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        AttrValue::Str(s) => serde_json::Value::from(s),
-                        AttrValue::Int(i) => serde_json::Value::from(i),
-                        AttrValue::Float(f) => serde_json::Value::from(f),
-                        AttrValue::Bool(b) => serde_json::Value::from(b),
-                        AttrValue::StrList(l) => serde_json::Value::from(l),
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            serde_json::json!({
-                "name": r.name,
-                "traceId": r.trace_id.to_string(),
-                "spanId": r.span_id.to_string(),
-                "parentSpanId": r.parent_span_id.map(|p| p.to_string()),
-                "startNs": r.start_unix_ns.to_string(),
-                "endNs": r.end_unix_ns.to_string(),
-                "status": r.status.as_str(),
-                "attributes": attrs,
-            })
-        })
-        .collect();
+    let out: Vec<serde_json::Value> = spans.iter().map(|r| span_json(r)).collect();
     serde_json::Value::from(out).to_string()
 }
 

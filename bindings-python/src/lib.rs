@@ -19,6 +19,7 @@ mod metrics;
 mod metrics_server;
 mod mock;
 mod observe;
+mod otel_hooks;
 mod otlp;
 mod policy;
 mod profile;
@@ -63,6 +64,7 @@ mod _ferrule {
     use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::observe::{observe, observe_check, observe_dead_letters, observing};
+    use crate::otel_hooks::set_otel_hooks;
     #[pymodule_export]
     use crate::otlp::{push_metrics, OtlpPusher};
     #[pymodule_export]

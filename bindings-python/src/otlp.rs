@@ -94,7 +94,10 @@ pub fn push_metrics(
     cfg.interval = secs("interval_seconds", interval_seconds)?;
     cfg.timeout = secs("timeout_seconds", timeout_seconds)?;
     cfg.service_name = service_name.to_string();
-    cfg.headers = headers.map(|h| h.into_iter().collect()).unwrap_or_default();
+    // Given headers replace OTEL_EXPORTER_OTLP_(METRICS_)HEADERS; absent, the environment's stay.
+    if let Some(h) = headers {
+        cfg.headers = h.into_iter().collect();
+    }
     let registry = guard(py, default_registry)?;
     let inner = guard(py, || CorePusher::start(registry, cfg))?.map_err(|e| to_py(py, e))?;
     Ok(OtlpPusher {

@@ -21,7 +21,8 @@ impl RedisBackendCore {
     /// noticed it.
     #[new]
     #[pyo3(signature = (url, *, prefix=None, timeout_seconds=0.05, on_backend_error=None,
-        retry_seconds=1.0, max_idle=16, on_event=None))]
+        retry_seconds=1.0, max_idle=16, on_event=None, ca_file=None, client_cert_file=None,
+        client_key_file=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -32,6 +33,9 @@ impl RedisBackendCore {
         retry_seconds: f64,
         max_idle: i64,
         on_event: Option<Py<PyAny>>,
+        ca_file: Option<std::path::PathBuf>,
+        client_cert_file: Option<std::path::PathBuf>,
+        client_key_file: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<RedisBackend> {
             let max_idle =
@@ -44,6 +48,11 @@ impl RedisBackendCore {
                 on_backend_error: OnBackendError::parse(C, "on_backend_error", policy)?,
                 retry_seconds,
                 max_idle: max_idle as usize,
+                tls: ferrule_core::net::TlsFiles {
+                    ca_file,
+                    client_cert_file,
+                    client_key_file,
+                },
             })
         };
         let inner = build().map_err(|e| to_py(py, e))?;

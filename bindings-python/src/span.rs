@@ -23,6 +23,8 @@ pub struct Span {
     status: Option<Status>,
     pub context: Option<ContextRef>,
     token: Option<Py<PyAny>>,
+    /// The OpenTelemetry context token while entered (interop on).
+    otel_token: Option<Py<PyAny>>,
     ended: bool,
 }
 
@@ -78,9 +80,18 @@ impl Span {
         let name = std::mem::take(&mut self.name);
         let status = self.status.take().unwrap_or_default();
         let (start, role, ctx) = (self.start, self.role, self.context.clone());
-        guard(py, || {
-            Pipeline::global().end_span(&start, name, role, status, attributes, ctx);
-        })
+        let rec = guard(py, || {
+            Pipeline::global().end_span(&start, name, role, status, attributes, ctx)
+        })?;
+        if let (Some(r), Some(h)) = (rec, crate::otel_hooks::hooks()) {
+            if let Some(f) = &h.on_end {
+                let res = crate::telemetry::span_dict(py, &r).and_then(|d| f.call1(py, (d,)));
+                if let Err(e) = res {
+                    crate::otel_hooks::report(py, "on_end", e);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -162,6 +173,19 @@ impl Span {
                 }
             }
         }
+        // No ferrule parent: the application's current OpenTelemetry span, when the bridge is on.
+        let mut app_parent: Option<String> = None;
+        if parent_start.is_none() && traceparent.is_none() {
+            if let Some(f) =
+                crate::otel_hooks::hooks().and_then(|h| h.parent.as_ref().map(|p| p.clone_ref(py)))
+            {
+                match f.call0(py).and_then(|v| v.extract::<Option<String>>(py)) {
+                    Ok(tp) => app_parent = tp,
+                    Err(e) => crate::otel_hooks::report(py, "parent", e),
+                }
+            }
+        }
+        let traceparent = traceparent.or(app_parent.as_deref());
         let tracer = &Pipeline::global().tracer;
         let start = match (parent_start, traceparent.and_then(TraceParent::parse)) {
             (Some(p), _) => tracer.start(Some(&p)),
@@ -176,6 +200,7 @@ impl Span {
             status: None,
             context,
             token: None,
+            otel_token: None,
             ended: false,
         })
     }
@@ -185,6 +210,18 @@ impl Span {
         if let Some(v) = vars(py) {
             let token = call_one(py, &v.span_set, slf.as_any())?;
             slf.borrow_mut().token = Some(token.unbind());
+        }
+        if let Some(f) =
+            crate::otel_hooks::hooks().and_then(|h| h.enter.as_ref().map(|e| e.clone_ref(py)))
+        {
+            let s = slf.borrow().start;
+            match f.call1(
+                py,
+                (s.trace_id.to_string(), s.span_id.to_string(), s.sampled),
+            ) {
+                Ok(t) => slf.borrow_mut().otel_token = Some(t),
+                Err(e) => crate::otel_hooks::report(py, "enter", e),
+            }
         }
         Ok(slf)
     }
@@ -197,6 +234,15 @@ impl Span {
         exc: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
+        if let Some(t) = self.otel_token.take() {
+            if let Some(f) =
+                crate::otel_hooks::hooks().and_then(|h| h.exit.as_ref().map(|e| e.clone_ref(py)))
+            {
+                if let Err(e) = f.call1(py, (t,)) {
+                    crate::otel_hooks::report(py, "exit", e);
+                }
+            }
+        }
         if let (Some(t), Some(v)) = (self.token.take(), vars(py)) {
             call_one(py, &v.span_reset, t.bind(py))?;
         }

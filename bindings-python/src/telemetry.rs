@@ -69,7 +69,8 @@ fn redact_callback(cb: Py<PyAny>) -> RedactCallback {
     capture_content=None, content_max_chars=None, otlp_endpoint=None, disable_export=false,
     log_sink=None, log_callback=None, log_file=None, log_max_bytes=10_000_000, log_backups=5,
     log_level=None, log_dedup_seconds=None, redact_patterns=None, redact_callback=None,
-    clear_redact_callback=false))]
+    clear_redact_callback=false, otlp_headers=None, otlp_compression=None, ca_file=None,
+    client_cert_file=None, client_key_file=None, otlp_logs=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn configure(
     py: Python<'_>,
@@ -90,7 +91,31 @@ pub fn configure(
     redact_patterns: Option<Vec<(String, String)>>,
     redact_callback: Option<Py<PyAny>>,
     clear_redact_callback: bool,
+    otlp_headers: Option<Vec<(String, String)>>,
+    otlp_compression: Option<String>,
+    ca_file: Option<std::path::PathBuf>,
+    client_cert_file: Option<std::path::PathBuf>,
+    client_key_file: Option<std::path::PathBuf>,
+    otlp_logs: Option<bool>,
 ) -> PyResult<()> {
+    let otlp_compression = match otlp_compression.as_deref() {
+        None => None,
+        Some(c) => match ferrule_core::net::Compression::parse(c) {
+            Some(c) => Some(c),
+            None => {
+                return Err(config_error(
+                    py,
+                    format!("configure: otlp_compression={c:?} is out of range; allowed: \"gzip\", \"none\""),
+                ))
+            }
+        },
+    };
+    let otlp_tls = (ca_file.is_some() || client_cert_file.is_some() || client_key_file.is_some())
+        .then(|| ferrule_core::net::TlsFiles {
+            ca_file,
+            client_cert_file,
+            client_key_file,
+        });
     let sink = match (log_sink, log_callback, log_file) {
         (None, None, None) => None,
         (Some("stderr"), None, None) => Some(LogSink::Stderr),
@@ -142,6 +167,10 @@ pub fn configure(
             (None, true) => Some(None),
             (None, false) => None,
         },
+        otlp_headers,
+        otlp_compression,
+        otlp_tls,
+        otlp_logs,
     };
     guard_detached(py, || Pipeline::global().configure(s))?.map_err(|e| to_py(py, e))
 }
@@ -312,7 +341,7 @@ fn attr_to_py<'py>(py: Python<'py>, v: &AttrValue) -> PyResult<Bound<'py, PyAny>
     })
 }
 
-fn span_dict<'py>(py: Python<'py>, r: &SpanRecord) -> PyResult<Bound<'py, PyDict>> {
+pub fn span_dict<'py>(py: Python<'py>, r: &SpanRecord) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("name", &r.name)?;
     d.set_item("trace_id", r.trace_id.to_string())?;

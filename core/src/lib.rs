@@ -7,6 +7,7 @@ pub mod error;
 pub mod fork_guard;
 #[cfg(feature = "mock-server")]
 pub mod mock;
+pub mod net;
 pub mod policy;
 pub mod random;
 pub mod route;

@@ -149,7 +149,7 @@ fn webhook_gives_up_and_counts_when_nobody_listens() {
     assert_eq!((st.delivered, st.retries, st.failed), (0, 2, 1));
     assert_eq!(cfg.retry_delay(2), Duration::from_millis(5));
     assert_eq!(cfg.retry_delay(4), Duration::from_millis(20));
-    assert!(WebhookSink::new("x", WebhookConfig::new("https://example.com"), Body::Json).is_err());
+    assert!(WebhookSink::new("x", WebhookConfig::new("ftp://example.com"), Body::Json).is_err());
 }
 
 fn alertmanager_binary() -> Option<PathBuf> {

@@ -218,11 +218,14 @@ fn an_overloaded_collector_is_retried_and_the_export_lands() {
 
 #[test]
 fn bad_endpoints_fail_at_construction() {
-    let e = OtlpConfig::new(Some("https://api.vendor.example"))
+    // https:// is a hosted backend (TLS, port 443 by default); other schemes are refused.
+    let c = OtlpConfig::new(Some("https://api.vendor.example")).unwrap();
+    assert_eq!(c.url(), "https://api.vendor.example/v1/metrics");
+    let e = OtlpConfig::new(Some("grpc://collector:4317"))
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("endpoint=\"https://api.vendor.example\"") && e.contains("http://"),
+        e.contains("endpoint=\"grpc://collector:4317\"") && e.contains("https://"),
         "{e}"
     );
     assert!(OtlpConfig::new(Some("http://")).is_err());

@@ -17,8 +17,9 @@ use ferrule_core::watch::alert_sink::AlertSink;
 use ferrule_core::watch::dead_mans_switch::DeadMansSwitch;
 use ferrule_core::watch::notification::{Kind, Notification};
 use ferrule_core::watch::notify_cap::CapConfig;
+use ferrule_core::watch::receiver_spec;
 use ferrule_core::watch::synthetic_probe::{ProbeConfig, ProbeResult, SyntheticProbe};
-use ferrule_core::watch::webhook::{Body, WebhookConfig, WebhookSink};
+use ferrule_core::watch::webhook::{WebhookConfig, WebhookSink};
 use ferrule_core::{ClockRef, Error, Severity};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
@@ -123,8 +124,10 @@ fn notification_obj(n: &Notification, clock: &ClockRef) -> NotificationObject {
 #[napi(object)]
 pub struct SinkSpec {
     pub name: String,
-    /// `callback`, `log`, `webhook`, `alertmanager`.
+    /// `callback`, `log`, `webhook`, `alertmanager`, `slack`, `pagerduty`, `json_webhook`.
     pub kind: String,
+    /// A URL, or (HTTP receivers) a JSON object: `url`, `headers`, `ca_file`, `client_cert_file`,
+    /// `client_key_file`, `routing_key`, `source`, `template` (see the core's `receiver_spec`).
     pub url: Option<String>,
 }
 
@@ -237,40 +240,31 @@ pub fn create_alert_router(
                 }
                 c
             };
-            let sink: Arc<dyn AlertSink> = match s.kind.as_str() {
-                "callback" => {
-                    let q = Arc::new(QueueSink::new(s.name, 10_000));
-                    queues.push(q.clone());
-                    q
-                }
-                "log" => Arc::new(LogSink::new(s.name)),
-                "webhook" => {
-                    let w = Arc::new(WebhookSink::new(
-                        s.name,
-                        hook(s.url.unwrap_or_default()),
-                        Body::Json,
-                    )?);
-                    webhooks.push(w.clone());
-                    w
-                }
-                "alertmanager" => {
-                    let u = format!(
-                        "{}/api/v2/alerts",
-                        s.url.unwrap_or_default().trim_end_matches('/')
-                    );
-                    let w = Arc::new(WebhookSink::new(s.name, hook(u), Body::Alertmanager)?);
-                    webhooks.push(w.clone());
-                    w
-                }
-                k => {
-                    return Err(Error::out_of_range(
+            let sink: Arc<dyn AlertSink> =
+                match s.kind.as_str() {
+                    "callback" => {
+                        let q = Arc::new(QueueSink::new(s.name, 10_000));
+                        queues.push(q.clone());
+                        q
+                    }
+                    "log" => Arc::new(LogSink::new(s.name)),
+                    k if receiver_spec::KINDS.contains(&k) => {
+                        let w = Arc::new(receiver_spec::build(
+                            &s.name,
+                            k,
+                            &s.url.unwrap_or_default(),
+                            &hook(String::new()),
+                        )?);
+                        webhooks.push(w.clone());
+                        w
+                    }
+                    k => return Err(Error::out_of_range(
                         C,
                         "sinks",
                         format!("{k:?}"),
-                        "a function, 'log', webhook(url), alertmanager(url)",
-                    ))
-                }
-            };
+                        "a function, 'log', Webhook, Alertmanager, Slack, PagerDuty, JsonWebhook",
+                    )),
+                };
             all.push(sink);
         }
         let mut cfg = RouterConfig {

@@ -21,6 +21,7 @@ from .errors import StorageError
 from ._ferrule import emit, flush, redact, telemetry_stats
 from .inference import InferenceLog, inference_log
 from .settings import LogFile, configure
+from .otel import use_opentelemetry
 from .tracing import (
     CallContext,
     Span,
@@ -41,6 +42,7 @@ from .validate import JsonSchema, Repair, Repaired, parse_json, repair_json, val
 
 __all__ = [
     "__version__",
+    "use_opentelemetry",
     "CircuitBreaker",
     "CircuitOpenError",
     "ConfigError",
@@ -136,11 +138,11 @@ __all__ += ["DeadLetter", "DeadLetterQueue", "ReplayReport"]
 from .redis_backend import RedisBackend
 
 __all__ += ["RedisBackend"]
-from .alerting import AlertRouter, Alertmanager, Webhook, on_alert
+from .alerting import AlertRouter, Alertmanager, JsonWebhook, PagerDuty, Slack, Webhook, on_alert
 from .dead_mans_switch import DeadMansSwitch
 from .synthetic_probe import SyntheticProbe
 
-__all__ += ["AlertRouter", "Alertmanager", "DeadMansSwitch", "SyntheticProbe", "Webhook", "on_alert"]
+__all__ += ["AlertRouter", "Alertmanager", "DeadMansSwitch", "JsonWebhook", "PagerDuty", "Slack", "SyntheticProbe", "Webhook", "on_alert"]
 from .alerting import AlertSubscription
 from .watch.synthetic import in_probe
 

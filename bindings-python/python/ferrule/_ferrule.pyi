@@ -35,6 +35,7 @@ __all__ = [
     "profile_rows",
     "record_llm_call",
     "serve_metrics",
+    "set_otel_hooks",
     "set_default_max_series",
     "set_price",
     "template_key",
@@ -423,6 +424,18 @@ def configure(
     redact_patterns: Optional[Sequence[Tuple[str, str]]] = None,
     redact_callback: Optional[Callable[[str], str]] = None,
     clear_redact_callback: bool = False,
+    otlp_headers: Optional[Sequence[Tuple[str, str]]] = None,
+    otlp_compression: Optional[str] = None,
+    ca_file: Optional[Union[str, os.PathLike[str]]] = None,
+    client_cert_file: Optional[Union[str, os.PathLike[str]]] = None,
+    client_key_file: Optional[Union[str, os.PathLike[str]]] = None,
+    otlp_logs: Optional[bool] = None,
+) -> None: ...
+def set_otel_hooks(
+    parent: Optional[Callable[[], Optional[str]]] = None,
+    enter: Optional[Callable[[str, str, bool], Any]] = None,
+    exit: Optional[Callable[[Any], Any]] = None,
+    on_end: Optional[Callable[[Dict[str, Any]], Any]] = None,
 ) -> None: ...
 def emit(
     event: str,
@@ -970,6 +983,9 @@ class RedisBackendCore:
         retry_seconds: float = 1.0,
         max_idle: int = 16,
         on_event: Optional[Callable[[str, str], Any]] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
+        client_cert_file: Optional[Union[str, os.PathLike[str]]] = None,
+        client_key_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> RedisBackendCore: ...
     @property
     def url(self) -> str: ...

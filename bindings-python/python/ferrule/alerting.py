@@ -6,13 +6,26 @@ test ticks one built on a ``ManualClock`` with ``router.tick()``."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 from ._ferrule import AlertRouterCore, ManualClock
 from .watch.summary import table
 
-__all__ = ["AlertRouter", "AlertSubscription", "Alertmanager", "Notification", "Route", "Webhook", "on_alert"]
+__all__ = [
+    "AlertRouter",
+    "AlertSubscription",
+    "Alertmanager",
+    "JsonWebhook",
+    "Notification",
+    "PagerDuty",
+    "Route",
+    "Slack",
+    "Webhook",
+    "on_alert",
+]
 
 Notification = Dict[str, Any]
 """A dict with ``name``, ``severity``, ``labels``, ``status`` (``firing``/``resolved``), ``summary``,
@@ -22,43 +35,184 @@ Notification = Dict[str, Any]
 AlertCallback = Callable[[Notification], Any]
 
 
-class Webhook:
-    """A sink that POSTs each notification as JSON to ``url`` (``http://`` only), retried with
-    backoff on errors, 5xx and 429, from a bounded queue on a background thread."""
+def _check_url(cls: str, url: Any) -> None:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        from .errors import ConfigError
 
-    __slots__ = ("url", "name")
+        raise ConfigError(f"{cls}: url={url!r} is out of range; allowed: an http:// or https:// URL")
 
-    def __init__(self, url: str, *, name: Optional[str] = None) -> None:
-        if not isinstance(url, str) or not url.startswith("http://"):
-            from .errors import ConfigError
 
-            raise ConfigError(f"Webhook: url={url!r} is out of range; allowed: an http://host:port/path URL")
+class _HttpReceiver:
+    """What every HTTP receiver shares: the URL, extra headers, and certificate files for
+    ``https://`` (``ca_file`` instead of the system roots; ``client_cert_file`` +
+    ``client_key_file`` for mutual TLS)."""
+
+    __slots__ = ("url", "name", "headers", "ca_file", "client_cert_file", "client_key_file")
+    kind = ""
+
+    def __init__(
+        self,
+        url: str,
+        name: Optional[str],
+        headers: Optional[Mapping[str, str]],
+        ca_file: Optional[Union[str, "os.PathLike[str]"]],
+        client_cert_file: Optional[Union[str, "os.PathLike[str]"]],
+        client_key_file: Optional[Union[str, "os.PathLike[str]"]],
+    ) -> None:
+        _check_url(type(self).__name__, url)
         self.url = url
         self.name = name or url
+        self.headers = dict(headers or {})
+        self.ca_file = None if ca_file is None else os.fspath(ca_file)
+        self.client_cert_file = None if client_cert_file is None else os.fspath(client_cert_file)
+        self.client_key_file = None if client_key_file is None else os.fspath(client_key_file)
+
+    def _spec(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"url": self.url}
+        for k in ("ca_file", "client_cert_file", "client_key_file"):
+            v = getattr(self, k)
+            if v is not None:
+                d[k] = v
+        if self.headers:
+            d["headers"] = self.headers
+        return d
+
+    def _target(self) -> str:
+        return json.dumps(self._spec())
 
     def __repr__(self) -> str:
-        return f"Webhook({self.url!r})"
+        return f"{type(self).__name__}({self.url!r})"
 
 
-class Alertmanager:
+class Webhook(_HttpReceiver):
+    """A sink that POSTs each notification as JSON to ``url`` (``http://`` or ``https://``),
+    retried with backoff on errors, 5xx and 429, from a bounded queue on a background thread."""
+
+    __slots__ = ()
+    kind = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_cert_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_key_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> None:
+        super().__init__(url, name, headers, ca_file, client_cert_file, client_key_file)
+
+
+class Alertmanager(_HttpReceiver):
     """A sink that posts to a Prometheus Alertmanager at ``url`` (``http://host:9093``), on
     ``/api/v2/alerts``; resolutions carry ``endsAt``."""
 
-    __slots__ = ("url", "name")
+    __slots__ = ()
+    kind = "alertmanager"
 
-    def __init__(self, url: str, *, name: Optional[str] = None) -> None:
-        if not isinstance(url, str) or not url.startswith("http://"):
-            from .errors import ConfigError
-
-            raise ConfigError(f"Alertmanager: url={url!r} is out of range; allowed: an http://host:port URL")
-        self.url = url.rstrip("/")
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_cert_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_key_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> None:
+        url = url.rstrip("/") if isinstance(url, str) else url
+        super().__init__(url, name, headers, ca_file, client_cert_file, client_key_file)
         self.name = name or f"alertmanager:{self.url}"
 
+
+class Slack(_HttpReceiver):
+    """A Slack incoming webhook (``https://hooks.slack.com/services/...``): each notification is a
+    message with the ``text`` fallback Slack requires and header/section/context blocks."""
+
+    __slots__ = ()
+    kind = "slack"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: Optional[str] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> None:
+        super().__init__(url, name or "slack", None, ca_file, None, None)
+
+
+class PagerDuty(_HttpReceiver):
+    """PagerDuty Events API v2: each alert is a ``trigger`` event (``dedup_key``
+    ``ferrule-<fingerprint>``) and its resolution a ``resolve`` event with the same key, which
+    closes the incident. ``routing_key`` is the integration key; ``source`` defaults to
+    ``service.name@host``."""
+
+    __slots__ = ("routing_key", "source")
+    kind = "pagerduty"
+
+    def __init__(
+        self,
+        routing_key: str,
+        *,
+        url: str = "https://events.pagerduty.com/v2/enqueue",
+        source: Optional[str] = None,
+        name: Optional[str] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> None:
+        if not isinstance(routing_key, str) or not routing_key.strip():
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"PagerDuty: routing_key={routing_key!r} is out of range; allowed: the integration key of an Events API v2 integration"
+            )
+        super().__init__(url, name or "pagerduty", None, ca_file, None, None)
+        self.routing_key = routing_key
+        self.source = source
+
+    def _spec(self) -> Dict[str, Any]:
+        d = super()._spec()
+        d["routing_key"] = self.routing_key
+        if self.source is not None:
+            d["source"] = self.source
+        return d
+
     def __repr__(self) -> str:
-        return f"Alertmanager({self.url!r})"
+        return f"PagerDuty(url={self.url!r})"
 
 
-Sink = Union[AlertCallback, Webhook, Alertmanager, str]
+class JsonWebhook(_HttpReceiver):
+    """A webhook whose body is ``template`` (a dict, or JSON text) with ``{{placeholders}}`` filled
+    from the notification: a string that is exactly ``"{{count}}"`` keeps the value's type, a
+    placeholder inside text is replaced by its text. Fields: ``name``, ``severity``, ``status``,
+    ``summary``, ``count``, ``starts_at``, ``kind``, ``route``, ``group_key``, ``sink``,
+    ``labels.<label>``, ``alerts``, ``alerts.0.summary``."""
+
+    __slots__ = ("template",)
+    kind = "json_webhook"
+
+    def __init__(
+        self,
+        url: str,
+        template: Union[Mapping[str, Any], str],
+        *,
+        name: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_cert_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        client_key_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> None:
+        super().__init__(url, name, headers, ca_file, client_cert_file, client_key_file)
+        self.template = template if isinstance(template, str) else json.dumps(template)
+
+    def _spec(self) -> Dict[str, Any]:
+        d = super()._spec()
+        d["template"] = self.template
+        return d
+
+
+Sink = Union[AlertCallback, Webhook, Alertmanager, Slack, PagerDuty, JsonWebhook, str]
 
 
 class Route(TypedDict, total=False):
@@ -113,7 +267,7 @@ class _Sinks:
             if s != "log":
                 from .errors import ConfigError
 
-                raise ConfigError(f"AlertRouter: sink={s!r} is out of range; allowed: a callable, \"log\", Webhook, Alertmanager")
+                raise ConfigError(f"AlertRouter: sink={s!r} is out of range; allowed: a callable, \"log\", Webhook, Alertmanager, Slack, PagerDuty, JsonWebhook")
             key = -1
         else:
             key = id(s)
@@ -121,16 +275,14 @@ class _Sinks:
             return self._by_id[key]
         if isinstance(s, str):
             name, kind, target = self._unique("log"), "log", None
-        elif isinstance(s, Webhook):
-            name, kind, target = self._unique(s.name), "webhook", s.url
-        elif isinstance(s, Alertmanager):
-            name, kind, target = self._unique(s.name), "alertmanager", s.url
+        elif isinstance(s, _HttpReceiver):
+            name, kind, target = self._unique(s.name), s.kind, s._target()
         elif callable(s):
             name, kind, target = self._unique(getattr(s, "__qualname__", None) or "callback"), "callback", s
         else:
             from .errors import ConfigError
 
-            raise ConfigError(f"AlertRouter: sink={s!r} is out of range; allowed: a callable, \"log\", Webhook, Alertmanager")
+            raise ConfigError(f"AlertRouter: sink={s!r} is out of range; allowed: a callable, \"log\", Webhook, Alertmanager, Slack, PagerDuty, JsonWebhook")
         self._by_id[key] = name
         self.entries.append((name, kind, target))
         return name

@@ -31,13 +31,18 @@ class RedisBackend:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "ferrule",
                  timeout_seconds: float = 0.05, on_backend_error: str = "local",
                  retry_seconds: float = 1.0, max_idle: int = 16,
-                 on_event: Optional[Callable[[str, str], Any]] = None) -> None:
+                 on_event: Optional[Callable[[str, str], Any]] = None,
+                 ca_file: Optional[str] = None, client_cert_file: Optional[str] = None,
+                 client_key_file: Optional[str] = None) -> None:
         if on_event is not None and not callable(on_event):
             raise TypeError(f"RedisBackend: on_event={on_event!r} is not callable")
         self._on_event = on_event
+        # rediss:// (TLS): ca_file instead of the system roots; client_cert_file + client_key_file
+        # for a server that requires mutual TLS.
         self._core = RedisBackendCore(url, prefix=prefix, timeout_seconds=timeout_seconds,
                                       on_backend_error=on_backend_error, retry_seconds=retry_seconds,
-                                      max_idle=max_idle, on_event=self._event)
+                                      max_idle=max_idle, on_event=self._event, ca_file=ca_file,
+                                      client_cert_file=client_cert_file, client_key_file=client_key_file)
 
     def _event(self, state: str, message: str) -> None:
         # The core logged the outage already (warning); this hands it to the user's alerting.

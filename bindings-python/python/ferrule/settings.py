@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _ferrule
 from .errors import ConfigError
@@ -65,6 +65,12 @@ def configure(
     inference_log_max_age_seconds: Optional[float] = None,
     inference_log_max_rows: Optional[int] = None,
     trace_policies: Optional[bool] = None,
+    otlp_headers: Optional[Mapping[str, str]] = None,
+    otlp_compression: Optional[str] = None,
+    ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    client_cert_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    client_key_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    otlp_logs: Optional[bool] = None,
 ) -> None:
     """Changes only what is passed; every value is checked before any is applied.
 
@@ -73,8 +79,15 @@ def configure(
       kept anyway.
     - ``capture_content`` (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``): keep prompt and
       response text on spans and in the inference log, masked and cut to ``content_max_chars``.
-    - ``otlp_endpoint`` (``OTEL_EXPORTER_OTLP_ENDPOINT``): base URL of an OTLP/HTTP receiver;
-      ``False`` turns export off.
+    - ``otlp_endpoint`` (``OTEL_EXPORTER_OTLP_ENDPOINT``): base URL of an OTLP/HTTP receiver,
+      ``http://`` or ``https://``; ``False`` turns export off. ``otlp_headers`` (a dict, e.g. an API
+      key; ``OTEL_EXPORTER_OTLP_HEADERS``), ``otlp_compression`` (``"gzip"``/``"none"``;
+      ``OTEL_EXPORTER_OTLP_COMPRESSION``), ``ca_file`` (``OTEL_EXPORTER_OTLP_CERTIFICATE``; default the
+      system roots or ``SSL_CERT_FILE``), ``client_cert_file`` / ``client_key_file`` for mutual TLS
+      (``OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`` / ``_KEY``). The per-signal
+      ``OTEL_EXPORTER_OTLP_TRACES_*`` / ``_LOGS_*`` variables are read too.
+    - ``otlp_logs`` (``OTEL_LOGS_EXPORTER=otlp``): also export every structured event as an OTLP log
+      record (trace and span ids, severity) to the same collector's ``/v1/logs``.
     - ``log_sink``: ``"logging"`` (default: logger ``ferrule``), ``"stderr"``, ``"stdout"``,
       ``"none"``, ``LogFile(path, max_bytes=, backups=)`` or a callable taking each JSON line.
       ``log_level`` (``OTEL_LOG_LEVEL``); identical events within ``log_dedup_seconds`` (1 s) are
@@ -103,6 +116,17 @@ def configure(
         if not isinstance(otlp_endpoint, str):
             raise ConfigError(f"configure: otlp_endpoint={otlp_endpoint!r} must be a URL string or False")
         kw["otlp_endpoint"] = otlp_endpoint
+    if otlp_headers is not None:
+        if not isinstance(otlp_headers, Mapping):
+            raise ConfigError(f"configure: otlp_headers={otlp_headers!r} is out of range; allowed: a dict name -> value")
+        kw["otlp_headers"] = [(str(k), str(v)) for k, v in otlp_headers.items()]
+    for name, path in (("ca_file", ca_file), ("client_cert_file", client_cert_file), ("client_key_file", client_key_file)):
+        if path is not None:
+            kw[name] = os.fspath(path)
+    if otlp_compression is not None:
+        kw["otlp_compression"] = otlp_compression
+    if otlp_logs is not None:
+        kw["otlp_logs"] = otlp_logs
     if log_sink is not None:
         if isinstance(log_sink, LogFile):
             kw.update(log_file=log_sink.path, log_max_bytes=log_sink.max_bytes, log_backups=log_sink.backups)

@@ -14,7 +14,8 @@ use ferrule_core::watch::alert_sink::{AlertSink, CallbackSink};
 use ferrule_core::watch::alertmanager;
 use ferrule_core::watch::notification::{Kind, Notification};
 use ferrule_core::watch::notify_cap::CapConfig;
-use ferrule_core::watch::webhook::{Body, WebhookConfig, WebhookSink};
+use ferrule_core::watch::receiver_spec;
+use ferrule_core::watch::webhook::{WebhookConfig, WebhookSink};
 use ferrule_core::{ClockRef, Severity};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -190,14 +191,8 @@ impl AlertRouterCore {
                 let s: Arc<dyn AlertSink> = match kind.as_str() {
                     "callback" => Arc::new(py_sink(name, target, clock.clone(), errors.clone())),
                     "log" => Arc::new(LogSink::new(name)),
-                    "webhook" => {
-                        let w = Arc::new(WebhookSink::new(name, hook_cfg(url()), Body::Json)?);
-                        webhooks.push(w.clone());
-                        w
-                    }
-                    "alertmanager" => {
-                        let u = format!("{}/api/v2/alerts", url().trim_end_matches('/'));
-                        let w = Arc::new(WebhookSink::new(name, hook_cfg(u), Body::Alertmanager)?);
+                    k if receiver_spec::KINDS.contains(&k) => {
+                        let w = Arc::new(receiver_spec::build(&name, k, &url(), &hook_cfg(String::new()))?);
                         webhooks.push(w.clone());
                         w
                     }
@@ -206,7 +201,7 @@ impl AlertRouterCore {
                             C,
                             "sinks",
                             format!("{k:?}"),
-                            "a callable, \"log\", ferrule.Webhook(url), ferrule.Alertmanager(url)",
+                            "a callable, \"log\", ferrule.Webhook, ferrule.Alertmanager, ferrule.Slack, ferrule.PagerDuty, ferrule.JsonWebhook",
                         ))
                     }
                 };

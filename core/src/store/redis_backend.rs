@@ -290,6 +290,9 @@ pub struct RedisConfig {
     pub retry_seconds: f64,
     /// Idle connections kept for reuse.
     pub max_idle: usize,
+    /// For `rediss://` (TLS, rustls on `ring`): a CA file instead of the system roots, and a
+    /// client certificate + key for servers that require mutual TLS.
+    pub tls: crate::net::TlsFiles,
 }
 
 impl RedisConfig {
@@ -301,6 +304,7 @@ impl RedisConfig {
             on_backend_error: OnBackendError::Local,
             retry_seconds: 1.0,
             max_idle: 16,
+            tls: crate::net::TlsFiles::default(),
         }
     }
 }
@@ -400,15 +404,29 @@ impl RedisBackend {
             ));
         }
         let topology = Topology::parse(&config.url)?;
-        let connector = Connector::new(&topology, Duration::from_secs_f64(config.timeout_seconds))
-            .map_err(|e| {
-                Error::out_of_range(
-                    C,
-                    "url",
-                    format!("{:?}", config.url),
-                    format!("{} ({e})", crate::store::redis_topology::URL_FORMS),
-                )
-            })?;
+        let connector = match &topology {
+            // A single server takes `redis://` or `rediss://` with the configured certificates.
+            Topology::Single(_) => Connector::Single(open_client(&config)?),
+            _ => {
+                if !config.tls.is_default() {
+                    return Err(Error::conflict(
+                        C,
+                        "ca_file",
+                        "set",
+                        "certificate files need a single-server rediss:// URL (cluster and Sentinel URLs connect without TLS)",
+                    ));
+                }
+                Connector::new(&topology, Duration::from_secs_f64(config.timeout_seconds))
+                    .map_err(|e| {
+                        Error::out_of_range(
+                            C,
+                            "url",
+                            format!("{:?}", config.url),
+                            format!("{} ({e})", crate::store::redis_topology::URL_FORMS),
+                        )
+                    })?
+            }
+        };
         declare_families();
         let health = Arc::new(Health {
             prefix: config.prefix.clone(),
@@ -659,4 +677,63 @@ impl RedisBackend {
             idle_connections: self.pool.len() as u64,
         }
     }
+}
+
+/// The client for `redis://` or `rediss://` (TLS), with the configured CA and client certificate.
+/// The redis crate asks rustls for the process's default provider, so `ring` is installed first.
+fn open_client(config: &RedisConfig) -> Result<redis::Client> {
+    let bad_url = |e: String| {
+        Error::out_of_range(
+            C,
+            "url",
+            format!("{:?}", config.url),
+            format!("a redis:// or rediss:// URL ({e})"),
+        )
+    };
+    crate::net::tls::install_default_provider();
+    if config.tls.is_default() {
+        return redis::Client::open(config.url.as_str()).map_err(|e| bad_url(e.to_string()));
+    }
+    if !config.url.starts_with("rediss://") {
+        return Err(Error::conflict(
+            C,
+            "ca_file",
+            "set",
+            "certificate files need a rediss:// URL",
+        ));
+    }
+    // Checked here so a wrong path or key names its parameter now, not at the first command.
+    config
+        .tls
+        .check()
+        .map_err(|(p, v, a)| Error::out_of_range(C, p, v, a))?;
+    let read = |param: &'static str, p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| {
+            Error::out_of_range(
+                C,
+                param,
+                p.display().to_string(),
+                format!("a readable file ({e})"),
+            )
+        })
+    };
+    let root_cert = match &config.tls.ca_file {
+        Some(p) => Some(read("ca_file", p)?),
+        None => None,
+    };
+    let client_tls = match (&config.tls.client_cert_file, &config.tls.client_key_file) {
+        (Some(c), Some(k)) => Some(redis::ClientTlsConfig {
+            client_cert: read("client_cert_file", c)?,
+            client_key: read("client_key_file", k)?,
+        }),
+        _ => None,
+    };
+    redis::Client::build_with_tls(
+        config.url.as_str(),
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(|e| bad_url(e.to_string()))
 }

@@ -39,6 +39,7 @@ pub mod log_event;
 pub mod log_sink;
 pub mod logger;
 pub mod otlp_export;
+pub mod otlp_logs;
 pub mod pipeline;
 pub mod redact;
 pub mod ring_buffer;

@@ -6,8 +6,8 @@
 //! takes `ResourceMetrics` built by its own instruments (their fields are crate-private), which
 //! would mean recording every sample twice; building the protocol message directly avoids that.
 //! GenAI families go out under their OpenTelemetry names (`gen_ai.client.operation.duration`,
-//! attributes `gen_ai.request.model`, ...). Plain `http://` only: a collector sidecar or agent on
-//! the host, not TLS to a vendor.
+//! attributes `gen_ai.request.model`, ...). `https://` endpoints, headers, gzip and certificates
+//! go through `net::post`, configured like every OpenTelemetry SDK (`OTEL_EXPORTER_OTLP_METRICS_*`).
 
 use super::builtin;
 use super::desc::Kind;
@@ -16,6 +16,7 @@ use super::histogram::HistogramSnapshot;
 use super::registry::Registry;
 use super::snapshot::{snapshot, FamilySnapshot, Points};
 use crate::error::{check, Error, Result};
+use crate::net::{Compression, Failure, HttpTarget, OtlpSignal, OtlpTarget, TlsFiles};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1 as proto;
@@ -37,31 +38,38 @@ pub struct OtlpConfig {
     pub service_name: String,
     /// Extra request headers (e.g. an auth token for the collector).
     pub headers: Vec<(String, String)>,
+    pub compression: Compression,
+    pub tls: TlsFiles,
 }
 
 impl OtlpConfig {
     /// `endpoint`, else `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as is), else
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (plus `/v1/metrics`), as the OpenTelemetry SDKs read them.
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (plus `/v1/metrics`), as the OpenTelemetry SDKs read them;
+    /// headers, compression, timeout and certificates from the same variables (per-signal first).
     pub fn new(endpoint: Option<&str>) -> Result<Self> {
+        let (env, problems) = OtlpTarget::from_env(OtlpSignal::Metrics);
+        for p in problems {
+            log::warn!("ferrule OTLP metrics: {p}");
+        }
         let endpoint = match endpoint {
             Some(e) => e.to_string(),
-            None => std::env::var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-                .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT"))
-                .map_err(|_| {
-                    Error::conflict(
-                        C,
-                        "endpoint",
-                        "None",
-                        "pass an endpoint or set OTEL_EXPORTER_OTLP_ENDPOINT",
-                    )
-                })?,
+            None => env.url.clone().ok_or_else(|| {
+                Error::conflict(
+                    C,
+                    "endpoint",
+                    "None",
+                    "pass an endpoint or set OTEL_EXPORTER_OTLP_ENDPOINT",
+                )
+            })?,
         };
         let c = Self {
             endpoint,
             interval: Duration::from_secs(10),
-            timeout: Duration::from_secs(5),
+            timeout: env.timeout.unwrap_or(Duration::from_secs(5)),
             service_name: "ferrule".into(),
-            headers: Vec::new(),
+            headers: env.headers,
+            compression: env.compression,
+            tls: env.tls,
         };
         c.target()?;
         Ok(c)
@@ -82,29 +90,47 @@ impl OtlpConfig {
         if !(0.001..=300.0).contains(&t) {
             return Err(Error::out_of_range(C, "timeout_seconds", t, "[0.001, 300]"));
         }
-        for (k, v) in &self.headers {
-            if k.is_empty() || k.contains([':', '\r', '\n']) || v.contains(['\r', '\n']) {
-                return Err(Error::out_of_range(
-                    C,
-                    "headers",
-                    format!("{k:?}"),
-                    "header names without ':' and values without line breaks",
-                ));
-            }
-        }
-        Ok(())
+        self.http_target()
+            .check()
+            .map_err(|(param, value, allowed)| {
+                let param = if param == "url" { "endpoint" } else { param };
+                Error::out_of_range(C, param, value, allowed)
+            })
     }
 
-    /// (host:port, path) of the endpoint.
-    fn target(&self) -> Result<(String, String)> {
-        let rest = self.endpoint.strip_prefix("http://").ok_or_else(|| {
-            Error::out_of_range(
+    /// The POST target: the full URL, headers, compression, timeout, certificates.
+    pub fn http_target(&self) -> HttpTarget {
+        HttpTarget {
+            url: self.url(),
+            headers: self.headers.clone(),
+            compression: self.compression,
+            timeout: self.timeout,
+            tls: self.tls.clone(),
+        }
+    }
+
+    /// The full URL exports are POSTed to.
+    pub fn url(&self) -> String {
+        match self.target() {
+            Ok((scheme, hostport, path)) => format!("{scheme}://{hostport}{path}"),
+            Err(_) => self.endpoint.clone(),
+        }
+    }
+
+    /// (scheme, host:port, path) of the endpoint.
+    fn target(&self) -> Result<(&'static str, String, String)> {
+        let (scheme, rest) = if let Some(r) = self.endpoint.strip_prefix("https://") {
+            ("https", r)
+        } else if let Some(r) = self.endpoint.strip_prefix("http://") {
+            ("http", r)
+        } else {
+            return Err(Error::out_of_range(
                 C,
                 "endpoint",
                 format!("{:?}", self.endpoint),
-                "an http:// URL of an OTLP/HTTP collector (https is not supported; use a local collector)",
-            )
-        })?;
+                "an http:// or https:// URL of an OTLP/HTTP collector",
+            ));
+        };
         let (hostport, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -114,10 +140,13 @@ impl OtlpConfig {
                 C,
                 "endpoint",
                 format!("{:?}", self.endpoint),
-                "http://host:port",
+                "http(s)://host:port",
             ));
         }
         let hostport = if hostport.contains(':') && !hostport.ends_with(']') {
+            hostport.to_string()
+        } else if scheme == "https" {
+            // A hosted backend behind TLS listens on 443 (`https://api.honeycomb.io`).
             hostport.to_string()
         } else {
             format!("{hostport}:4318")
@@ -127,7 +156,7 @@ impl OtlpConfig {
         } else {
             path.to_string()
         };
-        Ok((hostport, path))
+        Ok((scheme, hostport, path))
     }
 }
 
@@ -317,51 +346,36 @@ pub fn encode(
     }
 }
 
-/// POSTs one export as protobuf; `Ok(status)` for a 2xx answer. A refused connection, a 429 or a
-/// 5xx is retried (up to `ATTEMPTS`, backoff x4) unless the pusher is stopping.
+/// POSTs one export as protobuf; `Ok(status)` for a 2xx answer. A refused connection, a 408, 429
+/// or 5xx is retried (up to `ATTEMPTS`, backoff x4) unless the pusher is stopping; a TLS failure
+/// is not (a certificate does not fix itself within seconds).
 fn post(
     client: &reqwest::blocking::Client,
-    cfg: &OtlpConfig,
-    url: &str,
+    target: &HttpTarget,
     body: Vec<u8>,
     stop: &AtomicBool,
-) -> std::result::Result<u16, String> {
+) -> std::result::Result<u16, Failure> {
     const ATTEMPTS: u32 = 3;
     let mut backoff = Duration::from_millis(100);
-    let mut last = String::new();
-    for attempt in 0..ATTEMPTS {
-        let mut req = client
-            .post(url)
-            .header("Content-Type", "application/x-protobuf")
-            .header("User-Agent", concat!("ferrule/", env!("CARGO_PKG_VERSION")))
-            .timeout(cfg.timeout);
-        for (k, v) in &cfg.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let retryable = match req.body(body.clone()).send() {
-            Ok(r) if r.status().is_success() => return Ok(r.status().as_u16()),
-            Ok(r) => {
-                let st = r.status().as_u16();
-                last = format!("collector answered {st}");
-                st == 429 || st >= 500
+    let mut attempt = 0;
+    loop {
+        match target.post(client, "application/x-protobuf", &body) {
+            Ok(st) => return Ok(st),
+            Err(f) => {
+                attempt += 1;
+                if !f.kind.retryable() || attempt >= ATTEMPTS || stop.load(Ordering::Acquire) {
+                    return Err(f);
+                }
             }
-            Err(e) => {
-                last = format!("cannot reach {url}: {e}");
-                true
-            }
-        };
-        if !retryable || attempt + 1 == ATTEMPTS || stop.load(Ordering::Acquire) {
-            break;
         }
         std::thread::sleep(backoff);
         backoff *= 4;
     }
-    Err(last)
 }
 
 struct Shared {
     cfg: OtlpConfig,
-    url: String,
+    target: HttpTarget,
     client: reqwest::blocking::Client,
     start: u64,
     // A lock with a condition variable, but only for the pusher thread's sleep between exports
@@ -383,7 +397,7 @@ impl Shared {
             unix_nanos(),
         )
         .encode_to_vec();
-        match post(&self.client, &self.cfg, &self.url, body, &self.stop) {
+        match post(&self.client, &self.target, body, &self.stop) {
             Ok(_) => {
                 self.pushes.fetch_add(1, Ordering::Relaxed);
                 if self.failing.swap(false, Ordering::Relaxed) {
@@ -394,6 +408,7 @@ impl Shared {
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 builtin::dropped("otlp_export", 1);
+                builtin::error("connect", "otlp_metrics", e.kind.as_str());
                 if !self.failing.swap(true, Ordering::Relaxed) {
                     log::warn!(
                         "ferrule OTLP push to {} failed ({e}); the export is dropped and counted in ferrule_telemetry_dropped_total{{kind=\"otlp_export\"}}",
@@ -418,12 +433,12 @@ pub struct OtlpPusher {
 impl OtlpPusher {
     pub fn start(registry: &'static Registry, cfg: OtlpConfig) -> Result<Self> {
         cfg.validate()?;
-        let (hostport, path) = cfg.target()?;
-        let client = reqwest::blocking::Client::builder()
-            .build()
-            .map_err(|e| Error::conflict(C, "endpoint", "http client", e.to_string()))?;
+        let target = cfg.http_target();
+        let client = target
+            .client()
+            .map_err(|e| Error::conflict(C, "endpoint", "http client", e))?;
         let shared = Arc::new(Shared {
-            url: format!("http://{hostport}{path}"),
+            target,
             client,
             cfg,
             start: unix_nanos(),

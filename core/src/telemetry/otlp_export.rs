@@ -1,20 +1,25 @@
-//! OTLP/HTTP (protobuf) export of finished spans with the `opentelemetry-otlp` exporter, on one
-//! background thread per process: it drains the bounded export queue in batches, retries a failed
-//! batch with backoff, counts and reports what it could not deliver, and never blocks a caller
-//! (callers only push into the queue, which drops and counts when full).
+//! OTLP/HTTP (protobuf) export of finished spans and, when asked, structured log records, on one
+//! background thread per process: it drains the bounded export queues in batches, encodes them with
+//! `opentelemetry-proto`, POSTs them through `net::post` (TLS, headers, gzip), retries a failed
+//! batch with backoff, counts and reports what it could not deliver (once per outage), and never
+//! blocks a caller (callers only push into the queues, which drop and count when full).
 
+use crate::net::{FailureKind, HttpTarget};
 use crate::striped::StripedCounter;
+use crate::telemetry::builtin;
+use crate::telemetry::otlp_logs::{self, ExportedLog, LogQueue};
 use crate::telemetry::ring_buffer::BoundedRing;
 use crate::telemetry::span::{AttrValue, SpanRecord, SpanRole, Status};
 use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
-use std::future::Future;
+use prost::Message as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -24,38 +29,34 @@ pub type Warn = Arc<dyn Fn(&'static str, String) + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct ExportSettings {
-    /// The full URL spans are posted to (`.../v1/traces`).
-    pub url: String,
+    /// Where spans go (`.../v1/traces`); `None` when only logs are exported.
+    pub traces: Option<HttpTarget>,
+    /// Where log records go (`.../v1/logs`); `None`: logs are not exported.
+    pub logs: Option<HttpTarget>,
     pub service_name: String,
     pub interval: Duration,
     pub batch_size: usize,
     pub max_attempts: u32,
     pub first_backoff: Duration,
-    pub timeout: Duration,
 }
 
 impl ExportSettings {
-    pub fn new(url: String, service_name: String) -> Self {
+    pub fn new(traces: Option<HttpTarget>, logs: Option<HttpTarget>, service_name: String) -> Self {
         Self {
-            url,
+            traces,
+            logs,
             service_name,
             interval: Duration::from_millis(500),
             batch_size: 512,
             max_attempts: 4,
             first_backoff: Duration::from_millis(100),
-            timeout: Duration::from_secs(10),
         }
     }
 }
 
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` semantics: a base URL to which the signal path is appended.
 pub fn traces_url(base: &str) -> String {
-    let b = base.trim_end_matches('/');
-    if b.ends_with("/v1/traces") {
-        b.to_string()
-    } else {
-        format!("{b}/v1/traces")
-    }
+    crate::net::otlp_env::signal_url(base, crate::net::OtlpSignal::Traces)
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +65,8 @@ pub struct ExportStats {
     pub failed_spans: StripedCounter,
     pub retries: StripedCounter,
     pub batches: StripedCounter,
+    pub exported_logs: StripedCounter,
+    pub failed_logs: StripedCounter,
 }
 
 struct Control {
@@ -83,6 +86,7 @@ pub struct ExportWorker {
 impl ExportWorker {
     pub fn spawn(
         queue: Arc<SpanQueue>,
+        logs: Arc<LogQueue>,
         settings: ExportSettings,
         stats: Arc<ExportStats>,
         warn: Warn,
@@ -96,7 +100,7 @@ impl ExportWorker {
         let c = control.clone();
         let handle = thread::Builder::new()
             .name("ferrule-otlp".into())
-            .spawn(move || run(queue, settings, stats, warn, c))?;
+            .spawn(move || run(queue, logs, settings, stats, warn, c))?;
         Ok(Self {
             control,
             thread: handle.thread().clone(),
@@ -139,40 +143,128 @@ impl ExportWorker {
     }
 }
 
+/// One signal's destination: its target, its client (built once), and whether it is failing now,
+/// so a failure is reported once per outage and a recovery once.
+struct Channel {
+    /// `otlp_traces` / `otlp_logs`: the `name` label of `ferrule_errors_total{component="connect"}`
+    /// and the `kind` of `ferrule_telemetry_dropped_total`.
+    name: &'static str,
+    target: HttpTarget,
+    client: Option<reqwest::blocking::Client>,
+    failing: bool,
+}
+
+impl Channel {
+    fn new(name: &'static str, target: HttpTarget, warn: &Warn) -> Self {
+        let client = match target.client() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                builtin::error("connect", name, "tls");
+                warn(
+                    "telemetry.export_failed",
+                    format!("OTLP exporter for {} could not start: {e}", target.url),
+                );
+                None
+            }
+        };
+        Self {
+            name,
+            target,
+            client,
+            failing: false,
+        }
+    }
+
+    /// POSTs one encoded batch with retries and backoff; true when the receiver accepted it.
+    fn send(
+        &mut self,
+        body: &[u8],
+        what: &str,
+        s: &ExportSettings,
+        stats: &ExportStats,
+        stop: &AtomicBool,
+        warn: &Warn,
+    ) -> bool {
+        let Some(client) = &self.client else {
+            return false;
+        };
+        let mut backoff = s.first_backoff;
+        let mut last = None;
+        for attempt in 0..s.max_attempts {
+            match self.target.post(client, "application/x-protobuf", body) {
+                Ok(_) => {
+                    if self.failing {
+                        self.failing = false;
+                        warn(
+                            "telemetry.export_recovered",
+                            format!("OTLP export to {} works again", self.target.url),
+                        );
+                    }
+                    return true;
+                }
+                Err(f) => {
+                    let retry = f.kind.retryable();
+                    last = Some(f);
+                    // Stopping (reconfigure, shutdown): one attempt per batch, no backoff, so
+                    // `stop` is prompt. A TLS failure is not retried: it will not fix itself.
+                    if !retry || attempt + 1 >= s.max_attempts || stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    stats.retries.inc();
+                    thread::sleep(backoff);
+                    backoff *= 4;
+                }
+            }
+        }
+        if let Some(f) = last {
+            builtin::error("connect", self.name, f.kind.as_str());
+            if !self.failing {
+                self.failing = true;
+                let attempts = if f.kind == FailureKind::Tls {
+                    1
+                } else {
+                    s.max_attempts
+                };
+                warn(
+                    "telemetry.export_failed",
+                    format!(
+                        "dropped {what}: {f} (after up to {attempts} attempts); further failures are counted in ferrule_telemetry_dropped_total{{kind=\"{}\"}} until it recovers",
+                        self.name
+                    ),
+                );
+            }
+        }
+        false
+    }
+}
+
 fn run(
     queue: Arc<SpanQueue>,
+    logs: Arc<LogQueue>,
     settings: ExportSettings,
     stats: Arc<ExportStats>,
     warn: Warn,
     control: Arc<Control>,
 ) {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(settings.url.clone())
-        .with_timeout(settings.timeout)
-        .build();
-    let mut exporter = match exporter {
-        Ok(e) => Some(e),
-        Err(e) => {
-            warn(
-                "telemetry.export_failed",
-                format!("OTLP exporter for {} could not start: {e}", settings.url),
-            );
-            None
-        }
-    };
-    if let Some(e) = exporter.as_mut() {
-        e.set_resource(
-            &Resource::builder_empty()
-                .with_service_name(settings.service_name.clone())
-                .build(),
-        );
-    }
+    let mut traces = settings
+        .traces
+        .clone()
+        .map(|t| Channel::new("otlp_traces", t, &warn));
+    let mut log_channel = settings
+        .logs
+        .clone()
+        .map(|t| Channel::new("otlp_logs", t, &warn));
+    let resource = ResourceAttributesWithSchema::from(
+        &Resource::builder_empty()
+            .with_service_name(settings.service_name.clone())
+            .with_attribute(KeyValue::new("telemetry.sdk.name", "ferrule"))
+            .build(),
+    );
     let scope = InstrumentationScope::builder("ferrule")
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
     let mut reported_drops = queue.lost();
+    let mut reported_log_drops = logs.lost();
     loop {
         let stopping = control.stop.load(Ordering::SeqCst);
         let flush_target = control.flush_requested.load(Ordering::SeqCst);
@@ -183,25 +275,62 @@ fn run(
             }
             let n = batch.len() as u64;
             stats.batches.inc();
-            let delivered = match &exporter {
+            let delivered = match traces.as_mut() {
                 None => false,
-                Some(exp) => send(exp, &batch, &scope, &settings, &stats, &control.stop),
+                Some(ch) => {
+                    let data: Vec<SpanData> =
+                        batch.iter().map(|r| to_span_data(r, &scope)).collect();
+                    let body = ExportTraceServiceRequest {
+                        resource_spans: group_spans_by_resource_and_scope(data, &resource),
+                    }
+                    .encode_to_vec();
+                    ch.send(
+                        &body,
+                        &format!("{n} spans"),
+                        &settings,
+                        &stats,
+                        &control.stop,
+                        &warn,
+                    )
+                }
             };
             if delivered {
                 stats.exported_spans.add(n);
             } else {
                 stats.failed_spans.add(n);
-                warn(
-                    "telemetry.export_failed",
-                    format!(
-                        "dropped {n} spans: {} did not accept them (up to {} attempts)",
-                        settings.url, settings.max_attempts
-                    ),
-                );
+                builtin::dropped("otlp_traces", n);
+            }
+        }
+        loop {
+            let batch: Vec<ExportedLog> = logs.drain(settings.batch_size);
+            if batch.is_empty() {
+                break;
+            }
+            let n = batch.len() as u64;
+            let delivered = match log_channel.as_mut() {
+                None => false,
+                Some(ch) => {
+                    let body = otlp_logs::encode(&batch, &settings.service_name).encode_to_vec();
+                    ch.send(
+                        &body,
+                        &format!("{n} log records"),
+                        &settings,
+                        &stats,
+                        &control.stop,
+                        &warn,
+                    )
+                }
+            };
+            if delivered {
+                stats.exported_logs.add(n);
+            } else {
+                stats.failed_logs.add(n);
+                builtin::dropped("otlp_logs", n);
             }
         }
         let lost = queue.lost();
         if lost > reported_drops {
+            builtin::dropped("span_queue_full", lost - reported_drops);
             warn(
                 "telemetry.drop",
                 format!(
@@ -210,6 +339,18 @@ fn run(
                 ),
             );
             reported_drops = lost;
+        }
+        let lost = logs.lost();
+        if lost > reported_log_drops {
+            builtin::dropped("log_queue_full", lost - reported_log_drops);
+            warn(
+                "telemetry.drop",
+                format!(
+                    "log export queue full: dropped {} log records ({lost} in total)",
+                    lost - reported_log_drops
+                ),
+            );
+            reported_log_drops = lost;
         }
         {
             let mut done = control.flush_done.lock().unwrap_or_else(|p| p.into_inner());
@@ -225,33 +366,6 @@ fn run(
             thread::park_timeout(settings.interval);
         }
     }
-}
-
-/// One batch, with retries and exponential backoff; true when the receiver accepted it.
-fn send(
-    exp: &opentelemetry_otlp::SpanExporter,
-    batch: &[Arc<SpanRecord>],
-    scope: &InstrumentationScope,
-    s: &ExportSettings,
-    stats: &ExportStats,
-    stop: &AtomicBool,
-) -> bool {
-    let mut backoff = s.first_backoff;
-    for attempt in 0..s.max_attempts {
-        let data: Vec<SpanData> = batch.iter().map(|r| to_span_data(r, scope)).collect();
-        if block_on(exp.export(data)).is_ok() {
-            return true;
-        }
-        // Stopping (reconfigure, shutdown): one attempt per batch, no backoff, so `stop` is prompt.
-        if attempt + 1 < s.max_attempts && !stop.load(Ordering::SeqCst) {
-            stats.retries.inc();
-            thread::sleep(backoff);
-            backoff *= 4;
-        } else {
-            break;
-        }
-    }
-    false
 }
 
 fn to_value(v: &AttrValue) -> Value {
@@ -302,26 +416,5 @@ pub fn to_span_data(r: &SpanRecord, scope: &InstrumentationScope) -> SpanData {
             Status::Error(m) => opentelemetry::trace::Status::error(m.clone()),
         },
         instrumentation_scope: scope.clone(),
-    }
-}
-
-/// Drives the exporter's future on this thread. The reqwest blocking client does its I/O inside the
-/// first poll, so no async runtime is needed (or wanted: a runtime per process is another thread
-/// to restart after fork).
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Unpark(Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park();
     }
 }

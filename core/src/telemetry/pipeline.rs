@@ -6,6 +6,8 @@
 use crate::clock::ClockRef;
 use crate::error::{check, Error, Result};
 use crate::fork_guard;
+use crate::net::otlp_env::signal_url;
+use crate::net::{Compression, HttpTarget, OtlpSignal, OtlpTarget, TlsFiles};
 use crate::striped::StripedCounter;
 use crate::telemetry::context::{CallContext, ContextRef, SessionRegistry};
 use crate::telemetry::log_event::{FieldValue, Level, LogEvent};
@@ -14,6 +16,7 @@ use crate::telemetry::logger::{Logger, LoggerStats};
 use crate::telemetry::otlp_export::{
     traces_url, ExportSettings, ExportStats, ExportWorker, SpanQueue,
 };
+use crate::telemetry::otlp_logs::{ExportedLog, LogQueue};
 use crate::telemetry::redact::{RedactCallback, Redactor};
 use crate::telemetry::ring_buffer::Overflow;
 use crate::telemetry::span::{Attributes, SpanRecord, SpanRole, Status};
@@ -43,6 +46,14 @@ pub struct Settings {
     pub redact_patterns: Option<Vec<(String, String)>>,
     /// `Some(None)` removes the callback.
     pub redact_callback: Option<Option<RedactCallback>>,
+    /// Request headers for every OTLP export (an API key); replaces `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub otlp_headers: Option<Vec<(String, String)>>,
+    /// Replaces `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub otlp_compression: Option<Compression>,
+    /// CA and client certificate files; replace the `OTEL_EXPORTER_OTLP_*CERTIFICATE/KEY` ones.
+    pub otlp_tls: Option<TlsFiles>,
+    /// Export structured events as OTLP log records too (`OTEL_LOGS_EXPORTER=otlp`).
+    pub otlp_logs: Option<bool>,
 }
 
 impl Settings {
@@ -80,6 +91,9 @@ impl Settings {
         } else if let Some(u) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             s.otlp_endpoint = Some(Some(traces_url(&u)));
         }
+        if let Some(e) = get("OTEL_LOGS_EXPORTER") {
+            s.otlp_logs = Some(e.split(',').any(|x| x.trim() == "otlp"));
+        }
         if let Some(l) = get("OTEL_LOG_LEVEL") {
             match Level::parse(&l) {
                 Some(l) => s.log_level = Some(l),
@@ -102,6 +116,11 @@ pub struct Pipeline {
     export_stats: Arc<ExportStats>,
     exporting: AtomicBool,
     export_url: ArcSwap<Option<String>>,
+    /// What `configure` said about export, kept so a later call changing one setting keeps the rest.
+    /// A lock taken by `configure` and by the worker's start only.
+    export_config: Mutex<ExportConfig>,
+    log_queue: Arc<LogQueue>,
+    exporting_logs: AtomicBool,
     /// Fork generation + 1 of the running worker; 0 when none runs.
     worker_generation: AtomicU64,
     // A lock: taken to start, stop or restart the worker (configure, first export, after fork),
@@ -128,6 +147,9 @@ impl Pipeline {
             export_stats: Arc::new(ExportStats::default()),
             exporting: AtomicBool::new(false),
             export_url: ArcSwap::from_pointee(None),
+            export_config: Mutex::new(ExportConfig::default()),
+            log_queue: Arc::new(LogQueue::new(export_capacity, Overflow::DropNewest)),
+            exporting_logs: AtomicBool::new(false),
             worker_generation: AtomicU64::new(0),
             worker: Mutex::new(None),
             self_ref: w.clone(),
@@ -184,6 +206,23 @@ impl Pipeline {
                 ));
             }
         }
+        // Explicit connection settings are checked now (a wrong path fails here, naming it);
+        // the environment's are reported as warnings when the exporter starts.
+        let mut probe = HttpTarget::new("https://collector");
+        if let Some(h) = &s.otlp_headers {
+            probe.headers = h.clone();
+        }
+        if let Some(t) = &s.otlp_tls {
+            probe.tls = t.clone();
+        }
+        if let Err((param, value, allowed)) = probe.check() {
+            let param = if param == "headers" {
+                "otlp_headers"
+            } else {
+                param
+            };
+            return Err(Error::out_of_range(C, param, value, allowed));
+        }
         let redactor = if s.redact_patterns.is_some() || s.redact_callback.is_some() {
             let current = self.tracer.redactor();
             // Setting only the callback keeps the patterns in force.
@@ -235,13 +274,41 @@ impl Pipeline {
         if let Some(d) = s.log_dedup_seconds {
             self.logger.set_dedup_seconds(d);
         }
-        if let Some(ep) = s.otlp_endpoint {
+        let export_changed = s.otlp_endpoint.is_some()
+            || s.otlp_headers.is_some()
+            || s.otlp_compression.is_some()
+            || s.otlp_tls.is_some()
+            || s.otlp_logs.is_some();
+        if export_changed {
             self.stop_worker();
-            let url = ep.map(|u| traces_url(&u));
-            self.exporting.store(url.is_some(), Ordering::SeqCst);
-            self.export_url.store(Arc::new(url));
+            let mut ec = self.export_config.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(ep) = s.otlp_endpoint {
+                ec.endpoint = ep.map(|u| traces_url(&u));
+            }
+            if let Some(h) = s.otlp_headers {
+                ec.headers = Some(h);
+            }
+            if let Some(c) = s.otlp_compression {
+                ec.compression = Some(c);
+            }
+            if let Some(t) = s.otlp_tls {
+                ec.tls = Some(t);
+            }
+            if let Some(l) = s.otlp_logs {
+                ec.logs = l;
+            }
+            let (traces, logs) = ec.plan(|sig| OtlpTarget::from_env(sig).0);
+            self.exporting.store(traces.is_some(), Ordering::SeqCst);
+            self.exporting_logs.store(logs.is_some(), Ordering::SeqCst);
+            self.export_url.store(Arc::new(ec.endpoint.clone()));
         }
         Ok(())
+    }
+
+    /// Where logs are exported, if they are.
+    pub fn logs_export_url(&self) -> Option<String> {
+        let ec = self.export_config.lock().unwrap_or_else(|p| p.into_inner());
+        ec.plan(|sig| OtlpTarget::from_env(sig).0).1.map(|t| t.url)
     }
 
     pub fn service_name(&self) -> Arc<String> {
@@ -267,13 +334,34 @@ impl Pipeline {
             .tracer
             .end(start, name, role, status, attributes, context)?;
         if self.exporting.load(Ordering::Relaxed) {
-            let g = fork_guard::generation() + 1;
-            if self.worker_generation.load(Ordering::Acquire) != g {
-                self.start_worker(g);
-            }
+            self.ensure_worker();
             self.export_queue.push(rec.clone());
         }
         Some(rec)
+    }
+
+    #[inline]
+    fn ensure_worker(&self) {
+        let g = fork_guard::generation() + 1;
+        if self.worker_generation.load(Ordering::Acquire) != g {
+            self.start_worker(g);
+        }
+    }
+
+    /// Queues a written event for OTLP log export (when on). Never blocks: a full queue drops the
+    /// record and counts it.
+    fn export_log(&self, ev: &LogEvent, line: &str) {
+        self.ensure_worker();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.log_queue.push(ExportedLog {
+            time_unix_ns: now,
+            level: ev.level(),
+            trace_id: ev.trace_id,
+            span_id: ev.span_id,
+            line: line.to_string(),
+        });
     }
 
     fn start_worker(&self, generation: u64) {
@@ -293,12 +381,19 @@ impl Pipeline {
             while self.export_queue.pop().is_some() {
                 n += 1;
             }
+            while self.log_queue.pop().is_some() {
+                n += 1;
+            }
             self.fork_discarded.add(n);
             crate::telemetry::ids::reseed_thread();
         }
-        let Some(url) = self.export_url() else {
-            return;
+        let (traces, logs) = {
+            let ec = self.export_config.lock().unwrap_or_else(|p| p.into_inner());
+            ec.plan(|sig| OtlpTarget::from_env(sig).0)
         };
+        if traces.is_none() && logs.is_none() {
+            return;
+        }
         let weak = self.self_ref.clone();
         let warn: crate::telemetry::otlp_export::Warn = Arc::new(move |event, msg| {
             if let Some(p) = weak.upgrade() {
@@ -307,7 +402,8 @@ impl Pipeline {
         });
         match ExportWorker::spawn(
             self.export_queue.clone(),
-            ExportSettings::new(url, (*self.service_name()).clone()),
+            self.log_queue.clone(),
+            ExportSettings::new(traces, logs, (*self.service_name()).clone()),
             self.export_stats.clone(),
             warn,
         ) {
@@ -351,12 +447,22 @@ impl Pipeline {
 
     /// Emits a structured event through the logger, with the service name and redactor.
     pub fn emit(&self, ev: &LogEvent) -> Option<String> {
-        self.logger
-            .emit(ev, &self.service_name.load(), &self.tracer.redactor())
+        let line = self
+            .logger
+            .emit(ev, &self.service_name.load(), &self.tracer.redactor());
+        if let Some(l) = &line {
+            if self.exporting_logs.load(Ordering::Relaxed) {
+                self.export_log(ev, l);
+            }
+        }
+        line
     }
 
     /// `emit` for hosts, which only need to know whether the event was written.
     pub fn log(&self, ev: &LogEvent) -> bool {
+        if self.exporting_logs.load(Ordering::Relaxed) {
+            return self.emit(ev).is_some();
+        }
         self.logger
             .log(ev, &self.service_name.load(), &self.tracer.redactor())
     }
@@ -368,11 +474,15 @@ impl Pipeline {
             .redactor()
             .redact_patterns(&message)
             .into_owned();
-        self.logger.emit(
-            &LogEvent::new(Level::Warning, event).message(msg),
-            &self.service_name.load(),
-            &Redactor::default(),
-        );
+        let ev = LogEvent::new(Level::Warning, event).message(msg);
+        let line = self
+            .logger
+            .emit(&ev, &self.service_name.load(), &Redactor::default());
+        if let Some(l) = line {
+            if self.exporting_logs.load(Ordering::Relaxed) {
+                self.export_log(&ev, &l);
+            }
+        }
     }
 
     /// Called when a host enters `context(...)`: reports a session id reused by another user.
@@ -402,6 +512,9 @@ impl Pipeline {
             exported_spans: self.export_stats.exported_spans.get(),
             export_failed_spans: self.export_stats.failed_spans.get(),
             export_retries: self.export_stats.retries.get(),
+            exported_logs: self.export_stats.exported_logs.get(),
+            export_failed_logs: self.export_stats.failed_logs.get(),
+            export_dropped_logs: self.log_queue.lost(),
             fork_discarded: self.fork_discarded.get(),
             session_conflicts: self.sessions.conflicts(),
             redact_callback_errors: self.tracer.redactor().callback_errors(),
@@ -419,7 +532,60 @@ pub struct PipelineStats {
     pub exported_spans: u64,
     pub export_failed_spans: u64,
     pub export_retries: u64,
+    pub exported_logs: u64,
+    pub export_failed_logs: u64,
+    pub export_dropped_logs: u64,
     pub fork_discarded: u64,
     pub session_conflicts: u64,
     pub redact_callback_errors: u64,
+}
+
+/// The export settings `configure` was given, merged over the environment's per signal.
+#[derive(Debug, Clone, Default)]
+struct ExportConfig {
+    /// The traces URL (`.../v1/traces`).
+    endpoint: Option<String>,
+    headers: Option<Vec<(String, String)>>,
+    compression: Option<Compression>,
+    tls: Option<TlsFiles>,
+    logs: bool,
+}
+
+impl ExportConfig {
+    /// (traces, logs) targets. Logs go to `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (or the general
+    /// endpoint's `/v1/logs`), else next to the traces: the same collector's `/v1/logs`.
+    fn plan(
+        &self,
+        env: impl Fn(OtlpSignal) -> OtlpTarget,
+    ) -> (Option<HttpTarget>, Option<HttpTarget>) {
+        let target = |sig: OtlpSignal, url: String| {
+            let e = env(sig);
+            let mut t = e.http_target(url, Duration::from_secs(10));
+            if let Some(h) = &self.headers {
+                t.headers = h.clone();
+            }
+            if let Some(c) = self.compression {
+                t.compression = c;
+            }
+            if let Some(tls) = &self.tls {
+                t.tls = tls.clone();
+            }
+            t
+        };
+        let traces = self.endpoint.clone().map(|u| target(OtlpSignal::Traces, u));
+        let logs = if self.logs {
+            let from_env = env(OtlpSignal::Logs).url;
+            let from_traces = self.endpoint.as_ref().map(|u| {
+                let base = u.strip_suffix(OtlpSignal::Traces.path()).unwrap_or(u);
+                signal_url(base, OtlpSignal::Logs)
+            });
+            // An explicit traces endpoint (configure) names the collector for both signals.
+            from_traces
+                .or(from_env)
+                .map(|u| target(OtlpSignal::Logs, u))
+        } else {
+            None
+        };
+        (traces, logs)
+    }
 }

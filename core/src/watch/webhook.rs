@@ -1,8 +1,11 @@
 //! The webhook sink: each notification is POSTed as JSON by a delivery thread, retried with
 //! exponential backoff on connection errors, 5xx and 429, from a bounded queue. Delivering never
 //! blocks the router: a full queue drops the oldest job, counts it and logs a warning; a job that
-//! exhausts its attempts is counted as failed and logged. The Alertmanager sink is this sink with
-//! Alertmanager's body and path.
+//! exhausts its attempts is counted as failed and logged. The Alertmanager, Slack, PagerDuty and
+//! templated sinks are this sink with their body (`receivers.rs`). Requests go through `net::post`:
+//! `http://` or `https://` (rustls, system roots or `ca_file`, optional client certificate); a TLS
+//! failure is not retried, and is logged once per outage and counted in
+//! `ferrule_errors_total{component="connect",name="webhook",error_type="tls"}`.
 //!
 //! Why a delivery thread per sink and not the shared alerting runtime: the runtime's one thread
 //! ticks every router, dead man's switch and probe schedule every 100 ms, and its tasks must be
@@ -14,10 +17,12 @@
 //! are a handful per process), restarted after a fork and gone when the sink is dropped.
 
 use super::alert_sink::AlertSink;
-use super::http_post;
 use super::notification::Notification;
+use super::receivers::{self, Template};
 use crate::error::{Error, Result};
+use crate::net::{FailureKind, HttpTarget, TlsFiles};
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,6 +38,8 @@ pub struct WebhookConfig {
     pub backoff_max: Duration,
     pub queue_capacity: usize,
     pub headers: Vec<(String, String)>,
+    /// CA and client certificate files for `https://` receivers (default: the system roots).
+    pub tls: TlsFiles,
 }
 
 impl WebhookConfig {
@@ -45,17 +52,23 @@ impl WebhookConfig {
             backoff_max: Duration::from_secs(30),
             queue_capacity: 1000,
             headers: Vec::new(),
+            tls: TlsFiles::default(),
+        }
+    }
+
+    fn http_target(&self) -> HttpTarget {
+        HttpTarget {
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            compression: Default::default(),
+            timeout: self.timeout,
+            tls: self.tls.clone(),
         }
     }
 
     pub fn validate(&self) -> Result<()> {
-        if http_post::parse_url(&self.url).is_none() {
-            return Err(Error::out_of_range(
-                C,
-                "url",
-                format!("{:?}", self.url),
-                "an http://host:port/path URL (https is not supported: post to a local relay)",
-            ));
+        if let Err((param, value, allowed)) = self.http_target().check() {
+            return Err(Error::out_of_range(C, param, value, allowed));
         }
         if self.max_attempts == 0 || self.max_attempts > 100 {
             return Err(Error::out_of_range(
@@ -83,13 +96,20 @@ impl WebhookConfig {
     }
 }
 
-/// How a notification becomes a request body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a notification becomes request bodies.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     /// `Notification::to_json`.
     Json,
     /// Alertmanager's `/api/v2/alerts` array (`endsAt` set on resolved alerts).
     Alertmanager,
+    /// A Slack incoming-webhook message.
+    Slack,
+    /// PagerDuty Events API v2 events (one request per alert), for this integration's routing key;
+    /// `source` names the process in the incident.
+    PagerDuty { routing_key: String, source: String },
+    /// The user's JSON template, filled from `Notification::to_json`.
+    Template(Template),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,8 +130,9 @@ struct Job {
 
 struct Shared {
     cfg: WebhookConfig,
-    hostport: String,
-    path: String,
+    target: HttpTarget,
+    /// A TLS failure is reported once until a delivery succeeds again.
+    tls_failing: AtomicBool,
     // The delivery queue: the router's tick pushes (a handful a minute), the delivery thread pops;
     // a condition variable lets the thread sleep until a job or its retry time.
     q: Mutex<VecDeque<Job>>,
@@ -133,14 +154,23 @@ pub struct WebhookSink {
 impl WebhookSink {
     pub fn new(name: impl Into<String>, cfg: WebhookConfig, body: Body) -> Result<Self> {
         cfg.validate()?;
-        let (hostport, path) = http_post::parse_url(&cfg.url).unwrap_or_default();
+        if let Body::PagerDuty { routing_key, .. } = &body {
+            if routing_key.trim().is_empty() || routing_key.len() > 64 {
+                return Err(Error::out_of_range(
+                    C,
+                    "routing_key",
+                    format!("{:?}", routing_key),
+                    "the 32-character integration key of a PagerDuty Events API v2 integration",
+                ));
+            }
+        }
         Ok(Self {
             name: name.into(),
             body,
             shared: Arc::new(Shared {
+                target: cfg.http_target(),
+                tls_failing: AtomicBool::new(false),
                 cfg,
-                hostport,
-                path,
                 q: Mutex::new(VecDeque::new()),
                 cv: Condvar::new(),
                 enqueued: AtomicU64::new(0),
@@ -185,16 +215,31 @@ impl WebhookSink {
         }
     }
 
-    pub fn encode(&self, n: &Notification) -> Vec<u8> {
+    /// The request bodies for one notification (several for PagerDuty: one event per alert).
+    pub fn encode_all(&self, n: &Notification) -> Vec<Vec<u8>> {
         // Clock times become wall time relative to the notification's own moment.
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let offset = now_unix - n.at as f64 / 1e9;
-        match self.body {
-            Body::Json => n.to_json(offset).to_string().into_bytes(),
-            Body::Alertmanager => super::alertmanager::encode(n, offset).into_bytes(),
+        match &self.body {
+            Body::Json => vec![n.to_json(offset).to_string().into_bytes()],
+            Body::Alertmanager => vec![super::alertmanager::encode(n, offset).into_bytes()],
+            Body::Slack => vec![receivers::slack(n).to_string().into_bytes()],
+            Body::PagerDuty {
+                routing_key,
+                source,
+            } => receivers::pagerduty(n, routing_key, source, offset)
+                .into_iter()
+                .map(|v| v.to_string().into_bytes())
+                .collect(),
+            Body::Template(t) => vec![t.render(&n.to_json(offset)).to_string().into_bytes()],
         }
+    }
+
+    /// The first request body for a notification (the only one, except for PagerDuty).
+    pub fn encode(&self, n: &Notification) -> Vec<u8> {
+        self.encode_all(n).into_iter().next().unwrap_or_default()
     }
 
     fn enqueue(&self, body: Vec<u8>) {
@@ -246,12 +291,24 @@ impl AlertSink for WebhookSink {
         &self.name
     }
     fn deliver(&self, n: &Notification) {
-        let body = self.encode(n);
-        self.enqueue(body);
+        for body in self.encode_all(n) {
+            self.enqueue(body);
+        }
     }
 }
 
 fn deliver_loop(shared: std::sync::Weak<Shared>, name: String, gen: u64) {
+    // The client (its connection pool and I/O thread) belongs to this delivery thread, so a
+    // forked child, which restarts the thread, builds its own.
+    let client = match shared.upgrade().map(|s| s.target.client()) {
+        None => return,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            crate::telemetry::builtin::error("connect", "webhook", "tls");
+            log::warn!(target: "ferrule.alert", "webhook {name:?}: {e}; notifications to it fail");
+            None
+        }
+    };
     loop {
         let Some(s) = shared.upgrade() else { return };
         if s.started.load(Ordering::Acquire) != gen {
@@ -275,25 +332,31 @@ fn deliver_loop(shared: std::sync::Weak<Shared>, name: String, gen: u64) {
             }
         };
         let Some(mut job) = job else { continue };
-        let res = http_post::post_json(
-            &s.hostport,
-            &s.path,
-            &job.body,
-            &s.cfg.headers,
-            s.cfg.timeout,
-        );
+        let res = match &client {
+            Some(c) => s.target.post(c, "application/json", &job.body),
+            None => Err(crate::net::Failure {
+                kind: FailureKind::Tls,
+                message: "no HTTP client (see the warning above)".into(),
+            }),
+        };
         let retry = match &res {
-            Ok(code) if (200..300).contains(code) => {
+            Ok(_) => {
                 s.delivered.fetch_add(1, Ordering::Relaxed);
+                if s.tls_failing.swap(false, Ordering::Relaxed) {
+                    log::warn!(target: "ferrule.alert", "webhook {name:?}: TLS works again");
+                }
                 continue;
             }
-            Ok(code) => *code >= 500 || *code == 429 || *code == 408,
-            Err(_) => true,
+            Err(f) => f.kind.retryable(),
         };
-        let why = match res {
-            Ok(code) => format!("answered {code}"),
-            Err(e) => e,
-        };
+        let Err(f) = res else { continue };
+        if f.kind == FailureKind::Tls {
+            crate::telemetry::builtin::error("connect", "webhook", "tls");
+            if !s.tls_failing.swap(true, Ordering::Relaxed) {
+                log::warn!(target: "ferrule.alert", "webhook {name:?}: {f}; notifications are counted as failed until it recovers");
+            }
+        }
+        let why = f.message;
         if retry && job.attempt < s.cfg.max_attempts {
             job.attempt += 1;
             let delay = s.cfg.retry_delay(job.attempt);
@@ -303,7 +366,10 @@ fn deliver_loop(shared: std::sync::Weak<Shared>, name: String, gen: u64) {
             s.q.lock().unwrap_or_else(|p| p.into_inner()).push_back(job);
         } else {
             s.failed.fetch_add(1, Ordering::Relaxed);
-            log::warn!(target: "ferrule.alert", "webhook {name:?} {why}; notification given up after {} attempts", job.attempt);
+            // A TLS outage was reported once above; every other give-up is reported here.
+            if f.kind != FailureKind::Tls {
+                log::warn!(target: "ferrule.alert", "webhook {name:?} {why}; notification given up after {} attempts", job.attempt);
+            }
         }
     }
 }
