@@ -423,11 +423,13 @@ class SloCore:
         threshold_seconds: Optional[float] = None,
         rules: Optional[list[tuple[float, float, float, str]]] = None,
         min_calls: int = 10,
-        confidence_sigmas: float = 3.0,
+        confidence_sigmas: float = 0.0,
         fast_burn: bool = True,
         fast_burn_factor: float = 14.4,
+        fast_burn_baseline_factor: float = 6.0,
         fast_burn_threshold: float = 12.0,
         budget_recover: float = 0.05,
+        resolve_ratio: float = 0.5,
         clock: Optional[ManualClock] = None,
     ) -> SloCore: ...
     def record(
@@ -440,6 +442,7 @@ class SloCore:
     def name(self) -> str: ...
     @property
     def objective(self) -> float: ...
+    def prometheus_rules(self) -> str: ...
     def now(self) -> float: ...
     def stats(self) -> dict[str, Any]: ...
 

@@ -17,6 +17,7 @@ pub mod predictor;
 pub mod psi;
 pub mod series;
 pub mod slo;
+pub mod slo_rules;
 // issue 11: alerting, escalation, dead man's switch, synthetic monitoring
 pub mod alert;
 pub mod alert_log;
