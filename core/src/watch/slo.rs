@@ -336,6 +336,10 @@ fn minutes_of(seconds: f64) -> u64 {
 /// enough that summing a 3-day minute ring stays off the per-call cost.
 const EVAL_TICK: u64 = 10 * NANOS;
 
+/// The margin (Poisson standard deviations) a rule's long window needs while it is younger than
+/// the window: 30 minutes of a 5x burn at 5 calls a second reach 6x by chance one time in ten.
+const YOUNG_WINDOW_SIGMAS: f64 = 3.0;
+
 impl Slo {
     pub fn new(cfg: SloConfig, clock: impl Into<ClockRef>) -> Result<Self> {
         cfg.validate()?;
@@ -481,10 +485,11 @@ impl Slo {
         c.bad_ratio() / self.cfg.error_budget()
     }
 
-    /// Whether `c` holds significantly more bad calls than a burn of `factor` allows.
-    fn significant(&self, c: &Counts, factor: f64) -> bool {
+    /// Whether `c` holds significantly more bad calls than a burn of `factor` allows, by `sigmas`
+    /// Poisson standard deviations.
+    fn significant(&self, c: &Counts, factor: f64, sigmas: f64) -> bool {
         let allowed = factor * self.cfg.error_budget() * c.total as f64;
-        c.bad as f64 >= allowed + self.cfg.confidence_sigmas * allowed.sqrt()
+        c.bad as f64 >= allowed + sigmas * allowed.sqrt()
     }
 
     /// The budget over the SLO window: (bad calls, calls the window is expected to hold, basis,
@@ -538,12 +543,19 @@ impl Slo {
                 rule.factor
             };
             // A rule is armed once the SLO has watched for its short window (a window that has not
-            // filled yet would judge a young process on its first few calls).
+            // filled yet would judge a young process on its first few calls). Until its long
+            // window has filled, it holds fewer calls than the rule was sized for, and a burn just
+            // below the factor crosses it by chance: then the excess must also be significant.
+            let sigmas = if seen < rule.long_seconds {
+                self.cfg.confidence_sigmas.max(YOUNG_WINDOW_SIGMAS)
+            } else {
+                self.cfg.confidence_sigmas
+            };
             let on = seen >= rule.short_seconds
                 && long.total >= self.cfg.min_calls as u64
                 && bl >= factor
                 && bs >= factor
-                && self.significant(&long, factor);
+                && self.significant(&long, factor, sigmas);
             s.rule_holds[i] = on;
             if on && reason[k].is_none() {
                 reason[k] = Some((i, bl, bs));
