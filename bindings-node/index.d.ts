@@ -647,7 +647,8 @@ export class SLO {
 }
 
 export interface AnomalyDetectorOptions {
-  method?: 'ewma' | 'mad'
+  /** 'seasonal': for series sampled minutes apart (robust score against the recent ring and the time of day). */
+  method?: 'ewma' | 'mad' | 'seasonal'
   direction?: 'up' | 'down' | 'both'
   threshold?: number
   warmUp?: number

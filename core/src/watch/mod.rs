@@ -15,6 +15,7 @@ pub mod mad;
 pub mod mmd;
 pub mod predictor;
 pub mod psi;
+pub mod seasonal;
 pub mod series;
 pub mod slo;
 pub mod slo_rules;
