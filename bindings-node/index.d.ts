@@ -569,7 +569,7 @@ export class MockLLMServer {
 
 /** What every watcher emits: a condition that starts firing or resolves. Frozen. */
 export interface WatchEvent {
-  /** `slo.burn_rate`, `slo.fast_burn`, `slo.budget_exhausted`, `anomaly.ewma`, `anomaly.mad`,
+  /** `slo.burn_rate` (label `alert`: page or ticket), `slo.budget_exhausted`, `anomaly.ewma`, `anomaly.mad`, `anomaly.seasonal`,
    * `drift.output`, `predict.error_rate`, `watch.series_overflow`. */
   readonly name: string
   /** The watcher's name. */
@@ -606,11 +606,17 @@ export interface SLOOptions {
   /** Default: 14.4x over 1 h / 5 min (page), 6x over 6 h / 30 min (page), 1x over 3 d / 6 h (ticket). */
   rules?: BurnRuleOptions[]
   minCalls?: number
+  /** Extra Poisson margin a rule needs beyond its factor; default 0 (the Workbook's rule exactly). */
   confidenceSigmas?: number
   fastBurn?: boolean
+  /** The burn the sequential test looks for. Default 14.4. */
   fastBurnFactor?: number
+  /** The burn it is weighed against: below this it never pages. Default 6. */
+  fastBurnBaselineFactor?: number
   fastBurnThreshold?: number
   budgetRecover?: number
+  /** A firing alert's rules keep holding at `factor * resolveRatio`; default 0.5 (no flapping). */
+  resolveRatio?: number
   onEvent?: WatchEventListener
   clock?: ManualClock
 }
@@ -631,10 +637,16 @@ export interface SLOStats {
   /** Calls recorded with an `atMs` too old for the buckets. */
   staleDropped: number
   budgetRemaining: number
+  /** `window` once a whole SLO window was watched, else `extrapolated` from the history seen. */
+  budgetBasis: 'window' | 'extrapolated'
+  /** The share of the SLO window the history covers, (0, 1]. */
+  budgetCoverage: number
   budgetExhausted: boolean
   rules: BurnRuleStats[]
   fastBurnScore?: number
   fastBurnFiring: boolean
+  pageFiring: boolean
+  ticketFiring: boolean
   memoryBytes: number
   listenerErrors: number
 }
@@ -648,6 +660,8 @@ export class SLO {
   evaluate(atMs?: number): WatchEvent[]
   burnRate(windowMs: number, atMs?: number): number
   budgetRemaining(atMs?: number): number
+  /** The SLO as Prometheus recording and alerting rules (YAML text). */
+  prometheusRules(): string
   on(event: 'event', listener: WatchEventListener): this
   on(event: 'budget', listener: (exhausted: boolean, event: WatchEvent) => void): this
   off(event: 'event', listener: WatchEventListener): this
@@ -658,7 +672,8 @@ export class SLO {
 }
 
 export interface AnomalyDetectorOptions {
-  method?: 'ewma' | 'mad'
+  /** 'seasonal': for series sampled minutes apart (robust score against the recent ring and the time of day). */
+  method?: 'ewma' | 'mad' | 'seasonal'
   direction?: 'up' | 'down' | 'both'
   threshold?: number
   warmUp?: number

@@ -380,6 +380,8 @@ export declare class NativeSlo {
   record(ok: boolean, latencyMs: number, synthetic: boolean, atMs?: number | undefined | null): Array<WatchEventObject> | null
   evaluate(atMs?: number | undefined | null): Array<WatchEventObject> | null
   burnRate(windowMs: number, atMs?: number | undefined | null): number | ConfigError
+  /** The SLO as Prometheus recording and alerting rules (YAML). */
+  prometheusRules(): string
   budgetRemaining(atMs?: number | undefined | null): number
   stats(): SloStats
 }
@@ -1343,8 +1345,10 @@ export interface SloOptions {
   confidenceSigmas?: number
   fastBurn?: boolean
   fastBurnFactor?: number
+  fastBurnBaselineFactor?: number
   fastBurnThreshold?: number
   budgetRecover?: number
+  resolveRatio?: number
 }
 
 export interface SloStats {
@@ -1355,10 +1359,15 @@ export interface SloStats {
   syntheticExcluded: number
   staleDropped: number
   budgetRemaining: number
+  /** `window` or `extrapolated` (a history shorter than the SLO window). */
+  budgetBasis: string
+  budgetCoverage: number
   budgetExhausted: boolean
   rules: Array<BurnRuleStats>
   fastBurnScore?: number
   fastBurnFiring: boolean
+  pageFiring: boolean
+  ticketFiring: boolean
   memoryBytes: number
 }
 

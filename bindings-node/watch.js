@@ -141,16 +141,20 @@ const SLO_OPTIONS = {
   confidenceSigmas: 'number',
   fastBurn: 'boolean',
   fastBurnFactor: 'number',
+  fastBurnBaselineFactor: 'number',
   fastBurnThreshold: 'number',
   budgetRecover: 'number',
+  resolveRatio: 'number',
   onEvent: 'function',
   clock: 'clock',
 }
 
 /**
- * A service level objective over the calls it is fed: error budget, burn rates over any window, the
- * SRE Workbook's multi-window multi-burn-rate alerts, a fast-burn test and a budget hook ('budget'
- * listeners get `(exhausted, event)`).
+ * A service level objective over the calls it is fed: error budget over the SLO window (extrapolated
+ * while the process is younger than it), burn rates over any window, the SRE Workbook's multi-window
+ * multi-burn-rate alerts as one page and one ticket alert (once per episode), a fast-burn test that
+ * never pages below 6x, a budget hook ('budget' listeners get `(exhausted, event)`), and the same
+ * rules for a fleet's Prometheus (`prometheusRules()`).
  */
 class SLO {
   #native
@@ -185,6 +189,11 @@ class SLO {
 
   budgetRemaining(atMs) {
     return this.#native.budgetRemaining(checkAt('SLO.budgetRemaining', atMs))
+  }
+
+  /** Prometheus recording and alerting rules (YAML) for this SLO, evaluated on every replica's metrics. */
+  prometheusRules() {
+    return this.#native.prometheusRules()
   }
 
   on(event, listener) {

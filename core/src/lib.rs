@@ -44,7 +44,7 @@ pub use watch::drift::{BaselinePolicy, DriftConfig, DriftDetector};
 pub use watch::event::{Event as WatchEvent, EventState, Severity};
 pub use watch::predictor::{CallOutcome, ErrorPredictor, PredictorConfig};
 pub use watch::series::SeriesKey;
-pub use watch::slo::{BurnRule, SliKind, Slo, SloConfig};
+pub use watch::slo::{AlertKind, BudgetBasis, BurnRule, SliKind, Slo, SloConfig};
 
 /// Runs `f`, turning a panic into an `Err` with the panic message, so no panic unwinds into a host
 /// runtime. Every binding entry point that can reach core code goes through this.

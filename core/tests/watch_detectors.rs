@@ -104,6 +104,8 @@ fn series_are_capped_overflow_is_counted_once_as_an_event_and_memory_is_bounded(
         let bound = match m {
             Method::Ewma(_) => 400,
             Method::Mad(_) => 1200,
+            // Two 256-value rings and a 48-slot daily profile.
+            Method::Seasonal(_) => 6000,
         };
         assert!(per <= bound, "{m:?}: {per} bytes per series");
         eprintln!("{m:?}: {per} bytes per series, {} for 100", per * 100);
@@ -365,7 +367,7 @@ proptest! {
     #[test]
     fn hysteresis_alternates_and_fires_only_with_enough_anomalies(seq in proptest::collection::vec(any::<bool>(), 1..400)) {
         use ferrule_core::watch::hysteresis::{Hysteresis, HysteresisConfig};
-        let cfg = HysteresisConfig { window: 8, fire_count: 5, resolve_count: 1, min_duration_nanos: 3 * S };
+        let cfg = HysteresisConfig { window: 8, fire_count: 5, resolve_count: 1, min_duration_nanos: 3 * S, resolve_min_nanos: 0 };
         let mut h = Hysteresis::default();
         let mut firing = false;
         for (i, a) in seq.iter().enumerate() {

@@ -212,6 +212,10 @@ function useWatchers(): void {
   slo.on('budget', (exhausted: boolean) => console.log(exhausted))
   const events: ferrule.WatchEvent[] = slo.record(true, 120)
   const burn: number = slo.burnRate(3_600_000)
+  const rules: string = slo.prometheusRules()
+  const basis: 'window' | 'extrapolated' = slo.stats().budgetBasis
+  const tuned = new ferrule.SLO('tuned', { fastBurnBaselineFactor: 6, resolveRatio: 0.5, confidenceSigmas: 0 })
+  console.log(rules.length, basis, tuned.stats().pageFiring, tuned.stats().ticketFiring, tuned.stats().budgetCoverage)
   const latency = new ferrule.AnomalyDetector('lat', 'latency_ms', { method: 'mad', minDurationMs: 60_000 })
   latency.observe(250, { model: 'm', template: 't' })
   const drift = new ferrule.DriftDetector('out', { embedder: (t: string) => [t.length, 1], baseline: 'manual' })

@@ -6,6 +6,7 @@ use crate::error::{config_error, ConfigError, NodeParam};
 use ferrule_core::watch::ewma::EwmaConfig;
 use ferrule_core::watch::hysteresis::HysteresisConfig;
 use ferrule_core::watch::mad::MadConfig;
+use ferrule_core::watch::seasonal::SeasonalConfig;
 use ferrule_core::{
     AnomalyConfig, AnomalyDetector, ClockRef, Direction, Error, Method, SeriesKey, Severity,
 };
@@ -73,7 +74,14 @@ impl AnomalyOptions {
         let e = EwmaConfig::default();
         let m = MadConfig::default();
         let warm_up = self.warm_up.map_or(e.warm_up, int);
+        let sc = SeasonalConfig::default();
         let method = match self.method.as_deref().unwrap_or("ewma") {
+            "seasonal" => Method::Seasonal(SeasonalConfig {
+                window: self.window.map_or(sc.window, int),
+                warm_up: self.warm_up.map_or(sc.warm_up, int),
+                sample_seconds: self.sample_ms.map_or(sc.sample_seconds, secs),
+                ..sc
+            }),
             "ewma" => Method::Ewma(EwmaConfig {
                 baseline_seconds: self.baseline_ms.map_or(e.baseline_seconds, secs),
                 lambda: self.smoothing.unwrap_or(e.lambda),
@@ -91,7 +99,7 @@ impl AnomalyOptions {
                     C,
                     "method",
                     format!("{x:?}"),
-                    "\"ewma\", \"mad\"",
+                    "\"ewma\", \"mad\", \"seasonal\"",
                 ))
             }
         };
@@ -102,7 +110,8 @@ impl AnomalyOptions {
         if let Some(t) = self.threshold {
             cfg.threshold = t;
         }
-        let h = HysteresisConfig::default();
+        // Unset options keep the method's own hysteresis (the seasonal detector's differs).
+        let h = cfg.hysteresis;
         let min_ms = self
             .min_duration_ms
             .unwrap_or(h.min_duration_nanos as f64 / 1e6);
@@ -125,6 +134,7 @@ impl AnomalyOptions {
                 }
             }),
             min_duration_nanos: (min_ms * 1e6) as u64,
+            ..cfg.hysteresis
         };
         if let Some(s) = &self.severity {
             cfg.severity = Severity::parse(C, "severity", s)?;

@@ -29,8 +29,10 @@ pub struct SloOptions {
     pub confidence_sigmas: Option<f64>,
     pub fast_burn: Option<bool>,
     pub fast_burn_factor: Option<f64>,
+    pub fast_burn_baseline_factor: Option<f64>,
     pub fast_burn_threshold: Option<f64>,
     pub budget_recover: Option<f64>,
+    pub resolve_ratio: Option<f64>,
 }
 
 impl SloOptions {
@@ -60,6 +62,13 @@ impl SloOptions {
                 false,
                 self.fast_burn_factor,
             ),
+            p(
+                "fast_burn_baseline_factor",
+                "fastBurnBaselineFactor",
+                false,
+                self.fast_burn_baseline_factor,
+            ),
+            p("resolve_ratio", "resolveRatio", false, self.resolve_ratio),
             p(
                 "fast_burn_threshold",
                 "fastBurnThreshold",
@@ -132,10 +141,12 @@ impl SloOptions {
             confidence_sigmas: self.confidence_sigmas.unwrap_or(d.confidence_sigmas),
             fast_burn: (self.fast_burn != Some(false)).then(|| FastBurnConfig {
                 factor: self.fast_burn_factor.unwrap_or(14.4),
+                baseline_factor: self.fast_burn_baseline_factor.unwrap_or(6.0),
                 threshold: self.fast_burn_threshold.unwrap_or(12.0),
                 severity: Severity::Critical,
             }),
             budget_recover: self.budget_recover.unwrap_or(d.budget_recover),
+            resolve_ratio: self.resolve_ratio.unwrap_or(d.resolve_ratio),
             ..d
         })
     }
@@ -164,10 +175,15 @@ pub struct SloStats {
     pub synthetic_excluded: f64,
     pub stale_dropped: f64,
     pub budget_remaining: f64,
+    /// `window` or `extrapolated` (a history shorter than the SLO window).
+    pub budget_basis: String,
+    pub budget_coverage: f64,
     pub budget_exhausted: bool,
     pub rules: Vec<BurnRuleStats>,
     pub fast_burn_score: Option<f64>,
     pub fast_burn_firing: bool,
+    pub page_firing: bool,
+    pub ticket_firing: bool,
     pub memory_bytes: f64,
 }
 
@@ -235,6 +251,12 @@ impl NativeSlo {
         }
     }
 
+    /// The SLO as Prometheus recording and alerting rules (YAML).
+    #[napi(catch_unwind)]
+    pub fn prometheus_rules(&self) -> String {
+        self.inner.config().prometheus_rules()
+    }
+
     #[napi(catch_unwind)]
     pub fn budget_remaining(&self, at_ms: Option<f64>) -> f64 {
         self.inner.budget_remaining_at(at_nanos(&self.clock, at_ms))
@@ -251,6 +273,8 @@ impl NativeSlo {
             synthetic_excluded: s.synthetic_excluded as f64,
             stale_dropped: s.stale_dropped as f64,
             budget_remaining: s.budget_remaining,
+            budget_basis: s.budget_basis.as_str().into(),
+            budget_coverage: s.budget_coverage,
             budget_exhausted: s.budget_exhausted,
             rules: s
                 .rules
@@ -264,6 +288,8 @@ impl NativeSlo {
                 .collect(),
             fast_burn_score: s.fast_burn_score,
             fast_burn_firing: s.fast_burn_firing,
+            page_firing: s.page_firing,
+            ticket_firing: s.ticket_firing,
             memory_bytes: self.inner.heap_bytes() as f64,
         }
     }

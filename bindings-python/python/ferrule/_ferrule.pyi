@@ -505,11 +505,13 @@ class SloCore:
         threshold_seconds: Optional[float] = None,
         rules: Optional[list[tuple[float, float, float, str]]] = None,
         min_calls: int = 10,
-        confidence_sigmas: float = 3.0,
+        confidence_sigmas: float = 0.0,
         fast_burn: bool = True,
         fast_burn_factor: float = 14.4,
+        fast_burn_baseline_factor: float = 6.0,
         fast_burn_threshold: float = 12.0,
         budget_recover: float = 0.05,
+        resolve_ratio: float = 0.5,
         clock: Optional[ManualClock] = None,
     ) -> SloCore: ...
     def record(
@@ -522,6 +524,7 @@ class SloCore:
     def name(self) -> str: ...
     @property
     def objective(self) -> float: ...
+    def prometheus_rules(self) -> str: ...
     def now(self) -> float: ...
     def stats(self) -> dict[str, Any]: ...
 
@@ -534,19 +537,19 @@ class AnomalyCore:
         metric: str,
         *,
         method: str = "ewma",
-        direction: str = "up",
+        direction: Optional[str] = None,
         threshold: Optional[float] = None,
-        warm_up: int = 30,
+        warm_up: Optional[int] = None,
         baseline_seconds: float = 1800.0,
         smoothing: float = 0.25,
         clip_sigmas: float = 4.0,
-        window: int = 64,
+        window: Optional[int] = None,
         sample_seconds: float = 30.0,
         recent: int = 7,
-        hysteresis_window: int = 32,
-        fire_count: int = 16,
-        resolve_count: int = 4,
-        min_duration_seconds: float = 60.0,
+        hysteresis_window: Optional[int] = None,
+        fire_count: Optional[int] = None,
+        resolve_count: Optional[int] = None,
+        min_duration_seconds: Optional[float] = None,
         severity: str = "warning",
         max_series: int = 1000,
         clock: Optional[ManualClock] = None,

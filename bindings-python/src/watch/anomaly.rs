@@ -7,6 +7,7 @@ use ferrule_core::error::check;
 use ferrule_core::watch::ewma::EwmaConfig;
 use ferrule_core::watch::hysteresis::HysteresisConfig;
 use ferrule_core::watch::mad::MadConfig;
+use ferrule_core::watch::seasonal::SeasonalConfig;
 use ferrule_core::{
     AnomalyConfig, AnomalyDetector, ClockRef, Direction, Method, SeriesKey, Severity,
 };
@@ -29,46 +30,59 @@ impl AnomalyCore {
     }
 
     #[new]
-    #[pyo3(signature = (name, metric, *, method="ewma", direction="up", threshold=None, warm_up=30,
-        baseline_seconds=1800.0, smoothing=0.25, clip_sigmas=4.0, window=64, sample_seconds=30.0,
-        recent=7, hysteresis_window=32, fire_count=16, resolve_count=4, min_duration_seconds=60.0,
-        severity="warning", max_series=1000, clock=None))]
+    #[pyo3(signature = (name, metric, *, method="ewma", direction=None, threshold=None, warm_up=None,
+        baseline_seconds=1800.0, smoothing=0.25, clip_sigmas=4.0, window=None, sample_seconds=30.0,
+        recent=7, hysteresis_window=None, fire_count=None, resolve_count=None,
+        min_duration_seconds=None, severity="warning", max_series=1000, clock=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         name: String,
         metric: String,
         method: &str,
-        direction: &str,
+        direction: Option<&str>,
         threshold: Option<f64>,
-        warm_up: i64,
+        warm_up: Option<i64>,
         baseline_seconds: f64,
         smoothing: f64,
         clip_sigmas: f64,
-        window: i64,
+        window: Option<i64>,
         sample_seconds: f64,
         recent: i64,
-        hysteresis_window: i64,
-        fire_count: i64,
-        resolve_count: i64,
-        min_duration_seconds: f64,
+        hysteresis_window: Option<i64>,
+        fire_count: Option<i64>,
+        resolve_count: Option<i64>,
+        min_duration_seconds: Option<f64>,
         severity: &str,
         max_series: i64,
         clock: Option<PyRef<'_, ManualClock>>,
     ) -> PyResult<Self> {
         let clock = clock_of(clock);
         let build = || -> ferrule_core::Result<AnomalyDetector> {
-            let warm_up = check::int(C, "warm_up", warm_up as i128, 2, 1_000_000)? as u32;
+            // Unset parameters take the method's own defaults (the seasonal detector's differ).
+            let sc = SeasonalConfig::default();
+            let int = |param: &'static str, v: Option<i64>, default: u32, lo: u64, hi: u64| {
+                v.map_or(Ok(default), |v| {
+                    check::int(C, param, v as i128, lo, hi).map(|v| v as u32)
+                })
+            };
+            let warm = |default| int("warm_up", warm_up, default, 2, 1_000_000);
             let method = match method {
+                "seasonal" => Method::Seasonal(SeasonalConfig {
+                    window: int("window", window, sc.window, 8, 256)?,
+                    warm_up: warm(sc.warm_up)?,
+                    sample_seconds,
+                    ..sc
+                }),
                 "ewma" => Method::Ewma(EwmaConfig {
                     baseline_seconds,
                     lambda: smoothing,
-                    warm_up,
+                    warm_up: warm(EwmaConfig::default().warm_up)?,
                     clip_sigmas,
                 }),
                 "mad" => Method::Mad(MadConfig {
-                    window: check::int(C, "window", window as i128, 8, 256)? as u32,
-                    warm_up,
+                    window: int("window", window, MadConfig::default().window, 8, 256)?,
+                    warm_up: warm(MadConfig::default().warm_up)?,
                     sample_seconds,
                     recent: check::int(C, "recent", recent as i128, 1, 31)? as u32,
                 }),
@@ -77,15 +91,20 @@ impl AnomalyCore {
                         C,
                         "method",
                         format!("{m:?}"),
-                        "\"ewma\", \"mad\"",
+                        "\"ewma\", \"mad\", \"seasonal\"",
                     ))
                 }
             };
             let mut cfg = AnomalyConfig::new(name, metric, method);
-            cfg.direction = Direction::parse(direction)?;
+            if let Some(d) = direction {
+                cfg.direction = Direction::parse(d)?;
+            }
             if let Some(t) = threshold {
                 cfg.threshold = t;
             }
+            let h = cfg.hysteresis;
+            let min_duration_seconds =
+                min_duration_seconds.unwrap_or(h.min_duration_nanos as f64 / 1e9);
             if !(min_duration_seconds.is_finite() && min_duration_seconds >= 0.0) {
                 return Err(ferrule_core::Error::out_of_range(
                     C,
@@ -95,11 +114,11 @@ impl AnomalyCore {
                 ));
             }
             cfg.hysteresis = HysteresisConfig {
-                window: check::int(C, "hysteresis_window", hysteresis_window as i128, 1, 64)?
-                    as u32,
-                fire_count: check::int(C, "fire_count", fire_count as i128, 1, 64)? as u32,
-                resolve_count: check::int(C, "resolve_count", resolve_count as i128, 0, 63)? as u32,
+                window: int("hysteresis_window", hysteresis_window, h.window, 1, 64)?,
+                fire_count: int("fire_count", fire_count, h.fire_count, 1, 64)?,
+                resolve_count: int("resolve_count", resolve_count, h.resolve_count, 0, 63)?,
                 min_duration_nanos: (min_duration_seconds * 1e9) as u64,
+                ..h
             };
             cfg.severity = Severity::parse(C, "severity", severity)?;
             cfg.max_series = check::int(C, "max_series", max_series as i128, 2, 1_000_000)? as u32;

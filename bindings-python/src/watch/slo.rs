@@ -27,8 +27,9 @@ impl SloCore {
     /// `rules`: (long_seconds, short_seconds, factor, severity) tuples; `None` for the Workbook's.
     #[new]
     #[pyo3(signature = (name, *, objective=0.999, window_days=30, kind="availability",
-        threshold_seconds=None, rules=None, min_calls=10, confidence_sigmas=3.0, fast_burn=true,
-        fast_burn_factor=14.4, fast_burn_threshold=12.0, budget_recover=0.05, clock=None))]
+        threshold_seconds=None, rules=None, min_calls=10, confidence_sigmas=0.0, fast_burn=true,
+        fast_burn_factor=14.4, fast_burn_baseline_factor=6.0, fast_burn_threshold=12.0,
+        budget_recover=0.05, resolve_ratio=0.5, clock=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -42,8 +43,10 @@ impl SloCore {
         confidence_sigmas: f64,
         fast_burn: bool,
         fast_burn_factor: f64,
+        fast_burn_baseline_factor: f64,
         fast_burn_threshold: f64,
         budget_recover: f64,
+        resolve_ratio: f64,
         clock: Option<PyRef<'_, ManualClock>>,
     ) -> PyResult<Self> {
         let clock = clock_of(clock);
@@ -102,10 +105,12 @@ impl SloCore {
                 confidence_sigmas,
                 fast_burn: fast_burn.then_some(FastBurnConfig {
                     factor: fast_burn_factor,
+                    baseline_factor: fast_burn_baseline_factor,
                     threshold: fast_burn_threshold,
                     severity: Severity::Critical,
                 }),
                 budget_recover,
+                resolve_ratio,
             };
             Slo::new(cfg, clock.clone())
         };
@@ -165,6 +170,11 @@ impl SloCore {
         self.inner.config().objective
     }
 
+    /// The SLO as Prometheus recording and alerting rules (YAML), for a fleet's Prometheus.
+    fn prometheus_rules(&self) -> String {
+        self.inner.config().prometheus_rules()
+    }
+
     fn now(&self) -> f64 {
         self.clock.now_nanos() as f64 / 1e9
     }
@@ -180,6 +190,10 @@ impl SloCore {
         d.set_item("stale_dropped", s.stale_dropped)?;
         d.set_item("budget_remaining", s.budget_remaining)?;
         d.set_item("budget_exhausted", s.budget_exhausted)?;
+        d.set_item("budget_basis", s.budget_basis.as_str())?;
+        d.set_item("budget_coverage", s.budget_coverage)?;
+        d.set_item("page_firing", s.page_firing)?;
+        d.set_item("ticket_firing", s.ticket_firing)?;
         let rules = PyList::empty(py);
         for (label, long, short, firing) in s.rules {
             let r = PyDict::new(py);

@@ -1,7 +1,7 @@
 //! Streaming anomaly detection on one metric (latency, cost, tokens, output length), one series per
-//! (model, prompt template): an EWMA chart or a median/MAD score per value, judged against a
-//! threshold after warm-up, through hysteresis, into firing/resolved events. Memory per series is
-//! constant and the series count is capped.
+//! (model, prompt template): an EWMA chart, a median/MAD score, or the seasonal detector for series
+//! sampled minutes apart, judged against a threshold after warm-up, through hysteresis, into
+//! firing/resolved events. Memory per series is constant and the series count is capped.
 
 use crate::clock::ClockRef;
 use crate::error::{check, Result};
@@ -9,6 +9,7 @@ use crate::watch::event::{Event, EventState, Severity};
 use crate::watch::ewma::{Ewma, EwmaConfig};
 use crate::watch::hysteresis::{Hysteresis, HysteresisConfig};
 use crate::watch::mad::{Mad, MadConfig};
+use crate::watch::seasonal::{Seasonal, SeasonalConfig};
 use crate::watch::series::{HeapSize, SeriesKey, SeriesMap};
 
 const C: &str = "AnomalyDetector";
@@ -17,6 +18,7 @@ const C: &str = "AnomalyDetector";
 pub enum Method {
     Ewma(EwmaConfig),
     Mad(MadConfig),
+    Seasonal(SeasonalConfig),
 }
 
 impl Method {
@@ -24,6 +26,7 @@ impl Method {
         match self {
             Method::Ewma(_) => "ewma",
             Method::Mad(_) => "mad",
+            Method::Seasonal(_) => "seasonal",
         }
     }
 }
@@ -87,14 +90,32 @@ impl AnomalyConfig {
         let threshold = match method {
             Method::Ewma(_) => 3.0,
             Method::Mad(_) => 3.5,
+            // Standard deviations of the series' own averaged surprise.
+            Method::Seasonal(_) => 6.0,
+        };
+        let (direction, hysteresis) = match method {
+            // Operations series break either way (a CPU or a traffic drop is news too). The score
+            // is already averaged and judged against the series' history, so one anomalous value
+            // fires; the episode ends after 12 quiet values and at least an hour without one.
+            Method::Seasonal(_) => (
+                Direction::Both,
+                HysteresisConfig {
+                    window: 12,
+                    fire_count: 1,
+                    resolve_count: 0,
+                    min_duration_nanos: 0,
+                    resolve_min_nanos: 3_600_000_000_000,
+                },
+            ),
+            _ => (Direction::Up, HysteresisConfig::default()),
         };
         Self {
             name: name.into(),
             metric: metric.into(),
             method,
-            direction: Direction::Up,
+            direction,
             threshold,
-            hysteresis: HysteresisConfig::default(),
+            hysteresis,
             severity: Severity::Warning,
             max_series: 1000,
         }
@@ -104,6 +125,7 @@ impl AnomalyConfig {
         match &self.method {
             Method::Ewma(c) => c.validate(C)?,
             Method::Mad(c) => c.validate(C)?,
+            Method::Seasonal(c) => c.validate(C)?,
         }
         check::finite_positive(C, "threshold", self.threshold)?;
         self.hysteresis.validate(C)?;
@@ -116,6 +138,7 @@ impl AnomalyConfig {
 enum Stat {
     Ewma(Ewma),
     Mad(Mad),
+    Seasonal(Box<Seasonal>),
 }
 
 /// One series' state.
@@ -133,6 +156,7 @@ impl HeapSize for SeriesState {
         match &self.stat {
             Stat::Ewma(_) => 0,
             Stat::Mad(m) => m.heap_bytes(),
+            Stat::Seasonal(m) => std::mem::size_of::<Seasonal>() + m.heap_bytes(),
         }
     }
 }
@@ -176,6 +200,7 @@ impl AnomalyDetector {
             stat: match &self.cfg.method {
                 Method::Ewma(_) => Stat::Ewma(Ewma::default()),
                 Method::Mad(c) => Stat::Mad(Mad::new(c)),
+                Method::Seasonal(c) => Stat::Seasonal(Box::new(Seasonal::new(c))),
             },
             hysteresis: Hysteresis::default(),
             last_score: None,
@@ -207,6 +232,9 @@ impl AnomalyDetector {
         let score = match (&mut s.stat, &self.cfg.method) {
             (Stat::Ewma(e), Method::Ewma(c)) => e.score(c, value, at_nanos),
             (Stat::Mad(m), Method::Mad(c)) => m.score(c, value, at_nanos),
+            (Stat::Seasonal(m), Method::Seasonal(c)) => {
+                m.score(c, value, at_nanos, self.cfg.threshold)
+            }
             _ => unreachable!("a series is made for its detector's method"),
         };
         let Some(z) = score else { return events };
@@ -244,6 +272,7 @@ impl AnomalyDetector {
         let name = match self.cfg.method {
             Method::Ewma(_) => "anomaly.ewma",
             Method::Mad(_) => "anomaly.mad",
+            Method::Seasonal(_) => "anomaly.seasonal",
         };
         let labels = self.labels(key);
         let message = match state {
@@ -302,6 +331,7 @@ impl AnomalyDetector {
             let (baseline, spread) = match &s.stat {
                 Stat::Ewma(e) => (e.mean(), e.sd()),
                 Stat::Mad(m) => (m.median(), m.scale()),
+                Stat::Seasonal(m) => (m.median(), m.scale()),
             };
             out.push(SeriesSnapshot {
                 key: k.clone(),

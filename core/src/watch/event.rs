@@ -77,7 +77,7 @@ impl EventState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// What kind of condition: `slo.burn_rate`, `slo.fast_burn`, `slo.budget_exhausted`,
+    /// What kind of condition: `slo.burn_rate` (page or ticket), `slo.budget_exhausted`,
     /// `anomaly.ewma`, `anomaly.mad`, `drift.output`, `predict.error_rate`.
     pub name: &'static str,
     /// The watcher's own name (the SLO's name, the detector's name).

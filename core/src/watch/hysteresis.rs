@@ -1,7 +1,9 @@
 //! Hysteresis for a noisy yes/no signal: fire only when at least `fire_count` of the last `window`
 //! judgements are anomalous in an episode that began at least `min_duration` ago (an episode ends
-//! when at most `resolve_count` are), resolve only when at most `resolve_count` of them are. One outlier never fires; one normal value never resolves.
-//! The last `window` judgements are the bits of one `u64`, so the state is 24 bytes.
+//! when at most `resolve_count` are), resolve only when at most `resolve_count` of them are and the
+//! last anomalous judgement is at least `resolve_min_nanos` old: hysteresis counted in judgements
+//! and measured in time, so a series sampled minutes apart does not resolve and re-fire within one
+//! incident. The last `window` judgements are the bits of one `u64`, so the state is 40 bytes.
 
 use crate::error::{check, Error, Result};
 use crate::watch::event::EventState;
@@ -16,6 +18,8 @@ pub struct HysteresisConfig {
     pub resolve_count: u32,
     /// The fire condition must hold this long (clock time) before firing.
     pub min_duration_nanos: u64,
+    /// A firing episode resolves only once its last anomalous judgement is this old (clock time).
+    pub resolve_min_nanos: u64,
 }
 
 impl Default for HysteresisConfig {
@@ -27,6 +31,7 @@ impl Default for HysteresisConfig {
             fire_count: 16,
             resolve_count: 4,
             min_duration_nanos: 60_000_000_000,
+            resolve_min_nanos: 0,
         }
     }
 }
@@ -57,6 +62,7 @@ impl HysteresisConfig {
 pub struct Hysteresis {
     bits: u64,
     pending_since: Option<u64>,
+    last_anomalous: Option<u64>,
     firing: bool,
 }
 
@@ -84,8 +90,14 @@ impl Hysteresis {
         };
         self.bits = ((self.bits << 1) | anomalous as u64) & mask;
         let n = self.bits.count_ones();
+        if anomalous {
+            self.last_anomalous = Some(at_nanos);
+        }
         if self.firing {
-            if n <= cfg.resolve_count {
+            let quiet = self
+                .last_anomalous
+                .is_none_or(|t| at_nanos.saturating_sub(t) >= cfg.resolve_min_nanos);
+            if n <= cfg.resolve_count && quiet {
                 self.firing = false;
                 self.pending_since = None;
                 return Some(EventState::Resolved);
@@ -125,6 +137,7 @@ mod tests {
             fire_count: 3,
             resolve_count: 0,
             min_duration_nanos: 0,
+            resolve_min_nanos: 0,
         };
         let mut h = Hysteresis::default();
         for i in 0..50 {
@@ -152,6 +165,7 @@ mod tests {
             fire_count: 3,
             resolve_count: 1,
             min_duration_nanos: 60 * S,
+            resolve_min_nanos: 0,
         };
         let mut h = Hysteresis::default();
         h.update(&cfg, true, 0);

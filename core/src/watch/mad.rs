@@ -137,7 +137,7 @@ impl Mad {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     let n = v.len();
     let mid = n / 2;
     let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);

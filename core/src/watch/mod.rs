@@ -15,8 +15,10 @@ pub mod mad;
 pub mod mmd;
 pub mod predictor;
 pub mod psi;
+pub mod seasonal;
 pub mod series;
 pub mod slo;
+pub mod slo_rules;
 // issue 11: alerting, escalation, dead man's switch, synthetic monitoring
 pub mod alert;
 pub mod alert_log;

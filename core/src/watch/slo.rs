@@ -1,8 +1,9 @@
 //! A service level objective over the calls ferrule sees: per-minute and per-hour buckets give the
 //! error budget left and the burn rate over any window; the multi-window, multi-burn-rate rules of
-//! the Google SRE Workbook (14.4x over 1 h and 5 min, 6x over 6 h and 30 min, 1x over 3 d and 6 h)
-//! and a sequential fast-burn test turn them into page/ticket events; a budget event fires when the
-//! budget is exhausted and resolves when it has recovered, for budget policies to act on.
+//! the Google SRE Workbook (page: 14.4x over 1 h and 5 min, 6x over 6 h and 30 min; ticket: 1x over
+//! 3 d and 6 h) and a sequential fast-burn test turn them into one page alert and one ticket alert,
+//! each firing once per episode; a budget event fires when the budget over the SLO window is
+//! exhausted and resolves when it has recovered, for budget policies to act on.
 
 use crate::clock::ClockRef;
 use crate::error::{check, Error, Result};
@@ -69,7 +70,8 @@ impl BurnRule {
     }
 }
 
-fn duration_label(s: f64) -> String {
+/// `3600` -> `1h`, `300` -> `5m`, `90` -> `90s`: the largest whole unit (also a PromQL duration).
+pub(crate) fn duration_label(s: f64) -> String {
     let s = s.round() as u64;
     if s.is_multiple_of(86400) {
         format!("{}d", s / 86400)
@@ -82,9 +84,14 @@ fn duration_label(s: f64) -> String {
     }
 }
 
+/// The sequential test weighs "burning at `factor`x" against "burning at `baseline_factor`x": with
+/// the baseline at the lowest page factor of the rules (6x), a burn below it drifts the test down,
+/// so the test pages earlier than the windows but never on a burn the Workbook would only ticket.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FastBurnConfig {
     pub factor: f64,
+    /// The burn the test must beat (its null hypothesis), 1 <= baseline_factor < factor.
+    pub baseline_factor: f64,
     /// Log-likelihood ratio to reach; higher is slower and quieter.
     pub threshold: f64,
     pub severity: Severity,
@@ -94,8 +101,55 @@ impl Default for FastBurnConfig {
     fn default() -> Self {
         Self {
             factor: 14.4,
+            baseline_factor: 6.0,
             threshold: 12.0,
             severity: Severity::Critical,
+        }
+    }
+}
+
+/// The two alerts an SLO raises: rules of severity critical or page (and the sequential test) page,
+/// the others open a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    Page,
+    Ticket,
+}
+
+impl AlertKind {
+    pub fn of(severity: Severity) -> Self {
+        match severity {
+            Severity::Critical | Severity::Page => AlertKind::Page,
+            Severity::Info | Severity::Warning => AlertKind::Ticket,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Page => "page",
+            AlertKind::Ticket => "ticket",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How the budget over the SLO window is known: from a whole window of history, or extrapolated
+/// from the part seen (a process younger than the window: the calls seen so far stand for the
+/// window's traffic at the same rate, and the bad calls seen are what has been spent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetBasis {
+    Window,
+    Extrapolated,
+}
+
+impl BudgetBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetBasis::Window => "window",
+            BudgetBasis::Extrapolated => "extrapolated",
         }
     }
 }
@@ -110,12 +164,16 @@ pub struct SloConfig {
     /// Calls the long window must hold before a rule may fire (one failure out of one is no page).
     pub min_calls: u32,
     /// A rule (and budget exhaustion) also needs the bad calls in its long window to exceed what the
-    /// threshold allows by this many Poisson standard deviations, so a handful of errors in a
-    /// young or quiet window is not a page. 0 turns the check off.
+    /// threshold allows by this many Poisson standard deviations. 0 (the default) is the Workbook's
+    /// rule exactly: a 14.4x burn over the hour pages at 14.4x, not at 14.4x plus a margin.
     pub confidence_sigmas: f64,
     pub fast_burn: Option<FastBurnConfig>,
     /// After exhaustion, the budget event resolves once this fraction of the budget is back.
     pub budget_recover: f64,
+    /// While an alert fires, its rules hold at `factor * resolve_ratio` (and the sequential test
+    /// until its evidence has drained), so a burn hovering at a threshold is one episode, not a
+    /// page every few minutes. 1 resolves as soon as no rule holds at its factor.
+    pub resolve_ratio: f64,
 }
 
 impl SloConfig {
@@ -127,9 +185,10 @@ impl SloConfig {
             kind: SliKind::Availability,
             rules: BurnRule::workbook(),
             min_calls: 10,
-            confidence_sigmas: 3.0,
+            confidence_sigmas: 0.0,
             fast_burn: Some(FastBurnConfig::default()),
             budget_recover: 0.05,
+            resolve_ratio: 0.5,
         }
     }
 
@@ -181,9 +240,31 @@ impl SloConfig {
                     "a finite number > 1",
                 ));
             }
+            if !(f.baseline_factor.is_finite()
+                && f.baseline_factor >= 1.0
+                && f.baseline_factor < f.factor)
+            {
+                return Err(Error::out_of_range(
+                    C,
+                    "fast_burn_baseline_factor",
+                    f.baseline_factor,
+                    format!("[1, fast_burn_factor={})", f.factor),
+                ));
+            }
             check::finite_positive(C, "fast_burn_threshold", f.threshold)?;
         }
         check::rate(C, "budget_recover", self.budget_recover)?;
+        if !(self.resolve_ratio.is_finite()
+            && self.resolve_ratio > 0.0
+            && self.resolve_ratio <= 1.0)
+        {
+            return Err(Error::out_of_range(
+                C,
+                "resolve_ratio",
+                self.resolve_ratio,
+                "(0, 1]",
+            ));
+        }
         Ok(())
     }
 
@@ -196,10 +277,14 @@ struct State {
     minutes: BucketRing,
     hours: BucketRing,
     fast: Option<FastBurn>,
-    fast_firing: bool,
-    rule_firing: Vec<bool>,
+    /// The sequential test passed its threshold and has not drained since.
+    fast_holds: bool,
+    /// Per rule: holds (at its factor, or at `factor * resolve_ratio` while its alert fires).
+    rule_holds: Vec<bool>,
+    /// Per alert kind (page, ticket): firing, and the severity it fired with.
+    alert_firing: [Option<Severity>; 2],
     budget_exhausted: bool,
-    last_eval_minute: u64,
+    last_eval_tick: u64,
     first_nanos: Option<u64>,
     total: u64,
     bad: u64,
@@ -220,10 +305,16 @@ pub struct SloSnapshot {
     /// Calls recorded with an `at` older than a ring could hold, so missing from some window.
     pub stale_dropped: u64,
     pub budget_remaining: f64,
-    /// Per rule: its label, long-window burn, short-window burn, firing.
+    /// Whether `budget_remaining` covers a whole SLO window or extrapolates a younger history.
+    pub budget_basis: BudgetBasis,
+    /// The share of the SLO window the history covers (1 once a whole window has been watched).
+    pub budget_coverage: f64,
+    /// Per rule: its label, long-window burn, short-window burn, holds.
     pub rules: Vec<(String, f64, f64, bool)>,
     pub fast_burn_score: Option<f64>,
     pub fast_burn_firing: bool,
+    pub page_firing: bool,
+    pub ticket_firing: bool,
     pub budget_exhausted: bool,
 }
 
@@ -239,6 +330,15 @@ pub struct Slo {
 fn minutes_of(seconds: f64) -> u64 {
     ((seconds / 60.0).ceil() as u64).max(1)
 }
+
+/// Rules are evaluated on the first call of each 10-second tick (and on `evaluate`): often enough
+/// that a window crossing its threshold is seen well within the Workbook's detection time, rarely
+/// enough that summing a 3-day minute ring stays off the per-call cost.
+const EVAL_TICK: u64 = 10 * NANOS;
+
+/// The margin (Poisson standard deviations) a rule's long window needs while it is younger than
+/// the window: 30 minutes of a 5x burn at 5 calls a second reach 6x by chance one time in ten.
+const YOUNG_WINDOW_SIGMAS: f64 = 3.0;
 
 impl Slo {
     pub fn new(cfg: SloConfig, clock: impl Into<ClockRef>) -> Result<Self> {
@@ -257,15 +357,16 @@ impl Slo {
         }
         let fast = cfg
             .fast_burn
-            .map(|f| FastBurn::new(cfg.error_budget(), f.factor, f.threshold));
+            .map(|f| FastBurn::new(cfg.error_budget(), f.baseline_factor, f.factor, f.threshold));
         let state = State {
             minutes: BucketRing::new(MINUTE, longest as usize + 1),
             hours: BucketRing::new(HOUR, cfg.window_days as usize * 24 + 1),
             fast,
-            fast_firing: false,
-            rule_firing: vec![false; cfg.rules.len()],
+            fast_holds: false,
+            rule_holds: vec![false; cfg.rules.len()],
+            alert_firing: [None; 2],
             budget_exhausted: false,
-            last_eval_minute: u64::MAX,
+            last_eval_tick: u64::MAX,
             first_nanos: None,
             total: 0,
             bad: 0,
@@ -309,7 +410,8 @@ impl Slo {
     }
 
     /// Records one call at clock time `at_nanos`. Synthetic probes are counted apart and excluded.
-    /// Rules are evaluated when a new minute starts; the fast-burn test on every call.
+    /// Rules are evaluated when a new 10-second tick starts; the fast-burn test on every call (it can
+    /// start a page at once; an alert resolves only at an evaluation).
     pub fn record_at(
         &self,
         ok: bool,
@@ -337,20 +439,30 @@ impl Slo {
         if let Some(f) = s.fast.as_mut() {
             f.update(bad);
             let (above, drained, score) = (f.above(), f.drained(), f.score());
+            s.fast_holds = above || (s.fast_holds && !drained);
             let fc = self
                 .cfg
                 .fast_burn
                 .expect("fast test exists only when configured");
-            if above && !s.fast_firing {
-                s.fast_firing = true;
-                events.push(self.fast_event(EventState::Firing, score, fc, at_nanos));
-            } else if drained && s.fast_firing {
-                s.fast_firing = false;
-                events.push(self.fast_event(EventState::Resolved, score, fc, at_nanos));
+            let k = AlertKind::of(fc.severity);
+            if above && s.alert_firing[k.index()].is_none() {
+                s.alert_firing[k.index()] = Some(fc.severity);
+                events.push(self.alert_event(
+                    k,
+                    fc.severity,
+                    EventState::Firing,
+                    format!(
+                        "the sequential test finds recent calls burning the budget at {}x rather than {}x (log-likelihood {:.1} >= {})",
+                        fc.factor, fc.baseline_factor, score, fc.threshold
+                    ),
+                    score,
+                    fc.threshold,
+                    at_nanos,
+                ));
             }
         }
-        let minute = at_nanos / MINUTE;
-        if minute != s.last_eval_minute {
+        let tick = at_nanos / EVAL_TICK;
+        if tick != s.last_eval_tick {
             self.evaluate_locked(&mut s, at_nanos, &mut events);
         }
         events
@@ -373,14 +485,42 @@ impl Slo {
         c.bad_ratio() / self.cfg.error_budget()
     }
 
-    /// Whether `c` holds significantly more bad calls than a burn of `factor` allows.
-    fn significant(&self, c: &Counts, factor: f64) -> bool {
+    /// Whether `c` holds significantly more bad calls than a burn of `factor` allows, by `sigmas`
+    /// Poisson standard deviations.
+    fn significant(&self, c: &Counts, factor: f64, sigmas: f64) -> bool {
         let allowed = factor * self.cfg.error_budget() * c.total as f64;
-        c.bad as f64 >= allowed + self.cfg.confidence_sigmas * allowed.sqrt()
+        c.bad as f64 >= allowed + sigmas * allowed.sqrt()
+    }
+
+    /// The budget over the SLO window: (bad calls, calls the window is expected to hold, basis,
+    /// coverage). A history shorter than the window is scaled up to a whole window at the traffic
+    /// rate seen: two hours of a 5x burn have spent 5 * 2 h / 30 d = 1.4% of a 30-day budget, not
+    /// all of it.
+    fn budget_locked(&self, s: &State, at_nanos: u64) -> (Counts, f64, BudgetBasis, f64) {
+        let window = self.cfg.window_days as f64 * 86400.0;
+        let c = s.hours.sum_last(at_nanos, self.cfg.window_days as u64 * 24);
+        let seen = s
+            .first_nanos
+            .map_or(0.0, |f| at_nanos.saturating_sub(f) as f64 / 1e9);
+        // At least a minute of history stands for the window: the first call alone is not a rate.
+        let coverage = (seen.max(60.0) / window).min(1.0);
+        let basis = if seen >= window {
+            BudgetBasis::Window
+        } else {
+            BudgetBasis::Extrapolated
+        };
+        (c, c.total as f64 / coverage, basis, coverage)
+    }
+
+    fn remaining_of(&self, bad: u64, expected_total: f64) -> f64 {
+        if expected_total <= 0.0 {
+            return 1.0;
+        }
+        1.0 - bad as f64 / (self.cfg.error_budget() * expected_total)
     }
 
     fn evaluate_locked(&self, s: &mut State, at_nanos: u64, events: &mut Vec<Event>) {
-        s.last_eval_minute = at_nanos / MINUTE;
+        s.last_eval_tick = at_nanos / EVAL_TICK;
         let State {
             minutes,
             windows,
@@ -391,30 +531,112 @@ impl Slo {
         let seen = s
             .first_nanos
             .map_or(0.0, |f| at_nanos.saturating_sub(f) as f64 / 1e9);
+        // Which rule (if any) first holds for each alert, to name it when the alert fires.
+        let mut reason: [Option<(usize, f64, f64)>; 2] = [None; 2];
         for (i, rule) in self.cfg.rules.iter().enumerate() {
             let (long, short) = (s.sums[2 * i], s.sums[2 * i + 1]);
             let (bl, bs) = (self.burn(&long), self.burn(&short));
+            let k = AlertKind::of(rule.severity).index();
+            let factor = if s.alert_firing[k].is_some() {
+                rule.factor * self.cfg.resolve_ratio
+            } else {
+                rule.factor
+            };
             // A rule is armed once the SLO has watched for its short window (a window that has not
-            // filled yet would judge a young process on its first few calls), and needs more bad
-            // calls than chance explains.
+            // filled yet would judge a young process on its first few calls). Until its long
+            // window has filled, it holds fewer calls than the rule was sized for, and a burn just
+            // below the factor crosses it by chance: then the excess must also be significant.
+            let sigmas = if seen < rule.long_seconds {
+                self.cfg.confidence_sigmas.max(YOUNG_WINDOW_SIGMAS)
+            } else {
+                self.cfg.confidence_sigmas
+            };
             let on = seen >= rule.short_seconds
                 && long.total >= self.cfg.min_calls as u64
-                && bl >= rule.factor
-                && bs >= rule.factor
-                && self.significant(&long, rule.factor);
-            if on != s.rule_firing[i] {
-                s.rule_firing[i] = on;
-                let state = if on {
-                    EventState::Firing
-                } else {
-                    EventState::Resolved
-                };
-                events.push(self.rule_event(rule, state, bl, bs, at_nanos));
+                && bl >= factor
+                && bs >= factor
+                && self.significant(&long, factor, sigmas);
+            s.rule_holds[i] = on;
+            if on && reason[k].is_none() {
+                reason[k] = Some((i, bl, bs));
             }
         }
-        let budget = s.hours.sum_last(at_nanos, self.cfg.window_days as u64 * 24);
-        let remaining = self.remaining(&budget);
-        if !s.budget_exhausted && remaining <= 0.0 && self.significant(&budget, 1.0) {
+        let fast_kind = self.cfg.fast_burn.map(|f| AlertKind::of(f.severity));
+        for k in [AlertKind::Page, AlertKind::Ticket] {
+            let fast = fast_kind == Some(k) && s.fast_holds;
+            let holds = reason[k.index()].is_some() || fast;
+            match (s.alert_firing[k.index()], holds) {
+                (None, true) => {
+                    let (severity, text, value, threshold) = match reason[k.index()] {
+                        Some((i, bl, bs)) => {
+                            let r = &self.cfg.rules[i];
+                            (
+                                r.severity,
+                                format!(
+                                    "burning its error budget at {:.1}x over {} ({:.1}x over {}), rule {} at {}x",
+                                    bl,
+                                    duration_label(r.long_seconds),
+                                    bs,
+                                    duration_label(r.short_seconds),
+                                    r.label(),
+                                    r.factor
+                                ),
+                                bl.min(bs),
+                                r.factor,
+                            )
+                        }
+                        None => {
+                            let f = self.cfg.fast_burn.expect("fast holds only when configured");
+                            let score = s.fast.map_or(0.0, |t| t.score());
+                            (
+                                f.severity,
+                                format!(
+                                    "the sequential test finds recent calls burning the budget at {}x rather than {}x",
+                                    f.factor, f.baseline_factor
+                                ),
+                                score,
+                                f.threshold,
+                            )
+                        }
+                    };
+                    s.alert_firing[k.index()] = Some(severity);
+                    events.push(self.alert_event(
+                        k,
+                        severity,
+                        EventState::Firing,
+                        text,
+                        value,
+                        threshold,
+                        at_nanos,
+                    ));
+                }
+                (Some(severity), false) => {
+                    s.alert_firing[k.index()] = None;
+                    let burn5 = s.minutes.sum_last(at_nanos, 5);
+                    let b = self.burn(&burn5);
+                    events.push(self.alert_event(
+                        k,
+                        severity,
+                        EventState::Resolved,
+                        format!(
+                            "no {} rule holds any more ({:.1}x over the last 5m)",
+                            k.as_str(),
+                            b
+                        ),
+                        b,
+                        0.0,
+                        at_nanos,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let (budget, expected, _, _) = self.budget_locked(s, at_nanos);
+        let remaining = self.remaining_of(budget.bad, expected);
+        let allowed = self.cfg.error_budget() * expected;
+        let significant =
+            budget.bad as f64 >= allowed + self.cfg.confidence_sigmas * allowed.sqrt();
+        if !s.budget_exhausted && remaining <= 0.0 && significant {
             s.budget_exhausted = true;
             events.push(self.budget_event(EventState::Firing, remaining, at_nanos));
         } else if s.budget_exhausted && remaining >= self.cfg.budget_recover {
@@ -423,18 +645,13 @@ impl Slo {
         }
     }
 
-    fn remaining(&self, c: &Counts) -> f64 {
-        if c.total == 0 {
-            return 1.0;
-        }
-        1.0 - c.bad as f64 / (self.cfg.error_budget() * c.total as f64)
-    }
-
     fn budget_remaining_locked(&self, s: &State, at_nanos: u64) -> f64 {
-        self.remaining(&s.hours.sum_last(at_nanos, self.cfg.window_days as u64 * 24))
+        let (c, expected, _, _) = self.budget_locked(s, at_nanos);
+        self.remaining_of(c.bad, expected)
     }
 
-    /// The fraction of the error budget left over the SLO window (negative when overspent).
+    /// The fraction of the error budget left over the SLO window (negative when overspent); a
+    /// history shorter than the window is extrapolated (see `SloSnapshot::budget_basis`).
     pub fn budget_remaining(&self) -> f64 {
         self.budget_remaining_at(self.clock.now_nanos())
     }
@@ -494,10 +711,11 @@ impl Slo {
                     r.label(),
                     self.burn(&s.sums[2 * i]),
                     self.burn(&s.sums[2 * i + 1]),
-                    s.rule_firing[i],
+                    s.rule_holds[i],
                 )
             })
             .collect();
+        let (_, _, basis, coverage) = self.budget_locked(&s, at_nanos);
         SloSnapshot {
             name: self.cfg.name.clone(),
             objective: self.cfg.objective,
@@ -506,9 +724,13 @@ impl Slo {
             synthetic_excluded: s.synthetic,
             stale_dropped: s.stale,
             budget_remaining: self.budget_remaining_locked(&s, at_nanos),
+            budget_basis: basis,
+            budget_coverage: coverage,
             rules,
             fast_burn_score: s.fast.map(|f| f.score()),
-            fast_burn_firing: s.fast_firing,
+            fast_burn_firing: s.fast_holds,
+            page_firing: s.alert_firing[AlertKind::Page.index()].is_some(),
+            ticket_firing: s.alert_firing[AlertKind::Ticket.index()].is_some(),
             budget_exhausted: s.budget_exhausted,
         }
     }
@@ -526,66 +748,37 @@ impl Slo {
         ]
     }
 
-    fn rule_event(
+    #[allow(clippy::too_many_arguments)]
+    fn alert_event(
         &self,
-        rule: &BurnRule,
+        kind: AlertKind,
+        severity: Severity,
         state: EventState,
-        long: f64,
-        short: f64,
+        text: String,
+        value: f64,
+        threshold: f64,
         at_nanos: u64,
     ) -> Event {
-        let labels = self.labels(rule.label());
+        let labels = vec![
+            ("slo".into(), self.cfg.name.clone()),
+            ("alert".into(), kind.as_str().to_string()),
+        ];
         let message = match state {
-            EventState::Firing => format!(
-                "SLO {} burning its error budget at {:.1}x over {} ({:.1}x over {}), threshold {}x",
-                self.cfg.name,
-                long,
-                duration_label(rule.long_seconds),
-                short,
-                duration_label(rule.short_seconds),
-                rule.factor
-            ),
-            EventState::Resolved => format!(
-                "SLO {} burn over {} is below {}x",
-                self.cfg.name,
-                rule.label(),
-                rule.factor
-            ),
+            EventState::Firing => format!("SLO {} {}: {}", self.cfg.name, kind.as_str(), text),
+            EventState::Resolved => {
+                format!("SLO {} {} resolved: {}", self.cfg.name, kind.as_str(), text)
+            }
         };
         Event {
             name: "slo.burn_rate",
             dedup_key: Event::key("slo.burn_rate", &self.cfg.name, &labels),
             source: self.cfg.name.clone(),
-            severity: rule.severity,
+            severity,
             state,
             labels,
-            value: long.min(short),
-            threshold: rule.factor,
+            value,
+            threshold,
             message,
-            at_nanos,
-        }
-    }
-
-    fn fast_event(&self, state: EventState, score: f64, f: FastBurnConfig, at_nanos: u64) -> Event {
-        let labels = self.labels("sequential".into());
-        Event {
-            name: "slo.fast_burn",
-            dedup_key: Event::key("slo.fast_burn", &self.cfg.name, &labels),
-            source: self.cfg.name.clone(),
-            severity: f.severity,
-            state,
-            labels,
-            value: score,
-            threshold: f.threshold,
-            message: match state {
-                EventState::Firing => format!(
-                    "SLO {}: recent calls are burning the error budget at {}x or faster",
-                    self.cfg.name, f.factor
-                ),
-                EventState::Resolved => {
-                    format!("SLO {}: fast burn has stopped", self.cfg.name)
-                }
-            },
             at_nanos,
         }
     }

@@ -20,10 +20,15 @@ class AnomalyDetector:
     ``baseline_seconds`` (``smoothing`` weighs the newest value; scores in chart standard
     deviations, default threshold 3). ``method="mad"``: the median of the last ``recent`` values
     against a median/MAD baseline of ``window`` values sampled at most every ``sample_seconds``
-    (robust z, default threshold 3.5). Nothing is judged before ``warm_up`` values. A series fires
+    (robust z, default threshold 3.5). ``method="seasonal"``, for operations series sampled
+    minutes apart: a robust score against the recent ``window`` and the same time of day, averaged
+    and judged against the series' own history of scores (default threshold 6, direction
+    ``"both"``, fires on the first anomalous value, resolves after 12 quiet values and an hour;
+    see docs/detection.md). Nothing is judged before ``warm_up`` values. A series fires
     when ``fire_count`` of its last ``hysteresis_window`` scores pass the threshold (``direction``:
     ``"up"``, ``"down"``, ``"both"``) in an episode at least ``min_duration_seconds`` old, and
-    resolves when at most ``resolve_count`` do. At most ``max_series`` series; later ones share
+    resolves when at most ``resolve_count`` do. Unset parameters take the method's defaults
+    (ewma/mad: warm-up 30, window 64, 16 of 32 for at least 60 s to fire, 4 to resolve). At most ``max_series`` series; later ones share
     ``other`` (counted, and reported once as a ``watch.series_overflow`` event).
     """
 
@@ -35,19 +40,19 @@ class AnomalyDetector:
         metric: str,
         *,
         method: str = "ewma",
-        direction: str = "up",
+        direction: Optional[str] = None,
         threshold: Optional[float] = None,
-        warm_up: int = 30,
+        warm_up: Optional[int] = None,
         baseline_seconds: float = 1800.0,
         smoothing: float = 0.25,
         clip_sigmas: float = 4.0,
-        window: int = 64,
+        window: Optional[int] = None,
         sample_seconds: float = 30.0,
         recent: int = 7,
-        hysteresis_window: int = 32,
-        fire_count: int = 16,
-        resolve_count: int = 4,
-        min_duration_seconds: float = 60.0,
+        hysteresis_window: Optional[int] = None,
+        fire_count: Optional[int] = None,
+        resolve_count: Optional[int] = None,
+        min_duration_seconds: Optional[float] = None,
         severity: str = "warning",
         max_series: int = 1000,
         on_event: Optional[EventCallback] = None,

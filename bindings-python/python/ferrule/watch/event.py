@@ -16,8 +16,9 @@ _log = logging.getLogger("ferrule")
 class WatchEvent:
     """A condition that started (``state == "firing"``) or ended (``"resolved"``).
 
-    ``name`` is the kind (``slo.burn_rate``, ``slo.fast_burn``, ``slo.budget_exhausted``,
-    ``anomaly.ewma``, ``anomaly.mad``, ``drift.output``, ``predict.error_rate``,
+    ``name`` is the kind (``slo.burn_rate`` with label ``alert`` ``page`` or ``ticket``,
+    ``slo.budget_exhausted``, ``anomaly.ewma``, ``anomaly.mad``, ``anomaly.seasonal``,
+    ``drift.output``, ``predict.error_rate``,
     ``watch.series_overflow``); ``source`` the watcher's name; ``severity`` ``"info"``, ``"warning"``
     or ``"critical"``; ``labels`` low-cardinality labels; ``dedup_key`` the same for the firing and
     the resolved event of one condition; ``value`` what crossed ``threshold``; ``at`` the time in

@@ -31,11 +31,18 @@ class SLO:
 
     Alerts follow the Google SRE Workbook: ``rules`` of ``(long_seconds, short_seconds, factor,
     severity)``, default 14.4x over 1 h and 5 min (page), 6x over 6 h and 30 min (page), 1x over 3 d
-    and 6 h (ticket); a rule is armed once its short window has been watched and needs more bad
-    calls than chance explains (``confidence_sigmas``). ``fast_burn`` adds a sequential test that
-    pages a 14.4x burn within minutes. ``on_budget(exhausted, event)`` runs when the budget is
-    exhausted and when it recovers to ``budget_recover``: switch to a conservative model, freeze
-    risky features.
+    and 6 h (ticket); a rule is armed once its short window has been watched. Rules of severity
+    ``critical``/``page`` raise one ``slo.burn_rate`` event labelled ``alert="page"``, the others one
+    labelled ``alert="ticket"``: each fires once per episode and resolves once, when none of its
+    rules holds at ``factor * resolve_ratio``. ``fast_burn`` adds a sequential test of a
+    ``fast_burn_factor`` burn against ``fast_burn_baseline_factor`` (6x, the lowest page rule) that
+    pages a 14.4x burn within minutes and never a burn below 6x.
+
+    The budget is measured over the SLO window; a process younger than the window extrapolates its
+    traffic to a whole window (``stats()["budget_basis"]`` says ``"extrapolated"`` or ``"window"``).
+    ``on_budget(exhausted, event)`` runs when the budget is exhausted and when it recovers to
+    ``budget_recover``: switch to a conservative model, freeze risky features.
+    ``prometheus_rules()`` renders the same rules for a fleet's Prometheus.
     """
 
     __slots__ = ("_core", "_dispatch", "_select", "_budget_hooks", "ignored", "__weakref__")
@@ -51,11 +58,13 @@ class SLO:
         *,
         rules: Optional[Sequence[BurnRule]] = None,
         min_calls: int = 10,
-        confidence_sigmas: float = 3.0,
+        confidence_sigmas: float = 0.0,
         fast_burn: bool = True,
         fast_burn_factor: float = 14.4,
+        fast_burn_baseline_factor: float = 6.0,
         fast_burn_threshold: float = 12.0,
         budget_recover: float = 0.05,
+        resolve_ratio: float = 0.5,
         on_event: Optional[EventCallback] = None,
         on_budget: Optional[BudgetHook] = None,
         clock: Optional[ManualClock] = None,
@@ -85,8 +94,10 @@ class SLO:
             confidence_sigmas=confidence_sigmas,
             fast_burn=fast_burn,
             fast_burn_factor=fast_burn_factor,
+            fast_burn_baseline_factor=fast_burn_baseline_factor,
             fast_burn_threshold=fast_burn_threshold,
             budget_recover=budget_recover,
+            resolve_ratio=resolve_ratio,
             clock=clock,
         )
 
@@ -110,8 +121,8 @@ class SLO:
         return self._handle(raw)
 
     def evaluate(self, *, at: Optional[float] = None) -> List[WatchEvent]:
-        """Judges the rules and the budget now (done on each minute's first call anyway); call it from
-        a timer so a quiet service's alerts can resolve."""
+        """Judges the rules and the budget now (done on the first call of every 10 seconds anyway);
+        call it from a timer so a quiet service's alerts can resolve."""
         return self._handle(self._core.evaluate(at))
 
     def _handle(self, raw: Optional[List[Dict[str, Any]]]) -> List[WatchEvent]:
@@ -153,6 +164,12 @@ class SLO:
     def objective(self) -> float:
         return self._core.objective
 
+    def prometheus_rules(self) -> str:
+        """The same SLO as Prometheus recording and alerting rules (YAML text): the fleet's error ratio
+        per window from every replica's ``ferrule_slo_calls_total`` / ``ferrule_slo_bad_calls_total``,
+        and one page and one ticket alert (``FerruleSLOBurnRate``) on the multi-window rules."""
+        return self._core.prometheus_rules()
+
     @property
     def callback_errors(self) -> int:
         return self._dispatch.errors
@@ -177,7 +194,7 @@ class SLO:
             ("objective", s["objective"]),
             ("calls (synthetic excluded)", f"{s['total']} ({s['synthetic_excluded']})"),
             ("bad calls", s["bad"]),
-            ("error budget remaining", f"{s['budget_remaining'] * 100:.1f}%"),
+            ("error budget remaining", f"{s['budget_remaining'] * 100:.1f}% ({s['budget_basis']})"),
             ("budget exhausted", s["budget_exhausted"]),
         ]
         rows += [
