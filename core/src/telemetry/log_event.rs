@@ -122,7 +122,7 @@ impl LogEvent {
             let _ = write!(out, ",\"request_id\":\"{r}\"");
         }
         if let Some(c) = &self.context {
-            member_str(out, "session_id", &c.session_id);
+            member_str(out, "session_id", &redactor.redact(&c.session_id));
             if let Some(u) = &c.user_id {
                 member_str(out, "user_id", &redactor.redact(u));
             }
@@ -138,7 +138,7 @@ impl LogEvent {
             }
         }
         if let Some(m) = &self.model {
-            member_str(out, "model", m);
+            member_str(out, "model", &redactor.redact(m));
         }
         if let Some(a) = self.attempt {
             let _ = write!(out, ",\"attempt\":{a}");
@@ -160,7 +160,7 @@ impl LogEvent {
             let mut first = true;
             if let Some(t) = &self.error_type {
                 out.push_str("\"type\":");
-                string(out, t);
+                string(out, &redactor.redact(t));
                 first = false;
             }
             if let Some(m) = &self.error_message {
@@ -173,6 +173,16 @@ impl LogEvent {
             out.push('}');
         }
         for (k, v) in &self.fields {
+            // A field named like a member of the schema (`time`, `level`, `message`...) would
+            // make a second key of that name in one JSON object, which readers resolve
+            // differently: it is written as `field.<name>` instead.
+            let renamed;
+            let k = if RESERVED.contains(&k.as_str()) {
+                renamed = format!("field.{k}");
+                &renamed
+            } else {
+                k
+            };
             match v {
                 FieldValue::Str(s) => member_str(out, k, &redactor.redact(s)),
                 FieldValue::Int(i) => {
@@ -190,6 +200,29 @@ impl LogEvent {
         }
     }
 }
+
+/// The members the logger itself writes; an event field may not take one of these names.
+pub const RESERVED: &[&str] = &[
+    "time",
+    "level",
+    "event",
+    "service",
+    "message",
+    "trace_id",
+    "span_id",
+    "request_id",
+    "session_id",
+    "user_id",
+    "tags",
+    "model",
+    "attempt",
+    "latency_seconds",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "error",
+    "suppressed",
+];
 
 fn member_str(out: &mut String, k: &str, v: &str) {
     out.push(',');
