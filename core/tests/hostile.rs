@@ -174,7 +174,7 @@ fn query_is_read_only_and_bounded() {
     ] {
         let e = log.query(&sql, &[]).unwrap_err();
         assert!(e.to_string().contains("sql="), "{sql}: {e}");
-        assert_eq!(e.code(), "FERRULE_INVALID_CONFIG", "{sql}: {e}");
+        assert!(matches!(e, Error::Storage { .. }), "{sql}: {e}");
     }
     assert!(!copy.exists(), "VACUUM INTO wrote a copy");
     // Later queries see new rows: no transaction was left open on a stale snapshot.

@@ -471,17 +471,16 @@ fn open_reader(path: &Path) -> Result<Reader> {
     Ok(Reader { conn: c, deadline })
 }
 
+/// A refused statement is a storage error, like every other failed query: the store refused it.
 fn query_refused(sql: &str, why: &str) -> Error {
     let mut shown: String = sql.chars().take(80).collect();
     if shown.len() < sql.len() {
         shown.push('…');
     }
-    Error::out_of_range(
-        STORE,
-        "sql",
-        format!("{shown:?}"),
-        format!("a read-only SELECT query ({why})"),
-    )
+    Error::Storage {
+        store: STORE,
+        message: format!("query refused: sql={shown:?}: only a read-only SELECT runs here ({why})"),
+    }
 }
 
 fn refused(sql: &str, e: rusqlite::Error) -> Error {
