@@ -290,3 +290,20 @@ fn inference_log_masks_every_text_column() {
     assert_eq!(rec.template.as_deref(), Some("tel [PHONE]"));
     assert_eq!(rec.error_type.as_deref(), Some("password=[SECRET]"));
 }
+
+#[test]
+fn a_field_never_repeats_a_member_of_the_line() {
+    use ferrule_core::telemetry::log_event::{FieldValue, Level, LogEvent};
+    use ferrule_core::telemetry::log_sink::LogSink;
+    use ferrule_core::telemetry::logger::Logger;
+    let logger = Logger::new(ClockRef::System, LogSink::Null, Level::Info);
+    let ev = LogEvent::new(Level::Warning, "x")
+        .field("time", FieldValue::Str("then".into()))
+        .field("user_id", FieldValue::Str("mallory".into()));
+    let line = logger.emit(&ev, "svc", &Redactor::default()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["field.time"], "then", "{line}");
+    // No context on this event, so `user_id` is not a member of the line and keeps its name.
+    assert_eq!(v["user_id"], "mallory", "{line}");
+    assert_eq!(line.matches("\"time\":").count(), 1, "{line}");
+}

@@ -173,11 +173,11 @@ impl LogEvent {
             out.push('}');
         }
         for (k, v) in &self.fields {
-            // A field named like a member of the schema (`time`, `level`, `message`...) would
-            // make a second key of that name in one JSON object, which readers resolve
+            // A field named like a member this line already has (`time`, `level`, `message`...)
+            // would make a second key of that name in one JSON object, which readers resolve
             // differently: it is written as `field.<name>` instead.
             let renamed;
-            let k = if RESERVED.contains(&k.as_str()) {
+            let k = if self.writes_member(k) {
                 renamed = format!("field.{k}");
                 &renamed
             } else {
@@ -201,7 +201,33 @@ impl LogEvent {
     }
 }
 
-/// The members the logger itself writes; an event field may not take one of these names.
+impl LogEvent {
+    /// Whether the line has a schema member named `k` (so a field of that name would repeat it).
+    fn writes_member(&self, k: &str) -> bool {
+        let ctx = self.context.as_ref();
+        match k {
+            "time" | "level" | "event" | "service" | "suppressed" => true,
+            "message" => self.message.is_some(),
+            "trace_id" => self.trace_id.is_some(),
+            "span_id" => self.span_id.is_some(),
+            "request_id" => self.request_id.is_some(),
+            "session_id" => ctx.is_some(),
+            "user_id" => ctx.is_some_and(|c| c.user_id.is_some()),
+            "tags" => ctx.is_some_and(|c| !c.tags.is_empty()),
+            "model" => self.model.is_some(),
+            "attempt" => self.attempt.is_some(),
+            "latency_seconds" => self.latency_seconds.is_some(),
+            "input_tokens" => self.input_tokens.is_some(),
+            "output_tokens" => self.output_tokens.is_some(),
+            "cost_usd" => self.cost_usd.is_some(),
+            "error" => self.error_type.is_some() || self.error_message.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// The members the logger itself may write; a field of one of these names is renamed when the
+/// line has that member.
 pub const RESERVED: &[&str] = &[
     "time",
     "level",
