@@ -145,3 +145,6 @@ from .alerting import AlertSubscription
 from .watch.synthetic import in_probe
 
 __all__ += ["AlertSubscription", "in_probe"]
+# `ferrule.testing` (ManualClock, MockLLMServer) works after a plain `import ferrule`, as other
+# subpackages do; it imports nothing beyond the native module.
+from . import testing as testing

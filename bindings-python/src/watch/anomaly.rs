@@ -59,6 +59,11 @@ impl AnomalyCore {
         let clock = clock_of(clock);
         let build = || -> ferrule_core::Result<AnomalyDetector> {
             let warm_up = check::int(C, "warm_up", warm_up as i128, 2, 1_000_000)? as u32;
+            // Checked whatever the method: a value the chosen method ignores is still a mistake
+            // the caller should hear about, not a silent no-op.
+            let window = check::int(C, "window", window as i128, 8, 256)? as u32;
+            let recent = check::int(C, "recent", recent as i128, 1, 31)? as u32;
+            check::finite_positive(C, "sample_seconds", sample_seconds)?;
             let method = match method {
                 "ewma" => Method::Ewma(EwmaConfig {
                     baseline_seconds,
@@ -67,10 +72,10 @@ impl AnomalyCore {
                     clip_sigmas,
                 }),
                 "mad" => Method::Mad(MadConfig {
-                    window: check::int(C, "window", window as i128, 8, 256)? as u32,
+                    window,
                     warm_up,
                     sample_seconds,
-                    recent: check::int(C, "recent", recent as i128, 1, 31)? as u32,
+                    recent,
                 }),
                 m => {
                     return Err(ferrule_core::Error::out_of_range(
