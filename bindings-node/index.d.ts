@@ -1027,7 +1027,11 @@ export interface TokenBucketOptions extends RateLimiterCommonOptions {
   burst?: number
 }
 
-/** At most `limit` units in any `windowMs`. */
+/**
+ * About `limit` units per `windowMs`. `slidingWindow` estimates from two fixed windows (O(1)),
+ * assuming the previous window's units were spread evenly: bursty traffic can pass more than `limit`
+ * in some true window (at worst close to `2 * limit`). `slidingLog` is exact: at most `limit` in any window.
+ */
 export interface SlidingWindowOptions extends RateLimiterCommonOptions {
   limit: number
   windowMs: number
@@ -1487,8 +1491,16 @@ export class InferenceLog {
   readonly path: string | null
   /** Queues a record; never blocks. False when the queue was full (dropped, counted, logged). */
   record(fields: InferenceRecordFields): boolean
-  /** Read-only SQL on table `inference_log` with positional `?` parameters. */
-  query(sql: string, params?: Array<null | number | bigint | string | boolean | Date>): Array<Record<string, SqlValue>>
+  /**
+   * One read-only SELECT on table `inference_log` with positional `?` parameters. Writes, VACUUM,
+   * ATTACH, PRAGMA and transaction control are refused, and a query still running after
+   * `timeoutMs` (default 10000) is stopped, both with a StorageError.
+   */
+  query(
+    sql: string,
+    params?: Array<null | number | bigint | string | boolean | Date>,
+    options?: { timeoutMs?: number },
+  ): Array<Record<string, SqlValue>>
   /** Records newest first, filtered by model, start time and outcome. */
   records(filter?: { model?: string; since?: Date | number; outcome?: string; limit?: number }): Array<Record<string, SqlValue>>
   /** Waits up to `timeoutMs` (default 5000) until queued records are written. */

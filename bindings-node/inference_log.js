@@ -120,11 +120,15 @@ class InferenceLog {
     return ok
   }
 
-  /** Read-only SQL (table `inference_log`) with `?` parameters, after writing what is queued. */
-  query(sql, params = []) {
+  /**
+   * One read-only SELECT (table `inference_log`) with `?` parameters, after writing what is queued.
+   * Writes, VACUUM, ATTACH, PRAGMA and transaction control are refused, and a query still
+   * running after `timeoutMs` (default 10000) is stopped, both with a StorageError.
+   */
+  query(sql, params = [], { timeoutMs } = {}) {
     const n = this.#require()
     const p = sqlParams(params)
-    const out = revive(unwrap(call(() => n.query(String(sql), p))))
+    const out = revive(unwrap(call(() => n.query(String(sql), p, timeoutMs ?? null))))
     this.#report()
     return out
   }

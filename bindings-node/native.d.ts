@@ -167,8 +167,11 @@ export declare class NativeInferenceLog {
    * the queue was full and it was dropped (counted); a refusal for a bad outcome.
    */
   record(r: InferenceRecordInput): boolean | ConfigError
-  /** `{"columns": [...], "rows": [[...]]}` of a read-only query with `?` parameters (JSON array). */
-  query(sql: string, paramsJson: string): string | ConfigError
+  /**
+   * `{"columns": [...], "rows": [[...]]}` of a read-only query with `?` parameters (JSON array),
+   * stopped after `timeout_ms` (default 10000).
+   */
+  query(sql: string, paramsJson: string, timeoutMs?: number | undefined | null): string | ConfigError
   /** Records newest first, filtered by model, start time (Unix ms) and outcome. */
   records(model: string | undefined | null, sinceMs: number | undefined | null, outcome: string | undefined | null, limit: number): string | ConfigError
   /** Waits up to `timeoutMs` until every queued record is written (blocks: tests, shutdown). */

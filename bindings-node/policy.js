@@ -449,6 +449,9 @@ class Policy {
       return this.#guarded(fn, args)
     }
     const signal = callSignal === undefined ? this.#signal : anySignal(this.#signal, callSignal)
+    // Cancelled before it started: the function never runs (no attempt, no fallback), as with a
+    // signal that aborts during a wait.
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason)
     const start = this.#begin()
     let r
     try {

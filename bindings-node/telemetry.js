@@ -391,13 +391,55 @@ function emit(event, fields = {}) {
   }
   if (error !== undefined) {
     f.error_type = error && error.constructor ? error.constructor.name : typeof error
-    f.error_message = error instanceof Error ? error.message : String(error)
+    f.error_message = error instanceof Error ? error.message : safeString(error)
   }
   const st = als.getStore()
-  const r = call(() => native.emitEvent(level, String(event), message, st ? st.span : null, st ? st.ctx : null, JSON.stringify(f)))
+  const msg = message === null || message === undefined || typeof message === 'string' ? message : safeString(message)
+  const json = fieldsJson(f)
+  const r = call(() => native.emitEvent(level, safeString(event), msg, st ? st.span : null, st ? st.ctx : null, json))
   if (r === null || r === undefined) throw configError('RangeError', `emit: level=${String(level)} is out of range; allowed: one of debug, info, warning, error`, 'level')
   drainLines()
   return r
+}
+
+// Logging must never throw into the caller: a value JSON cannot hold (BigInt, a cycle, a throwing
+// toJSON or toString) is written as text instead of failing the event.
+function safeString(v) {
+  try {
+    return String(v)
+  } catch {
+    return Object.prototype.toString.call(v)
+  }
+}
+
+function jsonReplacer() {
+  const seen = new WeakSet()
+  return (_k, v) => {
+    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()
+    if (typeof v === 'symbol' || typeof v === 'function') return safeString(v)
+    if (v !== null && typeof v === 'object') {
+      if (seen.has(v)) return '[Circular]'
+      seen.add(v)
+    }
+    return v
+  }
+}
+
+function fieldsJson(f) {
+  try {
+    return JSON.stringify(f, jsonReplacer())
+  } catch {
+    // A throwing getter or toJSON: keep each field that serialises on its own.
+    const out = {}
+    for (const [k, v] of Object.entries(f)) {
+      try {
+        out[k] = JSON.parse(JSON.stringify(v, jsonReplacer()) ?? 'null')
+      } catch {
+        out[k] = safeString(v)
+      }
+    }
+    return JSON.stringify(out)
+  }
 }
 
 /** `text` with emails, phones, cards, IPs and secrets replaced by [EMAIL], [PHONE], [CARD], [IP], [SECRET]. */

@@ -90,7 +90,7 @@ fn translate(text: &str, params: &[NodeParam], millis: bool) -> String {
             }
             n
         } else if c.is_ascii_digit() {
-            let n = token_len(rest, |c| c.is_ascii_digit() || c == '.');
+            let n = number_len(rest);
             let number = &rest[..n];
             let counts_buckets = rest[n..].trim_start().starts_with("bucket");
             match number.parse::<f64>() {
@@ -107,6 +107,24 @@ fn translate(text: &str, params: &[NodeParam], millis: bool) -> String {
         rest = &rest[len..];
     }
     out
+}
+
+/// The length of the number at the start of `s`, exponent included (`1e-9`, `2.5E+3`), so a range
+/// such as `[1e-9, 31536000]` scales as numbers, not as `1`, `e`, `-`, `9`.
+fn number_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut n = token_len(s, |c| c.is_ascii_digit() || c == '.');
+    if n < b.len() && (b[n] == b'e' || b[n] == b'E') {
+        let mut m = n + 1;
+        if m < b.len() && (b[m] == b'-' || b[m] == b'+') {
+            m += 1;
+        }
+        let digits = token_len(&s[m..], |c| c.is_ascii_digit());
+        if digits > 0 {
+            n = m + digits;
+        }
+    }
+    n
 }
 
 fn token_len(s: &str, keep: impl Fn(char) -> bool) -> usize {

@@ -202,9 +202,28 @@ impl NativeInferenceLog {
         Either::A(self.inner.record(rec))
     }
 
-    /// `{"columns": [...], "rows": [[...]]}` of a read-only query with `?` parameters (JSON array).
+    /// `{"columns": [...], "rows": [[...]]}` of a read-only query with `?` parameters (JSON array),
+    /// stopped after `timeout_ms` (default 10000).
     #[napi(catch_unwind)]
-    pub fn query(&self, sql: String, params_json: String) -> Either<String, ConfigError> {
+    pub fn query(
+        &self,
+        sql: String,
+        params_json: String,
+        timeout_ms: Option<f64>,
+    ) -> Either<String, ConfigError> {
+        let timeout_ms = timeout_ms.unwrap_or(10_000.0);
+        if !(timeout_ms.is_finite() && timeout_ms > 0.0 && timeout_ms <= 1e12) {
+            return Either::B(ConfigError {
+                kind: "RangeError".into(),
+                code: "FERRULE_INVALID_CONFIG".into(),
+                param: "timeoutMs".into(),
+                message: format!(
+                    "inferenceLog.query: timeoutMs={} is out of range; allowed: a number of ms in (0, 1000000000000]",
+                    crate::error::js_number(timeout_ms)
+                ),
+            });
+        }
+        let timeout = std::time::Duration::from_secs_f64(timeout_ms / 1000.0);
         let parsed: std::result::Result<Vec<SqlValue>, String> =
             match serde_json::from_str::<Vec<Value>>(&params_json) {
                 Ok(v) => v.iter().map(to_sql).collect(),
@@ -221,7 +240,7 @@ impl NativeInferenceLog {
                 })
             }
         };
-        match self.inner.query(&sql, &p) {
+        match self.inner.query_within(&sql, &p, timeout) {
             Ok((c, r)) => Either::A(result_json(c, r)),
             Err(e) => Either::B(refusal(&e, &[])),
         }

@@ -57,7 +57,8 @@ pub struct RouterOptions {
 }
 
 fn int(v: f64) -> u32 {
-    if v.is_finite() && v >= 0.0 {
+    // A fraction (`minCalls: 2.5`) is out of range like a negative count, never truncated.
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
         v.min(u32::MAX as f64) as u32
     } else {
         u32::MAX

@@ -104,6 +104,7 @@ impl CircuitBreakerCore {
                     10_000,
                 )? as u32,
             };
+            ferrule_core::policy::breaker_sync::check_sync_seconds(sync_seconds)?;
             let clock = clock
                 .as_ref()
                 .map_or(ClockRef::System, |c| ClockRef::Manual(c.inner.clone()));

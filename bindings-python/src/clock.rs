@@ -18,11 +18,11 @@ impl ManualClock {
         }
     }
 
-    /// Moves time forward by `seconds` (>= 0).
+    /// Moves time forward by `seconds` (0 to 1e9).
     fn advance(&self, seconds: f64) -> PyResult<()> {
-        if !(seconds.is_finite() && seconds >= 0.0) {
+        if ferrule_core::error::check::seconds("ManualClock.advance", "seconds", seconds).is_err() {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "ManualClock.advance: seconds={seconds} is out of range; allowed: a finite number >= 0"
+                "ManualClock.advance: seconds={seconds} is out of range; allowed: a number of seconds in [0, 1e9]"
             )));
         }
         self.inner.advance_secs(seconds);

@@ -161,14 +161,23 @@ impl InferenceLogCore {
         })
     }
 
-    /// `(columns, rows)` of a read-only SQL query with positional `?` parameters.
-    #[pyo3(signature = (sql, params=None))]
+    /// `(columns, rows)` of a read-only SQL query with positional `?` parameters, stopped after
+    /// `timeout_seconds`.
+    #[pyo3(signature = (sql, params=None, *, timeout_seconds=10.0))]
     fn query<'py>(
         &self,
         py: Python<'py>,
         sql: &str,
         params: Option<&Bound<'py, PyAny>>,
+        timeout_seconds: f64,
     ) -> PyResult<Bound<'py, PyTuple>> {
+        let timeout = ferrule_core::error::check::finite_positive(
+            "inference_log",
+            "timeout_seconds",
+            timeout_seconds,
+        )
+        .map_err(|e| to_py(py, e))?;
+        let timeout = std::time::Duration::from_secs_f64(timeout);
         let p: Vec<SqlValue> = match params {
             None => Vec::new(),
             Some(seq) => seq
@@ -176,8 +185,8 @@ impl InferenceLogCore {
                 .map(|v| sql_param(&v?))
                 .collect::<PyResult<_>>()?,
         };
-        let (cols, rows) =
-            guard_detached(py, || self.inner.query(sql, &p))?.map_err(|e| to_py(py, e))?;
+        let (cols, rows) = guard_detached(py, || self.inner.query_within(sql, &p, timeout))?
+            .map_err(|e| to_py(py, e))?;
         result(py, cols, rows)
     }
 

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 
 fn text<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
     match v.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?),
-        Err(_) => Ok(Cow::Owned(v.str()?.to_cow()?.into_owned())),
+        Ok(s) => Ok(s.to_string_lossy()),
+        Err(_) => Ok(Cow::Owned(v.str()?.to_string_lossy().into_owned())),
     }
 }
 

@@ -30,7 +30,7 @@ pub struct Span {
 
 pub fn to_attr(key: &str, v: &Bound<'_, PyAny>) -> PyResult<AttrValue> {
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(AttrValue::Str(s.to_cow()?.into_owned()));
+        return Ok(AttrValue::Str(s.to_string_lossy().into_owned()));
     }
     if v.is_instance_of::<PyBool>() {
         return Ok(AttrValue::Bool(v.extract()?));
@@ -38,7 +38,7 @@ pub fn to_attr(key: &str, v: &Bound<'_, PyAny>) -> PyResult<AttrValue> {
     if v.is_instance_of::<PyInt>() {
         return Ok(match v.extract::<i64>() {
             Ok(i) => AttrValue::Int(i),
-            Err(_) => AttrValue::Str(v.str()?.to_cow()?.into_owned()),
+            Err(_) => AttrValue::Str(v.str()?.to_string_lossy().into_owned()),
         });
     }
     if v.is_instance_of::<PyFloat>() {

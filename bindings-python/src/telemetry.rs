@@ -181,7 +181,7 @@ fn redact_callback_fn(cb: Py<PyAny>) -> RedactCallback {
 
 fn field_value(k: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(FieldValue::Str(s.to_cow()?.into_owned()));
+        return Ok(FieldValue::Str(s.to_string_lossy().into_owned()));
     }
     if v.is_instance_of::<PyBool>() {
         return Ok(FieldValue::Bool(v.extract()?));
@@ -199,7 +199,7 @@ fn field_value(k: &str, v: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
             "event field {k}=None: omit it instead"
         )));
     }
-    Ok(FieldValue::Str(v.str()?.to_cow()?.into_owned()))
+    Ok(FieldValue::Str(v.str()?.to_string_lossy().into_owned()))
 }
 
 /// The arguments of one `ferrule.emit(...)` call, as the entry point (`emit_call.rs`) matched them.
@@ -244,17 +244,38 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
             "emit() missing 1 required positional argument: 'event'",
         ));
     };
-    let event: String = event.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "emit: event must be a str, not {}",
-            event
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })?;
-    let level_text: Option<pyo3::pybacked::PyBackedStr> = opt("level", &a.level)?;
+    let event: String = event
+        .cast::<PyString>()
+        .map(|s| s.to_string_lossy().into_owned())
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "emit: event must be a str, not {}",
+                event
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+    // Borrowed from the str, never a `PyBackedStr`: this entry point runs without pyo3's GIL
+    // count (see emit_call.rs), where dropping a `Py` handle queues a deferred decref that only a
+    // later GIL acquisition releases: 8 bytes per call piled up with the Rust-side sinks.
+    let level_text = match a.level.as_ref().filter(|v| !v.is_none()) {
+        None => None,
+        Some(v) => Some(
+            v.cast::<PyString>()
+                .map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "emit: level must be a str, not {}",
+                        v.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    ))
+                })?
+                .to_string_lossy(),
+        ),
+    };
     let level_text = level_text.as_deref().unwrap_or("info");
     let Some(level) = Level::parse(level_text) else {
         return Err(config_error(
@@ -270,7 +291,7 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
         return Ok(false);
     }
     let mut ev = LogEvent::new(level, event);
-    ev.message = opt("message", &a.message)?;
+
     if let Some(v) = vars(py) {
         if let Some(s) = current(py, &v.span_get)? {
             let s = s.cast::<Span>()?.borrow();
@@ -289,11 +310,12 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
         match v.as_ref().filter(|v| !v.is_none()) {
             None => Ok(None),
             Some(v) => match v.cast::<PyString>() {
-                Ok(s) => Ok(Some(s.to_cow()?.into_owned())),
-                Err(_) => Ok(Some(v.str()?.to_cow()?.into_owned())),
+                Ok(s) => Ok(Some(s.to_string_lossy().into_owned())),
+                Err(_) => Ok(Some(v.str()?.to_string_lossy().into_owned())),
             },
         }
     };
+    ev.message = text(&a.message)?;
     ev.model = text(&a.model)?;
     ev.attempt = opt("attempt", &a.attempt)?;
     ev.latency_seconds = opt("latency_seconds", &a.latency_seconds)?;
@@ -310,7 +332,7 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
         if v.is_none() {
             continue;
         }
-        let k = k.to_cow()?;
+        let k = k.to_string_lossy();
         let fv = field_value(&k, v)?;
         ev.fields.push((k.into_owned(), fv));
     }
@@ -321,7 +343,10 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
 /// placeholder (`[EMAIL]`, `[PHONE]`, `[CARD]`, `[IP]`, `[SECRET]`), plus the configured patterns
 /// and callback.
 #[pyfunction]
-pub fn redact(py: Python<'_>, text: &str) -> PyResult<String> {
+pub fn redact(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<String> {
+    // Lossy: a lone surrogate becomes U+FFFD instead of a UnicodeEncodeError in the caller.
+    let text = text.to_string_lossy();
+    let text: &str = &text;
     guard(py, || {
         Pipeline::global()
             .tracer

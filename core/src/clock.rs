@@ -112,11 +112,20 @@ impl ManualClock {
             nanos: Arc::new(AtomicU64::new(1_000_000_000)),
         }
     }
+    /// Moves the clock forward; saturates at `u64::MAX` nanoseconds instead of wrapping.
     pub fn advance(&self, d: Duration) {
-        self.nanos.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+        let n = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_add(n))
+            });
     }
+    /// Moves the clock forward by `s` seconds; a negative, NaN or huge `s` saturates (tests
+    /// wanting an error call `check::seconds` first, as the bindings do).
     pub fn advance_secs(&self, s: f64) {
-        self.advance(Duration::from_secs_f64(s));
+        let s = if s.is_nan() { 0.0 } else { s.max(0.0) };
+        self.advance(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX));
     }
     pub fn set_nanos(&self, n: u64) {
         self.nanos.store(n, Ordering::SeqCst);

@@ -149,19 +149,47 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub mod check {
     use super::Error;
 
+    /// The longest duration any `*_seconds` parameter accepts: about 31.7 years. Longer values
+    /// mean "never" in practice, and past ~1.8e10 s a `Duration` or `Instant` sum overflows (a
+    /// panic), so they are refused at construction instead of failing at first use.
+    pub const MAX_SECONDS: f64 = 1e9;
+
+    /// A duration parameter (by the naming rule, its name ends in `_seconds`).
+    fn is_duration(p: &str) -> bool {
+        p.ends_with("_seconds")
+    }
+
     pub fn finite_positive(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(Error::out_of_range(c, p, v, "a finite number > 0"))
+        if !(v.is_finite() && v > 0.0) {
+            return Err(Error::out_of_range(c, p, v, "a finite number > 0"));
         }
+        if is_duration(p) && v > MAX_SECONDS {
+            return Err(Error::out_of_range(c, p, v, "a finite number in (0, 1e9]"));
+        }
+        Ok(v)
     }
 
     pub fn finite_non_negative(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
-        if v.is_finite() && v >= 0.0 {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::out_of_range(c, p, v, "a finite number >= 0"));
+        }
+        if is_duration(p) && v > MAX_SECONDS {
+            return Err(Error::out_of_range(c, p, v, "a finite number in [0, 1e9]"));
+        }
+        Ok(v)
+    }
+
+    /// A duration in seconds, `[0, MAX_SECONDS]`, whatever the parameter is called.
+    pub fn seconds(c: &'static str, p: &'static str, v: f64) -> Result<f64, Error> {
+        if v.is_finite() && (0.0..=MAX_SECONDS).contains(&v) {
             Ok(v)
         } else {
-            Err(Error::out_of_range(c, p, v, "a finite number >= 0"))
+            Err(Error::out_of_range(
+                c,
+                p,
+                v,
+                "a number of seconds in [0, 1e9]",
+            ))
         }
     }
 
@@ -216,5 +244,17 @@ mod tests {
         assert!(check::finite_positive("X", "open_seconds", f64::NAN).is_err());
         assert!(check::finite_non_negative("X", "d", -0.1).is_err());
         assert!(check::finite_non_negative("X", "d", 0.0).is_ok());
+        // Durations are bounded, so no later Duration/Instant arithmetic can overflow.
+        let e = check::finite_positive("Retry", "max_elapsed_seconds", 2e19).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("max_elapsed_seconds=20000000000000000000"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("(0, 1e9]"), "{e}");
+        assert!(check::finite_non_negative("X", "open_seconds", 1e308).is_err());
+        assert!(check::finite_positive("X", "open_seconds", 1e9).is_ok());
+        assert!(check::finite_positive("X", "rate", 1e12).is_ok());
+        assert!(check::seconds("X", "within", f64::NAN).is_err());
     }
 }

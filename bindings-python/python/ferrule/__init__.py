@@ -151,3 +151,6 @@ from .observer import check_observed, observe, observing
 from .prompt_template import prompt
 
 __all__ += ["check_observed", "observe", "observing", "prompt"]
+# `ferrule.testing` (ManualClock, MockLLMServer) works after a plain `import ferrule`, as other
+# subpackages do; it imports nothing beyond the native module.
+from . import testing as testing

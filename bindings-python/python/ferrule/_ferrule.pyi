@@ -388,7 +388,9 @@ class InferenceLogCore:
         user_id: Optional[str] = None,
         time_unix_ns: int = 0,
     ) -> bool: ...
-    def query(self, sql: str, params: Optional[Sequence[Any]] = None) -> Tuple[List[str], List[Tuple[Any, ...]]]: ...
+    def query(
+        self, sql: str, params: Optional[Sequence[Any]] = None, *, timeout_seconds: float = 10.0
+    ) -> Tuple[List[str], List[Tuple[Any, ...]]]: ...
     def records(
         self,
         *,

@@ -132,10 +132,13 @@ class InferenceLog:
             _ferrule.emit("inference_log.drop", level="warning", message="inference log queue full; record dropped")
         return ok
 
-    def query(self, sql: str, params: Sequence[Any] = (), *, as_frame: Optional[bool] = None) -> Any:
-        """Runs read-only SQL (table ``inference_log``) with ``?`` parameters, after writing what is
-        queued. A DataFrame when pandas is installed (``as_frame=False``: a list of dicts)."""
-        cols, rows = self._require().query(sql, list(params))
+    def query(self, sql: str, params: Sequence[Any] = (), *, as_frame: Optional[bool] = None,
+              timeout_seconds: float = 10.0) -> Any:
+        """Runs one read-only ``SELECT`` (table ``inference_log``) with ``?`` parameters, after
+        writing what is queued. A DataFrame when pandas is installed (``as_frame=False``: a list of
+        dicts). Writes, ``VACUUM``, ``ATTACH``, ``PRAGMA`` and transaction control are refused and a
+        query still running after ``timeout_seconds`` is stopped, both with ``StorageError``."""
+        cols, rows = self._require().query(sql, list(params), timeout_seconds=timeout_seconds)
         self._report()
         return _frame(cols, rows, as_frame)
 

@@ -92,8 +92,12 @@ class RateLimiter:
     def sliding_window(cls, limit: int, window_seconds: float, *, name: str = "rate_limiter",
                        max_keys: int = 10_000, clock: Optional[ManualClock] = None,
                        backend: Optional[RedisBackend] = None) -> RateLimiter:
-        """At most ``limit`` units in any ``window_seconds``, estimated from two fixed windows (O(1)).
-        With ``backend=RedisBackend(...)`` the window is shared by every limiter of this ``name``."""
+        """About ``limit`` units per ``window_seconds``: an estimate from two fixed windows (O(1)),
+        which assumes the previous window's units were spread evenly. Bursty traffic can pass more
+        than ``limit`` in some true window of that length (at worst close to ``2 * limit``, all of
+        one window's units at its end and the next window filling up); use ``sliding_log`` for an
+        exact "at most ``limit`` in any window". With ``backend=RedisBackend(...)`` the window is
+        shared by every limiter of this ``name``."""
         return cls(RateLimiterCore.sliding_window(limit, window_seconds, name=name, max_keys=max_keys,
                                                   clock=clock, on_event=_on_event,
                                                   backend=_backend(backend)), clock)

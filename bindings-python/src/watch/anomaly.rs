@@ -67,6 +67,13 @@ impl AnomalyCore {
                 })
             };
             let warm = |default| int("warm_up", warm_up, default, 2, 1_000_000);
+            // Checked whatever the method: a value the chosen method ignores is still a mistake
+            // the caller should hear about, not a silent no-op.
+            if let Some(w) = window {
+                check::int(C, "window", w as i128, 8, 256)?;
+            }
+            let recent = check::int(C, "recent", recent as i128, 1, 31)? as u32;
+            check::finite_positive(C, "sample_seconds", sample_seconds)?;
             let method = match method {
                 "seasonal" => Method::Seasonal(SeasonalConfig {
                     window: int("window", window, sc.window, 8, 256)?,
@@ -84,7 +91,7 @@ impl AnomalyCore {
                     window: int("window", window, MadConfig::default().window, 8, 256)?,
                     warm_up: warm(MadConfig::default().warm_up)?,
                     sample_seconds,
-                    recent: check::int(C, "recent", recent as i128, 1, 31)? as u32,
+                    recent,
                 }),
                 m => {
                     return Err(ferrule_core::Error::out_of_range(

@@ -34,12 +34,12 @@ impl DeadMansSwitchCore {
         let clock = clock_of(clock);
         let build = || -> ferrule_core::Result<Arc<DeadMansSwitch>> {
             let sev = Severity::parse_alert("DeadMansSwitch", "severity", severity)?;
-            if !(within_seconds.is_finite() && within_seconds > 0.0) {
+            if !(within_seconds.is_finite() && (0.001..=1e9).contains(&within_seconds)) {
                 return Err(ferrule_core::Error::out_of_range(
                     "DeadMansSwitch",
                     "within_seconds",
                     within_seconds,
-                    ">= 0.001",
+                    "a number of seconds in [0.001, 1e9]",
                 ));
             }
             DeadMansSwitch::new(name, (within_seconds * 1e9) as u64, sev, clock.clone())

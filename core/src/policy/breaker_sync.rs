@@ -166,6 +166,21 @@ pub struct BreakerSync {
     shared: Arc<Shared>,
 }
 
+/// `sync_seconds` of a breaker, checked by hosts at construction even without a backend (a bad
+/// value must not wait to fail until one is added).
+pub fn check_sync_seconds(v: f64) -> crate::Result<f64> {
+    if v.is_finite() && (0.001..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(crate::error::Error::out_of_range(
+            "CircuitBreaker",
+            "sync_seconds",
+            v,
+            "[0.001, 3600]",
+        ))
+    }
+}
+
 impl BreakerSync {
     pub fn start(
         breaker: Arc<CircuitBreaker>,
@@ -174,15 +189,7 @@ impl BreakerSync {
     ) -> crate::Result<Self> {
         use crate::error::{check, Error};
         const C: &str = "CircuitBreaker";
-        check::finite_positive(C, "sync_seconds", config.interval_seconds)?;
-        if !(0.001..=3600.0).contains(&config.interval_seconds) {
-            return Err(Error::out_of_range(
-                C,
-                "sync_seconds",
-                config.interval_seconds,
-                "[0.001, 3600]",
-            ));
-        }
+        check_sync_seconds(config.interval_seconds)?;
         let window_seconds = match breaker.config().window {
             crate::WindowSpec::Time { nanos, .. } => nanos as f64 / 1e9,
             _ => config.window_seconds,

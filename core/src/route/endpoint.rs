@@ -11,6 +11,8 @@ use crate::policy::breaker::{CircuitBreaker, State};
 use crate::striped::StripedCounter;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
+/// The largest endpoint weight (weights are relative; 1e6 : 1 is already "never the other").
+pub const MAX_WEIGHT: f64 = 1e6;
 const C: &str = "Endpoint";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +53,16 @@ impl EndpointConfig {
             ));
         }
         check::finite_positive(C, "weight", self.weight)?;
+        // Bounded so a sum of weights stays finite and exact enough for weighted picks: 1e308
+        // would make the total infinite and starve every other endpoint.
+        if self.weight > MAX_WEIGHT {
+            return Err(crate::error::Error::out_of_range(
+                C,
+                "weight",
+                self.weight,
+                "a finite number in (0, 1e6]",
+            ));
+        }
         if let Some(c) = self.cost_per_1k_input {
             check::finite_non_negative(C, "cost_per_1k_input", c)?;
         }

@@ -10,6 +10,7 @@ use crate::striped::StripedCounter;
 use crate::telemetry::log_event::rfc3339;
 use crate::telemetry::redact::Redactor;
 use crate::telemetry::ring_buffer::{BoundedRing, Overflow};
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -132,7 +133,7 @@ pub struct InferenceLog {
     // Locks off the hot path: `writer` is touched to start/restart the writer thread and to flush;
     // `reader` serialises user queries on one read-only connection (rusqlite connections are !Sync).
     writer: Mutex<Option<Arc<Writer>>>,
-    reader: Mutex<Option<Connection>>,
+    reader: Mutex<Option<Reader>>,
     /// Problems the writer thread reports (the host logs them at warning).
     last_error: Arc<Mutex<Option<String>>>,
 }
@@ -142,7 +143,10 @@ impl InferenceLog {
     pub fn open(path: impl Into<PathBuf>, retention: Retention, capacity: usize) -> Result<Self> {
         retention.validate()?;
         let path = path.into();
-        drop(open_writer(&path)?); // creates the schema, proves the path is writable
+        {
+            let _q = fork_guard::quiesce();
+            drop(open_writer(&path)?); // creates the schema, proves the path is writable
+        }
         Ok(Self {
             path,
             retention,
@@ -159,7 +163,7 @@ impl InferenceLog {
         &self.path
     }
 
-    /// Masks the free-text fields; drops input/output unless content capture is on.
+    /// Masks every free-text field; drops input/output unless content capture is on.
     pub fn prepare(
         mut rec: InferenceRecord,
         redactor: &Redactor,
@@ -172,8 +176,16 @@ impl InferenceLog {
             rec.input = None;
             rec.output = None;
         }
-        rec.parameters = rec.parameters.map(|s| redactor.redact(&s).into_owned());
-        rec.user_id = rec.user_id.map(|s| redactor.redact(&s).into_owned());
+        // Every column a caller fills with its own text: an email as a user or session id, a key
+        // pasted into a template name, a secret inside an error type all get masked here.
+        let mask = |v: Option<String>| v.map(|s| redactor.redact(&s).into_owned());
+        rec.parameters = mask(rec.parameters);
+        rec.user_id = mask(rec.user_id);
+        rec.session_id = mask(rec.session_id);
+        rec.provider = mask(rec.provider);
+        rec.template = mask(rec.template);
+        rec.error_type = mask(rec.error_type);
+        rec.model = mask(rec.model);
         rec
     }
 
@@ -203,6 +215,9 @@ impl InferenceLog {
     }
 
     fn start_writer(&self, g: u64) {
+        // Every lock of this log is taken inside the fork gate, so a child never inherits one
+        // held by a parent thread (see `fork_guard::quiesce`).
+        let _q = fork_guard::quiesce();
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let running = self.generation.load(Ordering::Acquire);
         if running == g {
@@ -255,12 +270,14 @@ impl InferenceLog {
     }
 
     fn report(&self, msg: String) {
+        let _q = fork_guard::quiesce();
         self.stats.write_errors.inc();
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg);
     }
 
     /// Takes the last writer problem, if any, so the host can log it.
     pub fn take_error(&self) -> Option<String> {
+        let _q = fork_guard::quiesce();
         self.last_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -269,11 +286,15 @@ impl InferenceLog {
 
     /// Waits up to `timeout` until every record queued before this call is written.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let w = self
-            .writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        // The gate only around the lock: waiting for the writer while holding it would block a
+        // fork that the writer (which takes the gate per batch) waits behind.
+        let w = {
+            let _q = fork_guard::quiesce();
+            self.writer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
         let Some(w) =
             w.filter(|_| self.generation.load(Ordering::Acquire) == fork_guard::generation() + 1)
         else {
@@ -300,6 +321,7 @@ impl InferenceLog {
     /// Flushes, then stops the writer thread (it restarts on the next record).
     pub fn close(&self) {
         self.flush(Duration::from_secs(5));
+        let _q = fork_guard::quiesce();
         let w = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(w) = w {
             w.stop.store(true, Ordering::SeqCst);
@@ -309,46 +331,44 @@ impl InferenceLog {
         *self.reader.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// Runs a read-only SQL query with positional parameters, after flushing queued records.
-    /// Returns column names and rows.
+    /// Runs a read-only SQL query with positional parameters, after flushing queued records, and
+    /// stops it after `QUERY_TIMEOUT`. Returns column names and rows.
     pub fn query(
         &self,
         sql: &str,
         params: &[SqlValue],
     ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>)> {
+        self.query_within(sql, params, QUERY_TIMEOUT)
+    }
+
+    /// `query` with its own time limit. One `SELECT` (or `WITH ... SELECT`) only: the reader
+    /// connection is opened read-only and an authorizer refuses anything but reading tables and
+    /// calling functions, so `VACUUM INTO`, `ATTACH`, `PRAGMA` writes and transaction control
+    /// (`BEGIN` would pin later queries to a stale snapshot) fail with a clear error. A statement
+    /// still running at the deadline is interrupted (a runaway recursive CTE), and the error says so.
+    pub fn query_within(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+        timeout: Duration,
+    ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>)> {
         self.flush(Duration::from_secs(5));
+        let _q = fork_guard::quiesce();
         let mut guard = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            let c = Connection::open_with_flags(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(storage)?;
-            c.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
-            *guard = Some(c);
+            *guard = Some(open_reader(&self.path)?);
         }
-        let conn = guard.as_ref().expect("opened above");
-        let mut stmt = conn.prepare(sql).map_err(storage)?;
-        let cols: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
-        let n = cols.len();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(storage)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(storage)? {
-            let mut r = Vec::with_capacity(n);
-            for i in 0..n {
-                r.push(match row.get_ref(i).map_err(storage)? {
-                    ValueRef::Null => SqlValue::Null,
-                    ValueRef::Integer(v) => SqlValue::Integer(v),
-                    ValueRef::Real(v) => SqlValue::Real(v),
-                    ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
-                });
-            }
-            out.push(r);
+        let reader = guard.as_mut().expect("opened above");
+        let deadline = Instant::now() + timeout;
+        *reader.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
+        let r = run_query(&reader.conn, sql, params, timeout);
+        *reader.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if !reader.conn.is_autocommit() {
+            // Unreachable with the authorizer in place; kept so no query can leave a
+            // transaction (and its snapshot) open for the next one.
+            let _ = reader.conn.execute_batch("ROLLBACK");
         }
-        Ok((cols, out))
+        r
     }
 
     /// Records filtered by model, start time (Unix seconds) and outcome, newest first.
@@ -383,6 +403,7 @@ impl InferenceLog {
     /// periodically; tests call it with a chosen time.
     pub fn apply_retention(&self, now_unix_ns: u64) -> Result<u64> {
         self.flush(Duration::from_secs(5));
+        let _q = fork_guard::quiesce();
         let c = open_writer(&self.path)?;
         let n = retain(&c, &self.retention, now_unix_ns).map_err(storage)?;
         self.stats.deleted_by_retention.add(n);
@@ -407,6 +428,117 @@ pub struct InferenceLogSnapshot {
     pub written: u64,
     pub write_errors: u64,
     pub deleted_by_retention: u64,
+}
+
+/// The default time limit of `InferenceLog::query`.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many SQLite VM steps run between two deadline checks (a few microseconds of work).
+const PROGRESS_STEPS: i32 = 10_000;
+
+struct Reader {
+    conn: Connection,
+    /// When the running statement must stop; read by the progress handler.
+    deadline: Arc<Mutex<Option<Instant>>>,
+}
+
+fn open_reader(path: &Path) -> Result<Reader> {
+    let mut c = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(storage)?;
+    c.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
+    c.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
+        AuthAction::Select
+        | AuthAction::Read { .. }
+        | AuthAction::Function { .. }
+        | AuthAction::Recursive => Authorization::Allow,
+        _ => Authorization::Deny,
+    }))
+    .map_err(storage)?;
+    let deadline: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let d2 = deadline.clone();
+    c.progress_handler(
+        PROGRESS_STEPS,
+        Some(move || {
+            d2.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some_and(|d| Instant::now() >= d)
+        }),
+    )
+    .map_err(storage)?;
+    Ok(Reader { conn: c, deadline })
+}
+
+/// A refused statement is a storage error, like every other failed query: the store refused it.
+fn query_refused(sql: &str, why: &str) -> Error {
+    let mut shown: String = sql.chars().take(80).collect();
+    if shown.len() < sql.len() {
+        shown.push('…');
+    }
+    Error::Storage {
+        store: STORE,
+        message: format!("query refused: sql={shown:?}: only a read-only SELECT runs here ({why})"),
+    }
+}
+
+fn refused(sql: &str, e: rusqlite::Error) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::AuthorizationForStatementDenied) {
+        return query_refused(
+            sql,
+            "it would write, attach, change settings or open a transaction",
+        );
+    }
+    storage(e)
+}
+
+fn interrupted(e: rusqlite::Error, timeout: Duration) -> Error {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
+        return Error::Storage {
+            store: STORE,
+            message: format!(
+                "query stopped after its time limit of {:.3} s (interrupted)",
+                timeout.as_secs_f64()
+            ),
+        };
+    }
+    storage(e)
+}
+
+fn run_query(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    timeout: Duration,
+) -> Result<(Vec<String>, Vec<Vec<SqlValue>>)> {
+    let mut stmt = conn.prepare(sql).map_err(|e| refused(sql, e))?;
+    if !stmt.readonly() {
+        return Err(query_refused(
+            sql,
+            "it would write; only SELECT queries run here",
+        ));
+    }
+    let cols: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    let n = cols.len();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(storage)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| interrupted(e, timeout))? {
+        let mut r = Vec::with_capacity(n);
+        for i in 0..n {
+            r.push(match row.get_ref(i).map_err(storage)? {
+                ValueRef::Null => SqlValue::Null,
+                ValueRef::Integer(v) => SqlValue::Integer(v),
+                ValueRef::Real(v) => SqlValue::Real(v),
+                ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
+            });
+        }
+        out.push(r);
+    }
+    Ok((cols, out))
 }
 
 fn retain(c: &Connection, r: &Retention, now_unix_ns: u64) -> rusqlite::Result<u64> {
@@ -482,6 +614,7 @@ fn write_loop(
             if batch.is_empty() {
                 break;
             }
+            let _q = fork_guard::quiesce();
             match insert(&mut conn, &batch) {
                 Ok(()) => stats.written.add(batch.len() as u64),
                 Err(e) => {
@@ -495,6 +628,7 @@ fn write_loop(
             && last_retention.elapsed() >= Duration::from_secs(10)
         {
             last_retention = Instant::now();
+            let _q = fork_guard::quiesce();
             match retain(&conn, &retention, now_unix_ns()) {
                 Ok(n) => stats.deleted_by_retention.add(n),
                 Err(e) => {

@@ -1,7 +1,8 @@
-//! A small scrape endpoint: one background thread serving `GET /metrics` from a registry, Prometheus
-//! text or OpenMetrics by the `Accept` header. Loopback by default; connections are handled one at
-//! a time with short timeouts, which is all a scraper needs and keeps a slow client from piling up
-//! threads.
+//! A small scrape endpoint: one background thread accepting `GET /metrics` for a registry, Prometheus
+//! text or OpenMetrics by the `Accept` header. Loopback by default. Each connection is answered on
+//! its own short-lived thread with a deadline for the whole request, so an idle or stalled client
+//! (a half-open keep-alive, a port scanner) never delays a scrape; at most `MAX_CONNECTIONS` are
+//! served at once, and a connection beyond that is answered 503 at once and counted.
 
 use super::builtin;
 use super::exposition::{render, Format};
@@ -9,7 +10,7 @@ use super::registry::Registry;
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -17,10 +18,16 @@ use std::time::Duration;
 const C: &str = "serve_metrics";
 const MAX_REQUEST: usize = 16 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; more would only pile up threads for clients that are not scrapers.
+pub const MAX_CONNECTIONS: usize = 32;
+/// The time a client has to send its whole request head (not per read, so a trickle cannot extend it).
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 
 struct Shared {
     stop: AtomicBool,
     scrapes: AtomicU64,
+    /// Connections being answered now.
+    active: AtomicUsize,
 }
 
 /// A running endpoint. `stop()` (or dropping it) closes the socket and joins the thread.
@@ -70,11 +77,12 @@ impl MetricsServer {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             scrapes: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
         });
         let s2 = shared.clone();
         let thread = std::thread::Builder::new()
             .name("ferrule-metrics".into())
-            .spawn(move || serve(listener, registry, &s2))
+            .spawn(move || serve(listener, registry, s2))
             .map_err(|e| {
                 Error::conflict(
                     C,
@@ -140,26 +148,33 @@ impl Drop for MetricsServer {
     }
 }
 
-fn serve(listener: TcpListener, registry: &Registry, shared: &Shared) {
+fn serve(listener: TcpListener, registry: &'static Registry, shared: Arc<Shared>) {
     for conn in listener.incoming() {
         if shared.stop.load(Ordering::Acquire) {
             return;
         }
         match conn {
-            Ok(mut stream) => {
-                match handle(&mut stream, registry) {
-                    // Counted before the connection closes, so a client that saw the end of its
-                    // answer also sees it counted.
-                    Ok(true) => {
-                        shared.scrapes.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        builtin::dropped("scrape_error", 1);
-                        log::warn!("ferrule metrics endpoint: a scrape failed: {e}");
-                    }
+            Ok(stream) => {
+                if shared.active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    shared.active.fetch_sub(1, Ordering::AcqRel);
+                    busy(stream);
+                    continue;
                 }
-                drop(stream);
+                let s2 = shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("ferrule-metrics-conn".into())
+                    .spawn(move || {
+                        answer(stream, registry, &s2);
+                        s2.active.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if let Err(e) = spawned {
+                    shared.active.fetch_sub(1, Ordering::AcqRel);
+                    builtin::dropped("scrape_error", 1);
+                    super::pipeline::Pipeline::global().warn(
+                        "metrics.scrape_failed",
+                        format!("metrics endpoint: cannot start a connection thread: {e}"),
+                    );
+                }
             }
             Err(e) => {
                 builtin::dropped("scrape_error", 1);
@@ -171,13 +186,56 @@ fn serve(listener: TcpListener, registry: &Registry, shared: &Shared) {
     }
 }
 
+/// More than `MAX_CONNECTIONS` at once: a 503 with a short write timeout, counted as dropped.
+fn busy(mut stream: TcpStream) {
+    builtin::dropped("scrape_busy", 1);
+    super::pipeline::Pipeline::global().warn(
+        "metrics.endpoint_busy",
+        format!("metrics endpoint: {MAX_CONNECTIONS} connections already open; answered 503"),
+    );
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = respond(
+        &mut stream,
+        "503 Service Unavailable",
+        "text/plain",
+        b"too many connections\n",
+        false,
+    );
+}
+
+fn answer(mut stream: TcpStream, registry: &Registry, shared: &Shared) {
+    match handle(&mut stream, registry) {
+        // Counted before the connection closes, so a client that saw the end of its answer also
+        // sees it counted.
+        Ok(true) => {
+            shared.scrapes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            builtin::dropped("scrape_error", 1);
+            super::pipeline::Pipeline::global().warn(
+                "metrics.scrape_failed",
+                format!("metrics endpoint: a connection failed: {e}"),
+            );
+        }
+    }
+}
+
 /// Answers one request; `Ok(false)` when the peer closed without sending one.
 fn handle(stream: &mut TcpStream, registry: &Registry) -> std::io::Result<bool> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no complete request within 5 s",
+            ));
+        }
+        stream.set_read_timeout(Some(left))?;
         let n = stream.read(&mut chunk)?;
         if n == 0 {
             return Ok(false); // the peer closed without a request

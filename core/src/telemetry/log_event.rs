@@ -122,7 +122,7 @@ impl LogEvent {
             let _ = write!(out, ",\"request_id\":\"{r}\"");
         }
         if let Some(c) = &self.context {
-            member_str(out, "session_id", &c.session_id);
+            member_str(out, "session_id", &redactor.redact(&c.session_id));
             if let Some(u) = &c.user_id {
                 member_str(out, "user_id", &redactor.redact(u));
             }
@@ -138,7 +138,7 @@ impl LogEvent {
             }
         }
         if let Some(m) = &self.model {
-            member_str(out, "model", m);
+            member_str(out, "model", &redactor.redact(m));
         }
         if let Some(a) = self.attempt {
             let _ = write!(out, ",\"attempt\":{a}");
@@ -160,7 +160,7 @@ impl LogEvent {
             let mut first = true;
             if let Some(t) = &self.error_type {
                 out.push_str("\"type\":");
-                string(out, t);
+                string(out, &redactor.redact(t));
                 first = false;
             }
             if let Some(m) = &self.error_message {
@@ -173,6 +173,16 @@ impl LogEvent {
             out.push('}');
         }
         for (k, v) in &self.fields {
+            // A field named like a member this line already has (`time`, `level`, `message`...)
+            // would make a second key of that name in one JSON object, which readers resolve
+            // differently: it is written as `field.<name>` instead.
+            let renamed;
+            let k = if self.writes_member(k) {
+                renamed = format!("field.{k}");
+                &renamed
+            } else {
+                k
+            };
             match v {
                 FieldValue::Str(s) => member_str(out, k, &redactor.redact(s)),
                 FieldValue::Int(i) => {
@@ -190,6 +200,55 @@ impl LogEvent {
         }
     }
 }
+
+impl LogEvent {
+    /// Whether the line has a schema member named `k` (so a field of that name would repeat it).
+    fn writes_member(&self, k: &str) -> bool {
+        let ctx = self.context.as_ref();
+        match k {
+            "time" | "level" | "event" | "service" | "suppressed" => true,
+            "message" => self.message.is_some(),
+            "trace_id" => self.trace_id.is_some(),
+            "span_id" => self.span_id.is_some(),
+            "request_id" => self.request_id.is_some(),
+            "session_id" => ctx.is_some(),
+            "user_id" => ctx.is_some_and(|c| c.user_id.is_some()),
+            "tags" => ctx.is_some_and(|c| !c.tags.is_empty()),
+            "model" => self.model.is_some(),
+            "attempt" => self.attempt.is_some(),
+            "latency_seconds" => self.latency_seconds.is_some(),
+            "input_tokens" => self.input_tokens.is_some(),
+            "output_tokens" => self.output_tokens.is_some(),
+            "cost_usd" => self.cost_usd.is_some(),
+            "error" => self.error_type.is_some() || self.error_message.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// The members the logger itself may write; a field of one of these names is renamed when the
+/// line has that member.
+pub const RESERVED: &[&str] = &[
+    "time",
+    "level",
+    "event",
+    "service",
+    "message",
+    "trace_id",
+    "span_id",
+    "request_id",
+    "session_id",
+    "user_id",
+    "tags",
+    "model",
+    "attempt",
+    "latency_seconds",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "error",
+    "suppressed",
+];
 
 fn member_str(out: &mut String, k: &str, v: &str) {
     out.push(',');

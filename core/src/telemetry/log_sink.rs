@@ -150,7 +150,14 @@ impl RotatingFile {
             st.1 = 0;
         }
         // One write per line, so a crash never leaves half a line buffered in memory.
-        st.0.write_all(line_nl)?;
+        if let Err(e) = st.0.write_all(line_nl) {
+            // A full disk (ENOSPC, EFBIG) can take part of the line: cut the file back to the
+            // last whole line, so readers of a JSON-lines file never meet half a line.
+            if self.regular {
+                let _ = st.0.set_len(st.1);
+            }
+            return Err(e);
+        }
         st.1 += n;
         Ok(())
     }

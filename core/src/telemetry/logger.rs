@@ -11,6 +11,7 @@ use crate::telemetry::redact::Redactor;
 use arc_swap::ArcSwap;
 use std::cell::RefCell;
 use std::fmt::Write;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -154,9 +155,16 @@ impl Logger {
         let bare = &line[..line.len() - 1];
         if let Err(e) = self.sink.load().write_with_newline(ev.level(), line) {
             self.sink_errors.inc();
+            // The line is lost: counted with every other telemetry drop.
+            crate::telemetry::builtin::dropped("log_sink_error", 1);
             let n = self.sink_errors.get();
             if n == 1 || n.is_multiple_of(1000) {
-                eprintln!("ferrule: log sink failed ({n} failures so far): {e}; line: {bare}");
+                // Not `eprintln!`, which panics when stderr itself fails (a full or non-blocking
+                // pipe, the very case that may have failed the sink).
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "ferrule: log sink failed ({n} failures so far): {e}; line: {bare}"
+                );
             }
         }
         Some(out(bare))

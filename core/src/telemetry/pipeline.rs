@@ -161,6 +161,13 @@ impl Pipeline {
     /// The process-wide pipeline, configured from the environment on first use.
     pub fn global() -> &'static Arc<Pipeline> {
         static G: OnceLock<Arc<Pipeline>> = OnceLock::new();
+        if let Some(p) = G.get() {
+            return p;
+        }
+        // The first use builds the redactor and reads the environment (milliseconds); a fork in
+        // that window would leave the child's copy of this `OnceLock` initialising forever, so
+        // the fork waits for it (see `fork_guard::quiesce`).
+        let _q = fork_guard::quiesce();
         G.get_or_init(|| {
             let p = Pipeline::new(
                 ClockRef::System,

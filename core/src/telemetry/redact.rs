@@ -1,6 +1,7 @@
 //! PII and secret masking, applied in the core before anything leaves the process (log events, span
 //! attributes, the inference log) and public as `redact(text)`. Each finding becomes a typed
-//! placeholder: `[EMAIL]`, `[PHONE]`, `[CARD]`, `[IP]`, `[SECRET]`, or a user pattern's own name.
+//! placeholder: `[EMAIL]`, `[PHONE]`, `[CARD]`, `[IP]`, `[SECRET]`, `[NATIONAL_ID]`, or a user
+//! pattern's own name. Every built-in rule is listed, with what it matches, in docs/hardening.md.
 //!
 //! One byte pass counts what each built-in kind needs (an `@`, enough digits, two colons, a secret
 //! marker such as `sk-` or `eyJ`), so clean text costs one scan and no regex; only the rules whose
@@ -27,6 +28,10 @@ enum Check {
     Ipv4,
     Ipv6,
     Phone,
+    /// Japan's domestic numbers: 10 digits (landline) or 11 (mobile, IP phone).
+    JpPhone,
+    /// Japan's 12-digit individual number (My Number), validated by its check digit.
+    MyNumber,
 }
 
 /// What a text must contain before a built-in rule can match it.
@@ -83,14 +88,38 @@ const BUILTIN: &[(&str, &str, Check, Need)] = &[
         Check::None,
         Need::Marker,
     ),
+    // AWS secret access keys are 40 base64 characters with no prefix of their own, so only a
+    // labelled one is recognised: `aws_secret_access_key = ...`, `"SecretAccessKey": "..."`.
     (
-        r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})"#,
+        r#"(?i)(?:aws_?)?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})"#,
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    // PEM private keys (RSA, EC, OPENSSH, PKCS#8, encrypted), whole block; a block cut off before
+    // its END line is masked to the end of the text.
+    (
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\z)",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    // Credentials in `key=value` / `key: value` form: only the value is masked.
+    (
+        r#"(?i)\b(?:password|passwd|passphrase|pwd|client_?secret|api[_-]?key|(?:access|auth|refresh|api|session)[_-]?token)["']?\s*[:=]\s*["']?([^\s"'&,;]{1,512})"#,
         "SECRET",
         Check::None,
         Need::Marker,
     ),
     (
         r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",
+        "SECRET",
+        Check::None,
+        Need::Marker,
+    ),
+    // GitHub fine-grained personal access tokens.
+    (
+        r"\bgithub_pat_[A-Za-z0-9_]{22,}",
         "SECRET",
         Check::None,
         Need::Marker,
@@ -102,13 +131,14 @@ const BUILTIN: &[(&str, &str, Check, Need)] = &[
         Need::Marker,
     ),
     (
-        r"\bAIza[0-9A-Za-z_-]{35}",
+        r"\bAIza[0-9A-Za-z_-]{30,}",
         "SECRET",
         Check::None,
         Need::Marker,
     ),
     (
-        r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b",
+        // Internationalised too (RFC 6531): letters and digits of any script in both parts.
+        r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)*\.\p{L}{2,}\b",
         "EMAIL",
         Check::None,
         Need::At,
@@ -132,22 +162,60 @@ const BUILTIN: &[(&str, &str, Check, Need)] = &[
         Need::Digits(13),
     ),
     (
-        r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,6}){1,4}\b|\+\d{8,15}\b|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4}\b|\b\d{3} \d{3} \d{4}\b",
+        r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{2,10}){1,4}\b|\+\d{8,15}\b|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4}\b|\b\d{3} \d{3} \d{4}\b",
         "PHONE",
         Check::Phone,
         Need::Digits(7),
+    ),
+    // Japan, domestic format: `090-1234-5678`, `03-1234-5678`, `0120-123-456`, `09012345678`.
+    (
+        r"\b0\d{1,4}-\d{1,4}-\d{3,4}\b|\b0[5789]0\d{8}\b",
+        "PHONE",
+        Check::JpPhone,
+        Need::Digits(10),
+    ),
+    // Japan's My Number: 12 digits, plain or in groups of four, with a valid check digit.
+    (
+        r"\b\d{4}[ -]?\d{4}[ -]?\d{4}\b",
+        "NATIONAL_ID",
+        Check::MyNumber,
+        Need::Digits(12),
     ),
 ];
 
 /// The masking engine. Build once (at `configure`), share by `Arc`; `redact` takes `&self`.
 /// Substrings without which no built-in secret rule can match (checked case-insensitively).
 const SECRET_MARKERS: &[&str] = &[
-    "eyJ", "bearer", "sk-", "sk_", "rk_", "akia", "asia", "abia", "acca", "secret", "ghp_", "gho_",
-    "ghu_", "ghs_", "ghr_", "xox", "aiza",
+    "eyJ",
+    "bearer",
+    "sk-",
+    "sk_",
+    "rk_",
+    "akia",
+    "asia",
+    "abia",
+    "acca",
+    "secret",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "xox",
+    "aiza",
+    "github_pat_",
+    "private key",
+    "passw",
+    "passphrase",
+    "pwd",
+    "api_key",
+    "apikey",
+    "api-key",
+    "token",
 ];
 
-/// The shortest text any built-in secret rule can match (`xoxb-` and ten characters).
-const MIN_SECRET_LEN: usize = 15;
+/// The shortest text any built-in secret rule can match (`pwd=x`).
+const MIN_SECRET_LEN: usize = 5;
 
 /// The fewest digits a built-in digit rule needs: `Need::Digits(7)` (phones); a dotted IPv4
 /// address needs four.
@@ -352,6 +420,11 @@ fn valid(check: Check, text: &str, s: usize, e: usize) -> bool {
             let digits = m.bytes().filter(u8::is_ascii_digit).count();
             (7..=15).contains(&digits)
         }
+        Check::JpPhone => {
+            let digits = m.bytes().filter(u8::is_ascii_digit).count();
+            (10..=11).contains(&digits)
+        }
+        Check::MyNumber => my_number(m),
         Check::Ipv4 => {
             // Not part of a longer dotted run such as a 5-part version number: no ".<digit>"
             // right after it and no "<digit>." right before it.
@@ -369,6 +442,25 @@ fn valid(check: Check, text: &str, s: usize, e: usize) -> bool {
                 && m.parse::<std::net::Ipv6Addr>().is_ok()
         }
     }
+}
+
+/// Japan's individual number (My Number): 12 digits whose last is the check digit of the first 11
+/// (weights 2..7 then 2..6 from the right, mod 11). A random 12-digit number passes 1 time in 11.
+pub fn my_number(s: &str) -> bool {
+    let d: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if d.len() != 12 || d.iter().all(|&x| x == d[0]) {
+        return false;
+    }
+    let sum: u32 = (1..=11)
+        .map(|n| {
+            let p = d[11 - n];
+            let q = if n <= 6 { n as u32 + 1 } else { n as u32 - 5 };
+            p * q
+        })
+        .sum();
+    let r = sum % 11;
+    let check = if r <= 1 { 0 } else { 11 - r };
+    d[11] == check
 }
 
 /// The Luhn checksum over the digits of `s` (separators ignored), for 13 to 19 digits.
@@ -448,6 +540,63 @@ mod tests {
         assert_eq!(red.callback_errors(), 1);
         let e = Redactor::new(&[(String::new(), "(".into())], None).unwrap_err();
         assert!(e.to_string().contains("redact_patterns"), "{e}");
+    }
+
+    #[test]
+    fn secret_and_locale_rule_pack() {
+        for (text, want) in [
+            (
+                "token github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+                "token [SECRET]",
+            ),
+            (
+                "key AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+                "key [SECRET]",
+            ),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws_secret_access_key = [SECRET]",
+            ),
+            (
+                r#"{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+                r#"{"SecretAccessKey": "[SECRET]"}"#,
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----
+MIIEpAIBAAKCAQEA
+-----END RSA PRIVATE KEY----- ok",
+                "[SECRET] ok",
+            ),
+            (
+                "cut -----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBg",
+                "cut [SECRET]",
+            ),
+            ("db password=hunter2 retry", "db password=[SECRET] retry"),
+            ("pwd: s3cr3t!", "pwd: [SECRET]"),
+            ("mail 山田.太郎@例え.テスト now", "mail [EMAIL] now"),
+            ("mail jürgen@müller.de", "mail [EMAIL]"),
+            ("call +49 30 123456789 now", "call [PHONE] now"),
+            ("携帯 090-1234-5678 まで", "携帯 [PHONE] まで"),
+            ("tel 03-1234-5678", "tel [PHONE]"),
+            ("tel +81 90-1234-5678", "tel [PHONE]"),
+            ("tel +81 3-1234-5678", "tel [PHONE]"),
+            ("mobile 09012345678", "mobile [PHONE]"),
+            ("マイナンバー 1234 5678 9018", "マイナンバー [NATIONAL_ID]"),
+            ("my number 123456789018", "my number [NATIONAL_ID]"),
+        ] {
+            assert_eq!(r(text), want, "{text}");
+        }
+        // A 12-digit number with a wrong check digit, and a token count, stay.
+        for s in [
+            "order 123456789012 ok",
+            "max_tokens: 4096",
+            "input_tokens=12",
+        ] {
+            assert_eq!(r(s), s);
+        }
+        assert!(my_number("123456789018"));
+        assert!(!my_number("123456789012"));
     }
 
     #[test]

@@ -149,12 +149,20 @@ impl SpanRecord {
             AttrValue::Str(self.request_id.to_string()),
         ));
         if let Some(c) = &self.context {
+            // The caller's own ids (an email as a user id is common): masked like every other
+            // string attribute, with the configured redactor.
+            let redactor = crate::telemetry::pipeline::Pipeline::global()
+                .tracer
+                .redactor();
             a.push((
                 keys::CONVERSATION.into(),
-                AttrValue::Str(c.session_id.clone()),
+                AttrValue::Str(redactor.redact(&c.session_id).into_owned()),
             ));
             if let Some(u) = &c.user_id {
-                a.push((keys::USER.into(), AttrValue::Str(u.clone())));
+                a.push((
+                    keys::USER.into(),
+                    AttrValue::Str(redactor.redact(u).into_owned()),
+                ));
             }
             if !c.tags.is_empty() {
                 a.push((keys::TAGS.into(), AttrValue::StrList(c.tags.clone())));

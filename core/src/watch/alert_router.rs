@@ -750,7 +750,8 @@ impl AlertRouter {
                             kind,
                             alerts.clone(),
                             now,
-                        );
+                        )
+                        .masked();
                         out.push((si, n));
                     }
                 }

@@ -36,12 +36,14 @@ impl DeadMansSwitch {
         if name.is_empty() {
             return Err(Error::out_of_range(C, "name", "\"\"", "a non-empty name"));
         }
-        if within_nanos < 1_000_000 {
+        // Up to MAX_SECONDS: a host converting a huge value saturates to u64::MAX nanoseconds,
+        // which must be refused, not kept as "about 584 years".
+        if !(1_000_000..=(crate::error::check::MAX_SECONDS * 1e9) as u64).contains(&within_nanos) {
             return Err(Error::out_of_range(
                 C,
                 "within_seconds",
                 within_nanos as f64 / 1e9,
-                ">= 0.001",
+                "a number of seconds in [0.001, 1e9]",
             ));
         }
         let clock = clock.into();

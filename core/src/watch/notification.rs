@@ -114,6 +114,32 @@ impl Notification {
         }
     }
 
+    /// Masks every text a caller or a detector may have filled with user data (label values,
+    /// summaries, the group key) with the configured redactor, before any sink (callback,
+    /// webhook, Alertmanager, log) sees it.
+    pub(crate) fn masked(mut self) -> Self {
+        let r = crate::telemetry::pipeline::Pipeline::global()
+            .tracer
+            .redactor();
+        let m = |s: &mut String| {
+            if let std::borrow::Cow::Owned(v) = r.redact(s) {
+                *s = v;
+            }
+        };
+        for (_, v) in self.labels.iter_mut() {
+            m(v);
+        }
+        m(&mut self.summary);
+        m(&mut self.group_key);
+        for a in self.alerts.iter_mut() {
+            for (_, v) in a.labels.iter_mut() {
+                m(v);
+            }
+            m(&mut a.summary);
+        }
+        self
+    }
+
     pub(crate) fn digest(sink: &str, held: u64, now: u64) -> Self {
         Self {
             sink: sink.to_string(),

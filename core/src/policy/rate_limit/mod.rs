@@ -186,6 +186,20 @@ impl RateLimiter {
                 check::finite_positive(C, "rate", rate)?;
                 let per = span_nanos("per_seconds", per_seconds)?;
                 let interval = per as f64 / rate;
+                // One unit per year at the slowest: a longer emission interval would overflow
+                // the GCRA's u64 arithmetic (and admit everything) rather than limit.
+                if interval > MAX_SPAN_NANOS {
+                    return Err(Error::out_of_range(
+                        C,
+                        "rate",
+                        rate,
+                        format!(
+                            "[{}, {}] (at least one unit per 31536000 s)",
+                            per as f64 / MAX_SPAN_NANOS,
+                            per
+                        ),
+                    ));
+                }
                 if interval < 1.0 {
                     return Err(Error::out_of_range(
                         C,

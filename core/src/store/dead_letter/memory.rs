@@ -25,8 +25,33 @@ impl MemoryDeadLetterStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        // The fork gate first: a child forked while a parent thread held this lock would wait
+        // for it forever.
+        let q = crate::fork_guard::quiesce();
+        Locked {
+            g: self.inner.lock().unwrap_or_else(|p| p.into_inner()),
+            _q: q,
+        }
+    }
+}
+
+/// The store's lock, held inside a fork-gate hold (fields drop in order: the lock, then the gate).
+struct Locked<'a> {
+    g: std::sync::MutexGuard<'a, Inner>,
+    _q: crate::fork_guard::Quiesce,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.g
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.g
     }
 }
 

@@ -94,7 +94,10 @@ impl SqliteDeadLetterStore {
     /// Opens (creating if needed) the file; fails now if it cannot be opened or written.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
-        let c = open(&path)?;
+        let c = {
+            let _q = fork_guard::quiesce();
+            open(&path)?
+        };
         Ok(Self {
             path,
             conn: Mutex::new(Some((fork_guard::generation(), c))),
@@ -106,6 +109,9 @@ impl SqliteDeadLetterStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        // No fork while this thread holds the connection lock or is inside SQLite (see
+        // `fork_guard::quiesce`): a child forked mid-write would inherit both locked.
+        let _q = fork_guard::quiesce();
         let mut g = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let gen = fork_guard::generation();
         if g.as_ref().is_some_and(|(og, _)| *og != gen) {
