@@ -221,6 +221,14 @@ pub fn repair_after_parse_error_with(
     mode: RepairMode,
     mut original: Failure,
 ) -> Result<(Value, Repaired), Failure> {
+    // Lenient guesses only where safe refuses: wherever safe repairs a text, lenient returns the
+    // same value (its read-ahead would sometimes read a sound text differently).
+    if mode == RepairMode::Lenient {
+        let safe = repair_after_parse_error_with(text, limits, RepairMode::Safe, original.clone());
+        if safe.is_ok() {
+            return safe;
+        }
+    }
     let not_repaired = |mut f: Failure, why: &str| {
         if let Some(v) = f.violations.first_mut() {
             v.message.push_str(&format!(" (not repaired: {why})"));
