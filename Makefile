@@ -116,10 +116,14 @@ eval:
 # guidance, crash and `-timeout` hang detection still apply. The corpus is seeded from the repair
 # corpus into core/fuzz/corpus/ (not in git).
 CARGO_FUZZ_VERSION := 0.13.2
-FUZZ_SECONDS ?= 60
+# Two targets, FUZZ_SECONDS each: parse_repair (parse, safe repair, the validator) and repair_modes
+# (safe and lenient repair side by side).
+FUZZ_SECONDS ?= 45
 .PHONY: fuzz-smoke
 fuzz-smoke:
 	@cargo fuzz --version 2>/dev/null | grep -q "$(CARGO_FUZZ_VERSION)" || cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
 	$(PYTHON) core/fuzz/seed_corpus.py
 	cd core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_repair -s none corpus/parse_repair -- \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=5
+	cd core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run repair_modes -s none corpus/repair_modes -- \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=5

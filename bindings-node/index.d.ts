@@ -1121,7 +1121,12 @@ export class Reservation {
 }
 // ---- response validation and correction ----
 
-/** What a repair changed: `extracted_json`, `trailing_comma`, `single_quotes`, `python_literal`, `unquoted_key`, `comment`, `smart_quotes`, `unescaped_newline`, `invalid_escape`, `missing_comma`, `truncated`. */
+/**
+ * What a repair changed. Both modes: `extracted_json`, `trailing_comma`, `single_quotes`, `python_literal`,
+ * `unquoted_key`, `comment`, `smart_quotes`, `unescaped_newline`, `invalid_escape`, `missing_comma`,
+ * `truncated`. Lenient mode only (each a guess): `unquoted_value`, `missing_value`, `missing_colon`,
+ * `extra_comma`, `missing_quote`, `unescaped_quote`, `mismatched_bracket`, `multiple_values`.
+ */
 export type RepairKind =
   | 'extracted_json'
   | 'trailing_comma'
@@ -1134,6 +1139,14 @@ export type RepairKind =
   | 'invalid_escape'
   | 'missing_comma'
   | 'truncated'
+  | 'unquoted_value'
+  | 'missing_value'
+  | 'missing_colon'
+  | 'extra_comma'
+  | 'missing_quote'
+  | 'unescaped_quote'
+  | 'mismatched_bracket'
+  | 'multiple_values'
 
 /** One repair, located in the text as the model wrote it (1-based line and character column). */
 export interface Repair {
@@ -1216,8 +1229,20 @@ export class ValidationError extends FerruleError {
 /** Parses model output as JSON, repairing what models break; with `schema`, reports every violation. Throws ValidationError. */
 export function parseJson(text: string, options?: ParseJsonOptions): any
 
-/** Repairs model output into strict JSON text. Throws ValidationError when repair would have to guess. */
-export function repairJson(text: string, options?: Pick<ParseJsonOptions, 'maxInputBytes' | 'maxDepth'>): RepairedJson
+/**
+ * How far `repairJson` goes: `'safe'` never returns a value whose meaning differs from the text's and
+ * refuses where two readings are plausible; `'lenient'` guesses there as json_repair / jsonrepair do,
+ * reporting each guess.
+ */
+export type RepairMode = 'safe' | 'lenient'
+
+export interface RepairJsonOptions extends Pick<ParseJsonOptions, 'maxInputBytes' | 'maxDepth'> {
+  /** Default `'safe'`. */
+  mode?: RepairMode
+}
+
+/** Repairs model output into strict JSON text. Throws ValidationError when repair would have to guess (safe mode) or cannot. */
+export function repairJson(text: string, options?: RepairJsonOptions): RepairedJson
 
 /** What a validated function may return: model text, or an OpenAI chat completion or Responses result. */
 export type ModelOutput = string | { choices: ReadonlyArray<{ message: { content: string | null } }> } | { output_text: string }

@@ -627,7 +627,7 @@ export declare function createGauge(name: string, help: string, labels: Array<st
 
 export declare function createHistogram(name: string, help: string, labels: Array<string>, buckets: Array<number>, maxSeries?: number | undefined | null): NativeHistogram | ConfigError
 
-/** A repairer with its limits fixed, or why they were refused (the host throws that). */
+/** A repairer with its limits and mode fixed, or why they were refused (the host throws that). */
 export declare function createJsonRepairer(options: JsonValidatorOptions): NativeJsonRepairer | ConfigError
 
 /**
@@ -801,6 +801,8 @@ export interface JsonValidatorOptions {
   repair?: boolean
   maxInputBytes?: number
   maxDepth?: number
+  /** `repairJson` only: `"safe"` (the default) or `"lenient"`. */
+  mode?: string
 }
 
 /** One finished GenAI call, as the host layer normalised it. */

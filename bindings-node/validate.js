@@ -215,19 +215,23 @@ function parseJson(text, options) {
   return compile('parseJson', schema, options)(text)
 }
 
-// Repairers by limits; the default one is made on first use.
+// Repairers by limits and mode; the default one (safe, default limits) is made on first use.
 let defaultRepairer
 
 function repairerFor(o) {
-  if (o.maxInputBytes === undefined && o.maxDepth === undefined && defaultRepairer !== undefined) return defaultRepairer
+  const plain = o.maxInputBytes === undefined && o.maxDepth === undefined && (o.mode === undefined || o.mode === 'safe')
+  if (plain && defaultRepairer !== undefined) return defaultRepairer
+  if (o.mode !== undefined && typeof o.mode !== 'string') {
+    throw configError('TypeError', `repairJson: mode=${describe(o.mode)} must be a string; allowed: "safe" or "lenient"`, 'mode')
+  }
   let made
   try {
-    made = native.createJsonRepairer({ maxInputBytes: o.maxInputBytes, maxDepth: o.maxDepth })
+    made = native.createJsonRepairer({ maxInputBytes: o.maxInputBytes, maxDepth: o.maxDepth, mode: o.mode })
   } catch (e) {
     throw internalError(e)
   }
   if (!(made instanceof native.NativeJsonRepairer)) throw configError(made.kind, made.message, made.param)
-  if (o.maxInputBytes === undefined && o.maxDepth === undefined) defaultRepairer = made
+  if (plain) defaultRepairer = made
   return made
 }
 
@@ -254,13 +258,17 @@ class RepairedJson {
   }
 }
 
-/** Repairs model output into strict JSON text: `{ text, repairs, omittedRepairs }`. */
+/**
+ * Repairs model output into strict JSON text: `{ text, repairs, omittedRepairs }`. `mode: 'safe'`
+ * (the default) refuses where the text admits two readings; `mode: 'lenient'` guesses there as
+ * json_repair / jsonrepair do, reporting each guess (docs/repair.md).
+ */
 function repairJson(text, options) {
   if (typeof text !== 'string') throw new TypeError(`repairJson: text must be a string; got ${describe(text)}`)
   const repairer =
     options === undefined && defaultRepairer !== undefined
       ? defaultRepairer
-      : repairerFor(options === undefined || options === null ? {} : checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth']))
+      : repairerFor(options === undefined || options === null ? {} : checkOptions('repairJson', options, ['maxInputBytes', 'maxDepth', 'mode']))
   let out
   try {
     out = repairer.repair(text)

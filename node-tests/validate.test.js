@@ -75,6 +75,35 @@ test('valid JSON comes back as JSON.parse gives it; repair reports each change',
   assert.deepEqual([r.repairs[1].line, r.repairs[1].column], [2, 2])
 })
 
+test('repairJson has two modes: safe refuses where two readings are plausible, lenient guesses and reports', () => {
+  // Safe (the default): the closing quote may be missing, or the string may really end in `}`.
+  assert.throws(() => repairJson('{"a":"b}'), (e) => e instanceof ValidationError && /holds brackets/.test(e.errors[0].message))
+  assert.throws(() => repairJson('{message: hello world}', { mode: 'safe' }), /unquoted value 'hello'/)
+  const r = repairJson('{message: hello world, "n": 1,}', { mode: 'lenient' })
+  assert.deepEqual(JSON.parse(r.text), { message: 'hello world', n: 1 })
+  assert.deepEqual(
+    r.repairs.map((x) => [x.kind, x.line, x.column]),
+    [
+      ['unquoted_key', 1, 2],
+      ['unquoted_value', 1, 11],
+      ['trailing_comma', 1, 30],
+    ],
+  )
+  assert.deepEqual(JSON.parse(repairJson('{"a":"b}', { mode: 'lenient' }).text), { a: 'b' })
+  assert.deepEqual(JSON.parse(repairJson('[1, 2, 3', { mode: 'lenient' }).text), [1, 2, 3])
+  assert.deepEqual(
+    repairJson('```json\n{"a": 1}\n```\nor\n```json\n{"b": 2}\n```', { mode: 'lenient' }).repairs.map((x) => x.kind),
+    ['extracted_json', 'extracted_json', 'multiple_values', 'extracted_json'],
+  )
+  // The same corpus case gives the same text in both languages' bindings: one core.
+  assert.equal(repairJson("{'a': True,}", { mode: 'lenient' }).text, repairJson("{'a': True,}").text)
+  assert.throws(
+    () => repairJson('{}', { mode: 'fast' }),
+    (e) => e instanceof RangeError && e.param === 'mode' && /mode="fast".*"safe" or "lenient"/.test(e.message),
+  )
+  assert.throws(() => repairJson('{}', { mode: 1 }), (e) => e instanceof TypeError && e.param === 'mode')
+})
+
 const SCHEMA = {
   type: 'object',
   required: ['name', 'age'],

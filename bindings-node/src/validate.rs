@@ -7,7 +7,7 @@
 
 use crate::error::{config_error, ConfigError, NodeParam};
 use ferrule_core::validate::{
-    self, stats, Failure, JsonValidator, Limits, Repair, Schema, Verdict,
+    self, stats, Failure, JsonValidator, Limits, Repair, RepairMode, Schema, Verdict,
 };
 use ferrule_core::Error;
 use napi::bindgen_prelude::Either;
@@ -21,6 +21,8 @@ pub struct JsonValidatorOptions {
     pub repair: Option<bool>,
     pub max_input_bytes: Option<f64>,
     pub max_depth: Option<f64>,
+    /// `repairJson` only: `"safe"` (the default) or `"lenient"`.
+    pub mode: Option<String>,
 }
 
 /// The repairs as a JSON array, written directly (no intermediate `Value`); one line: strings are
@@ -194,15 +196,23 @@ impl NativeJsonValidator {
 #[napi]
 pub struct NativeJsonRepairer {
     limits: Limits,
+    mode: RepairMode,
 }
 
-/// A repairer with its limits fixed, or why they were refused (the host throws that).
+/// A repairer with its limits and mode fixed, or why they were refused (the host throws that).
 #[napi(catch_unwind)]
 pub fn create_json_repairer(
     options: JsonValidatorOptions,
 ) -> Either<NativeJsonRepairer, ConfigError> {
-    match limits(&options) {
-        Ok(limits) => Either::A(NativeJsonRepairer { limits }),
+    let made = limits(&options).and_then(|limits| {
+        let mode = match options.mode.as_deref() {
+            None => RepairMode::Safe,
+            Some(m) => RepairMode::from_option("repairJson", m)?,
+        };
+        Ok(NativeJsonRepairer { limits, mode })
+    });
+    match made {
+        Ok(r) => Either::A(r),
         Err(e) => Either::B(js_config_error(&e, &options)),
     }
 }
@@ -214,7 +224,7 @@ impl NativeJsonRepairer {
     /// Counts nothing (not a validation).
     #[napi(catch_unwind)]
     pub fn repair(&self, text: String) -> Option<String> {
-        match validate::repair(&text, &self.limits) {
+        match validate::repair_with(&text, &self.limits, self.mode) {
             Ok(r) if r.repairs.is_empty() && r.omitted == 0 => None,
             Ok(r) => {
                 let repairs = repairs_json(&r.repairs);

@@ -6,7 +6,8 @@ use crate::error::guard;
 use crate::gil::without_gil;
 use crate::json_to_python::{tape_to_python, to_python};
 use ferrule_core::validate::{
-    self, stats, Failure, JsonValidator, Limits, Repair as CoreRepair, RepairKind, Schema, Verdict,
+    self, stats, Failure, JsonValidator, Limits, Repair as CoreRepair, RepairKind, RepairMode,
+    Schema, Verdict,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -222,23 +223,29 @@ impl JsonValidatorCore {
     }
 }
 
-/// Repairs `text` into strict JSON: `(text, repairs, omitted)`. Raises `ValidationError` (kind
-/// `parse` or `limit`) when it cannot without guessing. Counts nothing: the caller decides what a
-/// repair means for its validation.
+/// Repairs `text` into strict JSON: `(text, repairs, omitted)`. `mode` is `"safe"` (refuses where
+/// the text admits two readings) or `"lenient"` (guesses there, reporting each guess). Raises
+/// `ValidationError` (kind `parse` or `limit`) when it cannot. Counts nothing: the caller decides
+/// what a repair means for its validation.
 #[pyfunction]
-#[pyo3(signature = (text, *, max_input_bytes=10_485_760, max_depth=128))]
+#[pyo3(signature = (text, *, mode="safe", max_input_bytes=10_485_760, max_depth=128))]
 pub fn repair_json<'py>(
     py: Python<'py>,
     text: &Bound<'py, PyString>,
+    mode: &str,
     max_input_bytes: i64,
     max_depth: i64,
 ) -> PyResult<(String, Bound<'py, PyList>, u64)> {
-    let lim = limits(max_input_bytes, max_depth).map_err(|e| crate::error::to_py(py, e))?;
+    let (lim, mode) = limits(max_input_bytes, max_depth)
+        .and_then(|lim| Ok((lim, RepairMode::from_option("repair_json", mode)?)))
+        .map_err(|e| crate::error::to_py(py, e))?;
     let s = text.to_str()?; // borrowed UTF-8 view (abi3-py310): no copy
     let r = if s.len() >= DETACH_BYTES {
-        guard(py, || without_gil(py, || validate::repair(s, &lim)))?
+        guard(py, || {
+            without_gil(py, || validate::repair_with(s, &lim, mode))
+        })?
     } else {
-        guard(py, || validate::repair(s, &lim))?
+        guard(py, || validate::repair_with(s, &lim, mode))?
     };
     match r {
         Ok(r) => Ok((r.text, repairs_list(py, &r.repairs)?, r.omitted)),

@@ -278,7 +278,7 @@ async function limitedTokens(): Promise<void> {
 void limitedTokens
 // ---- response validation and correction ----
 import { parseJson, repairJson, validated, validationStats, ValidationError } from 'ferrule'
-import type { Repair, ReaskContext, ValidationStats } from 'ferrule'
+import type { Repair, RepairMode, ReaskContext, ValidationStats } from 'ferrule'
 import { z } from 'zod'
 
 export async function validation(): Promise<void> {
@@ -286,6 +286,12 @@ export async function validation(): Promise<void> {
   const Person = z.object({ name: z.string(), age: z.number().int() })
   const person = parseJson('{"name": "Ada", "age": 36}', { schema: Person })
   const fixed = repairJson("{'a': 1,}")
+  const mode: RepairMode = 'lenient'
+  const guessed = repairJson('{message: hello world}', { mode, maxDepth: 8 })
+  const guessedKind: 'unquoted_value' | string = guessed.repairs[1]?.kind ?? ''
+  // @ts-expect-error the mode is 'safe' or 'lenient'
+  repairJson('{}', { mode: 'fast' })
+  void guessedKind
   const first: Repair | undefined = fixed.repairs[0]
   const text: string = fixed.text
   const stats: ValidationStats = validationStats()

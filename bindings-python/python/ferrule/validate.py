@@ -9,7 +9,7 @@ import functools
 import inspect
 import json
 import logging
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._ferrule import JsonValidatorCore, Repair, SchemaSnapshot, validation_stats
 from ._ferrule import repair_json as _repair_json
@@ -17,7 +17,7 @@ from ._ferrule import span as _span
 from .errors import ConfigError, ValidationError
 from .tracing import _span_var
 
-__all__ = ["JsonSchema", "Repair", "Repaired", "parse_json", "repair_json", "validated", "validation_stats"]
+__all__ = ["JsonSchema", "Repair", "RepairMode", "Repaired", "parse_json", "repair_json", "validated", "validation_stats"]
 
 _log = logging.getLogger("ferrule")
 
@@ -277,12 +277,24 @@ def _in_span(run: Callable[[str], Any], text: str, name: str) -> Any:
         return run(text)
 
 
+RepairMode = Literal["safe", "lenient"]
+
+
 def repair_json(
-    text: Union[str, bytes], *, max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+    text: Union[str, bytes],
+    *,
+    mode: RepairMode = "safe",
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Repaired:
     """Repairs model output into strict JSON text without parsing it into objects. Valid JSON comes
-    back unchanged with no repairs. Raises ``ValidationError`` when repair would have to guess."""
-    fixed, repairs, omitted = _repair_json(_as_text(text), max_input_bytes=max_input_bytes, max_depth=max_depth)
+    back unchanged with no repairs. ``mode="safe"`` (the default) never returns a value whose meaning
+    differs from the text's: where two readings are plausible it raises ``ValidationError``.
+    ``mode="lenient"`` guesses there as json_repair and jsonrepair do, reporting each guess as a
+    repair of its own kind (``unquoted_value``, ``missing_value``, ...). See docs/repair.md."""
+    if not isinstance(mode, str):
+        raise TypeError(f"repair_json: mode={mode!r} is not allowed; allowed: 'safe' or 'lenient'")
+    fixed, repairs, omitted = _repair_json(_as_text(text), mode=mode, max_input_bytes=max_input_bytes, max_depth=max_depth)
     return Repaired(fixed, repairs, omitted)
 
 

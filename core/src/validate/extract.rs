@@ -6,6 +6,11 @@
 pub struct Start {
     pub offset: usize,
     pub how: Option<&'static str>,
+    /// Found as the first `{` / `[` after prose (not at the start, not in a fence): where the value
+    /// is cut off, its brackets may belong to the prose.
+    pub prose: bool,
+    /// Where the value must end: the closing fence of a fenced value, else the end of the text.
+    pub end: usize,
 }
 
 pub fn locate(text: &str) -> Option<Start> {
@@ -16,6 +21,8 @@ pub fn locate(text: &str) -> Option<Start> {
         return Some(Start {
             offset: 0,
             how: None,
+            prose: false,
+            end: text.len(),
         });
     }
     if let Some(fence) = text.find("```") {
@@ -32,6 +39,8 @@ pub fn locate(text: &str) -> Option<Start> {
                 return Some(Start {
                     offset: at,
                     how: Some("took the JSON from a markdown code fence"),
+                    prose: false,
+                    end: fence_close(b, at),
                 });
             }
         }
@@ -40,7 +49,17 @@ pub fn locate(text: &str) -> Option<Start> {
     Some(Start {
         offset: at,
         how: Some("skipped the prose before the JSON"),
+        prose: true,
+        end: text.len(),
     })
+}
+
+/// Where the fence around a value starting at `at` closes (the closing ``` line), else the end.
+pub fn fence_close(text: &[u8], at: usize) -> usize {
+    text[at..]
+        .windows(3)
+        .position(|w| w == b"```")
+        .map_or(text.len(), |i| at + i)
 }
 
 #[cfg(test)]

@@ -17,7 +17,10 @@ pub mod validator;
 pub use failure::{Failure, FailureKind, Violation};
 pub use limits::Limits;
 pub use parse::parse;
-pub use repair::{repair, repair_and_parse, Repair, RepairKind, Repaired, MAX_REPORTED_REPAIRS};
+pub use repair::{
+    repair, repair_and_parse, repair_and_parse_with, repair_with, Repair, RepairKind, RepairMode,
+    Repaired, MAX_REPORTED_REPAIRS,
+};
 pub use schema::Schema;
 pub use stats::{ValidationCounts, Verdict};
 pub use tape::{Tape, TapeValue};

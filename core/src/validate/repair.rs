@@ -1,9 +1,14 @@
 //! Repair of the JSON that models actually write: fenced or wrapped in prose, trailing commas, single
 //! or smart quotes, Python literals, unquoted keys, comments, raw newlines in strings, missing commas
 //! between values, and output cut off mid-way. One linear pass over the bytes with an explicit stack
-//! (no recursion, depth limited); every change is reported. Repair never invents a value: where the
-//! text admits more than one reading (a key with no value, a number that may be missing digits, an
-//! unquoted word), it stops and the caller reports the original parse error.
+//! (no recursion, depth limited); every change is reported.
+//!
+//! Two modes. `Safe` (the default) never returns a value whose meaning differs from the input's:
+//! where the text admits more than one reading (a key with no value, a number that may be missing
+//! digits, an unquoted word, a string whose closing quote is missing before brackets, a second JSON
+//! value, a comment that may hide the rest), it stops and the caller reports the original parse
+//! error. `Lenient` takes the reading other repairers (json_repair, jsonrepair) take in those places
+//! and reports each guess as a repair of its own kind. docs/repair.md defines "meaning" precisely.
 
 use super::extract;
 use super::failure::{Failure, FailureKind};
@@ -34,10 +39,28 @@ pub enum RepairKind {
     MissingComma,
     /// Output cut off: open string, arrays and objects closed, a dangling comma dropped.
     Truncated,
+    /// Lenient only: a bare word read as a string (`{a: hello world}`).
+    UnquotedValue,
+    /// Lenient only: a key with no value (cut off, or `{"a": }`) given `null`.
+    MissingValue,
+    /// Lenient only: a `:` inserted between a key and its value.
+    MissingColon,
+    /// Lenient only: a comma with no value before it (`[1,,2]`) dropped.
+    ExtraComma,
+    /// Lenient only: a string whose closing quote is missing, closed before the `,` or brackets
+    /// that follow it.
+    MissingQuote,
+    /// Lenient only: a quote inside a string that does not end it (followed by more words on the
+    /// same line), kept as content.
+    UnescapedQuote,
+    /// Lenient only: a closing bracket of the wrong kind replaced, or one that closes nothing dropped.
+    MismatchedBracket,
+    /// Lenient only: several top-level values (two fenced blocks, `{..} {..}`) gathered into an array.
+    MultipleValues,
 }
 
 impl RepairKind {
-    pub const ALL: [RepairKind; 11] = [
+    pub const ALL: [RepairKind; 19] = [
         RepairKind::ExtractedJson,
         RepairKind::TrailingComma,
         RepairKind::SingleQuotes,
@@ -49,6 +72,14 @@ impl RepairKind {
         RepairKind::InvalidEscape,
         RepairKind::MissingComma,
         RepairKind::Truncated,
+        RepairKind::UnquotedValue,
+        RepairKind::MissingValue,
+        RepairKind::MissingColon,
+        RepairKind::ExtraComma,
+        RepairKind::MissingQuote,
+        RepairKind::UnescapedQuote,
+        RepairKind::MismatchedBracket,
+        RepairKind::MultipleValues,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,11 +95,55 @@ impl RepairKind {
             RepairKind::InvalidEscape => "invalid_escape",
             RepairKind::MissingComma => "missing_comma",
             RepairKind::Truncated => "truncated",
+            RepairKind::UnquotedValue => "unquoted_value",
+            RepairKind::MissingValue => "missing_value",
+            RepairKind::MissingColon => "missing_colon",
+            RepairKind::ExtraComma => "extra_comma",
+            RepairKind::MissingQuote => "missing_quote",
+            RepairKind::UnescapedQuote => "unescaped_quote",
+            RepairKind::MismatchedBracket => "mismatched_bracket",
+            RepairKind::MultipleValues => "multiple_values",
         }
     }
 
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// How far repair may go: `Safe` refuses where two readings are plausible, `Lenient` guesses there
+/// as other repairers do, reporting each guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RepairMode {
+    #[default]
+    Safe,
+    Lenient,
+}
+
+impl RepairMode {
+    pub const ALL: [RepairMode; 2] = [RepairMode::Safe, RepairMode::Lenient];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepairMode::Safe => "safe",
+            RepairMode::Lenient => "lenient",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// `parse`, or a configuration error of `component` naming the parameter `mode`.
+    pub fn from_option(component: &'static str, s: &str) -> crate::error::Result<Self> {
+        Self::parse(s).ok_or_else(|| {
+            crate::error::Error::out_of_range(
+                component,
+                "mode",
+                format!("{s:?}"),
+                "\"safe\" or \"lenient\"",
+            )
+        })
     }
 }
 
@@ -92,13 +167,27 @@ pub struct Repaired {
     pub omitted: u64,
 }
 
-/// Repairs `text` into strict JSON, or fails with the parse error of the input as given.
+/// Repairs `text` into strict JSON in safe mode, or fails with the parse error of the input as given.
 pub fn repair(text: &str, limits: &Limits) -> Result<Repaired, Failure> {
-    repair_and_parse(text, limits).map(|(_, r)| r)
+    repair_with(text, limits, RepairMode::Safe)
+}
+
+/// `repair` in the given mode.
+pub fn repair_with(text: &str, limits: &Limits, mode: RepairMode) -> Result<Repaired, Failure> {
+    repair_and_parse_with(text, limits, mode).map(|(_, r)| r)
 }
 
 /// `repair`, also returning the parsed value, so callers that want the value parse only once.
 pub fn repair_and_parse(text: &str, limits: &Limits) -> Result<(Value, Repaired), Failure> {
+    repair_and_parse_with(text, limits, RepairMode::Safe)
+}
+
+/// `repair_and_parse` in the given mode.
+pub fn repair_and_parse_with(
+    text: &str,
+    limits: &Limits,
+    mode: RepairMode,
+) -> Result<(Value, Repaired), Failure> {
     let original = match parse(text, limits) {
         Ok(v) => {
             return Ok((
@@ -113,22 +202,40 @@ pub fn repair_and_parse(text: &str, limits: &Limits) -> Result<(Value, Repaired)
         Err(f) if f.kind == FailureKind::Limit => return Err(f),
         Err(f) => f,
     };
-    repair_after_parse_error(text, limits, original)
+    repair_after_parse_error_with(text, limits, mode, original)
 }
 
-/// The repair path once a strict parse has failed with `original`.
+/// The safe repair path once a strict parse has failed with `original`.
 pub fn repair_after_parse_error(
     text: &str,
     limits: &Limits,
+    original: Failure,
+) -> Result<(Value, Repaired), Failure> {
+    repair_after_parse_error_with(text, limits, RepairMode::Safe, original)
+}
+
+/// The repair path once a strict parse has failed with `original`.
+pub fn repair_after_parse_error_with(
+    text: &str,
+    limits: &Limits,
+    mode: RepairMode,
     mut original: Failure,
 ) -> Result<(Value, Repaired), Failure> {
+    // Lenient guesses only where safe refuses: wherever safe repairs a text, lenient returns the
+    // same value (its read-ahead would sometimes read a sound text differently).
+    if mode == RepairMode::Lenient {
+        let safe = repair_after_parse_error_with(text, limits, RepairMode::Safe, original.clone());
+        if safe.is_ok() {
+            return safe;
+        }
+    }
     let not_repaired = |mut f: Failure, why: &str| {
         if let Some(v) = f.violations.first_mut() {
             v.message.push_str(&format!(" (not repaired: {why})"));
         }
         f
     };
-    match pass(text, limits) {
+    match pass(text, limits, mode) {
         Ok(r) => match parse(&r.text, limits) {
             Ok(v) => Ok((v, r)),
             Err(f) if f.kind == FailureKind::Limit => Err(Failure {
@@ -189,18 +296,44 @@ enum Quote {
     SmartSingle,
 }
 
+/// What follows a quote that could close a string (lenient mode reads it to tell a closing quote
+/// from one the model forgot to escape).
+enum AfterQuote {
+    /// End of input, a newline, `,`, a closing bracket, another quote or a comment: the string ends.
+    Ends,
+    /// A `:`: the quote opened the next key, so the string before it lost its closing quote.
+    Colon,
+    /// More text on the same line: the quote is content.
+    Content,
+}
+
 const LEFT_DQ: &[u8] = "\u{201C}".as_bytes();
 const RIGHT_DQ: &[u8] = "\u{201D}".as_bytes();
 const LEFT_SQ: &[u8] = "\u{2018}".as_bytes();
 const RIGHT_SQ: &[u8] = "\u{2019}".as_bytes();
 
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\n' | b'\r' | b'\t')
+}
+
 struct Pass<'a> {
+    /// The text up to where the current value must end (a closing fence), a prefix of `full`.
     b: &'a [u8],
+    full: &'a [u8],
     pos: usize,
     out: Vec<u8>,
     stack: Vec<u8>,
     state: State,
     limits: &'a Limits,
+    lenient: bool,
+    /// The value was found after prose (not at the start, not in a fence).
+    prose: bool,
+    /// A line comment ran to the end of the input (it may have hidden the rest of the value).
+    comment_to_end: bool,
+    /// Lenient: several top-level values are being gathered into one array.
+    multi: bool,
+    /// Whitespace or a comment came before the current token.
+    gap: bool,
     notes: Vec<(RepairKind, usize, String)>,
     omitted: u64,
     /// Where the pending comma is in `out` and in the input, while a `,` awaits its next element.
@@ -214,21 +347,47 @@ struct Pass<'a> {
 }
 
 /// The repair pass itself: rewrites `text` without checking the result (the caller parses it).
-pub(crate) fn pass(text: &str, limits: &Limits) -> Result<Repaired, Stop> {
+pub(crate) fn pass(text: &str, limits: &Limits, mode: RepairMode) -> Result<Repaired, Stop> {
     if text.len() > limits.max_input_bytes {
         return Err(Stop::Limit(
             too_large(text.len(), limits).violations[0].message.clone(),
         ));
     }
-    let start = extract::locate(text)
-        .ok_or_else(|| Stop::Ambiguous("no JSON object or array found in the text".into(), 0))?;
+    let lenient = mode == RepairMode::Lenient;
+    let start = match extract::locate(text) {
+        Some(s) => s,
+        // Lenient: a top-level string (`"cut off`), as jsonrepair reads it.
+        None if lenient => text
+            .bytes()
+            .position(|c| !c.is_ascii_whitespace())
+            .filter(|&i| matches!(text.as_bytes()[i], b'"' | b'\''))
+            .map(|offset| extract::Start {
+                offset,
+                how: None,
+                prose: false,
+                end: text.len(),
+            })
+            .ok_or_else(|| Stop::Ambiguous("no JSON value found in the text".into(), 0))?,
+        None => {
+            return Err(Stop::Ambiguous(
+                "no JSON object or array found in the text".into(),
+                0,
+            ))
+        }
+    };
     let mut p = Pass {
-        b: text.as_bytes(),
+        b: &text.as_bytes()[..start.end],
+        full: text.as_bytes(),
         pos: start.offset,
         out: Vec::with_capacity(text.len() - start.offset + 8),
         stack: Vec::new(),
         state: State::TopValue,
         limits,
+        lenient,
+        prose: start.prose,
+        comment_to_end: false,
+        multi: false,
+        gap: false,
         notes: Vec::new(),
         omitted: 0,
         comma: None,
@@ -288,12 +447,18 @@ impl<'a> Pass<'a> {
             .map_or_else(|| "end of input".into(), |c| format!("'{c}'"))
     }
 
+    fn trim_out(&mut self) {
+        while matches!(self.out.last(), Some(&c) if is_ws(c)) {
+            self.out.pop();
+        }
+    }
+
     /// Copies whitespace; drops comments, reporting each.
     fn trivia(&mut self) {
         let b = self.b;
         loop {
             let ws_start = self.pos;
-            while self.pos < b.len() && matches!(b[self.pos], b' ' | b'\n' | b'\r' | b'\t') {
+            while self.pos < b.len() && is_ws(b[self.pos]) {
                 self.pos += 1;
             }
             self.out.extend_from_slice(&b[ws_start..self.pos]);
@@ -303,12 +468,18 @@ impl<'a> Pass<'a> {
                     while self.pos < b.len() && b[self.pos] != b'\n' {
                         self.pos += 1;
                     }
+                    if self.pos == b.len() {
+                        self.comment_to_end = true;
+                    }
                     self.note(RepairKind::Comment, at, "removed a line comment".into());
                 }
                 (Some(b'/'), Some(b'*')) => {
                     self.pos = match b[at + 2..].windows(2).position(|w| w == b"*/") {
                         Some(i) => at + 2 + i + 2,
-                        None => b.len(),
+                        None => {
+                            self.comment_to_end = true;
+                            b.len()
+                        }
                     };
                     self.note(RepairKind::Comment, at, "removed a block comment".into());
                 }
@@ -338,36 +509,66 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Closes the innermost array or object at the bracket under `pos`; in lenient mode a bracket
+    /// of the other kind closes it too, reported.
     fn close(&mut self) {
         let open = self.stack.pop();
-        self.out.push(if open == Some(b'[') { b']' } else { b'}' });
+        let want = if open == Some(b'[') { b']' } else { b'}' };
+        if self.b[self.pos] != want {
+            self.note(
+                RepairKind::MismatchedBracket,
+                self.pos,
+                format!(
+                    "replaced '{}' with '{}'",
+                    self.b[self.pos] as char, want as char
+                ),
+            );
+        }
+        self.out.push(want);
         self.pos += 1;
         self.after_value(true);
     }
 
     fn run(&mut self) -> Result<(), Stop> {
         loop {
+            let before = self.pos;
             self.trivia();
+            self.gap = self.pos > before;
             if self.pos >= self.b.len() {
-                return self.end_of_input();
+                if self.b.len() == self.full.len() {
+                    return self.end_of_input();
+                }
+                // The value's fence closes here: whatever is still open is closed, and the text
+                // after the fence is read as trailing text.
+                self.end_of_input()?;
+                self.state = State::Done;
+                self.b = self.full;
+                continue;
             }
             let c = self.b[self.pos];
+            let closer = c == b']' || c == b'}';
             match self.state {
                 State::TopValue | State::ArrFirst | State::ArrNext | State::ObjValue => {
-                    if c == b']' && self.state == State::ArrFirst {
-                        self.close();
-                    } else if c == b']' && self.state == State::ArrNext {
+                    let in_array = matches!(self.state, State::ArrFirst | State::ArrNext);
+                    if in_array && (c == b']' || (closer && self.lenient)) {
                         self.drop_pending_comma(RepairKind::TrailingComma);
                         self.close();
+                    } else if c == b',' && self.lenient && in_array {
+                        self.drop_extra_comma();
+                    } else if (c == b',' || closer) && self.lenient && self.state == State::ObjValue
+                    {
+                        self.missing_value();
                     } else {
                         self.comma = None;
                         self.value()?;
                     }
                 }
                 State::ObjFirst | State::ObjNext => {
-                    if c == b'}' {
+                    if c == b'}' || (c == b']' && self.lenient) {
                         self.drop_pending_comma(RepairKind::TrailingComma);
                         self.close();
+                    } else if c == b',' && self.lenient {
+                        self.drop_extra_comma();
                     } else {
                         self.comma = None;
                         self.key()?;
@@ -377,6 +578,17 @@ impl<'a> Pass<'a> {
                     if c == b':' {
                         self.out.push(b':');
                         self.pos += 1;
+                        self.state = State::ObjValue;
+                    } else if self.lenient && (c == b',' || closer) {
+                        self.out.push(b':');
+                        self.missing_value();
+                    } else if self.lenient && self.value_starts(c) {
+                        self.out.push(b':');
+                        self.note(
+                            RepairKind::MissingColon,
+                            self.pos,
+                            "inserted a missing ':' after an object key".into(),
+                        );
                         self.state = State::ObjValue;
                     } else {
                         return self.ambiguous(format!(
@@ -396,7 +608,10 @@ impl<'a> Pass<'a> {
                         } else {
                             State::ObjNext
                         };
-                    } else if (c == b']' && in_array) || (c == b'}' && !in_array) {
+                    } else if (c == b']' && in_array)
+                        || (c == b'}' && !in_array)
+                        || (closer && self.lenient)
+                    {
                         self.close();
                     } else {
                         let next_delimited = self.quote_at(self.pos).is_some()
@@ -409,7 +624,12 @@ impl<'a> Pass<'a> {
                         } else {
                             next_delimited || ident_start(c)
                         };
-                        if next_starts && (next_delimited || self.value_delimited) {
+                        // Safe: the boundary must be certain, a quote or bracket on one side and
+                        // whitespace between (`"a" "b"`, a value per line); `2"x` or `"a"b` is
+                        // more likely a quote in the wrong place than a missing comma.
+                        let certain =
+                            next_starts && (next_delimited || self.value_delimited) && self.gap;
+                        if certain || (next_starts && self.lenient) {
                             self.out.insert(self.value_end, b',');
                             self.note(
                                 RepairKind::MissingComma,
@@ -430,49 +650,162 @@ impl<'a> Pass<'a> {
                         }
                     }
                 }
-                State::Done => return self.trailing_text(),
+                State::Done => self.trailing_text()?,
             }
         }
     }
 
+    fn value_starts(&self, c: u8) -> bool {
+        matches!(c, b'{' | b'[' | b'-' | b'0'..=b'9')
+            || c.is_ascii_alphabetic()
+            || self.quote_at(self.pos).is_some()
+    }
+
+    fn drop_extra_comma(&mut self) {
+        self.note(
+            RepairKind::ExtraComma,
+            self.pos,
+            "dropped a comma with no value before it".into(),
+        );
+        self.pos += 1;
+    }
+
+    /// Lenient: a key whose value is missing gets `null` (a guess, reported).
+    fn missing_value(&mut self) {
+        self.trim_out();
+        self.out.extend_from_slice(b" null");
+        self.note(
+            RepairKind::MissingValue,
+            self.pos,
+            "guessed null for a key with no value".into(),
+        );
+        self.after_value(false);
+    }
+
+    /// What comes after the first complete top-level value.
     fn trailing_text(&mut self) -> Result<(), Stop> {
-        let c = self.b[self.pos];
-        if matches!(c, b',' | b'{' | b'[' | b']' | b'}' | b':') {
-            return self.ambiguous(format!(
-                "more JSON follows the first complete value ({})",
-                self.describe()
-            ));
+        let b = self.b;
+        let c = b[self.pos];
+        if c == b',' && b[self.pos + 1..].iter().all(|&c| is_ws(c)) {
+            self.note(
+                RepairKind::TrailingComma,
+                self.pos,
+                "removed a trailing comma after the value".into(),
+            );
+            self.pos = b.len();
+            return Ok(());
+        }
+        let next_value = b[self.pos..]
+            .iter()
+            .position(|&c| c == b'{' || c == b'[')
+            .map(|i| self.pos + i);
+        if self.lenient {
+            if c == b'}' || c == b']' {
+                self.note(
+                    RepairKind::MismatchedBracket,
+                    self.pos,
+                    format!("dropped a '{}' that closes nothing", c as char),
+                );
+                self.pos += 1;
+                return Ok(());
+            }
+            if let Some(at) = next_value {
+                // Another value further on (a second fenced block, `{..} {..}`, `{..}, {..}`):
+                // gathered with the first into an array, as json_repair does.
+                let between = &b[self.pos..at];
+                if !between.iter().all(|&c| is_ws(c) || c == b',') {
+                    self.note(
+                        RepairKind::ExtractedJson,
+                        self.pos,
+                        format!("dropped {} bytes of text between values", between.len()),
+                    );
+                }
+                if !self.multi {
+                    self.multi = true;
+                    self.out.insert(0, b'[');
+                    self.note(
+                        RepairKind::MultipleValues,
+                        at,
+                        "gathered several top-level values into an array".into(),
+                    );
+                }
+                self.trim_out();
+                self.out.push(b',');
+                // A value in a fence of its own ends at that fence.
+                if let Some(open) = b[self.pos..at].windows(3).rposition(|w| w == b"```") {
+                    if b[self.pos + open..at].contains(&b'\n') {
+                        self.b = &self.full[..extract::fence_close(self.full, at)];
+                    }
+                }
+                self.pos = at;
+                self.state = State::TopValue;
+                return Ok(());
+            }
+        } else {
+            if matches!(c, b',' | b'{' | b'[' | b']' | b'}' | b':') {
+                return self.ambiguous(format!(
+                    "more JSON follows the first complete value ({})",
+                    self.describe()
+                ));
+            }
+            if let Some(at) = next_value {
+                return Err(Stop::Ambiguous(
+                    "the text after the JSON value holds another '{' or '[': more JSON may follow"
+                        .into(),
+                    at,
+                ));
+            }
         }
         let at = self.pos;
-        self.pos = self.b.len();
+        self.pos = b.len();
         // Trailing whitespace before the dropped text is dropped too.
-        while matches!(self.out.last(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-            self.out.pop();
-        }
+        self.trim_out();
         self.note(
             RepairKind::ExtractedJson,
             at,
             format!(
                 "dropped {} bytes of text after the JSON value",
-                self.b.len() - at
+                b.len() - at
             ),
         );
         Ok(())
     }
 
     fn end_of_input(&mut self) -> Result<(), Stop> {
+        if self.state == State::Done {
+            if !self.truncated.is_empty() {
+                // A cut-off top-level string or literal (lenient): nothing to close.
+                let detail = format!("the input ends early: {}", self.truncated.join(", "));
+                self.note(RepairKind::Truncated, self.b.len(), detail);
+            }
+            return Ok(());
+        }
+        if !self.lenient && self.comment_to_end {
+            return self.ambiguous(
+                "a comment runs to the end of the input while the value is still open: \
+                 it may hide the rest of the value",
+            );
+        }
+        if !self.lenient && self.prose {
+            return self.ambiguous(
+                "the JSON after the prose is cut off: its brackets may belong to the prose",
+            );
+        }
         match self.state {
-            State::Done => return Ok(()),
             State::TopValue => return self.ambiguous("no JSON value before the end of input"),
+            State::ObjColon | State::ObjValue if self.lenient => {
+                if self.state == State::ObjColon {
+                    self.out.push(b':');
+                }
+                self.missing_value();
+            }
             State::ObjColon | State::ObjValue => return self.ambiguous(
                 "the input ends after an object key: its value is missing and cannot be guessed",
             ),
             State::ArrNext | State::ObjNext => self.drop_pending_comma(RepairKind::Truncated),
             _ => {}
         }
-        while matches!(self.out.last(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-            self.out.pop();
-        }
+        self.trim_out();
         let closers = self
             .stack
             .iter()
@@ -484,10 +817,16 @@ impl<'a> Pass<'a> {
         let mut detail = String::from("the input ends early: ");
         if !self.truncated.is_empty() {
             detail.push_str(&self.truncated.join(", "));
-            detail.push_str(", ");
+            if !closers.is_empty() {
+                detail.push_str(", ");
+            }
         }
-        detail.push_str(&format!("closed {closers}"));
-        self.note(RepairKind::Truncated, self.b.len(), detail);
+        if !closers.is_empty() {
+            detail.push_str(&format!("closed {closers}"));
+        }
+        if !closers.is_empty() || !self.truncated.is_empty() {
+            self.note(RepairKind::Truncated, self.b.len(), detail);
+        }
         Ok(())
     }
 
@@ -509,25 +848,50 @@ impl<'a> Pass<'a> {
                 };
                 Ok(())
             }
-            b'-' | b'0'..=b'9' => {
-                let (len, _) =
-                    scan_number(b, self.pos).map_err(|(at, m)| Stop::Ambiguous(m.into(), at))?;
-                if self.pos + len == b.len() && !self.stack.is_empty() {
-                    return self.ambiguous(
-                        "the input ends inside a number: digits may be missing and cannot be guessed",
-                    );
-                }
-                self.out.extend_from_slice(&b[self.pos..self.pos + len]);
-                self.pos += len;
-                self.after_value(false);
-                Ok(())
-            }
+            b'-' | b'0'..=b'9' => self.number(),
             c if c.is_ascii_alphabetic() => self.literal(),
             _ => match self.quote_at(self.pos) {
-                Some(q) => self.string(q, false),
+                Some(q) => self.string(q, false, None),
                 None => self.ambiguous(format!("expected a value, found {}", self.describe())),
             },
         }
+    }
+
+    fn number(&mut self) -> Result<(), Stop> {
+        let b = self.b;
+        match scan_number(b, self.pos) {
+            Ok((len, _)) => {
+                if self.pos + len == b.len() && !self.stack.is_empty() {
+                    if !self.lenient {
+                        return self.ambiguous(
+                            "the input ends inside a number: digits may be missing and cannot be guessed",
+                        );
+                    }
+                    self.truncated.push("kept a cut-off number as written");
+                }
+                self.out.extend_from_slice(&b[self.pos..self.pos + len]);
+                self.pos += len;
+            }
+            // Lenient: cut off inside a number (`1.`, `2e`, `-`): the digits written are kept.
+            Err((at, _)) if self.lenient && at == b.len() => {
+                let mut end = b.len();
+                while end > self.pos && matches!(b[end - 1], b'.' | b'e' | b'E' | b'+' | b'-') {
+                    end -= 1;
+                }
+                if end == self.pos {
+                    self.out.push(b'0');
+                    self.truncated.push("guessed 0 for a cut-off '-'");
+                } else {
+                    self.out.extend_from_slice(&b[self.pos..end]);
+                    self.truncated
+                        .push("dropped the dangling end of a cut-off number");
+                }
+                self.pos = b.len();
+            }
+            Err((at, m)) => return Err(Stop::Ambiguous(m.into(), at)),
+        }
+        self.after_value(false);
+        Ok(())
     }
 
     fn literal(&mut self) -> Result<(), Stop> {
@@ -571,6 +935,7 @@ impl<'a> Pass<'a> {
                             python,
                         )
                     }
+                    None if self.lenient => return self.unquoted_value(),
                     None => {
                         return self.ambiguous(format!(
                             "unquoted value '{}' is not JSON",
@@ -579,6 +944,7 @@ impl<'a> Pass<'a> {
                     }
                 }
             }
+            _ if self.lenient => return self.unquoted_value(),
             _ => {
                 return self.ambiguous(format!(
                     "unquoted value '{}' is not JSON (true, false and null are)",
@@ -603,10 +969,51 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
+    /// Lenient: a bare word or words up to the next `,`, closing bracket or line end, read as a
+    /// string (`{message: hello world}`).
+    fn unquoted_value(&mut self) -> Result<(), Stop> {
+        let b = self.b;
+        let start = self.pos;
+        let closer = if self.stack.last() == Some(&b'[') {
+            b']'
+        } else {
+            b'}'
+        };
+        let mut end = start;
+        while end < b.len()
+            && !matches!(b[end], b',' | b'\n' | b'\r')
+            && b[end] != closer
+            // A comment after the word ends it (` /* note */`, ` // note`).
+            && !(b[end] == b'/' && matches!(b.get(end + 1), Some(b'*' | b'/')) && b[end - 1] == b' ')
+        {
+            end += 1;
+        }
+        let cut = end == b.len();
+        while end > start && matches!(b[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        // `start` is an ASCII letter and `end` follows the word or an ASCII delimiter: both are
+        // character boundaries.
+        let word = std::str::from_utf8(&b[start..end]).unwrap_or_default();
+        let quoted = serde_json::to_string(word).unwrap_or_else(|_| "\"\"".into());
+        self.out.extend_from_slice(quoted.as_bytes());
+        self.note(
+            RepairKind::UnquotedValue,
+            start,
+            format!("guessed that the unquoted {quoted} is a string"),
+        );
+        if cut && !self.stack.is_empty() {
+            self.truncated.push("kept a cut-off unquoted value");
+        }
+        self.pos = end;
+        self.after_value(false);
+        Ok(())
+    }
+
     fn key(&mut self) -> Result<(), Stop> {
         let b = self.b;
         if let Some(q) = self.quote_at(self.pos) {
-            self.string(q, true)?;
+            self.string(q, true, None)?;
             self.state = State::ObjColon;
             return Ok(());
         }
@@ -619,7 +1026,10 @@ impl<'a> Pass<'a> {
             end += 1;
         }
         if end == b.len() {
-            return self.ambiguous("the input ends inside an object key: its value is missing");
+            if !self.lenient {
+                return self.ambiguous("the input ends inside an object key: its value is missing");
+            }
+            self.truncated.push("closed a cut-off key");
         }
         self.out.push(b'"');
         self.out.extend_from_slice(&b[start..end]);
@@ -649,9 +1059,109 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn string(&mut self, (q, open_len): (Quote, usize), is_key: bool) -> Result<(), Stop> {
+    fn after_quote(&self, mut p: usize) -> AfterQuote {
+        let b = self.b;
+        while p < b.len() && matches!(b[p], b' ' | b'\t') {
+            p += 1;
+        }
+        match b.get(p) {
+            None | Some(b'\n' | b'\r' | b',' | b'}' | b']' | b'"' | b'\'' | b'/' | b'#') => {
+                AfterQuote::Ends
+            }
+            Some(b':') => AfterQuote::Colon,
+            Some(_) => AfterQuote::Content,
+        }
+    }
+
+    /// Back from `at` over the closing brackets and whitespace before it (not past
+    /// `content_start`): where a string that lost its closing quote really ended.
+    fn before_closers(&self, content_start: usize, at: usize) -> usize {
+        let mut t = at;
+        while t > content_start
+            && matches!(self.b[t - 1], b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+        {
+            t -= 1;
+        }
+        t
+    }
+
+    /// The `,` just before `at` (spaces between), if any after `content_start`.
+    fn comma_before(&self, content_start: usize, at: usize) -> Option<usize> {
+        let mut t = at;
+        while t > content_start && matches!(self.b[t - 1], b' ' | b'\t' | b'\n' | b'\r') {
+            t -= 1;
+        }
+        (t > content_start && self.b[t - 1] == b',').then_some(t - 1)
+    }
+
+    /// The first `, key:` (key quoted or an identifier) in `from..to`: an object member a string
+    /// swallowed when its closing quote went missing.
+    fn swallowed_member(&self, from: usize, to: usize) -> Option<usize> {
+        let b = self.b;
+        (from..to).filter(|&i| b[i] == b',').find(|&i| {
+            let mut p = i + 1;
+            while p < to && is_ws(b[p]) {
+                p += 1;
+            }
+            let quoted = p < to && matches!(b[p], b'"' | b'\'');
+            if quoted {
+                p += 1;
+            }
+            if p >= to || !ident_start(b[p]) {
+                return false;
+            }
+            while p < to && ident_continue(b[p]) {
+                p += 1;
+            }
+            if quoted {
+                if p < to && matches!(b[p], b'"' | b'\'') {
+                    p += 1;
+                } else {
+                    return false;
+                }
+            }
+            while p < to && matches!(b[p], b' ' | b'\t') {
+                p += 1;
+            }
+            p < to && b[p] == b':'
+        })
+    }
+
+    /// Where a string cut off at the end of input ends with brackets (and whitespace), the start
+    /// of that tail: `{"a": "b}` may be the string `b}` cut off or `b` with its quote missing.
+    fn closer_tail(&self, content_start: usize) -> Option<usize> {
+        let b = self.b;
+        let mut t = b.len();
+        while t > content_start && matches!(b[t - 1], b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+            t -= 1;
+        }
+        b[t..].iter().any(|&c| c == b'}' || c == b']').then_some(t)
+    }
+
+    /// A string starting at `self.pos`. `stop_at` (lenient, set when a first reading overran the
+    /// string's end) closes it at that offset, with the quotes before it kept as content.
+    fn string(
+        &mut self,
+        (q, open_len): (Quote, usize),
+        is_key: bool,
+        stop_at: Option<usize>,
+    ) -> Result<(), Stop> {
         let b = self.b;
         let open = self.pos;
+        let (out_start, notes_start, omitted_start, truncated_start) = (
+            self.out.len(),
+            self.notes.len(),
+            self.omitted,
+            self.truncated.len(),
+        );
+        let retry = |p: &mut Self, stop: usize| {
+            p.out.truncate(out_start);
+            p.notes.truncate(notes_start);
+            p.omitted = omitted_start;
+            p.truncated.truncate(truncated_start);
+            p.pos = open;
+            p.string((q, open_len), is_key, Some(stop))
+        };
         match q {
             Quote::Double => {}
             Quote::Single => self.note(
@@ -667,29 +1177,40 @@ impl<'a> Pass<'a> {
         }
         self.out.push(b'"');
         self.pos += open_len;
+        let content_start = self.pos;
+        // Lenient reads what follows a plain quote to tell whether it ends the value string.
+        let read_ahead = self.lenient
+            && !is_key
+            && stop_at.is_none()
+            && matches!(q, Quote::Double | Quote::Single);
+        let mut content_quote: Option<usize> = None;
+        // A quote kept as content or a raw line break: signs the closing quote may be missing.
+        let mut trouble = false;
+        // Lenient, in an object: where a string that swallowed `, key: ...` really ended.
+        let member_break = |p: &Self, to: usize| {
+            (read_ahead && p.stack.last() == Some(&b'{'))
+                .then(|| p.swallowed_member(content_start, to))
+                .flatten()
+                .map(|comma| p.before_closers(content_start, comma))
+        };
+        let end = stop_at.unwrap_or(b.len());
         loop {
             // Copy the run of ordinary bytes in one go.
             let run = self.pos;
-            while self.pos < b.len()
-                && !matches!(b[self.pos], b'"' | b'\\' | b'\'' | 0xE2 | 0..=0x1f)
-            {
+            while self.pos < end && !matches!(b[self.pos], b'"' | b'\\' | b'\'' | 0xE2 | 0..=0x1f) {
                 self.pos += 1;
             }
             self.out.extend_from_slice(&b[run..self.pos]);
-            if self.pos >= b.len() {
-                if is_key {
-                    return self
-                        .ambiguous("the input ends inside an object key: its value is missing");
+            if stop_at.is_some_and(|s| self.pos >= s) {
+                while self.out.len() > out_start + 1 && self.out.last() == Some(&b' ') {
+                    self.out.pop();
                 }
                 self.out.push(b'"');
-                self.truncated.push("closed a cut-off string");
-                self.after_value(true);
-                return Ok(());
-            }
-            let c = b[self.pos];
-            if let Some(len) = self.closes(q, self.pos) {
-                self.out.push(b'"');
-                self.pos += len;
+                self.note(
+                    RepairKind::MissingQuote,
+                    self.pos,
+                    "closed a string whose closing quote was missing".into(),
+                );
                 if is_key {
                     self.value_end = self.out.len();
                 } else {
@@ -697,11 +1218,137 @@ impl<'a> Pass<'a> {
                 }
                 return Ok(());
             }
+            if self.pos >= b.len() {
+                // Safe: a cut-off string holding a bracket may have lost its closing quote and
+                // swallowed the brackets (and whatever follows) that end its containers.
+                // A raw line break likewise: the line may have ended where the quote is missing.
+                if !self.lenient
+                    && b[content_start..]
+                        .iter()
+                        .any(|&c| matches!(c, b'}' | b']' | b'\n' | b'\r'))
+                {
+                    return self.ambiguous(
+                        "the string is cut off and holds brackets or a line break: its closing \
+                         quote may be missing before them",
+                    );
+                }
+                if let Some(stop) = member_break(self, b.len()) {
+                    return retry(self, stop);
+                }
+                if let Some(tail) = stop_at
+                    .is_none()
+                    .then(|| self.closer_tail(content_start))
+                    .flatten()
+                {
+                    return retry(self, tail);
+                }
+                if is_key && !self.lenient {
+                    return self
+                        .ambiguous("the input ends inside an object key: its value is missing");
+                }
+                self.out.push(b'"');
+                self.truncated.push(if is_key {
+                    "closed a cut-off key"
+                } else {
+                    "closed a cut-off string"
+                });
+                if is_key {
+                    self.value_end = self.out.len();
+                } else {
+                    self.after_value(true);
+                }
+                return Ok(());
+            }
+            let c = b[self.pos];
+            if let Some(len) = self.closes(q, self.pos) {
+                let content = if stop_at.is_some() {
+                    true
+                } else if read_ahead {
+                    match self.after_quote(self.pos + len) {
+                        AfterQuote::Ends => false,
+                        AfterQuote::Colon => {
+                            if let (Some(cq), Some(b'{')) = (content_quote, self.stack.last()) {
+                                // `{"a": "b, "c": 1}`: the quote at `cq` opened the next key, so
+                                // the string ended at the comma before it (or at `cq`).
+                                let stop = b[content_start..cq]
+                                    .iter()
+                                    .rposition(|&x| x == b',')
+                                    .map_or(cq, |i| {
+                                        self.before_closers(content_start, content_start + i)
+                                    });
+                                return retry(self, stop);
+                            }
+                            false
+                        }
+                        AfterQuote::Content => true,
+                    }
+                } else {
+                    false
+                };
+                if !content && trouble {
+                    if let Some(stop) = member_break(self, self.pos) {
+                        return retry(self, stop);
+                    }
+                }
+                if !content {
+                    self.out.push(b'"');
+                    self.pos += len;
+                    if is_key {
+                        self.value_end = self.out.len();
+                    } else {
+                        self.after_value(true);
+                    }
+                    return Ok(());
+                }
+                if read_ahead {
+                    // `"a, "b"`: a quote right after a comma opens the next element or key; the
+                    // string before it lost its closing quote.
+                    if let Some(comma) = self.comma_before(content_start, self.pos) {
+                        return retry(self, self.before_closers(content_start, comma));
+                    }
+                }
+                self.note(
+                    RepairKind::UnescapedQuote,
+                    self.pos,
+                    "kept a quote inside a string as content".into(),
+                );
+                trouble = true;
+                content_quote = Some(self.pos);
+                match q {
+                    Quote::Double => self.out.extend_from_slice(b"\\\""),
+                    _ => self.out.extend_from_slice(&b[self.pos..self.pos + len]),
+                }
+                self.pos += len;
+                continue;
+            }
             match c {
                 b'\\' => self.escape(q)?,
                 b'"' => {
                     // A double quote inside a single- or smart-quoted string is content.
                     self.out.extend_from_slice(b"\\\"");
+                    self.pos += 1;
+                }
+                b'\n' | b'\r' if read_ahead => {
+                    // A line break where the next line starts with a bracket or a quote, or right
+                    // after a comma: the string's closing quote is missing at the line's end.
+                    if let Some(comma) = self.comma_before(content_start, self.pos) {
+                        return retry(self, self.before_closers(content_start, comma));
+                    }
+                    let mut n = self.pos;
+                    while n < b.len() && is_ws(b[n]) {
+                        n += 1;
+                    }
+                    if n < b.len() && (matches!(b[n], b'}' | b']') || self.quote_at(n).is_some()) {
+                        return retry(self, self.before_closers(content_start, self.pos));
+                    }
+                    trouble = true;
+                    self.out
+                        .extend_from_slice(if c == b'\n' { b"\\n" } else { b"\\r" });
+                    self.note(
+                        RepairKind::UnescapedNewline,
+                        self.pos,
+                        "escaped a raw line break in a string".into(),
+                    );
                     self.pos += 1;
                 }
                 0..=0x1f => {
@@ -788,7 +1435,11 @@ impl<'a> Pass<'a> {
         Ok(())
     }
 
-    fn finish(self, text: &str) -> Result<Repaired, Stop> {
+    fn finish(mut self, text: &str) -> Result<Repaired, Stop> {
+        if self.multi {
+            self.trim_out();
+            self.out.push(b']');
+        }
         let mut notes = self.notes;
         notes.sort_by_key(|n| n.1);
         let mut cursor = LineCursor::new(text);
@@ -876,6 +1527,124 @@ mod tests {
         assert_eq!(f.violations[0].path, "/b");
     }
 
+    fn lenient(t: &str) -> (Value, Vec<&'static str>) {
+        let (v, r) = repair_and_parse_with(t, &Limits::default(), RepairMode::Lenient)
+            .unwrap_or_else(|f| panic!("{t:?}: {f:?}"));
+        (v, r.repairs.iter().map(|r| r.kind.as_str()).collect())
+    }
+
+    #[test]
+    fn safe_refuses_where_two_readings_are_plausible() {
+        // The closing quote is missing, or the string really ends in `}` and was cut off.
+        assert!(fails(r#"{"a":"b}"#).contains("holds brackets"));
+        assert!(fails(r#"["a", "b]"#).contains("holds brackets"));
+        // A top-level string with brackets in it, not an array after prose.
+        assert!(fails(r#""the list [1, 2"] more""#).contains("not repaired"));
+        // The comment may hide the rest of the object.
+        assert!(fails(r#"{"a": 1, # note "b": 2}"#).contains("comment runs to the end"));
+        // Two fenced blocks, or a second value in the prose.
+        assert!(
+            fails("```json\n{\"a\": 1}\n```\nor\n```json\n{\"b\": 2}\n```")
+                .contains("more JSON may follow")
+        );
+        assert!(fails(r#"Here: {"a": 1} and also {"b": 2}"#).contains("more JSON may follow"));
+        // Cut off after prose: the bracket may be the prose's.
+        assert!(fails(r#"Result: {"a": [1, "x"]"#).contains("after the prose is cut off"));
+        // A quote in the wrong place rather than a missing comma.
+        assert!(fails(r#"[1"a"]"#).contains("not repaired"));
+        assert!(fails(r#"{"a": "b, "c": 1}"#).contains("not repaired"));
+    }
+
+    #[test]
+    fn safe_removes_a_trailing_comma_after_the_value() {
+        assert_eq!(
+            fix("{\"a\": 1},\n"),
+            ("{\"a\": 1}".into(), vec!["trailing_comma"])
+        );
+    }
+
+    #[test]
+    fn lenient_guesses_and_reports_each_guess() {
+        use serde_json::json;
+        let cases: &[(&str, Value, &[&str])] = &[
+            (
+                "{message: hello world}",
+                json!({"message": "hello world"}),
+                &["unquoted_key", "unquoted_value"],
+            ),
+            (r#"{"a":"b}"#, json!({"a": "b"}), &["missing_quote"]),
+            (r#"["a", "b]"#, json!(["a", "b"]), &["missing_quote"]),
+            (
+                r#"{"a": "b, "c": 1}"#,
+                json!({"a": "b", "c": 1}),
+                &["missing_quote"],
+            ),
+            (
+                r#"{"a": "he said "hi" ok"}"#,
+                json!({"a": "he said \"hi\" ok"}),
+                &["unescaped_quote", "unescaped_quote"],
+            ),
+            ("[1, 2, 3", json!([1, 2, 3]), &["truncated"]),
+            ("[1, 2.", json!([1, 2]), &["truncated"]),
+            (
+                r#"{"a": 1, "b": "#,
+                json!({"a": 1, "b": null}),
+                &["missing_value", "truncated"],
+            ),
+            (
+                r#"{"a": 1, "b""#,
+                json!({"a": 1, "b": null}),
+                &["missing_value", "truncated"],
+            ),
+            (r#"{"a": }"#, json!({"a": null}), &["missing_value"]),
+            (r#"{"a" 1}"#, json!({"a": 1}), &["missing_colon"]),
+            ("[1,,2]", json!([1, 2]), &["extra_comma"]),
+            ("[1 2]", json!([1, 2]), &["missing_comma"]),
+            (
+                r#"{"a": [1, 2}"#,
+                json!({"a": [1, 2]}),
+                &["mismatched_bracket", "truncated"],
+            ),
+            (r#"{"a": 1}}"#, json!({"a": 1}), &["mismatched_bracket"]),
+            (
+                r#"{"a": 1} {"b": 2}"#,
+                json!([{"a": 1}, {"b": 2}]),
+                &["multiple_values"],
+            ),
+            ("\"cut off", json!("cut off"), &["truncated"]),
+            (
+                r#"{"a": 1, # note "b": 2}"#,
+                json!({"a": 1}),
+                &["comment", "truncated"],
+            ),
+        ];
+        for (t, want, kinds) in cases {
+            let (v, k) = lenient(t);
+            assert_eq!(&v, want, "{t}");
+            assert_eq!(&k, kinds, "{t}");
+        }
+        // Still refused: no reading at all.
+        for t in ["no json at all", "[01]", r#"{"a": @x}"#, "{: 1}"] {
+            assert!(
+                repair_with(t, &Limits::default(), RepairMode::Lenient).is_err(),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn modes_parse_and_name_the_parameter() {
+        assert_eq!(RepairMode::parse("lenient"), Some(RepairMode::Lenient));
+        assert_eq!(RepairMode::default(), RepairMode::Safe);
+        let e = RepairMode::from_option("repair_json", "fast")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(r#"mode="fast""#) && e.contains(r#""safe" or "lenient""#),
+            "{e}"
+        );
+    }
+
     #[test]
     fn valid_json_is_untouched_by_the_pass_too() {
         for t in [
@@ -883,7 +1652,7 @@ mod tests {
             " [ ] ",
             "{\n  \"k\" : \"“smart” inside, it's fine\"\n}\n",
         ] {
-            let r = pass(t, &Limits::default()).unwrap();
+            let r = pass(t, &Limits::default(), RepairMode::Safe).unwrap();
             assert_eq!(r.text, t);
             assert!(r.repairs.is_empty());
         }
@@ -903,7 +1672,7 @@ mod tests {
         ) {
             let obj: serde_json::Map<String, Value> = v.into_iter().collect();
             let t = if pretty { serde_json::to_string_pretty(&obj).unwrap() } else { serde_json::to_string(&obj).unwrap() };
-            let r = pass(&t, &Limits::default()).unwrap();
+            let r = pass(&t, &Limits::default(), RepairMode::Safe).unwrap();
             proptest::prop_assert_eq!(&r.text, &t);
             proptest::prop_assert!(r.repairs.is_empty());
         }
