@@ -89,6 +89,7 @@ impl Default for ObserveConfig {
             fire_count: 8,
             resolve_count: 2,
             min_duration_nanos: 30_000_000_000,
+            resolve_min_nanos: 0,
         };
         Self {
             slo_objective: Some(0.99),
