@@ -11,12 +11,14 @@ PYTHON    ?= python3
 
 .PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval
 .PHONY: tools-apt tools-redis
+.PHONY: docs test-docs tools-chromium
 
 help:
 	@echo "make demo   - build and run the demo on the embedded default (no API key, no network)"
 	@echo "make test   - build everything from a clean checkout and run every test"
 	@echo "make bench  - side-by-side benchmarks against the peers, with ratios"
 	@echo "make eval   - replay labelled traces through the watchers: recall, precision, delay"
+	@echo "make docs   - the documentation site (mkdocs) into target/site"
 
 # ---- dependencies: everything a fresh machine needs is installed from here ---------------------
 $(PY_STAMP): requirements-dev.txt requirements-models.txt
@@ -74,7 +76,30 @@ test-python: build-python tools-apt tools-redis
 test-node: build-node tools-apt tools-redis
 	npm test
 
-test: test-rust test-python test-node fuzz-smoke
+test: test-rust test-python test-node test-docs fuzz-smoke
+
+# ---- docs: the site, its code samples and the demo's report ------------------------------------------
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): requirements-docs.txt | $(PY_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-docs.txt
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+# chromium (Debian package `chromium`) renders the demo's HTML report headless in
+# doc-tests/test_report.py. Installed only when missing.
+tools-chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
+	fi
+
+# Every python/js block of README.md and docs/ runs against `python -m ferrule.mock`; the demo runs
+# once and Chromium draws its report.
+test-docs: docs build-python build-node tools-chromium
+	$(PY) -m pytest doc-tests -q
+
 
 # ---- demo and benchmarks ----------------------------------------------------------------------------
 demo: build-python
