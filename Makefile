@@ -11,7 +11,7 @@ PYTHON    ?= python3
 
 .PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval
 .PHONY: tools-apt tools-redis
-.PHONY: docs test-docs tools-chromium
+.PHONY: docs test-docs test-package dist tools-chromium
 
 help:
 	@echo "make demo   - build and run the demo on the embedded default (no API key, no network)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench  - side-by-side benchmarks against the peers, with ratios"
 	@echo "make eval   - replay labelled traces through the watchers: recall, precision, delay"
 	@echo "make docs   - the documentation site (mkdocs) into target/site"
+	@echo "make dist   - wheels, sdist and npm packages for every supported platform, into dist/"
 
 # ---- dependencies: everything a fresh machine needs is installed from here ---------------------
 $(PY_STAMP): requirements-dev.txt requirements-models.txt
@@ -76,7 +77,7 @@ test-python: build-python tools-apt tools-redis
 test-node: build-node tools-apt tools-redis
 	npm test
 
-test: test-rust test-python test-node test-docs fuzz-smoke
+test: test-rust test-python test-node test-docs test-package fuzz-smoke
 
 # ---- docs: the site, its code samples and the demo's report ------------------------------------------
 DOCS_STAMP := $(VENV)/.docs-installed
@@ -100,6 +101,33 @@ tools-chromium:
 test-docs: docs build-python build-node tools-chromium
 	$(PY) -m pytest doc-tests -q
 
+# ---- packages ---------------------------------------------------------------------------------------
+# ziglang links the wheels against glibc 2.17 / musl; cargo-zigbuild drives zig for the npm cross
+# builds; auditwheel reports the platform tag a wheel really qualifies for.
+DIST_STAMP := $(VENV)/.dist-installed
+$(DIST_STAMP): requirements-dist.txt | $(PY_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dist.txt
+	touch $@
+
+# The host's wheel (manylinux2014, as shipped) and npm packages, installed as a user would: the wheel
+# into a clean venv, the tarballs into a scratch project; the README's quick start runs in each.
+# The zig build keeps its own target dir, so it never invalidates the one `make build-python` uses.
+HOST_DIST := target/host-dist
+test-package: build-node $(DIST_STAMP)
+	rm -rf $(HOST_DIST)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release --strip --zig \
+		--compatibility manylinux2014 --target-dir target/zig --out $(HOST_DIST)/wheels -q
+	$(VENV)/bin/auditwheel show $(HOST_DIST)/wheels/*.whl | tee $(HOST_DIST)/auditwheel.txt
+	grep -q 'manylinux_2_17_x86_64\|manylinux_2_17_aarch64' $(HOST_DIST)/auditwheel.txt
+	$(PY) packaging/npm_pack.py --out $(HOST_DIST)/npm --only host
+	$(PY) packaging/smoke.py python $(HOST_DIST)/wheels/*.whl
+	$(PY) packaging/smoke.py npm $(HOST_DIST)/npm/*.tgz
+
+# Every platform: Python wheels (manylinux2014 x86_64/aarch64, musllinux_1_2 x86_64/aarch64) and the
+# sdist built in a clean venv; npm: the main package and one native package per napi target, cross
+# built with zig. Minutes per target: never part of `make test`.
+dist: $(DIST_STAMP) $(JS_STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash packaging/dist.sh
 
 # ---- demo and benchmarks ----------------------------------------------------------------------------
 demo: build-python

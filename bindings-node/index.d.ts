@@ -1791,3 +1791,6 @@ export class SyntheticProbe {
   /** `[name, labels, value]` rows: exactly what a metrics scrape shows for this one. */
   gauges(): Array<[string, Record<string, string>, number]>
 }
+
+/** The package's version (`ferrule.__version__` in Python). */
+export declare const version: string

@@ -78,3 +78,5 @@ module.exports.SyntheticProbe = alerting.SyntheticProbe
 module.exports.Webhook = alerting.Webhook
 module.exports.onAlert = alerting.onAlert
 module.exports.inProbe = require('./synthetic.js').inProbe
+// The package's version, as `ferrule.__version__` is Python's.
+module.exports.version = require('../package.json').version
