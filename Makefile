@@ -11,12 +11,15 @@ PYTHON    ?= python3
 
 .PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval
 .PHONY: tools-apt tools-redis
+.PHONY: docs test-docs test-package dist tools-chromium
 
 help:
 	@echo "make demo   - build and run the demo on the embedded default (no API key, no network)"
 	@echo "make test   - build everything from a clean checkout and run every test"
 	@echo "make bench  - side-by-side benchmarks against the peers, with ratios"
 	@echo "make eval   - replay labelled traces through the watchers: recall, precision, delay"
+	@echo "make docs   - the documentation site (mkdocs) into target/site"
+	@echo "make dist   - wheels, sdist and npm packages for every supported platform, into dist/"
 
 # ---- dependencies: everything a fresh machine needs is installed from here ---------------------
 $(PY_STAMP): requirements-dev.txt requirements-models.txt
@@ -81,7 +84,57 @@ test-python: build-python tools-apt tools-redis
 test-node: build-node tools-apt tools-redis
 	npm test
 
-test: test-rust test-python test-node fuzz-smoke
+test: test-rust test-python test-node test-docs test-package fuzz-smoke
+
+# ---- docs: the site, its code samples and the demo's report ------------------------------------------
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): requirements-docs.txt | $(PY_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-docs.txt
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+# chromium (Debian package `chromium`) renders the demo's HTML report headless in
+# doc-tests/test_report.py. Installed only when missing.
+tools-chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
+	fi
+
+# Every python/js block of README.md and docs/ runs against `python -m ferrule.mock`; the demo runs
+# once and Chromium draws its report.
+test-docs: docs build-python build-node tools-chromium
+	$(PY) -m pytest doc-tests -q
+
+# ---- packages ---------------------------------------------------------------------------------------
+# ziglang links the wheels against glibc 2.17 / musl; cargo-zigbuild drives zig for the npm cross
+# builds; auditwheel reports the platform tag a wheel really qualifies for.
+DIST_STAMP := $(VENV)/.dist-installed
+$(DIST_STAMP): requirements-dist.txt | $(PY_STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dist.txt
+	touch $@
+
+# The host's wheel (manylinux2014, as shipped) and npm packages, installed as a user would: the wheel
+# into a clean venv, the tarballs into a scratch project; the README's quick start runs in each.
+# The zig build keeps its own target dir, so it never invalidates the one `make build-python` uses.
+HOST_DIST := target/host-dist
+test-package: build-node $(DIST_STAMP)
+	rm -rf $(HOST_DIST)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/maturin build --release --strip --zig \
+		--compatibility manylinux2014 --target-dir target/zig --out $(HOST_DIST)/wheels -q
+	$(VENV)/bin/auditwheel show $(HOST_DIST)/wheels/*.whl | tee $(HOST_DIST)/auditwheel.txt
+	grep -q 'manylinux_2_17_x86_64\|manylinux_2_17_aarch64' $(HOST_DIST)/auditwheel.txt
+	$(PY) packaging/npm_pack.py --out $(HOST_DIST)/npm --only host
+	$(PY) packaging/smoke.py python $(HOST_DIST)/wheels/*.whl
+	$(PY) packaging/smoke.py npm $(HOST_DIST)/npm/*.tgz
+
+# Every platform: Python wheels (manylinux2014 x86_64/aarch64, musllinux_1_2 x86_64/aarch64) and the
+# sdist built in a clean venv; npm: the main package and one native package per napi target, cross
+# built with zig. Minutes per target: never part of `make test`.
+dist: $(DIST_STAMP) $(JS_STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash packaging/dist.sh
 
 # ---- demo and benchmarks ----------------------------------------------------------------------------
 demo: build-python

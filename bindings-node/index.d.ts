@@ -1964,3 +1964,5 @@ export function observing(): boolean
 export function checkObserved(): WatchEvent[]
 /** Runs `fn` with every LLM call inside profiled under prompt template `name`. */
 export function runInPrompt<T>(name: string, fn: () => T): T
+/** The package's version (`ferrule.__version__` in Python). */
+export declare const version: string

@@ -85,3 +85,5 @@ module.exports.observe = require('./observe.js').observe
 module.exports.observing = require('./observe.js').observing
 module.exports.checkObserved = require('./observe.js').checkObserved
 module.exports.runInPrompt = require('./prompt_template.js').runInPrompt
+// The package's version, as `ferrule.__version__` is Python's.
+module.exports.version = require('../package.json').version

@@ -6,10 +6,14 @@ JSON is repaired where the fix is certain and re-asked only where it is not). Th
 records GenAI spans, Prometheus metrics (served on a loopback port) and an inference log (SQLite).
 
 No API key, no network: the server is ferrule's mock, on loopback, with seeded faults, so both runs
-meet the same profile: 429 storms, a burst of 503s, a slow period and some broken JSON."""
+meet the same profile: 429 storms, a burst of 503s, a slow period and some broken JSON.
+
+It ends by writing an HTML report of both runs over time (examples/report.py; `--report PATH`,
+default target/demo-report.html) and prints its path."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
@@ -24,6 +28,9 @@ import openai
 
 import ferrule
 from ferrule.testing import MockLLMServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402  (examples/report.py, beside this file)
 
 REQUESTS = 300
 CONCURRENCY = 32
@@ -86,6 +93,12 @@ class Run:
         self.cost = 0.0
         self.by_model: Dict[str, int] = {}
         self.wall = 0.0
+        # The report's timeline, in seconds from `origin` (set when the workload starts).
+        self.origin = time.perf_counter()
+        self.timeline = report.RunTimeline(name)
+
+    def at(self) -> float:
+        return time.perf_counter() - self.origin
 
     def success(self, completion: Any, seconds: float) -> None:
         self.ok += 1
@@ -93,15 +106,19 @@ class Run:
         model = completion.model
         self.by_model[model] = self.by_model.get(model, 0) + 1
         u = completion.usage
+        cost = 0.0
         if u is not None:
             self.tokens += u.total_tokens
             pin, pout = PRICE_PER_MILLION.get(model, (0.0, 0.0))
-            self.cost += (u.prompt_tokens * pin + u.completion_tokens * pout) / 1e6
+            cost = (u.prompt_tokens * pin + u.completion_tokens * pout) / 1e6
+            self.cost += cost
+        self.timeline.requests.append((self.at(), seconds, True, model, cost))
 
     def failure(self, what: str, seconds: float) -> None:
         self.failed += 1
         self.latencies.append(seconds)
         self.errors[what] = self.errors.get(what, 0) + 1
+        self.timeline.requests.append((self.at(), seconds, False, what, 0.0))
 
     def rate(self) -> float:
         return self.ok / max(1, self.ok + self.failed)
@@ -150,10 +167,12 @@ async def workload(run: Run, client: openai.AsyncOpenAI, check: Any = parsed) ->
                 run.success(completion, time.perf_counter() - t0)
 
     started = time.perf_counter()
+    run.origin = started
     stop = asyncio.Event()
     bar = asyncio.ensure_future(progress(run, started, stop))
     await asyncio.gather(*(one(i) for i in range(REQUESTS)))
     run.wall = time.perf_counter() - started
+    run.timeline.wall = run.wall
     stop.set()
     await bar
 
@@ -171,7 +190,7 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
     run = Run("ferrule")
     transitions: List[Tuple[float, str, str]] = []
     reasked = [0]
-    t0 = time.perf_counter()
+    run.timeline.has_breaker = True
 
     def broken_json(completion: Any) -> bool:
         if parsed_by_ferrule(completion) is None:  # repaired answers are not asked again
@@ -190,7 +209,7 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
         half_open_calls=3,
         ignore=openai.RateLimitError,
     )
-    breaker.on_state_change(lambda old, new: transitions.append((time.perf_counter() - t0, old, new)))
+    breaker.on_state_change(lambda old, new: transitions.append((run.at(), old, new)))
 
     with MockLLMServer(FAULTS, seed=SEED, latency_seconds=0.02) as server, MockLLMServer(
         seed=SEED, latency_seconds=0.02
@@ -198,6 +217,7 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
         backup = openai.AsyncOpenAI(base_url=backup_server.url, api_key="demo", max_retries=1)
 
         async def to_backup(error: BaseException, *args: Any, **kwargs: Any) -> Any:
+            run.timeline.fallbacks.append(run.at())
             return await backup.chat.completions.create(*args, **{**kwargs, "model": BACKUP_MODEL})
 
         policy = ferrule.Policy(
@@ -206,6 +226,7 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
                 backoff=ferrule.Backoff.exponential(initial=0.05, multiplier=2.0, max=1.0),
                 max_retry_after_seconds=2.0,
                 retry_on_result=broken_json,
+                on_retry=lambda attempt, delay, error: run.timeline.retries.append(run.at()),
             ),
             breaker=breaker,
             timeout_seconds=1.0,
@@ -222,6 +243,7 @@ async def ferrule_run() -> Tuple[Run, Dict[str, Any], Dict[str, Any]]:
         stats = policy.stats()
         stats["reasked_json"] = reasked[0]
         stats["transitions"] = transitions
+        run.timeline.transitions = list(transitions)
         stats["backup_requests"] = backup_server.stats()["requests"]
         stats["repaired_json"] = stats_after["repaired"] - validation_before["repaired"]
         stats["repair_kinds"] = {k: n - validation_before["repairs"].get(k, 0) for k, n in stats_after["repairs"].items()}
@@ -304,7 +326,7 @@ class Collected(logging.Handler):
         self.records.append(record)
 
 
-async def main() -> None:
+async def main(report_path: Optional[str]) -> None:
     # ferrule's warnings (breaker opened, ...) are collected here and counted, not lost and not
     # interleaved with the progress line.
     handler = Collected(logging.WARNING)
@@ -327,9 +349,16 @@ async def main() -> None:
     inference_log(log_path)
     print(f"\n  ferrule warnings logged   {len(records)}"
           + (f"  (first: {records[0].getMessage()})" if records else ""))
+    path = report.write(report_path or str(Path(__file__).resolve().parent.parent / "target" / "demo-report.html"),
+                        [bare.timeline, wrapped.timeline],
+                        subtitle=f"{REQUESTS} requests, {CONCURRENCY} at a time, through the openai SDK against the "
+                                 "fault-injecting mock: bare SDK vs the same SDK wrapped by ferrule")
+    print(f"\n  HTML report (latency, success rate, breaker state, retries, fallbacks, cost): {path}")
     if wrapped.rate() <= bare.rate():
         raise SystemExit(f"demo failed: ferrule's success rate {wrapped.rate():.1%} is not above {bare.rate():.1%}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    ap = argparse.ArgumentParser(description="ferrule demo: bare vs wrapped OpenAI SDK against the mock")
+    ap.add_argument("--report", default=None, help="where to write the HTML report (default target/demo-report.html)")
+    asyncio.run(main(ap.parse_args().report))
