@@ -52,7 +52,7 @@ tools-apt:
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends prometheus-alertmanager; \
 	fi
 
-# redis-server (Debian package `redis-server`): the Redis tests (issue 12) start their own on a free
+# redis-server (Debian package `redis-server`): the Redis tests start their own on a free
 # loopback port, with no persistence, and stop it after. Installed only when missing.
 # The cluster and Sentinel tests also start 3 masters + 3 replicas (`redis-cli --cluster create`, from
 # `redis-tools`, which redis-server depends on) and a master, a replica and 3 Sentinels.
@@ -163,7 +163,7 @@ bench: build tools-redis $(LITELLM_STAMP)
 # those tables are skipped (no registry package ships the series, and they are not in this repo).
 eval:
 	cargo run --release -q -p ferrule-core --example eval
-# ---- fuzzing (issue 8): parse + repair on arbitrary input, bounded time, no panic or hang ------------
+# ---- fuzzing: parse + repair on arbitrary input, bounded time, no panic or hang ------------
 # Only a stable toolchain exists here: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags,
 # and `-s none` drops the sanitizer (AddressSanitizer needs a nightly std); libFuzzer's coverage
 # guidance, crash and `-timeout` hang detection still apply. The corpus is seeded from the repair

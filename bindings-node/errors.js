@@ -75,7 +75,7 @@ function internalError(cause) {
 
 module.exports = { FerruleError, CircuitOpenError, RateLimitedError, configError, internalError, INVALID_CONFIG }
 
-// -- retry and timeouts (issue 3) --------------------------------------------------------------
+// -- retry and timeouts --------------------------------------------------------------
 
 class RetryError extends FerruleError {
   /**

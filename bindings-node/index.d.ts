@@ -272,7 +272,7 @@ export interface MetricsServer {
 
 /** Serves the registry at `http://host:port/metrics` from a background thread in the core. Defaults: port 9464, host 127.0.0.1; port 0 picks a free one. */
 export function serveMetrics(options?: { port?: number; host?: string }): MetricsServer
-// ---- telemetry: tracing with context ids, structured events, redaction (issue 5) -------------------
+// ---- telemetry: tracing with context ids, structured events, redaction -------------------
 
 /** Span attribute values. Integers in the safe range are recorded as ints, other numbers as floats. */
 export type AttributeValue = string | number | boolean
@@ -838,7 +838,7 @@ export class ErrorPredictor {
   gauges(): Array<[string, Record<string, string>, number]>
 }
 
-// -- retry, timeouts, fallback: the composed policy (issue 3) -------------------------------------
+// -- retry, timeouts, fallback: the composed policy -------------------------------------
 
 /** What the wrapped function receives first, on every attempt. */
 export interface AttemptContext {
@@ -1283,7 +1283,7 @@ export interface WrapOpenAIOptions {
  */
 export function wrapOpenAI<C extends object>(client: C, options?: WrapOpenAIOptions): C
 
-// -- router (issue 9) -----------------------------------------------------------------------------
+// -- router -----------------------------------------------------------------------------
 
 export type RouterStrategy = 'weighted' | 'round_robin' | 'least_outstanding' | 'p2c_ewma' | 'cost' | 'latency'
 
@@ -1440,7 +1440,7 @@ export class Router<A extends unknown[] = any[], R = unknown> {
 }
 
 export function normalizeChat(response: unknown, endpoint?: string): ChatResponse
-// ---- OTLP metrics push (issue 6), inference log (issue 5) -----------------------------------------
+// ---- OTLP metrics push, inference log -----------------------------------------
 
 /** A durable store (the inference log) could not be opened, written or queried. */
 export class StorageError extends FerruleError {
@@ -1536,7 +1536,7 @@ export class InferenceLog {
 
 /** The process's inference log. */
 export declare const inferenceLog: InferenceLog
-// -- dead-letter queue (issue 9) -------------------------------------------------------------------
+// -- dead-letter queue -------------------------------------------------------------------
 
 export interface DeadLetterQueueOptions {
   /** The SQLite file; several processes may share it. Default `'ferrule-dlq.sqlite'`. */

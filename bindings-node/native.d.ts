@@ -817,7 +817,7 @@ export interface LlmCallOptions {
   template?: string
   templateText?: string
   traceId?: string
-  /** Made inside a synthetic probe (issue 11): counted apart from the user's GenAI series. */
+  /** Made inside a synthetic probe: counted apart from the user's GenAI series. */
   synthetic?: boolean
 }
 
@@ -939,7 +939,7 @@ export interface PolicyOptions {
   seed?: number
   timeoutMs?: number
   totalTimeoutMs?: number
-  /** The synthetic twin of a policy (issue 11): a probe's calls, exported as synthetic traffic. */
+  /** The synthetic twin of a policy: a probe's calls, exported as synthetic traffic. */
   synthetic?: boolean
 }
 

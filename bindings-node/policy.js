@@ -401,7 +401,7 @@ class Policy {
     return this.#call(f, args, signal)
   }
 
-  /** The synthetic twin (issue 11): a probe's calls, counted apart from the user's series. */
+  /** The synthetic twin: a probe's calls, counted apart from the user's series. */
   #syntheticTwin() {
     // Same breaker, limiter and rules; no heartbeat and no dead-letter queue (a probe reports its
     // own failures).

@@ -260,7 +260,7 @@ class AnomalyDetector {
   /** Scores one value of the (model, template) series; returns the events it caused. */
   observe(value, { model = '', template = '', atMs } = {}) {
     if (inProbe()) {
-      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      // Inside a synthetic probe: kept out of the baseline, as in Python.
       this.#syntheticExcluded++
       return []
     }
@@ -339,7 +339,7 @@ class DriftDetector {
   /** Observes one output text. */
   observe(text, { tokens, atMs } = {}) {
     if (inProbe()) {
-      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      // Inside a synthetic probe: kept out of the baseline, as in Python.
       this.#syntheticExcluded++
       return []
     }
@@ -365,7 +365,7 @@ class DriftDetector {
   /** Observes an output already embedded; every vector must have the first one's dimension. */
   observeVector(vector, { length = NaN, tokens, atMs } = {}) {
     if (inProbe()) {
-      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      // Inside a synthetic probe: kept out of the baseline, as in Python.
       this.#syntheticExcluded++
       return []
     }
@@ -457,7 +457,7 @@ class ErrorPredictor {
    */
   observe(outcome = 'ok', latencyMs = NaN, { ratelimitRemaining, ratelimitLimit, headers, atMs } = {}) {
     if (inProbe()) {
-      // Inside a synthetic probe: kept out of the baseline (issue 11), as in Python.
+      // Inside a synthetic probe: kept out of the baseline, as in Python.
       this.#syntheticExcluded++
       return []
     }

@@ -1,5 +1,5 @@
 'use strict'
-// Alerting from Node, the parts a PagerDuty/Alertmanager user leans on (issue 11): onAlert adds and
+// Alerting from Node, the parts a PagerDuty/Alertmanager user leans on: onAlert adds and
 // unsubscribes, inhibition and repeat on a manual clock, an alert storm is a handful per sink plus a
 // digest, every watcher reports its gauges, a local webhook receiver sees the retry after a 500,
 // and a real Alertmanager receives and resolves an alert, read back through its API.

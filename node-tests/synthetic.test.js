@@ -1,5 +1,5 @@
 'use strict'
-// Synthetic traffic stays out of the user's series (issue 11), as in Python: a probe whose function
+// Synthetic traffic stays out of the user's series, as in Python: a probe whose function
 // calls through a user's Policy or a wrapped OpenAI client leaves the user's SLO, the policy's
 // ferrule_calls_total series and the GenAI metrics untouched; its own results are visible in
 // ferrule_synthetic_calls_total, the probe's stats and its gauges.

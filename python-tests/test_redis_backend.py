@@ -1,4 +1,4 @@
-"""Shared state through a real ``redis-server`` on loopback (issue 12): 4 processes share one 100/s
+"""Shared state through a real ``redis-server`` on loopback: 4 processes share one 100/s
 limit, a breaker opened in one process rejects in the others within ``sync_seconds``, and with Redis
 stopped, frozen and restarted each ``on_backend_error`` policy behaves as configured without holding a
 caller past its deadline."""

@@ -1,4 +1,4 @@
-"""Synthetic traffic stays out of the user's series (issue 11): a probe whose function calls through a
+"""Synthetic traffic stays out of the user's series: a probe whose function calls through a
 user's ``Policy`` (sync and async) or a wrapped OpenAI client leaves the user's SLO, the policy's
 ``ferrule_calls_total`` series and the GenAI metrics untouched; the probe's own results are visible
 in ``ferrule_synthetic_calls_total``, the probe's stats and its ``ferrule_probe_*`` families."""

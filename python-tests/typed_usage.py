@@ -90,7 +90,7 @@ def use_watchers() -> None:
     print(events, left, burn, p, model, html)
 
 
-# -- retry, timeout, fallback, the composed policy (issue 3) ------------------------------------------
+# -- retry, timeout, fallback, the composed policy ------------------------------------------
 
 policy = ferrule.Policy(
     retry=ferrule.Retry(3, backoff=ferrule.Backoff.exponential(initial=0.2, max=8.0, jitter="full")),
@@ -165,7 +165,7 @@ async def ause_limits() -> None:
     r = await limits.acquire_async(requests=1, tokens=5)
     r.settle(tokens=3)
     print(await alimited("x"))
-# ---- validation (issue 8) ----
+# ---- validation ----
 def use_validation() -> None:
     value = ferrule.parse_json('{"a": 1}', schema={"type": "object"}, repair=True)
     fixed: ferrule.Repaired = ferrule.repair_json("{'a': 1,}")
@@ -210,7 +210,7 @@ def use_dead_letter(tmp: str) -> None:
     del policy, depth, first_errors, ok, purged
 
 
-# ---- alerting (issue 11): on_alert adds and unsubscribes; every watcher has gauges() -------------
+# ---- alerting: on_alert adds and unsubscribes; every watcher has gauges() -------------
 def _alert_usage() -> None:
     sub: ferrule.AlertSubscription = ferrule.on_alert(lambda n: print(n["name"], n["status"]))
     done: bool = sub.unsubscribe()

@@ -2,7 +2,7 @@
 // Side-by-side: the per-call cost of retry, and of the full pipeline with a timeout, on the success
 // path, in one process: ferrule vs cockatiel (retry; wrap(retry, breaker, timeout)) and p-retry.
 // Rounds are interleaved and the median round counts (CPU time per call, steady on a shared
-// machine). Targets (issue 3): ferrule retry <= cockatiel retry; ferrule full pipeline <= 1000 ns.
+// machine). Targets: ferrule retry <= cockatiel retry; ferrule full pipeline <= 1000 ns.
 
 const { Policy, CircuitBreaker, resilient } = require('ferrule')
 const cockatiel = require('cockatiel')

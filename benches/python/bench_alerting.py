@@ -36,7 +36,7 @@ def main() -> None:
 
 
 def synthetic_rows() -> None:
-    """What the synthetic mark (issue 11) costs a decorated policy call: with no probe running (one
+    """What the synthetic mark costs a decorated policy call: with no probe running (one
     global read), while a probe runs elsewhere (the context variable is read too), and inside the
     probe (the call goes through the policy's synthetic twin)."""
     policy = ferrule.Policy(name="bench-synthetic")

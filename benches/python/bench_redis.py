@@ -1,4 +1,4 @@
-"""Rate-limit decision latency against a real Redis (issue 12): ferrule's limiters with
+"""Rate-limit decision latency against a real Redis: ferrule's limiters with
 ``backend=RedisBackend`` (one Lua script, one round trip) vs limits with its Redis storage, side by side
 in one process against one throwaway ``redis-server`` on loopback. Rows are wall time per decision
 and process CPU time per decision (the client's own cost, less disturbed by other load)."""

@@ -40,7 +40,7 @@ pub struct PolicyOptions {
     pub seed: Option<f64>,
     pub timeout_ms: Option<f64>,
     pub total_timeout_ms: Option<f64>,
-    /// The synthetic twin of a policy (issue 11): a probe's calls, exported as synthetic traffic.
+    /// The synthetic twin of a policy: a probe's calls, exported as synthetic traffic.
     pub synthetic: Option<bool>,
 }
 

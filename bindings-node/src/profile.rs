@@ -22,7 +22,7 @@ pub struct LlmCallOptions {
     pub template: Option<String>,
     pub template_text: Option<String>,
     pub trace_id: Option<String>,
-    /// Made inside a synthetic probe (issue 11): counted apart from the user's GenAI series.
+    /// Made inside a synthetic probe: counted apart from the user's GenAI series.
     pub synthetic: Option<bool>,
 }
 

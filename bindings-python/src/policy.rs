@@ -155,7 +155,7 @@ impl PolicyCore {
         let p = Pipeline::new(config, shared, clock).map_err(|e| to_py(py, e))?;
         let inner = Arc::new(if synthetic { p.into_synthetic() } else { p });
         if synthetic {
-            // Declares the synthetic families too (issue 11).
+            // Declares the synthetic families too.
             ferrule_core::watch::gauges::export(&inner);
         } else {
             ferrule_core::telemetry::collector::export(&inner);
@@ -361,7 +361,7 @@ impl PolicyCore {
         self.inner.bounded()
     }
 
-    /// Every successful call beats `switch` (issue 11); False if one was already attached.
+    /// Every successful call beats `switch`; False if one was already attached.
     fn beat_on_success(
         &self,
         switch: PyRef<'_, crate::watch::dead_mans_switch::DeadMansSwitchCore>,

@@ -1,4 +1,4 @@
-//! Synthetic traffic (issue 11): a policy's synthetic twin and a probe's LLM calls are exported as
+//! Synthetic traffic: a policy's synthetic twin and a probe's LLM calls are exported as
 //! `ferrule_synthetic_calls_total`, never in the user's `ferrule_calls_total` or GenAI series; a
 //! watcher's `gauges::rows` are what a scrape shows; a removed alert sink stops receiving.
 

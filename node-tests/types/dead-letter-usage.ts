@@ -1,4 +1,4 @@
-// Typed usage of the dead-letter queue (issue 9): compiled by `npm run typecheck`.
+// Typed usage of the dead-letter queue: compiled by `npm run typecheck`.
 
 import { DeadLetterQueue, DeadLetter, Policy, type ReplayReport } from 'ferrule'
 

@@ -1,4 +1,4 @@
-// Typed usage of the policy API (issue 3), compiled by `npm run typecheck`.
+// Typed usage of the policy API, compiled by `npm run typecheck`.
 import { Chaos, Policy, resilient, RetryError, TimeoutError, CircuitBreaker, transient } from 'ferrule'
 
 export async function policyUsage(): Promise<void> {

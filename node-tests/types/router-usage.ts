@@ -1,4 +1,4 @@
-// Typed usage of the router (issue 9), compiled by `npm run typecheck`.
+// Typed usage of the router, compiled by `npm run typecheck`.
 import { ManualClock, RedisBackend, Router, normalizeChat, type ChatResponse, type RouterAttempt, type RouterEvent, type RouterSyncStats } from 'ferrule'
 
 export async function routerUsage(): Promise<void> {

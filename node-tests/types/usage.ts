@@ -312,7 +312,7 @@ export async function validation(): Promise<void> {
   void value, person, first, text, n, (await result), sync('{}')
 }
 
-// ---- alerting (issue 11): onAlert adds and unsubscribes; every watcher has gauges() ------------
+// ---- alerting: onAlert adds and unsubscribes; every watcher has gauges() ------------
 import { onAlert, inProbe, SyntheticProbe, DeadMansSwitch } from 'ferrule'
 const unsubscribe: () => boolean = onAlert((n) => console.log(n.name, n.status))
 unsubscribe()

@@ -216,7 +216,7 @@ class Policy:
             self._sleep = time.sleep
             self._asleep = asyncio.sleep
 
-    # -- synthetic traffic (issue 11) -------------------------------------------------------------
+    # -- synthetic traffic -------------------------------------------------------------
 
     def _synthetic_twin(self) -> "Policy":
         twin = self._twin

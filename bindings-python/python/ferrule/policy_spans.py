@@ -52,7 +52,7 @@ def traced_sync(
     ends) itself; without it the policy opens its own. ``genai``/``name`` name the attempt spans
     (``{operation} {model}`` for an LLM call). ``attempts[0]`` is set to the number of attempts and,
     when present, ``attempts[1]`` to 1 if a fallback answered."""
-    policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin (issue 11)
+    policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin
     count = attempts if attempts is not None else [0]
     attempt_name = name or f"{policy.name} attempt"
 
@@ -106,7 +106,7 @@ async def traced_async(
     attempts: Optional[List[int]] = None,
 ) -> Any:
     """``traced_sync`` for ``async def``: the same spans, each attempt span current in its task."""
-    policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin (issue 11)
+    policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin
     count = attempts if attempts is not None else [0]
     attempt_name = name or f"{policy.name} attempt"
 

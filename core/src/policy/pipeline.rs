@@ -71,9 +71,9 @@ pub struct Pipeline {
     timeouts: StripedCounter,
     abandoned: StripedCounter,
     rejected: StripedCounter,
-    /// Beaten on every success (issue 11): set once, then one atomic load per success.
+    /// Beaten on every success: set once, then one atomic load per success.
     heartbeat: std::sync::OnceLock<Arc<crate::watch::dead_mans_switch::DeadMansSwitch>>,
-    /// The twin that carries a synthetic probe's calls (issue 11): same decisions, but its counts
+    /// The twin that carries a synthetic probe's calls: same decisions, but its counts
     /// are exported as `ferrule_synthetic_calls_total`, never in the user's series.
     synthetic: bool,
 }

@@ -1,4 +1,4 @@
-//! Durable stores: the inference log (issue 5).
+//! Durable stores: the inference log.
 
 pub mod dead_letter;
 pub mod inference_log;

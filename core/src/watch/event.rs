@@ -1,5 +1,5 @@
 //! The one event type every watcher emits: a named condition that starts firing or resolves, with a
-//! severity, labels and a dedup key, so the alert router (issue 11) can group, route and silence it
+//! severity, labels and a dedup key, so the alert router can group, route and silence it
 //! without knowing which watcher produced it.
 
 use std::fmt;

@@ -19,7 +19,7 @@ pub mod seasonal;
 pub mod series;
 pub mod slo;
 pub mod slo_rules;
-// issue 11: alerting, escalation, dead man's switch, synthetic monitoring
+// alerting, escalation, dead man's switch, synthetic monitoring
 pub mod alert;
 pub mod alert_log;
 pub mod alert_queue;

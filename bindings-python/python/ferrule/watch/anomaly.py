@@ -59,7 +59,7 @@ class AnomalyDetector:
         clock: Optional[ManualClock] = None,
     ) -> None:
         self._dispatch = Dispatch("AnomalyDetector", on_event)
-        # Values observed inside a synthetic probe: kept out of the baseline (issue 11).
+        # Values observed inside a synthetic probe: kept out of the baseline.
         self.synthetic_excluded = 0
         self._core = AnomalyCore(
             name,

@@ -60,7 +60,7 @@ class DriftDetector:
         self._embedder = embedder
         self.embedder_errors = 0
         self._dispatch = Dispatch("DriftDetector", on_event)
-        # Values observed inside a synthetic probe: kept out of the baseline (issue 11).
+        # Values observed inside a synthetic probe: kept out of the baseline.
         self.synthetic_excluded = 0
         self._core = DriftCore(
             name,

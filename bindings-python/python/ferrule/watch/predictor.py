@@ -57,7 +57,7 @@ class ErrorPredictor:
         clock: Optional[ManualClock] = None,
     ) -> None:
         self._dispatch = Dispatch("ErrorPredictor", on_event)
-        # Values observed inside a synthetic probe: kept out of the baseline (issue 11).
+        # Values observed inside a synthetic probe: kept out of the baseline.
         self.synthetic_excluded = 0
         self._core = PredictorCore(
             name,

@@ -1,6 +1,6 @@
-//! The dead-letter queue (issue 9): requests that exhausted their retries and fallbacks, kept
+//! The dead-letter queue: requests that exhausted their retries and fallbacks, kept
 //! durably so they can be listed, replayed and purged. This file is the storage contract every
-//! backend implements (SQLite here, Redis Streams in issue 12); the rules (on_full accounting,
+//! backend implements (SQLite here, Redis Streams in redis_streams.rs); the rules (on_full accounting,
 //! masking, replay, metrics) live once in `queue.rs`, above the trait, so every backend gets them.
 
 use crate::error::Result;

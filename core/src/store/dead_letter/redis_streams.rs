@@ -1,4 +1,4 @@
-//! The dead-letter store on Redis Streams (issue 12), so workers on many hosts share one queue: items
+//! The dead-letter store on Redis Streams, so workers on many hosts share one queue: items
 //! are stream entries `0-<id>` (ids from a counter, increasing, never reused), the parts a replay
 //! changes (error chain, last failure, replay count) live in a hash beside the stream, and a sorted set
 //! of first-failure times answers the age metric. Replay goes through the consumer group `replay`:
