@@ -1742,6 +1742,8 @@ export class Webhook {
   constructor(url: string, options?: HttpReceiverOptions)
   readonly url: string
   readonly name: string
+  /** The receiver's settings as the core reads them (snake_case keys). */
+  spec(): Record<string, unknown>
 }
 
 /** A sink posting to a Prometheus Alertmanager's `/api/v2/alerts`; resolutions carry `endsAt`. */
@@ -1749,6 +1751,8 @@ export class Alertmanager {
   constructor(url: string, options?: HttpReceiverOptions)
   readonly url: string
   readonly name: string
+  /** The receiver's settings as the core reads them (snake_case keys). */
+  spec(): Record<string, unknown>
 }
 
 /** A Slack incoming webhook: a message with the `text` fallback and header/section/context blocks. */
@@ -1756,6 +1760,8 @@ export class Slack {
   constructor(url: string, options?: { name?: string; caFile?: string })
   readonly url: string
   readonly name: string
+  /** The receiver's settings as the core reads them (snake_case keys). */
+  spec(): Record<string, unknown>
 }
 
 /** PagerDuty Events API v2: `trigger` per alert (dedup_key `ferrule-<fingerprint>`), `resolve` with the same key. */
@@ -1764,6 +1770,8 @@ export class PagerDuty {
   readonly url: string
   readonly name: string
   readonly routingKey: string
+  /** The receiver's settings as the core reads them (snake_case keys). */
+  spec(): Record<string, unknown>
 }
 
 /** A webhook whose body is `template` with `{{placeholders}}` filled from the notification. */
@@ -1771,6 +1779,8 @@ export class JsonWebhook {
   constructor(url: string, template: Record<string, unknown> | string, options?: HttpReceiverOptions)
   readonly url: string
   readonly name: string
+  /** The receiver's settings as the core reads them (snake_case keys). */
+  spec(): Record<string, unknown>
 }
 
 export interface AlertRoute {

@@ -33,6 +33,7 @@ function recordCall(span, operation, provider, x = NONE) {
     x.error,
     x,
   )
+  if (span) span.end()
   if (state.listener !== undefined) {
     state.listener({ operation, provider, model: r.model, error: x.error, costUsd: r.costUsd, outcome: r.outcome, template: r.template,
       inputTokens: r.inputTokens ?? undefined, outputTokens: r.outputTokens ?? undefined, attempts: x.attempts, spanId: span ? span.spanId : undefined })

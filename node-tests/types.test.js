@@ -35,7 +35,8 @@ const constants = declarations(ts.SyntaxKind.VariableStatement).flatMap((v) => v
 
 test('the declared classes and functions are exactly the runtime exports', () => {
   assert.deepEqual([...classes.keys(), ...functions, ...constants].sort(), Object.keys(ferrule).sort())
-  for (const name of constants) assert.equal(typeof ferrule[name], 'object', name)
+  // `version` is the package's version string; every other constant is an object.
+  for (const name of constants) assert.equal(typeof ferrule[name], name === 'version' ? 'string' : 'object', name)
   for (const name of functions) assert.equal(typeof ferrule[name], 'function', name)
   for (const name of classes.keys()) assert.equal(typeof ferrule[name], 'function', name)
 })
@@ -134,6 +135,12 @@ function sample(name) {
       return new ferrule.AlertRouter({ install: false, clock: new ferrule.ManualClock() })
     case 'Webhook':
       return new ferrule.Webhook('http://127.0.0.1:9/hook')
+    case 'Slack':
+      return new ferrule.Slack('https://127.0.0.1:9/services/T/B/x')
+    case 'PagerDuty':
+      return new ferrule.PagerDuty('0123456789abcdef0123456789abcdef', { url: 'https://127.0.0.1:9/v2/enqueue' })
+    case 'JsonWebhook':
+      return new ferrule.JsonWebhook('https://127.0.0.1:9/hook', { text: '{{summary}}' })
     case 'Alertmanager':
       return new ferrule.Alertmanager('http://127.0.0.1:9093')
     case 'DeadMansSwitch':

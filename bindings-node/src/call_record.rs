@@ -335,7 +335,8 @@ pub fn record_call(
             if err.is_some() {
                 s.set_error(type_name.clone(), message.clone());
             }
-            s.end();
+            // The JS host ends the span: with the OpenTelemetry bridge in provider mode the
+            // finished span must also reach the app's span processors, which only JS can call.
         }
     }
     RecordedCall {

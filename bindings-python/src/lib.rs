@@ -64,6 +64,7 @@ mod _ferrule {
     use crate::mock::MockServerCore;
     #[pymodule_export]
     use crate::observe::{observe, observe_check, observe_dead_letters, observing};
+    #[pymodule_export]
     use crate::otel_hooks::set_otel_hooks;
     #[pymodule_export]
     use crate::otlp::{push_metrics, OtlpPusher};
