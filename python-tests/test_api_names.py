@@ -51,10 +51,11 @@ NODE_ONLY = {
     "runInContext": "ferrule.context(...)",
     "runInPrompt": "ferrule.prompt(...)",
     "withSpan": "ferrule.span(...)",
+    "version": "ferrule.__version__",
 }
 
 # Spellings the mechanical snake_case -> camelCase rule gets wrong.
-CAMEL = {"wrap_openai": "wrapOpenAI"}
+CAMEL = {"wrap_openai": "wrapOpenAI", "use_opentelemetry": "useOpenTelemetry"}
 
 
 def camel(name: str) -> str:

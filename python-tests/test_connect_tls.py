@@ -75,7 +75,8 @@ def receiver(pki: Path) -> Iterator[Tuple[str, List[Request]]]:
 def _clean() -> Iterator[None]:
     reset()
     yield
-    ferrule.configure(otlp_endpoint=False, otlp_logs=False)
+    # configure() keeps settings a call does not name, so later tests start from plain OTLP.
+    ferrule.configure(otlp_endpoint=False, otlp_logs=False, otlp_compression="none", otlp_headers={})
     reset()
 
 
