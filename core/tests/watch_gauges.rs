@@ -44,7 +44,10 @@ fn watcher_gauges_are_scraped_and_events_reach_the_installed_router() {
         .unwrap_or_else(|| panic!("no budget gauge in\n{text}"));
     let v: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     // The budget is the SLO window's (30 days), so ten bad calls spend only part of it.
-    assert!(v < 1.0 && v > 0.0, "ten bad calls spend part of a 30-day budget: {v}");
+    assert!(
+        v < 1.0 && v > 0.0,
+        "ten bad calls spend part of a 30-day budget: {v}"
+    );
     assert!(
         text.contains("ferrule_slo_burn_rate{slo=\"gauge-slo\",window="),
         "{text}"

@@ -416,15 +416,16 @@ impl RedisBackend {
                         "certificate files need a single-server rediss:// URL (cluster and Sentinel URLs connect without TLS)",
                     ));
                 }
-                Connector::new(&topology, Duration::from_secs_f64(config.timeout_seconds))
-                    .map_err(|e| {
+                Connector::new(&topology, Duration::from_secs_f64(config.timeout_seconds)).map_err(
+                    |e| {
                         Error::out_of_range(
                             C,
                             "url",
                             format!("{:?}", config.url),
                             format!("{} ({e})", crate::store::redis_topology::URL_FORMS),
                         )
-                    })?
+                    },
+                )?
             }
         };
         declare_families();
