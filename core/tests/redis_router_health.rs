@@ -312,8 +312,17 @@ fn the_active_region_is_shared_and_an_outage_keeps_local_routing() {
     let t = x.pick(0).unwrap();
     assert_eq!((token_endpoint(t), x.active_region()), (1, "us"));
     x.success(t);
-    sx.sync_now();
-    sy.sync_now();
+    // The switch reaches y within the sync delay; the background sync threads may be mid-exchange
+    // when the test asks, so it asks again until a bounded deadline rather than exactly once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        sx.sync_now();
+        sy.sync_now();
+        if y.active_region() == "us" || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(y.active_region(), "us");
     assert_eq!(sy.stats().applied_regions, 1);
     let fo: Vec<_> = y
