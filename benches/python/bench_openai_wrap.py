@@ -18,7 +18,7 @@ import tenacity
 
 import ferrule
 from ferrule.testing import MockLLMServer
-from timing import QUICK, ns_per_call, table
+from timing import QUICK, ns_per_await, ns_per_call, table
 
 MSG = [{"role": "user", "content": "hi"}]
 N, ROUNDS = (50, 3) if QUICK else (150, 5)
@@ -70,14 +70,30 @@ def overheads(rows: List[Tuple[str, float]]) -> None:
         print(f"  {name}: {(ns - base) / 1000:+.1f} us per call against the bare client")
 
 
+def added(cpu: List[Tuple[str, float]], kind: str) -> None:
+    """The target on the real SDK: the CPU ferrule adds per call is at most what tenacity adds."""
+    base = cpu[0][1]
+    ferrule_ns = next(ns for name, ns in cpu if name.startswith("ferrule"))
+    tenacity_ns = next(ns for name, ns in cpu if name.startswith("tenacity"))
+    f, t = (ferrule_ns - base) / 1000, (tenacity_ns - base) / 1000
+    ratio = f"; ratio {f / t:.2f}" if t > 0 else ""
+    print(f"added CPU per {kind} call: ferrule {f:+.1f} us, tenacity {t:+.1f} us{ratio}")
+    verdict(f"CPU ferrule adds per {kind} SDK call", f, max(t, 0.0), " (what tenacity adds)")
+
+
 class _Completions:
     def create(self, **kwargs: Any) -> Any:
         return kwargs
 
 
+class _AsyncCompletions:
+    async def create(self, **kwargs: Any) -> Any:
+        return kwargs
+
+
 class _Chat:
-    def __init__(self) -> None:
-        self.completions = _Completions()
+    def __init__(self, completions: Any) -> None:
+        self.completions = completions
 
 
 class StubClient:
@@ -86,10 +102,28 @@ class StubClient:
     max_retries = 2
 
     def __init__(self) -> None:
-        self.chat = _Chat()
+        self.chat = _Chat(_Completions())
 
     def copy(self, **options: Any) -> "StubClient":
         return StubClient()
+
+
+class AsyncStubClient:
+    """``AsyncOpenAI``'s shape with no I/O: an ``async def create``."""
+
+    max_retries = 2
+
+    def __init__(self) -> None:
+        self.chat = _Chat(_AsyncCompletions())
+
+    def copy(self, **options: Any) -> "AsyncStubClient":
+        return AsyncStubClient()
+
+
+def verdict(label: str, got_us: float, limit_us: float, peer: str = "") -> None:
+    """One target line: what was measured, the limit, PASS or MISS."""
+    mark = "PASS" if got_us <= limit_us else "MISS"
+    print(f"target: {label} <= {limit_us:.1f} us{peer} -> {got_us:.2f} us  {mark}")
 
 
 def wrapper_only(policy: ferrule.Policy) -> None:
@@ -105,14 +139,33 @@ def wrapper_only(policy: ferrule.Policy) -> None:
         on = ns_per_call(lambda: wrapped.chat.completions.create(model="m", messages=MSG))
     finally:
         ferrule.observe(enabled=False)
+    base = ns_per_call(lambda: bare.chat.completions.create(model="m", messages=MSG))
     rows = [
-        ("stub create, bare", ns_per_call(lambda: bare.chat.completions.create(model="m", messages=MSG))),
+        ("stub create, bare", base),
         ("ferrule.wrap_openai over the stub", off),
         ("ferrule.wrap_openai over the stub, observe() on", on),
         ("tenacity.retry over the stub", ns_per_call(lambda: ten(model="m", messages=MSG))),
         ("stamina.retry over the stub", ns_per_call(lambda: sta(model="m", messages=MSG))),
     ]
-    table("the wrapper alone (no HTTP): retry + timeout + traceparent + record", rows, against="stub create, bare")
+    table("the wrapper alone (no HTTP), sync: retry + timeout + spans + record", rows, against="stub create, bare")
+    verdict("wrap_openai over the stub, sync, per call", off / 1000, 3.0)
+    verdict("observe() on adds, per call", (on - off) / 1000, 2.0)
+
+    abare = AsyncStubClient()
+    awrapped = ferrule.wrap_openai(AsyncStubClient(), policy)
+    aten = tenacity.retry(stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_exponential(max=10), reraise=True)(
+        abare.chat.completions.create
+    )
+    asta = stamina.retry(on=Exception, attempts=3)(abare.chat.completions.create)
+    aoff = ns_per_await(lambda: awrapped.chat.completions.create(model="m", messages=MSG))
+    arows = [
+        ("stub async create, bare", ns_per_await(lambda: abare.chat.completions.create(model="m", messages=MSG))),
+        ("ferrule.wrap_openai over the async stub", aoff),
+        ("tenacity.retry over the async stub", ns_per_await(lambda: aten(model="m", messages=MSG))),
+        ("stamina.retry over the async stub", ns_per_await(lambda: asta(model="m", messages=MSG))),
+    ]
+    table("the wrapper alone (no HTTP), async", arows, against="stub async create, bare")
+    verdict("wrap_openai over the stub, async, per call", aoff / 1000, 5.0)
 
 
 def main() -> None:
@@ -140,6 +193,7 @@ def main() -> None:
         overheads(rows)
         table("the same, process CPU time (client and in-process server; steadier on a shared machine)", cpu, against="openai bare client")
         overheads(cpu)
+        added(cpu, "sync")
 
         async def arun() -> Tuple[List[Tuple[str, float]], List[Tuple[str, float]]]:
             abare = openai.AsyncOpenAI(base_url=server.url, api_key="bench", max_retries=0)
@@ -167,6 +221,7 @@ def main() -> None:
         overheads(arows)
         table("the same, process CPU time", acpu, against="openai bare async client")
         overheads(acpu)
+        added(acpu, "async")
 
 
 if __name__ == "__main__":

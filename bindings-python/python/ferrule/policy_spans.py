@@ -9,7 +9,7 @@ around the policy's own loop."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ._ferrule import Span
 
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .policy import Policy
 
 __all__ = ["set_trace_policies", "traced_sync", "traced_async"]
+
+# A call's loop from its start: no attempt made, no start time, no failure yet.
+_FRESH: Tuple[int, int, Optional[BaseException]] = (0, 0, None)
 
 
 def set_trace_policies(on: bool) -> None:
@@ -47,11 +50,14 @@ def traced_sync(
     genai: Optional[Dict[str, Any]] = None,
     name: Optional[str] = None,
     attempts: Optional[List[int]] = None,
+    resume: Optional[Tuple[int, int, BaseException]] = None,
 ) -> Any:
     """Runs ``fn`` through ``policy`` with spans. ``parent``: a call span the caller opened (and
     ends) itself; without it the policy opens its own. ``genai``/``name`` name the attempt spans
     (``{operation} {model}`` for an LLM call). ``attempts[0]`` is set to the number of attempts and,
-    when present, ``attempts[1]`` to 1 if a fallback answered."""
+    when present, ``attempts[1]`` to 1 if a fallback answered. ``resume``: ``(attempts, start,
+    failure)`` of a first attempt the caller already ran itself and saw fail (its span already
+    ended): the loop goes on from there, as a policy's own fast wrapper does."""
     policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin
     count = attempts if attempts is not None else [0]
     attempt_name = name or f"{policy.name} attempt"
@@ -63,7 +69,7 @@ def traced_sync(
 
     def run() -> Any:
         try:
-            return policy._loop_sync(attempt, args, kwargs, 0, 0, None, None)
+            return policy._loop_sync(attempt, args, kwargs, *(resume or _FRESH), None)
         except Exception as exc:
             fb = policy._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):
@@ -104,6 +110,7 @@ async def traced_async(
     genai: Optional[Dict[str, Any]] = None,
     name: Optional[str] = None,
     attempts: Optional[List[int]] = None,
+    resume: Optional[Tuple[int, int, BaseException]] = None,
 ) -> Any:
     """``traced_sync`` for ``async def``: the same spans, each attempt span current in its task."""
     policy = policy._routed()  # inside a synthetic probe: the policy's synthetic twin
@@ -117,7 +124,7 @@ async def traced_async(
 
     async def run() -> Any:
         try:
-            return await policy._run_async(attempt, args, kwargs, 0, 0, None)
+            return await policy._run_async(attempt, args, kwargs, *(resume or _FRESH))
         except Exception as exc:
             fb = policy._fallback
             if fb is None or (fb.matches is not None and not fb.matches(exc)):

@@ -7,19 +7,25 @@ through: the result is a copy of the client, of the same class."""
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import inspect
 import json
 from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
-from ..deadline import remaining
+from .. import policy as _policy_mod
+from ..breaker import FAILURE, IGNORED
+from ..deadline import _deadline, _tighter, remaining
+from ..errors import CircuitOpenError, RateLimitedError, TimeoutError as _PolicyTimeout
 from ..policy import Policy
 from ..prompt_template import current_prompt
 from ..rate_limit import Limits
 from ..retry import Retry
 from ..policy_spans import traced_async, traced_sync
-from ..tracing import _span_var, current_context, current_span, start_span
+from ..tracing import _span_var, current_context, current_span, span as _span, start_span
 from ..watch.synthetic import IN_PROBE as _IN_PROBE
 from .. import _ferrule
+from .._ferrule import sync_remaining as _sync_remaining
 from . import llm_call
 from .llm_call import GLOBAL_CAPTURE, CallStream
 from .observed_stream import AsyncObservedStream, ObservedStream
@@ -36,6 +42,8 @@ _ENDPOINTS = (
     (("responses",), "responses"),
 )
 _MIN_TIMEOUT = 0.001  # an attempt with no time left still gets a positive timeout; the policy ends it
+_HAS_ASYNC_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+
+_BuiltinTimeout = builtins.TimeoutError
 
 
 def _attempt_timeout(kwargs: dict[str, Any]) -> None:
@@ -98,13 +106,22 @@ class _Budget:
 class _Endpoint:
     """What every call of one wrapped ``create`` shares, resolved once at wrap time."""
 
-    __slots__ = ("operation", "pick", "capture", "server", "port", "budget")
+    __slots__ = ("operation", "pick", "capture", "server", "port", "budget", "plans", "default")
 
     def __init__(
-        self, operation: str, pick: Callable[[Any], Policy], capture: bool, base_url: Any, budget: Optional[_Budget] = None
+        self,
+        operation: str,
+        pick: Callable[[Any], Policy],
+        capture: bool,
+        base_url: Any,
+        budget: Optional[_Budget] = None,
+        plans: Optional[Dict[str, "_Plan"]] = None,
+        default: Optional["_Plan"] = None,
     ) -> None:
         self.operation = operation
         self.pick = pick
+        self.default: _Plan = default if default is not None else _Plan(pick(""))
+        self.plans: Dict[str, _Plan] = plans or {}
         self.capture = capture
         self.budget = budget
         server = _ferrule.server_of_url(str(base_url)) if base_url is not None else None
@@ -155,30 +172,104 @@ class _Endpoint:
         )
 
 
+class _Plan:
+    """One policy's steady state, resolved at wrap time: whether a call may run its first attempt
+    inline (no rate limiter, chaos, hard timeout or result check: the cases the policy's own loop
+    must drive from the start), the core's bound admission / outcome methods, and the span
+    attributes every call and first attempt carries. Any failure of the inline attempt continues
+    in the policy's traced loop from attempt 1, so behaviour on failure is the general path's."""
+
+    __slots__ = (
+        "policy",
+        "fast",
+        "bounded",
+        "begin",
+        "begin_at",
+        "success",
+        "success_async",
+        "fail",
+        "record",
+        "now_nanos",
+        "outcome",
+        "on_result",
+        "call_attrs",
+        "attempt_attrs",
+        "now",
+        "name",
+        "note",
+    )
+
+    def __init__(self, policy: Policy) -> None:
+        r = policy._retry
+        core = policy._core
+        self.policy = policy
+        self.fast = (
+            policy._limiter is None
+            and policy._chaos is None
+            and not policy._hard
+            and (r is None or r.retry_on_result is None)
+        )
+        self.bounded = policy._bounded
+        self.begin = core.begin_sync if self.bounded else core.begin
+        self.begin_at = core.begin_at
+        self.success = core.success_sync if self.bounded else core.success
+        self.success_async = core.success  # async calls are admitted with begin_at: no thread deadline
+        self.fail = core.fail_sync
+        self.record = core.record
+        self.now_nanos = core.now_nanos
+        self.outcome = policy._outcome
+        b = policy._breaker
+        self.on_result = b._failure_on_result if b is not None else None
+        self.call_attrs = {"ferrule.policy.name": policy.name}
+        self.attempt_attrs = {"ferrule.policy.name": policy.name, "ferrule.attempt": 1}
+        self.now = policy._now
+        self.name = policy.name
+        self.note = core.note
+
+
+def _attempt_kwargs(kwargs: Dict[str, Any], traceparent: str) -> Dict[str, Any]:
+    """The first attempt's request: the caller's keywords plus the attempt's timeout (the policy's
+    remaining budget, unless the caller asked for less) and ``traceparent``. A copy: the call's
+    record reads the caller's request, and a retry derives its own. ``remaining()``, inlined."""
+    k = dict(kwargs)
+    left = _sync_remaining()
+    d = _deadline.get()
+    if d is not None:
+        outer = d[1] - d[0]()
+        if left is None or outer < left:
+            left = outer
+    if left is not None:
+        if left < _MIN_TIMEOUT:
+            left = _MIN_TIMEOUT
+        mine = k.get("timeout")
+        if mine is None or not (isinstance(mine, (int, float)) and not isinstance(mine, bool) and mine <= left):
+            k["timeout"] = left
+    headers = k.get("extra_headers")
+    k["extra_headers"] = {"traceparent": traceparent} if not headers else with_traceparent(headers, traceparent)
+    return k
+
+
 def _with_chaos(policy: Policy, attempt: Callable[..., Any]) -> Callable[..., Any]:
     """The attempt as the policy's own decorator would run it: chaos, when set, innermost."""
     chaos = policy._chaos
     return chaos._wrap(attempt, policy._clock) if chaos is not None else attempt
 
 
+def _attempt_name(operation: str, model: str) -> str:
+    return f"{operation} {model} attempt" if model else f"{operation} attempt"
+
+
 def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
+    op, server, port, always = ep.operation, ep.server, ep.port, ep.capture
+    plans_get, default = ep.plans.get, ep.default
+    names: Dict[str, str] = {}  # model -> attempt span name, built once per model
+
     def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs)
         _with_traceparent(kwargs)
         return create(*args, **kwargs)
 
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        res = ep.reserve(kwargs) if ep.budget is not None else None
-        policy, span, counter, capture = ep.start(kwargs)
-        token = _span_var.set(span)
-        try:
-            # Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
-            result = traced_sync(policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter)
-        except BaseException as e:
-            ep.record(span, kwargs, counter, capture, error=e, reservation=res)
-            raise
-        finally:
-            _span_var.reset(token)
+    def finish(span: Any, kwargs: Dict[str, Any], counter: list[int], capture: bool, result: Any, res: Any) -> Any:
         if kwargs.get("stream"):
             fields = CallStream(span, collect=capture)
 
@@ -189,29 +280,113 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
         ep.record(span, kwargs, counter, capture, response=result, reservation=res)
         return result
 
-    wrapped.__wrapped__ = create  # type: ignore[attr-defined]
-    return wrapped
-
-
-def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
-    async def attempt(*args: Any, **kwargs: Any) -> Any:
-        _attempt_timeout(kwargs)
-        _with_traceparent(kwargs)
-        return await create(*args, **kwargs)
-
-    async def wrapped(*args: Any, **kwargs: Any) -> Any:
-        res = await ep.reserve_async(kwargs) if ep.budget is not None else None
-        policy, span, counter, capture = ep.start(kwargs)
+    def traced(
+        policy: Policy, span: Any, args: Any, kwargs: Dict[str, Any], counter: list[int], capture: bool, res: Any, resume: Any
+    ) -> Any:
         token = _span_var.set(span)
         try:
-            result = await traced_async(
-                policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter
+            # Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
+            result = traced_sync(
+                policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter, resume
             )
         except BaseException as e:
             ep.record(span, kwargs, counter, capture, error=e, reservation=res)
             raise
         finally:
             _span_var.reset(token)
+        return finish(span, kwargs, counter, capture, result, res)
+
+    def general(args: Any, kwargs: Dict[str, Any]) -> Any:
+        res = ep.reserve(kwargs) if ep.budget is not None else None
+        policy, span, counter, capture = ep.start(kwargs)
+        return traced(policy, span, args, kwargs, counter, capture, res, None)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        model = kwargs.get("model")
+        if model.__class__ is not str:
+            model = ""
+        plan = plans_get(model, default)
+        if not plan.fast or ep.budget is not None or _policy_mod._SYNTHETIC:
+            return general(args, kwargs)
+        # The steady state: the first attempt runs here, with one admission into the core before
+        # it and one outcome after; any failure continues in the policy's traced loop.
+        capture = always or GLOBAL_CAPTURE[0]
+        span = _span(None, operation=op, model=model or None, provider="openai", role="call", attributes=plan.call_attrs)
+        bounded = plan.bounded
+        try:
+            tok = plan.begin()
+        except CircuitOpenError as exc:
+            return traced(plan.policy, span, args, kwargs, [0, 0], capture, None, (1, plan.now_nanos() if bounded else 0, exc))
+        name = names.get(model)
+        if name is None:
+            name = names[model] = _attempt_name(op, model)
+        try:
+            with _span(name, role="attempt", attributes=plan.attempt_attrs, parent=span) as a:
+                result = create(*args, **_attempt_kwargs(kwargs, a.traceparent))
+        except Exception as exc:
+            try:
+                o = IGNORED if isinstance(exc, RateLimitedError) else plan.outcome(exc)
+            except BaseException as e:
+                plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
+                ep.record(span, kwargs, [1, 0], capture, error=e)
+                raise
+            if bounded:
+                start = plan.fail(tok, o)
+            else:
+                plan.record(tok, o)
+                start = 0
+            return traced(plan.policy, span, args, kwargs, [1, 0], capture, None, (1, start, exc))
+        except BaseException as e:
+            plan.fail(tok, IGNORED) if bounded else plan.record(tok, IGNORED)
+            ep.record(span, kwargs, [1, 0], capture, error=e)
+            raise
+        on_result = plan.on_result
+        if on_result is None:
+            plan.success(tok)
+        else:
+            try:
+                bad = on_result(result)
+            except BaseException as e:
+                plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
+                ep.record(span, kwargs, [1, 0], capture, error=e)
+                raise
+            if bad:
+                plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
+            else:
+                plan.success(tok)
+        if kwargs.get("stream"):
+            return finish(span, kwargs, [1, 0], capture, result, None)
+        llm_call.record_call(
+            span,
+            op,
+            "openai",
+            request=kwargs,
+            response=result,
+            attempts=1,
+            template=current_prompt(),
+            capture=capture,
+            always_capture=always,
+            input_text=_prompt_of(op, kwargs) if capture else None,
+            server_address=server,
+            server_port=port,
+        )
+        return result
+
+    wrapped.__wrapped__ = create  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
+    op, server, port, always = ep.operation, ep.server, ep.port, ep.capture
+    plans_get, default = ep.plans.get, ep.default
+    names: Dict[str, str] = {}
+
+    async def attempt(*args: Any, **kwargs: Any) -> Any:
+        _attempt_timeout(kwargs)
+        _with_traceparent(kwargs)
+        return await create(*args, **kwargs)
+
+    def finish(span: Any, kwargs: Dict[str, Any], counter: list[int], capture: bool, result: Any, res: Any) -> Any:
         if kwargs.get("stream"):
             fields = CallStream(span, collect=capture)
 
@@ -220,6 +395,127 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
 
             return AsyncObservedStream(result, fields, done)
         ep.record(span, kwargs, counter, capture, response=result, reservation=res)
+        return result
+
+    async def traced(
+        policy: Policy, span: Any, args: Any, kwargs: Dict[str, Any], counter: list[int], capture: bool, res: Any, resume: Any
+    ) -> Any:
+        token = _span_var.set(span)
+        try:
+            result = await traced_async(
+                policy, _with_chaos(policy, attempt), args, kwargs, span, None, span.name + " attempt", counter, resume
+            )
+        except BaseException as e:
+            ep.record(span, kwargs, counter, capture, error=e, reservation=res)
+            raise
+        finally:
+            _span_var.reset(token)
+        return finish(span, kwargs, counter, capture, result, res)
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        model = kwargs.get("model")
+        if model.__class__ is not str:
+            model = ""
+        plan = plans_get(model, default)
+        if not plan.fast or ep.budget is not None or _policy_mod._SYNTHETIC:
+            res = await ep.reserve_async(kwargs) if ep.budget is not None else None
+            policy, span, counter, capture = ep.start(kwargs)
+            return await traced(policy, span, args, kwargs, counter, capture, res, None)
+        # The steady state, as in the sync wrapper: the first attempt runs here, in this coroutine
+        # (under the attempt's deadline, cancelled when it passes, as the policy's loop runs it);
+        # any failure continues in the policy's traced loop.
+        capture = always or GLOBAL_CAPTURE[0]
+        span = _span(None, operation=op, model=model or None, provider="openai", role="call", attributes=plan.call_attrs)
+        deadline: Optional[float] = None
+        start = 0
+        try:
+            if plan.bounded:
+                tok, start, deadline = plan.begin_at()
+            else:
+                tok = plan.begin()
+        except CircuitOpenError as exc:
+            return await traced(
+                plan.policy, span, args, kwargs, [0, 0], capture, None, (1, plan.now_nanos() if plan.bounded else 0, exc)
+            )
+        name = names.get(model)
+        if name is None:
+            name = names[model] = _attempt_name(op, model)
+        try:
+            with _span(name, role="attempt", attributes=plan.attempt_attrs, parent=span) as a:
+                if deadline is None:
+                    result = await create(*args, **_attempt_kwargs(kwargs, a.traceparent))
+                else:
+                    now = plan.now
+                    at = _tighter(now, deadline)
+                    current = _deadline.set((now, at))
+                    try:
+                        budget = at - now()
+                        if budget <= 0.0:
+                            plan.note("timeout")
+                            raise _PolicyTimeout(f"{plan.name}: no time left for the attempt", 0.0)
+                        request = _attempt_kwargs(kwargs, a.traceparent)
+                        if _HAS_ASYNC_TIMEOUT:
+                            try:
+                                async with asyncio.timeout(budget) as cm:
+                                    result = await create(*args, **request)
+                            except _BuiltinTimeout:
+                                if cm.expired():
+                                    plan.note("timeout")
+                                    raise _PolicyTimeout(
+                                        f"{plan.name}: attempt timed out after {budget:.3f}s", budget
+                                    ) from None
+                                raise
+                        else:
+                            try:
+                                result = await asyncio.wait_for(create(*args, **request), budget)
+                            except asyncio.TimeoutError:
+                                plan.note("timeout")
+                                raise _PolicyTimeout(f"{plan.name}: attempt timed out after {budget:.3f}s", budget) from None
+                    finally:
+                        _deadline.reset(current)
+        except Exception as exc:
+            try:
+                o = IGNORED if isinstance(exc, RateLimitedError) else plan.outcome(exc)
+            except BaseException as e:
+                plan.record(tok, FAILURE)
+                ep.record(span, kwargs, [1, 0], capture, error=e)
+                raise
+            plan.record(tok, o)
+            return await traced(plan.policy, span, args, kwargs, [1, 0], capture, None, (1, start, exc))
+        except BaseException as e:
+            plan.record(tok, IGNORED)
+            ep.record(span, kwargs, [1, 0], capture, error=e)
+            raise
+        on_result = plan.on_result
+        if on_result is None:
+            plan.success_async(tok)
+        else:
+            try:
+                bad = on_result(result)
+            except BaseException as e:
+                plan.record(tok, FAILURE)
+                ep.record(span, kwargs, [1, 0], capture, error=e)
+                raise
+            if bad:
+                plan.record(tok, FAILURE)
+            else:
+                plan.success_async(tok)
+        if kwargs.get("stream"):
+            return finish(span, kwargs, [1, 0], capture, result, None)
+        llm_call.record_call(
+            span,
+            op,
+            "openai",
+            request=kwargs,
+            response=result,
+            attempts=1,
+            template=current_prompt(),
+            capture=capture,
+            always_capture=always,
+            input_text=_prompt_of(op, kwargs) if capture else None,
+            server_address=server,
+            server_port=port,
+        )
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
@@ -288,6 +584,11 @@ def wrap_openai(
         def pick(model: Any) -> Any:
             return default
 
+    # Each policy's steady state, resolved once: calls look their model's plan up by name.
+    default_plan = _Plan(default)
+    by_policy = {id(default): default_plan}
+    plans = {m: by_policy.setdefault(id(p), _Plan(p)) for m, p in per_model.items()}
+
     for path, operation in _ENDPOINTS:
         resource: Any = wrapped
         for name in path:
@@ -299,7 +600,7 @@ def wrap_openai(
             continue  # an SDK without this endpoint
         # The SDK decorates some async methods with sync wrappers (required_args): look beneath them.
         make = _async_create if inspect.iscoroutinefunction(inspect.unwrap(create)) else _sync_create
-        ep = _Endpoint(operation, pick, capture_content, getattr(wrapped, "base_url", None), budget)
+        ep = _Endpoint(operation, pick, capture_content, getattr(wrapped, "base_url", None), budget, plans, default_plan)
         resource.create = make(create, ep)  # an instance attribute: the class is untouched
 
     def rewrapped(**options: Any) -> Any:
