@@ -153,3 +153,17 @@ async def test_a_hung_async_attempt_ends_at_the_policys_timeout() -> None:
         await c.chat.completions.create(model="m", messages=MSG)
     assert loop.time() - t0 < 5.0
     assert p.stats()["timeouts"] == 1
+
+
+def test_the_attempt_timeout_goes_out_as_the_sdks_own_timeout_type() -> None:
+    """A float timeout makes the HTTP library run a ``typing.SupportsFloat`` protocol check per
+    request; the SDK's ``Timeout`` with all four phases set passes straight through."""
+    import openai
+
+    from ferrule.integrations.openai import _timeout_type
+
+    for client in (openai.OpenAI(api_key="k"), openai.OpenAI(api_key="k", timeout=5.0), openai.AsyncOpenAI(api_key="k")):
+        t = _timeout_type(client)(2.5)
+        assert isinstance(t, openai.Timeout)
+        assert t.as_dict() == {"connect": 2.5, "read": 2.5, "write": 2.5, "pool": 2.5}
+    assert _timeout_type(Stub(_Create()))(2.5) == 2.5  # a client without one gets the float

@@ -11,6 +11,7 @@ import asyncio
 import builtins
 import inspect
 import json
+import sys
 from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 from .. import policy as _policy_mod
@@ -46,7 +47,26 @@ _HAS_ASYNC_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+
 _BuiltinTimeout = builtins.TimeoutError
 
 
-def _attempt_timeout(kwargs: dict[str, Any]) -> None:
+def _timeout_type(client: Any) -> Callable[[float], Any]:
+    """How an attempt's timeout is handed to ``client``: as an instance of the SDK's ``Timeout``
+    class (the client's own, else its package's ``Timeout``) with all four phases set, which the
+    SDK passes through as is. A plain float makes the HTTP library check it against
+    ``typing.SupportsFloat``, a runtime protocol check that cost more than the rest of the wrapper
+    on Python 3.11."""
+    cls: Any = type(getattr(client, "timeout", None))
+    if not hasattr(cls, "as_dict"):
+        package = sys.modules.get(type(client).__module__.partition(".")[0])
+        cls = getattr(package, "Timeout", None)
+    if not isinstance(cls, type) or not hasattr(cls, "as_dict"):
+        return float
+    try:
+        cls(connect=1.0, read=1.0, write=1.0, pool=1.0)
+    except Exception:  # not the Timeout this expects: a float is always accepted
+        return float
+    return lambda s: cls(connect=s, read=s, write=s, pool=s)
+
+
+def _attempt_timeout(kwargs: dict[str, Any], timeout_of: Callable[[float], Any] = float) -> None:
     """The attempt's timeout: the policy's remaining budget, unless the caller asked for less."""
     left = remaining()
     if left is None:
@@ -55,7 +75,7 @@ def _attempt_timeout(kwargs: dict[str, Any]) -> None:
     mine = kwargs.get("timeout")
     if isinstance(mine, (int, float)) and not isinstance(mine, bool) and mine <= left:
         return
-    kwargs["timeout"] = left
+    kwargs["timeout"] = timeout_of(left)
 
 
 def _with_traceparent(kwargs: dict[str, Any]) -> None:
@@ -106,7 +126,7 @@ class _Budget:
 class _Endpoint:
     """What every call of one wrapped ``create`` shares, resolved once at wrap time."""
 
-    __slots__ = ("operation", "pick", "capture", "server", "port", "budget", "plans", "default")
+    __slots__ = ("operation", "pick", "capture", "server", "port", "budget", "plans", "default", "timeout_of")
 
     def __init__(
         self,
@@ -117,8 +137,10 @@ class _Endpoint:
         budget: Optional[_Budget] = None,
         plans: Optional[Dict[str, "_Plan"]] = None,
         default: Optional["_Plan"] = None,
+        timeout_of: Callable[[float], Any] = float,
     ) -> None:
         self.operation = operation
+        self.timeout_of = timeout_of
         self.pick = pick
         self.default: _Plan = default if default is not None else _Plan(pick(""))
         self.plans: Dict[str, _Plan] = plans or {}
@@ -227,7 +249,7 @@ class _Plan:
         self.note = core.note
 
 
-def _attempt_kwargs(kwargs: Dict[str, Any], traceparent: str) -> Dict[str, Any]:
+def _attempt_kwargs(kwargs: Dict[str, Any], traceparent: str, timeout_of: Callable[[float], Any]) -> Dict[str, Any]:
     """The first attempt's request: the caller's keywords plus the attempt's timeout (the policy's
     remaining budget, unless the caller asked for less) and ``traceparent``. A copy: the call's
     record reads the caller's request, and a retry derives its own. ``remaining()``, inlined."""
@@ -243,7 +265,7 @@ def _attempt_kwargs(kwargs: Dict[str, Any], traceparent: str) -> Dict[str, Any]:
             left = _MIN_TIMEOUT
         mine = k.get("timeout")
         if mine is None or not (isinstance(mine, (int, float)) and not isinstance(mine, bool) and mine <= left):
-            k["timeout"] = left
+            k["timeout"] = timeout_of(left)
     headers = k.get("extra_headers")
     k["extra_headers"] = {"traceparent": traceparent} if not headers else with_traceparent(headers, traceparent)
     return k
@@ -260,12 +282,12 @@ def _attempt_name(operation: str, model: str) -> str:
 
 
 def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
-    op, server, port, always = ep.operation, ep.server, ep.port, ep.capture
+    op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
     plans_get, default = ep.plans.get, ep.default
     names: Dict[str, str] = {}  # model -> attempt span name, built once per model
 
     def attempt(*args: Any, **kwargs: Any) -> Any:
-        _attempt_timeout(kwargs)
+        _attempt_timeout(kwargs, timeout_of)
         _with_traceparent(kwargs)
         return create(*args, **kwargs)
 
@@ -322,7 +344,7 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
             name = names[model] = _attempt_name(op, model)
         try:
             with _span(name, role="attempt", attributes=plan.attempt_attrs, parent=span) as a:
-                result = create(*args, **_attempt_kwargs(kwargs, a.traceparent))
+                result = create(*args, **_attempt_kwargs(kwargs, a.traceparent, timeout_of))
         except Exception as exc:
             try:
                 o = IGNORED if isinstance(exc, RateLimitedError) else plan.outcome(exc)
@@ -377,12 +399,12 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
 
 
 def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
-    op, server, port, always = ep.operation, ep.server, ep.port, ep.capture
+    op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
     plans_get, default = ep.plans.get, ep.default
     names: Dict[str, str] = {}
 
     async def attempt(*args: Any, **kwargs: Any) -> Any:
-        _attempt_timeout(kwargs)
+        _attempt_timeout(kwargs, timeout_of)
         _with_traceparent(kwargs)
         return await create(*args, **kwargs)
 
@@ -443,7 +465,7 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
         try:
             with _span(name, role="attempt", attributes=plan.attempt_attrs, parent=span) as a:
                 if deadline is None:
-                    result = await create(*args, **_attempt_kwargs(kwargs, a.traceparent))
+                    result = await create(*args, **_attempt_kwargs(kwargs, a.traceparent, timeout_of))
                 else:
                     now = plan.now
                     at = _tighter(now, deadline)
@@ -453,7 +475,7 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
                         if budget <= 0.0:
                             plan.note("timeout")
                             raise _PolicyTimeout(f"{plan.name}: no time left for the attempt", 0.0)
-                        request = _attempt_kwargs(kwargs, a.traceparent)
+                        request = _attempt_kwargs(kwargs, a.traceparent, timeout_of)
                         if _HAS_ASYNC_TIMEOUT:
                             try:
                                 async with asyncio.timeout(budget) as cm:
@@ -584,6 +606,7 @@ def wrap_openai(
         def pick(model: Any) -> Any:
             return default
 
+    timeout_of = _timeout_type(wrapped)
     # Each policy's steady state, resolved once: calls look their model's plan up by name.
     default_plan = _Plan(default)
     by_policy = {id(default): default_plan}
@@ -600,7 +623,9 @@ def wrap_openai(
             continue  # an SDK without this endpoint
         # The SDK decorates some async methods with sync wrappers (required_args): look beneath them.
         make = _async_create if inspect.iscoroutinefunction(inspect.unwrap(create)) else _sync_create
-        ep = _Endpoint(operation, pick, capture_content, getattr(wrapped, "base_url", None), budget, plans, default_plan)
+        ep = _Endpoint(
+            operation, pick, capture_content, getattr(wrapped, "base_url", None), budget, plans, default_plan, timeout_of
+        )
         resource.create = make(create, ep)  # an instance attribute: the class is untouched
 
     def rewrapped(**options: Any) -> Any:
