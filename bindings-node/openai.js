@@ -95,11 +95,26 @@ function wrapCreate(target, operation, pick, { captureContent, server }) {
     call.response = response
     return data
   }
+  // Per model, built once: the attempt spans' name and the call span's options.
+  const perModel = new Map()
+  const forModel = (model, policy) => {
+    const key = `${policy.name}\u0000${model}`
+    let m = perModel.get(key)
+    if (m === undefined) {
+      m = {
+        attemptName: `${model ? `${operation} ${model}` : operation} attempt`,
+        spanOptions: Object.freeze({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: Object.freeze({ 'ferrule.policy.name': policy.name }) }),
+      }
+      if (perModel.size < 1024) perModel.set(key, m) // bounded: a caller's model names are few
+    }
+    return m
+  }
   return function create(body, options) {
     const model = body && typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
-    const span = startSpan({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
+    const fixed = forModel(model, policy)
+    const span = startSpan(fixed.spanOptions)
     const counter = { n: 0 }
     // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
     const call = { raw: false, data: undefined, response: undefined }
@@ -121,7 +136,7 @@ function wrapCreate(target, operation, pick, { captureContent, server }) {
         serverPort: server.port,
       })
     // Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
-    const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: `${model ? `${operation} ${model}` : operation} attempt`, attributes: undefined, counter, chaos: true })
+    const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: fixed.attemptName, attributes: undefined, counter, chaos: true })
       .then(
         (data) => {
           // A fallback's value is not the last attempt's answer: it has no Response.
@@ -164,8 +179,15 @@ function proxied(target, spec, operation, pick, cache, cfg) {
         return fn
       }
       if (spec !== null && typeof spec === 'object' && Object.prototype.hasOwnProperty.call(spec, prop) && value) {
-        const sub = spec[prop]
-        return proxied(value, typeof sub === 'string' ? 'create-host' : sub, typeof sub === 'string' ? sub : operation, pick, cache, cfg)
+        // One proxy per resource object, made on first access (`client.chat.completions` is read
+        // on every call).
+        let sub = cfg.resources.get(value)
+        if (sub === undefined) {
+          const s = spec[prop]
+          sub = proxied(value, typeof s === 'string' ? 'create-host' : s, typeof s === 'string' ? s : operation, pick, cache, cfg)
+          cfg.resources.set(value, sub)
+        }
+        return sub
       }
       return typeof value === 'function' ? value.bind(t) : value
     },
@@ -202,7 +224,7 @@ function wrapOpenAI(client, opts = {}) {
   // server.address / server.port of every call, from the client's base URL, once.
   const where = typeof copy.baseURL === 'string' ? native.serverOfUrl(copy.baseURL) : null
   const server = where ? { address: where.address, port: where.port ?? undefined } : {}
-  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server })
+  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server, resources: new WeakMap() })
   const rewrap = (options) => wrapOpenAI(copy.withOptions(options), opts)
   return new Proxy(root, {
     get(t, prop) {

@@ -7,7 +7,7 @@
 
 const OpenAI = require('openai')
 const cockatiel = require('cockatiel')
-const { MockLLMServer, Policy, wrapOpenAI } = require('ferrule')
+const { MockLLMServer, Policy, wrapOpenAI, observe } = require('ferrule')
 
 const N = Number(process.env.BENCH_N || 150)
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 5)
@@ -27,10 +27,56 @@ function table(title, rows) {
   }
 }
 
+function verdict(label, gotUs, limitUs, peer = '') {
+  console.log(`target: ${label} <= ${limitUs.toFixed(1)} us${peer} -> ${gotUs.toFixed(2)} us  ${gotUs <= limitUs ? 'PASS' : 'MISS'}`)
+}
+
+/** The OpenAI client's shape with no I/O under it: what is left is the wrapper's own cost. */
+function stubClient() {
+  const completions = { create: async (body) => body }
+  return { chat: { completions }, withOptions: () => stubClient() }
+}
+
+/** CPU ns per awaited call, best of `rounds` runs of `n` calls. */
+async function cpuPerCall(fn, n = 20_000, rounds = 5) {
+  for (let i = 0; i < 2000; i++) await fn()
+  let best = Infinity
+  for (let r = 0; r < rounds; r++) {
+    const c0 = cpuNs()
+    for (let i = 0; i < n; i++) await fn()
+    best = Math.min(best, (cpuNs() - c0) / n)
+  }
+  return best
+}
+
+async function stubRows(policy) {
+  const bare = stubClient()
+  const wrapped = wrapOpenAI(stubClient(), { policy })
+  const cRetry = cockatiel.retry(cockatiel.handleAll, { maxAttempts: 2, backoff: new cockatiel.ExponentialBackoff() })
+  const call = (c) => () => c.chat.completions.create({ model: 'm', messages: MSG })
+  const off = await cpuPerCall(call(wrapped))
+  observe()
+  let on
+  try {
+    on = await cpuPerCall(call(wrapped))
+  } finally {
+    observe({ enabled: false })
+  }
+  const rows = [
+    ['stub create, bare', await cpuPerCall(call(bare))],
+    ['ferrule wrapOpenAI over the stub', off],
+    ['ferrule wrapOpenAI over the stub, observe() on', on],
+    ['cockatiel retry over the stub', await cpuPerCall(() => cRetry.execute(() => bare.chat.completions.create({ model: 'm', messages: MSG })))],
+  ]
+  table('the wrapper alone (no HTTP), CPU time per call: retry + timeout + spans + record', rows)
+  verdict('observe() on adds, per call', (on - off) / 1000, 2.0)
+}
+
 async function main() {
   process.removeAllListeners('warning')
   const server = new MockLLMServer({})
   try {
+    await stubRows(new Policy({ retry: { attempts: 3 }, timeoutMs: 30_000, name: 'bench-stub' }))
     const bare = new OpenAI({ baseURL: server.url, apiKey: 'bench', maxRetries: 0 })
     const policy = new Policy({ retry: { attempts: 3 }, timeoutMs: 30_000, name: 'bench' })
     const wrapped = wrapOpenAI(new OpenAI({ baseURL: server.url, apiKey: 'bench' }), { policy })
@@ -55,6 +101,11 @@ async function main() {
     console.log(`openai ${require('openai').VERSION || ''} chat.completions.create on the mock server, ${N} calls x ${ROUNDS} rounds (best round)`)
     table('wall time per call', contenders.map(([n]) => [n, wall[n]]))
     table('process CPU time per call (client + in-process server)', contenders.map(([n]) => [n, cpu[n]]))
+    const bareCpu = cpu[contenders[0][0]]
+    const added = (cpu[contenders[1][0]] - bareCpu) / 1000
+    const peer = (cpu[contenders[2][0]] - bareCpu) / 1000
+    console.log(`added CPU per call: ferrule ${added.toFixed(1)} us, cockatiel ${peer.toFixed(1)} us`)
+    verdict('CPU wrapOpenAI adds per SDK call', added, 20.0)
   } finally {
     server.stop()
   }
