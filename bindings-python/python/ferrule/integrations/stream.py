@@ -440,26 +440,14 @@ class _Base:
             s.set_attribute("ferrule.stream.recovery", kind)
             s.set_attribute("ferrule.stream.seam_chars", len(self._fields.text))
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _OWN:  # not set yet (a constructor that failed): never ask the SDK's stream
-            raise AttributeError(name)
-        return getattr(self._stream, name)
-
-    def __repr__(self) -> str:
-        return f"<ferrule stream {self._stream!r}>"
-
-
-_OWN = frozenset(_Base.__slots__) | {"_loop"}
-
-
-class SurvivingStream(_Base):
-    """The consumer's side of a wrapped sync stream: the SDK's chunks, deadlines enforced, breaks
-    handled as the ``StreamPolicy`` says, one record when it ends (read to the end, closed, broken
-    or dropped)."""
+class _SyncCore(_Base):
+    """The iterator behind ``SurvivingStream``. It has no ``__getattr__`` (that would slow every
+    attribute read on the per-chunk path); it ends the record and closes the connection when it is
+    dropped, whoever held it last."""
 
     __slots__ = ()
 
-    def __iter__(self) -> "SurvivingStream":
+    def __iter__(self) -> "_SyncCore":
         return self
 
     def __next__(self) -> Any:
@@ -527,12 +515,6 @@ class SurvivingStream(_Base):
         finally:
             self._finish(None)
 
-    def __enter__(self) -> "SurvivingStream":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __del__(self) -> None:
         # A consumer that stopped iterating: the connection goes back (closed), the record ends.
         if self._on_done is not None:
@@ -540,8 +522,8 @@ class SurvivingStream(_Base):
             self._finish(None)
 
 
-class AsyncSurvivingStream(_Base):
-    """``SurvivingStream`` for ``async for``."""
+class _AsyncCore(_Base):
+    """The async iterator behind ``AsyncSurvivingStream``."""
 
     __slots__ = ("_loop",)
 
@@ -549,7 +531,7 @@ class AsyncSurvivingStream(_Base):
         super().__init__(*a, **k)
         self._loop = asyncio.get_running_loop()
 
-    def __aiter__(self) -> "AsyncSurvivingStream":
+    def __aiter__(self) -> "_AsyncCore":
         return self
 
     async def __anext__(self) -> Any:
@@ -619,12 +601,6 @@ class AsyncSurvivingStream(_Base):
         finally:
             self._finish(None)
 
-    async def __aenter__(self) -> "AsyncSurvivingStream":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     def __del__(self) -> None:
         if self._on_done is None:
             return
@@ -648,6 +624,72 @@ class AsyncSurvivingStream(_Base):
 
 def _spawn_close(loop: asyncio.AbstractEventLoop, stream: Any) -> None:
     loop.create_task(_aclose_quietly(stream))
+
+
+class SurvivingStream:
+    """The consumer's side of a wrapped sync stream: the SDK's chunks, deadlines enforced, breaks
+    handled as the ``StreamPolicy`` says, one record when it ends (read to the end, closed, broken
+    or dropped). Other attributes (``response``, ...) are the SDK stream's."""
+
+    __slots__ = ("_core",)
+
+    def __init__(self, *a: Any) -> None:
+        self._core = _SyncCore(*a)
+
+    def __iter__(self) -> _SyncCore:
+        return self._core
+
+    def __next__(self) -> Any:
+        return self._core.__next__()
+
+    def close(self) -> None:
+        self._core.close()
+
+    def __enter__(self) -> "SurvivingStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._core.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_core":  # not set yet (a constructor that failed)
+            raise AttributeError(name)
+        return getattr(self._core._stream, name)
+
+    def __repr__(self) -> str:
+        return f"<ferrule stream {self._core._stream!r}>"
+
+
+class AsyncSurvivingStream:
+    """``SurvivingStream`` for ``async for``."""
+
+    __slots__ = ("_core",)
+
+    def __init__(self, *a: Any) -> None:
+        self._core = _AsyncCore(*a)
+
+    def __aiter__(self) -> _AsyncCore:
+        return self._core
+
+    async def __anext__(self) -> Any:
+        return await self._core.__anext__()
+
+    async def close(self) -> None:
+        await self._core.close()
+
+    async def __aenter__(self) -> "AsyncSurvivingStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._core.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_core":
+            raise AttributeError(name)
+        return getattr(self._core._stream, name)
+
+    def __repr__(self) -> str:
+        return f"<ferrule stream {self._core._stream!r}>"
 
 
 __all__ += ["SurvivingStream", "AsyncSurvivingStream", "DEFAULT_STREAM_POLICY", "continue_messages"]
