@@ -62,7 +62,8 @@ async function main() {
   }
 
   const chunk = { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content: 'abcd' }, finish_reason: null }] }
-  const chunks = new Array(20_000).fill(chunk)
+  const last = { ...chunk, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }
+  const chunks = [...new Array(19_999).fill(chunk), last]
   async function* source() {
     yield* chunks
   }
