@@ -515,12 +515,16 @@ export function profile(options?: { by?: ProfileSortBy; n?: number }): ProfileRe
 export function resetProfile(): void
 
 export interface MockFaultRule {
-  kind: 'ok' | 'rate_limit' | '429' | 'server_error' | '500' | 'unavailable' | '503' | 'slow' | 'hang' | 'reset' | 'malformed_json' | 'truncated_stream'
+  kind:
+    | 'ok' | 'rate_limit' | '429' | 'server_error' | '500' | 'unavailable' | '503' | 'slow' | 'hang' | 'reset' | 'malformed_json' | 'truncated_stream'
+    | 'stall_stream' | 'malformed_chunk' | 'stream_without_done'
   rate?: number
   from?: number
   to?: number | null
-  /** For `slow`: extra latency. */
+  /** For `slow`: extra latency; for `stall_stream`: the silence. */
   latencyMs?: number
+  /** For the stream faults: how many events go out before the fault. */
+  afterChunks?: number
   /** For `rate_limit`: the Retry-After / retry-after-ms hint. */
   retryAfterMs?: number
 }
@@ -561,7 +565,7 @@ export class MockLLMServer {
   readonly port: number
   readonly requests: MockRecordedRequest[]
   clearRequests(): void
-  stats(): { requests: number; byFault: Record<string, number>; droppedRecords: number; rejectedConnections: number }
+  stats(): { requests: number; byFault: Record<string, number>; droppedRecords: number; rejectedConnections: number; openConnections: number }
   stop(): void
 }
 
@@ -1271,6 +1275,85 @@ export interface WrapOpenAIOptions {
   modelPolicies?: Record<string, Policy>
   /** Keep the prompt and the answer on the call's span, masked and cut to `contentMaxChars` (default false; `configure({ captureContent })` applies too). */
   captureContent?: boolean
+  /** A stream's deadlines and what its consumer sees when it breaks (default: no deadlines; a break throws `StreamInterrupted`). */
+  streamPolicy?: StreamPolicy
+}
+
+/** Options of `StreamPolicy`. */
+export interface StreamPolicyOptions {
+  /** From the request to the first chunk (connecting and headers included); missing it fails the attempt, which the policy retries. */
+  firstChunkTimeoutMs?: number
+  /** The longest wait for the next chunk once the stream started (time the consumer spends between chunks does not count). */
+  stallTimeoutMs?: number
+  /** After chunks were delivered: `'raise'` (default) throws `StreamInterrupted`; `'continue'` asks a new attempt for the rest; `'fallback'` streams `fallback(interrupted)`'s chunks. */
+  onInterrupt?: 'raise' | 'continue' | 'fallback'
+  /** Required with `onInterrupt: 'fallback'`: the chunks to stream after the delivered ones. */
+  fallback?: (interrupted: StreamInterrupted) => AsyncIterable<unknown> | Iterable<unknown> | Promise<AsyncIterable<unknown> | Iterable<unknown>>
+  /** How many times `'continue'` may resume one stream (default 2, in [0, 100]). */
+  maxResumes?: number
+}
+
+/** A wrapped stream's deadlines and what its consumer sees when it breaks after chunks were delivered. */
+export class StreamPolicy {
+  constructor(options?: StreamPolicyOptions)
+  readonly firstChunkTimeoutMs: number | undefined
+  readonly stallTimeoutMs: number | undefined
+  readonly onInterrupt: 'raise' | 'continue' | 'fallback'
+  readonly fallback: StreamPolicyOptions['fallback']
+  readonly maxResumes: number
+}
+
+/** A stream missed a deadline; its request was aborted (the connection released). */
+export class StreamTimeoutError extends TimeoutError {
+  constructor(message: string, timeoutMs: number, deadline: 'firstChunk' | 'stall')
+  readonly deadline: 'firstChunk' | 'stall'
+}
+
+/** Tokens a stream reported before it broke. */
+export interface StreamUsage {
+  inputTokens?: number | null
+  outputTokens?: number | null
+}
+
+/** Options of `PartialJson` and `partialValues`. */
+export interface PartialJsonOptions {
+  /** A JSON Schema object or a zod 4 schema: partial values are checked for violations no later text can undo. */
+  schema?: unknown
+  maxInputBytes?: number
+  maxDepth?: number
+}
+
+/** A streamed JSON answer read piece by piece: the value it is becoming, and the first violation no later text can undo. */
+export class PartialJson {
+  constructor(options?: PartialJsonOptions)
+  /** The new partial value when it changed, else undefined; throws ValidationError at an unrecoverable schema violation. */
+  feed(piece: string): unknown
+  /** Pieces fed so far. */
+  readonly chunks: number
+  /** The latest partial value. */
+  readonly value: unknown
+  readonly complete: boolean
+  readonly text: string
+}
+
+/** Partial values of a chat stream's JSON answer, then the finished value (parsed and repaired by `parseJson`); stops the stream at an unrecoverable schema violation. */
+export function partialValues(stream: AsyncIterable<unknown>, options?: PartialJsonOptions): AsyncGenerator<unknown, void, undefined>
+
+/** `partialValues` of `create({ ...request, stream: true })`, re-asking (up to `reask` times, default 1) when the answer breaks the schema beyond repair. */
+export function streamValidated(
+  create: (request: any) => Promise<AsyncIterable<unknown>> | AsyncIterable<unknown>,
+  request: Record<string, unknown>,
+  options?: { schema?: unknown; reask?: number },
+): AsyncGenerator<unknown, void, undefined>
+
+/** A stream broke after it had delivered chunks: exactly the text the consumer was given, the usage so far, the cause. */
+export class StreamInterrupted extends FerruleError {
+  constructor(message: string, options?: { partialText?: string; usage?: StreamUsage | null; cause?: unknown; chunks?: number })
+  readonly code: 'FERRULE_STREAM_INTERRUPTED'
+  readonly partialText: string
+  readonly usage: StreamUsage | null
+  readonly chunks: number
+  readonly cause: unknown
 }
 
 /**

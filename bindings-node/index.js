@@ -12,6 +12,8 @@ const { MockLLMServer } = require('./mock.js')
 const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { wrapOpenAI } = require('./openai.js')
+const { StreamPolicy, StreamInterrupted, StreamTimeoutError } = require('./stream.js')
+const { PartialJson, partialValues, streamValidated } = require('./partial_json.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
@@ -40,6 +42,12 @@ module.exports = {
   resilient,
   transient,
   wrapOpenAI,
+  StreamPolicy,
+  StreamInterrupted,
+  StreamTimeoutError,
+  PartialJson,
+  partialValues,
+  streamValidated,
   Counter,
   Gauge,
   Histogram,

@@ -27,7 +27,7 @@ class MockLLMServer {
     const rules = (options.faults || []).map((r) => {
       const out = {}
       for (const [k, v] of Object.entries(r)) {
-        out[k === 'latencyMs' ? 'latency_ms' : k === 'retryAfterMs' ? 'retry_after_ms' : k] = v
+        out[k === 'latencyMs' ? 'latency_ms' : k === 'retryAfterMs' ? 'retry_after_ms' : k === 'afterChunks' ? 'after_chunks' : k] = v
       }
       return out
     })
@@ -72,7 +72,7 @@ class MockLLMServer {
     this.#native.clearRequests()
   }
 
-  /** `{ requests, byFault, droppedRecords, rejectedConnections }` */
+  /** `{ requests, byFault, droppedRecords, rejectedConnections, openConnections }` */
   stats() {
     return JSON.parse(this.#native.statsJson())
   }

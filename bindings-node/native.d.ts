@@ -69,6 +69,15 @@ export declare class NativeCallStream {
   /** Times from `span`'s start (the call's), or from now. */
   constructor(span?: NativeSpan | undefined | null, collect?: boolean | undefined | null)
   chunk(chunk: unknown): void
+  /** The text streamed so far ("" unless made with `collect`): what a consumer was given. */
+  get text(): string
+  /**
+   * Whether a chunk said why the answer ended (a finish reason): a stream whose body ends
+   * without one was cut short.
+   */
+  get finished(): boolean
+  /** The usage the stream reported so far, or null. */
+  get usage(): StreamUsage | null
 }
 
 export declare class NativeChaos {
@@ -265,6 +274,18 @@ export declare class NativeMockServer {
   statsJson(): string
   /** Stops the server and waits for its accept thread (a few ms; hung connections are woken). */
   stop(): void
+}
+
+export declare class NativePartialJson {
+  /** `schemaJson`: a JSON Schema as text, or null. Throws when it is not JSON. */
+  constructor(schemaJson: string | undefined | null, maxInputBytes: number, maxDepth: number)
+  /**
+   * Feeds the next piece: null when the partial value did not change, else the JSON described
+   * above. Throws past the size or depth bound.
+   */
+  feed(piece: string): string | null
+  get complete(): boolean
+  get text(): string
 }
 
 /** Owns the core pipeline; the hot path goes through the functions `fast_policy.rs` makes for it. */
@@ -1378,6 +1399,12 @@ export interface SloStats {
 
 /** Holds `fn` for the next configure call (the host stages it right before configuring). */
 export declare function stageRedactCallback(f: unknown): void
+
+/** Tokens a stream reported so far. */
+export interface StreamUsage {
+  inputTokens?: number
+  outputTokens?: number
+}
 
 /** Lines queued for the JS `logSink` callback, oldest first. */
 export declare function takeLogLines(): Array<string>

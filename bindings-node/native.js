@@ -859,6 +859,7 @@ module.exports.NativeManualClock = nativeBinding.NativeManualClock
 module.exports.NativeMetricsPusher = nativeBinding.NativeMetricsPusher
 module.exports.NativeMetricsServer = nativeBinding.NativeMetricsServer
 module.exports.NativeMockServer = nativeBinding.NativeMockServer
+module.exports.NativePartialJson = nativeBinding.NativePartialJson
 module.exports.NativePolicy = nativeBinding.NativePolicy
 module.exports.NativePredictor = nativeBinding.NativePredictor
 module.exports.NativeRateLimiter = nativeBinding.NativeRateLimiter

@@ -16,6 +16,7 @@ const { TRACED_CALL } = require('./policy_spans.js')
 const { currentPrompt } = require('./prompt_template.js')
 const { inProbe } = require('./synthetic.js')
 const native = require('./native.js')
+const { DEFAULT_STREAM_POLICY, StreamPolicy, openStream, survivingStream, continueMessages } = require('./stream.js')
 
 const ENDPOINTS = { chat: { completions: 'chat' }, embeddings: 'embeddings', responses: 'responses' }
 
@@ -71,7 +72,8 @@ function observe(stream, fields, done) {
   })
 }
 
-function wrapCreate(target, operation, pick, { captureContent, server }) {
+function wrapCreate(target, operation, pick, cfg) {
+  const { captureContent, server } = cfg
   const original = target.create.bind(target)
   // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
   // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
@@ -109,7 +111,66 @@ function wrapCreate(target, operation, pick, { captureContent, server }) {
     }
     return m
   }
+  const streamPolicy = cfg.streamPolicy || DEFAULT_STREAM_POLICY
+  // `stream: true`: each attempt reads up to the first chunk (a failure before it is retried like
+  // any failed call); after it, the StreamPolicy decides.
+  const streamAttempt = (ctx, body, options, fields) =>
+    openStream(
+      streamPolicy,
+      fields,
+      (signal) => {
+        const opts = options === undefined ? {} : { ...options }
+        if (ctx.deadlineMs !== undefined) {
+          const left = Math.max(1, Math.floor(ctx.deadlineMs - Date.now()))
+          if (opts.timeout === undefined || opts.timeout > left) opts.timeout = left
+        }
+        opts.signal = signal
+        const tp = traceparent()
+        if (tp !== null && !hasTraceparent(opts.headers)) opts.headers = { ...(opts.headers || {}), traceparent: tp }
+        return original(body, opts)
+      },
+      ctx.signal === undefined ? (options && options.signal) || undefined : ctx.signal,
+    )
+  const createStream = async (body, options) => {
+    const model = typeof body.model === 'string' ? body.model : ''
+    const policy = pick(model)
+    const capture = captureContent || POLICY_SPANS.captureContent
+    const span = startSpan({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
+    const counter = { n: 0, fellBack: false }
+    // Collects the delivered text always: StreamInterrupted and a resume need it (kept on the span only when captured).
+    const fields = new CallStream(span._native, true)
+    const done = (error) =>
+      recordCall(span, operation, 'openai', {
+        request: body,
+        stream: fields,
+        error,
+        attempts: counter.n,
+        fellBack: counter.fellBack,
+        template: currentPrompt(),
+        synthetic: inProbe(),
+        capture,
+        alwaysCapture: captureContent,
+        inputText: capture ? promptOf(operation, body) : undefined,
+        serverAddress: server.address,
+        serverPort: server.port,
+      })
+    const name = `${model ? `${operation} ${model}` : operation} attempt`
+    const through = async (b) => {
+      const r = await policy[TRACED_CALL](streamAttempt, [b, options, fields], undefined, { parent: span, name, attributes: undefined, counter, chaos: true })
+      if (r === null || typeof r !== 'object' || !('guard' in r)) counter.fellBack = true // the policy's fallback answered
+      return r
+    }
+    let opened
+    try {
+      opened = await through(body)
+    } catch (e) {
+      done(e)
+      throw e
+    }
+    return survivingStream(opened, fields, streamPolicy, (prefix) => through(continueMessages(body, prefix)), done, span, counter)
+  }
   return function create(body, options) {
+    if (body && body.stream === true && operation === 'chat') return createStream(body, options)
     const model = body && typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
@@ -196,7 +257,7 @@ function proxied(target, spec, operation, pick, cache, cfg) {
 
 /**
  * @param {object} client an `OpenAI` (or `AzureOpenAI`) client of the `openai` npm package
- * @param {{ policy?: Policy, modelPolicies?: Record<string, Policy>, captureContent?: boolean }} [opts]
+ * @param {{ policy?: Policy, modelPolicies?: Record<string, Policy>, captureContent?: boolean, streamPolicy?: StreamPolicy }} [opts]
  */
 function wrapOpenAI(client, opts = {}) {
   if (client === null || typeof client !== 'object' || typeof client.withOptions !== 'function' || !client.chat) {
@@ -204,9 +265,12 @@ function wrapOpenAI(client, opts = {}) {
   }
   if (opts === null || typeof opts !== 'object') throw new TypeError(`wrapOpenAI: opts=${String(opts)} must be an object`)
   for (const k of Object.keys(opts)) {
-    if (!['policy', 'modelPolicies', 'captureContent'].includes(k)) {
-      throw new TypeError(`wrapOpenAI: unknown option ${JSON.stringify(k)}; allowed: policy, modelPolicies, captureContent`)
+    if (!['policy', 'modelPolicies', 'captureContent', 'streamPolicy'].includes(k)) {
+      throw new TypeError(`wrapOpenAI: unknown option ${JSON.stringify(k)}; allowed: policy, modelPolicies, captureContent, streamPolicy`)
     }
+  }
+  if (opts.streamPolicy !== undefined && !(opts.streamPolicy instanceof StreamPolicy)) {
+    throw new TypeError('wrapOpenAI: streamPolicy must be a ferrule StreamPolicy')
   }
   const policy = opts.policy === undefined ? new Policy({ retry: { attempts: 3 }, name: 'openai' }) : opts.policy
   if (!(policy instanceof Policy)) throw new TypeError('wrapOpenAI: policy must be a ferrule Policy')
@@ -224,7 +288,7 @@ function wrapOpenAI(client, opts = {}) {
   // server.address / server.port of every call, from the client's base URL, once.
   const where = typeof copy.baseURL === 'string' ? native.serverOfUrl(copy.baseURL) : null
   const server = where ? { address: where.address, port: where.port ?? undefined } : {}
-  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server, resources: new WeakMap() })
+  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server, resources: new WeakMap(), streamPolicy: opts.streamPolicy })
   const rewrap = (options) => wrapOpenAI(copy.withOptions(options), opts)
   return new Proxy(root, {
     get(t, prop) {

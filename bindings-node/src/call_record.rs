@@ -192,6 +192,39 @@ impl NativeCallStream {
             read::read_chunk(&c, &mut self.fields, self.collect);
         }
     }
+
+    /// The text streamed so far ("" unless made with `collect`): what a consumer was given.
+    #[napi(getter, catch_unwind)]
+    pub fn text(&self) -> String {
+        self.fields.text.clone().unwrap_or_default()
+    }
+
+    /// Whether a chunk said why the answer ended (a finish reason): a stream whose body ends
+    /// without one was cut short.
+    #[napi(getter, catch_unwind)]
+    pub fn finished(&self) -> bool {
+        !self.fields.finish_reasons.is_empty()
+    }
+
+    /// The usage the stream reported so far, or null.
+    #[napi(getter, catch_unwind)]
+    pub fn usage(&self) -> Option<StreamUsage> {
+        let t = &self.fields.tokens;
+        if t.input.is_none() && t.output.is_none() {
+            return None;
+        }
+        Some(StreamUsage {
+            input_tokens: t.input.map(|n| n as f64),
+            output_tokens: t.output.map(|n| n as f64),
+        })
+    }
+}
+
+/// Tokens a stream reported so far.
+#[napi(object)]
+pub struct StreamUsage {
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
 }
 
 /// What the host knows beyond the request, response and error.

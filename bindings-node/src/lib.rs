@@ -17,6 +17,7 @@ mod metrics_fast;
 mod metrics_push;
 mod mock;
 mod observe;
+mod partial_json;
 mod policy;
 mod profile;
 mod rate_limit;

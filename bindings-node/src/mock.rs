@@ -112,7 +112,8 @@ impl NativeMockServer {
             .map(|(k, v)| (k.to_string(), json!(v as f64)))
             .collect();
         json!({ "requests": s.requests as f64, "byFault": by, "droppedRecords": s.dropped_records as f64,
-                "rejectedConnections": s.rejected_connections as f64 })
+                "rejectedConnections": s.rejected_connections as f64,
+                "openConnections": s.open_connections as f64 })
         .to_string()
     }
 

@@ -136,6 +136,32 @@ impl CallStream {
     fn time_to_first_chunk(&self) -> Option<f64> {
         self.first.map(|d| d.as_secs_f64())
     }
+
+    /// The text streamed so far ("" unless made with `collect=True`): what a consumer was given.
+    #[getter]
+    fn text(&self) -> &str {
+        self.fields.text.as_deref().unwrap_or("")
+    }
+
+    /// Whether a chunk said why the answer ended (a finish reason): a stream whose body ends
+    /// without one was cut short.
+    #[getter]
+    fn finished(&self) -> bool {
+        !self.fields.finish_reasons.is_empty()
+    }
+
+    /// The usage the stream reported so far (`input_tokens`, `output_tokens`), or None.
+    #[getter]
+    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let t = &self.fields.tokens;
+        if t.input.is_none() && t.output.is_none() {
+            return Ok(None);
+        }
+        let d = PyDict::new(py);
+        d.set_item("input_tokens", t.input)?;
+        d.set_item("output_tokens", t.output)?;
+        Ok(Some(d))
+    }
 }
 
 static TIMEOUT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();

@@ -21,6 +21,7 @@ mod mock;
 mod observe;
 mod otel_hooks;
 mod otlp;
+mod partial_json;
 mod policy;
 mod profile;
 mod rate_limit;
@@ -68,6 +69,8 @@ mod _ferrule {
     use crate::otel_hooks::set_otel_hooks;
     #[pymodule_export]
     use crate::otlp::{push_metrics, OtlpPusher};
+    #[pymodule_export]
+    use crate::partial_json::PartialJsonCore;
     #[pymodule_export]
     use crate::policy::{sync_remaining, PolicyCore, RetryOptions};
     #[pymodule_export]

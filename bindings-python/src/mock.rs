@@ -108,6 +108,7 @@ impl MockServerCore {
         d.set_item("by_fault", f)?;
         d.set_item("dropped_records", s.dropped_records)?;
         d.set_item("rejected_connections", s.rejected_connections)?;
+        d.set_item("open_connections", s.open_connections)?;
         Ok(d)
     }
 

@@ -128,6 +128,14 @@ from .integrations import wrap_openai
 
 __all__ += ["wrap_openai"]
 
+from .integrations.stream import StreamInterrupted, StreamPolicy, StreamTimeoutError
+
+__all__ += ["StreamInterrupted", "StreamPolicy", "StreamTimeoutError"]
+
+from .streaming_json import PartialJson, apartial_values, astream_validated, partial_values, stream_validated
+
+__all__ += ["PartialJson", "apartial_values", "astream_validated", "partial_values", "stream_validated"]
+
 from .normalize import ChatResponse, normalize_chat
 from .router import Endpoint, Router
 

@@ -17,9 +17,12 @@ class MockLLMServer:
     Endpoints: ``/v1/chat/completions`` (also ``stream=True``), ``/v1/embeddings``, ``/v1/models``,
     ``/v1/responses``. ``faults`` is a list of rules, each a dict with ``kind`` (``"rate_limit"`` or
     ``"429"``, ``"server_error"``/``"500"``, ``"unavailable"``/``"503"``, ``"slow"``, ``"hang"``,
-    ``"reset"``, ``"malformed_json"``, ``"truncated_stream"``), ``rate`` (0..1), and optionally
-    ``from``/``to`` (request index range), ``latency_seconds`` (slow) and ``retry_after_seconds``
-    (429 hints). ``script`` fixes the faults of the first requests in order. A request header
+    ``"reset"``, ``"malformed_json"``, ``"truncated_stream"``, and for streams ``"stall_stream"``,
+    ``"malformed_chunk"``, ``"stream_without_done"``), ``rate`` (0..1), and optionally
+    ``from``/``to`` (request index range), ``latency_seconds`` (slow; the silence of
+    ``stall_stream``), ``after_chunks`` (how many events a stream fault lets through first) and
+    ``retry_after_seconds`` (429 hints). A chat request whose last message is the assistant's
+    partial answer gets the rest of that answer (how a broken stream is resumed). ``script`` fixes the faults of the first requests in order. A request header
     ``x-mock-fault: <kind>`` forces a fault; ``x-mock-content: <text>`` fixes the answer's content.
     Decisions are deterministic for a given ``seed``.
 
@@ -78,7 +81,8 @@ class MockLLMServer:
         self._core.clear_requests()
 
     def stats(self) -> Dict[str, Any]:
-        """``requests`` (total), ``by_fault`` counts, ``dropped_records``, ``rejected_connections``."""
+        """``requests`` (total), ``by_fault`` counts, ``dropped_records``, ``rejected_connections``,
+        ``open_connections`` (now)."""
         return self._core.stats()
 
     def stop(self) -> None:

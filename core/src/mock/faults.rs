@@ -24,12 +24,19 @@ pub enum FaultKind {
     Reset,
     /// 200, but the message content is broken JSON (fenced, trailing comma, truncated).
     MalformedJson,
-    /// A stream that stops mid-way, without `[DONE]`.
+    /// A stream that stops mid-way (after `after_chunks` events, default half), without `[DONE]`.
     TruncatedStream,
+    /// A stream that sends `after_chunks` events (default 1), then goes silent for `latency_ms`
+    /// (or until the client closes), then sends the rest.
+    StallStream,
+    /// A stream whose event number `after_chunks` (default half) is not valid JSON.
+    MalformedChunk,
+    /// A stream that sends every event but `[DONE]`, then ends its body cleanly.
+    StreamWithoutDone,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Ok,
         FaultKind::RateLimit,
         FaultKind::ServerError,
@@ -39,6 +46,9 @@ impl FaultKind {
         FaultKind::Reset,
         FaultKind::MalformedJson,
         FaultKind::TruncatedStream,
+        FaultKind::StallStream,
+        FaultKind::MalformedChunk,
+        FaultKind::StreamWithoutDone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +62,9 @@ impl FaultKind {
             FaultKind::Reset => "reset",
             FaultKind::MalformedJson => "malformed_json",
             FaultKind::TruncatedStream => "truncated_stream",
+            FaultKind::StallStream => "stall_stream",
+            FaultKind::MalformedChunk => "malformed_chunk",
+            FaultKind::StreamWithoutDone => "stream_without_done",
         }
     }
 
@@ -68,7 +81,7 @@ impl FaultKind {
                 C,
                 "kind",
                 format!("{s:?}"),
-                "ok, rate_limit (429), server_error (500), unavailable (503), slow, hang, reset, malformed_json, truncated_stream",
+                "ok, rate_limit (429), server_error (500), unavailable (503), slow, hang, reset, malformed_json, truncated_stream, stall_stream, malformed_chunk, stream_without_done",
             )
         })
     }
@@ -81,9 +94,11 @@ pub struct FaultRule {
     pub rate: f64,
     pub from: u64,
     pub to: Option<u64>,
-    /// For `slow`: the extra latency. For `rate_limit`: the Retry-After hint is derived from it
-    /// when `retry_after_ms` is not set.
+    /// For `slow`: the extra latency; for `stall_stream`: the silence. For `rate_limit`: the
+    /// Retry-After hint is derived from it when `retry_after_ms` is not set.
     pub latency_ms: u64,
+    /// For the stream faults: how many events go out before the fault (None: the kind's default).
+    pub after_chunks: Option<u64>,
     /// For `rate_limit`: the hint sent in `Retry-After` (whole seconds, rounded up) and
     /// `retry-after-ms`.
     pub retry_after_ms: u64,
@@ -98,6 +113,7 @@ impl FaultRule {
             to: None,
             latency_ms: 1500,
             retry_after_ms: 1000,
+            after_chunks: None,
         }
     }
 }
@@ -204,6 +220,7 @@ impl FaultPlan {
                     "from" => rule.from = check::int(C, "from", num()? as i128, 0, u64::MAX)?,
                     "to" => rule.to = if val.is_null() { None } else { Some(check::int(C, "to", num()? as i128, 0, u64::MAX)?) },
                     "latency_ms" => rule.latency_ms = check::int(C, "latency_ms", num()? as i128, 0, 600_000)?,
+                    "after_chunks" => rule.after_chunks = Some(check::int(C, "after_chunks", num()? as i128, 0, 1_000_000)?),
                     "retry_after_ms" => rule.retry_after_ms = check::int(C, "retry_after_ms", num()? as i128, 0, 3_600_000)?,
                     // Python callers speak seconds; the JSON form accepts both units.
                     "latency_seconds" => {
@@ -218,7 +235,7 @@ impl FaultPlan {
                             component: C,
                             param: "rules",
                             value: other.to_string(),
-                            allowed: "kind, rate, from, to, latency_ms, latency_seconds, retry_after_ms, retry_after_seconds".into(),
+                            allowed: "kind, rate, from, to, latency_ms, latency_seconds, retry_after_ms, retry_after_seconds, after_chunks".into(),
                             problem: crate::ConfigProblem::Unknown,
                         })
                     }

@@ -5,6 +5,7 @@ mod faults;
 mod http1;
 mod openai;
 mod server;
+mod stream_faults;
 
 pub use faults::{FaultKind, FaultPlan, FaultRule};
 pub use server::{MockConfig, MockServer, RecordedRequest, ServerStats};

@@ -28,6 +28,8 @@ pub struct ChatRequest {
     pub json_mode: bool,
     pub prompt_text: String,
     pub last_user: String,
+    /// The content of a final assistant message: the answer's prefix the client already has.
+    pub continue_from: Option<String>,
 }
 
 pub fn parse_chat(body: &Value) -> Result<ChatRequest, String> {
@@ -45,6 +47,10 @@ pub fn parse_chat(body: &Value) -> Result<ChatRequest, String> {
         prompt_text.push_str(&t);
         prompt_text.push('\n');
     }
+    let continue_from = messages
+        .last()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)));
     let fmt = body
         .pointer("/response_format/type")
         .and_then(Value::as_str)
@@ -63,6 +69,7 @@ pub fn parse_chat(body: &Value) -> Result<ChatRequest, String> {
         json_mode: fmt == "json_object" || fmt == "json_schema",
         prompt_text,
         last_user,
+        continue_from,
     })
 }
 
@@ -289,6 +296,7 @@ mod tests {
             json_mode: true,
             prompt_text: String::new(),
             last_user: "q".into(),
+            continue_from: None,
         };
         assert!(serde_json::from_str::<Value>(&answer(&req, false)).is_ok());
         assert!(serde_json::from_str::<Value>(&answer(&req, true)).is_err());

@@ -4,6 +4,7 @@
 use super::faults::{FaultKind, FaultPlan, FaultRule};
 use super::http1::{self, ReadOutcome, Request};
 use super::openai;
+use super::stream_faults;
 use crate::error::Error;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -80,6 +81,8 @@ pub struct ServerStats {
     pub by_fault: Vec<(&'static str, u64)>,
     pub dropped_records: u64,
     pub rejected_connections: u64,
+    /// Connections open right now (a test sees a client release its connection here).
+    pub open_connections: u64,
 }
 
 struct Shared {
@@ -212,6 +215,7 @@ impl MockServer {
                 .collect(),
             dropped_records: s.dropped_records.load(Ordering::Relaxed),
             rejected_connections: s.rejected_connections.load(Ordering::Relaxed),
+            open_connections: s.open_connections.load(Ordering::Acquire) as u64,
         }
     }
 
@@ -446,6 +450,14 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
                 Some(c) => c.to_string(),
                 None => openai::answer(&chat, fault == FaultKind::MalformedJson),
             };
+            // A request that ends with the assistant's own partial answer asks for the rest of it
+            // (how a client resumes a stream that broke mid-way).
+            let content = match &chat.continue_from {
+                Some(p) if !p.is_empty() && content.starts_with(p.as_str()) => {
+                    content[p.len()..].to_string()
+                }
+                _ => content,
+            };
             let prompt_tokens = openai::estimate_tokens(&chat.prompt_text);
             let id = format!("chatcmpl-mock-{index}");
             if chat.stream {
@@ -458,21 +470,9 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
                     chat.include_usage,
                 );
                 http1::start_chunked(w, 200, &base, "text/event-stream")?;
-                let cut = if fault == FaultKind::TruncatedStream {
-                    events.len() / 2
-                } else {
-                    events.len()
-                };
-                for e in &events[..cut] {
-                    http1::write_chunk(w, e.as_bytes())?;
-                }
-                if cut < events.len() {
-                    // Stop mid-stream: no final chunk, no [DONE]; the connection just ends.
-                    w.flush()?;
-                    return Ok(false);
-                }
-                http1::end_chunked(w)?;
-                Ok(true)
+                stream_faults::write_events(w, &events, fault, rule, &|| {
+                    shared.stop.load(Ordering::SeqCst)
+                })
             } else {
                 let v = openai::chat_completion(&id, created, &chat.model, &content, prompt_tokens);
                 if fault == FaultKind::TruncatedStream {

@@ -7,6 +7,7 @@ pub mod failure;
 pub mod limits;
 pub mod location;
 pub mod parse;
+pub mod partial;
 pub mod repair;
 pub mod schema;
 pub mod stats;
@@ -17,6 +18,7 @@ pub mod validator;
 pub use failure::{Failure, FailureKind, Violation};
 pub use limits::Limits;
 pub use parse::parse;
+pub use partial::{unrecoverable, PartialJson, PartialLimit};
 pub use repair::{
     repair, repair_and_parse, repair_and_parse_with, repair_with, Repair, RepairKind, RepairMode,
     Repaired, MAX_REPORTED_REPAIRS,

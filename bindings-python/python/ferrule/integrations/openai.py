@@ -12,6 +12,7 @@ import builtins
 import inspect
 import json
 import sys
+from time import monotonic
 from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 from .. import policy as _policy_mod
@@ -29,7 +30,16 @@ from .. import _ferrule
 from .._ferrule import sync_remaining as _sync_remaining
 from . import llm_call
 from .llm_call import GLOBAL_CAPTURE, CallStream
-from .observed_stream import AsyncObservedStream, ObservedStream
+from .stream import (
+    DEFAULT_STREAM_POLICY,
+    Attempt,
+    AsyncSurvivingStream,
+    StreamPolicy,
+    SurvivingStream,
+    continue_messages,
+    open_async,
+    open_sync,
+)
 from .trace_context import with_traceparent
 
 __all__ = ["wrap_openai"]
@@ -281,7 +291,93 @@ def _attempt_name(operation: str, model: str) -> str:
     return f"{operation} {model} attempt" if model else f"{operation} attempt"
 
 
-def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
+def _sync_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -> Callable[..., Any]:
+    """``create(stream=True)``: each attempt reads up to the first chunk (so a failure before it is
+    retried like any failed call); what happens after it is the ``StreamPolicy``'s."""
+
+    def open_stream(*args: Any, **kwargs: Any) -> Any:
+        res = ep.reserve(kwargs) if ep.budget is not None else None
+        policy, span, counter, capture = ep.start(kwargs)
+        fields = CallStream(span, collect=True)  # the delivered text: StreamInterrupted and resumes need it
+        att = Attempt(sp, fields)
+
+        def attempt(*a: Any, **k: Any) -> Any:
+            _attempt_timeout(k, ep.timeout_of)
+            _with_traceparent(k)
+            read = att.bound(k)
+            started = monotonic()
+            return open_sync(create(*a, **k), att, started, read)
+
+        run = _with_chaos(policy, attempt)
+
+        def through_policy(kw: dict[str, Any]) -> Any:
+            token = _span_var.set(span)
+            try:
+                return traced_sync(policy, run, args, kw, span, None, span.name + " attempt", counter)
+            finally:
+                _span_var.reset(token)
+
+        try:
+            opened = through_policy(kwargs)
+        except BaseException as e:
+            ep.record(span, kwargs, counter, capture, error=e, reservation=res)
+            raise
+
+        def done(err: Optional[BaseException]) -> None:
+            ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
+
+        def resume(prefix: str) -> Any:
+            return through_policy(continue_messages(kwargs, prefix))
+
+        return SurvivingStream(opened, fields, sp, resume, done, span, counter)
+
+    return open_stream
+
+
+def _async_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -> Callable[..., Any]:
+    """``_sync_stream`` for the async client."""
+
+    async def open_stream(*args: Any, **kwargs: Any) -> Any:
+        res = await ep.reserve_async(kwargs) if ep.budget is not None else None
+        policy, span, counter, capture = ep.start(kwargs)
+        fields = CallStream(span, collect=True)
+        att = Attempt(sp, fields)
+
+        async def attempt(*a: Any, **k: Any) -> Any:
+            _attempt_timeout(k, ep.timeout_of)
+            _with_traceparent(k)
+            read = att.bound(k)
+            started = monotonic()
+            return await open_async(await create(*a, **k), att, started, read)
+
+        run = _with_chaos(policy, attempt)
+
+        async def through_policy(kw: dict[str, Any]) -> Any:
+            token = _span_var.set(span)
+            try:
+                return await traced_async(policy, run, args, kw, span, None, span.name + " attempt", counter)
+            finally:
+                _span_var.reset(token)
+
+        try:
+            opened = await through_policy(kwargs)
+        except BaseException as e:
+            ep.record(span, kwargs, counter, capture, error=e, reservation=res)
+            raise
+
+        def done(err: Optional[BaseException]) -> None:
+            ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
+
+        async def resume(prefix: str) -> Any:
+            return await through_policy(continue_messages(kwargs, prefix))
+
+        return AsyncSurvivingStream(opened, fields, sp, resume, done, span, counter)
+
+    return open_stream
+
+
+def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = DEFAULT_STREAM_POLICY) -> Callable[..., Any]:
+    streamed = _sync_stream(create, ep, sp)
     op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
     plans_get, default = ep.plans.get, ep.default
     names: Dict[str, str] = {}  # model -> attempt span name, built once per model
@@ -292,13 +388,6 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
         return create(*args, **kwargs)
 
     def finish(span: Any, kwargs: Dict[str, Any], counter: list[int], capture: bool, result: Any, res: Any) -> Any:
-        if kwargs.get("stream"):
-            fields = CallStream(span, collect=capture)
-
-            def done(err: Optional[BaseException]) -> None:
-                ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
-
-            return ObservedStream(result, fields, done)
         ep.record(span, kwargs, counter, capture, response=result, reservation=res)
         return result
 
@@ -324,6 +413,8 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
         return traced(policy, span, args, kwargs, counter, capture, res, None)
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("stream"):
+            return streamed(*args, **kwargs)
         model = kwargs.get("model")
         if model.__class__ is not str:
             model = ""
@@ -376,8 +467,6 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
                 plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
             else:
                 plan.success(tok)
-        if kwargs.get("stream"):
-            return finish(span, kwargs, [1, 0], capture, result, None)
         llm_call.record_call(
             span,
             op,
@@ -398,7 +487,8 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any
     return wrapped
 
 
-def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., Any]:
+def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = DEFAULT_STREAM_POLICY) -> Callable[..., Any]:
+    streamed = _async_stream(create, ep, sp)
     op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
     plans_get, default = ep.plans.get, ep.default
     names: Dict[str, str] = {}
@@ -409,13 +499,6 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
         return await create(*args, **kwargs)
 
     def finish(span: Any, kwargs: Dict[str, Any], counter: list[int], capture: bool, result: Any, res: Any) -> Any:
-        if kwargs.get("stream"):
-            fields = CallStream(span, collect=capture)
-
-            def done(err: Optional[BaseException]) -> None:
-                ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
-
-            return AsyncObservedStream(result, fields, done)
         ep.record(span, kwargs, counter, capture, response=result, reservation=res)
         return result
 
@@ -435,6 +518,8 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
         return finish(span, kwargs, counter, capture, result, res)
 
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("stream"):
+            return await streamed(*args, **kwargs)
         model = kwargs.get("model")
         if model.__class__ is not str:
             model = ""
@@ -522,8 +607,6 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint) -> Callable[..., An
                 plan.record(tok, FAILURE)
             else:
                 plan.success_async(tok)
-        if kwargs.get("stream"):
-            return finish(span, kwargs, [1, 0], capture, result, None)
         llm_call.record_call(
             span,
             op,
@@ -552,6 +635,7 @@ def wrap_openai(
     capture_content: bool = False,
     limits: Optional[Limits] = None,
     key: Optional[Callable[[], Any]] = None,
+    stream_policy: Optional[StreamPolicy] = None,
 ) -> C:
     """Returns a copy of ``client`` (``openai.OpenAI`` or ``openai.AsyncOpenAI``) whose create calls run
     through ``policy`` (default: ``Policy(retry=Retry(3))``); ``model_policies`` maps a model name to
@@ -570,7 +654,11 @@ def wrap_openai(
     ``limits=Limits(requests=rpm, tokens=tpm)``: each request first takes one ``requests`` unit and
     its estimated ``tokens`` (prompt estimate + ``max_tokens``), waiting when the budget is spent;
     the tokens are settled from the response's usage. The budget is kept per ``key()`` (default:
-    the ``user_id``, else the ``session_id``, of the current ``ferrule.context``)."""
+    the ``user_id``, else the ``session_id``, of the current ``ferrule.context``).
+
+    ``stream_policy=StreamPolicy(...)``: a stream's first-chunk and stall deadlines and what its
+    consumer sees when it breaks after chunks were delivered (default: no deadlines, and a break
+    raises ``StreamInterrupted``)."""
     if policy is None:
         policy = Policy(retry=Retry(3), name="openai")
     if not isinstance(capture_content, bool):
@@ -581,6 +669,9 @@ def wrap_openai(
         raise TypeError(f"wrap_openai: limits={limits!r} is not allowed; allowed: a ferrule.Limits or None")
     if key is not None and not callable(key):
         raise TypeError(f"wrap_openai: key={key!r} is not allowed; allowed: a function () -> key, or None")
+    if stream_policy is not None and not isinstance(stream_policy, StreamPolicy):
+        raise TypeError(f"wrap_openai: stream_policy={stream_policy!r} is not allowed; allowed: a ferrule.StreamPolicy or None")
+    sp = stream_policy or DEFAULT_STREAM_POLICY
     budget = _Budget(limits, key) if limits is not None else None
     per_model = dict(model_policies or {})
     for k, v in per_model.items():
@@ -626,11 +717,17 @@ def wrap_openai(
         ep = _Endpoint(
             operation, pick, capture_content, getattr(wrapped, "base_url", None), budget, plans, default_plan, timeout_of
         )
-        resource.create = make(create, ep)  # an instance attribute: the class is untouched
+        resource.create = make(create, ep, sp)  # an instance attribute: the class is untouched
 
     def rewrapped(**options: Any) -> Any:
         return wrap_openai(
-            copy_of_wrapped(**options), policy, model_policies=per_model, capture_content=capture_content, limits=limits, key=key
+            copy_of_wrapped(**options),
+            policy,
+            model_policies=per_model,
+            capture_content=capture_content,
+            limits=limits,
+            key=key,
+            stream_policy=stream_policy,
         )
 
     copy_of_wrapped = wrapped.copy

@@ -1,0 +1,98 @@
+'use strict'
+// What a wrapped stream adds per chunk: the real `openai` npm SDK streaming a long answer from the
+// local mock server, bare and through `wrapOpenAI` (with and without stream deadlines), in
+// interleaved rounds of one process run (best round counts); and the wrapper alone over chunks
+// already in memory, which isolates ferrule's own per-chunk work.
+
+const OpenAI = require('openai')
+const { MockLLMServer, StreamPolicy, wrapOpenAI } = require('ferrule')
+const { survivingStream, DEFAULT_STREAM_POLICY, NONE } = require('../../bindings-node/stream.js')
+const { CallStream } = require('../../bindings-node/llm_call.js')
+
+const QUICK = process.env.FERRULE_BENCH_QUICK === '1'
+const CHARS = QUICK ? 8000 : 32000 // the mock streams 4 characters per chunk
+const ROUNDS = QUICK ? 3 : 7
+const MSG = [{ role: 'user', content: 'hi' }]
+
+function table(title, rows) {
+  const base = rows[0][1]
+  console.log(`\n${title}`)
+  for (const [name, ns] of rows) {
+    const vs = name === rows[0][0] ? '' : `  x${(ns / base).toFixed(3)}  ${(ns - base).toFixed(0).padStart(6)} ns vs ${rows[0][0]}`
+    console.log(`  ${name.padEnd(40)}${ns.toFixed(0).padStart(8)} ns/chunk${vs}`)
+  }
+}
+
+async function best(contenders) {
+  const out = Object.fromEntries(contenders.map(([n]) => [n, Infinity]))
+  for (const [, run] of contenders) await run()
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, run] of contenders) {
+      const t0 = process.hrtime.bigint()
+      const n = await run()
+      out[name] = Math.min(out[name], Number(process.hrtime.bigint() - t0) / n)
+    }
+  }
+  return contenders.map(([n]) => [n, out[n]])
+}
+
+async function main() {
+  process.removeAllListeners('warning')
+  const s = new MockLLMServer({})
+  try {
+    const headers = { 'x-mock-content': 'x'.repeat(CHARS) }
+    const bare = new OpenAI({ baseURL: s.url, apiKey: 'k', maxRetries: 0 })
+    const plain = wrapOpenAI(new OpenAI({ baseURL: s.url, apiKey: 'k' }))
+    const guarded = wrapOpenAI(new OpenAI({ baseURL: s.url, apiKey: 'k' }), {
+      streamPolicy: new StreamPolicy({ firstChunkTimeoutMs: 30_000, stallTimeoutMs: 30_000 }),
+    })
+    const reader = (c) => async () => {
+      let n = 0
+      for await (const _ of await c.chat.completions.create({ model: 'm', messages: MSG, stream: true }, { headers })) n++
+      return n
+    }
+    const wire = await best([
+      ['openai SDK stream, bare', reader(bare)],
+      ['wrapOpenAI stream', reader(plain)],
+      ['wrapOpenAI stream + deadlines', reader(guarded)],
+    ])
+    table(`stream: ns per chunk, real SDK over loopback (${CHARS / 4} chunks)`, wire)
+  } finally {
+    s.stop()
+  }
+
+  const chunk = { id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content: 'abcd' }, finish_reason: null }] }
+  const last = { ...chunk, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }
+  const chunks = [...new Array(19_999).fill(chunk), last]
+  async function* source() {
+    yield* chunks
+  }
+  const wrapped = () => {
+    const fields = new CallStream(undefined, true)
+    const opened = { stream: chunks, it: source(), first: NONE, guard: undefined, controller: undefined }
+    return survivingStream(opened, fields, DEFAULT_STREAM_POLICY, async () => {}, () => {}, undefined, { n: 0 })
+  }
+  const mem = await best([
+    [
+      'async iteration of the chunks, bare',
+      async () => {
+        let n = 0
+        for await (const _ of source()) n++
+        return n
+      },
+    ],
+    [
+      'survivingStream over them',
+      async () => {
+        let n = 0
+        for await (const _ of wrapped()) n++
+        return n
+      },
+    ],
+  ])
+  table('stream: ns per chunk, the wrapper alone over in-memory chunks', mem)
+  const over = mem[1][1] - mem[0][1]
+  console.log(`target: ferrule's per-chunk work <= 2000 ns -> ${over.toFixed(0)} ns ${over <= 2000 ? 'MET' : 'MISSED'}`)
+}
+
+main()
