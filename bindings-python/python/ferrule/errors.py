@@ -43,10 +43,23 @@ class ConfigError(FerruleError, ValueError, TypeError):
         self.component = component
 
     @classmethod
+    def out_of_range(cls, component: str, param: str, value: Any, allowed: str) -> "ConfigError":
+        """The refusal of a value outside what is allowed, worded like the core's."""
+        return cls(f"{component}: {param}={value!r} is out of range; allowed: {allowed}", param, value, allowed,
+                   "range", component)
+
+    @classmethod
     def wrong_type(cls, component: str, param: str, value: Any, allowed: str) -> "ConfigError":
         """The refusal of a value of the wrong type, worded like the core's."""
         tname = type(value).__name__
-        return cls(f"{component}: {param} must be {allowed}, not {tname}", param, tname, allowed, "type", component)
+        try:
+            shown = repr(value)
+        except Exception:
+            shown = f"<{tname}>"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return cls(f"{component}: {param}={shown} must be {allowed}, not {tname}", param, tname, allowed, "type",
+                   component)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.args[0], self.param, self.value, self.allowed, self.kind, self.component))
