@@ -66,7 +66,10 @@ pub(crate) fn config_error(e: &Error, params: &[NodeParam]) -> ConfigError {
     ConfigError {
         kind: match problem {
             ConfigProblem::OutOfRange => "RangeError",
-            ConfigProblem::Conflict | ConfigProblem::Unknown => "TypeError",
+            ConfigProblem::Conflict
+            | ConfigProblem::Unknown
+            | ConfigProblem::Type
+            | ConfigProblem::Missing => "TypeError",
         }
         .into(),
         code: e.code().into(),

@@ -83,3 +83,11 @@ pub fn panic_for_test() {
     panic!("deliberate panic for the panic-safety test");
 }
 pub use router::{create_router, NativeRouter};
+
+/// At load: `log` records (core warnings such as a dropped alert, and dependencies' warnings) go
+/// through ferrule's logger, so they are masked and counted and reach the configured sink. A Rust
+/// logger installed first wins.
+#[napi_derive::module_init]
+fn install_log_bridge() {
+    ferrule_core::telemetry::log_bridge::install();
+}

@@ -25,9 +25,23 @@ fn class<'py>(
 /// Maps a core error to its Python exception.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let made = match &e {
-        Error::InvalidConfig { .. } => {
-            class(py, &CONFIG_ERROR, "ConfigError").and_then(|c| c.call1((e.to_string(),)))
-        }
+        Error::InvalidConfig {
+            component,
+            param,
+            value,
+            allowed,
+            problem,
+        } => config_error_with(
+            py,
+            e.to_string(),
+            ConfigFields {
+                component,
+                param,
+                value: config_value(py, value, *problem),
+                allowed,
+                kind: problem.as_str(),
+            },
+        ),
         Error::CircuitOpen {
             breaker,
             retry_after,
@@ -88,6 +102,63 @@ pub fn config_error(py: Python<'_>, msg: String) -> PyErr {
         Ok(v) => PyErr::from_value(v),
         Err(err) => err,
     }
+}
+
+/// The fields of a refused configuration, as `ConfigError` carries them.
+struct ConfigFields<'a, 'py> {
+    component: &'a str,
+    param: &'a str,
+    value: Bound<'py, PyAny>,
+    allowed: &'a str,
+    kind: &'static str,
+}
+
+fn config_error_with<'py>(
+    py: Python<'py>,
+    message: String,
+    f: ConfigFields<'_, 'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let kw = pyo3::types::PyDict::new(py);
+    kw.set_item("param", f.param)?;
+    kw.set_item("value", f.value)?;
+    kw.set_item("allowed", f.allowed)?;
+    kw.set_item("kind", f.kind)?;
+    kw.set_item("component", f.component)?;
+    class(py, &CONFIG_ERROR, "ConfigError")?.call((message,), Some(&kw))
+}
+
+/// The refused value as a Python object: the core keeps it as text (its `Display`, which
+/// round-trips numbers), so a number becomes `int` / `float` again and `None` becomes `None`; for a
+/// wrong type it is the type's name, as given.
+fn config_value<'py>(
+    py: Python<'py>,
+    value: &str,
+    problem: ferrule_core::ConfigProblem,
+) -> Bound<'py, PyAny> {
+    use pyo3::IntoPyObjectExt;
+    let any = |r: PyResult<Bound<'py, PyAny>>| r.unwrap_or_else(|_| py.None().into_bound(py));
+    if matches!(
+        problem,
+        ferrule_core::ConfigProblem::Type | ferrule_core::ConfigProblem::Missing
+    ) {
+        return any(value.into_bound_py_any(py));
+    }
+    if value == "None" {
+        return py.None().into_bound(py);
+    }
+    if let Ok(i) = value.parse::<i128>() {
+        return any(i.into_bound_py_any(py));
+    }
+    match value {
+        "NaN" => return any(f64::NAN.into_bound_py_any(py)),
+        "inf" => return any(f64::INFINITY.into_bound_py_any(py)),
+        "-inf" => return any(f64::NEG_INFINITY.into_bound_py_any(py)),
+        _ => {}
+    }
+    if let Ok(x) = value.parse::<f64>() {
+        return any(x.into_bound_py_any(py));
+    }
+    any(value.into_bound_py_any(py))
 }
 
 /// A panic caught elsewhere (e.g. inside `gil::without_gil`) as `ferrule.errors.InternalError`.

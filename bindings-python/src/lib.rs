@@ -113,14 +113,10 @@ mod _ferrule {
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
         use pyo3::types::PyModuleMethods;
-        // Core warnings (dropped telemetry, series overflow, failed exports) go to Python's
-        // `logging` under "ferrule.*". If the host already installed a Rust logger, that one wins.
-        if let Ok(l) = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers) {
-            let _ = l
-                .set_prefix("ferrule")
-                .filter(log::LevelFilter::Info)
-                .install();
-        }
+        // `log` records (core warnings such as a dropped alert, and dependencies' warnings) go
+        // through ferrule's logger, so they are masked and counted and reach the configured sink
+        // (by default Python `logging` under "ferrule"). A Rust logger the host installed first wins.
+        ferrule_core::telemetry::log_bridge::install();
         // `emit` is a raw fastcall function (with `**fields`, pyo3 would build a dict per call).
         crate::emit_call::add(m)?;
         // `span` likewise, so its keywords are matched by identity.

@@ -4,13 +4,35 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Why a configuration value was refused; bindings map `OutOfRange` to `ValueError` / `RangeError`
-/// and `Conflict` / `Unknown` to `ValueError` / `TypeError`.
+/// Why a configuration value was refused. Each binding renders the refusal from the fields of
+/// `Error::InvalidConfig` in its own spelling: Python raises `ConfigError` (a `ValueError` and a
+/// `TypeError`) with `.param`, `.value`, `.allowed`, `.kind`; Node throws a `RangeError` for
+/// `OutOfRange` and a `TypeError` for the others, with `code` and `param`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigProblem {
+    /// The value has the right type but lies outside what is allowed.
     OutOfRange,
+    /// The value is fine alone but contradicts another parameter.
     Conflict,
+    /// A parameter or option name that does not exist.
     Unknown,
+    /// The value has the wrong type (`value` is then the type's name, e.g. `float`).
+    Type,
+    /// A required parameter was not given.
+    Missing,
+}
+
+impl ConfigProblem {
+    /// The kind as the bindings show it: `range`, `conflict`, `unknown`, `type`, `missing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigProblem::OutOfRange => "range",
+            ConfigProblem::Conflict => "conflict",
+            ConfigProblem::Unknown => "unknown",
+            ConfigProblem::Type => "type",
+            ConfigProblem::Missing => "missing",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +102,37 @@ impl Error {
         }
     }
 
+    /// A value of the wrong type: `value_type` is the type's name in the caller's language.
+    pub fn wrong_type(
+        component: &'static str,
+        param: &'static str,
+        value_type: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::InvalidConfig {
+            component,
+            param,
+            value: value_type.to_string(),
+            allowed: allowed.into(),
+            problem: ConfigProblem::Type,
+        }
+    }
+
+    /// A required parameter left out.
+    pub fn missing(
+        component: &'static str,
+        param: &'static str,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::InvalidConfig {
+            component,
+            param,
+            value: String::new(),
+            allowed: allowed.into(),
+            problem: ConfigProblem::Missing,
+        }
+    }
+
     /// A short stable code, shared by the Python and Node error classes.
     pub fn code(&self) -> &'static str {
         match self {
@@ -115,6 +168,12 @@ impl fmt::Display for Error {
                         f,
                         "{component}: unknown option {param}={value}; allowed: {allowed}"
                     )
+                }
+                ConfigProblem::Type => {
+                    write!(f, "{component}: {param} must be {allowed}, not {value}")
+                }
+                ConfigProblem::Missing => {
+                    write!(f, "{component}: {param} is required; allowed: {allowed}")
                 }
             },
             Error::CircuitOpen {
@@ -256,5 +315,35 @@ mod tests {
         assert!(check::finite_positive("X", "open_seconds", 1e9).is_ok());
         assert!(check::finite_positive("X", "rate", 1e12).is_ok());
         assert!(check::seconds("X", "within", f64::NAN).is_err());
+    }
+
+    #[test]
+    fn every_kind_renders_from_its_fields() {
+        let e = Error::wrong_type(
+            "CircuitBreaker",
+            "window",
+            "float",
+            "an integer in [1, 100000]",
+        );
+        assert_eq!(
+            e.to_string(),
+            "CircuitBreaker: window must be an integer in [1, 100000], not float"
+        );
+        let e = Error::missing("Endpoint", "name", "a non-empty string");
+        assert_eq!(
+            e.to_string(),
+            "Endpoint: name is required; allowed: a non-empty string"
+        );
+        let kinds: Vec<&str> = [
+            ConfigProblem::OutOfRange,
+            ConfigProblem::Conflict,
+            ConfigProblem::Unknown,
+            ConfigProblem::Type,
+            ConfigProblem::Missing,
+        ]
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+        assert_eq!(kinds, ["range", "conflict", "unknown", "type", "missing"]);
     }
 }

@@ -1,6 +1,7 @@
 //! ferrule-core: the resilience primitives and telemetry of ferrule, in plain Rust. The Python and
 //! Node bindings only convert; every rule lives here, once. This file is the public API.
 
+pub mod breaker_state;
 pub mod call;
 pub mod clock;
 pub mod error;

@@ -690,3 +690,39 @@ fn a_policy_beats_its_switch_on_every_success() {
     assert!(!d.is_firing(), "the success resolved it");
     assert_eq!(d.beats(), 1);
 }
+
+#[test]
+fn sinks_see_label_values_masked_in_labels_group_key_and_fingerprint() {
+    let f = Fixture::new(RouterConfig::default(), &["ops"]);
+    let email = "alice@example.com";
+    let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
+    f.push(
+        0,
+        alert(
+            "Leak",
+            Severity::Warning,
+            &[("user", email), ("token", key)],
+        ),
+    );
+    // A caller-given fingerprint is user text too.
+    f.push(
+        0,
+        alert("Leak", Severity::Warning, &[("user", "bob")])
+            .with_fingerprint(format!("leak for {email}")),
+    );
+    let n = f.set(30);
+    assert_eq!(n.len(), 1);
+    let shown = format!("{:?}", n[0]);
+    assert!(
+        !shown.contains(email),
+        "raw email reached the sink: {shown}"
+    );
+    assert!(!shown.contains(key), "raw key reached the sink: {shown}");
+    assert_eq!(n[0].alerts.len(), 2);
+    for a in &n[0].alerts {
+        assert!(!a.fingerprint.contains(email), "{}", a.fingerprint);
+        assert!(!a.fingerprint.is_empty());
+    }
+    // The router still tells the two alerts apart (it keys on the raw fingerprint).
+    assert_ne!(n[0].alerts[0].fingerprint, n[0].alerts[1].fingerprint);
+}

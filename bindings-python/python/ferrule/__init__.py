@@ -162,3 +162,16 @@ __all__ += ["check_observed", "observe", "observing", "prompt"]
 # `ferrule.testing` (ManualClock, MockLLMServer) works after a plain `import ferrule`, as other
 # subpackages do; it imports nothing beyond the native module.
 from . import testing as testing
+
+# Wrong-type arguments to the public constructors and set-up functions are refused with a
+# ConfigError naming the parameter, the type given and what is allowed (checked against each
+# signature's annotations). The per-request paths below are checked only after they fail.
+from . import _argcheck
+
+_argcheck.install(
+    globals(),
+    __all__,
+    per_call=frozenset({"emit", "redact", "context", "current_context", "current_span", "remaining", "span", "start_span",
+                    "traceparent", "record_llm_call", "in_probe", "check_observed"}),
+)
+del _argcheck

@@ -251,7 +251,7 @@ class DeadLetterQueue:
         if max is not None and (isinstance(max, bool) or not isinstance(max, int) or max < 0):
             from .errors import ConfigError
 
-            raise ConfigError(f"DeadLetterQueue.replay: max={max!r} is out of range; allowed: an integer >= 0 or None")
+            raise ConfigError.out_of_range("DeadLetterQueue.replay", "max", max, "an integer >= 0 or None")
         return self._core.replay_cursor(_since_ms(since, "since"), max)
 
     @staticmethod

@@ -14,11 +14,55 @@ class FerruleError(Exception):
     code: str = "FERRULE_ERROR"
 
 
-class ConfigError(FerruleError, ValueError):
-    """Invalid configuration, raised at construction. The message names the parameter, its value and
-    the allowed range."""
+class ConfigError(FerruleError, ValueError, TypeError):
+    """Invalid configuration, raised at construction. A ``ValueError`` and a ``TypeError``, so code
+    that catches either (as it would for a builtin refusal) catches it.
+
+    The refusal is data: ``param`` is the parameter's name, ``value`` what was given (for
+    ``kind == "type"``, the name of its type), ``allowed`` what would have been accepted, ``kind`` one
+    of ``"range"``, ``"type"``, ``"missing"``, ``"conflict"``, ``"unknown"``, and ``component`` the
+    class or function that refused. The message is rendered from these fields. Errors raised with a
+    message only (older code paths) have the fields ``None``."""
 
     code = "FERRULE_INVALID_CONFIG"
+
+    def __init__(
+        self,
+        message: str,
+        param: Optional[str] = None,
+        value: Any = None,
+        allowed: Optional[str] = None,
+        kind: Optional[str] = None,
+        component: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.param = param
+        self.value = value
+        self.allowed = allowed
+        self.kind = kind
+        self.component = component
+
+    @classmethod
+    def out_of_range(cls, component: str, param: str, value: Any, allowed: str) -> "ConfigError":
+        """The refusal of a value outside what is allowed, worded like the core's."""
+        return cls(f"{component}: {param}={value!r} is out of range; allowed: {allowed}", param, value, allowed,
+                   "range", component)
+
+    @classmethod
+    def wrong_type(cls, component: str, param: str, value: Any, allowed: str) -> "ConfigError":
+        """The refusal of a value of the wrong type, worded like the core's."""
+        tname = type(value).__name__
+        try:
+            shown = repr(value)
+        except Exception:
+            shown = f"<{tname}>"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return cls(f"{component}: {param}={shown} must be {allowed}, not {tname}", param, tname, allowed, "type",
+                   component)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.args[0], self.param, self.value, self.allowed, self.kind, self.component))
 
 
 class CircuitOpenError(FerruleError):

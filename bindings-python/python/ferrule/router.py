@@ -188,9 +188,9 @@ class Router:
             )
         self._async = kinds == {True}
         if isinstance(hedge_threads, bool) or not isinstance(hedge_threads, int) or not 2 <= hedge_threads <= 1024:
-            raise ConfigError(f"Router: hedge_threads={hedge_threads!r} is out of range; allowed: an integer in [2, 1024]")
+            raise ConfigError.out_of_range("Router", "hedge_threads", hedge_threads, "an integer in [2, 1024]")
         if isinstance(attempts, bool):
-            raise ConfigError(f"Router: attempts={attempts!r} is out of range; allowed: an integer in [1, {len(eps)}]")
+            raise ConfigError.out_of_range("Router", "attempts", attempts, f"an integer in [1, {len(eps)}]")
         self._core = RouterCore(
             name,
             strategy,

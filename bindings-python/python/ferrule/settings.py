@@ -101,7 +101,7 @@ def configure(
       ``wrap_openai`` / ``wrapOpenAI`` GenAI spans are recorded either way).
     """
     if trace_policies is not None and not isinstance(trace_policies, bool):
-        raise ConfigError(f"configure: trace_policies={trace_policies!r} is out of range; allowed: True or False")
+        raise ConfigError.out_of_range("configure", "trace_policies", trace_policies, "True or False")
     kw: Dict[str, Any] = {
         "service_name": service_name,
         "sample_ratio": sample_ratio,
@@ -118,7 +118,7 @@ def configure(
         kw["otlp_endpoint"] = otlp_endpoint
     if otlp_headers is not None:
         if not isinstance(otlp_headers, Mapping):
-            raise ConfigError(f"configure: otlp_headers={otlp_headers!r} is out of range; allowed: a dict name -> value")
+            raise ConfigError.out_of_range("configure", "otlp_headers", otlp_headers, "a dict name -> value")
         kw["otlp_headers"] = [(str(k), str(v)) for k, v in otlp_headers.items()]
     for name, path in (("ca_file", ca_file), ("client_cert_file", client_cert_file), ("client_key_file", client_key_file)):
         if path is not None:

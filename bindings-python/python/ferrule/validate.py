@@ -353,7 +353,7 @@ def validated(
     validated value instead. On a refusal it calls the function again up to ``reask`` times with
     ``feedback=`` describing every violation; after the last, the ``ValidationError`` is raised."""
     if isinstance(reask, bool) or not isinstance(reask, int) or not 0 <= reask <= _MAX_REASK:
-        raise ConfigError(f"validated: reask={reask!r} is out of range; allowed: an integer in [0, {_MAX_REASK}]")
+        raise ConfigError.out_of_range("validated", "reask", reask, f"an integer in [0, {_MAX_REASK}]")
     _compile(schema, repair, max_input_bytes, max_depth)  # a bad schema fails here, before decorating
 
     # The decorated function returns the validated value (or an awaitable of it), not the model's

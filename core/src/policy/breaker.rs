@@ -19,23 +19,7 @@ const NANOS_PER_MS: u64 = 1_000_000;
 /// A year: the longest time window (and open period) a breaker accepts.
 const MAX_WINDOW_NANOS: u64 = 31_536_000 * 1_000_000_000;
 
-/// What a caller sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Closed => "closed",
-            State::Open => "open",
-            State::HalfOpen => "half_open",
-        }
-    }
-}
+pub use crate::breaker_state::State;
 
 /// Why the breaker moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

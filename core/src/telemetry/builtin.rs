@@ -25,7 +25,7 @@ use super::histogram::Histogram;
 use super::price;
 use super::profile;
 use super::registry::{global, Registry};
-use crate::policy::breaker::State;
+use crate::breaker_state::State;
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -202,7 +202,7 @@ pub fn retry_budget_denied(name: &str) {
 
 /// Sets the breaker's state gauge: 1 on `state`, 0 on the other two.
 pub fn breaker_state(name: &str, state: State) {
-    for s in [State::Closed, State::Open, State::HalfOpen] {
+    for s in State::ALL {
         on!(families().breaker_state, &[name, s.as_str()], h => h.set((s == state) as u8 as f64));
     }
 }

@@ -35,6 +35,7 @@ pub fn metrics_text(format: exposition::Format) -> String {
 pub mod context;
 pub mod event_limiter;
 pub mod ids;
+pub mod log_bridge;
 pub mod log_event;
 pub mod log_sink;
 pub mod logger;

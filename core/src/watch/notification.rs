@@ -115,7 +115,8 @@ impl Notification {
     }
 
     /// Masks every text a caller or a detector may have filled with user data (label values,
-    /// summaries, the group key) with the configured redactor, before any sink (callback,
+    /// summaries, the group key, each alert's fingerprint, which is built from its label values or
+    /// given by the caller) with the configured redactor, before any sink (callback,
     /// webhook, Alertmanager, log) sees it.
     pub(crate) fn masked(mut self) -> Self {
         let r = crate::telemetry::pipeline::Pipeline::global()
@@ -136,6 +137,7 @@ impl Notification {
                 m(v);
             }
             m(&mut a.summary);
+            m(&mut a.fingerprint);
         }
         self
     }

@@ -107,7 +107,7 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         if isinstance(max_runs, bool) or not isinstance(max_runs, int) or not 1 <= max_runs <= 10_000_000:
             from ..errors import ConfigError
 
-            raise ConfigError(f"FerruleCallbackHandler: max_runs={max_runs!r} is out of range; allowed: [1, 10000000]")
+            raise ConfigError.out_of_range("FerruleCallbackHandler", "max_runs", max_runs, "[1, 10000000]")
         self.max_runs = max_runs
         # run_id -> [operation, model, started, first_token_seconds]; dict operations are atomic
         # under the GIL, and LangChain may call handlers from worker threads.
