@@ -12,6 +12,7 @@ const { MockLLMServer } = require('./mock.js')
 const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { wrapOpenAI } = require('./openai.js')
+const { wrapAnthropic } = require('./anthropic.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
@@ -40,6 +41,7 @@ module.exports = {
   resilient,
   transient,
   wrapOpenAI,
+  wrapAnthropic,
   Counter,
   Gauge,
   Histogram,

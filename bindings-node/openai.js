@@ -71,7 +71,7 @@ function observe(stream, fields, done) {
   })
 }
 
-function wrapCreate(target, operation, pick, { captureContent, server }) {
+function wrapCreate(target, operation, pick, { captureContent, server, provider = 'openai', requestIdHeader = 'x-request-id' }) {
   const original = target.create.bind(target)
   // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
   // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
@@ -99,13 +99,13 @@ function wrapCreate(target, operation, pick, { captureContent, server }) {
     const model = body && typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
-    const span = startSpan({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
+    const span = startSpan({ operation, model: model || undefined, provider, role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
     const counter = { n: 0 }
     // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
     const call = { raw: false, data: undefined, response: undefined }
     // The call's one crossing: the core reads the body and the response/stream/error.
     const done = (response, error, stream, fellBack) =>
-      recordCall(span, operation, 'openai', {
+      recordCall(span, operation, provider, {
         request: body,
         response,
         stream,
@@ -142,7 +142,7 @@ function wrapCreate(target, operation, pick, { captureContent, server }) {
     const out = settled.then((r) => r.data)
     out.withResponse = () => {
       out.catch(() => {}) // the caller reads the outcome here instead
-      return settled.then((r) => ({ data: r.data, response: r.response, request_id: r.response ? r.response.headers.get('x-request-id') : null }))
+      return settled.then((r) => ({ data: r.data, response: r.response, request_id: r.response ? r.response.headers.get(requestIdHeader) : null }))
     }
     out.asResponse = () => {
       call.raw = true
@@ -212,4 +212,5 @@ function wrapOpenAI(client, opts = {}) {
   })
 }
 
-module.exports = { wrapOpenAI }
+// `proxied` is shared with `wrapAnthropic` (anthropic.js): the same call path, another provider.
+module.exports = { wrapOpenAI, internal: { proxied } }
