@@ -99,7 +99,7 @@ impl<'a> HintHeaders<'a> {
         let anthropic = (0..4).filter_map(|i| {
             self.anthropic_reset[i]
                 .filter(|_| spent(self.anthropic_remaining[i]))
-                .and_then(|v| parse_rfc3339(v))
+                .and_then(parse_rfc3339)
                 .and_then(|at| secs((at - now_unix_seconds).max(0.0)))
         });
         [requests, tokens]
