@@ -562,6 +562,8 @@ export class MockLLMServer {
   constructor(options?: MockLLMServerOptions)
   /** The OpenAI `baseURL`: `http://127.0.0.1:PORT/v1`. */
   readonly url: string
+  /** The Anthropic SDK's `baseURL`: `http://127.0.0.1:PORT` (the SDK adds `/v1/messages`). */
+  readonly anthropicURL: string
   readonly port: number
   readonly requests: MockRecordedRequest[]
   clearRequests(): void
@@ -1365,6 +1367,19 @@ export class StreamInterrupted extends FerruleError {
  * type as `client`.
  */
 export function wrapOpenAI<C extends object>(client: C, options?: WrapOpenAIOptions): C
+
+/** Options of `wrapAnthropic`: the same as `wrapOpenAI`'s. */
+export type WrapAnthropicOptions = WrapOpenAIOptions
+
+/**
+ * The `@anthropic-ai/sdk` client behind a Proxy: `messages.create` (also `stream: true`) runs
+ * through the policy as `wrapOpenAI`'s calls do (SDK retries off when the policy retries, remaining
+ * deadline as `timeout` and `signal`, `traceparent`). The policy reads `retry-after` and, on a 429,
+ * the spent limit's `anthropic-ratelimit-*-reset`; a 529 is transient. Spans and metrics carry
+ * `gen_ai.provider.name = "anthropic"`, `stop_reason` as the finish reason, and prompt-cache reads
+ * and writes in usage and cost. `messages.stream()` (the SDK's helper) passes through unwrapped.
+ */
+export function wrapAnthropic<C extends object>(client: C, options?: WrapAnthropicOptions): C
 
 // -- router -----------------------------------------------------------------------------
 

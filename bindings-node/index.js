@@ -14,6 +14,7 @@ const { Policy, resilient, transient, Chaos } = require('./policy.js')
 const { wrapOpenAI } = require('./openai.js')
 const { StreamPolicy, StreamInterrupted, StreamTimeoutError } = require('./stream.js')
 const { PartialJson, partialValues, streamValidated } = require('./partial_json.js')
+const { wrapAnthropic } = require('./anthropic.js')
 const { Counter, Gauge, Histogram, metricsText, serveMetrics } = require('./metrics.js')
 const { recordLlmCall, setPrice, profile, resetProfile } = require('./profile.js')
 const { parseJson, repairJson, validated, validationStats } = require('./validate.js')
@@ -48,6 +49,7 @@ module.exports = {
   PartialJson,
   partialValues,
   streamValidated,
+  wrapAnthropic,
   Counter,
   Gauge,
   Histogram,

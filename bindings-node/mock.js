@@ -51,6 +51,14 @@ class MockLLMServer {
     return this.#native.url
   }
 
+  /**
+   * The Anthropic SDK's `baseURL`: `http://127.0.0.1:PORT` (the SDK adds `/v1/messages`). The
+   * server answers Anthropic's Messages API there, with the same fault plan.
+   */
+  get anthropicURL() {
+    return this.#native.url.replace(/\/v1$/, '')
+  }
+
   get port() {
     return this.#native.port
   }

@@ -73,7 +73,7 @@ function observe(stream, fields, done) {
 }
 
 function wrapCreate(target, operation, pick, cfg) {
-  const { captureContent, server } = cfg
+  const { captureContent, server, provider = 'openai', requestIdHeader = 'x-request-id' } = cfg
   const original = target.create.bind(target)
   // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
   // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
@@ -105,7 +105,7 @@ function wrapCreate(target, operation, pick, cfg) {
     if (m === undefined) {
       m = {
         attemptName: `${model ? `${operation} ${model}` : operation} attempt`,
-        spanOptions: Object.freeze({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: Object.freeze({ 'ferrule.policy.name': policy.name }) }),
+        spanOptions: Object.freeze({ operation, model: model || undefined, provider, role: 'call', attributes: Object.freeze({ 'ferrule.policy.name': policy.name }) }),
       }
       if (perModel.size < 1024) perModel.set(key, m) // bounded: a caller's model names are few
     }
@@ -135,12 +135,12 @@ function wrapCreate(target, operation, pick, cfg) {
     const model = typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
-    const span = startSpan({ operation, model: model || undefined, provider: 'openai', role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
+    const span = startSpan({ operation, model: model || undefined, provider, role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
     const counter = { n: 0, fellBack: false }
     // Collects the delivered text always: StreamInterrupted and a resume need it (kept on the span only when captured).
     const fields = new CallStream(span._native, true)
     const done = (error) =>
-      recordCall(span, operation, 'openai', {
+      recordCall(span, operation, provider, {
         request: body,
         stream: fields,
         error,
@@ -181,7 +181,7 @@ function wrapCreate(target, operation, pick, cfg) {
     const call = { raw: false, data: undefined, response: undefined }
     // The call's one crossing: the core reads the body and the response/stream/error.
     const done = (response, error, stream, fellBack) =>
-      recordCall(span, operation, 'openai', {
+      recordCall(span, operation, provider, {
         request: body,
         response,
         stream,
@@ -218,7 +218,7 @@ function wrapCreate(target, operation, pick, cfg) {
     const out = settled.then((r) => r.data)
     out.withResponse = () => {
       out.catch(() => {}) // the caller reads the outcome here instead
-      return settled.then((r) => ({ data: r.data, response: r.response, request_id: r.response ? r.response.headers.get('x-request-id') : null }))
+      return settled.then((r) => ({ data: r.data, response: r.response, request_id: r.response ? r.response.headers.get(requestIdHeader) : null }))
     }
     out.asResponse = () => {
       call.raw = true
@@ -298,4 +298,5 @@ function wrapOpenAI(client, opts = {}) {
   })
 }
 
-module.exports = { wrapOpenAI }
+// `proxied` is shared with `wrapAnthropic` (anthropic.js): the same call path, another provider.
+module.exports = { wrapOpenAI, internal: { proxied } }

@@ -49,11 +49,13 @@ function transient(err) {
   return cause !== undefined && cause !== err && typeof cause === 'object' && cause !== null && typeof cause.code === 'string' && NETWORK_CODES.has(cause.code)
 }
 
-/** Milliseconds the server asked to wait, from `error.headers` (or `error.response.headers`). */
+/** Milliseconds the server asked to wait, from `error.headers` (or `error.response.headers`, or
+ * the Vercel AI SDK's `error.responseHeaders`). */
 function retryAfterMsOf(err) {
   if (err === null || typeof err !== 'object') return null
   let h = err.headers
   if (h === undefined || h === null) h = err.response && err.response.headers
+  if (h === undefined || h === null) h = err.responseHeaders
   if (h === undefined || h === null || typeof h !== 'object') return null
   const pairs = []
   if (typeof h.get === 'function') {

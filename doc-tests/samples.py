@@ -79,4 +79,6 @@ def sample_env(base_url: str) -> "dict[str, str]":
     """The environment a reader has after the quick start's `export` line."""
     env = dict(os.environ)
     env.update(OPENAI_BASE_URL=base_url, OPENAI_API_KEY="mock")
+    # The Anthropic SDKs' base URL is the mock's root: they add /v1/messages themselves.
+    env.update(ANTHROPIC_BASE_URL=base_url.removesuffix("/v1"), ANTHROPIC_API_KEY="mock")
     return env

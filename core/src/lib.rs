@@ -70,7 +70,9 @@ pub use policy::retry::{
     WaitSource,
 };
 pub use policy::retry_budget::{BudgetConfig, RetryBudget};
-pub use policy::retry_hint::{parse_duration, parse_http_date, parse_retry_after, HintHeaders};
+pub use policy::retry_hint::{
+    parse_duration, parse_http_date, parse_retry_after, parse_rfc3339, HintHeaders,
+};
 pub use route::endpoint::{EndpointConfig, Health};
 pub use route::event::{EventKind as RouteEventKind, RouteEvent};
 pub use route::router::{EndpointStats, Router, RouterConfig, RouterStats};

@@ -124,9 +124,9 @@ __all__ += [
     "validation_stats",
 ]
 
-from .integrations import wrap_openai
+from .integrations import wrap_anthropic, wrap_openai
 
-__all__ += ["wrap_openai"]
+__all__ += ["wrap_anthropic", "wrap_openai"]
 
 from .integrations.stream import StreamInterrupted, StreamPolicy, StreamTimeoutError
 

@@ -62,6 +62,13 @@ class MockLLMServer:
         return self._core.url
 
     @property
+    def anthropic_url(self) -> str:
+        """``http://127.0.0.1:PORT``: the ``base_url`` for the Anthropic SDK, which adds ``/v1/messages``
+        itself. The server answers Anthropic's Messages API there, with the same fault plan."""
+        url = self._core.url
+        return url[: -len("/v1")] if url.endswith("/v1") else url
+
+    @property
     def port(self) -> int:
         return self._core.port
 

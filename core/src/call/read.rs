@@ -58,11 +58,38 @@ fn nested_u64<V: Value>(v: &V, paths: &[(&'static str, &'static str)]) -> Option
 }
 
 /// Token counts from a `usage` object: chat/embeddings (`prompt_tokens`/`completion_tokens`),
-/// Responses and Anthropic (`input_tokens`/`output_tokens`), with cache and reasoning details.
+/// Responses and Anthropic (`input_tokens`/`output_tokens`), the Vercel AI SDK's
+/// (`inputTokens: { total, cacheRead, cacheWrite }`, or numbers), with cache and reasoning details.
+///
+/// `input` counts every prompt token, cached ones included (as OpenAI's `prompt_tokens` does):
+/// Anthropic reports cache reads and writes beside `input_tokens`, so they are added to it.
 pub fn read_usage<V: Value>(u: &V) -> Tokens {
+    let vercel_in = u.field("inputTokens");
+    let vercel_out = u.field("outputTokens");
+    let sub = |v: &Option<V>, name: &'static str| {
+        v.as_ref()
+            .and_then(|x| x.field(name))
+            .and_then(|x| x.as_u64())
+    };
+    let num = |v: &Option<V>| v.as_ref().and_then(|x| x.as_u64());
+    let anthropic_read = u.field("cache_read_input_tokens").and_then(|x| x.as_u64());
+    let anthropic_write = u
+        .field("cache_creation_input_tokens")
+        .and_then(|x| x.as_u64());
+    let input = match u.field("input_tokens").and_then(|x| x.as_u64()) {
+        Some(n) if anthropic_read.is_some() || anthropic_write.is_some() => {
+            Some(n + anthropic_read.unwrap_or(0) + anthropic_write.unwrap_or(0))
+        }
+        Some(n) => Some(n),
+        None => first_u64(u, &["prompt_tokens"])
+            .or_else(|| sub(&vercel_in, "total"))
+            .or_else(|| num(&vercel_in)),
+    };
     Tokens {
-        input: first_u64(u, &["prompt_tokens", "input_tokens"]),
-        output: first_u64(u, &["completion_tokens", "output_tokens"]),
+        input,
+        output: first_u64(u, &["completion_tokens", "output_tokens"])
+            .or_else(|| sub(&vercel_out, "total"))
+            .or_else(|| num(&vercel_out)),
         cache_read: nested_u64(
             u,
             &[
@@ -70,12 +97,13 @@ pub fn read_usage<V: Value>(u: &V) -> Tokens {
                 ("input_tokens_details", "cached_tokens"),
             ],
         )
-        .or_else(|| u.field("cache_read_input_tokens").and_then(|x| x.as_u64()))
-        .or_else(|| nested_u64(u, &[("input_token_details", "cache_read")])),
-        cache_creation: u
-            .field("cache_creation_input_tokens")
-            .and_then(|x| x.as_u64())
-            .or_else(|| nested_u64(u, &[("input_token_details", "cache_creation")])),
+        .or(anthropic_read)
+        .or_else(|| nested_u64(u, &[("input_token_details", "cache_read")]))
+        .or_else(|| sub(&vercel_in, "cacheRead"))
+        .or_else(|| u.field("cachedInputTokens").and_then(|x| x.as_u64())),
+        cache_creation: anthropic_write
+            .or_else(|| nested_u64(u, &[("input_token_details", "cache_creation")]))
+            .or_else(|| sub(&vercel_in, "cacheWrite")),
         reasoning: nested_u64(
             u,
             &[
@@ -83,7 +111,9 @@ pub fn read_usage<V: Value>(u: &V) -> Tokens {
                 ("output_tokens_details", "reasoning_tokens"),
                 ("output_token_details", "reasoning"),
             ],
-        ),
+        )
+        .or_else(|| sub(&vercel_out, "reasoning"))
+        .or_else(|| u.field("reasoningTokens").and_then(|x| x.as_u64())),
     }
 }
 
@@ -130,6 +160,21 @@ pub fn read_response<V: Value>(r: &V, with_text: bool) -> ResponseFields {
                     .and_then(|t| text_of_content(&t))
             });
         }
+    } else if let Some(fr) = r.field("finishReason") {
+        // A Vercel AI SDK `doGenerate` result: the provider's own reason (`raw`) when it gave
+        // one, else the unified one (v3), or the v2 string.
+        let reason = fr
+            .as_string()
+            .or_else(|| fr.field("raw").and_then(|x| x.as_string()))
+            .or_else(|| fr.field("unified").and_then(|x| x.as_string()));
+        f.finish_reasons.extend(reason);
+        if let Some(resp) = r.field("response") {
+            f.model = resp.field("modelId").and_then(|x| x.as_string());
+            f.id = resp.field("id").and_then(|x| x.as_string());
+        }
+        if with_text {
+            f.text = r.field("content").and_then(|c| text_of_content(&c));
+        }
     } else if let Some(stop) = r.field("stop_reason").and_then(|x| x.as_string()) {
         // Anthropic messages.
         f.finish_reasons.push(stop);
@@ -160,7 +205,49 @@ pub fn read_chunk<V: Value>(c: &V, acc: &mut ResponseFields, with_text: bool) {
         acc.id = c.field("id").and_then(|m| m.as_string());
     }
     if let Some(u) = c.field("usage") {
-        acc.tokens = read_usage(&u);
+        // Anthropic splits usage across events (input on `message_start`, output on
+        // `message_delta`): a later event overrides only the counts it carries.
+        merge_tokens(&mut acc.tokens, read_usage(&u));
+    }
+    if let Some(m) = c.field("message") {
+        // Anthropic `message_start`: the message so far, with its id, model and input usage.
+        if acc.model.is_none() {
+            acc.model = m.field("model").and_then(|x| x.as_string());
+        }
+        if acc.id.is_none() {
+            acc.id = m.field("id").and_then(|x| x.as_string());
+        }
+        if let Some(u) = m.field("usage") {
+            merge_tokens(&mut acc.tokens, read_usage(&u));
+        }
+        return;
+    }
+    if let Some(fr) = c.field("finishReason") {
+        // The Vercel AI SDK's `finish` stream part (its usage was merged above).
+        let reason = fr
+            .as_string()
+            .or_else(|| fr.field("raw").and_then(|x| x.as_string()))
+            .or_else(|| fr.field("unified").and_then(|x| x.as_string()));
+        acc.finish_reasons.extend(reason);
+        return;
+    }
+    if acc.model.is_none() {
+        // The Vercel AI SDK's `response-metadata` stream part.
+        acc.model = c.field("modelId").and_then(|m| m.as_string());
+    }
+    if let Some(d) = c.field("delta").filter(|d| d.as_string().is_none()) {
+        if c.field("choices").is_none() {
+            // Anthropic `message_delta` (the stop reason) and `content_block_delta` (text).
+            if let Some(stop) = d.field("stop_reason").and_then(|x| x.as_string()) {
+                acc.finish_reasons.push(stop);
+            }
+            if with_text {
+                if let Some(t) = d.field("text").and_then(|t| t.as_string()) {
+                    acc.text.get_or_insert_with(String::new).push_str(&t);
+                }
+            }
+            return;
+        }
     }
     if let Some(choices) = c.field("choices") {
         for ch in choices.items(MAX_CHOICES) {
@@ -196,13 +283,26 @@ pub fn read_chunk<V: Value>(c: &V, acc: &mut ResponseFields, with_text: bool) {
         let is_delta = c
             .field("type")
             .and_then(|t| t.as_string())
-            .is_some_and(|t| t == "response.output_text.delta");
+            .is_some_and(|t| t == "response.output_text.delta" || t == "text-delta");
         if is_delta {
             if let Some(t) = c.field("delta").and_then(|t| t.as_string()) {
                 acc.text.get_or_insert_with(String::new).push_str(&t);
             }
         }
     }
+}
+
+fn merge_tokens(acc: &mut Tokens, t: Tokens) {
+    let keep = |a: &mut Option<u64>, b: Option<u64>| {
+        if b.is_some() {
+            *a = b;
+        }
+    };
+    keep(&mut acc.input, t.input);
+    keep(&mut acc.output, t.output);
+    keep(&mut acc.cache_read, t.cache_read);
+    keep(&mut acc.cache_creation, t.cache_creation);
+    keep(&mut acc.reasoning, t.reasoning);
 }
 
 /// A request's body (keyword arguments in Python, the body object in JS).
@@ -476,6 +576,8 @@ mod tests {
         assert_eq!(f.text.as_deref(), Some("ok"));
         assert_eq!(f.tokens.cache_read, Some(5));
         assert_eq!(f.tokens.cache_creation, Some(1));
+        // Anthropic's input_tokens leave the cache out; the record's input counts it.
+        assert_eq!(f.tokens.input, Some(7 + 5 + 1));
         let r = o(&[
             ("status", s("incomplete")),
             (
@@ -527,6 +629,173 @@ mod tests {
         assert_eq!(acc.finish_reasons, vec!["length"]);
         assert_eq!(acc.tokens.output, Some(2));
         assert_eq!(acc.id.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn anthropic_stream_events_accumulate() {
+        let mut acc = ResponseFields::default();
+        let events = [
+            o(&[
+                ("type", s("message_start")),
+                (
+                    "message",
+                    o(&[
+                        ("id", s("msg_1")),
+                        ("model", s("claude-x")),
+                        (
+                            "usage",
+                            o(&[
+                                ("input_tokens", J::N(9.0)),
+                                ("output_tokens", J::N(1.0)),
+                                ("cache_read_input_tokens", J::N(6.0)),
+                                ("cache_creation_input_tokens", J::N(2.0)),
+                            ]),
+                        ),
+                    ]),
+                ),
+            ]),
+            o(&[("type", s("content_block_start")), ("index", J::N(0.0))]),
+            o(&[
+                ("type", s("content_block_delta")),
+                ("delta", o(&[("type", s("text_delta")), ("text", s("he"))])),
+            ]),
+            o(&[
+                ("type", s("content_block_delta")),
+                ("delta", o(&[("type", s("text_delta")), ("text", s("y"))])),
+            ]),
+            o(&[
+                ("type", s("message_delta")),
+                ("delta", o(&[("stop_reason", s("max_tokens"))])),
+                ("usage", o(&[("output_tokens", J::N(4.0))])),
+            ]),
+            o(&[("type", s("message_stop"))]),
+        ];
+        for e in &events {
+            read_chunk(e, &mut acc, true);
+        }
+        assert_eq!(acc.id.as_deref(), Some("msg_1"));
+        assert_eq!(acc.model.as_deref(), Some("claude-x"));
+        assert_eq!(acc.text.as_deref(), Some("hey"));
+        assert_eq!(acc.finish_reasons, vec!["max_tokens"]);
+        assert_eq!(
+            acc.tokens,
+            Tokens {
+                input: Some(9 + 6 + 2),
+                output: Some(4),
+                cache_read: Some(6),
+                cache_creation: Some(2),
+                reasoning: None
+            }
+        );
+    }
+
+    #[test]
+    fn vercel_ai_sdk_results() {
+        let v3 = o(&[
+            (
+                "content",
+                J::L(vec![o(&[("type", s("text")), ("text", s("hi"))])]),
+            ),
+            (
+                "finishReason",
+                o(&[("unified", s("length")), ("raw", s("max_tokens"))]),
+            ),
+            (
+                "usage",
+                o(&[
+                    (
+                        "inputTokens",
+                        o(&[
+                            ("total", J::N(20.0)),
+                            ("noCache", J::N(12.0)),
+                            ("cacheRead", J::N(6.0)),
+                            ("cacheWrite", J::N(2.0)),
+                        ]),
+                    ),
+                    (
+                        "outputTokens",
+                        o(&[("total", J::N(5.0)), ("reasoning", J::N(1.0))]),
+                    ),
+                ]),
+            ),
+            (
+                "response",
+                o(&[("id", s("msg_9")), ("modelId", s("claude-x"))]),
+            ),
+        ]);
+        let f = read_response(&v3, true);
+        assert_eq!(f.finish_reasons, vec!["max_tokens"]);
+        assert_eq!(f.model.as_deref(), Some("claude-x"));
+        assert_eq!(f.id.as_deref(), Some("msg_9"));
+        assert_eq!(f.text.as_deref(), Some("hi"));
+        assert_eq!(
+            f.tokens,
+            Tokens {
+                input: Some(20),
+                output: Some(5),
+                cache_read: Some(6),
+                cache_creation: Some(2),
+                reasoning: Some(1)
+            }
+        );
+        let v2 = o(&[
+            ("finishReason", s("stop")),
+            (
+                "usage",
+                o(&[
+                    ("inputTokens", J::N(3.0)),
+                    ("outputTokens", J::N(2.0)),
+                    ("cachedInputTokens", J::N(1.0)),
+                ]),
+            ),
+        ]);
+        let f = read_response(&v2, false);
+        assert_eq!(f.finish_reasons, vec!["stop"]);
+        assert_eq!(
+            (f.tokens.input, f.tokens.output, f.tokens.cache_read),
+            (Some(3), Some(2), Some(1))
+        );
+    }
+
+    #[test]
+    fn vercel_ai_sdk_stream_parts() {
+        let mut acc = ResponseFields::default();
+        let parts = [
+            o(&[("type", s("stream-start"))]),
+            o(&[
+                ("type", s("response-metadata")),
+                ("id", s("r1")),
+                ("modelId", s("gpt-x")),
+            ]),
+            o(&[
+                ("type", s("text-delta")),
+                ("id", s("0")),
+                ("delta", s("he")),
+            ]),
+            o(&[
+                ("type", s("text-delta")),
+                ("id", s("0")),
+                ("delta", s("llo")),
+            ]),
+            o(&[
+                ("type", s("finish")),
+                ("finishReason", o(&[("unified", s("stop"))])),
+                (
+                    "usage",
+                    o(&[
+                        ("inputTokens", o(&[("total", J::N(7.0))])),
+                        ("outputTokens", o(&[("total", J::N(2.0))])),
+                    ]),
+                ),
+            ]),
+        ];
+        for p in &parts {
+            read_chunk(p, &mut acc, true);
+        }
+        assert_eq!(acc.model.as_deref(), Some("gpt-x"));
+        assert_eq!(acc.text.as_deref(), Some("hello"));
+        assert_eq!(acc.finish_reasons, vec!["stop"]);
+        assert_eq!((acc.tokens.input, acc.tokens.output), (Some(7), Some(2)));
     }
 
     #[test]

@@ -257,6 +257,8 @@ pub fn record(c: &LlmCall<'_>) -> Recorded {
         duration: c.duration,
         input_tokens: c.tokens.input,
         output_tokens: c.tokens.output,
+        cache_read_tokens: c.tokens.cache_read,
+        cache_creation_tokens: c.tokens.cache_creation,
         error_type: c.error.as_ref().map(|e| e.type_name),
         template: Some(&template),
         trace_id: trace_hex.as_deref(),

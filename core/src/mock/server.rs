@@ -1,13 +1,14 @@
 //! The mock server itself: an accept thread and one thread per connection (bounded), each request
 //! numbered in arrival order, its fault decided by the plan, recorded for the test to inspect.
 
+use super::anthropic;
 use super::faults::{FaultKind, FaultPlan, FaultRule};
 use super::http1::{self, ReadOutcome, Request};
 use super::openai;
 use super::stream_faults;
 use crate::error::Error;
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::{BufReader, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -98,6 +99,9 @@ struct Shared {
     // Every live connection, so `stop` can wake handlers blocked in a read or a hang.
     live: Mutex<Vec<(u64, TcpStream)>>,
     next_conn: AtomicU64,
+    // Prompt prefixes an Anthropic request marked `cache_control`: the first request writes one,
+    // later ones read it (test tooling, like `recorded`).
+    cache_prefixes: Mutex<HashSet<String>>,
 }
 
 pub struct MockServer {
@@ -161,6 +165,7 @@ impl MockServer {
             rejected_connections: AtomicU64::new(0),
             live: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(0),
+            cache_prefixes: Mutex::new(HashSet::new()),
         });
         let s2 = shared.clone();
         let accept = std::thread::Builder::new()
@@ -387,6 +392,11 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
     if shared.cfg.latency_ms > 0 {
         sleep_unless_stopped(shared, Duration::from_millis(shared.cfg.latency_ms));
     }
+    if path == anthropic::MESSAGES_PATH {
+        if let Some(done) = anthropic_fault(req, w, fault, rule, &rid) {
+            return done;
+        }
+    }
     match fault {
         FaultKind::RateLimit => {
             let ms = rule.retry_after_ms;
@@ -489,6 +499,7 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
                 json_response(w, 200, &base, &v).map(|_| true)
             }
         }
+        ("POST", anthropic::MESSAGES_PATH) => serve_messages(req, w, shared, fault, index, &rid),
         ("POST", "/v1/embeddings") => {
             let body = match parse_body(req) {
                 Ok(b) => b,
@@ -528,6 +539,93 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
             json_response(w, 404, &base, &body).map(|_| true)
         }
     }
+}
+
+/// An Anthropic request's fault, answered in Anthropic's shapes: 429 `rate_limit_error` with
+/// `retry-after` and `anthropic-ratelimit-*` headers, 500 `api_error`, and `unavailable` as 529
+/// `overloaded_error`. `None`: the fault is not an error answer (hang, reset and slow are the
+/// same for every API).
+fn anthropic_fault(
+    req: &Request,
+    w: &mut TcpStream,
+    fault: FaultKind,
+    rule: &FaultRule,
+    rid: &str,
+) -> Option<std::io::Result<bool>> {
+    let mut h = vec![("request-id", rid.to_string())];
+    let (status, kind, message) = match fault {
+        FaultKind::RateLimit => {
+            h.extend(anthropic::rate_limit_headers(
+                Duration::from_millis(rule.retry_after_ms),
+                now_unix(),
+                req.header("x-mock-hint"),
+            ));
+            (
+                429,
+                "rate_limit_error",
+                "Number of requests has exceeded your rate limit (mock)",
+            )
+        }
+        FaultKind::ServerError => (500, "api_error", "Internal server error (mock)"),
+        FaultKind::Unavailable => (529, "overloaded_error", "Overloaded (mock)"),
+        _ => return None,
+    };
+    let body = anthropic::error_body(message, kind);
+    Some(json_response(w, status, &h, &body).map(|_| true))
+}
+
+/// `POST /v1/messages`: a message, or its events when `stream` is set (cut half-way, without
+/// `message_stop`, for `truncated_stream`).
+fn serve_messages(
+    req: &Request,
+    w: &mut TcpStream,
+    shared: &Shared,
+    fault: FaultKind,
+    index: u64,
+    rid: &str,
+) -> std::io::Result<bool> {
+    let h = vec![("request-id", rid.to_string())];
+    let invalid = |w: &mut TcpStream, msg: &str| {
+        let body = anthropic::error_body(msg, "invalid_request_error");
+        json_response(w, 400, &h, &body).map(|_| true)
+    };
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(e) => return invalid(w, &e),
+    };
+    let m = match anthropic::parse(&body) {
+        Ok(m) => m,
+        Err(e) => return invalid(w, &e),
+    };
+    let (text, stop) = anthropic::answer(&m, req.header("x-mock-content"));
+    let usage = {
+        let mut seen = shared
+            .cache_prefixes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        anthropic::usage(&m, &text, &mut seen)
+    };
+    let id = format!("msg_mock_{index}");
+    if !m.stream {
+        let v = anthropic::message(&id, &m.model, &text, stop, &usage);
+        return json_response(w, 200, &h, &v).map(|_| true);
+    }
+    let events = anthropic::stream_events(&id, &m.model, &text, stop, &usage);
+    let cut = if fault == FaultKind::TruncatedStream {
+        events.len() / 2
+    } else {
+        events.len()
+    };
+    http1::start_chunked(w, 200, &h, "text/event-stream")?;
+    for e in &events[..cut] {
+        http1::write_chunk(w, e.as_bytes())?;
+    }
+    if cut < events.len() {
+        w.flush()?;
+        return Ok(false);
+    }
+    http1::end_chunked(w)?;
+    Ok(true)
 }
 
 fn parse_body(req: &Request) -> Result<Value, String> {

@@ -1,7 +1,8 @@
 //! Server hints: how long a server asked us to wait, read from response headers. `Retry-After`
 //! (delta seconds or an HTTP date), `retry-after-ms`, and OpenAI's `x-ratelimit-reset-requests` /
-//! `x-ratelimit-reset-tokens` (durations like `1m30s`, `250ms`). Hosts pass the header values; the
-//! rules for reading them live here, once.
+//! `x-ratelimit-reset-tokens` (durations like `1m30s`, `250ms`), and Anthropic's
+//! `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset` (RFC 3339 timestamps).
+//! Hosts pass the header values; the rules for reading them live here, once.
 
 use std::time::Duration;
 
@@ -15,17 +16,29 @@ pub struct HintHeaders<'a> {
     pub remaining_requests: Option<&'a str>,
     pub reset_tokens: Option<&'a str>,
     pub remaining_tokens: Option<&'a str>,
+    /// Anthropic's limits, `[requests, tokens, input-tokens, output-tokens]`: when each is full
+    /// again (an RFC 3339 timestamp) and how much of it is left.
+    pub anthropic_reset: [Option<&'a str>; 4],
+    pub anthropic_remaining: [Option<&'a str>; 4],
 }
 
 impl<'a> HintHeaders<'a> {
     /// The header names a host should look for, lower-case, in the order of the fields.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 14] = [
         "retry-after-ms",
         "retry-after",
         "x-ratelimit-reset-requests",
         "x-ratelimit-remaining-requests",
         "x-ratelimit-reset-tokens",
         "x-ratelimit-remaining-tokens",
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-reset",
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-reset",
+        "anthropic-ratelimit-output-tokens-remaining",
     ];
 
     /// Picks the known headers out of `(name, value)` pairs; names compare case-insensitively.
@@ -39,6 +52,14 @@ impl<'a> HintHeaders<'a> {
                 "x-ratelimit-remaining-requests" => &mut h.remaining_requests,
                 "x-ratelimit-reset-tokens" => &mut h.reset_tokens,
                 "x-ratelimit-remaining-tokens" => &mut h.remaining_tokens,
+                "anthropic-ratelimit-requests-reset" => &mut h.anthropic_reset[0],
+                "anthropic-ratelimit-requests-remaining" => &mut h.anthropic_remaining[0],
+                "anthropic-ratelimit-tokens-reset" => &mut h.anthropic_reset[1],
+                "anthropic-ratelimit-tokens-remaining" => &mut h.anthropic_remaining[1],
+                "anthropic-ratelimit-input-tokens-reset" => &mut h.anthropic_reset[2],
+                "anthropic-ratelimit-input-tokens-remaining" => &mut h.anthropic_remaining[2],
+                "anthropic-ratelimit-output-tokens-reset" => &mut h.anthropic_reset[3],
+                "anthropic-ratelimit-output-tokens-remaining" => &mut h.anthropic_remaining[3],
                 _ => continue,
             };
             *slot = Some(v);
@@ -50,8 +71,9 @@ impl<'a> HintHeaders<'a> {
     ///
     /// `retry-after-ms` wins, then `Retry-After`, as in the OpenAI SDKs. The rate-limit reset headers
     /// ride on every OpenAI response, so they count only for a 429, and only for a limit that is
-    /// spent (its `remaining` is 0 or not given); with both spent, the longer reset wins.
-    /// `now_unix_seconds` is the wall-clock time, for HTTP dates.
+    /// spent (its `remaining` is 0 or not given); with several spent, the longest reset wins.
+    /// Anthropic's resets are instants (RFC 3339), read the same way: the wait is until then.
+    /// `now_unix_seconds` is the wall-clock time, for HTTP dates and RFC 3339 instants.
     pub fn hint(&self, status: Option<u16>, now_unix_seconds: f64) -> Option<Duration> {
         if let Some(d) = self.retry_after_ms.and_then(parse_millis) {
             return Some(d);
@@ -74,10 +96,17 @@ impl<'a> HintHeaders<'a> {
             .reset_tokens
             .filter(|_| spent(self.remaining_tokens))
             .and_then(parse_duration);
-        match (requests, tokens) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        let anthropic = (0..4).filter_map(|i| {
+            self.anthropic_reset[i]
+                .filter(|_| spent(self.anthropic_remaining[i]))
+                .and_then(parse_rfc3339)
+                .and_then(|at| secs((at - now_unix_seconds).max(0.0)))
+        });
+        [requests, tokens]
+            .into_iter()
+            .flatten()
+            .chain(anthropic)
+            .max()
     }
 }
 
@@ -203,6 +232,55 @@ pub fn parse_http_date(v: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s)
 }
 
+/// An RFC 3339 instant (`2026-12-07T21:30:05Z`, `2026-12-07T21:30:05.250+01:00`; `t`/`z` and
+/// a space for `T` accepted), as Unix seconds with the fraction kept.
+pub fn parse_rfc3339(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let b = v.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = v.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &v[19..];
+    let mut frac = 0.0;
+    if let Some(f) = rest.strip_prefix('.') {
+        let n = f.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        frac = format!("0.{}", &f[..n]).parse().ok()?;
+        rest = &f[n..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    let whole = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset;
+    Some(whole as f64 + frac)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -217,6 +295,81 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_instants() {
+        assert_eq!(parse_rfc3339("1994-11-06T08:49:37Z"), Some(784_111_777.0));
+        assert_eq!(
+            parse_rfc3339("1994-11-06T09:49:37.5+01:00"),
+            Some(784_111_777.5)
+        );
+        assert_eq!(
+            parse_rfc3339("1994-11-06 03:49:37-05:00"),
+            Some(784_111_777.0)
+        );
+        for bad in [
+            "",
+            "1994-11-06",
+            "1994-11-06T08:49:37",
+            "1994-13-06T08:49:37Z",
+            "1994-11-06T08:49:37.Z",
+            "1994-11-06T08:49:37+0100",
+            "1994-11-06T08:49:37Z trailing",
+            "+994-11-06T08:49:37Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn anthropic_resets_count_on_a_429_for_spent_limits() {
+        let now = 784_111_777.0;
+        for (i, name) in [
+            "anthropic-ratelimit-requests-reset",
+            "anthropic-ratelimit-tokens-reset",
+            "anthropic-ratelimit-input-tokens-reset",
+            "anthropic-ratelimit-output-tokens-reset",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = "1994-11-06T08:49:39.500Z";
+            let h = HintHeaders::from_pairs([(name, at)]);
+            assert_eq!(h.anthropic_reset[i], Some(at));
+            assert_eq!(
+                h.hint(Some(429), now),
+                Some(Duration::from_millis(2500)),
+                "{name}"
+            );
+            // Not a 429: the reset headers ride on every response and mean nothing then.
+            assert_eq!(h.hint(Some(529), now), None, "{name}");
+            // A limit with room left is not the one that was hit.
+            let remaining = name.replace("-reset", "-remaining");
+            let h = HintHeaders::from_pairs([(name, at), (remaining.as_str(), "12")]);
+            assert_eq!(h.hint(Some(429), now), None, "{name}");
+        }
+        // Several spent: the longest wait; an instant in the past is no wait; retry-after wins.
+        let h = HintHeaders::from_pairs([
+            ("anthropic-ratelimit-requests-reset", "1994-11-06T08:49:38Z"),
+            (
+                "Anthropic-RateLimit-Output-Tokens-Reset",
+                "1994-11-06T08:49:47Z",
+            ),
+            ("anthropic-ratelimit-output-tokens-remaining", "0"),
+        ]);
+        assert_eq!(h.hint(Some(429), now), Some(Duration::from_secs(10)));
+        let h =
+            HintHeaders::from_pairs([("anthropic-ratelimit-tokens-reset", "1994-11-06T08:49:30Z")]);
+        assert_eq!(h.hint(Some(429), now), Some(Duration::ZERO));
+        let h = HintHeaders::from_pairs([
+            ("retry-after", "3"),
+            ("anthropic-ratelimit-tokens-reset", "1994-11-06T08:49:47Z"),
+        ]);
+        assert_eq!(h.hint(Some(429), now), Some(Duration::from_secs(3)));
+        // On a 529 (overloaded) only retry-after counts.
+        let h = HintHeaders::from_pairs([("retry-after", "2")]);
+        assert_eq!(h.hint(Some(529), now), Some(Duration::from_secs(2)));
+    }
 
     #[test]
     fn civil_days_match_known_dates() {

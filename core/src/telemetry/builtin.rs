@@ -249,6 +249,9 @@ pub struct LlmCall<'a> {
     pub duration: Duration,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
+    /// Prompt-cache reads and writes (priced apart when the provider bills them apart).
+    pub cache_read_tokens: Option<u64>,
+    pub cache_creation_tokens: Option<u64>,
     /// `error.type` when the call failed.
     pub error_type: Option<&'a str>,
     /// The prompt template's profile key (see `profile::template_key`); `None` profiles it as
@@ -275,7 +278,14 @@ pub fn llm_call(c: &LlmCall<'_>) -> f64 {
         }
     }
     let (input, output) = (c.input_tokens.unwrap_or(0), c.output_tokens.unwrap_or(0));
-    let cost = match price::global().cost(c.model, input, output) {
+    let cost = match price::global().call_cost(
+        c.provider,
+        c.model,
+        input,
+        output,
+        c.cache_read_tokens.unwrap_or(0),
+        c.cache_creation_tokens.unwrap_or(0),
+    ) {
         Some(cost) => cost,
         None => {
             if input + output > 0 {

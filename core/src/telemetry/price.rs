@@ -34,10 +34,18 @@ const DEFAULTS: &[(&str, f64, f64)] = &[
     ("claude-3-haiku", 0.25, 1.25),
     ("claude-3-opus", 15.00, 75.00),
     ("claude-opus-4", 15.00, 75.00),
+    ("claude-sonnet-4-5", 3.00, 15.00),
+    ("claude-haiku-4-5", 1.00, 5.00),
+    ("claude-opus-4-1", 15.00, 75.00),
     ("gemini-1.5-pro", 1.25, 5.00),
     ("gemini-1.5-flash", 0.075, 0.30),
     ("gemini-2.0-flash", 0.10, 0.40),
 ];
+
+/// Anthropic's prompt-cache prices as multiples of the model's input price: a cache read, and a
+/// cache write with the default 5-minute lifetime.
+pub const ANTHROPIC_CACHE_READ: f64 = 0.1;
+pub const ANTHROPIC_CACHE_WRITE: f64 = 1.25;
 
 pub struct PriceTable {
     // A lock, but read once per finished LLM call (milliseconds apart, not a hot path) and written
@@ -121,6 +129,33 @@ impl PriceTable {
         })
     }
 
+    /// Dollars for a call with prompt-cache tokens, or `None` when the model has no price.
+    /// `input_tokens` counts every prompt token, the cached ones included.
+    ///
+    /// Anthropic bills cache reads at 0.1x and cache writes at 1.25x the input price (its
+    /// published prompt-caching rule, 5-minute cache). Other providers' cached tokens are billed
+    /// as input: their discounts differ by model, so a user who needs them sets the price.
+    pub fn call_cost(
+        &self,
+        provider: &str,
+        model: &str,
+        input_tokens: u64,
+        output_tokens: u64,
+        cache_read_tokens: u64,
+        cache_creation_tokens: u64,
+    ) -> Option<f64> {
+        let p = self.lookup(model)?;
+        let input = if provider == "anthropic" {
+            let cached = cache_read_tokens.saturating_add(cache_creation_tokens);
+            input_tokens.saturating_sub(cached) as f64
+                + cache_read_tokens as f64 * ANTHROPIC_CACHE_READ
+                + cache_creation_tokens as f64 * ANTHROPIC_CACHE_WRITE
+        } else {
+            input_tokens as f64
+        };
+        Some((input * p.input_per_million + output_tokens as f64 * p.output_per_million) / 1e6)
+    }
+
     pub fn entries(&self) -> Vec<(String, Price)> {
         self.entries
             .read()
@@ -133,4 +168,34 @@ impl PriceTable {
 pub fn global() -> &'static PriceTable {
     static G: OnceLock<PriceTable> = OnceLock::new();
     G.get_or_init(PriceTable::with_defaults)
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_cache_tokens_are_priced_apart_and_others_inside_input() {
+        let t = PriceTable::empty();
+        t.set("claude-test", 3.0, 15.0).unwrap();
+        // 1M uncached input at $3 + 1M cache reads at $0.30 + 1M cache writes at $3.75 + 1M
+        // output at $15 (the 3M input tokens count the cached ones).
+        let c = t
+            .call_cost(
+                "anthropic",
+                "claude-test-1",
+                3_000_000,
+                1_000_000,
+                1_000_000,
+                1_000_000,
+            )
+            .unwrap();
+        assert!((c - (3.0 + 0.3 + 3.75 + 15.0)).abs() < 1e-9, "{c}");
+        // OpenAI's cached tokens are part of prompt_tokens: no extra charge.
+        let c = t
+            .call_cost("openai", "claude-test-1", 1_000_000, 0, 500_000, 0)
+            .unwrap();
+        assert!((c - 3.0).abs() < 1e-9, "{c}");
+        assert_eq!(t.call_cost("anthropic", "unknown", 1, 1, 1, 1), None);
+    }
 }

@@ -60,7 +60,16 @@ pub fn call(component: &str, name: &str, ok: bool) {
 pub fn llm_call(c: &LlmCall<'_>) -> f64 {
     call("llm", c.model, c.error_type.is_none());
     let (input, output) = (c.input_tokens.unwrap_or(0), c.output_tokens.unwrap_or(0));
-    let cost = price::global().cost(c.model, input, output).unwrap_or(0.0);
+    let cost = price::global()
+        .call_cost(
+            c.provider,
+            c.model,
+            input,
+            output,
+            c.cache_read_tokens.unwrap_or(0),
+            c.cache_creation_tokens.unwrap_or(0),
+        )
+        .unwrap_or(0.0);
     if cost > 0.0 {
         if let Some(f) = families() {
             if let Ok(h) = f.cost.labels(&[c.provider, c.model]) {

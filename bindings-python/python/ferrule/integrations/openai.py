@@ -380,6 +380,9 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
     streamed = _sync_stream(create, ep, sp)
     op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
     plans_get, default = ep.plans.get, ep.default
+    # The inline first attempt makes an OpenAI call's span and record itself; an endpoint that
+    # starts or records its calls its own way (another provider's) always takes the general path.
+    inline = type(ep).start is _Endpoint.start and type(ep).record is _Endpoint.record
     names: Dict[str, str] = {}  # model -> attempt span name, built once per model
 
     def attempt(*args: Any, **kwargs: Any) -> Any:
@@ -419,7 +422,7 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
         if model.__class__ is not str:
             model = ""
         plan = plans_get(model, default)
-        if not plan.fast or ep.budget is not None or _policy_mod._SYNTHETIC:
+        if not plan.fast or not inline or ep.budget is not None or _policy_mod._SYNTHETIC:
             return general(args, kwargs)
         # The steady state: the first attempt runs here, with one admission into the core before
         # it and one outcome after; any failure continues in the policy's traced loop.
@@ -491,6 +494,9 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = 
     streamed = _async_stream(create, ep, sp)
     op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
     plans_get, default = ep.plans.get, ep.default
+    # The inline first attempt makes an OpenAI call's span and record itself; an endpoint that
+    # starts or records its calls its own way (another provider's) always takes the general path.
+    inline = type(ep).start is _Endpoint.start and type(ep).record is _Endpoint.record
     names: Dict[str, str] = {}
 
     async def attempt(*args: Any, **kwargs: Any) -> Any:
@@ -524,7 +530,7 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = 
         if model.__class__ is not str:
             model = ""
         plan = plans_get(model, default)
-        if not plan.fast or ep.budget is not None or _policy_mod._SYNTHETIC:
+        if not plan.fast or not inline or ep.budget is not None or _policy_mod._SYNTHETIC:
             res = await ep.reserve_async(kwargs) if ep.budget is not None else None
             policy, span, counter, capture = ep.start(kwargs)
             return await traced(policy, span, args, kwargs, counter, capture, res, None)
