@@ -8,6 +8,7 @@ _T = TypeVar("_T")
 __all__ = [
     "CallStream",
     "estimate_tokens",
+    "read_chat_answer",
     "observe",
     "observe_check",
     "observe_dead_letters",
