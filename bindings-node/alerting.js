@@ -9,6 +9,7 @@ const native = require('./native.js')
 const { configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
 const { runInProbe } = require('./synthetic.js')
+const { warn } = require('./telemetry.js').internal
 
 function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v)
@@ -232,7 +233,7 @@ class AlertRouter {
         cb(Object.freeze({ ...n, startsAt: n.startsAtMs }))
       } catch (err) {
         this.#errors++
-        process.emitWarning(`ferrule: alert callback ${n.sink} threw: ${describe(err)}`, { type: 'FerruleWarning', code: 'FERRULE_LISTENER_ERROR' })
+        warn('alerting.callback_error', 'FERRULE_LISTENER_ERROR', `ferrule: alert callback ${n.sink} threw: ${describe(err)}`)
       }
     }
   }

@@ -9,16 +9,18 @@
 // is the finish reason, and prompt-cache reads and writes are counted and priced.
 
 const { Policy } = require('./policy.js')
-const { proxied } = require('./openai.js').internal
+const { proxied, budgetOf, contextKey } = require('./openai.js').internal
+const { Limits } = require('./limits.js')
+const { StreamPolicy } = require('./stream.js')
 const native = require('./native.js')
 
 const PROVIDER = 'anthropic'
 const ENDPOINTS = { messages: 'chat' }
-const OPTIONS = ['policy', 'modelPolicies', 'captureContent', 'streamPolicy']
+const OPTIONS = ['policy', 'modelPolicies', 'captureContent', 'streamPolicy', 'limits', 'key']
 
 /**
  * @param {object} client an `Anthropic` client of the `@anthropic-ai/sdk` package
- * @param {{ policy?: Policy, modelPolicies?: Record<string, Policy>, captureContent?: boolean }} [opts]
+ * @param {{ policy?: Policy, modelPolicies?: Record<string, Policy>, captureContent?: boolean, streamPolicy?: StreamPolicy, limits?: Limits, key?: () => unknown }} [opts]
  */
 function wrapAnthropic(client, opts = {}) {
   if (client === null || typeof client !== 'object' || typeof client.withOptions !== 'function' || !client.messages || typeof client.messages.create !== 'function') {
@@ -37,6 +39,16 @@ function wrapAnthropic(client, opts = {}) {
   if (opts.captureContent !== undefined && typeof opts.captureContent !== 'boolean') {
     throw new TypeError(`wrapAnthropic: captureContent=${String(opts.captureContent)} is not allowed; allowed: true or false`)
   }
+  if (opts.streamPolicy !== undefined && !(opts.streamPolicy instanceof StreamPolicy)) {
+    throw new TypeError('wrapAnthropic: streamPolicy must be a ferrule StreamPolicy')
+  }
+  if (opts.limits !== undefined && !(opts.limits instanceof Limits)) {
+    throw new TypeError(`wrapAnthropic: limits=${String(opts.limits)} is not allowed; allowed: a ferrule Limits or undefined`)
+  }
+  if (opts.key !== undefined && typeof opts.key !== 'function') {
+    throw new TypeError(`wrapAnthropic: key=${JSON.stringify(opts.key)} is not allowed; allowed: a function () => key, or undefined`)
+  }
+  const budget = opts.limits === undefined ? undefined : budgetOf(opts.limits, opts.key || contextKey)
   const retries = policy.retries || [...perModel.values()].some((p) => p.retries)
   const copy = retries ? client.withOptions({ maxRetries: 0 }) : client.withOptions({})
   const pick = perModel.size === 0 ? () => policy : (model) => perModel.get(model) || policy
@@ -49,6 +61,7 @@ function wrapAnthropic(client, opts = {}) {
     requestIdHeader: 'request-id',
     resources: new WeakMap(),
     streamPolicy: opts.streamPolicy,
+    budget,
   })
   const rewrap = (options) => wrapAnthropic(copy.withOptions(options), opts)
   return new Proxy(root, {

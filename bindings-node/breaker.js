@@ -7,6 +7,7 @@ const native = require('./native.js')
 const { CircuitOpenError, configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
 const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
+const { warn } = require('./telemetry.js').internal
 
 const STATES = ['closed', 'open', 'half_open']
 const SUCCESS = 0
@@ -327,9 +328,11 @@ class CircuitBreaker {
   // failure (the cautious reading), and the error is counted and reported, never swallowed.
   #classifierFailed(err, which) {
     this.#classifierErrors++
-    process.emitWarning(
+    warn(
+      'breaker.classifier_error',
+      'FERRULE_CLASSIFIER_ERROR',
       `ferrule: the ${which} classifier of circuit breaker '${this.#name}' threw; the call was counted as a failure: ${describe(err)}`,
-      { type: 'FerruleWarning', code: 'FERRULE_CLASSIFIER_ERROR', detail: err instanceof Error ? err.stack : undefined },
+      { fields: { breaker: this.#name }, detail: err instanceof Error ? err.stack : undefined },
     )
   }
 
@@ -345,9 +348,11 @@ class CircuitBreaker {
         listeners[i](t.from, t.to, info)
       } catch (err) {
         this.#listenerErrors++
-        process.emitWarning(
+        warn(
+          'breaker.listener_error',
+          'FERRULE_LISTENER_ERROR',
           `ferrule: a 'stateChange' listener of circuit breaker '${this.#name}' threw: ${describe(err)}`,
-          { type: 'FerruleWarning', code: 'FERRULE_LISTENER_ERROR', detail: err instanceof Error ? err.stack : undefined },
+          { fields: { breaker: this.#name }, detail: err instanceof Error ? err.stack : undefined },
         )
       }
     }

@@ -7,6 +7,7 @@
 const native = require('./native.js')
 const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
 const { FerruleError, configError, internalError } = require('./errors.js')
+const { warn } = require('./telemetry.js').internal
 
 const OPTIONS = ['path', 'maxItems', 'onFull', 'mask', 'name', 'replayLeaseMs', 'backend']
 
@@ -199,17 +200,11 @@ class DeadLetterQueue {
     if (dropOldest) {
       const evicted = this.#native.stats().evicted - evictedBefore
       if (evicted > 0) {
-        process.emitWarning(`ferrule: dead-letter queue ${this.name} is full (maxItems=${this.maxItems}); dropped the ${evicted} oldest item(s) (onFull=dropOldest)`, {
-          type: 'FerruleWarning',
-          code: 'FERRULE_DEAD_LETTER_EVICTED',
-        })
+        warn('dead_letter.evicted', 'FERRULE_DEAD_LETTER_EVICTED', `ferrule: dead-letter queue ${this.name} is full (maxItems=${this.maxItems}); dropped the ${evicted} oldest item(s) (onFull=dropOldest)`, { fields: { queue: this.name } })
       }
     }
     if (id === null) {
-      process.emitWarning(`ferrule: dead-letter queue ${this.name} is full (maxItems=${this.maxItems}); item from ${key} not stored (onFull=reject)`, {
-        type: 'FerruleWarning',
-        code: 'FERRULE_DEAD_LETTER_REJECTED',
-      })
+      warn('dead_letter.rejected', 'FERRULE_DEAD_LETTER_REJECTED', `ferrule: dead-letter queue ${this.name} is full (maxItems=${this.maxItems}); item from ${key} not stored (onFull=reject)`, { fields: { queue: this.name } })
     }
     return id
   }
@@ -271,10 +266,7 @@ class DeadLetterQueue {
         await handler(it)
       } catch (e) {
         call(() => cur.failed(it.id, text(e)))
-        process.emitWarning(`ferrule: dead-letter queue ${this.name}: replay of item ${it.id} failed (${text(e)}); kept`, {
-          type: 'FerruleWarning',
-          code: 'FERRULE_DEAD_LETTER_REPLAY_FAILED',
-        })
+        warn('dead_letter.replay_failed', 'FERRULE_DEAD_LETTER_REPLAY_FAILED', `ferrule: dead-letter queue ${this.name}: replay of item ${it.id} failed (${text(e)}); kept`, { fields: { queue: this.name } })
         continue
       }
       call(() => cur.succeeded(it.id))
@@ -288,10 +280,7 @@ function storeFailure(dlq, key, err, args, traceId) {
   try {
     dlq.push(payloadOf(args), { errors: errorChain(err), key, attempts: attemptsOf(err), traceId })
   } catch (e) {
-    process.emitWarning(`ferrule: dead-letter queue ${dlq.name}: could not store a failed call of ${key}: ${e && e.message}`, {
-      type: 'FerruleWarning',
-      code: 'FERRULE_DEAD_LETTER_STORE_FAILED',
-    })
+    warn('dead_letter.store_failed', 'FERRULE_DEAD_LETTER_STORE_FAILED', `ferrule: dead-letter queue ${dlq.name}: could not store a failed call of ${key}: ${e && e.message}`, { fields: { queue: dlq.name } })
   }
 }
 

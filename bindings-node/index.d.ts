@@ -1125,6 +1125,24 @@ export class Reservation {
   /** `{ tokens: usage.total_tokens }`: each given limit is reconciled; the others keep the estimate. */
   settle(actual: Record<string, number | null | undefined>): void
 }
+
+/** Options of `rateLimit` (Python's `rate_limit` keywords); `A` is the wrapped function's arguments. */
+export interface RateLimitOptions<A extends unknown[] = any[]> {
+  /** Units of one call: a number (for Limits, of the first limit) or `{ tokens: n, ... }` for Limits. Default 1. */
+  cost?: (...args: A) => number | LimitCosts
+  /** The call's key (a tenant, a user). */
+  key?: (...args: A) => RateLimitKey
+  /** The longest wait before RateLimitedError. */
+  timeoutMs?: number
+  /** Limits only: the real units of the result, settled into the reservation (`{ tokens: r.usage.total_tokens }`). */
+  usage?: (result: any) => Record<string, number | null | undefined>
+}
+
+/** Wraps `fn` so each call first waits for `limiter` (and, with Limits, settles with `usage(result)`). */
+export function rateLimit<A extends unknown[] = any[]>(
+  limiter: RateLimiter | Limits,
+  options?: RateLimitOptions<A>,
+): <F extends (...args: A) => unknown>(fn: F) => (...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>
 // ---- response validation and correction ----
 
 /**
@@ -1279,6 +1297,13 @@ export interface WrapOpenAIOptions {
   captureContent?: boolean
   /** A stream's deadlines and what its consumer sees when it breaks (default: no deadlines; a break throws `StreamInterrupted`). */
   streamPolicy?: StreamPolicy
+  /**
+   * Token budgets: each request first takes one `requests` unit and its estimated `tokens` (prompt
+   * estimate + `max_tokens`), waiting while spent; the call's usage settles the tokens.
+   */
+  limits?: Limits
+  /** The budget's key (a tenant); default: the current `runInContext`'s `userId`, else its `sessionId`. */
+  key?: () => RateLimitKey
 }
 
 /** Options of `StreamPolicy`. */
@@ -2049,6 +2074,11 @@ export interface ObserveOptions {
   anomalyThreshold?: number
   anomalyWarmUp?: number
   anomalyMinDurationMs?: number
+  /** Drift on answers per template, one answer in `driftSampleEvery` (default true, every 10th). */
+  drift?: boolean
+  driftSampleEvery?: number
+  /** Templates with their own drift detector (default 50); answers of later ones are not sampled. */
+  driftMaxTemplates?: number
   /** An error predictor per provider (default true). */
   predictor?: boolean
   /** Upstream-outage page per provider: error rate at or above this (default 0.5). */
@@ -2064,7 +2094,7 @@ export interface ObserveOptions {
   clock?: ManualClock
 }
 
-/** Puts every LLM call the integrations see under watch (SLO, anomaly, predictor, outage, dead-letter backlog). */
+/** Puts every LLM call the integrations see under watch (SLO, anomaly, drift, predictor, outage, dead-letter backlog). */
 export function observe(options?: ObserveOptions): void
 /** Whether `observe()` is on. */
 export function observing(): boolean

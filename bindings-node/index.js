@@ -8,6 +8,7 @@ const { ManualClock } = require('./clock.js')
 const telemetry = require('./telemetry.js')
 const { RateLimiter } = require('./rate_limit.js')
 const { Limits, Reservation } = require('./limits.js')
+const { rateLimit } = require('./rate_limited.js')
 const { MockLLMServer } = require('./mock.js')
 const { SLO, AnomalyDetector, DriftDetector, ErrorPredictor } = require('./watch.js')
 const { Policy, resilient, transient, Chaos } = require('./policy.js')
@@ -38,6 +39,7 @@ module.exports = {
   RateLimitedError,
   RateLimiter,
   Reservation,
+  rateLimit,
   RetryError,
   TimeoutError,
   resilient,

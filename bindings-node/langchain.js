@@ -1,6 +1,8 @@
 'use strict'
-// LangChain.js: `FerruleCallbackHandler` records each chat/LLM run as GenAI telemetry (duration,
-// model, tokens from usage_metadata, time to first token when streaming, the error), and
+// LangChain.js: `FerruleCallbackHandler` records each chat/LLM run as a call record (duration,
+// model, provider from the model class, tokens from usage_metadata, time to first token when
+// streaming, the error; the template from a named prompt template), chains, tools and retrievers as
+// nested spans, and
 // `withPolicy(runnable, policy)` runs invoke/stream/batch through a ferrule Policy. With a retrying
 // policy, a model's own AsyncCaller retries are turned off (on a copy), so retries never stack.
 // Loaded from `ferrule/langchain`; needs `@langchain/core`.
@@ -10,7 +12,43 @@ const { Runnable } = require('@langchain/core/runnables')
 const { Policy } = require('./policy.js')
 const llmCall = require('./llm_call.js')
 const { startSpan } = require('./telemetry.js')
+const { warn } = require('./telemetry.js').internal
 const { currentPrompt } = require('./prompt_template.js')
+
+/** A run's name: the run name given, else the serialized name, else its class. */
+function nameOf(serialized, runName, fallback) {
+  if (runName) return String(runName)
+  if (serialized && serialized.name) return String(serialized.name)
+  const id = (serialized && serialized.id) || []
+  return id.length ? String(id[id.length - 1]) : fallback
+}
+
+/** A prompt template's own name (`prompt.withConfig({ runName: 'triage' })`), or undefined when it has only its class name. */
+function promptNameOf(serialized, runName) {
+  const id = (serialized && serialized.id) || []
+  const cls = id.length ? String(id[id.length - 1]) : ''
+  if (!cls.endsWith('PromptTemplate')) return undefined
+  const name = runName || (serialized && serialized.name)
+  return name && name !== cls ? String(name) : undefined
+}
+
+// LangChain message types -> chat roles, for the core's template fingerprint.
+const ROLES = { human: 'user', ai: 'assistant', system: 'system', tool: 'tool', function: 'function' }
+const MAX_MESSAGES = 50
+
+/** The first prompt's messages as `{ role, content }` (what the core fingerprints). */
+function messagesOf(messages) {
+  const first = Array.isArray(messages) && Array.isArray(messages[0]) ? messages[0] : []
+  return first.slice(0, MAX_MESSAGES).map((m) => {
+    let type
+    try {
+      type = typeof m.getType === 'function' ? m.getType() : typeof m._getType === 'function' ? m._getType() : m.type
+    } catch {
+      type = undefined
+    }
+    return { role: ROLES[type] || 'user', content: m ? m.content : '' }
+  })
+}
 
 function modelOf(llm, extraParams, metadata) {
   if (metadata && metadata.ls_model_name) return String(metadata.ls_model_name)
@@ -65,38 +103,109 @@ function responseOf(output) {
 class FerruleCallbackHandler extends BaseCallbackHandler {
   /** @param {{ maxRuns?: number }} [options] runs in flight beyond `maxRuns` are not recorded, but counted in `dropped` */
   constructor(options = {}) {
-    super()
+    // Awaited, not queued in the background: the handler's work is synchronous and cheap, and a run's
+    // span and clock must start before the model's request does.
+    super({ _awaitHandler: true })
     const maxRuns = options.maxRuns === undefined ? 10000 : options.maxRuns
     if (!Number.isInteger(maxRuns) || maxRuns < 1 || maxRuns > 10_000_000) {
       throw new RangeError(`FerruleCallbackHandler: maxRuns=${maxRuns} is out of range; allowed: [1, 10000000]`)
     }
     this.name = 'ferrule'
     this.maxRuns = maxRuns
-    this.runs = new Map() // runId -> { operation, model, started, firstTokenMs }
+    this.runs = new Map() // runId -> { operation, request, provider, template, started, firstTokenMs, span }
+    // runId -> the span of a chain, tool or retriever run, so the runs inside nest under it.
+    this.spans = new Map()
+    // parent runId -> the name of the prompt template that ran in it: the template of the model
+    // runs that follow it there (`prompt | model`).
+    this.templates = new Map()
     this.dropped = 0
     this.recorded = 0
   }
 
-  #start(operation, llm, runId, extraParams, metadata) {
-    if (this.runs.size >= this.maxRuns) {
-      this.dropped++
-      process.emitWarning(`ferrule: FerruleCallbackHandler: ${this.runs.size} runs in flight; run ${runId} not recorded`, { type: 'FerruleWarning', code: 'FERRULE_RUN_DROPPED' })
-      return
-    }
+  #dropped(what, n, runId) {
+    this.dropped++
+    warn('langchain.run_dropped', 'FERRULE_RUN_DROPPED', `ferrule: FerruleCallbackHandler: ${n} runs in flight; run ${runId} not ${what}`)
+  }
+
+  /** A chain/tool/retriever run's span (GenAI invoke_workflow / execute_tool / retrieval), child of its parent run's span. */
+  #open(runId, parentRunId, name, operation, attributes) {
+    if (this.spans.size >= this.maxRuns) return this.#dropped('traced', this.spans.size, runId)
+    const parent = parentRunId === undefined ? undefined : this.spans.get(parentRunId)
+    const span = startSpan({ name: `${operation} ${name}`, role: 'internal', parent, attributes: { 'ferrule.integration': 'langchain', 'gen_ai.operation.name': operation, ...attributes } })
+    this.spans.set(runId, span)
+  }
+
+  #close(runId, error) {
+    this.templates.delete(runId)
+    const span = this.spans.get(runId)
+    if (span === undefined) return
+    this.spans.delete(runId)
+    if (error !== undefined) span.recordError(error)
+    span.end()
+  }
+
+  handleChainStart(chain, inputs, runId, parentRunId, tags, metadata, runType, runName) {
+    const prompt = promptNameOf(chain, runName)
+    if (prompt !== undefined && parentRunId !== undefined && this.templates.size < this.maxRuns) this.templates.set(parentRunId, prompt)
+    this.#open(runId, parentRunId, nameOf(chain, runName, 'chain'), 'invoke_workflow', {})
+  }
+
+  handleChainEnd(outputs, runId) {
+    this.#close(runId, undefined)
+  }
+
+  handleChainError(err, runId) {
+    this.#close(runId, err)
+  }
+
+  handleToolStart(tool, input, runId, parentRunId, tags, metadata, runName) {
+    const name = nameOf(tool, runName, 'tool')
+    this.#open(runId, parentRunId, name, 'execute_tool', { 'gen_ai.tool.name': name })
+  }
+
+  handleToolEnd(output, runId) {
+    this.#close(runId, undefined)
+  }
+
+  handleToolError(err, runId) {
+    this.#close(runId, err)
+  }
+
+  handleRetrieverStart(retriever, query, runId, parentRunId, tags, metadata, runName) {
+    this.#open(runId, parentRunId, nameOf(retriever, runName, 'retriever'), 'retrieval', {})
+  }
+
+  handleRetrieverEnd(documents, runId) {
+    this.#close(runId, undefined)
+  }
+
+  handleRetrieverError(err, runId) {
+    this.#close(runId, err)
+  }
+
+  #start(operation, llm, runId, parentRunId, extraParams, metadata, messages) {
+    if (this.runs.size >= this.maxRuns) return this.#dropped('recorded', this.runs.size, runId)
     const model = modelOf(llm, extraParams, metadata)
     const provider = providerOf(llm, metadata)
-    // The run's GenAI span, child of the current ferrule span; ended by recordCall.
-    const span = startSpan({ operation, model: model || undefined, provider, role: 'call', attributes: { 'ferrule.integration': 'langchain' } })
-    const template = currentPrompt() || (metadata && (metadata.ls_prompt_template || metadata.template)) || undefined
-    this.runs.set(runId, { operation, model, provider, template, started: performance.now(), firstTokenMs: undefined, span })
+    // The run's GenAI span, child of its chain's span (else the current ferrule span); ended by recordCall.
+    const parent = parentRunId === undefined ? undefined : this.spans.get(parentRunId)
+    const span = startSpan({ operation, model: model || undefined, provider, role: 'call', parent, attributes: { 'ferrule.integration': 'langchain' } })
+    const template =
+      currentPrompt() ||
+      (metadata && (metadata.ls_prompt_template || metadata.template)) ||
+      (parentRunId === undefined ? undefined : this.templates.get(parentRunId)) ||
+      undefined
+    // Without a named template the core fingerprints the messages (three prompts, three rows).
+    const request = template === undefined && messages !== undefined ? { model, messages: messagesOf(messages) } : { model }
+    this.runs.set(runId, { operation, request, provider, template, started: performance.now(), firstTokenMs: undefined, span })
   }
 
   handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {
-    this.#start('chat', llm, runId, extraParams, metadata)
+    this.#start('chat', llm, runId, parentRunId, extraParams, metadata, messages)
   }
 
   handleLLMStart(llm, prompts, runId, parentRunId, extraParams, tags, metadata) {
-    this.#start('text_completion', llm, runId, extraParams, metadata)
+    this.#start('text_completion', llm, runId, parentRunId, extraParams, metadata)
   }
 
   handleLLMNewToken(token, idx, runId) {
@@ -109,7 +218,7 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
     if (run === undefined) return
     this.runs.delete(runId)
     llmCall.recordCall(run.span, run.operation, run.provider, {
-      request: { model: run.model },
+      request: run.request,
       response,
       error,
       durationMs: performance.now() - run.started,

@@ -314,6 +314,18 @@ export declare class NativePolicy {
   callRemainingMs(start: number): number | null
   /** Counts an event the host executed: 0 failed, 1 fallback, 2 fallback failed, 3 timeout. */
   note(event: number): void
+  /**
+   * The call failed and a fallback answers: counted and logged by the core; returns the
+   * masked message when the logger wrote it (the host's `process.emitWarning` is fed from it).
+   */
+  fallbackTaken(errorType: string, errorMessage: string): string | null
+  /**
+   * Fallback alternative `index` (from 0) of `count` failed: logged by the core; returns the
+   * masked message when the logger wrote it.
+   */
+  fallbackAlternativeFailed(index: number, count: number, errorType: string, errorMessage: string): string | null
+  /** Every fallback alternative failed: counted by the core. */
+  fallbackExhausted(): void
   stats(): PolicyStats
 }
 
@@ -594,6 +606,16 @@ export interface ChaosStats {
   latencyInjected: number
 }
 
+/** A chat answer in the router's common shape (`normalizeChat`). */
+export interface ChatAnswer {
+  content: string
+  role: string
+  model?: string
+  finishReason?: string
+  inputTokens?: number
+  outputTokens?: number
+}
+
 export declare function clearRecentSpans(): void
 
 /** A configuration the core refused. `kind` is the JS error class the host throws. */
@@ -757,6 +779,9 @@ export interface EscalationSpec {
   sinks: Array<string>
 }
 
+/** A request body's token estimate for a token budget (prompt bytes / 4 + framing + `max_tokens`). */
+export declare function estimateTokens(request: unknown, operation: string): number
+
 /**
  * `[acquire, recordSuccess, recordFailure, recordIgnored]` for `breaker`: call `acquire()`, then
  * one `record*(token)`. A record returns `undefined`, or the transition the outcome caused.
@@ -898,6 +923,9 @@ export interface ObserveOptions {
   anomalyThreshold?: number
   anomalyWarmUp?: number
   anomalyMinDurationMs?: number
+  drift?: boolean
+  driftSampleEvery?: number
+  driftMaxTemplates?: number
   predictor?: boolean
   outageErrorRate?: number
   outageOff?: boolean
@@ -1099,6 +1127,9 @@ export interface RateLimitWarning {
   message: string
   count: number
 }
+
+/** Reads `response` as a chat answer, or null when it is not a chat response the core knows. */
+export declare function readChatAnswer(response: unknown): ChatAnswer | null
 
 /** The spans in the read-back ring as a JSON array (the host turns times into BigInt). */
 export declare function recentSpansJson(): string

@@ -2,7 +2,7 @@
 // `observe(options)`: one line that puts every LLM call the integrations see under watch. The
 // watchers live in the core and are fed by each call record (docs/call-record.md has the table of
 // defaults): an availability SLO per model (99%), anomaly detectors on latency, output tokens and
-// cost per (model, template), an error predictor per provider, an upstream-outage page per provider
+// cost per (model, template), drift on a sample of the answers per template, an error predictor per provider, an upstream-outage page per provider
 // and a dead-letter backlog alert. Alerts go to the installed AlertRouter (`onAlert` callbacks,
 // webhooks, Alertmanager), or through the core's logger when none is installed.
 
@@ -11,7 +11,8 @@ const { configError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
 
 const OPTIONS = [
-  'enabled', 'sloObjective', 'anomaly', 'anomalyThreshold', 'anomalyWarmUp', 'anomalyMinDurationMs', 'predictor',
+  'enabled', 'sloObjective', 'anomaly', 'anomalyThreshold', 'anomalyWarmUp', 'anomalyMinDurationMs', 'drift',
+  'driftSampleEvery', 'driftMaxTemplates', 'predictor',
   'outageErrorRate', 'outageMinCalls', 'outageWindowMs', 'outageForMs', 'outageSeverity',
   'deadLetterMaxDepth', 'deadLetterMaxAgeMs', 'maxSeries', 'clock',
 ]
@@ -41,7 +42,7 @@ function observe(options = {}) {
       if (!(v instanceof ManualClock)) throw configError('TypeError', 'observe: clock must be a ManualClock', k)
       continue
     }
-    const want = ['enabled', 'anomaly', 'predictor'].includes(k) ? 'boolean' : 'number'
+    const want = ['enabled', 'anomaly', 'drift', 'predictor'].includes(k) ? 'boolean' : 'number'
     if (typeof v !== want) throw configError('TypeError', `observe: ${k}=${String(v)} must be a ${want}`, k)
   }
   const o = { ...options }

@@ -1,5 +1,5 @@
 'use strict'
-// `wrapOpenAI(client, { policy, modelPolicies, captureContent })`: the `openai` npm client behind a
+// `wrapOpenAI(client, { policy, modelPolicies, captureContent, limits, key })`: the `openai` npm client behind a
 // Proxy whose `chat.completions.create` (also `stream: true`), `embeddings.create` and
 // `responses.create` run through a ferrule Policy. The SDK's own retries are off when ferrule
 // retries (they never stack), each attempt gets the policy's remaining deadline as its `timeout`
@@ -7,10 +7,14 @@
 // Each call is one GenAI span (`chat gpt-4o`), child of the caller's current span
 // (AsyncLocalStorage), with one child span per attempt whose ids go out as `traceparent`. The
 // returned promise keeps the SDK's `withResponse()` / `asResponse()`. Everything else passes through.
+// With `limits` (a Limits of `requests` and/or `tokens`), each request first takes one request and its
+// estimated tokens under `key()` (default: the current context's user, else session), and the call
+// record's usage settles the tokens.
 
 const { Policy } = require('./policy.js')
 const { recordCall, CallStream } = require('./llm_call.js')
-const { startSpan, traceparent } = require('./telemetry.js')
+const { startSpan, traceparent, currentContext } = require('./telemetry.js')
+const { Limits } = require('./limits.js')
 const { POLICY_SPANS } = require('./telemetry.js').internal
 const { TRACED_CALL } = require('./policy_spans.js')
 const { currentPrompt } = require('./prompt_template.js')
@@ -72,8 +76,41 @@ function observe(stream, fields, done) {
   })
 }
 
+/** A token budget's default key: the user of the current `runInContext`, else its session. */
+function contextKey() {
+  const c = currentContext()
+  return c === null ? undefined : c.userId || c.sessionId || undefined
+}
+
+/**
+ * `limits`: one `requests` unit and the request's estimated `tokens` (prompt estimate + max_tokens)
+ * before it starts, under `key()`; the call record's usage settles the tokens.
+ */
+function budgetOf(limits, key) {
+  const names = limits.names
+  const requests = names.includes('requests')
+  const tokens = names.includes('tokens')
+  return {
+    acquire(operation, body, options) {
+      const costs = {}
+      if (requests) costs.requests = 1
+      if (tokens) costs.tokens = native.estimateTokens(body, operation)
+      const signal = options && options.signal ? options.signal : undefined
+      return limits.acquire(costs, { key: key(), signal })
+    },
+    /** The reservation's tokens become the input + output the provider reported (kept when none). */
+    settle(reservation, recorded) {
+      if (!tokens || reservation === undefined) return
+      const i = recorded.inputTokens
+      const o = recorded.outputTokens
+      if (i == null && o == null) return
+      reservation.settle({ tokens: (i ?? 0) + (o ?? 0) })
+    },
+  }
+}
+
 function wrapCreate(target, operation, pick, cfg) {
-  const { captureContent, server, provider = 'openai', requestIdHeader = 'x-request-id' } = cfg
+  const { captureContent, server, provider = 'openai', requestIdHeader = 'x-request-id', budget } = cfg
   const original = target.create.bind(target)
   // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
   // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
@@ -131,7 +168,7 @@ function wrapCreate(target, operation, pick, cfg) {
       },
       ctx.signal === undefined ? (options && options.signal) || undefined : ctx.signal,
     )
-  const createStream = async (body, options) => {
+  const createStream = async (body, options, reservation) => {
     const model = typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
@@ -139,8 +176,8 @@ function wrapCreate(target, operation, pick, cfg) {
     const counter = { n: 0, fellBack: false }
     // Collects the delivered text always: StreamInterrupted and a resume need it (kept on the span only when captured).
     const fields = new CallStream(span._native, true)
-    const done = (error) =>
-      recordCall(span, operation, provider, {
+    const done = (error) => {
+      const recorded = recordCall(span, operation, provider, {
         request: body,
         stream: fields,
         error,
@@ -154,6 +191,8 @@ function wrapCreate(target, operation, pick, cfg) {
         serverAddress: server.address,
         serverPort: server.port,
       })
+      if (reservation !== undefined) budget.settle(reservation, recorded)
+    }
     const name = `${model ? `${operation} ${model}` : operation} attempt`
     const through = async (b) => {
       const r = await policy[TRACED_CALL](streamAttempt, [b, options, fields], undefined, { parent: span, name, attributes: undefined, counter, chaos: true })
@@ -169,19 +208,17 @@ function wrapCreate(target, operation, pick, cfg) {
     }
     return survivingStream(opened, fields, streamPolicy, (prefix) => through(continueMessages(body, prefix)), done, span, counter)
   }
-  return function create(body, options) {
-    if (body && body.stream === true && operation === 'chat') return createStream(body, options)
+  // One call after its budget (when there is one) admitted it: the span, the policy, the record.
+  const begin = (body, options, call, reservation) => {
     const model = body && typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
     const fixed = forModel(model, policy)
     const span = startSpan(fixed.spanOptions)
     const counter = { n: 0 }
-    // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
-    const call = { raw: false, data: undefined, response: undefined }
     // The call's one crossing: the core reads the body and the response/stream/error.
-    const done = (response, error, stream, fellBack) =>
-      recordCall(span, operation, provider, {
+    const done = (response, error, stream, fellBack) => {
+      const recorded = recordCall(span, operation, provider, {
         request: body,
         response,
         stream,
@@ -196,8 +233,10 @@ function wrapCreate(target, operation, pick, cfg) {
         serverAddress: server.address,
         serverPort: server.port,
       })
+      if (reservation !== undefined) budget.settle(reservation, recorded)
+    }
     // Attempt spans are not GenAI operations (the call span is): no gen_ai.* on them.
-    const settled = policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: fixed.attemptName, attributes: undefined, counter, chaos: true })
+    return policy[TRACED_CALL](attempt, [body, options, call], undefined, { parent: span, name: fixed.attemptName, attributes: undefined, counter, chaos: true })
       .then(
         (data) => {
           // A fallback's value is not the last attempt's answer: it has no Response.
@@ -214,6 +253,17 @@ function wrapCreate(target, operation, pick, cfg) {
           throw err
         },
       )
+  }
+  return function create(body, options) {
+    if (body && body.stream === true && operation === 'chat') {
+      return budget === undefined ? createStream(body, options, undefined) : budget.acquire(operation, body, options).then((r) => createStream(body, options, r))
+    }
+    // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
+    const call = { raw: false, data: undefined, response: undefined }
+    const settled =
+      budget === undefined
+        ? begin(body, options, call, undefined)
+        : budget.acquire(operation, body, options).then((r) => begin(body, options, call, r))
     // What the SDK's APIPromise offers: the data, or `withResponse()` / `asResponse()`.
     const out = settled.then((r) => r.data)
     out.withResponse = () => {
@@ -257,7 +307,7 @@ function proxied(target, spec, operation, pick, cache, cfg) {
 
 /**
  * @param {object} client an `OpenAI` (or `AzureOpenAI`) client of the `openai` npm package
- * @param {{ policy?: Policy, modelPolicies?: Record<string, Policy>, captureContent?: boolean, streamPolicy?: StreamPolicy }} [opts]
+ * @param {{ policy?: Policy, modelPolicies?: Record<string, Policy>, captureContent?: boolean, streamPolicy?: StreamPolicy, limits?: Limits, key?: () => unknown }} [opts]
  */
 function wrapOpenAI(client, opts = {}) {
   if (client === null || typeof client !== 'object' || typeof client.withOptions !== 'function' || !client.chat) {
@@ -265,13 +315,20 @@ function wrapOpenAI(client, opts = {}) {
   }
   if (opts === null || typeof opts !== 'object') throw new TypeError(`wrapOpenAI: opts=${String(opts)} must be an object`)
   for (const k of Object.keys(opts)) {
-    if (!['policy', 'modelPolicies', 'captureContent', 'streamPolicy'].includes(k)) {
-      throw new TypeError(`wrapOpenAI: unknown option ${JSON.stringify(k)}; allowed: policy, modelPolicies, captureContent, streamPolicy`)
+    if (!['policy', 'modelPolicies', 'captureContent', 'streamPolicy', 'limits', 'key'].includes(k)) {
+      throw new TypeError(`wrapOpenAI: unknown option ${JSON.stringify(k)}; allowed: policy, modelPolicies, captureContent, streamPolicy, limits, key`)
     }
   }
   if (opts.streamPolicy !== undefined && !(opts.streamPolicy instanceof StreamPolicy)) {
     throw new TypeError('wrapOpenAI: streamPolicy must be a ferrule StreamPolicy')
   }
+  if (opts.limits !== undefined && !(opts.limits instanceof Limits)) {
+    throw new TypeError(`wrapOpenAI: limits=${String(opts.limits)} is not allowed; allowed: a ferrule Limits or undefined`)
+  }
+  if (opts.key !== undefined && typeof opts.key !== 'function') {
+    throw new TypeError(`wrapOpenAI: key=${JSON.stringify(opts.key)} is not allowed; allowed: a function () => key, or undefined`)
+  }
+  const budget = opts.limits === undefined ? undefined : budgetOf(opts.limits, opts.key || contextKey)
   const policy = opts.policy === undefined ? new Policy({ retry: { attempts: 3 }, name: 'openai' }) : opts.policy
   if (!(policy instanceof Policy)) throw new TypeError('wrapOpenAI: policy must be a ferrule Policy')
   const perModel = new Map(Object.entries(opts.modelPolicies || {}))
@@ -288,7 +345,7 @@ function wrapOpenAI(client, opts = {}) {
   // server.address / server.port of every call, from the client's base URL, once.
   const where = typeof copy.baseURL === 'string' ? native.serverOfUrl(copy.baseURL) : null
   const server = where ? { address: where.address, port: where.port ?? undefined } : {}
-  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server, resources: new WeakMap(), streamPolicy: opts.streamPolicy })
+  const root = proxied(copy, ENDPOINTS, '', pick, cache, { captureContent: opts.captureContent === true, server, resources: new WeakMap(), streamPolicy: opts.streamPolicy, budget })
   const rewrap = (options) => wrapOpenAI(copy.withOptions(options), opts)
   return new Proxy(root, {
     get(t, prop) {
@@ -299,4 +356,4 @@ function wrapOpenAI(client, opts = {}) {
 }
 
 // `proxied` is shared with `wrapAnthropic` (anthropic.js): the same call path, another provider.
-module.exports = { wrapOpenAI, internal: { proxied } }
+module.exports = { wrapOpenAI, internal: { proxied, budgetOf, contextKey } }

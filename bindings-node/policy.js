@@ -37,9 +37,17 @@ const REASONS = {
   '-5': 'refused',
   '-6': 'budget',
 }
+/** An error's type and message as the core's structured warnings take them. */
+const errorType = (e) => (e && e.constructor && typeof e.constructor.name === 'string' ? e.constructor.name : typeof e)
+const errorMessage = (e) => {
+  try {
+    return e instanceof Error ? e.message : String(e)
+  } catch {
+    return ''
+  }
+}
+
 const NOTE_FAILED = 0
-const NOTE_FALLBACK = 1
-const NOTE_FALLBACK_FAILED = 2
 const NOTE_TIMEOUT = 3
 // The breaker's refusals as `enter` returns them (see src/fast_call.rs): -1 wait unknown, -2 - ms.
 const REJECTED_UNKNOWN = -1
@@ -581,10 +589,10 @@ class Policy {
         if (this.#deadLetter !== undefined) storeFailure(this.#deadLetter, this.#name, err, args, currentTraceId())
         throw err
       }
-      this.#native.note(NOTE_FALLBACK)
-      process.emitWarning(`ferrule: ${this.#name}: call failed (${err && err.name}: ${err && err.message}); fallback taken`, {
-        code: 'FERRULE_FALLBACK',
-      })
+      // Counted and logged (warning `policy.fallback`, masked, deduplicated) by the core; the
+      // process warning is fed from that log line.
+      const warned = this.#native.fallbackTaken(errorType(err), errorMessage(err))
+      if (warned) process.emitWarning(`ferrule: ${warned}`, { type: 'FerruleWarning', code: 'FERRULE_FALLBACK' })
       const span = fallbackSpan(this.#name, err)
       if (span === null) return await this.#alternatives(err, args)
       return await runWithSpan(span, () => endWith(span, () => this.#alternatives(err, args)))
@@ -600,14 +608,12 @@ class Policy {
       try {
         return await alt(err, ...args)
       } catch (e) {
-        process.emitWarning(`ferrule: ${this.#name}: fallback alternative ${i + 1} of ${alts.length} failed (${e && e.message})`, {
-          code: 'FERRULE_FALLBACK_FAILED',
-        })
+        const warned = this.#native.fallbackAlternativeFailed(i, alts.length, errorType(e), errorMessage(e))
+        if (warned) process.emitWarning(`ferrule: ${warned}`, { type: 'FerruleWarning', code: 'FERRULE_FALLBACK_FAILED' })
         last = e
       }
     }
-    this.#native.note(NOTE_FALLBACK_FAILED)
-    this.#native.note(NOTE_FAILED)
+    this.#native.fallbackExhausted()
     if (last !== err && last !== null && typeof last === 'object' && last.cause === undefined) {
       try {
         last.cause = err

@@ -7,6 +7,7 @@ const native = require('./native.js')
 const { RateLimitedError, configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
 const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
+const { warn } = require('./telemetry.js').internal
 
 // step's refusals: REFUSED_AFTER - retryAfterMs (see src/rate_limit.rs).
 const REFUSED_AFTER = -1
@@ -232,7 +233,7 @@ class RateLimiter {
   // here, emitted as a process warning: never silent.
   #warn() {
     for (const w of this.#native.takeWarnings()) {
-      process.emitWarning(w.message, { type: 'FerruleWarning', code: `FERRULE_RATE_LIMIT_${w.kind.toUpperCase()}` })
+      warn(`rate_limit.${w.kind}`, `FERRULE_RATE_LIMIT_${w.kind.toUpperCase()}`, w.message)
     }
   }
 

@@ -12,6 +12,7 @@ const { CircuitOpenError, configError, internalError } = require('./errors.js')
 const { nativeOf } = require('./clock.js')
 const { statusOf, retryAfterMsOf } = require('./transient.js')
 const { emit } = require('./telemetry.js')
+const { warn } = require('./telemetry.js').internal
 const { normalizeChat } = require('./normalize.js')
 const { RedisBackend, nativeBackendOf } = require('./redis_backend.js')
 
@@ -172,10 +173,7 @@ class Router {
           cb(ev)
         } catch (err) {
           this.#listenerErrors++
-          process.emitWarning(`ferrule: an event listener of router '${this.name}' threw: ${err instanceof Error ? err.message : String(err)}`, {
-            type: 'FerruleWarning',
-            code: 'FERRULE_LISTENER_ERROR',
-          })
+          warn('router.listener_error', 'FERRULE_LISTENER_ERROR', `ferrule: an event listener of router '${this.name}' threw: ${err instanceof Error ? err.message : String(err)}`)
         }
       }
     }
@@ -189,7 +187,7 @@ class Router {
         blame = this.#failureOn(err)
       } catch (hookErr) {
         blame = true
-        process.emitWarning(`ferrule: the failureOn classifier of router '${this.name}' threw; counted as a failure`, { type: 'FerruleWarning', code: 'FERRULE_CLASSIFIER_ERROR' })
+        warn('router.classifier_error', 'FERRULE_CLASSIFIER_ERROR', `ferrule: the failureOn classifier of router '${this.name}' threw; counted as a failure`)
       }
       if (!blame) {
         if (this.#native.release(t)) this.#drain()

@@ -447,6 +447,22 @@ function redact(text) {
   return call(() => native.redact(String(text)))
 }
 
+/**
+ * A ferrule warning: one event through the core's logger (masked, deduplicated, counted) and, when
+ * the logger wrote it, the same masked text as a process warning: `process.emitWarning` is a sink
+ * of the core's logger, never a separate channel that says more, or more often.
+ */
+function warn(event, code, message, { fields, detail } = {}) {
+  let written
+  try {
+    written = emit(event, { ...fields, level: 'warning', message })
+  } catch {
+    written = true // the logger failed: the process warning still tells someone
+  }
+  if (written) process.emitWarning(redact(message), { type: 'FerruleWarning', code, detail })
+  return written
+}
+
 /** The spans in the in-process ring, oldest first; times are BigInt nanoseconds since the epoch. */
 function recentSpans() {
   return JSON.parse(call(() => native.recentSpansJson())).map((s) => ({ ...s, startNs: BigInt(s.startNs), endNs: BigInt(s.endNs) }))
@@ -488,4 +504,4 @@ module.exports = {
 // Internal to the package (not enumerable, so `index.js` does not re-export it).
 Object.defineProperty(module.exports, 'currentIds', { value: currentIds, enumerable: false })
 // For policies and integrations in this package, not re-exported by index.js (non-enumerable).
-Object.defineProperty(module.exports, 'internal', { value: { runWithSpan, currentSpanNative, POLICY_SPANS } })
+Object.defineProperty(module.exports, 'internal', { value: { runWithSpan, currentSpanNative, POLICY_SPANS, warn } })

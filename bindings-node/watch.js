@@ -8,6 +8,7 @@ const native = require('./native.js')
 const { configError, internalError } = require('./errors.js')
 const { ManualClock, nativeOf } = require('./clock.js')
 const { inProbe } = require('./synthetic.js')
+const { warn } = require('./telemetry.js').internal
 
 function describe(v) {
   if (typeof v === 'string') return JSON.stringify(v)
@@ -106,9 +107,7 @@ class Listeners {
         l(...args)
       } catch (err) {
         this.errors++
-        process.emitWarning(`ferrule: an '${event}' listener of ${this.component} '${this.name}' threw: ${describe(err)}`, {
-          type: 'FerruleWarning',
-          code: 'FERRULE_LISTENER_ERROR',
+        warn('watch.listener_error', 'FERRULE_LISTENER_ERROR', `ferrule: an '${event}' listener of ${this.component} '${this.name}' threw: ${describe(err)}`, {
           detail: err instanceof Error ? err.stack : undefined,
         })
       }
@@ -353,10 +352,7 @@ class DriftDetector {
     } catch (err) {
       // The user's embedder failed: this output is skipped, counted and reported; the call goes on.
       this.#embedderErrors++
-      process.emitWarning(`ferrule: the embedder of DriftDetector '${this.name}' threw; output skipped: ${describe(err)}`, {
-        type: 'FerruleWarning',
-        code: 'FERRULE_EMBEDDER_ERROR',
-      })
+      warn('drift.embedder_error', 'FERRULE_EMBEDDER_ERROR', `ferrule: the embedder of DriftDetector '${this.name}' threw; output skipped: ${describe(err)}`)
       return []
     }
     return this.#listeners.dispatch(create(() => this.#native.observeVector(vector, String(text).length, tokens, at)))

@@ -4,7 +4,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { CircuitBreaker, ManualClock } = require('ferrule')
+const { CircuitBreaker, ManualClock, configure } = require('ferrule')
 
 const failing = () => Promise.reject(new Error('down'))
 
@@ -54,6 +54,8 @@ test('listeners run synchronously, before the call settles and before the user f
 })
 
 test('a throwing listener is caught, counted and warned; other listeners and the call go on', async (t) => {
+  // Process warnings are fed from the core's logger, which folds repeats of one line: off here.
+  configure({ logDedupMs: 0 })
   const warnings = []
   const onWarning = (w) => warnings.push(w)
   process.on('warning', onWarning)

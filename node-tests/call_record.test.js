@@ -128,3 +128,44 @@ test('the call span carries the GenAI response fields; attempt spans carry none'
   assert.ok(attempts.length > 0)
   for (const x of attempts) assert.deepEqual(Object.keys(x.attributes).filter((k) => k.startsWith('gen_ai.')), [])
 })
+
+const QUESTIONS = [
+  (i) => `what is my balance on the ${i} account`,
+  (i) => `how do I change the billing date for plan ${i}`,
+  (i) => `can I get an invoice for order ${i} please`,
+  (i) => `why was card ${i} declined yesterday`,
+]
+const OFF_TOPIC = (i) => `Write a long poem about volcanoes, dragons and the stormy sea, verse ${i} with rhymes`
+
+test('observe() watches answers for drift per template', async () => {
+  const alerts = []
+  const router = new AlertRouter({ sinks: [(n) => alerts.push(n)], groupWaitMs: 0, groupIntervalMs: 50, drainIntervalMs: 10 })
+  observe({ clock: new ManualClock(), driftSampleEvery: 1, sloObjective: null, anomaly: false, predictor: false, outageErrorRate: null })
+  const s = new MockLLMServer()
+  try {
+    const client = wrapOpenAI(new OpenAI({ baseURL: s.url, apiKey: 'k' }))
+    const ask = (template, text) => runInPrompt(template, () => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: text }] }))
+    // The mock echoes the question: "support" answers go off topic after 100 calls, "billing" never.
+    for (let i = 0; i < 220; i++) {
+      const n = 10 + ((i * 7) % 90) // two digits: one template's questions keep one distribution
+      await ask('billing', QUESTIONS[i % 4](n))
+      await ask('support', i >= 100 ? OFF_TOPIC(n) : QUESTIONS[(i + 1) % 4](n))
+      if (i === 99) {
+        await new Promise((r) => setTimeout(r, 200))
+        assert.deepEqual(alerts.filter((a) => a.name === 'drift.output'), [], 'no drift before the answers change')
+      }
+    }
+    await waitFor(() => alerts.some((a) => a.name === 'drift.output'))
+    const drifted = new Set(alerts.filter((a) => a.name === 'drift.output' && a.status === 'firing').map((a) => a.labels.detector))
+    assert.deepEqual([...drifted], ['template:support'])
+  } finally {
+    router.close()
+    s.stop()
+  }
+})
+
+test('observe() checks the drift options', () => {
+  assert.throws(() => observe({ driftSampleEvery: 0 }), (e) => e.param === 'driftSampleEvery' && /driftSampleEvery/.test(e.message))
+  assert.throws(() => observe({ drift: 'yes' }), /drift=yes must be a boolean/)
+  observe({ drift: false })
+})

@@ -6,7 +6,14 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { ChatOpenAI } = require('@langchain/openai')
 const { awaitAllCallbacks } = require('@langchain/core/callbacks/promises')
-const { MockLLMServer, ManualClock, Policy, RetryError, recentSpans } = require('ferrule')
+const { ChatPromptTemplate } = require('@langchain/core/prompts')
+const { DynamicTool } = require('@langchain/core/tools')
+const { BaseRetriever } = require('@langchain/core/retrievers')
+const { Document } = require('@langchain/core/documents')
+const os = require('node:os')
+const path = require('node:path')
+const fs = require('node:fs')
+const { MockLLMServer, ManualClock, Policy, RetryError, recentSpans, clearRecentSpans, AlertRouter, DeadLetterQueue, observe, checkObserved, profile, resetProfile } = require('ferrule')
 const { FerruleCallbackHandler, withPolicy } = require('ferrule/langchain')
 const { state } = require('../bindings-node/llm_call.js')
 
@@ -90,5 +97,120 @@ test('bad arguments are refused', () => {
     assert.throws(() => withPolicy(chat(s), 'retry'), TypeError)
   } finally {
     s.stop()
+  }
+})
+
+class Docs extends BaseRetriever {
+  lc_namespace = ['ferrule_test']
+  async _getRelevantDocuments(q) {
+    return [new Document({ pageContent: `doc about ${q}` })]
+  }
+}
+
+test(
+  'chains, tools and retrievers are nested spans; a named prompt template names the call',
+  withServer({}, async (s, seen) => {
+    clearRecentSpans()
+    const h = new FerruleCallbackHandler()
+    const prompt = ChatPromptTemplate.fromMessages([['system', 'You are terse.'], ['human', '{q}']]).withConfig({ runName: 'triage' })
+    await prompt.pipe(chat(s)).invoke({ q: 'hi' }, { callbacks: [h] })
+    const lookup = new DynamicTool({ name: 'lookup', description: 'Looks q up.', func: async (q) => `found ${q}` })
+    assert.equal(await lookup.invoke('x', { callbacks: [h] }), 'found x')
+    await new Docs().invoke('rust', { callbacks: [h] })
+    await awaitAllCallbacks()
+    const spans = new Map(recentSpans().map((x) => [x.spanId, x]))
+    const all = [...spans.values()]
+    const chatSpan = all.find((x) => x.attributes['gen_ai.operation.name'] === 'chat' && x.attributes['ferrule.integration'] === 'langchain')
+    assert.ok(chatSpan, JSON.stringify(all.map((x) => x.name)))
+    const parent = spans.get(chatSpan.parentSpanId)
+    assert.equal(parent.name, 'invoke_workflow RunnableSequence')
+    assert.equal(parent.attributes['gen_ai.operation.name'], 'invoke_workflow')
+    assert.equal(chatSpan.attributes['gen_ai.provider.name'], 'openai')
+    assert.equal(chatSpan.attributes['ferrule.prompt.template'], 'triage')
+    assert.ok(chatSpan.attributes['gen_ai.usage.output_tokens'] > 0)
+    assert.equal(seen[seen.length - 1].template, 'triage')
+    const toolSpan = all.find((x) => x.attributes['gen_ai.operation.name'] === 'execute_tool')
+    assert.equal(toolSpan.name, 'execute_tool lookup')
+    assert.equal(toolSpan.attributes['gen_ai.tool.name'], 'lookup')
+    assert.ok(all.some((x) => x.attributes['gen_ai.operation.name'] === 'retrieval' && x.name === 'retrieval Docs'))
+    assert.equal(h.spans.size + h.runs.size + h.templates.size, 0)
+  }),
+)
+
+test('the provider comes from the model class', () => {
+  const h = new FerruleCallbackHandler()
+  const seen = []
+  state.listener = (r) => seen.push(r.provider)
+  try {
+    const classes = [['ChatAnthropic', 'anthropic'], ['AzureChatOpenAI', 'azure.ai.openai'], ['ChatMistralAI', 'mistral_ai'], ['ChatFancyNew', 'fancynew']]
+    classes.forEach(([cls], i) => {
+      h.handleChatModelStart({ id: ['langchain', 'chat_models', cls] }, [[]], `run-${i}`, undefined, { invocation_params: { model: 'm' } })
+      h.handleLLMEnd({ generations: [] }, `run-${i}`)
+    })
+    assert.deepEqual(seen, classes.map(([, p]) => p))
+  } finally {
+    state.listener = undefined
+  }
+})
+
+const SYSTEMS = [
+  'You are the triage assistant for ticket {n} of customer "{c}". Answer with one label.',
+  'Summarise document {id} in 3 bullet points for the weekly report.',
+  "Translate the user's message to French, keeping the tone.",
+]
+
+test('observe() over LangChain runs: three templates, the outage pages, the slowdown fires, the dead letters alert, nothing before', async () => {
+  resetProfile()
+  const alerts = []
+  const router = new AlertRouter({ sinks: [(n) => alerts.push(n)], groupWaitMs: 0, groupIntervalMs: 50, drainIntervalMs: 10 })
+  const clock = new ManualClock()
+  observe({ clock, anomalyMinDurationMs: 10_000, outageForMs: 20_000, deadLetterMaxDepth: 50 })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferrule-lc-'))
+  const dlq = new DeadLetterQueue({ path: path.join(dir, 'dlq.sqlite'), name: 'lc-dlq' })
+  const policy = new Policy({ name: 'lc-observed', deadLetter: dlq }) // no retries: one request per call
+  const outage = [150, 230]
+  const slow = [230, 270]
+  const s = new MockLLMServer({
+    faults: [
+      { kind: '500', rate: 1, from: outage[0], to: outage[1] },
+      { kind: 'slow', rate: 1, from: slow[0], to: slow[1], latencyMs: 50 },
+    ],
+  })
+  try {
+    const model = new ChatOpenAI({ model: 'gpt-4o-mini', apiKey: 'k', maxRetries: 0, configuration: { baseURL: s.url } })
+    const h = new FerruleCallbackHandler()
+    const chains = SYSTEMS.map((sys) => withPolicy(ChatPromptTemplate.fromMessages([['system', sys], ['human', '{q}']]).pipe(model), policy))
+    for (let i = 0; i < slow[1] + 20; i++) {
+      clock.advance(1000)
+      const vars = { n: 1000 + i, c: `client ${i * 7}`, id: `${(0xbeef0000 + i).toString(16)}deadbeef`, q: `request ${i}: what now?` }
+      try {
+        await chains[i % 3].invoke(vars, { callbacks: [h] })
+      } catch (e) {
+        assert.ok(i >= outage[0] && i < outage[1], `call ${i} failed: ${e}`)
+      }
+      checkObserved()
+      if (i === outage[0] - 1) {
+        await new Promise((r) => setTimeout(r, 200))
+        assert.deepEqual(alerts.filter((a) => a.status === 'firing'), [], 'nothing fires before the injected windows')
+      }
+    }
+    await awaitAllCallbacks()
+    const until = Date.now() + 10_000
+    const has = (p) => alerts.some(p)
+    const all = ['upstream_outage', 'dead_letter_backlog', 'slo.', 'anomaly']
+    while (!all.every((n) => has((a) => a.name.startsWith(n)))) {
+      assert.ok(Date.now() < until, JSON.stringify([...new Set(alerts.map((a) => a.name))]))
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    assert.equal(alerts.find((a) => a.name === 'upstream_outage').severity, 'page')
+    assert.equal(alerts.find((a) => a.name.startsWith('anomaly')).labels.metric, 'latency_seconds')
+    const rows = profile({ by: 'calls' }).rows.filter((r) => r.template !== '(unnamed)')
+    assert.equal(rows.length, 3, JSON.stringify(rows.map((r) => r.template)))
+    assert.deepEqual(rows.map((r) => r.calls).sort(), [96, 97, 97])
+  } finally {
+    observe({ enabled: false })
+    router.close()
+    s.stop()
+    resetProfile()
   }
 })

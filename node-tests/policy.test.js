@@ -259,6 +259,9 @@ test('fallback: a value, a function of the error and the arguments, a chain; cou
   const warnings = []
   const onWarning = (w) => warnings.push(w.code)
   process.on('warning', onWarning)
+  // Process warnings are fed from the core's logger, which folds repeats of one line: off here, so
+  // every fallback's warning is seen.
+  require('ferrule').configure({ logDedupMs: 0 })
   try {
     serve(error(503))
     const c = client()

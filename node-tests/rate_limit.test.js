@@ -4,7 +4,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { RateLimiter, RateLimitedError, FerruleError, ManualClock } = require('ferrule')
+const { RateLimiter, RateLimitedError, FerruleError, ManualClock, configure } = require('ferrule')
 
 const bucket = (clock, options) =>
   RateLimiter.tokenBucket({ rate: 50, perMs: 1000, burst: 10, name: 't', clock, ...options })
@@ -141,6 +141,8 @@ test('a full key map evicts idle keys first, then the closest to idle, and count
 })
 
 test('a lossy eviction is emitted as a process warning, once', async () => {
+  // Process warnings are fed from the core's logger, which folds repeats of one line: off here.
+  configure({ logDedupMs: 0 })
   const warnings = []
   const onWarning = (w) => warnings.push(w)
   process.on('warning', onWarning)

@@ -23,7 +23,6 @@ PYTHON_ONLY = {
     "retry": "new Policy({ retry })",
     "timeout": "new Policy({ timeoutMs })",
     "fallback": "new Policy({ fallback })",
-    "rate_limit": "new Policy({ rateLimiter })",
     "Retry": "RetryOptions, an options object",
     "Backoff": "BackoffOptions, an options object",
     "context": "runInContext(ids, fn): AsyncLocalStorage has no `with` block",

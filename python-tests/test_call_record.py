@@ -169,3 +169,46 @@ def test_token_budget_arguments_are_checked() -> None:
     with pytest.raises(TypeError, match="key="):
         limits = ferrule.Limits(tokens=ferrule.RateLimiter.token_bucket(1000, 60.0))
         ferrule.wrap_openai(openai.OpenAI(api_key="k"), limits=limits, key="tenant")  # type: ignore[arg-type]
+
+
+QUESTIONS = [
+    "what is my balance on the {} account",
+    "how do I change the billing date for plan {}",
+    "can I get an invoice for order {} please",
+    "why was card {} declined yesterday",
+]
+OFF_TOPIC = "Write a long poem about volcanoes, dragons and the stormy sea, verse {} with rhymes"
+
+
+def test_observe_watches_answers_for_drift_per_template() -> None:
+    AlertRouter(group_wait_seconds=0, group_interval_seconds=0.05)
+    alerts: List[Dict[str, Any]] = []
+    ferrule.on_alert(alerts.append)
+    ferrule.observe(
+        clock=ManualClock(), drift_sample_every=1, slo_objective=None, anomaly=False, predictor=False, outage_error_rate=None
+    )
+    with MockLLMServer() as s:
+        client = ferrule.wrap_openai(openai.OpenAI(base_url=s.url, api_key="k"))
+
+        def ask(template: str, text: str) -> None:
+            with ferrule.prompt(template):
+                client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+
+        # The mock echoes the question: "support" answers go off topic after 100 calls, "billing" never.
+        for i in range(220):
+            n = 10 + (i * 7) % 90  # two digits: one template's questions keep one distribution
+            ask("billing", QUESTIONS[i % 4].format(n))
+            ask("support", (OFF_TOPIC if i >= 100 else QUESTIONS[(i + 1) % 4]).format(n))
+            if i == 99:
+                time.sleep(0.2)  # the router delivers on its own thread
+                assert not [a for a in alerts if a["name"] == "drift.output"], "no drift before the answers change"
+    wait_for(lambda: any(a["name"] == "drift.output" for a in alerts))
+    drifted = {a["labels"]["detector"] for a in alerts if a["name"] == "drift.output" and a["status"] == "firing"}
+    assert drifted == {"template:support"}
+
+
+def test_observe_checks_the_drift_options() -> None:
+    with pytest.raises(ferrule.ConfigError, match="drift_sample_every"):
+        ferrule.observe(drift_sample_every=0)
+    ferrule.observe(drift=False)
+    assert ferrule.observing()

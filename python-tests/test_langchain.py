@@ -163,3 +163,77 @@ def test_chains_tools_and_retrievers_are_nested_spans_and_the_llm_call_is_a_reco
     tool_span = next(x for x in spans.values() if x["attributes"].get("gen_ai.operation.name") == "execute_tool")
     assert tool_span["attributes"]["gen_ai.tool.name"] == "lookup" and tool_span["name"] == "execute_tool lookup"
     assert h._spans == {} and h._runs == {}
+
+
+def test_a_named_prompt_template_names_the_call() -> None:
+    from langchain_core.prompts import ChatPromptTemplate
+
+    ferrule.clear_recent_spans()
+    with MockLLMServer() as s:
+        h = FerruleCallbackHandler()
+        prompt = ChatPromptTemplate.from_messages([("system", "You are terse."), ("user", "{q}")]).with_config(run_name="triage")
+        (prompt | chat(s)).invoke({"q": "hi"}, {"callbacks": [h]})
+    chat_span = next(x for x in ferrule.recent_spans() if x["attributes"].get("gen_ai.operation.name") == "chat")
+    assert chat_span["attributes"]["ferrule.prompt.template"] == "triage"
+    assert h._templates == {}
+
+
+SYSTEMS = [
+    'You are the triage assistant for ticket {n} of customer "{c}". Answer with one label.',
+    "Summarise document {id} in 3 bullet points for the weekly report.",
+    "Translate the user's message to French, keeping the tone.",
+]
+
+
+def test_observe_over_langchain_runs_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any) -> None:
+    import time
+
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from ferrule import AlertRouter
+    from ferrule.alerting import installed_router
+
+    ferrule.reset_profile()
+    AlertRouter(group_wait_seconds=0, group_interval_seconds=0.05)
+    alerts: List[Dict[str, Any]] = []
+    ferrule.on_alert(alerts.append)
+    clock = ManualClock()
+    ferrule.observe(clock=clock, anomaly_min_duration_seconds=10, outage_for_seconds=20, dead_letter_max_depth=50)
+    dlq = ferrule.DeadLetterQueue(str(tmp_path / "dlq.sqlite"), name="lc-dlq")
+    policy = ferrule.Policy(name="lc-observed", dead_letter=dlq)  # no retries: one request per call
+    outage, slow = range(150, 230), range(230, 270)
+    faults = [
+        {"kind": "500", "rate": 1.0, "from": outage.start, "to": outage.stop},
+        {"kind": "slow", "rate": 1.0, "from": slow.start, "to": slow.stop, "latency_seconds": 0.05},
+    ]
+    try:
+        with MockLLMServer(faults) as s:
+            h = FerruleCallbackHandler()
+            model = chat(s, max_retries=0)
+            chains = [with_policy(ChatPromptTemplate.from_messages([("system", sys), ("user", "{q}")]) | model, policy) for sys in SYSTEMS]
+            for i in range(slow.stop + 20):
+                clock.advance(1.0)
+                v = {"n": 1000 + i, "c": f"client {i * 7}", "id": f"{0xBEEF0000 + i:x}deadbeef", "q": f"request {i}: what now?"}
+                try:
+                    chains[i % 3].invoke(v, {"callbacks": [h]})
+                except Exception:
+                    assert i in outage
+                ferrule.check_observed()
+                if i == outage.start - 1:
+                    time.sleep(0.2)  # the router delivers on its own thread
+                    assert [a for a in alerts if a["status"] == "firing"] == [], "nothing fires before the injected windows"
+        end = time.monotonic() + 10
+        while not all(any(a["name"].startswith(n) for a in alerts) for n in ("upstream_outage", "dead_letter_backlog", "slo.", "anomaly")):
+            assert time.monotonic() < end, sorted({a["name"] for a in alerts})
+            time.sleep(0.01)
+        assert next(a for a in alerts if a["name"] == "upstream_outage")["severity"] == "page"
+        assert next(a for a in alerts if a["name"].startswith("anomaly"))["labels"]["metric"] == "latency_seconds"
+        named = [r for r in ferrule.profile(by="calls").rows if r["template"] != "(unnamed)"]
+        assert sorted(r["calls"] for r in named) == [96, 97, 97], [r["template"] for r in named]
+    finally:
+        ferrule.observe(enabled=False)
+        r = installed_router()
+        if r is not None:
+            r.uninstall()
+        ferrule._ferrule.AlertRouterCore.uninstall()
+        ferrule.reset_profile()

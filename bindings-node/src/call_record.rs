@@ -125,6 +125,11 @@ impl Value for Js {
             String::from_utf8(buf).ok()
         }
     }
+    fn is_list(&self) -> bool {
+        let mut is = false;
+        // SAFETY: as `kind`.
+        unsafe { sys::napi_is_array(self.env, self.v, &mut is) == sys::Status::napi_ok && is }
+    }
     fn items(&self, max: usize) -> Vec<Self> {
         let mut is = false;
         // SAFETY: as `kind`.
@@ -270,9 +275,11 @@ pub fn record_call(
 ) -> RecordedCall {
     let capture = options.capture.unwrap_or(false);
     let req = js(&request).map(|r| read::read_request(&r, &operation));
+    // One answer in `sample_every` is read for observe()'s drift, even without content capture.
+    let sampled = call::observe::sample_answer();
     let (fields, mut first) = match (stream, js(&response)) {
         (Some(s), _) => (s.fields.clone(), s.first),
-        (None, Some(r)) => (read::read_response(&r, capture), None),
+        (None, Some(r)) => (read::read_response(&r, capture || sampled), None),
         (None, None) => (ResponseFields::default(), None),
     };
     if let Some(t) = options
@@ -355,6 +362,9 @@ pub fn record_call(
         trace_id: None,
     };
     let recorded = call::record(&record);
+    if let (true, Some(text)) = (sampled, fields.text.as_deref()) {
+        call::observe::feed_answer(&recorded, text, record.tokens.output);
+    }
     if let Some(s) = span {
         if !s.ended() {
             call::span_attributes(&record, &recorded, s.attributes_mut());
@@ -380,6 +390,37 @@ pub fn record_call(
         input_tokens: record.tokens.input.map(|n| n as f64),
         output_tokens: record.tokens.output.map(|n| n as f64),
     }
+}
+
+/// A request body's token estimate for a token budget (prompt bytes / 4 + framing + `max_tokens`).
+#[napi(catch_unwind)]
+pub fn estimate_tokens(request: Unknown<'_>, operation: String) -> f64 {
+    js(&request).map_or(0.0, |r| read::estimate_tokens(&r, &operation) as f64)
+}
+
+/// A chat answer in the router's common shape (`normalizeChat`).
+#[napi(object)]
+pub struct ChatAnswer {
+    pub content: String,
+    pub role: String,
+    pub model: Option<String>,
+    pub finish_reason: Option<String>,
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
+}
+
+/// Reads `response` as a chat answer, or null when it is not a chat response the core knows.
+#[napi(catch_unwind)]
+pub fn read_chat_answer(response: Unknown<'_>) -> Option<ChatAnswer> {
+    let a = ferrule_core::call::normalize::normalize_chat(&js(&response)?)?;
+    Some(ChatAnswer {
+        content: a.content,
+        role: a.role,
+        model: a.model,
+        finish_reason: a.finish_reason,
+        input_tokens: a.input_tokens.map(|n| n as f64),
+        output_tokens: a.output_tokens.map(|n| n as f64),
+    })
 }
 
 /// `{ address, port }` of a client's base URL, or null.

@@ -6,7 +6,7 @@ use crate::dead_letter::NativeDeadLetterQueue;
 use crate::error::{config_error, ConfigError, NodeParam};
 use crate::watch::{clock_of, event};
 use ferrule_core::call::observe::{
-    self as core_observe, DeadLetterAlert, ObserveConfig, Observer, OutageConfig,
+    self as core_observe, DeadLetterAlert, DriftObserve, ObserveConfig, Observer, OutageConfig,
 };
 use ferrule_core::watch::event::Severity;
 use napi_derive::napi;
@@ -23,6 +23,9 @@ pub struct ObserveOptions {
     pub anomaly_threshold: Option<f64>,
     pub anomaly_warm_up: Option<f64>,
     pub anomaly_min_duration_ms: Option<f64>,
+    pub drift: Option<bool>,
+    pub drift_sample_every: Option<f64>,
+    pub drift_max_templates: Option<f64>,
     pub predictor: Option<bool>,
     pub outage_error_rate: Option<f64>,
     pub outage_off: Option<bool>,
@@ -78,6 +81,18 @@ fn params(o: &ObserveOptions) -> Vec<NodeParam> {
             o.dead_letter_max_age_ms,
         ),
         p("max_series", "maxSeries", false, o.max_series),
+        p(
+            "drift_sample_every",
+            "driftSampleEvery",
+            false,
+            o.drift_sample_every,
+        ),
+        p(
+            "drift_max_templates",
+            "driftMaxTemplates",
+            false,
+            o.drift_max_templates,
+        ),
     ]
 }
 
@@ -117,6 +132,16 @@ pub fn observe(options: ObserveOptions, clock: Option<&NativeManualClock>) -> Op
             e.warm_up = crate::watch::int(w);
         }
     }
+    let dd = DriftObserve::default();
+    cfg.drift = (options.drift != Some(false)).then(|| DriftObserve {
+        sample_every: options
+            .drift_sample_every
+            .map_or(dd.sample_every, crate::watch::int),
+        max_templates: options
+            .drift_max_templates
+            .map_or(dd.max_templates, crate::watch::int),
+        ..dd
+    });
     if options.predictor == Some(false) {
         cfg.predictor = None;
     }

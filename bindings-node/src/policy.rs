@@ -353,6 +353,33 @@ impl NativePolicy {
         });
     }
 
+    /// The call failed and a fallback answers: counted and logged by the core; returns the
+    /// masked message when the logger wrote it (the host's `process.emitWarning` is fed from it).
+    #[napi(catch_unwind)]
+    pub fn fallback_taken(&self, error_type: String, error_message: String) -> Option<String> {
+        self.inner.fallback_taken(&error_type, &error_message)
+    }
+
+    /// Fallback alternative `index` (from 0) of `count` failed: logged by the core; returns the
+    /// masked message when the logger wrote it.
+    #[napi(catch_unwind)]
+    pub fn fallback_alternative_failed(
+        &self,
+        index: u32,
+        count: u32,
+        error_type: String,
+        error_message: String,
+    ) -> Option<String> {
+        self.inner
+            .fallback_alternative_failed(index, count, &error_type, &error_message)
+    }
+
+    /// Every fallback alternative failed: counted by the core.
+    #[napi(catch_unwind)]
+    pub fn fallback_exhausted(&self) {
+        self.inner.fallback_exhausted();
+    }
+
     #[napi(catch_unwind)]
     pub fn stats(&self) -> PolicyStats {
         let s = self.inner.stats();

@@ -84,6 +84,9 @@ impl<'py> Value for PyValue<'py> {
     fn as_string(&self) -> Option<String> {
         Some(self.0.cast::<PyString>().ok()?.to_cow().ok()?.into_owned())
     }
+    fn is_list(&self) -> bool {
+        self.0.is_instance_of::<PyList>() || self.0.is_instance_of::<PyTuple>()
+    }
     fn items(&self, max: usize) -> Vec<Self> {
         if let Ok(l) = self.0.cast::<PyList>() {
             return l.iter().take(max).map(PyValue).collect();
@@ -247,13 +250,15 @@ unsafe extern "C" fn record_call_fastcall(
         let request = a
             .take(3)
             .map(|r| read::read_request(&PyValue(r), &operation));
+        // One answer in `sample_every` is read for observe()'s drift, even without content capture.
+        let sampled = call::observe::sample_answer();
         let mut response = match (a.take(4), a.take(5)) {
             (_, Some(s)) => {
                 let s = s.cast_into::<CallStream>()?;
                 let s = s.borrow();
                 (s.fields.clone(), s.first)
             }
-            (Some(r), None) => (read::read_response(&PyValue(r), capture), None),
+            (Some(r), None) => (read::read_response(&PyValue(r), capture || sampled), None),
             (None, None) => (ResponseFields::default(), None),
         };
         let error = a.take(6);
@@ -372,6 +377,12 @@ unsafe extern "C" fn record_call_fastcall(
             };
             r.get().settle_tokens(py, used)?;
         }
+        if let (true, Some(text)) = (sampled, fields.text.as_deref()) {
+            ferrule_core::catch_panic(|| {
+                call::observe::feed_answer(&recorded, text, record.tokens.output)
+            })
+            .map_err(|m| crate::error::internal(py, m))?;
+        }
         if let Some(s) = span_ref.as_mut() {
             if !s.is_ended() {
                 call::span_attributes(&record, &recorded, s.attributes_mut());
@@ -395,6 +406,32 @@ pub fn estimate_tokens(request: Bound<'_, PyAny>, operation: &str) -> u64 {
     read::estimate_tokens(&PyValue(request), operation)
 }
 
+/// A chat answer's fields in the router's common shape: `(content, role, model, finish_reason,
+/// input_tokens, output_tokens)`, or None when `response` is not a chat response the core knows.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn read_chat_answer(
+    response: Bound<'_, PyAny>,
+) -> Option<(
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+)> {
+    ferrule_core::call::normalize::normalize_chat(&PyValue(response)).map(|a| {
+        (
+            a.content,
+            a.role,
+            a.model,
+            a.finish_reason,
+            a.input_tokens,
+            a.output_tokens,
+        )
+    })
+}
+
 /// `(server.address, server.port)` of a client's base URL, or None.
 #[pyfunction]
 pub fn server_of_url(url: &str) -> Option<(String, Option<u16>)> {
@@ -406,5 +443,6 @@ pub fn add(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CallStream>()?;
     m.add_function(pyo3::wrap_pyfunction!(server_of_url, m)?)?;
     m.add_function(pyo3::wrap_pyfunction!(estimate_tokens, m)?)?;
+    m.add_function(pyo3::wrap_pyfunction!(read_chat_answer, m)?)?;
     crate::fastcall::define(m, c"record_call", DOC, record_call_fastcall)
 }

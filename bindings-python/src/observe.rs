@@ -6,7 +6,7 @@ use crate::dead_letter::DeadLetterQueueCore;
 use crate::error::{guard, to_py};
 use crate::watch::{clock_of, event};
 use ferrule_core::call::observe::{
-    self as core_observe, DeadLetterAlert, ObserveConfig, Observer, OutageConfig,
+    self as core_observe, DeadLetterAlert, DriftObserve, ObserveConfig, Observer, OutageConfig,
 };
 use ferrule_core::watch::event::Severity;
 use pyo3::prelude::*;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 #[pyfunction]
 #[pyo3(signature = (*, enabled=true, slo_objective=Some(0.99), anomaly=true,
     anomaly_threshold=None, anomaly_warm_up=None, anomaly_min_duration_seconds=None,
+    drift=true, drift_sample_every=10, drift_max_templates=50,
     predictor=true, outage_error_rate=Some(0.5), outage_min_calls=20,
     outage_window_seconds=60.0, outage_for_seconds=30.0, outage_severity="page",
     dead_letter_max_depth=Some(100), dead_letter_max_age_seconds=3600.0,
@@ -31,6 +32,9 @@ pub fn observe(
     anomaly_threshold: Option<f64>,
     anomaly_warm_up: Option<u32>,
     anomaly_min_duration_seconds: Option<f64>,
+    drift: bool,
+    drift_sample_every: u32,
+    drift_max_templates: u32,
     predictor: bool,
     outage_error_rate: Option<f64>,
     outage_min_calls: u32,
@@ -72,6 +76,11 @@ pub fn observe(
             e.warm_up = w;
         }
     }
+    cfg.drift = drift.then(|| DriftObserve {
+        sample_every: drift_sample_every,
+        max_templates: drift_max_templates,
+        ..DriftObserve::default()
+    });
     if !predictor {
         cfg.predictor = None;
     }

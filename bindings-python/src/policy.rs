@@ -351,6 +351,29 @@ impl PolicyCore {
         Ok(())
     }
 
+    /// The call failed and a fallback answers: counted and logged by the core.
+    fn fallback_taken(&self, error_type: &str, error_message: &str) {
+        let _ = self.inner.fallback_taken(error_type, error_message);
+    }
+
+    /// Fallback alternative `index` (from 0) of `count` failed: logged by the core.
+    fn fallback_alternative_failed(
+        &self,
+        index: u32,
+        count: u32,
+        error_type: &str,
+        error_message: &str,
+    ) {
+        let _ = self
+            .inner
+            .fallback_alternative_failed(index, count, error_type, error_message);
+    }
+
+    /// Every fallback alternative failed: counted by the core.
+    fn fallback_exhausted(&self) {
+        self.inner.fallback_exhausted();
+    }
+
     #[getter]
     fn attempts(&self) -> u32 {
         self.inner.attempts()

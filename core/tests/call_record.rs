@@ -302,3 +302,101 @@ fn a_dead_letter_backlog_fires_and_resolves() {
     assert_eq!(firing(&fired, "dead_letter_backlog"), 1, "{fired:?}");
     assert!(o.check().is_empty(), "fires once");
 }
+
+const QUESTIONS: [&str; 4] = [
+    "what is my balance on the {} account",
+    "how do I change the billing date for plan {}",
+    "can I get an invoice for order {} please",
+    "why was card {} declined yesterday",
+];
+const OFF_TOPIC: &str =
+    "Write a long poem about volcanoes, dragons and the stormy sea, verse {} with rhymes";
+
+/// The mock's echo of question `i`; the number cycles through two-digit values so that one
+/// template's answers keep one distribution of lengths and words.
+fn answer(question: &str, i: usize) -> String {
+    let n = 10 + (i * 7) % 90;
+    format!("Mock answer to: {}", question.replace("{}", &n.to_string()))
+}
+
+fn drift_only() -> ObserveConfig {
+    ObserveConfig {
+        slo_objective: None,
+        anomaly: None,
+        predictor: None,
+        outage: None,
+        dead_letter: None,
+        ..ObserveConfig::default()
+    }
+}
+
+#[test]
+fn drift_samples_one_answer_in_n() {
+    let mut cfg = drift_only();
+    cfg.drift.as_mut().unwrap().sample_every = 4;
+    let o = Observer::new(cfg, ManualClock::new()).unwrap();
+    assert_eq!((0..400).filter(|_| o.sample_answer()).count(), 100);
+    let mut off = drift_only();
+    off.drift = None;
+    let o = Observer::new(off, ManualClock::new()).unwrap();
+    assert!(!(0..10).any(|_| o.sample_answer()));
+}
+
+#[test]
+fn drift_fires_only_for_the_template_whose_answers_changed_and_not_before() {
+    let clock = ManualClock::new();
+    let o = Observer::new(drift_only(), clock.clone()).unwrap();
+    let mut fired = Vec::new();
+    for i in 0..300 {
+        clock.advance(Duration::from_secs(1));
+        let billing = o.feed_answer("billing", &answer(QUESTIONS[i % 4], i), Some(12));
+        let q = if i < 100 {
+            QUESTIONS[(i + 1) % 4]
+        } else {
+            OFF_TOPIC
+        };
+        let support = o.feed_answer("support", &answer(q, i), Some(12));
+        if i < 100 {
+            assert!(support.is_empty(), "{support:?}");
+        }
+        for e in billing.iter().chain(&support) {
+            if e.state == EventState::Firing {
+                fired.push((e.name, e.source.clone(), i));
+            }
+        }
+    }
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let (name, source, at) = &fired[0];
+    assert_eq!(
+        (*name, source.as_str()),
+        ("drift.output", "template:support")
+    );
+    assert!((150..300).contains(at), "fired after {at} answers");
+    assert_eq!(
+        o.drift_templates(),
+        vec![
+            ("billing".to_string(), false),
+            ("support".to_string(), true)
+        ]
+    );
+}
+
+#[test]
+fn drift_detectors_are_capped_and_the_skips_counted() {
+    let mut cfg = drift_only();
+    cfg.drift.as_mut().unwrap().max_templates = 2;
+    let o = Observer::new(cfg, ManualClock::new()).unwrap();
+    for t in ["a", "b", "c", "c", "a"] {
+        o.feed_answer(t, "an answer", Some(3));
+    }
+    assert_eq!(o.drift_templates().len(), 2);
+    assert_eq!(o.drift_skipped(), 2);
+}
+
+#[test]
+fn drift_options_are_checked() {
+    let mut cfg = drift_only();
+    cfg.drift.as_mut().unwrap().sample_every = 0;
+    let e = Observer::new(cfg, ManualClock::new()).err().unwrap();
+    assert!(e.to_string().contains("drift_sample_every"), "{e}");
+}

@@ -85,33 +85,12 @@ class _Listeners:
         self.name = name
 
     def __call__(self, old: str, new: str, reason: str, open_for: Optional[float]) -> None:
-        # Only transitions reach here, never the closed-state success path. One structured event
-        # (`breaker.transition`) through the core's logger: masked, rate-limited, to the sink. A peer's
-        # open or a backend hold arrives on the breaker's sync thread, not on a caller's.
-        peer = reason == "shared"
-        if new == "open":
-            emit(
-                "breaker.transition",
-                level="warning",
-                message=f"circuit breaker {self.name!r} opened ({reason})",
-                breaker=self.name,
-                from_state=old,
-                to_state=new,
-                reason=reason,
-                open_seconds=open_for,
-                peer=peer,
-            )
-        else:
-            emit(
-                "breaker.transition",
-                level="info",
-                message=f"circuit breaker {self.name!r} {old} -> {new} ({reason})",
-                breaker=self.name,
-                from_state=old,
-                to_state=new,
-                reason=reason,
-            )
-        info = BreakerTransition(reason, open_for, peer)
+        # Only transitions reach here, never the closed-state success path; the core has already
+        # logged the transition (`breaker.transition`). A peer's open or a backend hold arrives on
+        # the breaker's sync thread, not on a caller's.
+        if not self.callbacks:
+            return
+        info = BreakerTransition(reason, open_for, reason == "shared")
         for cb, takes_info in self.callbacks:
             try:
                 if takes_info:

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ._ferrule import DeadLetterQueueCore, ReplayCursorCore
+from ._ferrule import DeadLetterQueueCore, ReplayCursorCore, emit
 
 if TYPE_CHECKING:
     from .redis_backend import RedisBackend
 
 __all__ = ["DeadLetter", "DeadLetterQueue", "ReplayReport"]
 
-_log = logging.getLogger("ferrule.dead_letter")
 
 Since = Union[float, int, _dt.datetime, None]
 
@@ -73,6 +71,18 @@ class ReplayReport:
     failed: int
     skipped: int
     busy: int
+
+
+def _replay_failed(queue: str, item_id: int, e: BaseException) -> None:
+    """A replay handler failed: the item is kept; one warning through the core's logger (masked)."""
+    emit(
+        "dead_letter.replay_failed",
+        level="warning",
+        message=f"dead-letter queue {queue!r}: replay of item {item_id} failed; kept",
+        queue=queue,
+        item_id=item_id,
+        error=e,
+    )
 
 
 def _item(t: Tuple[Any, ...]) -> DeadLetter:
@@ -220,8 +230,14 @@ class DeadLetterQueue:
             span = current_span()
             trace_id = span.trace_id if span is not None else None
             self._core.push(key, payload_of(args, kwargs), error_chain(exc), attempts, None, trace_id)
-        except Exception:
-            _log.warning("dead-letter queue %r: could not store a failed call of %r", self.name, key, exc_info=True)
+        except Exception as e:
+            emit(
+                "dead_letter.store_failed",
+                level="warning",
+                message=f"dead-letter queue {self.name!r}: could not store a failed call of {key!r}",
+                queue=self.name,
+                error=e,
+            )
 
     def list(self, limit: int = 100, since: Since = None) -> List[DeadLetter]:
         """Up to ``limit`` items, oldest first, that last failed at or after ``since`` (unix
@@ -286,7 +302,7 @@ class DeadLetterQueue:
                 handler(item)
             except Exception as e:
                 cur.failed(item.id, f"{type(e).__name__}: {e}")
-                _log.warning("dead-letter queue %r: replay of item %d failed: %s", self.name, item.id, e)
+                _replay_failed(self.name, item.id, e)
             else:
                 cur.succeeded(item.id)
 
@@ -314,7 +330,7 @@ class DeadLetterQueue:
                 await handler(item)
             except Exception as e:
                 cur.failed(item.id, f"{type(e).__name__}: {e}")
-                _log.warning("dead-letter queue %r: replay of item %d failed: %s", self.name, item.id, e)
+                _replay_failed(self.name, item.id, e)
             else:
                 cur.succeeded(item.id)
 

@@ -5,12 +5,9 @@ A fallback is never silent: each one taken is counted in the policy's stats and 
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Type, Union
 
 __all__ = ["Fallback", "UNSET"]
-
-_log = logging.getLogger("ferrule")
 
 
 class _Unset:
@@ -37,25 +34,11 @@ class Fallback:
         self.name = name
 
     def _taken(self, core: Any, exc: BaseException) -> None:
-        core.note("fallback")
-        _log.warning(
-            "%s: call failed (%s: %s); fallback taken",
-            self.name,
-            type(exc).__name__,
-            exc,
-            extra={"event": "policy.fallback", "policy": self.name, "error": type(exc).__name__},
-        )
+        # Counted and logged (warning ``policy.fallback``, masked) by the core.
+        core.fallback_taken(type(exc).__name__, str(exc))
 
-    def _alternative_failed(self, i: int, e: BaseException) -> None:
-        _log.warning(
-            "%s: fallback alternative %d of %d failed (%s: %s)",
-            self.name,
-            i + 1,
-            len(self.alternatives),
-            type(e).__name__,
-            e,
-            extra={"event": "policy.fallback_failed", "policy": self.name, "error": type(e).__name__},
-        )
+    def _alternative_failed(self, core: Any, i: int, e: BaseException) -> None:
+        core.fallback_alternative_failed(i, len(self.alternatives), type(e).__name__, str(e))
 
     def run_sync(self, core: Any, exc: BaseException, args: Tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         self._taken(core, exc)
@@ -66,10 +49,9 @@ class Fallback:
             try:
                 return alt(exc, *args, **kwargs)
             except Exception as e:
-                self._alternative_failed(i, e)
+                self._alternative_failed(core, i, e)
                 last = e
-        core.note("fallback_failed")
-        core.note("failed")
+        core.fallback_exhausted()
         raise last from exc
 
     async def run_async(self, core: Any, exc: BaseException, args: Tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -84,8 +66,7 @@ class Fallback:
                     v = await v
                 return v
             except Exception as e:
-                self._alternative_failed(i, e)
+                self._alternative_failed(core, i, e)
                 last = e
-        core.note("fallback_failed")
-        core.note("failed")
+        core.fallback_exhausted()
         raise last from exc

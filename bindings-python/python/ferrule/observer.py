@@ -10,6 +10,9 @@ anomaly per (model,    EWMA on latency, output tokens and cost;    ``anomaly_thr
 template)              fires when half of the last 16 are beyond   ``anomaly_warm_up``,
                        3 sigma for 30 s                            ``anomaly_min_duration_seconds`` /
                                                                    ``anomaly=False``
+drift per template     one answer in 10 embedded (hashing, 64      ``drift_sample_every``,
+                       dims); MMD + PSI against the template's     ``drift_max_templates`` /
+                       first 100 sampled answers, windows of 50    ``drift=False``
 error predictor per    logistic model on 60 s intervals, warns     ``predictor=False``
 provider               at p >= 0.7 of an error-rate spike
 upstream outage per    pages when >= 50% of >= 20 calls in 60 s    ``outage_error_rate``,
@@ -54,6 +57,9 @@ def observe(
     anomaly_threshold: Optional[float] = None,
     anomaly_warm_up: Optional[int] = None,
     anomaly_min_duration_seconds: Optional[float] = None,
+    drift: bool = True,
+    drift_sample_every: int = 10,
+    drift_max_templates: int = 50,
     predictor: bool = True,
     outage_error_rate: Optional[float] = 0.5,
     outage_min_calls: int = 20,
@@ -74,6 +80,9 @@ def observe(
         anomaly_threshold=anomaly_threshold,
         anomaly_warm_up=anomaly_warm_up,
         anomaly_min_duration_seconds=anomaly_min_duration_seconds,
+        drift=drift,
+        drift_sample_every=drift_sample_every,
+        drift_max_templates=drift_max_templates,
         predictor=predictor,
         outage_error_rate=outage_error_rate,
         outage_min_calls=outage_min_calls,

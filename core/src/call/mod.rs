@@ -4,12 +4,13 @@
 
 pub mod fingerprint;
 pub mod inference;
+pub mod normalize;
 pub mod observe;
 pub mod outcome;
 pub mod read;
 pub mod record;
 
 pub use fingerprint::Message;
-pub use observe::{DeadLetterAlert, ObserveConfig, Observer, OutageConfig};
+pub use observe::{DeadLetterAlert, DriftObserve, ObserveConfig, Observer, OutageConfig};
 pub use outcome::{ErrorInfo, Outcome};
 pub use record::{elapsed, record, span_attributes, LlmCall, Parameters, Recorded, Tokens};

@@ -1,6 +1,7 @@
 //! `observe()`: watchers on every call record, installed with one line. For each call the
 //! integrations see it feeds an availability SLO per model, anomaly detectors on latency, output
-//! tokens and cost per (model, template), an error predictor per provider and an upstream-outage
+//! tokens and cost per (model, template), drift on a sample of the answers per template (one answer
+//! in `sample_every`, so its cost is bounded), an error predictor per provider and an upstream-outage
 //! detector per provider (pages by default: an outage nobody hears about is the silent failure
 //! ferrule exists to prevent); a background tick watches the dead-letter queues' depth and age.
 //! Events go to the installed alert router, or to the core's logger when none is installed.
@@ -11,8 +12,10 @@ use super::record::{LlmCall, Recorded};
 use crate::clock::ClockRef;
 use crate::error::{check, Result};
 use crate::store::dead_letter::queue::DeadLetterQueue;
+use crate::telemetry::pipeline::Pipeline;
 use crate::watch::alert_router;
 use crate::watch::anomaly::{AnomalyConfig, AnomalyDetector, Method};
+use crate::watch::drift::{DriftConfig, DriftDetector};
 use crate::watch::event::{Event, EventState, Severity};
 use crate::watch::hysteresis::HysteresisConfig;
 use crate::watch::predictor::{CallOutcome, ErrorPredictor, PredictorConfig};
@@ -20,6 +23,7 @@ use crate::watch::series::SeriesKey;
 use crate::watch::slo::{Slo, SloConfig};
 use arc_swap::ArcSwapOption;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 const C: &str = "observe";
@@ -67,6 +71,34 @@ impl Default for DeadLetterAlert {
     }
 }
 
+/// Drift on answers, per template: one answer in `sample_every` is embedded (the built-in hashing
+/// embedder) and fed to its template's detector. Memory is bounded by `max_templates` detectors of
+/// `(baseline + window) * (4 * dim + 16)` bytes each (about 40 KB with the defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftObserve {
+    pub sample_every: u32,
+    /// Templates with their own detector; past it, answers of new templates are not sampled.
+    pub max_templates: u32,
+    /// Each template's detector (its `name` becomes `template:<name>`).
+    pub detector: DriftConfig,
+}
+
+impl Default for DriftObserve {
+    fn default() -> Self {
+        let mut d = DriftConfig::new("observe");
+        d.dim = 64;
+        d.baseline_size = 100;
+        d.window_size = 50;
+        d.check_every = 25;
+        d.permutations = 100;
+        Self {
+            sample_every: 10,
+            max_templates: 50,
+            detector: d,
+        }
+    }
+}
+
 /// What `observe()` turns on. `None` turns a watcher off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObserveConfig {
@@ -74,6 +106,8 @@ pub struct ObserveConfig {
     pub slo_objective: Option<f64>,
     /// Anomaly detectors on latency, output tokens and cost, per (model, template).
     pub anomaly: Option<AnomalyConfig>,
+    /// Drift on a sample of the answers, per template.
+    pub drift: Option<DriftObserve>,
     pub predictor: Option<PredictorConfig>,
     pub outage: Option<OutageConfig>,
     pub dead_letter: Option<DeadLetterAlert>,
@@ -94,6 +128,7 @@ impl Default for ObserveConfig {
         Self {
             slo_objective: Some(0.99),
             anomaly: Some(anomaly),
+            drift: Some(DriftObserve::default()),
             predictor: Some(PredictorConfig::new("observe")),
             outage: Some(OutageConfig::default()),
             dead_letter: Some(DeadLetterAlert::default()),
@@ -109,6 +144,11 @@ impl ObserveConfig {
         }
         if let Some(a) = &self.anomaly {
             a.validate()?;
+        }
+        if let Some(d) = &self.drift {
+            check::int_range(C, "drift_sample_every", d.sample_every as u64, 1, 1_000_000)?;
+            check::int_range(C, "drift_max_templates", d.max_templates as u64, 1, 10_000)?;
+            d.detector.validate()?;
         }
         if let Some(p) = &self.predictor {
             p.validate()?;
@@ -178,6 +218,11 @@ pub struct Observer {
     latency: Option<AnomalyDetector>,
     output_tokens: Option<AnomalyDetector>,
     cost: Option<AnomalyDetector>,
+    /// Answers seen by `sample_answer`: one in `sample_every` is sampled.
+    answers: AtomicU64,
+    drifts: RwLock<HashMap<String, Arc<DriftDetector>>>,
+    /// Sampled answers not watched because `drift_max_templates` detectors exist already.
+    drift_skipped: AtomicU64,
     predictors: RwLock<HashMap<String, Arc<ErrorPredictor>>>,
     outages: Mutex<HashMap<String, OutageWindow>>,
     dead_letters: Mutex<Vec<(String, Weak<DeadLetterQueue>, bool)>>,
@@ -210,6 +255,9 @@ impl Observer {
             latency: detector("latency_seconds")?,
             output_tokens: detector("output_tokens")?,
             cost: detector("cost_usd")?,
+            answers: AtomicU64::new(0),
+            drifts: Default::default(),
+            drift_skipped: AtomicU64::new(0),
             cfg,
             clock,
             slos: Default::default(),
@@ -247,6 +295,83 @@ impl Observer {
         );
         w.insert(key, s.clone());
         Some(s)
+    }
+
+    /// Whether the next call's answer is sampled for drift (one in `sample_every`): a binding reads
+    /// the answer's text only when this (or content capture) says so.
+    pub fn sample_answer(&self) -> bool {
+        match &self.cfg.drift {
+            Some(d) => self.answers.fetch_add(1, Ordering::Relaxed) % d.sample_every as u64 == 0,
+            None => false,
+        }
+    }
+
+    fn drift(&self, template: &str) -> Option<Arc<DriftDetector>> {
+        let cfg = self.cfg.drift.as_ref()?;
+        if let Some(d) = self
+            .drifts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(template)
+        {
+            return Some(d.clone());
+        }
+        let mut w = self.drifts.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = w.get(template) {
+            return Some(d.clone());
+        }
+        if w.len() >= cfg.max_templates as usize {
+            // No `other` detector here: answers of unrelated templates mixed in one window would
+            // read as drift. The skip is counted, and logged (the logger deduplicates).
+            self.drift_skipped.fetch_add(1, Ordering::Relaxed);
+            Pipeline::global().warn(
+                "observe.drift_templates_full",
+                format!(
+                    "observe: {} templates already have a drift detector (drift_max_templates); answers of template {template} are not watched for drift",
+                    cfg.max_templates
+                ),
+            );
+            return None;
+        }
+        let mut c = cfg.detector.clone();
+        c.name = format!("template:{template}");
+        let d = Arc::new(DriftDetector::new(c, self.clock.clone()).ok()?);
+        w.insert(template.to_string(), d.clone());
+        Some(d)
+    }
+
+    /// Sampled answers skipped because every drift detector slot was taken.
+    pub fn drift_skipped(&self) -> u64 {
+        self.drift_skipped.load(Ordering::Relaxed)
+    }
+
+    /// Templates with a drift detector, and whether it is firing.
+    pub fn drift_templates(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<_> = self
+            .drifts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, d)| (k.clone(), d.snapshot().firing))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Feeds one sampled answer (a successful call's text) to its template's drift detector;
+    /// returns the events it caused.
+    pub fn feed_answer(
+        &self,
+        template: &str,
+        text: &str,
+        output_tokens: Option<u64>,
+    ) -> Vec<Event> {
+        let Some(d) = self.drift(template) else {
+            return Vec::new();
+        };
+        let tokens = output_tokens.map_or(f64::NAN, |n| n as f64);
+        d.observe_text_at(text, tokens, self.clock.now_nanos())
+            .unwrap_or_default()
     }
 
     fn predictor(&self, provider: &str) -> Option<Arc<ErrorPredictor>> {
@@ -472,10 +597,27 @@ pub fn deliver(events: &[Event]) {
     if alert_router::installed().is_some() {
         alert_router::publish(events);
     } else {
-        let p = crate::telemetry::pipeline::Pipeline::global();
+        let p = Pipeline::global();
         for e in events {
             p.warn("observe.alert", e.to_string());
         }
+    }
+}
+
+/// Whether the installed observer samples the next call's answer for drift (false when none is).
+pub fn sample_answer() -> bool {
+    OBSERVER.load().as_ref().is_some_and(|o| o.sample_answer())
+}
+
+/// Feeds a sampled answer of a recorded call to the installed observer's drift detector for its
+/// template; only successful calls' answers count.
+pub fn feed_answer(r: &Recorded, text: &str, output_tokens: Option<u64>) {
+    if !r.outcome.is_ok() || text.is_empty() {
+        return;
+    }
+    let g = OBSERVER.load();
+    if let Some(o) = g.as_ref() {
+        deliver(&o.feed_answer(&r.template, text, output_tokens));
     }
 }
 

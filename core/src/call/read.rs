@@ -17,6 +17,11 @@ pub trait Value: Sized {
     fn as_string(&self) -> Option<String>;
     /// The elements of a list/array, at most `max`; empty when it is not one.
     fn items(&self, max: usize) -> Vec<Self>;
+    /// Whether this is a list/array (an empty one too). The default cannot tell an empty list from
+    /// a non-list; a binding overrides it.
+    fn is_list(&self) -> bool {
+        !self.items(1).is_empty()
+    }
 }
 
 /// What a response (or a stream's chunks, accumulated) says about the call.
@@ -507,6 +512,65 @@ mod tests {
                 _ => vec![],
             }
         }
+    }
+
+    #[test]
+    fn normalize_chat_reads_openai_and_anthropic_shapes_and_refuses_others() {
+        use crate::call::normalize::normalize_chat;
+        let openai = o(&[
+            ("model", s("gpt-4o")),
+            (
+                "choices",
+                J::L(vec![o(&[
+                    ("finish_reason", s("stop")),
+                    (
+                        "message",
+                        o(&[("role", s("assistant")), ("content", s("hi"))]),
+                    ),
+                ])]),
+            ),
+            (
+                "usage",
+                o(&[
+                    ("prompt_tokens", J::N(3.0)),
+                    ("completion_tokens", J::N(1.0)),
+                ]),
+            ),
+        ]);
+        let a = normalize_chat(&openai).unwrap();
+        assert_eq!(
+            (a.content.as_str(), a.role.as_str(), a.model.as_deref()),
+            ("hi", "assistant", Some("gpt-4o"))
+        );
+        assert_eq!(
+            (a.finish_reason.as_deref(), a.input_tokens, a.output_tokens),
+            (Some("stop"), Some(3), Some(1))
+        );
+        let anthropic = o(&[
+            ("model", s("claude")),
+            (
+                "content",
+                J::L(vec![
+                    o(&[("type", s("text")), ("text", s("hello "))]),
+                    o(&[("type", s("tool_use")), ("text", s("x"))]),
+                    o(&[("type", s("text")), ("text", s("there"))]),
+                ]),
+            ),
+            ("stop_reason", s("end_turn")),
+            (
+                "usage",
+                o(&[("input_tokens", J::N(5.0)), ("output_tokens", J::N(2.0))]),
+            ),
+        ]);
+        let b = normalize_chat(&anthropic).unwrap();
+        assert_eq!(b.content, "hello there");
+        assert_eq!(
+            (b.finish_reason.as_deref(), b.input_tokens, b.output_tokens),
+            (Some("end_turn"), Some(5), Some(2))
+        );
+        assert_eq!(normalize_chat(&o(&[("content", s("text"))])), None);
+        assert_eq!(normalize_chat(&J::N(42.0)), None);
+        assert_eq!(normalize_chat(&o(&[("choices", J::L(vec![]))])), None);
     }
 
     #[test]

@@ -77,6 +77,42 @@ pub struct Transition {
     pub open_for: Option<Duration>,
 }
 
+/// One structured event per transition (`breaker.transition`) through the core's logger, for
+/// every host alike: masked, deduplicated, to the configured sink. An open is a warning, the rest
+/// are info.
+fn log_transition(name: &str, from: State, to: State, reason: Reason, open_for: Option<Duration>) {
+    use crate::telemetry::log_event::{FieldValue, Level, LogEvent};
+    let (level, message) = if to == State::Open {
+        (
+            Level::Warning,
+            format!("circuit breaker '{name}' opened ({})", reason.as_str()),
+        )
+    } else {
+        (
+            Level::Info,
+            format!(
+                "circuit breaker '{name}' {} -> {} ({})",
+                from.as_str(),
+                to.as_str(),
+                reason.as_str()
+            ),
+        )
+    };
+    let mut ev = LogEvent::new(level, "breaker.transition")
+        .message(message)
+        .field("breaker", FieldValue::Str(name.to_string()))
+        .field("from_state", FieldValue::Str(from.as_str().to_string()))
+        .field("to_state", FieldValue::Str(to.as_str().to_string()))
+        .field("reason", FieldValue::Str(reason.as_str().to_string()));
+    if to == State::Open {
+        if let Some(d) = open_for {
+            ev = ev.field("open_seconds", FieldValue::Float(d.as_secs_f64()));
+        }
+        ev = ev.field("peer", FieldValue::Bool(reason.is_peer()));
+    }
+    crate::telemetry::pipeline::Pipeline::global().log(&ev);
+}
+
 /// How a call ended, as the host classified it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -744,6 +780,7 @@ impl CircuitBreaker {
     ) -> Transition {
         self.transitions.fetch_add(1, Ordering::Relaxed);
         builtin::breaker_transition(&self.config.name, from, to);
+        log_transition(&self.config.name, from, to, reason, open_for);
         let t = Transition {
             from,
             to,

@@ -299,6 +299,52 @@ impl Pipeline {
         }
     }
 
+    /// The call failed with `error` and a fallback answers instead: counted, and one warning
+    /// (`policy.fallback`) through the core's logger, the same from every host. Returns the masked
+    /// message when the logger wrote it (for a host's own warning channel).
+    pub fn fallback_taken(&self, error_type: &str, error_message: &str) -> Option<String> {
+        use crate::telemetry::log_event::{FieldValue, Level, LogEvent};
+        self.note(Event::Fallback);
+        let name = self.name();
+        crate::telemetry::pipeline::Pipeline::global().warn_for_host(
+            LogEvent::new(Level::Warning, "policy.fallback")
+                .message(format!(
+                    "{name}: call failed ({error_type}: {error_message}); fallback taken"
+                ))
+                .field("policy", FieldValue::Str(name.to_string()))
+                .field("error", FieldValue::Str(error_type.to_string())),
+        )
+    }
+
+    /// Fallback alternative `index` (from 0) of `count` failed with `error`: one warning
+    /// (`policy.fallback_failed`); the last one's failure is counted by `fallback_exhausted`.
+    /// Returns the masked message when the logger wrote it.
+    pub fn fallback_alternative_failed(
+        &self,
+        index: u32,
+        count: u32,
+        error_type: &str,
+        error_message: &str,
+    ) -> Option<String> {
+        use crate::telemetry::log_event::{FieldValue, Level, LogEvent};
+        let name = self.name();
+        crate::telemetry::pipeline::Pipeline::global().warn_for_host(
+            LogEvent::new(Level::Warning, "policy.fallback_failed")
+                .message(format!(
+                    "{name}: fallback alternative {} of {count} failed ({error_type}: {error_message})",
+                    index + 1
+                ))
+                .field("policy", FieldValue::Str(name.to_string()))
+                .field("error", FieldValue::Str(error_type.to_string())),
+        )
+    }
+
+    /// Every fallback alternative failed: the call failed.
+    pub fn fallback_exhausted(&self) {
+        self.note(Event::FallbackFailed);
+        self.note(Event::Failed);
+    }
+
     pub fn stats(&self) -> PipelineStats {
         PipelineStats {
             calls: self.calls.get(),

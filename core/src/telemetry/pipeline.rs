@@ -492,6 +492,18 @@ impl Pipeline {
         }
     }
 
+    /// A warning a host also shows in its own warning channel (Node's `process.emitWarning`): logged
+    /// like any event, and its masked message returned only when the logger wrote it (not below the
+    /// level, not deduplicated away), so that channel is fed from this logger and never says more.
+    pub fn warn_for_host(&self, ev: LogEvent) -> Option<String> {
+        let masked = ev
+            .message
+            .as_deref()
+            .map(|m| self.tracer.redactor().redact_patterns(m).into_owned());
+        self.emit(&ev)?;
+        Some(masked.unwrap_or_else(|| ev.event.to_string()))
+    }
+
     /// Called when a host enters `context(...)`: reports a session id reused by another user.
     pub fn enter_context(&self, ctx: &CallContext) {
         if let Some(c) = self.sessions.check(ctx) {

@@ -1,12 +1,13 @@
-"""LangChain: ``FerruleCallbackHandler`` records each chat/LLM run as GenAI telemetry (duration, model,
-tokens from ``usage_metadata``, time to first token when streaming, the error), and
+"""LangChain: ``FerruleCallbackHandler`` records each chat/LLM run as a call record (duration, model,
+provider from the model class, tokens from ``usage_metadata``, time to first token when streaming,
+the error; the template from a named prompt template, else the messages' fingerprint), chains, tools
+and retrievers as nested spans, and
 ``with_policy(runnable, policy)`` runs ``invoke``/``ainvoke``/``stream``/``astream``/``batch`` through a
 ferrule ``Policy``. With a retrying policy, a ``ChatOpenAI``'s own SDK retries are turned off (on a
 copy), so retries never stack. Needs ``langchain-core``."""
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
 from uuid import UUID
@@ -16,12 +17,10 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from ..policy import Policy
 from ..prompt_template import current_prompt
-from .._ferrule import Span
+from .._ferrule import Span, emit
 from . import llm_call
 
 __all__ = ["FerruleCallbackHandler", "with_policy"]
-
-_log = logging.getLogger("ferrule")
 
 
 # LangChain model classes whose provider is not in ``ls_provider``: class name prefix -> gen_ai.provider.name
@@ -72,6 +71,34 @@ def _name_of(serialized: Optional[Dict[str, Any]], kwargs: Dict[str, Any], defau
     return str(ident[-1]) if ident else default
 
 
+def _prompt_name_of(serialized: Optional[Dict[str, Any]], kwargs: Dict[str, Any]) -> Optional[str]:
+    """A prompt template's own name (``prompt.with_config(run_name="triage")``), or None when it has
+    only its class name."""
+    ident = (serialized or {}).get("id") or []
+    cls = str(ident[-1]) if ident else ""
+    if not cls.endswith("PromptTemplate"):
+        return None
+    name = kwargs.get("name") or (serialized or {}).get("name")
+    return str(name) if name and name != cls else None
+
+
+# LangChain message types -> chat roles, for the core's template fingerprint.
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "function"}
+_MAX_MESSAGES = 50
+
+
+def _messages_of(messages: Any) -> list[Dict[str, Any]]:
+    """The first prompt's messages as ``{"role", "content"}`` (what the core fingerprints)."""
+    try:
+        first = messages[0] if messages else []
+        return [
+            {"role": _ROLES.get(getattr(m, "type", ""), "user"), "content": getattr(m, "content", "")}
+            for m in first[:_MAX_MESSAGES]
+        ]
+    except (TypeError, IndexError, KeyError):
+        return []
+
+
 def _response_of(response: Any) -> Dict[str, Any]:
     """The run's answer in the shape the core's call record reads (``model``, ``usage``, ``choices``):
     a message's ``usage_metadata``, else the LLM output's ``token_usage``."""
@@ -96,6 +123,14 @@ def _response_of(response: Any) -> Dict[str, Any]:
     return r
 
 
+def _dropped(in_flight: int, run_id: UUID, what: str) -> None:
+    emit(
+        "langchain.run_dropped",
+        level="warning",
+        message=f"FerruleCallbackHandler: {in_flight} runs in flight; run {run_id} not {what}",
+    )
+
+
 class FerruleCallbackHandler(BaseCallbackHandler):
     """Pass in ``callbacks=[FerruleCallbackHandler()]`` (or a config) to record every chat model and
     LLM run. Runs in flight are held in a bounded table (``max_runs``); a run beyond it is not
@@ -109,11 +144,14 @@ class FerruleCallbackHandler(BaseCallbackHandler):
 
             raise ConfigError.out_of_range("FerruleCallbackHandler", "max_runs", max_runs, "[1, 10000000]")
         self.max_runs = max_runs
-        # run_id -> [operation, model, started, first_token_seconds]; dict operations are atomic
+        # run_id -> [operation, request, started, first_token_seconds, ...]; dict operations are atomic
         # under the GIL, and LangChain may call handlers from worker threads.
         self._runs: Dict[UUID, list[Any]] = {}
         # run_id -> the span of a chain, tool or retriever run, so the runs inside nest under it.
         self._spans: Dict[UUID, Span] = {}
+        # parent run_id -> the name of the prompt template that ran in it: the template of the model
+        # runs that follow it there (``prompt | model``).
+        self._templates: Dict[UUID, str] = {}
         self.dropped = 0
         self.recorded = 0
 
@@ -122,13 +160,14 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         ``retrieval``), child of its parent run's span, else of the current ferrule span."""
         if len(self._spans) >= self.max_runs:
             self.dropped += 1
-            _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not traced", len(self._spans), run_id)
+            _dropped(len(self._spans), run_id, "traced")
             return
         parent = self._spans.get(parent_run_id) if parent_run_id is not None else None
         attributes = {"ferrule.integration": "langchain", "gen_ai.operation.name": operation, **attributes}
         self._spans[run_id] = Span(f"{operation} {name}", role="internal", attributes=attributes, parent=parent)
 
     def _close(self, run_id: UUID, error: Optional[BaseException]) -> None:
+        self._templates.pop(run_id, None)
         span = self._spans.pop(run_id, None)
         if span is not None:
             span.end(error=error)
@@ -136,6 +175,9 @@ class FerruleCallbackHandler(BaseCallbackHandler):
     def on_chain_start(
         self, serialized: Optional[Dict[str, Any]], inputs: Any, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any
     ) -> None:
+        prompt = _prompt_name_of(serialized, kwargs)
+        if prompt is not None and parent_run_id is not None and len(self._templates) < self.max_runs:
+            self._templates[parent_run_id] = prompt
         self._open(run_id, parent_run_id, _name_of(serialized, kwargs, "chain"), "invoke_workflow", {})
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -168,11 +210,18 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         self._close(run_id, error)
 
     def _start(
-        self, operation: str, run_id: UUID, serialized: Any, metadata: Any, kwargs: Dict[str, Any], parent_run_id: Optional[UUID] = None
+        self,
+        operation: str,
+        run_id: UUID,
+        serialized: Any,
+        metadata: Any,
+        kwargs: Dict[str, Any],
+        parent_run_id: Optional[UUID] = None,
+        messages: Any = None,
     ) -> None:
         if len(self._runs) >= self.max_runs:
             self.dropped += 1
-            _log.warning("FerruleCallbackHandler: %d runs in flight; run %s not recorded", len(self._runs), run_id)
+            _dropped(len(self._runs), run_id, "recorded")
             return
         model = _model_of(serialized, metadata, kwargs)
         provider = _provider_of(serialized, metadata)
@@ -186,8 +235,17 @@ class FerruleCallbackHandler(BaseCallbackHandler):
             attributes={"ferrule.integration": "langchain"},
             parent=parent,
         )
-        template = current_prompt() or (metadata or {}).get("ls_prompt_template") or (metadata or {}).get("template")
-        self._runs[run_id] = [operation, model, time.perf_counter(), None, span, provider, template]
+        template = (
+            current_prompt()
+            or (metadata or {}).get("ls_prompt_template")
+            or (metadata or {}).get("template")
+            or (self._templates.get(parent_run_id) if parent_run_id is not None else None)
+        )
+        # Without a named template the core fingerprints the messages (three prompts, three rows).
+        request: Dict[str, Any] = {"model": model}
+        if template is None and messages is not None:
+            request["messages"] = _messages_of(messages)
+        self._runs[run_id] = [operation, request, time.perf_counter(), None, span, provider, template]
 
     def on_chat_model_start(
         self,
@@ -199,7 +257,7 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         metadata: Optional[Dict[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
-        self._start("chat", run_id, serialized, metadata, kwargs, parent_run_id)
+        self._start("chat", run_id, serialized, metadata, kwargs, parent_run_id, messages)
 
     def on_llm_start(
         self,
@@ -222,12 +280,12 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        operation, model, started, first, span, provider, template = run
+        operation, request, started, first, span, provider, template = run
         llm_call.record_call(
             span,
             operation,
             provider,
-            request={"model": model},
+            request=request,
             response=response,
             error=error,
             duration_seconds=time.perf_counter() - started,

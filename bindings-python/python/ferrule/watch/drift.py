@@ -4,17 +4,15 @@ vectors to the core."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .._ferrule import DriftCore, ManualClock
+from .._ferrule import DriftCore, ManualClock, emit
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
 from .synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["DriftDetector", "Embedder"]
 
-_log = logging.getLogger("ferrule")
 
 Embedder = Callable[[str], Sequence[float]]
 
@@ -90,10 +88,10 @@ class DriftDetector:
             return self._dispatch(self._core.observe_text(text, tokens, at))
         try:
             vector = [float(x) for x in self._embedder(text)]
-        except Exception:
+        except Exception as e:
             # The user's embedder failed: this output is skipped, counted and logged, the call goes on.
             self.embedder_errors += 1
-            _log.warning("DriftDetector %r: embedder raised; output skipped", self.name, exc_info=True)
+            emit("drift.embedder_error", level="warning", message=f"DriftDetector {self.name!r}: embedder raised; output skipped", error=e)
             return []
         return self._dispatch(self._core.observe_vector(vector, float(len(text)), tokens, at))
 

@@ -3,13 +3,12 @@ once alerting lands, to the alert router) without ever breaking the caller's cal
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-__all__ = ["WatchEvent", "EventCallback"]
+from .. import _ferrule
 
-_log = logging.getLogger("ferrule")
+__all__ = ["WatchEvent", "EventCallback"]
 
 
 @dataclass(frozen=True)
@@ -69,18 +68,25 @@ class Dispatch:
         out = [WatchEvent(**d) for d in raw]
         for e in out:
             self.events += 1
-            level = logging.WARNING if e.firing else logging.INFO
-            _log.log(
-                level,
-                "%s",
-                e.message,
-                extra={"event": e.name, "state": e.state, "severity": e.severity, "dedup_key": e.dedup_key},
+            # Through the core's logger (masked, deduplicated) to the configured sink.
+            _ferrule.emit(
+                e.name,
+                level="warning" if e.firing else "info",
+                message=e.message,
+                state=e.state,
+                severity=e.severity,
+                dedup_key=e.dedup_key,
             )
             for cb in self.callbacks:
                 try:
                     cb(e)
-                except Exception:
+                except Exception as exc:
                     # A broken callback must not break the call that fed the watcher.
                     self.errors += 1
-                    _log.warning("%s: event callback %r raised", self.kind, cb, exc_info=True)
+                    _ferrule.emit(
+                        "watch.callback_error",
+                        level="warning",
+                        message=f"{self.kind}: event callback {cb!r} raised",
+                        error=exc,
+                    )
         return out

@@ -4,17 +4,15 @@ runs the budget policy hook."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .._ferrule import ManualClock, SloCore
+from .._ferrule import ManualClock, SloCore, emit
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
 from .synthetic import IN_PROBE as _IN_PROBE
 
 __all__ = ["SLO", "BurnRule"]
 
-_log = logging.getLogger("ferrule")
 
 # (long_seconds, short_seconds, factor, severity)
 BurnRule = Tuple[float, float, float, str]
@@ -132,9 +130,9 @@ class SLO:
                 for hook in self._budget_hooks:
                     try:
                         hook(e.firing, e)
-                    except Exception:
+                    except Exception as exc:
                         self._dispatch.errors += 1
-                        _log.warning("SLO %r: budget hook %r raised", self.name, hook, exc_info=True)
+                        emit("slo.hook_error", level="warning", message=f"SLO {self.name!r}: budget hook {hook!r} raised", error=exc)
         return events
 
     def on_event(self, callback: EventCallback) -> EventCallback:
