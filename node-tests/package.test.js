@@ -18,7 +18,9 @@ const shipped = (file) => file === 'package.json' || manifest.files.some((g) => 
 
 test('every module reachable from the entry points ships', () => {
   const seen = new Set()
-  const entries = Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)))
+  // Conditions nest (import / default, then types / default): every leaf is a file.
+  const leaves = (e) => (typeof e === 'string' ? [e] : Object.values(e).flatMap(leaves))
+  const entries = leaves(manifest.exports)
   const queue = entries.map((e) => path.normalize(e.replace(/^\.\//, '')))
   while (queue.length) {
     const file = queue.pop()
@@ -76,4 +78,16 @@ test('an ES module imports every public name', async () => {
     for (const k of Object.keys(cjs)) assert.strictEqual(esm[k], cjs[k], `${entry}: ${k}`)
     assert.strictEqual(esm.default, cjs)
   }
+})
+
+test('the ES module declarations of ferrule/langchain are the CommonJS ones', () => {
+  const dir = path.join(root, 'bindings-node')
+  const body = (file) => fs.readFileSync(path.join(dir, file), 'utf8').split('\n').filter((l) => !l.startsWith('//'))
+  const cjs = body('langchain.d.ts')
+  // ES modules name the file they import: './index' becomes './index.js'.
+  assert.deepStrictEqual(body('langchain.d.mts'), cjs.map((l) => l.replace("from './index'", "from './index.js'")),
+    'langchain.d.mts must be langchain.d.ts with the relative import spelled with .js')
+  const lc = manifest.exports['./langchain']
+  assert.strictEqual(lc.import.types, './bindings-node/langchain.d.mts')
+  assert.strictEqual(lc.default.types, './bindings-node/langchain.d.ts')
 })

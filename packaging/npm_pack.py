@@ -60,7 +60,7 @@ def stage_main(manifest: dict, targets: list[str]) -> Path:
     (folder / "package.json").write_text(json.dumps(published, indent=2) + "\n")
     # Copy the candidates; `npm pack` then keeps what the `files` globs select.
     for src in (ROOT / "bindings-node").iterdir():
-        if src.is_file() and src.suffix in (".js", ".ts"):
+        if src.is_file() and src.suffix in (".js", ".ts", ".mts"):
             shutil.copy2(src, folder / "bindings-node" / src.name)
     for name in ("README.md", "CHANGELOG.md", *LEGAL):
         shutil.copy2(ROOT / name, folder / name)
