@@ -92,3 +92,10 @@ test('bad arguments are refused', () => {
     s.stop()
   }
 })
+
+test('withPolicy checks the shape of a Runnable, so an ES module one passes and a plain object does not', async () => {
+  const { RunnableLambda } = await import('@langchain/core/runnables')
+  const counted = withPolicy(RunnableLambda.from((x) => x.length), new Policy({ retry: { attempts: 2 } }))
+  assert.equal(await counted.invoke('four'), 4)
+  assert.throws(() => withPolicy({ invoke: () => 1 }, new Policy()), /must be a LangChain Runnable/)
+})
