@@ -5,7 +5,6 @@
 const { CircuitBreaker } = require('./breaker.js')
 const { FerruleError, CircuitOpenError, RateLimitedError, RetryError, TimeoutError, ValidationError } = require('./errors.js')
 const { ManualClock } = require('./clock.js')
-const telemetry = require('./telemetry.js')
 const { RateLimiter } = require('./rate_limit.js')
 const { Limits, Reservation } = require('./limits.js')
 const { rateLimit } = require('./rate_limited.js')
@@ -61,7 +60,9 @@ module.exports = {
   setPrice,
   profile,
   resetProfile,
-  ...telemetry,
+  // Spread from require() itself (not a local), so Node's CommonJS export detection sees these
+  // names and `import { configure } from 'ferrule'` works in an ES module.
+  ...require('./telemetry.js'),
   SLO,
   AnomalyDetector,
   DriftDetector,

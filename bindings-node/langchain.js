@@ -282,7 +282,10 @@ class PolicyRunnable extends Runnable {
 
 function withPolicy(runnable, policy) {
   if (!(policy instanceof Policy)) throw new TypeError('withPolicy: policy must be a ferrule Policy')
-  if (!(runnable instanceof Runnable)) throw new TypeError('withPolicy: runnable must be a LangChain Runnable')
+  // Runnable.isRunnable, not instanceof: an ES module's Runnable comes from @langchain/core's ES
+  // build, a different class from the CommonJS one required here, and LangChain itself checks the
+  // shape for that reason.
+  if (!Runnable.isRunnable(runnable)) throw new TypeError('withPolicy: runnable must be a LangChain Runnable')
   return new PolicyRunnable(policy.retries ? withoutOwnRetries(runnable) : runnable, policy)
 }
 

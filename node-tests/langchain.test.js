@@ -214,3 +214,10 @@ test('observe() over LangChain runs: three templates, the outage pages, the slow
     resetProfile()
   }
 })
+
+test('withPolicy checks the shape of a Runnable, so an ES module one passes and a plain object does not', async () => {
+  const { RunnableLambda } = await import('@langchain/core/runnables')
+  const counted = withPolicy(RunnableLambda.from((x) => x.length), new Policy({ retry: { attempts: 2 } }))
+  assert.equal(await counted.invoke('four'), 4)
+  assert.throws(() => withPolicy({ invoke: () => 1 }, new Policy()), /must be a LangChain Runnable/)
+})

@@ -6,6 +6,8 @@
 # Each tool keeps its own target dir so their flags never invalidate each other's (or `make build`'s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+START=$SECONDS
+step() { echo "== [$((SECONDS - START))s] $*"; }
 
 PY_TARGETS_GNU="x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu"
 PY_TARGETS_MUSL="x86_64-unknown-linux-musl aarch64-unknown-linux-musl"
@@ -24,29 +26,31 @@ chmod +x target/zig-bin/zig
 export PATH="$PWD/target/zig-bin:$PATH"
 
 for t in $PY_TARGETS_GNU; do
-  echo "== wheel $t (manylinux2014)"
+  step "wheel $t (manylinux2014)"
   maturin build --release --strip --zig --compatibility manylinux2014 --target "$t" \
     --target-dir target/zig --out dist/wheels -q
 done
 for t in $PY_TARGETS_MUSL; do
-  echo "== wheel $t (musllinux_1_2)"
+  step "wheel $t (musllinux_1_2)"
   maturin build --release --strip --zig --compatibility musllinux_1_2 --target "$t" \
     --target-dir target/zig --out dist/wheels -q
 done
 
-echo "== sdist, then built from scratch in a clean venv"
+# pip compiles the sdist's own copy of the crates (unpacked elsewhere, so cargo keeps them apart
+# from the checkout's); the registry crates are shared with `make build-python`'s target dir.
+step "sdist, then compiled by pip in a clean venv and the README's quick start run from it"
 maturin sdist --out dist/wheels
-rm -rf target/sdist-venv
-python -m venv target/sdist-venv
-CARGO_TARGET_DIR="$PWD/target/sdist" target/sdist-venv/bin/pip install -q --disable-pip-version-check dist/wheels/ferrule-*.tar.gz
-(cd target && sdist-venv/bin/python -c "import ferrule; print('sdist build imports ferrule', ferrule.__version__)")
+CARGO_TARGET_DIR="$PWD/target" python packaging/smoke.py python dist/wheels/ferrule-*.tar.gz
 
 for t in $NODE_TARGETS; do
-  echo "== npm native module $t"
+  step "npm native module $t"
   npx napi build --platform --release --strip --cross-compile --target "$t" --target-dir target/zig-node \
     --manifest-path bindings-node/Cargo.toml --package-json-path package.json --output-dir bindings-node \
     --js native.js --dts native.d.ts
 done
+step "npm packages"
 python packaging/npm_pack.py --out dist/npm
 
+step "listing and checks"
 python packaging/list_dist.py dist
+echo "make dist took $((SECONDS - START))s"

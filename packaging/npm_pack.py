@@ -23,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / "target" / "npm-stage"
+# Shipped in every package, the native ones included.
+LEGAL = ("LICENSE", "NOTICE")
 
 # napi-rs's platform names for the Rust targets in package.json's napi.targets.
 PLATFORMS = {
@@ -58,11 +60,10 @@ def stage_main(manifest: dict, targets: list[str]) -> Path:
     (folder / "package.json").write_text(json.dumps(published, indent=2) + "\n")
     # Copy the candidates; `npm pack` then keeps what the `files` globs select.
     for src in (ROOT / "bindings-node").iterdir():
-        if src.is_file() and src.suffix in (".js", ".ts"):
+        if src.is_file() and src.suffix in (".js", ".ts", ".mts"):
             shutil.copy2(src, folder / "bindings-node" / src.name)
-    for name in ("README.md", "CHANGELOG.md", "LICENSE"):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, folder / name)
+    for name in ("README.md", "CHANGELOG.md", *LEGAL):
+        shutil.copy2(ROOT / name, folder / name)
     return folder
 
 
@@ -74,6 +75,9 @@ def stage_platform(manifest: dict, plat: str, binary: Path) -> Path:
     if sub["version"] != manifest["version"]:
         sys.exit(f"npm/{plat}/package.json is at {sub['version']}, package.json at {manifest['version']}: "
                  "run `npx napi version`")
+    # The native module is this project's code linked with third-party crates: it carries the licence too.
+    for name in LEGAL:
+        shutil.copy2(ROOT / name, folder / name)
     target = folder / binary.name
     shutil.copy2(binary, target)
     if plat.startswith(f"linux-{host_platform().split('-')[1]}-"):
