@@ -678,7 +678,7 @@ export class SLO {
 }
 
 export interface AnomalyDetectorOptions {
-  /** 'seasonal': for series sampled minutes apart (robust score against the recent ring and the time of day). */
+  /** 'seasonal': for series sampled minutes apart (robust score against a short and a long view and the time of day; default threshold 4, direction 'both'). */
   method?: 'ewma' | 'mad' | 'seasonal'
   direction?: 'up' | 'down' | 'both'
   threshold?: number
@@ -824,6 +824,35 @@ export interface ErrorPredictorStats {
   syntheticExcluded: number
 }
 
+/** A past call for `ErrorPredictor.fit`: an inference-log record or the camelCase fields. */
+export interface PastCallRecord {
+  /** An inference-log outcome ('success', 'error', 'timeout', 'rejected', 'fallback', 'invalid') or 'ok', 'rate_limited', '429'. */
+  outcome: string
+  time_unix_ns?: bigint | number
+  timeUnixNs?: bigint | number
+  atMs?: number
+  at?: Date
+  error_type?: string | null
+  errorType?: string | null
+  latency_seconds?: number | null
+  latencyMs?: number
+  headroom?: number
+  ratelimitRemaining?: number
+  ratelimitLimit?: number
+}
+
+/** What `ErrorPredictor.fit` learned from. */
+export interface FitReport {
+  calls: number
+  /** 'rejected' calls, which never reached the provider. */
+  skipped: number
+  intervals: number
+  /** Intervals with `minCalls` calls and a full horizon after them: the examples of one pass. */
+  examples: number
+  positives: number
+  epochs: number
+}
+
 export class ErrorPredictor {
   constructor(name: string, options?: ErrorPredictorOptions)
   readonly name: string
@@ -837,6 +866,11 @@ export class ErrorPredictor {
   tick(atMs?: number): WatchEvent[]
   export(): number[]
   load(model: ArrayLike<number>): void
+  /**
+   * Learns from past calls (the inference log's records, or objects with `atMs`/`at` and
+   * `outcome`) before online updates; the live state is untouched and no event is emitted.
+   */
+  fit(records: Iterable<PastCallRecord>, options?: { epochs?: number }): FitReport
   on(event: 'event', listener: WatchEventListener): this
   off(event: 'event', listener: WatchEventListener): this
   stats(): ErrorPredictorStats

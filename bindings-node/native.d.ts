@@ -336,6 +336,8 @@ export declare class NativePredictor {
   tick(atMs?: number | undefined | null): Array<WatchEventObject> | null
   probability(): number | null
   export(): Array<number>
+  /** Learns from past calls (see `ErrorPredictor::fit`); `rejected` calls are skipped. */
+  fit(calls: Array<PastCallObject>, epochs: number): FitReportObject | ConfigError
   load(model: Array<number>): ConfigError | null
   stats(): PredictorStats
 }
@@ -788,6 +790,15 @@ export declare function estimateTokens(request: unknown, operation: string): num
  */
 export declare function fastCalls(breaker: NativeBreaker): unknown
 
+export interface FitReportObject {
+  calls: number
+  skipped: number
+  intervals: number
+  examples: number
+  positives: number
+  epochs: number
+}
+
 /** Exports what is queued, waiting up to `timeoutMs` (blocks the calling thread: for shutdown). */
 export declare function flushTelemetry(timeoutMs: number): boolean
 
@@ -949,6 +960,15 @@ export declare function openInferenceLog(path: string, maxAgeMs?: number | undef
  * never as a crash. Only on the private native module; the public API does not expose it.
  */
 export declare function panicForTest(): void
+
+/** One past call for `fit`, already read from a record by `watch.js`. */
+export interface PastCallObject {
+  atMs: number
+  outcome: string
+  errorType?: string
+  latencyMs: number
+  headroom?: number
+}
 
 /**
  * `[begin, success, enter, succeed]` for `policy`: `begin()` counts a call and returns its start

@@ -432,6 +432,44 @@ function header(headers, prefix) {
  * indicators (latency trend, 429 share, rate-limit headroom, timeouts, error-rate level and slope),
  * learned online; warns before the breaker trips.
  */
+function field(r, snake, camel) {
+  const v = r[snake]
+  return v === undefined || v === null ? r[camel] ?? undefined : v
+}
+
+/** One record for `ErrorPredictor.fit`, read as the native side wants it. */
+function pastCall(i, r) {
+  if (r === null || typeof r !== 'object') {
+    throw configError('TypeError', `ErrorPredictor.fit: records[${i}] must be an object; got ${describe(r)}`, 'records')
+  }
+  const ns = field(r, 'time_unix_ns', 'timeUnixNs')
+  let atMs
+  if (typeof ns === 'bigint') atMs = Number(ns / 1000n) / 1000
+  else if (typeof ns === 'number') atMs = ns / 1e6
+  else if (typeof r.atMs === 'number') atMs = r.atMs
+  else if (r.at instanceof Date) atMs = r.at.getTime()
+  else {
+    throw configError('RangeError', `ErrorPredictor.fit: records[${i}] has no time; allowed: time_unix_ns (an inference-log record), atMs or at (a Date)`, 'records')
+  }
+  if (!(Number.isFinite(atMs) && atMs >= 0)) {
+    throw configError('RangeError', `ErrorPredictor.fit: records[${i}] time=${atMs} ms is out of range; allowed: a finite number >= 0`, 'records')
+  }
+  const outcome = r.outcome
+  if (typeof outcome !== 'string') {
+    throw configError('TypeError', `ErrorPredictor.fit: records[${i}] outcome=${describe(outcome)} is out of range; allowed: a string`, 'records')
+  }
+  const errorType = field(r, 'error_type', 'errorType')
+  const latencySeconds = r.latency_seconds
+  const latencyMs = typeof latencySeconds === 'number' ? latencySeconds * 1000 : typeof r.latencyMs === 'number' ? r.latencyMs : NaN
+  let headroom = typeof r.headroom === 'number' ? r.headroom : undefined
+  const remaining = r.ratelimitRemaining
+  const limit = r.ratelimitLimit
+  if (headroom === undefined && typeof remaining === 'number' && typeof limit === 'number' && limit > 0) {
+    headroom = Math.min(Math.max(remaining / limit, 0), 1)
+  }
+  return { atMs, outcome, errorType: errorType === undefined ? undefined : String(errorType), latencyMs, headroom }
+}
+
 class ErrorPredictor {
   #native
   #syntheticExcluded = 0
@@ -480,6 +518,27 @@ class ErrorPredictor {
   load(model) {
     const err = this.#native.load(Array.from(model, Number))
     if (err !== null && err !== undefined) throw configError(err.kind, err.message, err.param)
+  }
+
+  /**
+   * Learns from past calls before (or between) online updates: `records` from
+   * `inferenceLog.records()` (`time_unix_ns`, `outcome`, `error_type`, `latency_seconds`) or any
+   * iterable of objects with `atMs` (or `at`, a Date), `outcome` (an inference-log outcome, or
+   * 'ok', 'rate_limited', '429', 'timeout', 'error'), and optionally `errorType`, `latencyMs`,
+   * `headroom` or `ratelimitRemaining`/`ratelimitLimit`. An error whose type names a rate limit
+   * counts as a 429; 'rejected' calls never reached the provider and are skipped; 'fallback' is an
+   * error. The calls are folded into intervals in time order; each interval with `minCalls` calls
+   * and a full horizon after it is one labelled example, and the model trains on them `epochs`
+   * times. The live intervals, probability and warning are untouched and no event is emitted.
+   */
+  fit(records, { epochs = 5 } = {}) {
+    if (records === null || typeof records !== 'object' || typeof records[Symbol.iterator] !== 'function') {
+      throw configError('TypeError', `ErrorPredictor.fit: records must be an iterable of records; got ${describe(records)}`, 'records')
+    }
+    const calls = []
+    let i = 0
+    for (const r of records) calls.push(pastCall(i++, r))
+    return create(() => this.#native.fit(calls, Number(epochs)))
   }
 
   on(event, listener) {

@@ -43,7 +43,7 @@ pub use telemetry::{default_registry, metrics_text};
 pub use watch::anomaly::{AnomalyConfig, AnomalyDetector, Direction, Method};
 pub use watch::drift::{BaselinePolicy, DriftConfig, DriftDetector};
 pub use watch::event::{Event as WatchEvent, EventState, Severity};
-pub use watch::predictor::{CallOutcome, ErrorPredictor, PredictorConfig};
+pub use watch::predictor::{CallOutcome, ErrorPredictor, FitReport, PastCall, PredictorConfig};
 pub use watch::series::SeriesKey;
 pub use watch::slo::{AlertKind, BudgetBasis, BurnRule, SliKind, Slo, SloConfig};
 

@@ -3,7 +3,7 @@
 use super::{at_nanos, clock_of, event, int, secs};
 use crate::clock::NativeManualClock;
 use crate::error::{config_error, ConfigError, NodeParam};
-use ferrule_core::watch::predictor::{headroom, FEATURE_NAMES};
+use ferrule_core::watch::predictor::{headroom, PastCall, FEATURE_NAMES};
 use ferrule_core::{CallOutcome, ClockRef, Error, ErrorPredictor, PredictorConfig, Severity};
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
@@ -114,6 +114,26 @@ pub struct PredictorStats {
     pub features: HashMap<String, f64>,
 }
 
+/// One past call for `fit`, already read from a record by `watch.js`.
+#[napi(object)]
+pub struct PastCallObject {
+    pub at_ms: f64,
+    pub outcome: String,
+    pub error_type: Option<String>,
+    pub latency_ms: f64,
+    pub headroom: Option<f64>,
+}
+
+#[napi(object)]
+pub struct FitReportObject {
+    pub calls: f64,
+    pub skipped: f64,
+    pub intervals: f64,
+    pub examples: f64,
+    pub positives: f64,
+    pub epochs: f64,
+}
+
 #[napi(catch_unwind)]
 pub fn create_predictor(
     name: String,
@@ -182,6 +202,43 @@ impl NativePredictor {
     #[napi(catch_unwind)]
     pub fn export(&self) -> Vec<f64> {
         self.inner.export()
+    }
+
+    /// Learns from past calls (see `ErrorPredictor::fit`); `rejected` calls are skipped.
+    #[napi(catch_unwind)]
+    pub fn fit(
+        &self,
+        calls: Vec<PastCallObject>,
+        epochs: f64,
+    ) -> Either<FitReportObject, ConfigError> {
+        let run = || -> ferrule_core::Result<FitReportObject> {
+            let mut past = Vec::with_capacity(calls.len());
+            let mut skipped = 0u64;
+            for c in &calls {
+                match CallOutcome::from_record(&c.outcome, c.error_type.as_deref())? {
+                    Some(o) => past.push(PastCall {
+                        at_nanos: (c.at_ms.max(0.0) * 1e6) as u64,
+                        outcome: o,
+                        latency_seconds: secs(c.latency_ms),
+                        headroom: c.headroom.filter(|h| h.is_finite()),
+                    }),
+                    None => skipped += 1,
+                }
+            }
+            let r = self.inner.fit(&past, int(epochs))?;
+            Ok(FitReportObject {
+                calls: r.calls as f64,
+                skipped: skipped as f64,
+                intervals: r.intervals as f64,
+                examples: r.examples as f64,
+                positives: r.positives as f64,
+                epochs: r.epochs as f64,
+            })
+        };
+        match run() {
+            Ok(r) => Either::A(r),
+            Err(e) => Either::B(config_error(&e, &[])),
+        }
     }
 
     #[napi(catch_unwind)]

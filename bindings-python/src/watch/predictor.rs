@@ -2,9 +2,9 @@
 
 use super::{at_nanos, clock_of, event};
 use crate::clock::ManualClock;
-use crate::error::{guard, to_py};
+use crate::error::{guard, guard_detached, to_py};
 use ferrule_core::error::check;
-use ferrule_core::watch::predictor::{headroom, FEATURE_NAMES};
+use ferrule_core::watch::predictor::{headroom, PastCall, FEATURE_NAMES};
 use ferrule_core::{CallOutcome, ClockRef, ErrorPredictor, PredictorConfig, Severity};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -124,6 +124,48 @@ impl PredictorCore {
 
     fn export(&self) -> Vec<f64> {
         self.inner.export()
+    }
+
+    /// Learns from past calls, each `(at_nanos, outcome, error_type, latency_seconds, headroom)`
+    /// (`outcome` from the inference log or the predictor's own words, see
+    /// `CallOutcome::from_record`); returns what it learned from.
+    #[pyo3(signature = (calls, epochs))]
+    #[allow(clippy::type_complexity)]
+    fn fit<'py>(
+        &self,
+        py: Python<'py>,
+        calls: Vec<(u64, String, Option<String>, f64, Option<f64>)>,
+        epochs: i64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let build = || -> ferrule_core::Result<(Vec<PastCall>, u64, u32)> {
+            let epochs = check::int(C, "epochs", epochs as i128, 1, 1000)? as u32;
+            let mut past = Vec::with_capacity(calls.len());
+            let mut skipped = 0;
+            for (at, outcome, error_type, latency, h) in &calls {
+                match CallOutcome::from_record(outcome, error_type.as_deref())? {
+                    Some(o) => past.push(PastCall {
+                        at_nanos: *at,
+                        outcome: o,
+                        latency_seconds: *latency,
+                        headroom: h.filter(|h| h.is_finite()),
+                    }),
+                    None => skipped += 1,
+                }
+            }
+            Ok((past, skipped, epochs))
+        };
+        let (past, skipped, epochs) = build().map_err(|e| to_py(py, e))?;
+        let inner = self.inner.clone();
+        // A long log takes a while: other Python threads run meanwhile.
+        let r = guard_detached(py, move || inner.fit(&past, epochs))?.map_err(|e| to_py(py, e))?;
+        let d = PyDict::new(py);
+        d.set_item("calls", r.calls)?;
+        d.set_item("skipped", skipped)?;
+        d.set_item("intervals", r.intervals)?;
+        d.set_item("examples", r.examples)?;
+        d.set_item("positives", r.positives)?;
+        d.set_item("epochs", r.epochs)?;
+        Ok(d)
     }
 
     fn load(&self, py: Python<'_>, model: Vec<f64>) -> PyResult<()> {

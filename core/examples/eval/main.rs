@@ -1,12 +1,13 @@
 //! `make eval`: replays labelled synthetic traces through the watchers and prints per detector
-//! recall, precision and median detection delay; with `FERRULE_EVAL_NAB` naming a local copy of
-//! the Numenta Anomaly Benchmark, also the anomaly detectors on its real labelled series (tuning
-//! families and held-out families apart) beside a rolling z-score baseline. Ends with
-//! `overall recall=R precision=P`, pooled over the synthetic detectors and, when given, the
-//! seasonal detector on the held-out real series. `--reduced` runs the smaller synthetic set that
+//! recall, precision and median detection delay, and the anomaly detectors on real labelled series
+//! from the Numenta Anomaly Benchmark (kept in `core/examples/data/nab`, or the copy
+//! `FERRULE_EVAL_NAB` names), per family, tuning families and held-out families apart, beside a
+//! rolling z-score baseline. Ends with `overall recall=R precision=P`, pooled over the synthetic
+//! detectors and the seasonal detector on the held-out real series. `--reduced` runs the smaller synthetic set that
 //! `cargo test` checks; `--real-only` skips the synthetic traces.
 
 mod harness;
+mod predict;
 mod real;
 mod traces;
 
@@ -24,42 +25,46 @@ fn main() {
         t0.elapsed().as_secs_f64()
     );
     report.print_tables();
+    let t2 = std::time::Instant::now();
+    let (rows, past_calls) = predict::run(&size);
+    predict::print(&rows, past_calls);
+    eprintln!(
+        "(prediction replays evaluated in {:.1}s)",
+        t2.elapsed().as_secs_f64()
+    );
     let (mut t, mut d, mut a, mut ta) = report.pooled_counts();
-    match std::env::var_os("FERRULE_EVAL_NAB") {
-        None => println!(
-            "real series: skipped (set FERRULE_EVAL_NAB to a local copy of the Numenta Anomaly Benchmark: data/ and labels/)"
-        ),
-        Some(root) => {
-            let root = std::path::PathBuf::from(root);
-            for (set, families) in [("tuning", real::TUNING), ("held-out", real::HELD_OUT)] {
-                let t1 = std::time::Instant::now();
-                match real::load(&root, families) {
-                    Err(e) => {
-                        eprintln!("real series ({set}): cannot read {e}");
-                        std::process::exit(2);
-                    }
-                    Ok(series) => {
-                        let r = real::run(set, &series);
-                        r.print();
-                        eprintln!("({set} real series evaluated in {:.1}s)", t1.elapsed().as_secs_f64());
-                        if set == "held-out" {
-                            let s = r.seasonal();
-                            let ok = s.recall() >= 0.75 && s.f1() >= 1.5 * r.baseline().f1();
-                            println!(
-                                "target {}: held-out seasonal recall {:.3} >= 0.75 and F1 {:.3} >= 1.5 x baseline F1 {:.3}",
-                                if ok { "met" } else { "MISSED" },
-                                s.recall(),
-                                s.f1(),
-                                r.baseline().f1()
-                            );
-                            t += s.windows;
-                            d += s.found;
-                            a += s.starts;
-                            ta += s.true_starts;
-                        }
-                    }
-                }
+    let root = std::env::var_os("FERRULE_EVAL_NAB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(real::default_root);
+    for (set, families) in [("tuning", real::TUNING), ("held-out", real::HELD_OUT)] {
+        let t1 = std::time::Instant::now();
+        let series = match real::load(&root, families) {
+            Ok(series) => series,
+            Err(e) => {
+                eprintln!("real series ({set}): cannot read {e}");
+                std::process::exit(2);
             }
+        };
+        let r = real::run(set, families, &series);
+        r.print();
+        eprintln!(
+            "({set} real series evaluated in {:.1}s)",
+            t1.elapsed().as_secs_f64()
+        );
+        if set == "held-out" {
+            let s = r.seasonal();
+            let ok = s.recall() >= 0.75 && s.f1() >= 1.5 * r.baseline().f1();
+            println!(
+                "target {}: held-out seasonal recall {:.3} >= 0.75 and F1 {:.3} >= 1.5 x baseline F1 {:.3}",
+                if ok { "met" } else { "MISSED" },
+                s.recall(),
+                s.f1(),
+                r.baseline().f1()
+            );
+            t += s.windows;
+            d += s.found;
+            a += s.starts;
+            ta += s.true_starts;
         }
     }
     let ratio = |x: u32, y: u32| if y == 0 { 1.0 } else { x as f64 / y as f64 };

@@ -1,11 +1,12 @@
 //! Real labelled operations series (the Numenta Anomaly Benchmark's layout: `data/<family>/<name>.csv`
 //! with `timestamp,value`, and `labels/combined_windows.json` with the anomaly windows), replayed
-//! through the anomaly detectors on a manual clock beside a rolling z-score baseline. Scoring is by
-//! event: a window is found when a firing starts inside it; precision is over firing starts.
+//! through the anomaly detectors with their default settings on a manual clock, beside a rolling
+//! z-score baseline. Scoring is by event: a window is found when a firing starts inside it (once per
+//! window); recall is over windows, precision over firing starts.
 //!
-//! Nothing here is shipped with ferrule: `FERRULE_EVAL_NAB` names a local copy. The families are
-//! split in two: the ones the seasonal detector's defaults were tuned on, and the held-out ones
-//! that the target is measured on.
+//! The series used are in `core/examples/data/nab` (with NAB's licence); `FERRULE_EVAL_NAB` names
+//! another copy. The families are split in two: the ones the seasonal detector's defaults were
+//! tuned on, and the held-out ones the target is measured on.
 
 use ferrule_core::watch::anomaly::{AnomalyConfig, AnomalyDetector, Method};
 use ferrule_core::watch::ewma::EwmaConfig;
@@ -16,7 +17,13 @@ use ferrule_core::*;
 pub const TUNING: &[&str] = &["realAdExchange", "realTweets", "artificialWithAnomaly"];
 pub const HELD_OUT: &[&str] = &["realAWSCloudwatch", "realKnownCause", "realTraffic"];
 
+/// The copy of NAB kept in the repository.
+pub fn default_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/nab")
+}
+
 pub struct Series {
+    pub family: String,
     /// Seconds since the epoch.
     pub at: Vec<f64>,
     pub value: Vec<f64>,
@@ -83,7 +90,13 @@ pub fn load(root: &std::path::Path, families: &[&str]) -> Result<Vec<Series>, St
                 ))
             })
             .collect();
-        out.push(Series { at, value, windows });
+        let family = name.split('/').next().unwrap_or_default().to_string();
+        out.push(Series {
+            family,
+            at,
+            value,
+            windows,
+        });
     }
     Ok(out)
 }
@@ -173,12 +186,12 @@ fn detector_starts(s: &Series, method: Method) -> Vec<f64> {
 
 pub struct RealReport {
     pub set: &'static str,
-    pub series: usize,
-    /// (detector, score); the baseline first.
-    pub rows: Vec<(&'static str, EventScore)>,
+    /// Per family (in the order given), then the whole set under "all": the series count and
+    /// (detector, score) rows, the baseline first.
+    pub groups: Vec<(String, usize, Vec<(&'static str, EventScore)>)>,
 }
 
-pub fn run(set: &'static str, series: &[Series]) -> RealReport {
+pub fn run(set: &'static str, families: &[&str], series: &[Series]) -> RealReport {
     let methods: [(&'static str, Option<Method>); 4] = [
         ("rolling z-score |z|>4", None),
         ("anomaly.ewma", Some(Method::Ewma(EwmaConfig::default()))),
@@ -188,57 +201,77 @@ pub fn run(set: &'static str, series: &[Series]) -> RealReport {
             Some(Method::Seasonal(SeasonalConfig::default())),
         ),
     ];
-    let mut rows = Vec::new();
-    for (name, m) in methods {
-        let mut sc = EventScore::default();
+    let mut groups: Vec<(String, usize, Vec<(&'static str, EventScore)>)> = families
+        .iter()
+        .chain(std::iter::once(&"all"))
+        .map(|f| {
+            let n = if *f == "all" {
+                series.len()
+            } else {
+                series.iter().filter(|s| s.family == *f).count()
+            };
+            let rows = methods
+                .iter()
+                .map(|(name, _)| (*name, EventScore::default()))
+                .collect();
+            (f.to_string(), n, rows)
+        })
+        .collect();
+    for (i, (_, m)) in methods.iter().enumerate() {
         for s in series {
             let starts = match m {
                 None => rolling_z(s),
-                Some(m) => detector_starts(s, m),
+                Some(m) => detector_starts(s, *m),
             };
-            sc.add(s, &starts);
+            for (family, _, rows) in groups.iter_mut() {
+                if family == "all" || *family == s.family {
+                    rows[i].1.add(s, &starts);
+                }
+            }
         }
-        rows.push((name, sc));
     }
-    RealReport {
-        set,
-        series: series.len(),
-        rows,
-    }
+    RealReport { set, groups }
 }
 
 impl RealReport {
     pub fn print(&self) {
-        let windows = self.rows.first().map_or(0, |r| r.1.windows);
+        let all = self.groups.last().expect("the whole set");
         println!(
-            "real series ({}): {} series, {} labelled windows; event scoring",
-            self.set, self.series, windows
+            "real series ({}): {} series, {} labelled windows; event scoring, default settings",
+            self.set, all.1, all.2[0].1.windows
         );
         println!(
-            "{:<24} {:>7} {:>9} {:>7} {:>10} {:>8} {:>12}",
-            "detector", "recall", "precision", "F1", "found", "firings", "F1/baseline"
+            "{:<22} {:<22} {:>7} {:>9} {:>7} {:>8} {:>8} {:>12}",
+            "family", "detector", "recall", "precision", "F1", "found", "firings", "F1/baseline"
         );
-        let base = self.rows.first().map_or(0.0, |r| r.1.f1());
-        for (name, s) in &self.rows {
-            println!(
-                "{:<24} {:>7.3} {:>9.3} {:>7.3} {:>10} {:>8} {:>12.2}",
-                name,
-                s.recall(),
-                s.precision(),
-                s.f1(),
-                format!("{}/{}", s.found, s.windows),
-                s.starts,
-                if base > 0.0 { s.f1() / base } else { 0.0 }
-            );
+        for (family, _, rows) in &self.groups {
+            let base = rows[0].1.f1();
+            for (name, s) in rows {
+                println!(
+                    "{:<22} {:<22} {:>7.3} {:>9.3} {:>7.3} {:>8} {:>8} {:>12.2}",
+                    family,
+                    name,
+                    s.recall(),
+                    s.precision(),
+                    s.f1(),
+                    format!("{}/{}", s.found, s.windows),
+                    s.starts,
+                    if base > 0.0 { s.f1() / base } else { 0.0 }
+                );
+            }
         }
     }
 
-    /// The seasonal detector's row.
+    fn all(&self) -> &[(&'static str, EventScore)] {
+        &self.groups.last().expect("the whole set").2
+    }
+
+    /// The seasonal detector over the whole set.
     pub fn seasonal(&self) -> &EventScore {
-        &self.rows.last().expect("rows").1
+        &self.all().last().expect("rows").1
     }
 
     pub fn baseline(&self) -> &EventScore {
-        &self.rows.first().expect("rows").1
+        &self.all().first().expect("rows").1
     }
 }

@@ -90,8 +90,8 @@ impl AnomalyConfig {
         let threshold = match method {
             Method::Ewma(_) => 3.0,
             Method::Mad(_) => 3.5,
-            // Standard deviations of the series' own averaged surprise.
-            Method::Seasonal(_) => 6.0,
+            // Robust standard deviations of the averaged score (lone spikes have their own bar).
+            Method::Seasonal(_) => 4.0,
         };
         let (direction, hysteresis) = match method {
             // Operations series break either way (a CPU or a traffic drop is news too). The score

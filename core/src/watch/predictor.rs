@@ -3,7 +3,8 @@
 //! slope) feed an online logistic regression that gives the probability that some interval in the
 //! next `horizon` has an error rate above `error_rate_threshold`. The label for an interval is known
 //! `horizon` later, so the model trains itself from a short queue; a warning fires when the
-//! probability crosses `warn_probability`, before the breaker trips.
+//! probability crosses `warn_probability`, before the breaker trips. `fit` learns the same way from
+//! a log of past calls (replayed through fresh intervals, several passes) before online updates.
 
 use crate::clock::ClockRef;
 use crate::error::{check, Error, Result};
@@ -48,6 +49,62 @@ impl CallOutcome {
             )),
         }
     }
+}
+
+impl CallOutcome {
+    /// The outcome of an inference-log record (`success`, `error`, `timeout`, `rejected`,
+    /// `fallback`, `invalid`, with its `error_type`) or a predictor outcome (`ok`, `rate_limited`,
+    /// `429`, `timeout`, `error`). An error whose type names a rate limit (`RateLimitError`, `429`,
+    /// `rate_limit`) counts as rate-limited. `rejected` calls never reached the provider and are
+    /// left out (`None`); `fallback` means the primary failed (an error); `invalid` means the
+    /// provider answered (ok).
+    pub fn from_record(outcome: &str, error_type: Option<&str>) -> Result<Option<Self>> {
+        let rate_limited = error_type.is_some_and(|t| {
+            let t = t.to_ascii_lowercase();
+            t.contains("ratelimit") || t.contains("rate_limit") || t.contains("429")
+        });
+        Ok(match outcome {
+            "success" | "invalid" => Some(Self::Ok),
+            "rejected" => None,
+            "fallback" | "error" if rate_limited => Some(Self::RateLimited),
+            "fallback" => Some(Self::Error),
+            o => match Self::parse(o) {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    return Err(Error::out_of_range(
+                        C,
+                        "outcome",
+                        format!("{o:?}"),
+                        "an inference-log outcome (\"success\", \"error\", \"timeout\", \"rejected\", \"fallback\", \"invalid\") or \"ok\", \"rate_limited\", \"429\"",
+                    ))
+                }
+            },
+        })
+    }
+}
+
+/// One past call for `ErrorPredictor::fit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PastCall {
+    /// When the call finished, on the predictor's clock.
+    pub at_nanos: u64,
+    pub outcome: CallOutcome,
+    /// NaN when unknown.
+    pub latency_seconds: f64,
+    pub headroom: Option<f64>,
+}
+
+/// What `fit` learned from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FitReport {
+    pub calls: u64,
+    /// Intervals the calls fell into (including empty ones between them).
+    pub intervals: u64,
+    /// Intervals with enough calls and a known label: the examples of one pass.
+    pub examples: u64,
+    /// Of those, the ones followed by a bad interval within the horizon.
+    pub positives: u64,
+    pub epochs: u32,
 }
 
 /// Rate-limit headroom from `x-ratelimit-remaining-*` and `x-ratelimit-limit-*`: remaining / limit
@@ -243,6 +300,31 @@ struct State {
     warnings: u64,
 }
 
+impl State {
+    fn new(cfg: &PredictorConfig, model: OnlineLogistic<FEATURES>) -> Self {
+        State {
+            current: Interval::default(),
+            current_index: None,
+            trends: Trends::default(),
+            pending: VecDeque::with_capacity(cfg.horizon_intervals as usize + 1),
+            model,
+            probability: None,
+            features: None,
+            warning: false,
+            intervals: 0,
+            positives: 0,
+            warnings: 0,
+        }
+    }
+}
+
+/// Where a closed interval goes: the live predictor trains on its label and may raise an event;
+/// `fit` collects (features, label) examples.
+enum Sink<'a> {
+    Live(&'a mut Vec<Event>),
+    Collect(&'a mut Vec<([f64; FEATURES], bool)>),
+}
+
 pub struct ErrorPredictor {
     cfg: PredictorConfig,
     clock: ClockRef,
@@ -258,19 +340,7 @@ impl ErrorPredictor {
         let model = OnlineLogistic::new(cfg.prior, cfg.learning_rate, cfg.l2, cfg.positive_weight);
         Ok(Self {
             interval_nanos: (cfg.interval_seconds * 1e9) as u64,
-            state: Mutex::new(State {
-                current: Interval::default(),
-                current_index: None,
-                trends: Trends::default(),
-                pending: VecDeque::with_capacity(cfg.horizon_intervals as usize + 1),
-                model,
-                probability: None,
-                features: None,
-                warning: false,
-                intervals: 0,
-                positives: 0,
-                warnings: 0,
-            }),
+            state: Mutex::new(State::new(&cfg, model)),
             cfg,
             clock: clock.into(),
         })
@@ -304,8 +374,17 @@ impl ErrorPredictor {
     ) -> Vec<Event> {
         let mut s = self.lock();
         let mut events = Vec::new();
-        self.roll(&mut s, at_nanos, &mut events);
-        let iv = &mut s.current;
+        self.roll(&mut s, at_nanos, &mut Sink::Live(&mut events));
+        Self::add_call(&mut s.current, outcome, latency_seconds, headroom);
+        events
+    }
+
+    fn add_call(
+        iv: &mut Interval,
+        outcome: CallOutcome,
+        latency_seconds: f64,
+        headroom: Option<f64>,
+    ) {
         iv.calls += 1;
         if outcome != CallOutcome::Ok {
             iv.errors += 1;
@@ -323,7 +402,53 @@ impl ErrorPredictor {
             let h = h.clamp(0.0, 1.0);
             iv.headroom_min = Some(iv.headroom_min.map_or(h, |m| m.min(h)));
         }
-        events
+    }
+
+    /// Learns from a log of past calls (any order; sorted by time here) before, or between, online
+    /// updates: the calls are folded into intervals on a scratch copy of the indicators, each
+    /// interval with `min_calls` calls and a full horizon after it becomes one labelled example,
+    /// and the model trains on the examples `epochs` times in time order. The live intervals,
+    /// indicators, probability and warning are untouched, and no event is raised.
+    pub fn fit(&self, calls: &[PastCall], epochs: u32) -> Result<FitReport> {
+        check::int_range(C, "epochs", epochs as u64, 1, 1000)?;
+        let mut sorted: Vec<&PastCall> = calls.iter().collect();
+        sorted.sort_by_key(|c| c.at_nanos);
+        let mut scratch = State::new(&self.cfg, OnlineLogistic::new(0.5, 0.0, 0.0, 1.0));
+        let mut examples = Vec::new();
+        for c in &sorted {
+            self.roll(&mut scratch, c.at_nanos, &mut Sink::Collect(&mut examples));
+            Self::add_call(
+                &mut scratch.current,
+                c.outcome,
+                c.latency_seconds,
+                c.headroom,
+            );
+        }
+        if let Some(idx) = scratch.current_index {
+            // Close the last interval; the ones without a full horizon after them stay unlabelled.
+            self.roll(
+                &mut scratch,
+                (idx + 1) * self.interval_nanos,
+                &mut Sink::Collect(&mut examples),
+            );
+        }
+        let positives = examples.iter().filter(|(_, l)| *l).count() as u64;
+        {
+            let mut s = self.lock();
+            for _ in 0..epochs {
+                for (f, label) in &examples {
+                    s.model.train(f, *label);
+                }
+            }
+            s.positives += positives * epochs as u64;
+        }
+        Ok(FitReport {
+            calls: sorted.len() as u64,
+            intervals: scratch.intervals,
+            examples: examples.len() as u64,
+            positives,
+            epochs,
+        })
     }
 
     /// Closes the intervals that ended by now (call from a timer when traffic may stop).
@@ -334,11 +459,11 @@ impl ErrorPredictor {
     pub fn tick_at(&self, at_nanos: u64) -> Vec<Event> {
         let mut s = self.lock();
         let mut events = Vec::new();
-        self.roll(&mut s, at_nanos, &mut events);
+        self.roll(&mut s, at_nanos, &mut Sink::Live(&mut events));
         events
     }
 
-    fn roll(&self, s: &mut State, at_nanos: u64, events: &mut Vec<Event>) {
+    fn roll(&self, s: &mut State, at_nanos: u64, sink: &mut Sink<'_>) {
         let idx = at_nanos / self.interval_nanos;
         let cur = *s.current_index.get_or_insert(idx);
         if idx <= cur {
@@ -348,14 +473,14 @@ impl ErrorPredictor {
         // empty intervals could not label anything still pending).
         let gaps = (idx - cur - 1).min(self.cfg.horizon_intervals as u64 + 1);
         let closed = std::mem::take(&mut s.current);
-        self.close(s, closed, cur, events);
+        self.close(s, closed, cur, sink);
         for g in 0..gaps {
-            self.close(s, Interval::default(), cur + 1 + g, events);
+            self.close(s, Interval::default(), cur + 1 + g, sink);
         }
         s.current_index = Some(idx);
     }
 
-    fn close(&self, s: &mut State, iv: Interval, index: u64, events: &mut Vec<Event>) {
+    fn close(&self, s: &mut State, iv: Interval, index: u64, sink: &mut Sink<'_>) {
         s.intervals += 1;
         let judged = iv.calls >= self.cfg.min_calls;
         let features = if judged {
@@ -372,11 +497,17 @@ impl ErrorPredictor {
                     *calls >= self.cfg.min_calls
                         && *errors as f64 / *calls as f64 >= self.cfg.error_rate_threshold
                 });
-                s.positives += label as u64;
-                s.model.train(&f, label);
+                match sink {
+                    Sink::Live(_) => {
+                        s.positives += label as u64;
+                        s.model.train(&f, label);
+                    }
+                    Sink::Collect(examples) => examples.push((f, label)),
+                }
             }
         }
         let Some(f) = features else { return };
+        let Sink::Live(events) = sink else { return };
         let p = s.model.predict(&f);
         s.probability = Some(p);
         s.features = Some(f);

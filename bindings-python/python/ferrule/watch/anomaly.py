@@ -21,10 +21,11 @@ class AnomalyDetector:
     deviations, default threshold 3). ``method="mad"``: the median of the last ``recent`` values
     against a median/MAD baseline of ``window`` values sampled at most every ``sample_seconds``
     (robust z, default threshold 3.5). ``method="seasonal"``, for operations series sampled
-    minutes apart: a robust score against the recent ``window`` and the same time of day, averaged
-    and judged against the series' own history of scores (default threshold 6, direction
-    ``"both"``, fires on the first anomalous value, resolves after 12 quiet values and an hour;
-    see docs/detection.md). Nothing is judged before ``warm_up`` values. A series fires
+    minutes apart: a robust score against a short view (``window`` values) and a long one (one value
+    per 30 minutes), the milder of the two, and the same time of day once learned; averaged over 6
+    values it fires above the threshold (default 4, direction ``"both"``) when it beats 80% of the
+    largest recent average, and a lone value 30 spreads out fires alone; an episode resolves after
+    12 quiet values and an hour (see docs/detection.md). Nothing is judged before ``warm_up`` values. A series fires
     when ``fire_count`` of its last ``hysteresis_window`` scores pass the threshold (``direction``:
     ``"up"``, ``"down"``, ``"both"``) in an episode at least ``min_duration_seconds`` old, and
     resolves when at most ``resolve_count`` do. Unset parameters take the method's defaults

@@ -3,9 +3,11 @@ next minutes, from leading indicators, learned online in the core."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import math
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .._ferrule import ManualClock, PredictorCore
+from ..errors import ConfigError
 from .event import Dispatch, EventCallback, WatchEvent
 from .summary import table
 from .synthetic import IN_PROBE as _IN_PROBE
@@ -26,13 +28,51 @@ def _header(headers: Mapping[str, str], prefix: str) -> Optional[float]:
     return None
 
 
+def _field(r: Any, key: str) -> Any:
+    if isinstance(r, Mapping):
+        return r.get(key)
+    return getattr(r, key, None)
+
+
+def _past_call(i: int, r: Any) -> Tuple[int, str, Optional[str], float, Optional[float]]:
+    """One record as ``(at_nanos, outcome, error_type, latency_seconds, headroom)``."""
+    t = _field(r, "time_unix_ns")
+    if t is not None:
+        at = int(t)
+    else:
+        s = _field(r, "at")
+        if s is None:
+            raise ConfigError(
+                f"ErrorPredictor.fit: records[{i}] has no time; allowed: time_unix_ns (an inference-log"
+                " record) or at (seconds)"
+            )
+        at = int(float(s) * 1e9)
+    if at < 0:
+        raise ConfigError(f"ErrorPredictor.fit: records[{i}] time={at} is out of range; allowed: >= 0")
+    outcome = _field(r, "outcome")
+    if not isinstance(outcome, str):
+        raise ConfigError(
+            f"ErrorPredictor.fit: records[{i}] outcome={outcome!r} is out of range; allowed: a string"
+        )
+    error_type = _field(r, "error_type")
+    latency = _field(r, "latency_seconds")
+    latency_f = math.nan if latency is None else float(latency)
+    h = _field(r, "headroom")
+    if h is None:
+        rem, lim = _field(r, "ratelimit_remaining"), _field(r, "ratelimit_limit")
+        if rem is not None and lim is not None and float(lim) > 0:
+            h = min(max(float(rem) / float(lim), 0.0), 1.0)
+    return (at, outcome, None if error_type is None else str(error_type), latency_f, None if h is None else float(h))
+
+
 class ErrorPredictor:
     """Online logistic regression on leading indicators (latency trend, 429 share, rate-limit headroom,
     timeout share, error-rate level and slope), per ``interval_seconds``; it gives the probability that
     some interval within ``horizon_seconds`` has an error rate of at least ``error_rate_threshold``,
     warns when that reaches ``warn_probability`` and resolves below ``resolve_probability``. It labels
-    its own past predictions as the horizon passes and learns from them; ``model`` (from
-    ``export()``) starts it from a previous process's model.
+    its own past predictions as the horizon passes and learns from them; ``fit(records)`` learns
+    the same way from a log of past calls (the inference log) first; ``model`` (from ``export()``)
+    starts it from a previous process's model.
     """
 
     __slots__ = ("_core", "_dispatch", "synthetic_excluded", "__weakref__")
@@ -124,6 +164,24 @@ class ErrorPredictor:
 
     def load(self, model: Sequence[float]) -> None:
         self._core.load([float(x) for x in model])
+
+    def fit(self, records: Iterable[Any], *, epochs: int = 5) -> Dict[str, int]:
+        """Learns from past calls before (or between) online updates: ``records`` from
+        ``ferrule.inference_log.records(...)`` (dicts or a pandas DataFrame; ``time_unix_ns``,
+        ``outcome``, ``error_type``, ``latency_seconds``) or any iterable of mappings or objects with
+        ``at`` (seconds) or ``time_unix_ns``, ``outcome`` (an inference-log outcome, or ``"ok"``,
+        ``"rate_limited"``, ``"429"``, ``"timeout"``, ``"error"``), and optionally ``error_type``,
+        ``latency_seconds``, ``headroom`` or ``ratelimit_remaining``/``ratelimit_limit``. An error
+        whose type names a rate limit counts as a 429; ``rejected`` calls never reached the provider
+        and are skipped; ``fallback`` counts as an error. The calls are folded into intervals in
+        time order; each interval with ``min_calls`` calls and a full horizon after it is one
+        labelled example, and the model trains on them ``epochs`` times. The live intervals,
+        probability and warning are untouched and no event is raised. Returns the counts:
+        ``calls``, ``skipped``, ``intervals``, ``examples``, ``positives``, ``epochs``."""
+        if hasattr(records, "to_dict") and hasattr(records, "columns"):
+            records = records.to_dict("records")  # a pandas DataFrame
+        calls = [_past_call(i, r) for i, r in enumerate(records)]
+        return self._core.fit(calls, epochs)
 
     def stats(self) -> Dict[str, Any]:
         d = self._core.stats()
