@@ -213,6 +213,14 @@ fn breakers_sync(c: &RedisCluster) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    // The sync thread opens the breaker, then counts the applied open: wait for the count too.
+    while sb.stats().applied_opens == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the applied open was counted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(sa.stats().errors + sb.stats().errors, 0);
     assert_eq!(sb.stats().applied_opens, 1);
 }
