@@ -37,6 +37,8 @@ PYTHON_ONLY = {
     "Repaired": "RepairedJson, a plain object",
     "AlertSubscription": "onAlert(cb) returns the unsubscribe function itself",
     "metrics": "the Counter / Gauge / Histogram classes are top-level exports",
+    "apartial_values": "partialValues: Node's one version is already an async generator",
+    "astream_validated": "streamValidated: Node's one version is already an async generator",
     # Python-specific integrations and error classes.
     "register_prometheus_collector": "prometheus_client is a Python library",
     "ConfigError": "RangeError / TypeError with code FERRULE_INVALID_CONFIG (FerruleConfigError)",

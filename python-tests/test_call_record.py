@@ -47,13 +47,16 @@ def wait_for(pred: Any, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_observe_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any) -> None:
+def test_observe_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any, request: Any) -> None:
     AlertRouter(group_wait_seconds=0, group_interval_seconds=0.05)
     alerts: List[Dict[str, Any]] = []
     ferrule.on_alert(alerts.append)
     clock = ManualClock()
     ferrule.observe(clock=clock, anomaly_min_duration_seconds=10, outage_for_seconds=20, dead_letter_max_depth=50)
     dlq = ferrule.DeadLetterQueue(str(tmp_path / "dlq.sqlite"), name="chat-dlq")
+    # The queue may outlive the test (observe() watches every live queue): leave it empty, so a
+    # later test's observe() does not see this test's backlog.
+    request.addfinalizer(dlq.purge)
     policy = ferrule.Policy(name="observed", dead_letter=dlq)  # no retries: one request per call
     n_ok, outage, slow = 150, range(150, 230), range(230, 290)
     faults = [
