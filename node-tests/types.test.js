@@ -147,6 +147,14 @@ function sample(name) {
       return new ferrule.DeadMansSwitch('t', 1000, { clock: new ferrule.ManualClock() })
     case 'SyntheticProbe':
       return new ferrule.SyntheticProbe('t', () => true, 1000, 1000, { clock: new ferrule.ManualClock() })
+    case 'StreamPolicy':
+      return new ferrule.StreamPolicy({ stallTimeoutMs: 1000 })
+    case 'StreamTimeoutError':
+      return new ferrule.StreamTimeoutError('t', 1, 'stall')
+    case 'StreamInterrupted':
+      return new ferrule.StreamInterrupted('t', { partialText: 'x', chunks: 1 })
+    case 'PartialJson':
+      return new ferrule.PartialJson()
     default:
       throw new Error(`no sample for ${name}`)
   }
