@@ -52,7 +52,18 @@ impl<'py> Value for PyValue<'py> {
                 .and_then(|d| d.get_item(&name).ok().flatten());
             match from_dict {
                 Some(v) => Some(v),
-                None => self.0.getattr_opt(&name).ok().flatten(),
+                None => match self.0.getattr_opt(pyo3::intern!(py, "__pydantic_extra__")) {
+                    // A pydantic model (the SDKs' responses) keeps its declared fields in
+                    // `__dict__` and undeclared ones in `__pydantic_extra__`; a name in neither is
+                    // absent. `getattr` would answer it through pydantic's `__getattr__`, which
+                    // raises: ~10 probes a call of fields another provider's shape has cost
+                    // ~40 us per real SDK call.
+                    Ok(Some(extra)) => extra
+                        .cast_into::<PyDict>()
+                        .ok()
+                        .and_then(|d| d.get_item(&name).ok().flatten()),
+                    _ => self.0.getattr_opt(&name).ok().flatten(),
+                },
             }
         };
         v.filter(|v| !v.is_none()).map(PyValue)
