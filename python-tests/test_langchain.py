@@ -185,7 +185,7 @@ SYSTEMS = [
 ]
 
 
-def test_observe_over_langchain_runs_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any) -> None:
+def test_observe_over_langchain_runs_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any, request: Any) -> None:
     import time
 
     from langchain_core.prompts import ChatPromptTemplate
@@ -200,11 +200,19 @@ def test_observe_over_langchain_runs_sees_templates_outage_slowdown_and_dead_let
     clock = ManualClock()
     ferrule.observe(clock=clock, anomaly_min_duration_seconds=10, outage_for_seconds=20, dead_letter_max_depth=50)
     dlq = ferrule.DeadLetterQueue(str(tmp_path / "dlq.sqlite"), name="lc-dlq")
+    # observe() watches every live queue: empty this one when done, so a later test's observe() does
+    # not see this test's backlog.
+    request.addfinalizer(dlq.purge)
     policy = ferrule.Policy(name="lc-observed", dead_letter=dlq)  # no retries: one request per call
     outage, slow = range(150, 230), range(230, 270)
+    # A healthy call takes 10 ms, as a model's answer takes time: the latency baseline is then the
+    # provider's, not the scheduling noise of a busy CI host (a sub-millisecond loopback call varies
+    # by more than the dead band from one run to the next). The slowdown makes it 50 ms.
     faults = [
+        {"kind": "slow", "rate": 1.0, "from": 0, "to": outage.start, "latency_seconds": 0.01},
         {"kind": "500", "rate": 1.0, "from": outage.start, "to": outage.stop},
         {"kind": "slow", "rate": 1.0, "from": slow.start, "to": slow.stop, "latency_seconds": 0.05},
+        {"kind": "slow", "rate": 1.0, "from": slow.stop, "latency_seconds": 0.01},
     ]
     try:
         with MockLLMServer(faults) as s:

@@ -87,6 +87,7 @@ impl AnomalyOptions {
                 lambda: self.smoothing.unwrap_or(e.lambda),
                 warm_up,
                 clip_sigmas: self.clip_sigmas.unwrap_or(e.clip_sigmas),
+                ..EwmaConfig::default()
             }),
             "mad" => Method::Mad(MadConfig {
                 window: self.window.map_or(m.window, int),

@@ -86,6 +86,7 @@ impl AnomalyCore {
                     lambda: smoothing,
                     warm_up: warm(EwmaConfig::default().warm_up)?,
                     clip_sigmas,
+                    ..EwmaConfig::default()
                 }),
                 "mad" => Method::Mad(MadConfig {
                     window: int("window", window, MadConfig::default().window, 8, 256)?,

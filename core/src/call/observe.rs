@@ -117,7 +117,13 @@ pub struct ObserveConfig {
 
 impl Default for ObserveConfig {
     fn default() -> Self {
-        let mut anomaly = AnomalyConfig::new("observe", "value", Method::Ewma(Default::default()));
+        // A shift under a quarter of the baseline is not scored: on a fast, steady call the noise
+        // of a busy host is many standard deviations wide but not a regression anyone acts on.
+        let ewma = crate::watch::ewma::EwmaConfig {
+            min_relative_shift: 0.25,
+            ..Default::default()
+        };
+        let mut anomaly = AnomalyConfig::new("observe", "value", Method::Ewma(ewma));
         anomaly.hysteresis = HysteresisConfig {
             window: 16,
             fire_count: 8,

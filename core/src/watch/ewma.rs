@@ -19,6 +19,11 @@ pub struct EwmaConfig {
     /// Values are clipped to the baseline mean ± this many standard deviations before they update
     /// it, so one huge outlier cannot blow the variance up.
     pub clip_sigmas: f64,
+    /// Dead band, as a fraction of the baseline mean: the part of a shift smaller than this is not
+    /// scored. 0 scores every shift by its size in standard deviations; `observe()` sets 0.25, since
+    /// a latency or token count a few percent above a very steady baseline (the noise of a busy host
+    /// on a fast call) is not worth an alert, however many standard deviations it is.
+    pub min_relative_shift: f64,
 }
 
 impl Default for EwmaConfig {
@@ -28,6 +33,7 @@ impl Default for EwmaConfig {
             lambda: 0.25,
             warm_up: 30,
             clip_sigmas: 4.0,
+            min_relative_shift: 0.0,
         }
     }
 }
@@ -38,6 +44,14 @@ impl EwmaConfig {
         check::rate(c, "lambda", self.lambda)?;
         check::int_range(c, "warm_up", self.warm_up as u64, 2, 1_000_000)?;
         check::finite_positive(c, "clip_sigmas", self.clip_sigmas)?;
+        if !(0.0..1.0).contains(&self.min_relative_shift) {
+            return Err(crate::error::Error::out_of_range(
+                c,
+                "min_relative_shift",
+                self.min_relative_shift,
+                "[0, 1)",
+            ));
+        }
         Ok(())
     }
 }
@@ -74,7 +88,10 @@ impl Ewma {
         }
         let sd = self.var.sqrt().max(sd_floor(self.mean));
         self.chart = cfg.lambda * x + (1.0 - cfg.lambda) * self.chart;
-        let z = (self.chart - self.mean) / (sd * (cfg.lambda / (2.0 - cfg.lambda)).sqrt());
+        let shift = self.chart - self.mean;
+        let band = cfg.min_relative_shift * self.mean.abs();
+        let shift = shift.signum() * (shift.abs() - band).max(0.0);
+        let z = shift / (sd * (cfg.lambda / (2.0 - cfg.lambda)).sqrt());
         let lim = cfg.clip_sigmas * sd;
         let xc = x.clamp(self.mean - lim, self.mean + lim);
         let d = xc - self.mean;
@@ -159,5 +176,38 @@ mod tests {
         let t = 100 * 1_000_000_000 + (cfg.baseline_seconds * 1e9) as u64;
         e.score(&cfg, m + s, t);
         assert!(((e.mean() - m) / s - (1.0 - (-1.0f64).exp())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_dead_band_ignores_small_relative_shifts_of_a_steady_series_but_not_large_ones() {
+        // 1.00/1.02 alternating: sd 0.01, so a 10% rise is ten sigmas.
+        let steady = |e: &mut Ewma, cfg: &EwmaConfig, from: u64, n: u64, level: f64| {
+            (from..from + n)
+                .filter_map(|i| {
+                    let x = level + if i % 2 == 0 { 0.0 } else { 0.02 };
+                    e.score(cfg, x, i * 1_000_000_000)
+                })
+                .fold(0.0f64, f64::max)
+        };
+        let plain = EwmaConfig::default();
+        let banded = EwmaConfig {
+            min_relative_shift: 0.25,
+            ..plain
+        };
+        for (cfg, small_fires) in [(plain, true), (banded, false)] {
+            let mut e = Ewma::default();
+            steady(&mut e, &cfg, 0, 60, 1.0);
+            let mut after = e.clone();
+            let z_small = steady(&mut e, &cfg, 60, 20, 1.10);
+            assert_eq!(z_small > 3.0, small_fires, "10% rise: z {z_small}");
+            let z_large = steady(&mut after, &cfg, 60, 20, 2.0);
+            assert!(z_large > 3.0, "doubling: z {z_large}");
+        }
+        assert!(EwmaConfig {
+            min_relative_shift: 1.5,
+            ..plain
+        }
+        .validate("t")
+        .is_err());
     }
 }
