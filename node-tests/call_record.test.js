@@ -49,13 +49,13 @@ test('observe() sees three templates, the outage, the slowdown and the dead-lett
   const outage = [150, 230]
   const slow = [230, 290]
   const s = new MockLLMServer({
-    // Healthy calls take 10 ms (as a model's answer takes time), so the latency baseline is the
+    // Healthy calls take 20 ms (as a model's answer takes time), so the latency baseline is the
     // provider's and not a busy host's scheduling noise on a sub-millisecond loopback call.
     faults: [
-      { kind: 'slow', rate: 1, from: 0, to: outage[0], latencyMs: 10 },
+      { kind: 'slow', rate: 1, from: 0, to: outage[0], latencyMs: 20 },
       { kind: '500', rate: 1, from: outage[0], to: outage[1] },
       { kind: 'slow', rate: 1, from: slow[0], to: slow[1], latencyMs: 100 },
-      { kind: 'slow', rate: 1, from: slow[1], latencyMs: 10 },
+      { kind: 'slow', rate: 1, from: slow[1], latencyMs: 20 },
     ],
   })
   try {

@@ -59,13 +59,13 @@ def test_observe_sees_templates_outage_slowdown_and_dead_letters(tmp_path: Any, 
     request.addfinalizer(dlq.purge)
     policy = ferrule.Policy(name="observed", dead_letter=dlq)  # no retries: one request per call
     n_ok, outage, slow = 150, range(150, 230), range(230, 290)
-    # Healthy calls take 10 ms (as a model's answer takes time), so the latency baseline is the
+    # Healthy calls take 20 ms (as a model's answer takes time), so the latency baseline is the
     # provider's and not a busy host's scheduling noise on a sub-millisecond loopback call.
     faults = [
-        {"kind": "slow", "rate": 1.0, "from": 0, "to": outage.start, "latency_seconds": 0.01},
+        {"kind": "slow", "rate": 1.0, "from": 0, "to": outage.start, "latency_seconds": 0.02},
         {"kind": "500", "rate": 1.0, "from": outage.start, "to": outage.stop},
         {"kind": "slow", "rate": 1.0, "from": slow.start, "to": slow.stop, "latency_seconds": 0.1},
-        {"kind": "slow", "rate": 1.0, "from": slow.stop, "latency_seconds": 0.01},
+        {"kind": "slow", "rate": 1.0, "from": slow.stop, "latency_seconds": 0.02},
     ]
     fired_by: Dict[str, int] = {}
     with MockLLMServer(faults) as s:

@@ -205,14 +205,14 @@ def test_observe_over_langchain_runs_sees_templates_outage_slowdown_and_dead_let
     request.addfinalizer(dlq.purge)
     policy = ferrule.Policy(name="lc-observed", dead_letter=dlq)  # no retries: one request per call
     outage, slow = range(150, 230), range(230, 270)
-    # A healthy call takes 10 ms, as a model's answer takes time: the latency baseline is then the
+    # A healthy call takes 20 ms, as a model's answer takes time: the latency baseline is then the
     # provider's, not the scheduling noise of a busy CI host (a sub-millisecond loopback call varies
-    # by more than the dead band from one run to the next). The slowdown makes it 50 ms.
+    # by more than the dead band from one run to the next). The slowdown makes it 100 ms.
     faults = [
-        {"kind": "slow", "rate": 1.0, "from": 0, "to": outage.start, "latency_seconds": 0.01},
+        {"kind": "slow", "rate": 1.0, "from": 0, "to": outage.start, "latency_seconds": 0.02},
         {"kind": "500", "rate": 1.0, "from": outage.start, "to": outage.stop},
-        {"kind": "slow", "rate": 1.0, "from": slow.start, "to": slow.stop, "latency_seconds": 0.05},
-        {"kind": "slow", "rate": 1.0, "from": slow.stop, "latency_seconds": 0.01},
+        {"kind": "slow", "rate": 1.0, "from": slow.start, "to": slow.stop, "latency_seconds": 0.1},
+        {"kind": "slow", "rate": 1.0, "from": slow.stop, "latency_seconds": 0.02},
     ]
     try:
         with MockLLMServer(faults) as s:
