@@ -15,7 +15,9 @@ const { transient, retryAfterMsOf } = require('./transient.js')
 const { Deadlines } = require('./deadlines.js')
 const { Chaos } = require('./chaos.js')
 const { DeadLetterQueue, storeFailure } = require('./dead_letter.js')
-const { traceparent } = require('./telemetry.js')
+const telemetry = require('./telemetry.js')
+const { traceparent } = telemetry
+const telemetryInternal = () => telemetry.internal
 
 /** The current span's trace id, for a dead letter (null outside spans). */
 function currentTraceId() {
@@ -631,9 +633,11 @@ class Policy {
     try {
       f(...a)
     } catch (e) {
-      // A broken hook must not break the call: counted and reported as a process warning.
+      // A broken hook must not break the call: counted, and one warning through the core's logger.
       this.#hookErrors++
-      process.emitWarning(`ferrule: ${this.#name}: hook ${f.name || '(anonymous)'} threw: ${e && e.message}`, { code: 'FERRULE_HOOK_ERROR' })
+      telemetryInternal().warn('policy.hook_error', 'FERRULE_HOOK_ERROR', `ferrule: ${this.#name}: hook ${f.name || '(anonymous)'} threw: ${e && e.message}`, {
+        fields: { policy: this.#name },
+      })
     }
   }
 

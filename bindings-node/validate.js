@@ -77,8 +77,9 @@ function checkOptions(where, options, allowed) {
   return options
 }
 
-function warn(message, code, detail) {
-  process.emitWarning(message, { type: 'FerruleWarning', code, detail })
+// Through the core's logger (masked, deduplicated, counted), then as a process warning when written.
+function warn(event, message, code, fields) {
+  telemetry.internal.warn(event, code, message, { fields })
 }
 
 function refusal(out, raw) {
@@ -94,16 +95,18 @@ function refusal(out, raw) {
 
 function reportRepairs(out) {
   warn(
+    'validate.repaired',
     `ferrule: repaired model output: ${out.repairs
       .slice(0, 20)
       .map((r) => `${r.kind} at ${r.line}:${r.column}`)
       .join(', ')}${out.repairs.length > 20 ? ' ...' : ''}`,
     'FERRULE_REPAIRED',
+    { repairs: out.repairs.map((r) => r.kind).join(',') },
   )
 }
 
 function reportRefusal(err) {
-  warn(`ferrule: refused model output (${err.kind}): ${err.message}`, 'FERRULE_INVALID')
+  warn('validate.invalid', `ferrule: refused model output (${err.kind}): ${err.message}`, 'FERRULE_INVALID', { kind: err.kind })
 }
 
 /**
@@ -313,7 +316,10 @@ function validated(fn, options) {
 
   function reasking(err, attempt) {
     run.record('reasked')
-    warn(`ferrule: re-asking ${name} (${attempt + 1} of ${reask}) after ${err.errors.length} error(s)`, 'FERRULE_REASK')
+    warn('validate.reask', `ferrule: re-asking ${name} (${attempt + 1} of ${reask}) after ${err.errors.length} error(s)`, 'FERRULE_REASK', {
+      function: name,
+      attempt: attempt + 1,
+    })
     return { feedback: feedbackFor(err), attempt: attempt + 1 }
   }
 

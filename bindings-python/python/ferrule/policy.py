@@ -29,6 +29,7 @@ from .breaker import FAILURE, IGNORED, SUCCESS, CircuitBreaker, ExcMatcher, _mat
 from .chaos import Chaos
 from .dead_letter import DeadLetterQueue
 from .deadline import _deadline, _tighter, system_now
+from ._log import warn
 from .errors import CircuitOpenError, RateLimitedError, RetryError, TimeoutError
 from .fallback import UNSET, Fallback
 from .policy_spans import traced_async, traced_sync
@@ -267,10 +268,11 @@ class Policy:
     def _hook(self, fn: Callable[..., Any], *args: Any) -> None:
         try:
             fn(*args)
-        except Exception:
+        except Exception as e:
             # A broken hook must not break the call; it is counted and logged.
             self._hook_errors += 1
-            _log.warning("%s: hook %r raised", self.name, fn, exc_info=True)
+            warn("policy.hook_error", f"{self.name}: hook {getattr(fn, '__qualname__', fn)!r} raised", error=e,
+                 policy=self.name)
 
     # -- the dead-letter queue: off the success path, only after the call failed for good ---------
 
@@ -361,12 +363,8 @@ class Policy:
         threading.Thread(target=run, name=f"ferrule-hard-timeout-{self.name}", daemon=True).start()
         if not done.wait(budget if budget > 0.0 else 0.0):
             core.note("abandoned")
-            _log.warning(
-                "%s: attempt abandoned on its worker thread after %.3fs (hard timeout); it runs on",
-                self.name,
-                budget,
-                extra={"event": "policy.abandoned", "policy": self.name},
-            )
+            warn("policy.abandoned", f"{self.name}: attempt abandoned on its worker thread after {budget:.3f}s "
+                 "(hard timeout); it runs on", policy=self.name)
             raise TimeoutError(f"{self.name}: attempt timed out after {budget:.3f}s", budget)
         ok, value = box[0]
         if ok:

@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import logging
 from typing import Any, Callable, Mapping, Optional, Protocol, TypeVar, Union, cast
 
 from ._ferrule import LimitsCore, ManualClock, RateLimiterCore, Reservation
+from ._log import warn
 from .redis_backend import RedisBackend
 
 __all__ = ["RateLimiter", "Limits", "Reservation", "rate_limit"]
 
-_log = logging.getLogger("ferrule")
 
 F = TypeVar("F", bound=Callable[..., Any])
 Key = Optional[object]
@@ -32,7 +31,7 @@ class _Acquire(Protocol):
 
 def _on_event(kind: str, message: str, count: int) -> None:
     """Where the core reports lost state (also counted in ``stats()``): logged at warning."""
-    _log.warning(message, extra={"event": f"rate_limit.{kind}", "count": count})
+    warn(f"rate_limit.{kind}", message, count=count)
 
 
 def _backend(backend: Optional[RedisBackend]) -> Any:

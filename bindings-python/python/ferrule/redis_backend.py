@@ -4,14 +4,13 @@ process and host. Pass it as ``backend=``. The core holds the connection pool, t
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Optional
 
 from ._ferrule import RedisBackendCore
+from ._log import warn
 
 __all__ = ["RedisBackend"]
 
-_log = logging.getLogger("ferrule")
 
 
 class RedisBackend:
@@ -49,8 +48,8 @@ class RedisBackend:
         if self._on_event is not None:
             try:
                 self._on_event(state, message)
-            except Exception:
-                _log.warning("RedisBackend on_event listener failed", exc_info=True)
+            except Exception as e:
+                warn("redis_backend.listener_error", "RedisBackend on_event listener failed", error=e)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,7 @@ sends ferrule's JSON log events to Python's ``logging`` (logger ``ferrule``), th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
@@ -19,7 +20,15 @@ _logger = logging.getLogger("ferrule")
 
 
 def _to_logging(level: int, line: str) -> None:
-    _logger.log(level, line)
+    # The record's message is the JSON line; its ``event`` attribute names the event, so handlers
+    # and filters can select on it (``record.event == "policy.fallback"``) without parsing.
+    if not _logger.isEnabledFor(level):
+        return
+    try:
+        event = json.loads(line).get("event")
+    except ValueError:
+        event = None
+    _logger.log(level, line, extra={"event": event})
 
 
 class LogFile:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import logging
 import threading
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -21,10 +20,10 @@ from .dead_mans_switch import DeadMansSwitch
 from .watch.summary import table
 from .watch import synthetic as _marker
 from .watch.synthetic import in_probe
+from ._log import warn
 
 __all__ = ["SyntheticProbe", "in_probe"]
 
-_log = logging.getLogger("ferrule")
 
 
 ProbeFn = Callable[[], Union[Any, Awaitable[Any]]]
@@ -210,8 +209,8 @@ class SyntheticProbe:
                 continue
             try:
                 self.run_once()
-            except Exception:  # a bug in the probe plumbing must not kill the schedule
-                _log.warning("SyntheticProbe %r: run failed", self.name, exc_info=True)
+            except Exception as e:  # a bug in the probe plumbing must not kill the schedule
+                warn("synthetic_probe.run_failed", f"SyntheticProbe {self.name!r}: run failed", error=e, probe=self.name)
 
     async def run_forever(self) -> None:
         while not self._stop.is_set():

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Literal, Mapping, NamedTuple, Opti
 from ._ferrule import JsonValidatorCore, Repair, SchemaSnapshot, validation_stats
 from ._ferrule import repair_json as _repair_json
 from ._ferrule import span as _span
+from ._log import warn
 from .errors import ConfigError, ValidationError
 from .tracing import _span_var
 
@@ -76,20 +77,14 @@ def _is_pydantic_model(schema: object) -> bool:
 
 
 def _log_repairs(repairs: List[Repair], raw: str) -> None:
-    _log.warning(
-        "repaired model output: %s",
-        ", ".join(f"{r.kind} at {r.line}:{r.column}" for r in repairs[:20]) + (" ..." if len(repairs) > 20 else ""),
-        extra={"event": "validate.repaired", "repairs": [r.kind for r in repairs], "raw_length": len(raw)},
-    )
+    where = ", ".join(f"{r.kind} at {r.line}:{r.column}" for r in repairs[:20]) + (" ..." if len(repairs) > 20 else "")
+    warn("validate.repaired", f"repaired model output: {where}",
+         repairs=",".join(r.kind for r in repairs), raw_length=len(raw))
 
 
 def _log_refused(e: ValidationError) -> None:
-    _log.warning(
-        "refused model output (%s): %s",
-        e.kind,
-        e.args[0] if e.args else "",
-        extra={"event": "validate.invalid", "kind": e.kind, "errors": len(e.errors)},
-    )
+    warn("validate.invalid", f"refused model output ({e.kind}): {e.args[0] if e.args else ''}",
+         kind=e.kind, errors=len(e.errors))
 
 
 def _pointer(loc: Tuple[Any, ...]) -> str:
@@ -369,14 +364,8 @@ def validated(
 
         def on_refusal(e: ValidationError, attempt: int) -> str:
             core.record("reasked")
-            _log.warning(
-                "re-asking %s (%d of %d) after %s error(s)",
-                name,
-                attempt + 1,
-                reask,
-                len(e.errors),
-                extra={"event": "validate.reask", "function": name, "attempt": attempt + 1},
-            )
+            warn("validate.reask", f"re-asking {name} ({attempt + 1} of {reask}) after {len(e.errors)} error(s)",
+                 function=name, attempt=attempt + 1)
             return feedback_for(e)
 
         if inspect.iscoroutinefunction(fn):
