@@ -28,7 +28,9 @@ pub const SYNC_AGE_FAMILY: &str = "ferrule_router_health_sync_age_seconds";
 /// KEYS[1]: hash {c:<endpoint>: cooldown end, e:<endpoint>: ejection end (server ms), region,
 /// region_v}. ARGV[1]: endpoint count n; then per endpoint: name, cooldown ms to publish (0: none),
 /// ejection ms (0: none); then the active region to publish ('' : none). Returns, per endpoint, the
-/// remaining cooldown and ejection ms, then the shared region and its version.
+/// remaining cooldown and ejection ms, then the shared region and its version, then the server's now
+/// (ms): remaining plus now is the deadline as stored, the same number in every round, so a peer's
+/// deadline is recognised as already applied however late this process reads the reply.
 const SYNC: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -62,6 +64,7 @@ if region ~= '' then
 end
 out[#out + 1] = redis.call('HGET', KEYS[1], 'region') or ''
 out[#out + 1] = tonumber(redis.call('HGET', KEYS[1], 'region_v') or '0')
+out[#out + 1] = now
 -- The hash outlives its longest deadline by a day, so the active region survives quiet nights.
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', longest + 86400000))
 return out
@@ -161,6 +164,10 @@ struct Shared {
     applied_cooldowns: AtomicU64,
     applied_ejections: AtomicU64,
     applied_regions: AtomicU64,
+    /// Per endpoint, the shared cooldown and ejection deadlines (server ms) last seen: only a new
+    /// one is applied. Comparing local deadlines instead (our now plus the remaining time) would
+    /// take a late read of the same deadline, on a busy host, for a longer one.
+    seen: Mutex<Vec<(u64, u64)>>,
 }
 
 /// Keeps a router's endpoint health in step with its namesakes in other processes while it lives.
@@ -209,6 +216,7 @@ impl HealthSync {
             applied_cooldowns: AtomicU64::new(0),
             applied_ejections: AtomicU64::new(0),
             applied_regions: AtomicU64::new(0),
+            seen: Mutex::new(vec![(0, 0); router.endpoint_count()]),
             router,
             backend,
         });
@@ -411,7 +419,7 @@ impl Shared {
                 _ => 0,
             }
         };
-        if reply.len() != 2 * n + 2 {
+        if reply.len() != 2 * n + 3 {
             log::warn!(
                 "ferrule: router {:?}: unexpected health reply of {} items",
                 r.name(),
@@ -422,17 +430,28 @@ impl Shared {
         // Remaining times are relative to the server's now: our clock's now plus them is the same
         // moment everywhere, within the round trip.
         let now = r.now_nanos();
+        let server_now = int(&reply[2 * n + 2]);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         for i in 0..n {
             let (cd, ej) = (int(&reply[2 * i]), int(&reply[2 * i + 1]));
-            // Our own deadline comes back unchanged (within the slack) and is not applied again;
-            // only a longer one, learnt from a peer, is.
-            if cd > 0 && r.apply_shared_cooldown(i, now + cd * 1_000_000, now, SLACK_NANOS) {
-                self.applied_cooldowns.fetch_add(1, Ordering::Relaxed);
+            let (seen_cd, seen_ej) = &mut seen[i];
+            // A deadline seen before (the same server ms) is not applied again. Our own comes back
+            // unchanged (within the slack) and is not applied; only a longer one, learnt from a
+            // peer, is.
+            if cd > 0 && server_now + cd != *seen_cd {
+                *seen_cd = server_now + cd;
+                if r.apply_shared_cooldown(i, now + cd * 1_000_000, now, SLACK_NANOS) {
+                    self.applied_cooldowns.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            if ej > 0 && r.apply_shared_ejection(i, now + ej * 1_000_000, now, SLACK_NANOS) {
-                self.applied_ejections.fetch_add(1, Ordering::Relaxed);
+            if ej > 0 && server_now + ej != *seen_ej {
+                *seen_ej = server_now + ej;
+                if r.apply_shared_ejection(i, now + ej * 1_000_000, now, SLACK_NANOS) {
+                    self.applied_ejections.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
+        drop(seen);
         let version = int(&reply[2 * n + 1]);
         let seen = self.region_v.swap(version, Ordering::AcqRel);
         if region_changed || version <= seen {
