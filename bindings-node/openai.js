@@ -121,10 +121,10 @@ function wrapCreate(target, operation, pick, cfg) {
   //
   // The deadline reaches the SDK as its own `timeout` (its per-request timer aborts the request),
   // not as an `AbortSignal` of ours: on Node 20 every new AbortSignal is made transferable (a
-  // prototype swap that leaves it slow to create and to listen on) and the SDK links any signal
-  // it is given to its own controller, which cost more than the rest of the attempt. The policy
-  // still fails the attempt at its deadline; a signal is passed only when the policy has one of
-  // its own to forward.
+  // prototype swap that leaves it slow to create and to listen on) and the SDK links any signal it
+  // is given to its own controller, a second controller and listener per attempt for an abort the
+  // timeout already gives. The policy still fails the attempt at its deadline; a signal is passed
+  // only when the policy has one of its own to forward.
   const attempt = async (ctx, body, options, call) => {
     const opts = options === undefined ? {} : { ...options }
     const at = ctx.deadlineMs
