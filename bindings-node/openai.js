@@ -2,8 +2,8 @@
 // `wrapOpenAI(client, { policy, modelPolicies, captureContent, limits, key })`: the `openai` npm client behind a
 // Proxy whose `chat.completions.create` (also `stream: true`), `embeddings.create` and
 // `responses.create` run through a ferrule Policy. The SDK's own retries are off when ferrule
-// retries (they never stack), each attempt gets the policy's remaining deadline as its `timeout`
-// and its abort `signal`, and the policy reads Retry-After / x-ratelimit-* from the SDK's errors.
+// retries (they never stack), each attempt gets the policy's remaining deadline as its `timeout`,
+// and the policy reads Retry-After / x-ratelimit-* from the SDK's errors.
 // Each call is one GenAI span (`chat gpt-4o`), child of the caller's current span
 // (AsyncLocalStorage), with one child span per attempt whose ids go out as `traceparent`. The
 // returned promise keeps the SDK's `withResponse()` / `asResponse()`. Everything else passes through.
@@ -112,26 +112,47 @@ function budgetOf(limits, key) {
 function wrapCreate(target, operation, pick, cfg) {
   const { captureContent, server, provider = 'openai', requestIdHeader = 'x-request-id', budget } = cfg
   const original = target.create.bind(target)
-  // One attempt: the SDK's request with the attempt's deadline, signal and span as traceparent. It
-  // returns the parsed data (what `retryOnResult` and a fallback see) and keeps the raw Response in
-  // `call.response` for `withResponse()`. `call.raw` (the caller asked for `asResponse()`) leaves
-  // the body unread; otherwise it is parsed inside the attempt, so a broken body is a failed
-  // attempt the policy may retry.
+  // One attempt: the SDK's request with the attempt's deadline as its `timeout` and the attempt's
+  // span as `traceparent`. It returns the parsed data (what `retryOnResult` and a fallback see) and
+  // keeps the SDK's promise in `call.sdk`, whose `asResponse()` gives the Response afterwards for
+  // `withResponse()`. `call.raw` (the caller asked for `asResponse()`) leaves the body unread;
+  // otherwise it is parsed inside the attempt, so a broken body is a failed attempt the policy may
+  // retry.
+  //
+  // The deadline reaches the SDK as its own `timeout` (its per-request timer aborts the request),
+  // not as an `AbortSignal` of ours: on Node 20 every new AbortSignal is made transferable (a
+  // prototype swap that leaves it slow to create and to listen on) and the SDK links any signal it
+  // is given to its own controller, a second controller and listener per attempt for an abort the
+  // timeout already gives. The policy still fails the attempt at its deadline; a signal is passed
+  // only when the policy has one of its own to forward.
   const attempt = async (ctx, body, options, call) => {
     const opts = options === undefined ? {} : { ...options }
-    if (ctx.deadlineMs !== undefined) {
-      const left = Math.max(1, Math.floor(ctx.deadlineMs - Date.now())) // the SDK takes whole ms
+    const at = ctx.deadlineMs
+    if (at !== undefined) {
+      // Whole ms, rounded up: the policy's deadline, not the SDK's timer, ends an attempt at time.
+      const left = Math.max(1, Math.ceil(at - Date.now()))
       if (opts.timeout === undefined || opts.timeout > left) opts.timeout = left
-      opts.signal = ctx.signal
+      if (ctx._outer !== undefined) opts.signal = ctx.signal
     }
     const tp = traceparent()
     if (tp !== null && !hasTraceparent(opts.headers)) opts.headers = { ...(opts.headers || {}), traceparent: tp }
     const p = original(body, opts)
     if (typeof p.asResponse !== 'function') return p
-    const response = await p.asResponse()
-    const data = call.raw ? response : await p
+    // The caller's `withResponse()` / `asResponse()` on the promise `create` returned runs right
+    // after it, and this attempt may have started inside `create`: one turn before deciding.
+    if (!call.started) {
+      call.started = true
+      await undefined
+    }
+    if (call.raw) {
+      const response = await p.asResponse()
+      call.data = response
+      call.sdk = p
+      return response
+    }
+    const data = await p
     call.data = data
-    call.response = response
+    call.sdk = p
     return data
   }
   // Per model, built once: the attempt spans' name and the call span's options.
@@ -240,13 +261,13 @@ function wrapCreate(target, operation, pick, cfg) {
       .then(
         (data) => {
           // A fallback's value is not the last attempt's answer: it has no Response.
-          const response = data === call.data ? call.response : undefined
+          const sdk = data === call.data ? call.sdk : undefined
           if (call.raw) done(undefined, undefined)
           else if (body && body.stream && data !== null && typeof data === 'object' && Symbol.asyncIterator in data) {
             const fields = new CallStream(span._native, capture)
             data = observe(data, fields, (err) => done(undefined, err, fields))
           } else done(data, undefined, undefined, data !== call.data)
-          return { data, response }
+          return { data, sdk }
         },
         (err) => {
           done(undefined, err)
@@ -258,22 +279,28 @@ function wrapCreate(target, operation, pick, cfg) {
     if (body && body.stream === true && operation === 'chat') {
       return budget === undefined ? createStream(body, options, undefined) : budget.acquire(operation, body, options).then((r) => createStream(body, options, r))
     }
-    // This call's state: whether the caller wants the raw Response, and the last attempt's answer.
-    const call = { raw: false, data: undefined, response: undefined }
+    // This call's state: whether the caller wants the raw Response, and the last attempt's answer
+    // with the SDK promise that made it.
+    const call = { raw: false, started: false, data: undefined, sdk: undefined }
     const settled =
       budget === undefined
         ? begin(body, options, call, undefined)
         : budget.acquire(operation, body, options).then((r) => begin(body, options, call, r))
     // What the SDK's APIPromise offers: the data, or `withResponse()` / `asResponse()`.
     const out = settled.then((r) => r.data)
+    // The Response is asked of the SDK only here: it kept it, and a plain `await` never needs it.
+    const responseOf = (r) => (r.sdk === undefined ? undefined : call.raw ? r.data : r.sdk.asResponse())
     out.withResponse = () => {
       out.catch(() => {}) // the caller reads the outcome here instead
-      return settled.then((r) => ({ data: r.data, response: r.response, request_id: r.response ? r.response.headers.get(requestIdHeader) : null }))
+      return settled.then(async (r) => {
+        const response = await responseOf(r)
+        return { data: r.data, response, request_id: response ? response.headers.get(requestIdHeader) : null }
+      })
     }
     out.asResponse = () => {
       call.raw = true
       out.catch(() => {})
-      return settled.then((r) => r.response)
+      return settled.then(responseOf)
     }
     return out
   }

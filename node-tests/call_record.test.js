@@ -173,3 +173,32 @@ test('observe() checks the drift options', () => {
   assert.throws(() => observe({ drift: 'yes' }), /drift=yes must be a boolean/)
   observe({ drift: false })
 })
+
+test('a worker thread reads calls with its own field names (the native name cache is per thread)', async () => {
+  const { Worker } = require('node:worker_threads')
+  const llmCall = path.join(__dirname, '..', 'bindings-node', 'llm_call.js')
+  const code = `
+    const { parentPort } = require('node:worker_threads')
+    const { recordCall } = require(${JSON.stringify(llmCall)})
+    const out = []
+    for (let i = 0; i < 3; i++) {
+      const r = recordCall(undefined, 'chat', 'openai', {
+        request: { model: 'm', messages: [{ role: 'user', content: 'hi' }] },
+        response: { model: 'm-worker', id: 'r' + i, choices: [{ finish_reason: 'stop', message: { content: 'a' } }], usage: { prompt_tokens: 3 + i, completion_tokens: 4 } },
+      })
+      out.push([r.model, r.inputTokens, r.outputTokens])
+    }
+    parentPort.postMessage(out)`
+  const run = () =>
+    new Promise((resolve, reject) => {
+      const w = new Worker(code, { eval: true })
+      w.once('message', resolve)
+      w.once('error', reject)
+    })
+  const want = [['m-worker', 3, 4], ['m-worker', 4, 4], ['m-worker', 5, 4]]
+  assert.deepEqual(await run(), want)
+  assert.deepEqual(await run(), want) // a second worker: a new env on a new thread
+  const { recordCall } = require('../bindings-node/llm_call.js')
+  const main = recordCall(undefined, 'chat', 'openai', { request: { model: 'm' }, response: { model: 'm-main', usage: { prompt_tokens: 1, completion_tokens: 2 } } })
+  assert.deepEqual([main.model, main.inputTokens, main.outputTokens], ['m-main', 1, 2])
+})

@@ -98,6 +98,19 @@ test(
 )
 
 test(
+  "the caller's own signal reaches the SDK under a policy deadline and aborts the request",
+  withServer({ script: ['hang'], hangMs: 30000 }, async (s) => {
+    const c = wrapOpenAI(sdk(s, { maxRetries: 0 }), { policy: new Policy({ timeoutMs: 20000 }) })
+    const ac = new AbortController()
+    const t0 = performance.now()
+    const p = c.chat.completions.create({ model: 'm', messages: MSG }, { signal: ac.signal })
+    setTimeout(() => ac.abort(), 50)
+    await assert.rejects(p, (e) => e instanceof OpenAI.APIUserAbortError)
+    assert.ok(performance.now() - t0 < 10000) // the abort ended it, not the 20 s deadline
+  }),
+)
+
+test(
   'streams are retried before the first chunk and recorded once at their end',
   withServer({ script: ['429', 'ok'], faults: [{ kind: '429', rate: 0, retryAfterMs: 0 }] }, async (s) => {
     const seen = recording()

@@ -10,6 +10,8 @@ use ferrule_core::telemetry::pipeline::Pipeline;
 use napi::bindgen_prelude::{JsValue, Unknown};
 use napi::sys;
 use napi_derive::napi;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ptr;
 use std::time::Duration;
 
@@ -46,24 +48,92 @@ impl Js {
     }
 }
 
+/// Field names as JS strings, made once per thread and kept in one JS array (a Node-API env lives
+/// on one thread; a worker's env is another thread's). A record reads ~40 fields, most of them
+/// absent from any one provider's shape: creating each name anew (a UTF-8 decode and a string
+/// table look-up per probe) was a third of the record's time.
+struct Keys {
+    env: sys::napi_env,
+    array: sys::napi_ref,
+    /// By the address and length of the name's literal.
+    index: HashMap<(usize, usize), u32>,
+}
+
+thread_local! {
+    static KEYS: RefCell<Option<Keys>> = const { RefCell::new(None) };
+}
+
+/// `name` as a JS string: the cached one, else made now (and cached when the cache can hold it).
+fn key(env: sys::napi_env, name: &'static str) -> Option<sys::napi_value> {
+    let made = |out: &mut sys::napi_value| {
+        // SAFETY: `name` is valid UTF-8 of the given length.
+        unsafe {
+            sys::napi_create_string_utf8(env, name.as_ptr().cast(), name.len() as isize, out)
+                == sys::Status::napi_ok
+        }
+    };
+    KEYS.with(|k| {
+        // Re-entered (a JS setter on Array.prototype ran a record): no cache for this one.
+        let Ok(mut k) = k.try_borrow_mut() else {
+            let mut out = ptr::null_mut();
+            return made(&mut out).then_some(out);
+        };
+        // SAFETY: `env` is the current call's; the array reference was made in this env.
+        unsafe {
+            if k.as_ref().is_none_or(|c| c.env != env) {
+                // First use on this thread, or another env on it (the old one is gone: its
+                // reference is forgotten, never deleted through a dead env).
+                let mut array = ptr::null_mut();
+                let mut r = ptr::null_mut();
+                if sys::napi_create_array(env, &mut array) == sys::Status::napi_ok
+                    && sys::napi_create_reference(env, array, 1, &mut r) == sys::Status::napi_ok
+                {
+                    *k = Some(Keys {
+                        env,
+                        array: r,
+                        index: HashMap::new(),
+                    });
+                }
+            }
+            let mut out = ptr::null_mut();
+            let Some(c) = k.as_mut() else {
+                return made(&mut out).then_some(out);
+            };
+            let mut array = ptr::null_mut();
+            if sys::napi_get_reference_value(env, c.array, &mut array) != sys::Status::napi_ok
+                || array.is_null()
+            {
+                return made(&mut out).then_some(out);
+            }
+            let slot = (name.as_ptr() as usize, name.len());
+            if let Some(&i) = c.index.get(&slot) {
+                if sys::napi_get_element(env, array, i, &mut out) == sys::Status::napi_ok {
+                    return Some(out);
+                }
+            }
+            if !made(&mut out) {
+                return None;
+            }
+            let i = c.index.len() as u32;
+            if sys::napi_set_element(env, array, i, out) == sys::Status::napi_ok {
+                c.index.insert(slot, i);
+            }
+            Some(out)
+        }
+    })
+}
+
 impl Value for Js {
     fn field(&self, name: &'static str) -> Option<Self> {
         let t = self.kind();
         if t != sys::ValueType::napi_object && t != sys::ValueType::napi_function {
             return None;
         }
-        let mut key = ptr::null_mut();
+        let key = key(self.env, name)?;
         let mut out = ptr::null_mut();
-        // SAFETY: as `kind`; `name` is valid UTF-8 of the given length.
+        // SAFETY: as `kind`; `key` is a string of this env.
         unsafe {
-            if sys::napi_create_string_utf8(
-                self.env,
-                name.as_ptr().cast(),
-                name.len() as isize,
-                &mut key,
-            ) != sys::Status::napi_ok
-                || sys::napi_get_property(self.env, self.v, key, &mut out) != sys::Status::napi_ok
-            {
+            if sys::napi_get_property(self.env, self.v, key, &mut out) != sys::Status::napi_ok {
                 // A throwing getter: clear the exception, read as missing.
                 let mut e = ptr::null_mut();
                 sys::napi_get_and_clear_last_exception(self.env, &mut e);
