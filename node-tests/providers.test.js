@@ -431,3 +431,21 @@ test(
     assert.equal(seen[0].error, err)
   }),
 )
+
+test(
+  'wrapAnthropic: a streamed tool call accumulates into the same normalized call',
+  withServer({}, async (s) => {
+    const c = wrapAnthropic(sdk(s), { policy: retrying(2) })
+    const body = { model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: QUESTION }], tools: ANTHROPIC_TOOLS }
+    const plain = await c.messages.create(body)
+    const stream = c.messages.stream(body)
+    let partial = ''
+    stream.on('inputJson', (delta) => (partial += delta))
+    const streamed = await stream.finalMessage()
+    const [p] = normalizeChat(plain).toolCalls
+    const [t] = normalizeChat(streamed).toolCalls
+    assert.equal(streamed.stop_reason, 'tool_use')
+    assert.deepEqual([t.name, t.arguments, t.parsedArguments], [p.name, p.arguments, p.parsedArguments])
+    assert.equal(partial, p.arguments) // the input arrived in pieces, as Anthropic streams it
+  }),
+)

@@ -409,3 +409,23 @@ async def test_the_async_stream_helper_retries_then_is_cut_at_its_stall(calls: L
     assert isinstance(ei.value.cause, ferrule.StreamTimeoutError)
     assert [c[1] is None for c in calls] == [True, False]
     assert calls[0][2]["gen_ai.response.finish_reasons"] == ["end_turn"]
+
+
+async def test_a_streamed_tool_call_accumulates_into_the_same_normalized_call() -> None:
+    with MockLLMServer() as s:
+        c = ferrule.wrap_anthropic(sdk(s), retrying(2))
+        plain = c.messages.create(model=MODEL, max_tokens=256, messages=[{"role": "user", "content": QUESTION}], tools=ANTHROPIC_TOOLS)  # type: ignore[arg-type]
+        with c.messages.stream(model=MODEL, max_tokens=256, messages=[{"role": "user", "content": QUESTION}], tools=ANTHROPIC_TOOLS) as stream:  # type: ignore[arg-type]
+            partial = "".join(e.partial_json for e in stream if e.type == "input_json")
+            streamed = stream.get_final_message()
+        oa = ferrule.wrap_openai(openai.AsyncOpenAI(base_url=s.url, api_key="k"), retrying(2))
+        chunks = await oa.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": QUESTION}], tools=OPENAI_TOOLS, stream=True  # type: ignore[arg-type]
+        )
+        openai_args = "".join([ch.choices[0].delta.tool_calls[0].function.arguments or "" async for ch in chunks if ch.choices and ch.choices[0].delta.tool_calls])
+    (p,), (t,) = ferrule.normalize_chat(plain).tool_calls, ferrule.normalize_chat(streamed).tool_calls
+    assert streamed.stop_reason == "tool_use"
+    assert (t.name, t.arguments, t.parsed_arguments) == (p.name, p.arguments, p.parsed_arguments)
+    # The input arrived in pieces (input_json_delta), as Anthropic streams it, and OpenAI's stream
+    # carries the same arguments text.
+    assert partial == openai_args == p.arguments
