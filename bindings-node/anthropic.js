@@ -1,6 +1,7 @@
 'use strict'
 // `wrapAnthropic(client, { policy, modelPolicies, captureContent })`: the `@anthropic-ai/sdk` client
-// behind a Proxy whose `messages.create` (also `stream: true`) runs through a ferrule Policy, with
+// behind a Proxy whose `messages.create` (also `stream: true`, and the `messages.stream()` helper,
+// which makes its request through it) runs through a ferrule Policy, with
 // `wrapOpenAI`'s contract: the SDK's own retries are off when ferrule retries, each attempt gets the
 // policy's remaining deadline as its `timeout` and its abort `signal`, and a `traceparent`; the
 // policy reads Anthropic's hints from the SDK's errors (`retry-after`, and on a 429 the spent
@@ -59,6 +60,7 @@ function wrapAnthropic(client, opts = {}) {
     server,
     provider: PROVIDER,
     requestIdHeader: 'request-id',
+    helpers: ['stream'],
     resources: new WeakMap(),
     streamPolicy: opts.streamPolicy,
     budget,

@@ -1572,6 +1572,17 @@ export interface RouterStats {
   endpoints: RouterEndpointStats[]
 }
 
+/** A tool (function) call the model asked for, whichever provider made it. */
+export interface ToolCall {
+  /** The provider's id for the call (the tool's result must name it). */
+  id: string
+  name: string
+  /** The arguments as the JSON text the provider sent (Anthropic's `input` object as compact JSON). */
+  arguments: string
+  /** `arguments` parsed, or null when it is not valid JSON. */
+  parsedArguments: unknown
+}
+
 export interface ChatResponse {
   content: string
   role: string
@@ -1581,6 +1592,8 @@ export interface ChatResponse {
   outputTokens: number | null
   endpoint: string
   raw: unknown
+  /** The tools the model called, in order (empty when none). */
+  toolCalls: ToolCall[]
 }
 
 /** Routes each call to one endpoint (models, providers, regions), with per-endpoint breakers,

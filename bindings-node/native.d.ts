@@ -616,6 +616,7 @@ export interface ChatAnswer {
   finishReason?: string
   inputTokens?: number
   outputTokens?: number
+  toolCalls: Array<ToolCallAnswer>
 }
 
 export declare function clearRecentSpans(): void
@@ -1509,6 +1510,17 @@ export interface TelemetryStats {
   sessionConflicts: number
   /** Times `redactCallback` threw or could not run (the pattern-masked text was kept). */
   redactCallbackErrors: number
+}
+
+/**
+ * A tool call in the router's common shape; `arguments` is JSON text, `argumentsValid` whether
+ * it parses.
+ */
+export interface ToolCallAnswer {
+  id: string
+  name: string
+  arguments: string
+  argumentsValid: boolean
 }
 
 /** Every HTTP status worth retrying (408, 409, 429, 5xx). */

@@ -1,14 +1,15 @@
 'use strict'
 // One response shape for every provider behind a router: OpenAI-style chat completions, Anthropic-
 // style messages and plain strings become `{ content, role, model, finishReason, inputTokens,
-// outputTokens, endpoint, raw }`. The core reads the shapes; an unknown one throws (never a guessed
-// empty answer).
+// outputTokens, endpoint, raw, toolCalls }`. The core reads the shapes; an unknown one throws (never
+// a guessed empty answer). Tool calls come out as `{ id, name, arguments, parsedArguments }` whichever
+// provider made them (OpenAI `tool_calls`, Anthropic `tool_use` blocks).
 
 const native = require('./native.js')
 
 function normalizeChat(response, endpoint = '') {
   if (typeof response === 'string') {
-    return { content: response, role: 'assistant', model: null, finishReason: null, inputTokens: null, outputTokens: null, endpoint, raw: response }
+    return { content: response, role: 'assistant', model: null, finishReason: null, inputTokens: null, outputTokens: null, endpoint, raw: response, toolCalls: [] }
   }
   const a = response !== null && typeof response === 'object' ? native.readChatAnswer(response) : null
   if (a === null || a === undefined) {
@@ -24,6 +25,8 @@ function normalizeChat(response, endpoint = '') {
     outputTokens: a.outputTokens ?? null,
     endpoint,
     raw: response,
+    // The core said whether the text is JSON (the same rule as the Python host's): parse only then.
+    toolCalls: a.toolCalls.map((t) => ({ id: t.id, name: t.name, arguments: t.arguments, parsedArguments: t.argumentsValid ? JSON.parse(t.arguments) : null })),
   }
 }
 

@@ -171,8 +171,9 @@ function wrapCreate(target, operation, pick, cfg) {
   }
   const streamPolicy = cfg.streamPolicy || DEFAULT_STREAM_POLICY
   // `stream: true`: each attempt reads up to the first chunk (a failure before it is retried like
-  // any failed call); after it, the StreamPolicy decides.
-  const streamAttempt = (ctx, body, options, fields) =>
+  // any failed call); after it, the StreamPolicy decides. `call.response` keeps the attempt's raw
+  // Response for `withResponse()` (the SDK's stream helpers read it).
+  const streamAttempt = (ctx, body, options, fields, call) =>
     openStream(
       streamPolicy,
       fields,
@@ -185,11 +186,16 @@ function wrapCreate(target, operation, pick, cfg) {
         opts.signal = signal
         const tp = traceparent()
         if (tp !== null && !hasTraceparent(opts.headers)) opts.headers = { ...(opts.headers || {}), traceparent: tp }
-        return original(body, opts)
+        const p = original(body, opts)
+        if (typeof p.withResponse !== 'function') return p
+        return p.withResponse().then((r) => {
+          call.response = r.response
+          return r.data
+        })
       },
       ctx.signal === undefined ? (options && options.signal) || undefined : ctx.signal,
     )
-  const createStream = async (body, options, reservation) => {
+  const createStream = async (body, options, reservation, call) => {
     const model = typeof body.model === 'string' ? body.model : ''
     const policy = pick(model)
     const capture = captureContent || POLICY_SPANS.captureContent
@@ -216,7 +222,7 @@ function wrapCreate(target, operation, pick, cfg) {
     }
     const name = `${model ? `${operation} ${model}` : operation} attempt`
     const through = async (b) => {
-      const r = await policy[TRACED_CALL](streamAttempt, [b, options, fields], undefined, { parent: span, name, attributes: undefined, counter, chaos: true })
+      const r = await policy[TRACED_CALL](streamAttempt, [b, options, fields, call], undefined, { parent: span, name, attributes: undefined, counter, chaos: true })
       if (r === null || typeof r !== 'object' || !('guard' in r)) counter.fellBack = true // the policy's fallback answered
       return r
     }
@@ -277,7 +283,16 @@ function wrapCreate(target, operation, pick, cfg) {
   }
   return function create(body, options) {
     if (body && body.stream === true && operation === 'chat') {
-      return budget === undefined ? createStream(body, options, undefined) : budget.acquire(operation, body, options).then((r) => createStream(body, options, r))
+      const call = { response: undefined }
+      const out =
+        budget === undefined ? createStream(body, options, undefined, call) : budget.acquire(operation, body, options).then((r) => createStream(body, options, r, call))
+      // As the SDK's APIPromise: the stream helpers (Anthropic's `messages.stream()`) ask for the
+      // stream with its Response.
+      out.withResponse = () => {
+        out.catch(() => {}) // the caller reads the outcome here instead
+        return out.then((data) => ({ data, response: call.response, request_id: call.response ? call.response.headers.get(requestIdHeader) : null }))
+      }
+      return out
     }
     // This call's state: whether the caller wants the raw Response, and the last attempt's answer
     // with the SDK promise that made it.
@@ -308,13 +323,18 @@ function wrapCreate(target, operation, pick, cfg) {
 
 function proxied(target, spec, operation, pick, cache, cfg) {
   return new Proxy(target, {
-    get(t, prop) {
+    get(t, prop, receiver) {
       const value = Reflect.get(t, prop, t)
       if (typeof prop !== 'string') return value
       if (spec === 'create-host' && prop === 'create' && typeof value === 'function') {
         let fn = cache.get(t)
         if (fn === undefined) cache.set(t, (fn = wrapCreate(t, operation, pick, cfg)))
         return fn
+      }
+      if (spec === 'create-host' && cfg.helpers !== undefined && cfg.helpers.includes(prop) && typeof value === 'function') {
+        // A helper that makes its request through `this.create` (Anthropic's `messages.stream()`):
+        // bound to the wrapped resource, so that request runs through the policy.
+        return value.bind(receiver)
       }
       if (spec !== null && typeof spec === 'object' && Object.prototype.hasOwnProperty.call(spec, prop) && value) {
         // One proxy per resource object, made on first access (`client.chat.completions` is read

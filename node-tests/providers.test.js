@@ -2,15 +2,17 @@
 // wrapAnthropic with the real `@anthropic-ai/sdk` and ferruleMiddleware with the real `ai` +
 // `@ai-sdk/openai` packages, against the mock server: exact attempts (no stacked SDK retries), each
 // Anthropic hint waited on a 429 and the 529 retried, streams observed to their end, spans and
-// metrics under the provider's name, cost with cached tokens, and one cross-provider failover.
+// metrics under the provider's name, cost with cached tokens, one cross-provider failover (a tool
+// call too, in one normalized shape), the `messages.stream()` helper under the policy and the stream
+// deadlines, and a tool-using `generateText` through the middleware.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const Anthropic = require('@anthropic-ai/sdk')
 const OpenAI = require('openai')
 const { createOpenAI } = require('@ai-sdk/openai')
-const { generateText, streamText, wrapLanguageModel } = require('ai')
-const { MockLLMServer, ManualClock, Policy, RetryError, Router, wrapAnthropic, wrapOpenAI, recentSpans, metricsText, setPrice } = require('ferrule')
+const { generateText, streamText, wrapLanguageModel, tool, jsonSchema, stepCountIs } = require('ai')
+const { MockLLMServer, ManualClock, Policy, RetryError, Router, StreamInterrupted, StreamPolicy, StreamTimeoutError, wrapAnthropic, wrapOpenAI, recentSpans, metricsText, setPrice, normalizeChat } = require('ferrule')
 const { ferruleMiddleware } = require('ferrule/ai')
 const { state } = require('../bindings-node/llm_call.js')
 
@@ -239,3 +241,211 @@ test('a router fails over from an OpenAI endpoint to an Anthropic one, one respo
     up.stop()
   }
 })
+
+// ---- tool calls in the normalized shape -------------------------------------------------------------
+
+const SCHEMA = { type: 'object', properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'] }
+const OPENAI_TOOLS = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: SCHEMA } }]
+const ANTHROPIC_TOOLS = [{ name: 'get_weather', description: 'Weather in a city', input_schema: SCHEMA }]
+const QUESTION = 'Weather in Paris?'
+
+test('a tool call fails over from an OpenAI endpoint to an Anthropic one as the same normalized call', async () => {
+  const healthy = new MockLLMServer()
+  const down = new MockLLMServer({ script: Array(10).fill('503') })
+  const up = new MockLLMServer()
+  try {
+    const routerFor = (openaiServer) => {
+      const oa = wrapOpenAI(new OpenAI({ baseURL: openaiServer.url, apiKey: 'k', maxRetries: 0 }), { policy: new Policy({ timeoutMs: 10000 }) })
+      const an = wrapAnthropic(sdk(up), { policy: new Policy({ timeoutMs: 10000 }) })
+      return new Router({
+        endpoints: [
+          { name: 'openai', call: (q) => oa.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: q }], tools: OPENAI_TOOLS }), weight: 1000 },
+          { name: 'anthropic', call: (q) => an.messages.create({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: q }], tools: ANTHROPIC_TOOLS }) },
+        ],
+        seed: 1,
+        normalize: 'openai',
+        ejectAfterFailures: 0,
+      })
+    }
+    const direct = await routerFor(healthy).execute(QUESTION)
+    const moved = await routerFor(down).execute(QUESTION)
+    assert.equal(down.stats().requests, 1)
+    assert.equal(up.stats().requests, 1)
+    assert.deepEqual([direct.endpoint, moved.endpoint], ['openai', 'anthropic'])
+    assert.deepEqual([direct.finishReason, moved.finishReason], ['tool_calls', 'tool_use'])
+    assert.equal(direct.toolCalls.length, 1)
+    assert.equal(moved.toolCalls.length, 1)
+    const [d] = direct.toolCalls
+    const [m] = moved.toolCalls
+    // The same call, whichever provider made it: name, arguments text and parsed arguments.
+    assert.deepEqual([m.name, m.arguments, m.parsedArguments], [d.name, d.arguments, d.parsedArguments])
+    assert.deepEqual(m.parsedArguments, { city: QUESTION, unit: 'celsius' })
+    assert.match(d.id, /^call_/)
+    assert.match(m.id, /^toolu_/)
+    assert.deepEqual([direct.content, moved.content], ['', ''])
+  } finally {
+    healthy.stop()
+    down.stop()
+    up.stop()
+  }
+})
+
+test('normalizeChat keeps broken tool arguments as text and does not parse them', () => {
+  const raw = { choices: [{ finish_reason: 'tool_calls', message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'f', arguments: '{"city": "Par' } }] } }] }
+  assert.deepEqual(normalizeChat(raw).toolCalls, [{ id: 'call_9', name: 'f', arguments: '{"city": "Par', parsedArguments: null }])
+  assert.deepEqual(normalizeChat('plain').toolCalls, [])
+})
+
+test(
+  'ferruleMiddleware: generateText with tools records the tool call step and the answer step',
+  withServer({ script: ['503', 'ok', 'ok'] }, async (s) => {
+    const seen = recording()
+    const executed = []
+    const r = await generateText({
+      model: aiModel(s, retrying(3)),
+      prompt: QUESTION,
+      maxRetries: 0,
+      tools: {
+        get_weather: tool({
+          description: 'Weather in a city',
+          inputSchema: jsonSchema(SCHEMA),
+          execute: async (input) => {
+            executed.push(input)
+            return '18 C, clear'
+          },
+        }),
+      },
+      stopWhen: stepCountIs(2),
+    })
+    // The first step (retried past the 503) called the tool with the mock's arguments; the second
+    // handed the result back and got text.
+    assert.deepEqual(executed, [{ city: QUESTION, unit: 'celsius' }])
+    assert.equal(r.steps.length, 2)
+    assert.equal(r.steps[0].toolCalls[0].toolName, 'get_weather')
+    assert.match(r.text, /^Mock answer to: Weather in Paris\? \(the tool said: .*18 C, clear.*\)$/)
+    assert.equal(s.stats().requests, 3)
+    assert.equal(seen.length, 2)
+    assert.deepEqual(
+      seen.map((c) => [c.attempts, spanOf(c).attributes['gen_ai.response.finish_reasons']]),
+      [
+        [2, ['tool_calls']],
+        [1, ['stop']],
+      ],
+    )
+    assert.equal(s.requests[2].json.messages.at(-1).role, 'tool')
+  }),
+)
+
+test(
+  'ferruleMiddleware: streamText with tools streams the tool call through the policy',
+  withServer({}, async (s) => {
+    const seen = recording()
+    const r = streamText({
+      model: aiModel(s, retrying(2)),
+      prompt: QUESTION,
+      maxRetries: 0,
+      tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: jsonSchema(SCHEMA) }) },
+    })
+    await r.consumeStream()
+    const calls = await r.toolCalls
+    assert.deepEqual(
+      calls.map((c) => [c.toolName, c.input]),
+      [['get_weather', { city: QUESTION, unit: 'celsius' }]],
+    )
+    assert.equal(seen.length, 1)
+    assert.deepEqual(spanOf(seen[0]).attributes['gen_ai.response.finish_reasons'], ['tool_calls'])
+  }),
+)
+
+// ---- messages.stream(): the SDK's stream helper under the policy ------------------------------------
+
+test(
+  'wrapAnthropic: messages.stream() runs through the policy and is recorded once',
+  withServer({ script: ['unavailable', 'ok'] }, async (s) => {
+    const seen = recording()
+    const c = wrapAnthropic(sdk(s), { policy: retrying(3) })
+    const stream = c.messages.stream({ model: MODEL, max_tokens: 64, messages: MSG })
+    let text = ''
+    stream.on('text', (t) => (text += t))
+    const final = await stream.finalMessage()
+    assert.equal(text, 'Mock answer to: hi')
+    assert.equal(final.stop_reason, 'end_turn')
+    assert.equal(s.stats().requests, 2) // the 529 was retried before the first event
+    assert.match(s.requests[1].headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    assert.equal(seen.length, 1)
+    assert.equal(seen[0].error, undefined)
+    assert.equal(seen[0].attempts, 2)
+    assert.equal(seen[0].provider, 'anthropic')
+    const sp = spanOf(seen[0])
+    assert.deepEqual(sp.attributes['gen_ai.response.finish_reasons'], ['end_turn'])
+    assert.equal(sp.attributes['gen_ai.usage.output_tokens'], final.usage.output_tokens)
+    assert.equal(sp.attributes['gen_ai.response.id'], final.id)
+  }),
+)
+
+test(
+  'wrapAnthropic: messages.stream() is cut at its stall deadline with the delivered text',
+  withServer({ script: ['stall_stream'], faults: [{ kind: 'stall_stream', rate: 0, afterChunks: 4, latencyMs: 20000 }] }, async (s) => {
+    const seen = recording()
+    const c = wrapAnthropic(sdk(s), { policy: retrying(3), streamPolicy: new StreamPolicy({ stallTimeoutMs: 300 }) })
+    const stream = c.messages.stream({ model: MODEL, max_tokens: 64, messages: MSG })
+    let text = ''
+    let last = performance.now()
+    stream.on('text', (t) => {
+      text += t
+      last = performance.now()
+    })
+    // The helper wraps an error that is not the SDK's own in an AnthropicError, the original as its cause.
+    const err = await stream.finalMessage().then(
+      () => undefined,
+      (e) => e.cause,
+    )
+    const waited = performance.now() - last
+    assert.ok(err instanceof StreamInterrupted, String(err))
+    assert.ok(waited >= 295 && waited < 1500, `waited ${waited} ms`)
+    assert.ok(err.cause instanceof StreamTimeoutError)
+    assert.equal(err.cause.deadline, 'stall')
+    // message_start, content_block_start, ping, then one text delta came before the silence.
+    assert.equal(err.partialText, 'Mock')
+    assert.equal(text, 'Mock')
+    assert.equal(s.stats().requests, 1)
+    assert.equal(seen.length, 1)
+    assert.equal(seen[0].error, err)
+  }),
+)
+
+test(
+  'wrapAnthropic: messages.stream() cut mid-body throws StreamInterrupted and records it',
+  withServer({ script: ['truncated_stream'] }, async (s) => {
+    const seen = recording()
+    const c = wrapAnthropic(sdk(s), { policy: retrying(2) })
+    const stream = c.messages.stream({ model: MODEL, max_tokens: 64, messages: MSG })
+    const err = await stream.finalMessage().then(
+      () => undefined,
+      (e) => e.cause,
+    )
+    assert.ok(err instanceof StreamInterrupted, String(err))
+    assert.ok(err.chunks > 0)
+    assert.equal(s.stats().requests, 1)
+    assert.equal(seen.length, 1)
+    assert.equal(seen[0].error, err)
+  }),
+)
+
+test(
+  'wrapAnthropic: a streamed tool call accumulates into the same normalized call',
+  withServer({}, async (s) => {
+    const c = wrapAnthropic(sdk(s), { policy: retrying(2) })
+    const body = { model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: QUESTION }], tools: ANTHROPIC_TOOLS }
+    const plain = await c.messages.create(body)
+    const stream = c.messages.stream(body)
+    let partial = ''
+    stream.on('inputJson', (delta) => (partial += delta))
+    const streamed = await stream.finalMessage()
+    const [p] = normalizeChat(plain).toolCalls
+    const [t] = normalizeChat(streamed).toolCalls
+    assert.equal(streamed.stop_reason, 'tool_use')
+    assert.deepEqual([t.name, t.arguments, t.parsedArguments], [p.name, p.arguments, p.parsedArguments])
+    assert.equal(partial, p.arguments) // the input arrived in pieces, as Anthropic streams it
+  }),
+)

@@ -2,8 +2,10 @@
 Messages API: the server sees exactly the policy's attempts (no stacked SDK retries), each of
 Anthropic's hints (``retry-after`` and the four ``anthropic-ratelimit-*-reset`` instants) is waited
 on a 429, a 529 ``overloaded_error`` is retried, streams are observed to their end, spans and metrics
-carry ``gen_ai.provider.name="anthropic"``, prompt-cache tokens are counted and priced, and a router
-fails over from an OpenAI endpoint to an Anthropic one with one response shape."""
+carry ``gen_ai.provider.name="anthropic"``, prompt-cache tokens are counted and priced, a router
+fails over from an OpenAI endpoint to an Anthropic one with one response shape (tool calls
+included), and the SDK's ``messages.stream()`` helper runs under the policy and the stream
+deadlines."""
 
 from __future__ import annotations
 
@@ -229,3 +231,201 @@ def test_a_router_fails_over_from_openai_to_anthropic_with_one_shape() -> None:
     assert isinstance(r, ferrule.ChatResponse)
     assert (r.endpoint, r.content, r.finish_reason, r.model) == ("anthropic", "Mock answer to: hello", "end_turn", MODEL)
     assert r.input_tokens and r.output_tokens
+
+
+# ---- tool calls in the normalized shape -------------------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city", "unit"]}
+OPENAI_TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": SCHEMA}}]
+ANTHROPIC_TOOLS = [{"name": "get_weather", "description": "Weather in a city", "input_schema": SCHEMA}]
+QUESTION = "Weather in Paris?"
+
+
+def _tool_router(oa: Any, an: Any, is_async: bool) -> ferrule.Router:
+    """OpenAI first (it takes every call it can), Anthropic behind it; one tool-using request."""
+
+    def via_openai(q: str) -> Any:
+        return oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": q}], tools=OPENAI_TOOLS)
+
+    def via_anthropic(q: str) -> Any:
+        return an.messages.create(model=MODEL, max_tokens=256, messages=[{"role": "user", "content": q}], tools=ANTHROPIC_TOOLS)
+
+    if is_async:
+
+        async def a_openai(q: str) -> Any:
+            return await via_openai(q)
+
+        async def a_anthropic(q: str) -> Any:
+            return await via_anthropic(q)
+
+        calls: Tuple[Any, Any] = (a_openai, a_anthropic)
+    else:
+        calls = (via_openai, via_anthropic)
+    return ferrule.Router(
+        [ferrule.Endpoint("openai", calls[0], weight=1000), ferrule.Endpoint("anthropic", calls[1])],
+        seed=1,
+        normalize="openai",
+        eject_after_failures=0,
+    )
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_tool_call_fails_over_from_openai_to_anthropic_as_the_same_normalized_call(is_async: bool) -> None:
+    OA, AN = (openai.AsyncOpenAI, anthropic.AsyncAnthropic) if is_async else (openai.OpenAI, anthropic.Anthropic)
+    with MockLLMServer() as healthy, MockLLMServer(script=["503"] * 10) as down, MockLLMServer() as up:
+        no_retry = ferrule.Policy(timeout_seconds=10.0)
+
+        def router_for(openai_server: MockLLMServer) -> ferrule.Router:
+            oa = ferrule.wrap_openai(OA(base_url=openai_server.url, api_key="k", max_retries=0), no_retry)
+            an = ferrule.wrap_anthropic(AN(base_url=up.anthropic_url, api_key="k"), no_retry)
+            return _tool_router(oa, an, is_async)
+
+        async def ask(r: ferrule.Router) -> ferrule.ChatResponse:
+            out = r.call(QUESTION)
+            return await out if is_async else out  # type: ignore[no-any-return]
+
+        direct = await ask(router_for(healthy))  # OpenAI answers
+        moved = await ask(router_for(down))  # OpenAI is down: Anthropic answers
+        assert down.stats()["requests"] == 1 and up.stats()["requests"] == 1
+    assert (direct.endpoint, moved.endpoint) == ("openai", "anthropic")
+    assert (direct.finish_reason, moved.finish_reason) == ("tool_calls", "tool_use")
+    (d,), (m,) = direct.tool_calls, moved.tool_calls
+    assert isinstance(m, ferrule.ToolCall)
+    # The same call, whichever provider made it: name, arguments text and parsed arguments.
+    assert (m.name, m.arguments, m.parsed_arguments) == (d.name, d.arguments, d.parsed_arguments)
+    assert m.parsed_arguments == {"city": QUESTION, "unit": "celsius"}
+    assert d.id.startswith("call_") and m.id.startswith("toolu_")
+    # The raw responses are the SDKs' own objects; the text is empty for both.
+    assert (direct.content, moved.content) == ("", "")
+    assert moved.raw.content[0].input == m.parsed_arguments
+
+
+def test_a_tool_result_goes_back_and_the_answer_is_text() -> None:
+    with MockLLMServer() as s:
+        an = ferrule.wrap_anthropic(sdk(s), retrying(2))
+        first = an.messages.create(model=MODEL, max_tokens=256, messages=[{"role": "user", "content": QUESTION}], tools=ANTHROPIC_TOOLS)  # type: ignore[arg-type]
+        (call,) = ferrule.normalize_chat(first).tool_calls
+        history: Any = [
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18 C, clear"}]},
+        ]
+        second = an.messages.create(model=MODEL, max_tokens=256, messages=history, tools=ANTHROPIC_TOOLS)  # type: ignore[arg-type]
+    answer = ferrule.normalize_chat(second)
+    assert answer.tool_calls == () and answer.finish_reason == "end_turn"
+    assert answer.content == f"Mock answer to: {QUESTION} (the tool said: 18 C, clear)"
+
+
+def test_broken_tool_arguments_are_kept_as_text_and_not_parsed() -> None:
+    raw = {
+        "choices": [
+            {
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_9", "type": "function", "function": {"name": "f", "arguments": '{"city": "Par'}}
+                ]},
+            }
+        ]
+    }
+    (t,) = ferrule.normalize_chat(raw).tool_calls
+    assert (t.id, t.name, t.arguments, t.parsed_arguments) == ("call_9", "f", '{"city": "Par', None)
+
+
+# ---- messages.stream(): the SDK's stream helper under the policy ------------------------------------
+
+
+def _stall(after: int) -> List[dict[str, Any]]:
+    return [{"kind": "stall_stream", "rate": 0, "after_chunks": after, "latency_seconds": 20.0}]
+
+
+def test_the_stream_helper_runs_through_the_policy_and_records_once(calls: List[Tuple[str, Any, dict[str, Any], float]]) -> None:
+    with MockLLMServer(script=["unavailable", "ok"]) as s:
+        c = ferrule.wrap_anthropic(sdk(s), retrying(3, clock=ManualClock()))
+        with c.messages.stream(model=MODEL, max_tokens=64, messages=MSG) as stream:  # type: ignore[arg-type]
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        assert s.stats()["requests"] == 2  # the 529 was retried before the first event
+        assert s.requests[-1]["headers"]["traceparent"].startswith("00-")
+    assert text == "Mock answer to: hi" and final.stop_reason == "end_turn"
+    ((provider, err, a, _),) = calls
+    assert provider == "anthropic" and err is None
+    assert a["gen_ai.response.finish_reasons"] == ["end_turn"]
+    assert a["gen_ai.usage.output_tokens"] == final.usage.output_tokens
+    assert a["ferrule.attempts"] == 2 and a["gen_ai.response.id"] == final.id
+
+
+def test_the_stream_helper_is_cut_at_its_stall_deadline(calls: List[Tuple[str, Any, dict[str, Any], float]]) -> None:
+    import time
+
+    with MockLLMServer(_stall(4), script=["stall_stream"]) as s:
+        sp = ferrule.StreamPolicy(stall_timeout_seconds=0.3)
+        c = ferrule.wrap_anthropic(sdk(s), retrying(3), stream_policy=sp)
+        got: List[str] = []
+        last = time.monotonic()
+        with pytest.raises(ferrule.StreamInterrupted) as ei:
+            with c.messages.stream(model=MODEL, max_tokens=64, messages=MSG) as stream:  # type: ignore[arg-type]
+                for t in stream.text_stream:
+                    got.append(t)
+                    last = time.monotonic()
+        waited = time.monotonic() - last
+        assert 0.3 <= waited < 1.5, waited  # the deadline, not the server's 20 s silence
+        assert s.stats()["requests"] == 1
+    e = ei.value
+    assert isinstance(e.cause, ferrule.StreamTimeoutError) and e.cause.deadline == "stall"
+    # message_start, content_block_start, ping, then one text delta came before the silence.
+    assert e.partial_text == "".join(got) == "Mock"
+    ((_, err, a, _),) = calls
+    assert err is e and "error.type" in a
+
+
+def test_the_stream_helper_cut_mid_body_raises_interrupted(calls: List[Tuple[str, Any, dict[str, Any], float]]) -> None:
+    with MockLLMServer(script=["truncated_stream"]) as s:
+        c = ferrule.wrap_anthropic(sdk(s), retrying(2))
+        with pytest.raises(ferrule.StreamInterrupted) as ei:
+            with c.messages.stream(model=MODEL, max_tokens=64, messages=MSG) as stream:  # type: ignore[arg-type]
+                for _ in stream:
+                    pass
+        assert s.stats()["requests"] == 1  # after the first event a break is not retried
+    assert ei.value.chunks > 0
+    ((_, err, _, _),) = calls
+    assert err is ei.value
+
+
+async def test_the_async_stream_helper_retries_then_is_cut_at_its_stall(calls: List[Tuple[str, Any, dict[str, Any], float]]) -> None:
+    with MockLLMServer(script=["429", "ok"], faults=[{"kind": "429", "rate": 0, "retry_after_seconds": 0}]) as s:
+        c = ferrule.wrap_anthropic(asdk(s), retrying(3, clock=ManualClock()))
+        async with c.messages.stream(model=MODEL, max_tokens=64, messages=MSG) as stream:  # type: ignore[arg-type]
+            text = "".join([t async for t in stream.text_stream])
+            final = await stream.get_final_message()
+        assert text == "Mock answer to: hi" and final.stop_reason == "end_turn"
+        assert s.stats()["requests"] == 2
+    with MockLLMServer(_stall(4), script=["stall_stream"]) as s:
+        sp = ferrule.StreamPolicy(stall_timeout_seconds=0.3)
+        c = ferrule.wrap_anthropic(asdk(s), retrying(2), stream_policy=sp)
+        with pytest.raises(ferrule.StreamInterrupted) as ei:
+            async with c.messages.stream(model=MODEL, max_tokens=64, messages=MSG) as stream:  # type: ignore[arg-type]
+                async for _ in stream:
+                    pass
+    assert isinstance(ei.value.cause, ferrule.StreamTimeoutError)
+    assert [c[1] is None for c in calls] == [True, False]
+    assert calls[0][2]["gen_ai.response.finish_reasons"] == ["end_turn"]
+
+
+async def test_a_streamed_tool_call_accumulates_into_the_same_normalized_call() -> None:
+    with MockLLMServer() as s:
+        c = ferrule.wrap_anthropic(sdk(s), retrying(2))
+        plain = c.messages.create(model=MODEL, max_tokens=256, messages=[{"role": "user", "content": QUESTION}], tools=ANTHROPIC_TOOLS)  # type: ignore[arg-type]
+        with c.messages.stream(model=MODEL, max_tokens=256, messages=[{"role": "user", "content": QUESTION}], tools=ANTHROPIC_TOOLS) as stream:  # type: ignore[arg-type]
+            partial = "".join(e.partial_json for e in stream if e.type == "input_json")
+            streamed = stream.get_final_message()
+        oa = ferrule.wrap_openai(openai.AsyncOpenAI(base_url=s.url, api_key="k"), retrying(2))
+        chunks = await oa.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": QUESTION}], tools=OPENAI_TOOLS, stream=True  # type: ignore[arg-type]
+        )
+        openai_args = "".join([ch.choices[0].delta.tool_calls[0].function.arguments or "" async for ch in chunks if ch.choices and ch.choices[0].delta.tool_calls])
+    (p,), (t,) = ferrule.normalize_chat(plain).tool_calls, ferrule.normalize_chat(streamed).tool_calls
+    assert streamed.stop_reason == "tool_use"
+    assert (t.name, t.arguments, t.parsed_arguments) == (p.name, p.arguments, p.parsed_arguments)
+    # The input arrived in pieces (input_json_delta), as Anthropic streams it, and OpenAI's stream
+    # carries the same arguments text.
+    assert partial == openai_args == p.arguments

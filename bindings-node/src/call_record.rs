@@ -223,6 +223,39 @@ impl Value for Js {
                 .collect()
         }
     }
+    /// `JSON.stringify(v)` (compact, as serde_json and the Python host write it); None when it
+    /// throws (a cycle, a BigInt) or gives no string.
+    fn to_json(&self) -> Option<String> {
+        let mut global = ptr::null_mut();
+        let mut json = ptr::null_mut();
+        let mut stringify = ptr::null_mut();
+        let mut out = ptr::null_mut();
+        // SAFETY: as `kind`; the property names are NUL-terminated literals.
+        unsafe {
+            let ok = sys::napi_get_global(self.env, &mut global) == sys::Status::napi_ok
+                && sys::napi_get_named_property(self.env, global, c"JSON".as_ptr(), &mut json)
+                    == sys::Status::napi_ok
+                && sys::napi_get_named_property(
+                    self.env,
+                    json,
+                    c"stringify".as_ptr(),
+                    &mut stringify,
+                ) == sys::Status::napi_ok
+                && sys::napi_call_function(self.env, json, stringify, 1, &self.v, &mut out)
+                    == sys::Status::napi_ok;
+            if !ok {
+                // A throwing toJSON or a cycle: clear the exception, read as not serialisable.
+                let mut e = ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(self.env, &mut e);
+                return None;
+            }
+        }
+        Js {
+            env: self.env,
+            v: out,
+        }
+        .as_string()
+    }
 }
 
 fn js(u: &Unknown<'_>) -> Option<Js> {
@@ -468,6 +501,16 @@ pub fn estimate_tokens(request: Unknown<'_>, operation: String) -> f64 {
     js(&request).map_or(0.0, |r| read::estimate_tokens(&r, &operation) as f64)
 }
 
+/// A tool call in the router's common shape; `arguments` is JSON text, `argumentsValid` whether
+/// it parses.
+#[napi(object)]
+pub struct ToolCallAnswer {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+    pub arguments_valid: bool,
+}
+
 /// A chat answer in the router's common shape (`normalizeChat`).
 #[napi(object)]
 pub struct ChatAnswer {
@@ -477,6 +520,7 @@ pub struct ChatAnswer {
     pub finish_reason: Option<String>,
     pub input_tokens: Option<f64>,
     pub output_tokens: Option<f64>,
+    pub tool_calls: Vec<ToolCallAnswer>,
 }
 
 /// Reads `response` as a chat answer, or null when it is not a chat response the core knows.
@@ -490,6 +534,16 @@ pub fn read_chat_answer(response: Unknown<'_>) -> Option<ChatAnswer> {
         finish_reason: a.finish_reason,
         input_tokens: a.input_tokens.map(|n| n as f64),
         output_tokens: a.output_tokens.map(|n| n as f64),
+        tool_calls: a
+            .tool_calls
+            .into_iter()
+            .map(|t| ToolCallAnswer {
+                id: t.id,
+                name: t.name,
+                arguments: t.arguments,
+                arguments_valid: t.arguments_valid,
+            })
+            .collect(),
     })
 }
 

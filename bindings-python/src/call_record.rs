@@ -107,6 +107,16 @@ impl<'py> Value for PyValue<'py> {
         }
         Vec::new()
     }
+    /// `json.dumps(v, separators=(",", ":"), ensure_ascii=False)`: compact, as serde_json and
+    /// `JSON.stringify` write it, so both hosts give the same text. None when it cannot be.
+    fn to_json(&self) -> Option<String> {
+        let py = self.0.py();
+        let dumps = py.import("json").ok()?.getattr("dumps").ok()?;
+        let kw = PyDict::new(py);
+        kw.set_item("separators", (",", ":")).ok()?;
+        kw.set_item("ensure_ascii", false).ok()?;
+        dumps.call((&self.0,), Some(&kw)).ok()?.extract().ok()
+    }
 }
 
 /// A stream's chunks, folded as they are read: model, id, finish reasons, the usage of the final
@@ -418,7 +428,8 @@ pub fn estimate_tokens(request: Bound<'_, PyAny>, operation: &str) -> u64 {
 }
 
 /// A chat answer's fields in the router's common shape: `(content, role, model, finish_reason,
-/// input_tokens, output_tokens)`, or None when `response` is not a chat response the core knows.
+/// input_tokens, output_tokens, tool_calls)`, each tool call `(id, name, arguments,
+/// arguments_valid)`; None when `response` is not a chat response the core knows.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 pub fn read_chat_answer(
@@ -430,6 +441,7 @@ pub fn read_chat_answer(
     Option<String>,
     Option<u64>,
     Option<u64>,
+    Vec<(String, String, String, bool)>,
 )> {
     ferrule_core::call::normalize::normalize_chat(&PyValue(response)).map(|a| {
         (
@@ -439,6 +451,10 @@ pub fn read_chat_answer(
             a.finish_reason,
             a.input_tokens,
             a.output_tokens,
+            a.tool_calls
+                .into_iter()
+                .map(|t| (t.id, t.name, t.arguments, t.arguments_valid))
+                .collect(),
         )
     })
 }

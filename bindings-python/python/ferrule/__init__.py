@@ -136,10 +136,10 @@ from .streaming_json import PartialJson, apartial_values, astream_validated, par
 
 __all__ += ["PartialJson", "apartial_values", "astream_validated", "partial_values", "stream_validated"]
 
-from .normalize import ChatResponse, normalize_chat
+from .normalize import ChatResponse, ToolCall, normalize_chat
 from .router import Endpoint, Router
 
-__all__ += ["ChatResponse", "Endpoint", "Router", "normalize_chat"]
+__all__ += ["ChatResponse", "Endpoint", "Router", "ToolCall", "normalize_chat"]
 from .dead_letter import DeadLetter, DeadLetterQueue, ReplayReport
 
 __all__ += ["DeadLetter", "DeadLetterQueue", "ReplayReport"]

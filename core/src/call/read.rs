@@ -22,6 +22,11 @@ pub trait Value: Sized {
     fn is_list(&self) -> bool {
         !self.items(1).is_empty()
     }
+    /// This value as compact JSON text (an object a provider sent as an object, such as a tool
+    /// call's `input`), or `None` when the host cannot serialise it. The default cannot.
+    fn to_json(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a response (or a stream's chunks, accumulated) says about the call.
@@ -512,6 +517,120 @@ mod tests {
                 _ => vec![],
             }
         }
+        fn to_json(&self) -> Option<String> {
+            fn v(j: &J) -> serde_json::Value {
+                match j {
+                    J::N(n) => serde_json::json!(n),
+                    J::S(s) => serde_json::json!(s),
+                    J::B(b) => serde_json::json!(b),
+                    J::L(l) => serde_json::Value::Array(l.iter().map(v).collect()),
+                    J::O(m) => serde_json::Value::Object(
+                        m.iter().map(|(k, x)| (k.clone(), v(x))).collect(),
+                    ),
+                }
+            }
+            Some(v(self).to_string())
+        }
+    }
+
+    #[test]
+    fn normalize_chat_reads_tool_calls_of_both_shapes() {
+        use crate::call::normalize::{normalize_chat, ToolCall};
+        let call = |id: &str, name: &str, args: &str| {
+            o(&[
+                ("id", s(id)),
+                ("type", s("function")),
+                ("function", o(&[("name", s(name)), ("arguments", s(args))])),
+            ])
+        };
+        let openai = o(&[(
+            "choices",
+            J::L(vec![o(&[
+                ("finish_reason", s("tool_calls")),
+                (
+                    "message",
+                    o(&[
+                        ("role", s("assistant")),
+                        (
+                            "tool_calls",
+                            J::L(vec![
+                                call("call_1", "get_weather", r#"{"city":"Paris"}"#),
+                                call("call_2", "lookup", r#"{"q": "cut off"#),
+                                o(&[
+                                    ("id", s("call_3")),
+                                    ("type", s("custom")),
+                                    ("custom", o(&[("name", s("sql")), ("input", s("SELECT 1"))])),
+                                ]),
+                            ]),
+                        ),
+                    ]),
+                ),
+            ])]),
+        )]);
+        let a = normalize_chat(&openai).unwrap();
+        assert_eq!(a.content, "");
+        assert_eq!(a.finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(
+            a.tool_calls,
+            vec![
+                ToolCall {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into(),
+                    arguments_valid: true
+                },
+                ToolCall {
+                    id: "call_2".into(),
+                    name: "lookup".into(),
+                    arguments: r#"{"q": "cut off"#.into(),
+                    arguments_valid: false
+                },
+                ToolCall {
+                    id: "call_3".into(),
+                    name: "sql".into(),
+                    arguments: "SELECT 1".into(),
+                    arguments_valid: false
+                },
+            ]
+        );
+        let anthropic = o(&[
+            ("stop_reason", s("tool_use")),
+            (
+                "content",
+                J::L(vec![
+                    o(&[("type", s("text")), ("text", s("Let me look."))]),
+                    o(&[
+                        ("type", s("tool_use")),
+                        ("id", s("toolu_1")),
+                        ("name", s("get_weather")),
+                        ("input", o(&[("city", s("Paris"))])),
+                    ]),
+                ]),
+            ),
+        ]);
+        let b = normalize_chat(&anthropic).unwrap();
+        assert_eq!(b.content, "Let me look.");
+        assert_eq!(b.finish_reason.as_deref(), Some("tool_use"));
+        assert_eq!(
+            b.tool_calls,
+            vec![ToolCall {
+                id: "toolu_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+                arguments_valid: true
+            }]
+        );
+        // The same call from both providers: only the id differs.
+        assert_eq!(
+            (&a.tool_calls[0].name, &a.tool_calls[0].arguments),
+            (&b.tool_calls[0].name, &b.tool_calls[0].arguments)
+        );
+        // A plain answer calls no tools.
+        let plain = o(&[(
+            "choices",
+            J::L(vec![o(&[("message", o(&[("content", s("hi"))]))])]),
+        )]);
+        assert!(normalize_chat(&plain).unwrap().tool_calls.is_empty());
     }
 
     #[test]

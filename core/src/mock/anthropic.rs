@@ -114,6 +114,8 @@ pub struct MessagesRequest {
     /// The text up to and including the last block marked `cache_control`, when there is one:
     /// the prefix Anthropic would cache.
     pub cached_prefix: Option<String>,
+    /// The result of a tool call, when the conversation ends by handing one back.
+    pub tool_result: Option<String>,
 }
 
 /// Reads and checks a Messages request as the API does: `model`, `max_tokens` (a positive
@@ -145,7 +147,8 @@ pub fn parse(body: &Value) -> Result<MessagesRequest, String> {
     let mut last_user = String::new();
     for m in messages {
         let content = m.get("content").unwrap_or(&Value::Null);
-        if m.get("role").and_then(Value::as_str) == Some("user") {
+        let is_tool_result = super::tools::ends_with_tool_result(std::slice::from_ref(m));
+        if m.get("role").and_then(Value::as_str) == Some("user") && !is_tool_result {
             last_user = text_of(content);
         }
         push(content);
@@ -167,6 +170,7 @@ pub fn parse(body: &Value) -> Result<MessagesRequest, String> {
         last_user,
         prompt_tokens: estimate_tokens(&prompt),
         cached_prefix,
+        tool_result: super::tools::last_tool_result(messages),
     })
 }
 
@@ -176,7 +180,10 @@ pub fn answer(req: &MessagesRequest, content: Option<&str>) -> (String, &'static
     let topic: String = req.last_user.chars().take(80).collect();
     let text = content
         .map(str::to_string)
-        .unwrap_or_else(|| format!("Mock answer to: {topic}"));
+        .unwrap_or_else(|| match &req.tool_result {
+            Some(r) => format!("Mock answer to: {topic} (the tool said: {r})"),
+            None => format!("Mock answer to: {topic}"),
+        });
     if estimate_tokens(&text) > req.max_tokens {
         let cut: String = text.chars().take((req.max_tokens * 4) as usize).collect();
         return (cut, "max_tokens");
@@ -218,6 +225,75 @@ pub fn message(id: &str, model: &str, text: &str, stop: &str, usage: &Value) -> 
         "stop_sequence": null,
         "usage": usage,
     })
+}
+
+/// A message whose answer is a call of `call`: one `tool_use` block, `stop_reason: "tool_use"`.
+pub fn tool_use_message(
+    id: &str,
+    model: &str,
+    call: &super::tools::Call,
+    call_id: &str,
+    usage: &Value,
+) -> Value {
+    json!({
+        "id": id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{ "type": "tool_use", "id": call_id, "name": call.name, "input": call.arguments }],
+        "stop_reason": "tool_use",
+        "stop_sequence": null,
+        "usage": usage,
+    })
+}
+
+/// The events of a streamed tool call, as Anthropic streams one: `content_block_start` with the
+/// `tool_use` block (empty `input`), its arguments as `input_json_delta` pieces, then
+/// `stop_reason: "tool_use"`.
+pub fn tool_stream_events(
+    id: &str,
+    model: &str,
+    call: &super::tools::Call,
+    call_id: &str,
+    usage: &Value,
+) -> Vec<String> {
+    let mut start_usage = usage.clone();
+    start_usage["output_tokens"] = json!(1);
+    let mut events = vec![
+        (
+            "message_start",
+            json!({ "type": "message_start", "message": {
+                "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+                "stop_reason": null, "stop_sequence": null, "usage": start_usage } }),
+        ),
+        (
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0,
+                    "content_block": { "type": "tool_use", "id": call_id, "name": call.name, "input": {} } }),
+        ),
+    ];
+    let chars: Vec<char> = call.arguments_text().chars().collect();
+    for piece in chars.chunks(8) {
+        events.push((
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "input_json_delta", "partial_json": piece.iter().collect::<String>() } }),
+        ));
+    }
+    events.push((
+        "content_block_stop",
+        json!({ "type": "content_block_stop", "index": 0 }),
+    ));
+    events.push((
+        "message_delta",
+        json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use", "stop_sequence": null },
+                "usage": { "output_tokens": usage["output_tokens"] } }),
+    ));
+    events.push(("message_stop", json!({ "type": "message_stop" })));
+    events
+        .into_iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect()
 }
 
 /// The server-sent events of a streamed message, each a full `event: ...\ndata: ...\n\n`:
@@ -338,6 +414,30 @@ mod tests {
             ..req
         };
         assert_eq!(answer(&short, None), ("Mock ans".to_string(), "max_tokens"));
+    }
+
+    #[test]
+    fn a_tool_call_streams_its_input_in_pieces() {
+        let call = crate::mock::tools::Call {
+            name: "get_weather".into(),
+            arguments: json!({ "city": "Paris, the capital of France" }),
+        };
+        let u = json!({ "input_tokens": 3, "output_tokens": 4 });
+        let ev = tool_stream_events("msg_1", "m", &call, "toolu_1", &u);
+        let mut input = String::new();
+        for e in &ev {
+            let v: Value = serde_json::from_str(e.split_once("data: ").unwrap().1.trim()).unwrap();
+            if let Some(t) = v.pointer("/delta/partial_json").and_then(Value::as_str) {
+                input.push_str(t);
+            }
+        }
+        assert_eq!(
+            serde_json::from_str::<Value>(&input).unwrap(),
+            call.arguments
+        );
+        assert!(ev.iter().any(|e| e.contains(r#""stop_reason":"tool_use""#)));
+        let m = tool_use_message("msg_1", "m", &call, "toolu_1", &u);
+        assert_eq!(m["content"][0]["input"], call.arguments);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod http1;
 mod openai;
 mod server;
 mod stream_faults;
+mod tools;
 
 pub use faults::{FaultKind, FaultPlan, FaultRule};
 pub use server::{MockConfig, MockServer, RecordedRequest, ServerStats};

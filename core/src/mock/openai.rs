@@ -30,6 +30,8 @@ pub struct ChatRequest {
     pub last_user: String,
     /// The content of a final assistant message: the answer's prefix the client already has.
     pub continue_from: Option<String>,
+    /// The result of a tool call, when the conversation ends by handing one back.
+    pub tool_result: Option<String>,
 }
 
 pub fn parse_chat(body: &Value) -> Result<ChatRequest, String> {
@@ -70,6 +72,7 @@ pub fn parse_chat(body: &Value) -> Result<ChatRequest, String> {
         prompt_text,
         last_user,
         continue_from,
+        tool_result: super::tools::last_tool_result(messages),
     })
 }
 
@@ -85,7 +88,10 @@ pub fn answer(req: &ChatRequest, broken: bool) -> String {
         }
         return good.to_string();
     }
-    format!("Mock answer to: {topic}")
+    match &req.tool_result {
+        Some(r) => format!("Mock answer to: {topic} (the tool said: {r})"),
+        None => format!("Mock answer to: {topic}"),
+    }
 }
 
 pub fn usage(prompt: u64, completion: u64) -> Value {
@@ -113,6 +119,80 @@ pub fn chat_completion(
         }],
         "usage": usage(prompt_tokens, estimate_tokens(content)),
     })
+}
+
+/// A completion whose answer is a call of `call` (`finish_reason: "tool_calls"`, no content).
+pub fn chat_tool_completion(
+    id: &str,
+    created: u64,
+    model: &str,
+    call: &super::tools::Call,
+    call_id: &str,
+    prompt_tokens: u64,
+) -> Value {
+    let args = call.arguments_text();
+    json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": "fp_mock",
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": null, "refusal": null, "tool_calls": [{
+                "id": call_id, "type": "function",
+                "function": { "name": call.name, "arguments": args } }] },
+            "logprobs": null,
+            "finish_reason": "tool_calls"
+        }],
+        "usage": usage(prompt_tokens, estimate_tokens(&format!("{}{args}", call.name))),
+    })
+}
+
+/// The server-sent events of a streamed tool call, as OpenAI streams one: the call's id and name
+/// first, then its arguments text in pieces, then `finish_reason: "tool_calls"`.
+pub fn chat_tool_stream_events(
+    id: &str,
+    created: u64,
+    model: &str,
+    call: &super::tools::Call,
+    call_id: &str,
+    prompt_tokens: u64,
+    include_usage: bool,
+) -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": "fp_mock",
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+        })
+    };
+    let args = call.arguments_text();
+    let mut events = vec![chunk(
+        json!({ "role": "assistant", "content": null, "tool_calls": [{ "index": 0, "id": call_id,
+                "type": "function", "function": { "name": call.name, "arguments": "" } }] }),
+        Value::Null,
+    )];
+    let chars: Vec<char> = args.chars().collect();
+    for piece in chars.chunks(8) {
+        events.push(chunk(
+            json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece.iter().collect::<String>() } }] }),
+            Value::Null,
+        ));
+    }
+    events.push(chunk(json!({}), json!("tool_calls")));
+    if include_usage {
+        events.push(json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [], "usage": usage(prompt_tokens, estimate_tokens(&format!("{}{args}", call.name))),
+        }));
+    }
+    let mut out: Vec<String> = events
+        .into_iter()
+        .map(|e| format!("data: {e}\n\n"))
+        .collect();
+    out.push("data: [DONE]\n\n".to_string());
+    out
 }
 
 /// The server-sent events of a streamed completion, each a full `data: ...\n\n` line.
@@ -288,6 +368,39 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_tool_call_reassembles_its_arguments() {
+        let call = super::super::tools::Call {
+            name: "get_weather".into(),
+            arguments: json!({ "city": "Paris, the capital of France" }),
+        };
+        let ev = chat_tool_stream_events("id", 1, "m", &call, "call_1", 5, false);
+        let mut args = String::new();
+        let mut finish = None;
+        for e in &ev[..ev.len() - 1] {
+            let v: Value = serde_json::from_str(e.trim_start_matches("data: ").trim()).unwrap();
+            if let Some(a) = v
+                .pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                .and_then(Value::as_str)
+            {
+                args.push_str(a);
+            }
+            if let Some(f) = v
+                .pointer("/choices/0/finish_reason")
+                .and_then(Value::as_str)
+            {
+                finish = Some(f.to_string());
+            }
+        }
+        assert_eq!(args, call.arguments_text());
+        assert_eq!(finish.as_deref(), Some("tool_calls"));
+        let done = chat_tool_completion("id", 1, "m", &call, "call_1", 5);
+        assert_eq!(
+            done.pointer("/choices/0/message/tool_calls/0/function/arguments"),
+            Some(&json!(call.arguments_text()))
+        );
+    }
+
+    #[test]
     fn broken_answer_is_not_valid_json_but_json_mode_is() {
         let req = ChatRequest {
             model: "m".into(),
@@ -297,6 +410,7 @@ mod tests {
             prompt_text: String::new(),
             last_user: "q".into(),
             continue_from: None,
+            tool_result: None,
         };
         assert!(serde_json::from_str::<Value>(&answer(&req, false)).is_ok());
         assert!(serde_json::from_str::<Value>(&answer(&req, true)).is_err());

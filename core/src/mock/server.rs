@@ -6,6 +6,7 @@ use super::faults::{FaultKind, FaultPlan, FaultRule};
 use super::http1::{self, ReadOutcome, Request};
 use super::openai;
 use super::stream_faults;
+use super::tools;
 use crate::error::Error;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
@@ -470,6 +471,39 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
             };
             let prompt_tokens = openai::estimate_tokens(&chat.prompt_text);
             let id = format!("chatcmpl-mock-{index}");
+            // Tools offered and no fixed content asked for: the answer is a tool call.
+            let call = req
+                .header("x-mock-content")
+                .is_none()
+                .then(|| tools::choose(&body, &chat.last_user))
+                .flatten();
+            if let Some(call) = &call {
+                let call_id = format!("call_mock_{index}");
+                if chat.stream {
+                    let events = openai::chat_tool_stream_events(
+                        &id,
+                        created,
+                        &chat.model,
+                        call,
+                        &call_id,
+                        prompt_tokens,
+                        chat.include_usage,
+                    );
+                    http1::start_chunked(w, 200, &base, "text/event-stream")?;
+                    return stream_faults::write_events(w, &events, fault, rule, &|| {
+                        shared.stop.load(Ordering::SeqCst)
+                    });
+                }
+                let v = openai::chat_tool_completion(
+                    &id,
+                    created,
+                    &chat.model,
+                    call,
+                    &call_id,
+                    prompt_tokens,
+                );
+                return json_response(w, 200, &base, &v).map(|_| true);
+            }
             if chat.stream {
                 let events = openai::chat_stream_events(
                     &id,
@@ -499,7 +533,9 @@ fn handle(req: &Request, w: &mut TcpStream, shared: &Shared) -> std::io::Result<
                 json_response(w, 200, &base, &v).map(|_| true)
             }
         }
-        ("POST", anthropic::MESSAGES_PATH) => serve_messages(req, w, shared, fault, index, &rid),
+        ("POST", anthropic::MESSAGES_PATH) => {
+            serve_messages(req, w, shared, (fault, rule), index, &rid)
+        }
         ("POST", "/v1/embeddings") => {
             let body = match parse_body(req) {
                 Ok(b) => b,
@@ -580,7 +616,7 @@ fn serve_messages(
     req: &Request,
     w: &mut TcpStream,
     shared: &Shared,
-    fault: FaultKind,
+    (fault, rule): (FaultKind, &FaultRule),
     index: u64,
     rid: &str,
 ) -> std::io::Result<bool> {
@@ -597,7 +633,16 @@ fn serve_messages(
         Ok(m) => m,
         Err(e) => return invalid(w, &e),
     };
-    let (text, stop) = anthropic::answer(&m, req.header("x-mock-content"));
+    // Tools offered and no fixed content asked for: the answer is a tool call.
+    let content = req.header("x-mock-content");
+    let call = content
+        .is_none()
+        .then(|| tools::choose(&body, &m.last_user))
+        .flatten();
+    let (text, stop) = match &call {
+        Some(c) => (format!("{}{}", c.name, c.arguments_text()), "tool_use"),
+        None => anthropic::answer(&m, content),
+    };
     let usage = {
         let mut seen = shared
             .cache_prefixes
@@ -606,26 +651,24 @@ fn serve_messages(
         anthropic::usage(&m, &text, &mut seen)
     };
     let id = format!("msg_mock_{index}");
+    let call_id = format!("toolu_mock_{index}");
     if !m.stream {
-        let v = anthropic::message(&id, &m.model, &text, stop, &usage);
+        let v = match &call {
+            Some(c) => anthropic::tool_use_message(&id, &m.model, c, &call_id, &usage),
+            None => anthropic::message(&id, &m.model, &text, stop, &usage),
+        };
         return json_response(w, 200, &h, &v).map(|_| true);
     }
-    let events = anthropic::stream_events(&id, &m.model, &text, stop, &usage);
-    let cut = if fault == FaultKind::TruncatedStream {
-        events.len() / 2
-    } else {
-        events.len()
+    let events = match &call {
+        Some(c) => anthropic::tool_stream_events(&id, &m.model, c, &call_id, &usage),
+        None => anthropic::stream_events(&id, &m.model, &text, stop, &usage),
     };
+    // The stream faults every provider's stream shares: cut (half-way by default, without
+    // `message_stop`), a stall, a malformed event.
     http1::start_chunked(w, 200, &h, "text/event-stream")?;
-    for e in &events[..cut] {
-        http1::write_chunk(w, e.as_bytes())?;
-    }
-    if cut < events.len() {
-        w.flush()?;
-        return Ok(false);
-    }
-    http1::end_chunked(w)?;
-    Ok(true)
+    stream_faults::write_events(w, &events, fault, rule, &|| {
+        shared.stop.load(Ordering::SeqCst)
+    })
 }
 
 fn parse_body(req: &Request) -> Result<Value, String> {

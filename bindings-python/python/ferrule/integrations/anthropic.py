@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
 from ..policy import Policy
-from ..prompt_template import current_prompt
 from ..rate_limit import Limits
 from ..retry import Retry
-from ..tracing import start_span
-from ..watch.synthetic import IN_PROBE as _IN_PROBE
-from . import llm_call
-from .llm_call import GLOBAL_CAPTURE
-from .openai import _async_create, _Budget, _Endpoint, _sync_create
+from .openai import _async_create, _Budget, _Endpoint, _Plan, _sync_create, _timeout_type
 from .stream import DEFAULT_STREAM_POLICY, StreamPolicy
 
 __all__ = ["wrap_anthropic"]
@@ -40,44 +36,47 @@ def _prompt_of(kwargs: Mapping[str, Any]) -> Optional[str]:
     return v if isinstance(v, str) else json.dumps(v, default=str, ensure_ascii=False)
 
 
-class _AnthropicEndpoint(_Endpoint):
-    """``wrap_openai``'s endpoint (budget, attempt timeout, traceparent, one record a call) with
-    Anthropic as the provider."""
+def _stream_helper(resource: Any, create: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """``messages.stream(...)``: the SDK's own stream manager (``with``/``async with``, ``text_stream``,
+    ``get_final_message()``, the parsed ``output_format``) over the wrapped ``create(stream=True)``,
+    so the helper's call gets the policy, the stream deadlines, the span and one record. The SDK's
+    helper posts the request itself; this builds the same request for ``create``."""
+    # Imported here, not with ferrule: only a wrapped anthropic client gets here, and anthropic is
+    # slow to import.
+    from anthropic import NOT_GIVEN
+    from anthropic.lib.streaming import AsyncMessageStreamManager, MessageStreamManager
 
-    __slots__ = ()
+    # The SDK turns an `output_format` type into `output_config.format` with this (its module has it).
+    schema_of = getattr(sys.modules.get(type(resource).__module__), "transformed_json_schema", None)
 
-    def start(self, kwargs: Mapping[str, Any]) -> tuple[Policy, Any, list[int], bool]:
-        model = kwargs.get("model")
-        model = model if isinstance(model, str) else ""
-        policy = self.pick(model)
-        span = start_span(
-            operation=self.operation,
-            model=model or None,
-            provider=PROVIDER,
-            role="call",
-            attributes={"ferrule.policy.name": policy.name},
-        )
-        return policy, span, [0, 0], self.capture or GLOBAL_CAPTURE[0]
+    def request(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        fmt = params.pop("output_format", None)
+        if fmt is None or type(fmt).__name__ in ("Omit", "NotGiven"):
+            return {**params, "stream": True}, NOT_GIVEN
+        if isinstance(fmt, (str, Mapping)) or schema_of is None:
+            raise TypeError(
+                f"messages.stream: output_format={fmt!r} is not allowed; allowed: a type pydantic.TypeAdapter takes "
+                "(pass a schema dict as output_config={'format': ...})"
+            )
+        from pydantic import TypeAdapter
 
-    def record(self, span: Any, kwargs: Mapping[str, Any], counter: list[int], capture: bool, **out: Any) -> None:
-        if out.get("reservation", 0) is None:
-            del out["reservation"]
-        llm_call.record_call(
-            span,
-            self.operation,
-            PROVIDER,
-            request=kwargs,
-            attempts=counter[0],
-            fell_back=counter[1] == 1,
-            template=current_prompt(),
-            synthetic=_IN_PROBE.get(),
-            capture=capture,
-            always_capture=self.capture,
-            input_text=_prompt_of(kwargs) if capture else None,
-            server_address=self.server,
-            server_port=self.port,
-            **out,
-        )
+        config = dict(params.get("output_config") or {})
+        config["format"] = {"type": "json_schema", "schema": schema_of(TypeAdapter(fmt))}
+        return {**params, "output_config": config, "stream": True}, fmt
+
+    if is_async:
+
+        def astream(**params: Any) -> Any:
+            body, fmt = request(params)
+            return AsyncMessageStreamManager(create(**body), output_format=fmt)
+
+        return astream
+
+    def stream(**params: Any) -> Any:
+        body, fmt = request(params)
+        return MessageStreamManager(lambda: create(**body), output_format=fmt)
+
+    return stream
 
 
 def wrap_anthropic(
@@ -103,8 +102,9 @@ def wrap_anthropic(
     prices cache reads at 0.1x and cache writes at 1.25x the model's input price. A stream's span
     ends when the stream is read to the end, closed or breaks.
 
-    ``messages.stream(...)`` (the SDK's stream helper) is not wrapped: use
-    ``messages.create(..., stream=True)`` for a streamed call under the policy."""
+    ``messages.stream(...)`` (the SDK's stream helper: ``with`` / ``async with``, ``text_stream``,
+    ``get_final_message()``) runs through the policy like ``create(..., stream=True)``: the same
+    ``stream_policy`` deadlines, span and one record when the stream ends."""
     if policy is None:
         policy = Policy(retry=Retry(3), name=PROVIDER)
     if not isinstance(capture_content, bool):
@@ -137,11 +137,30 @@ def wrap_anthropic(
     def pick(model: Any) -> Any:
         return per_model.get(model, default)
 
+    # As wrap_openai: each policy's steady state resolved once, and the SDK's own timeout object
+    # for each attempt, so a call's first attempt runs inline.
+    default_plan = _Plan(default)
+    by_policy = {id(default): default_plan}
+    plans = {m: by_policy.setdefault(id(p), _Plan(p)) for m, p in per_model.items()}
     resource = wrapped.messages
     create = resource.create
-    make = _async_create if inspect.iscoroutinefunction(inspect.unwrap(create)) else _sync_create
-    ep = _AnthropicEndpoint("chat", pick, capture_content, getattr(wrapped, "base_url", None), budget)
+    is_async = inspect.iscoroutinefunction(inspect.unwrap(create))
+    make = _async_create if is_async else _sync_create
+    ep = _Endpoint(
+        "chat",
+        pick,
+        capture_content,
+        getattr(wrapped, "base_url", None),
+        budget,
+        plans,
+        default_plan,
+        _timeout_type(wrapped),
+        PROVIDER,
+        _prompt_of,
+    )
     resource.create = make(create, ep, stream_policy or DEFAULT_STREAM_POLICY)  # an instance attribute: the class is untouched
+    if callable(getattr(resource, "stream", None)) and type(resource).__module__.partition(".")[0] == "anthropic":
+        resource.stream = _stream_helper(resource, resource.create, is_async)
 
     copy_of_wrapped = wrapped.copy
 

@@ -134,9 +134,23 @@ class _Budget:
 
 
 class _Endpoint:
-    """What every call of one wrapped ``create`` shares, resolved once at wrap time."""
+    """What every call of one wrapped ``create`` shares, resolved once at wrap time. What differs per
+    provider is data here (its ``gen_ai.provider.name``, how its prompt reads as text, its SDK's
+    timeout object), so every provider's calls take the same inline first attempt."""
 
-    __slots__ = ("operation", "pick", "capture", "server", "port", "budget", "plans", "default", "timeout_of")
+    __slots__ = (
+        "operation",
+        "pick",
+        "capture",
+        "server",
+        "port",
+        "budget",
+        "plans",
+        "default",
+        "timeout_of",
+        "provider",
+        "prompt_of",
+    )
 
     def __init__(
         self,
@@ -148,9 +162,15 @@ class _Endpoint:
         plans: Optional[Dict[str, "_Plan"]] = None,
         default: Optional["_Plan"] = None,
         timeout_of: Callable[[float], Any] = float,
+        provider: str = "openai",
+        prompt_of: Optional[Callable[[Mapping[str, Any]], Optional[str]]] = None,
     ) -> None:
         self.operation = operation
         self.timeout_of = timeout_of
+        self.provider = provider
+        self.prompt_of: Callable[[Mapping[str, Any]], Optional[str]] = (
+            prompt_of if prompt_of is not None else (lambda kwargs: _prompt_of(operation, kwargs))
+        )
         self.pick = pick
         self.default: _Plan = default if default is not None else _Plan(pick(""))
         self.plans: Dict[str, _Plan] = plans or {}
@@ -167,7 +187,7 @@ class _Endpoint:
         span = start_span(
             operation=self.operation,
             model=model or None,
-            provider="openai",
+            provider=self.provider,
             role="call",
             attributes={"ferrule.policy.name": policy.name},
         )
@@ -189,7 +209,7 @@ class _Endpoint:
         llm_call.record_call(
             span,
             self.operation,
-            "openai",
+            self.provider,
             request=kwargs,
             attempts=counter[0],
             fell_back=counter[1] == 1,
@@ -197,7 +217,7 @@ class _Endpoint:
             synthetic=_IN_PROBE.get(),
             capture=capture,
             always_capture=self.capture,
-            input_text=_prompt_of(self.operation, kwargs) if capture else None,
+            input_text=self.prompt_of(kwargs) if capture else None,
             server_address=self.server,
             server_port=self.port,
             **out,
@@ -379,9 +399,10 @@ def _async_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -
 def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = DEFAULT_STREAM_POLICY) -> Callable[..., Any]:
     streamed = _sync_stream(create, ep, sp)
     op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
+    provider, prompt_of = ep.provider, ep.prompt_of
     plans_get, default = ep.plans.get, ep.default
-    # The inline first attempt makes an OpenAI call's span and record itself; an endpoint that
-    # starts or records its calls its own way (another provider's) always takes the general path.
+    # The inline first attempt makes the call's span and record itself, as `_Endpoint` would; an
+    # endpoint class that starts or records its calls its own way always takes the general path.
     inline = type(ep).start is _Endpoint.start and type(ep).record is _Endpoint.record
     names: Dict[str, str] = {}  # model -> attempt span name, built once per model
 
@@ -427,7 +448,7 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
         # The steady state: the first attempt runs here, with one admission into the core before
         # it and one outcome after; any failure continues in the policy's traced loop.
         capture = always or GLOBAL_CAPTURE[0]
-        span = _span(None, operation=op, model=model or None, provider="openai", role="call", attributes=plan.call_attrs)
+        span = _span(None, operation=op, model=model or None, provider=provider, role="call", attributes=plan.call_attrs)
         bounded = plan.bounded
         try:
             tok = plan.begin()
@@ -473,14 +494,14 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
         llm_call.record_call(
             span,
             op,
-            "openai",
+            provider,
             request=kwargs,
             response=result,
             attempts=1,
             template=current_prompt(),
             capture=capture,
             always_capture=always,
-            input_text=_prompt_of(op, kwargs) if capture else None,
+            input_text=prompt_of(kwargs) if capture else None,
             server_address=server,
             server_port=port,
         )
@@ -493,9 +514,10 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
 def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = DEFAULT_STREAM_POLICY) -> Callable[..., Any]:
     streamed = _async_stream(create, ep, sp)
     op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
+    provider, prompt_of = ep.provider, ep.prompt_of
     plans_get, default = ep.plans.get, ep.default
-    # The inline first attempt makes an OpenAI call's span and record itself; an endpoint that
-    # starts or records its calls its own way (another provider's) always takes the general path.
+    # The inline first attempt makes the call's span and record itself, as `_Endpoint` would; an
+    # endpoint class that starts or records its calls its own way always takes the general path.
     inline = type(ep).start is _Endpoint.start and type(ep).record is _Endpoint.record
     names: Dict[str, str] = {}
 
@@ -538,7 +560,7 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = 
         # (under the attempt's deadline, cancelled when it passes, as the policy's loop runs it);
         # any failure continues in the policy's traced loop.
         capture = always or GLOBAL_CAPTURE[0]
-        span = _span(None, operation=op, model=model or None, provider="openai", role="call", attributes=plan.call_attrs)
+        span = _span(None, operation=op, model=model or None, provider=provider, role="call", attributes=plan.call_attrs)
         deadline: Optional[float] = None
         start = 0
         try:
@@ -616,14 +638,14 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = 
         llm_call.record_call(
             span,
             op,
-            "openai",
+            provider,
             request=kwargs,
             response=result,
             attempts=1,
             template=current_prompt(),
             capture=capture,
             always_capture=always,
-            input_text=_prompt_of(op, kwargs) if capture else None,
+            input_text=prompt_of(kwargs) if capture else None,
             server_address=server,
             server_port=port,
         )
