@@ -186,6 +186,40 @@ test('bad stream policies name the option', () => {
   assert.throws(() => wrapOpenAI(new OpenAI({ apiKey: 'k' }), { streamPolicy: { stallTimeoutMs: 5 } }), /streamPolicy/)
 })
 
+// ---- time per chunk ---------------------------------------------------------------------------------
+
+const { metricsText } = require('ferrule')
+
+/** `{ count, sum }` of one histogram series in the exposition (0 when absent). */
+function series(metric, model) {
+  const out = { count: 0, sum: 0 }
+  for (const line of metricsText().split('\n')) {
+    for (const k of ['count', 'sum']) {
+      if (line.startsWith(`${metric}_${k}`) && line.includes(`gen_ai_request_model="${model}"`)) out[k] = Number(line.split(' ').at(-1))
+    }
+  }
+  return out
+}
+
+for (const deadlines of [false, true]) {
+  test(
+    `a stream records its time per chunk beside its time to first chunk (${deadlines ? 'stall deadline' : 'plain'})`,
+    withServer({}, async (s) => {
+      const model = `per-chunk-${deadlines}`
+      const c = wrapOpenAI(sdk(s), { policy: policy(), streamPolicy: new StreamPolicy(deadlines ? { stallTimeoutMs: 30_000 } : {}) })
+      const t = performance.now()
+      const got = []
+      for await (const ch of await c.chat.completions.create({ model, messages: MSG, stream: true }, { headers: { 'x-mock-content': 'x'.repeat(1200) } })) got.push(ch)
+      const took = (performance.now() - t) / 1000
+      assert.equal(textOf(got), 'x'.repeat(1200)) // 300 chunks: past one batch of 256
+      assert.equal(series('gen_ai_client_operation_time_to_first_chunk_seconds', model).count, 1)
+      const per = series('gen_ai_client_operation_time_per_output_chunk_seconds', model)
+      assert.equal(per.count, got.length - 1) // one gap per chunk after the first
+      assert.ok(per.sum > 0 && per.sum <= took, `${per.sum} s of gaps in a ${took} s call`)
+    }),
+  )
+}
+
 // ---- validation while streaming -------------------------------------------------------------------
 
 const { PartialJson, streamValidated, ValidationError } = require('ferrule')

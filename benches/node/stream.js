@@ -8,6 +8,7 @@ const OpenAI = require('openai')
 const { MockLLMServer, StreamPolicy, wrapOpenAI } = require('ferrule')
 const { survivingStream, DEFAULT_STREAM_POLICY, NONE } = require('../../bindings-node/stream.js')
 const { CallStream } = require('../../bindings-node/llm_call.js')
+const { StreamFields } = require('../../bindings-node/stream_fields.js')
 
 const QUICK = process.env.FERRULE_BENCH_QUICK === '1'
 const CHARS = QUICK ? 8000 : 32000 // the mock streams 4 characters per chunk
@@ -68,7 +69,7 @@ async function main() {
     yield* chunks
   }
   const wrapped = () => {
-    const fields = new CallStream(undefined, true)
+    const fields = new StreamFields(new CallStream(undefined, true))
     const opened = { stream: chunks, it: source(), first: NONE, guard: undefined, controller: undefined }
     return survivingStream(opened, fields, DEFAULT_STREAM_POLICY, async () => {}, () => {}, undefined, { n: 0 })
   }

@@ -16,6 +16,7 @@ from openai.types.chat import ChatCompletionChunk
 import ferrule
 from ferrule._ferrule import CallStream
 from ferrule.integrations.stream import _NOTHING, Opened, StreamPolicy, SurvivingStream, _Guard
+from ferrule.integrations.stream_fields import StreamFields
 from ferrule.testing import MockLLMServer
 from timing import QUICK, table
 
@@ -84,7 +85,7 @@ def in_memory() -> List[Tuple[str, float]]:
 
     def wrapped(policy: StreamPolicy, guard: bool) -> Callable[[], int]:
         def run() -> int:
-            fields = CallStream(None, collect=True)
+            fields = StreamFields(CallStream(None, collect=True))
             g = _Guard(float("inf"), policy.stall_timeout_seconds) if guard else None
             s = SurvivingStream(Opened(chunks, iter(chunks), _NOTHING, g), fields, policy, _no_resume, _done, None, [0, 0])
             n = 0
