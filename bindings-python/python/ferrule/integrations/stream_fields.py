@@ -17,13 +17,11 @@ __all__ = ["StreamFields"]
 
 _BATCH = 256
 
-_CHUNK: Any = None
-try:  # the one chunk type whose shape is known here; without the SDK every chunk goes to the core
-    from openai.types.chat import ChatCompletionChunk
 
-    _CHUNK = ChatCompletionChunk
-except ImportError:  # pragma: no cover
-    pass
+def _is_openai_chunk_type(t: type) -> bool:
+    """The OpenAI SDK's chat chunk class, the one shape known here (found from the chunk itself: importing
+    the SDK here would make ``import ferrule`` pay for it)."""
+    return t.__name__ == "ChatCompletionChunk" and t.__module__.startswith("openai.types.chat")
 
 
 class StreamFields:
@@ -36,11 +34,12 @@ class StreamFields:
         self.native = native
         self._parts: List[str] = []  # text of the chunks kept here, not handed over yet
         self._at: List[float] = []  # chunk end times (monotonic seconds) not handed over yet
-        # Kept here only once the core has the model and id (it reads them from the first chunk).
-        self._fast = False
+        # The OpenAI chunk class, once the core has the model and id (it reads them from the first
+        # chunk): from then on such a chunk may be kept here. None until then.
+        self._fast: Any = None
 
     def chunk(self, c: Any) -> Any:
-        if self._fast and type(c) is _CHUNK:
+        if type(c) is self._fast:
             try:  # the SDK builds chunks without validation: a field may be missing or None
                 if not c.__pydantic_extra__ and c.usage is None:
                     ch = c.choices
@@ -58,8 +57,12 @@ class StreamFields:
         if self._parts or self._at:
             self.flush()
         self.native.chunk(c)
-        if not self._fast and type(c) is _CHUNK and type(c.model) is str and type(c.id) is str:
-            self._fast = True
+        if self._fast is None and _is_openai_chunk_type(type(c)):
+            try:
+                if type(c.model) is str and type(c.id) is str:
+                    self._fast = type(c)
+            except AttributeError:
+                pass
         return c
 
     def mark(self, t: float) -> None:
