@@ -174,7 +174,7 @@ test(
     }
     const n0 = count()
     const h = new FerruleCallbackHandler()
-    const m = chat(s, { configuration: { baseURL: s.url, defaultHeaders: { 'x-mock-content': 'x'.repeat(200) } } })
+    const m = chat(s, { streamUsage: true, configuration: { baseURL: s.url, defaultHeaders: { 'x-mock-content': 'x'.repeat(200) } } })
     let text = ''
     for await (const c of await m.stream('hi', { callbacks: [h] })) text += c.content
     await awaitAllCallbacks()
@@ -182,5 +182,9 @@ test(
     const n = count() - n0
     // One gap per token after the first (LangChain reports each delta, the empty role and final ones included).
     assert.ok(n >= 49 && n <= 53, `${n} gaps`)
+    // One span for the streamed run, with the usage the model sent on its last chunk.
+    const runs = recentSpans().filter((x) => x.attributes['ferrule.integration'] === 'langchain' && x.attributes['gen_ai.operation.name'] === 'chat')
+    const a = runs.at(-1).attributes
+    assert.ok(a['gen_ai.usage.output_tokens'] > 0 && a['gen_ai.usage.input_tokens'] > 0 && a['gen_ai.response.time_to_first_chunk'] > 0, JSON.stringify(a))
   }),
 )

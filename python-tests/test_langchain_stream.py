@@ -190,7 +190,7 @@ def test_the_handler_records_time_per_chunk_for_a_streamed_run() -> None:
     with MockLLMServer() as s:
         h = FerruleCallbackHandler()
         body = "x" * 200  # 50 chunks of 4 characters
-        m = chat(s, default_headers={"x-mock-content": body})
+        m = chat(s, default_headers={"x-mock-content": body}, stream_usage=True)
         metric = "gen_ai_client_operation_time_per_output_chunk_seconds"
 
         def count() -> float:
@@ -200,8 +200,12 @@ def test_the_handler_records_time_per_chunk_for_a_streamed_run() -> None:
             return 0.0
 
         n0 = count()
-        "".join(c.content for c in m.stream("hi", {"callbacks": [h]}))  # type: ignore[misc]
+        assert "".join(c.content for c in m.stream("hi", {"callbacks": [h]})) == body  # type: ignore[misc]
         n = count() - n0
+        # One span for the streamed run, with the usage the model sent on its last chunk.
+        runs = [x for x in ferrule.recent_spans() if x["attributes"].get("ferrule.integration") == "langchain" and x["attributes"].get("gen_ai.operation.name") == "chat"]
+        a = runs[-1]["attributes"]
+        assert a["gen_ai.usage.output_tokens"] > 0 and a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.response.time_to_first_chunk"] > 0
         # One gap per token after the first: LangChain reports each content delta, the empty role
         # and final deltas included.
         assert 49 <= n <= 53, n
