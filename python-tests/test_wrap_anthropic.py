@@ -229,3 +229,13 @@ def test_a_router_fails_over_from_openai_to_anthropic_with_one_shape() -> None:
     assert isinstance(r, ferrule.ChatResponse)
     assert (r.endpoint, r.content, r.finish_reason, r.model) == ("anthropic", "Mock answer to: hello", "end_turn", MODEL)
     assert r.input_tokens and r.output_tokens
+
+
+def test_a_stream_records_its_time_per_chunk() -> None:
+    model = "claude-per-chunk"
+    with MockLLMServer() as s:
+        c = ferrule.wrap_anthropic(sdk(s), retrying(1, clock=ManualClock()))
+        events = list(c.messages.create(model=model, max_tokens=64, messages=MSG, stream=True))  # type: ignore[arg-type]
+    text = ferrule.metrics_text()
+    m = re.search(r'^gen_ai_client_operation_time_per_output_chunk_seconds_count\{[^}]*gen_ai_request_model="%s"[^}]*\} (\S+)$' % model, text, re.M)
+    assert m is not None and float(m.group(1)) == len(events) - 1  # one gap per event after the first
