@@ -567,7 +567,7 @@ export class MockLLMServer {
   readonly port: number
   readonly requests: MockRecordedRequest[]
   clearRequests(): void
-  stats(): { requests: number; byFault: Record<string, number>; droppedRecords: number; rejectedConnections: number; openConnections: number }
+  stats(): { requests: number; byFault: Record<string, number>; droppedRecords: number; rejectedConnections: number; openConnections: number; idleConnections: number }
   stop(): void
 }
 

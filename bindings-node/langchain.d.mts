@@ -5,7 +5,7 @@
 // TypeScript sees two unrelated Runnable classes. node-tests/package.test.js keeps the two equal.
 import { BaseCallbackHandler } from '@langchain/core/callbacks/base'
 import { Runnable } from '@langchain/core/runnables'
-import { Policy } from './index.js'
+import { Policy, StreamPolicy } from './index.js'
 
 /** Records each chat/LLM run (duration, model, tokens, first token, error) as GenAI telemetry. */
 export declare class FerruleCallbackHandler extends BaseCallbackHandler {
@@ -18,12 +18,14 @@ export declare class FerruleCallbackHandler extends BaseCallbackHandler {
   readonly recorded: number
 }
 
-/** `runnable` through `policy`: invoke, stream (retried until its first chunk), batch. */
+/** `runnable` through `policy`: invoke, stream (through the policy until its first chunk, then under `streamPolicy`), batch. */
 export declare class PolicyRunnable<I = unknown, O = unknown> extends Runnable<I, O> {
   lc_namespace: string[]
   readonly bound: Runnable<I, O>
   readonly policy: Policy
+  readonly streamPolicy: StreamPolicy
   invoke(input: I, options?: Partial<import('@langchain/core/runnables').RunnableConfig>): Promise<O>
 }
 
-export declare function withPolicy<I, O>(runnable: Runnable<I, O>, policy: Policy): PolicyRunnable<I, O>
+/** `streamPolicy`: the deadlines and interrupt mode of `stream()` (default: raise, no deadlines). */
+export declare function withPolicy<I, O>(runnable: Runnable<I, O>, policy: Policy, opts?: { streamPolicy?: StreamPolicy }): PolicyRunnable<I, O>

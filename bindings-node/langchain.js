@@ -3,7 +3,8 @@
 // model, provider from the model class, tokens from usage_metadata, time to first token when
 // streaming, the error; the template from a named prompt template), chains, tools and retrievers as
 // nested spans, and
-// `withPolicy(runnable, policy)` runs invoke/stream/batch through a ferrule Policy. With a retrying
+// `withPolicy(runnable, policy, { streamPolicy })` runs invoke/stream/batch through a ferrule Policy
+// (streams under a StreamPolicy, see langchain_stream.js). With a retrying
 // policy, a model's own AsyncCaller retries are turned off (on a copy), so retries never stack.
 // Loaded from `ferrule/langchain`; needs `@langchain/core`.
 
@@ -14,6 +15,9 @@ const llmCall = require('./llm_call.js')
 const { startSpan } = require('./telemetry.js')
 const { warn } = require('./telemetry.js').internal
 const { currentPrompt } = require('./prompt_template.js')
+const { DEFAULT_STREAM_POLICY, StreamPolicy } = require('./stream.js')
+const { StreamFields } = require('./stream_fields.js')
+const { surviving } = require('./langchain_stream.js')
 
 /** A run's name: the run name given, else the serialized name, else its class. */
 function nameOf(serialized, runName, fallback) {
@@ -197,7 +201,7 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
       undefined
     // Without a named template the core fingerprints the messages (three prompts, three rows).
     const request = template === undefined && messages !== undefined ? { model, messages: messagesOf(messages) } : { model }
-    this.runs.set(runId, { operation, request, provider, template, started: performance.now(), firstTokenMs: undefined, span })
+    this.runs.set(runId, { operation, request, provider, template, started: performance.now(), firstTokenMs: undefined, times: undefined, span })
   }
 
   handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {
@@ -210,16 +214,24 @@ class FerruleCallbackHandler extends BaseCallbackHandler {
 
   handleLLMNewToken(token, idx, runId) {
     const run = this.runs.get(runId)
-    if (run !== undefined && run.firstTokenMs === undefined) run.firstTokenMs = performance.now() - run.started
+    if (run === undefined) return
+    const now = performance.now()
+    if (run.firstTokenMs === undefined) {
+      run.firstTokenMs = now - run.started
+      run.times = new StreamFields(new llmCall.CallStream(run.span._native, false))
+    }
+    run.times.mark(now) // the time per chunk (the answer itself is read at the end)
   }
 
   #end(runId, response, error) {
     const run = this.runs.get(runId)
     if (run === undefined) return
     this.runs.delete(runId)
+    if (run.times !== undefined) run.times.flush()
     llmCall.recordCall(run.span, run.operation, run.provider, {
       request: run.request,
-      response,
+      response: response === undefined && run.times !== undefined ? {} : response,
+      stream: run.times === undefined ? undefined : run.times.native,
       error,
       durationMs: performance.now() - run.started,
       timeToFirstChunkMs: run.firstTokenMs,
@@ -255,38 +267,49 @@ function withoutOwnRetries(runnable) {
   return copy
 }
 
-/** A runnable run through a ferrule Policy. Streams are retried until their first chunk. */
+/**
+ * A runnable run through a ferrule Policy. Streams are opened through the policy up to their first
+ * chunk (a failure before it is retried, unseen); after it the StreamPolicy says what the consumer
+ * sees: its deadlines, and a typed StreamInterrupted, a continuation, or a fallback when it breaks.
+ */
 class PolicyRunnable extends Runnable {
   lc_namespace = ['ferrule']
 
-  constructor(bound, policy) {
+  constructor(bound, policy, streamPolicy) {
     super()
     this.bound = bound
     this.policy = policy
+    this.streamPolicy = streamPolicy === undefined ? DEFAULT_STREAM_POLICY : streamPolicy
   }
 
   invoke(input, options) {
     return this.policy.execute(() => this.bound.invoke(input, options))
   }
 
-  async *_streamIterator(input, options) {
-    const [head, it] = await this.policy.execute(async () => {
-      const iterator = (await this.bound.stream(input, options))[Symbol.asyncIterator]()
-      return [await iterator.next(), iterator]
-    })
-    if (head.done) return
-    yield head.value
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value
+  _streamIterator(input, options) {
+    return surviving(this, input, options)
   }
 }
 
-function withPolicy(runnable, policy) {
+/**
+ * @param {object} runnable a LangChain Runnable
+ * @param {Policy} policy
+ * @param {{ streamPolicy?: StreamPolicy }} [opts]
+ */
+function withPolicy(runnable, policy, opts = {}) {
   if (!(policy instanceof Policy)) throw new TypeError('withPolicy: policy must be a ferrule Policy')
   // Runnable.isRunnable, not instanceof: an ES module's Runnable comes from @langchain/core's ES
   // build, a different class from the CommonJS one required here, and LangChain itself checks the
   // shape for that reason.
   if (!Runnable.isRunnable(runnable)) throw new TypeError('withPolicy: runnable must be a LangChain Runnable')
-  return new PolicyRunnable(policy.retries ? withoutOwnRetries(runnable) : runnable, policy)
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`withPolicy: opts=${String(opts)} must be an object`)
+  for (const k of Object.keys(opts)) {
+    if (k !== 'streamPolicy') throw new TypeError(`withPolicy: unknown option ${JSON.stringify(k)}; allowed: streamPolicy`)
+  }
+  if (opts.streamPolicy !== undefined && !(opts.streamPolicy instanceof StreamPolicy)) {
+    throw new TypeError(`withPolicy: streamPolicy=${String(opts.streamPolicy)} is not allowed; allowed: a ferrule StreamPolicy or undefined`)
+  }
+  return new PolicyRunnable(policy.retries ? withoutOwnRetries(runnable) : runnable, policy, opts.streamPolicy)
 }
 
 module.exports = { FerruleCallbackHandler, PolicyRunnable, withPolicy }

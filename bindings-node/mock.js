@@ -80,7 +80,8 @@ class MockLLMServer {
     this.#native.clearRequests()
   }
 
-  /** `{ requests, byFault, droppedRecords, rejectedConnections, openConnections }` */
+  /** `{ requests, byFault, droppedRecords, rejectedConnections, openConnections, idleConnections }`
+   * (`idleConnections`: open ones waiting for a request, an HTTP client's keep-alive pool) */
   stats() {
     return JSON.parse(this.#native.statsJson())
   }

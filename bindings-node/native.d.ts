@@ -68,7 +68,20 @@ export declare class NativeBreaker {
 export declare class NativeCallStream {
   /** Times from `span`'s start (the call's), or from now. */
   constructor(span?: NativeSpan | undefined | null, collect?: boolean | undefined | null)
+  /**
+   * Folds one chunk in. Its arrival time (one clock read) gives the time to the first chunk,
+   * then the time per chunk.
+   */
   chunk(chunk: unknown): void
+  /**
+   * What the host read itself (see `stream_fields.js`): `text`, the text of chunks that carry
+   * nothing else the record reads, in order; `at`, the arrival times in ms on the host's clock
+   * of every chunk since the last call (`n` of them), those folded by `chunk` included. One
+   * crossing for a batch of chunks; from the first call on, the host's times are the only ones.
+   */
+  textChunks(text: string, at: Float64Array, n: number): void
+  /** The gaps between chunks so far: `[count, total seconds]`. */
+  get chunkGaps(): Array<number>
   /** The text streamed so far ("" unless made with `collect`): what a consumer was given. */
   get text(): string
   /**

@@ -21,6 +21,7 @@ const { currentPrompt } = require('./prompt_template.js')
 const { inProbe } = require('./synthetic.js')
 const native = require('./native.js')
 const { DEFAULT_STREAM_POLICY, StreamPolicy, openStream, survivingStream, continueMessages } = require('./stream.js')
+const { StreamFields } = require('./stream_fields.js')
 
 const ENDPOINTS = { chat: { completions: 'chat' }, embeddings: 'embeddings', responses: 'responses' }
 
@@ -202,11 +203,13 @@ function wrapCreate(target, operation, pick, cfg) {
     const span = startSpan({ operation, model: model || undefined, provider, role: 'call', attributes: { 'ferrule.policy.name': policy.name } })
     const counter = { n: 0, fellBack: false }
     // Collects the delivered text always: StreamInterrupted and a resume need it (kept on the span only when captured).
-    const fields = new CallStream(span._native, true)
+    const folded = new CallStream(span._native, true)
+    const fields = new StreamFields(folded)
     const done = (error) => {
+      fields.flush()
       const recorded = recordCall(span, operation, provider, {
         request: body,
-        stream: fields,
+        stream: folded,
         error,
         attempts: counter.n,
         fellBack: counter.fellBack,

@@ -122,9 +122,9 @@ class Guard {
     this.arm(d)
   }
 
-  /** The consumer asks for the next chunk. */
-  waiting() {
-    this.deadline = performance.now() + this.stall
+  /** The consumer asks for the next chunk at `now` (ms, performance.now()). */
+  waiting(now) {
+    this.deadline = now + this.stall
     if (this.timer === undefined) this.arm(this.deadline)
   }
 
@@ -266,8 +266,11 @@ function survivingStream(opened, fields, policy, resume, done, span, counter) {
       delivered++
       return { done: false, value: v }
     }
+    // The one clock read per chunk: the previous chunk's end (time per chunk) and the stall deadline.
+    const now = performance.now()
+    fields.mark(now)
     const g = cur.guard
-    if (g !== undefined && !g.done) g.waiting()
+    if (g !== undefined && !g.done) g.waiting(now)
     let r
     try {
       r = await cur.it.next()

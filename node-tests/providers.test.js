@@ -146,6 +146,21 @@ test(
   }),
 )
 
+test(
+  'wrapAnthropic: a stream records its time per chunk',
+  withServer({}, async (s) => {
+    const model = 'claude-per-chunk'
+    const c = wrapAnthropic(sdk(s), { policy: retrying(1) })
+    let events = 0
+    for await (const _ of await c.messages.create({ model, max_tokens: 64, messages: MSG, stream: true })) events++
+    const line = metricsText()
+      .split('\n')
+      .find((l) => l.startsWith('gen_ai_client_operation_time_per_output_chunk_seconds_count') && l.includes(`gen_ai_request_model="${model}"`))
+    assert.ok(line !== undefined)
+    assert.equal(Number(line.split(' ').at(-1)), events - 1) // one gap per event after the first
+  }),
+)
+
 test('wrapAnthropic: config errors name the parameter', () => {
   assert.throws(() => wrapAnthropic({}), /wrapAnthropic: client must be an Anthropic client/)
   assert.throws(() => wrapAnthropic(new Anthropic({ apiKey: 'k' }), { policy: 'fast' }), /wrapAnthropic: policy must be a ferrule Policy/)

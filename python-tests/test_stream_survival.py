@@ -298,3 +298,49 @@ def test_bad_stream_policies_name_the_parameter(kw: Dict[str, Any], param: str) 
         ferrule.StreamPolicy(**kw)
     with pytest.raises(TypeError, match="stream_policy"):
         ferrule.wrap_openai(openai.OpenAI(api_key="k"), stream_policy="fast")  # type: ignore[arg-type]
+
+
+# ---- time per chunk ---------------------------------------------------------------------------------
+
+_PER_CHUNK = "gen_ai_client_operation_time_per_output_chunk_seconds"
+_TTFC = "gen_ai_client_operation_time_to_first_chunk_seconds"
+
+
+def _series(metric: str, model: str) -> Dict[str, float]:
+    """``{"count": ..., "sum": ...}`` of one histogram series in the exposition (0 when absent)."""
+    out = {"count": 0.0, "sum": 0.0}
+    for line in ferrule.metrics_text().splitlines():
+        for k in ("count", "sum"):
+            if line.startswith(f"{metric}_{k}") and f'gen_ai_request_model="{model}"' in line:
+                out[k] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+@pytest.mark.parametrize("deadlines", [False, True], ids=["plain", "stall deadline"])
+def test_a_stream_records_its_time_per_chunk_beside_its_time_to_first_chunk(deadlines: bool) -> None:
+    model = f"per-chunk-{deadlines}"
+    sp = ferrule.StreamPolicy(stall_timeout_seconds=30) if deadlines else ferrule.StreamPolicy()
+    with MockLLMServer() as s:
+        c = ferrule.wrap_openai(sdk(s), policy(), stream_policy=sp)
+        t = time.monotonic()
+        got = list(c.chat.completions.create(model=model, messages=MSG, stream=True, extra_headers={"x-mock-content": "x" * 400}))  # type: ignore[call-overload]
+        took = time.monotonic() - t
+    assert text_of(got) == "x" * 400
+    per, first = _series(_PER_CHUNK, model), _series(_TTFC, model)
+    assert first["count"] == 1
+    assert per["count"] == len(got) - 1  # one gap per chunk after the first
+    assert 0 < per["sum"] <= took  # the gaps fit in the call
+
+
+def test_an_abandoned_stream_records_the_gaps_it_saw() -> None:
+    model = "per-chunk-abandoned"
+    with MockLLMServer() as s:
+        c = ferrule.wrap_openai(sdk(s), policy())
+        stream = c.chat.completions.create(model=model, messages=MSG, stream=True, extra_headers={"x-mock-content": "x" * 400})  # type: ignore[call-overload]
+        it = iter(stream)
+        for _ in range(10):
+            next(it)
+        stream.close()
+    # The asks for chunks 2..10 marked the ends of chunks 1..9: the gaps of chunks 2..9 (chunk 10's
+    # end was never seen).
+    assert _series(_PER_CHUNK, model)["count"] == 8

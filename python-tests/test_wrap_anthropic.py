@@ -429,3 +429,13 @@ async def test_a_streamed_tool_call_accumulates_into_the_same_normalized_call() 
     # The input arrived in pieces (input_json_delta), as Anthropic streams it, and OpenAI's stream
     # carries the same arguments text.
     assert partial == openai_args == p.arguments
+
+
+def test_a_stream_records_its_time_per_chunk() -> None:
+    model = "claude-per-chunk"
+    with MockLLMServer() as s:
+        c = ferrule.wrap_anthropic(sdk(s), retrying(1, clock=ManualClock()))
+        events = list(c.messages.create(model=model, max_tokens=64, messages=MSG, stream=True))  # type: ignore[arg-type]
+    text = ferrule.metrics_text()
+    m = re.search(r'^gen_ai_client_operation_time_per_output_chunk_seconds_count\{[^}]*gen_ai_request_model="%s"[^}]*\} (\S+)$' % model, text, re.M)
+    assert m is not None and float(m.group(1)) == len(events) - 1  # one gap per event after the first

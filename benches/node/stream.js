@@ -8,6 +8,7 @@ const OpenAI = require('openai')
 const { MockLLMServer, StreamPolicy, wrapOpenAI } = require('ferrule')
 const { survivingStream, DEFAULT_STREAM_POLICY, NONE } = require('../../bindings-node/stream.js')
 const { CallStream } = require('../../bindings-node/llm_call.js')
+const { StreamFields } = require('../../bindings-node/stream_fields.js')
 
 const QUICK = process.env.FERRULE_BENCH_QUICK === '1'
 const CHARS = QUICK ? 8000 : 32000 // the mock streams 4 characters per chunk
@@ -15,25 +16,34 @@ const ROUNDS = QUICK ? 3 : 7
 const MSG = [{ role: 'user', content: 'hi' }]
 
 function table(title, rows) {
-  const base = rows[0][1]
+  const [, bw, bc] = rows[0]
   console.log(`\n${title}`)
-  for (const [name, ns] of rows) {
-    const vs = name === rows[0][0] ? '' : `  x${(ns / base).toFixed(3)}  ${(ns - base).toFixed(0).padStart(6)} ns vs ${rows[0][0]}`
-    console.log(`  ${name.padEnd(40)}${ns.toFixed(0).padStart(8)} ns/chunk${vs}`)
+  console.log(`  ${'contender'.padEnd(40)}${'wall ns'.padStart(9)}${'cpu ns'.padStart(9)}  cpu vs ${rows[0][0]}`)
+  for (const [name, w, c] of rows) {
+    const vs = name === rows[0][0] ? '' : `x${(c / bc).toFixed(3)}  ${(c - bc).toFixed(0)} ns`
+    console.log(`  ${name.padEnd(40)}${w.toFixed(0).padStart(9)}${c.toFixed(0).padStart(9)}  ${vs}`)
   }
+  void bw
 }
 
+// Best round of each contender, interleaved: [name, wall ns per chunk, CPU ns per chunk]. The CPU
+// time is the process's (over the wire it includes the mock server's threads, the same for every
+// row); it stays honest on a machine other processes load.
 async function best(contenders) {
-  const out = Object.fromEntries(contenders.map(([n]) => [n, Infinity]))
+  const wall = Object.fromEntries(contenders.map(([n]) => [n, Infinity]))
+  const cpu = Object.fromEntries(contenders.map(([n]) => [n, Infinity]))
   for (const [, run] of contenders) await run()
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, run] of contenders) {
+      const c0 = process.cpuUsage()
       const t0 = process.hrtime.bigint()
       const n = await run()
-      out[name] = Math.min(out[name], Number(process.hrtime.bigint() - t0) / n)
+      const c = process.cpuUsage(c0)
+      wall[name] = Math.min(wall[name], Number(process.hrtime.bigint() - t0) / n)
+      cpu[name] = Math.min(cpu[name], ((c.user + c.system) * 1000) / n)
     }
   }
-  return contenders.map(([n]) => [n, out[n]])
+  return contenders.map(([n]) => [n, wall[n], cpu[n]])
 }
 
 async function main() {
@@ -68,7 +78,7 @@ async function main() {
     yield* chunks
   }
   const wrapped = () => {
-    const fields = new CallStream(undefined, true)
+    const fields = new StreamFields(new CallStream(undefined, true))
     const opened = { stream: chunks, it: source(), first: NONE, guard: undefined, controller: undefined }
     return survivingStream(opened, fields, DEFAULT_STREAM_POLICY, async () => {}, () => {}, undefined, { n: 0 })
   }
@@ -91,8 +101,8 @@ async function main() {
     ],
   ])
   table('stream: ns per chunk, the wrapper alone over in-memory chunks', mem)
-  const over = mem[1][1] - mem[0][1]
-  console.log(`target: ferrule's per-chunk work <= 2000 ns -> ${over.toFixed(0)} ns ${over <= 2000 ? 'MET' : 'MISSED'}`)
+  const over = mem[1][2] - mem[0][2]
+  console.log(`target: ferrule's per-chunk work <= 2000 ns (CPU, in memory) -> ${over.toFixed(0)} ns ${over <= 2000 ? 'MET' : 'MISSED'}`)
 }
 
 main()

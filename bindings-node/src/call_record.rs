@@ -5,9 +5,9 @@
 
 use crate::telemetry::NativeSpan;
 use ferrule_core::call::read::{self, ResponseFields, Value};
-use ferrule_core::call::{self, ErrorInfo, LlmCall, Message};
+use ferrule_core::call::{self, ChunkTimes, ErrorInfo, LlmCall, Message};
 use ferrule_core::telemetry::pipeline::Pipeline;
-use napi::bindgen_prelude::{JsValue, Unknown};
+use napi::bindgen_prelude::{Float64Array, JsValue, Unknown};
 use napi::sys;
 use napi_derive::napi;
 use std::cell::RefCell;
@@ -273,6 +273,10 @@ pub struct NativeCallStream {
     fields: ResponseFields,
     started_nanos: u64,
     first: Option<Duration>,
+    times: ChunkTimes,
+    // The host hands in every chunk's arrival time (`text_chunks`) on its own clock; `chunk` then
+    // leaves the gaps alone, so one stream never mixes two clocks.
+    host_times: bool,
     collect: bool,
 }
 
@@ -286,19 +290,54 @@ impl NativeCallStream {
             fields: ResponseFields::default(),
             started_nanos: span.map_or(now, |s| s.start().start_nanos),
             first: None,
+            times: ChunkTimes::default(),
+            host_times: false,
             collect: collect.unwrap_or(false),
         }
     }
 
+    /// Folds one chunk in. Its arrival time (one clock read) gives the time to the first chunk,
+    /// then the time per chunk.
     #[napi(catch_unwind)]
     pub fn chunk(&mut self, chunk: Unknown<'_>) {
+        let now = Pipeline::global().tracer.now_nanos();
         if self.first.is_none() {
-            let now = Pipeline::global().tracer.now_nanos();
             self.first = Some(Duration::from_nanos(now.saturating_sub(self.started_nanos)));
+        }
+        if !self.host_times {
+            self.times.arrived(now as f64 * 1e-9);
         }
         if let Some(c) = js(&chunk) {
             read::read_chunk(&c, &mut self.fields, self.collect);
         }
+    }
+
+    /// What the host read itself (see `stream_fields.js`): `text`, the text of chunks that carry
+    /// nothing else the record reads, in order; `at`, the arrival times in ms on the host's clock
+    /// of every chunk since the last call (`n` of them), those folded by `chunk` included. One
+    /// crossing for a batch of chunks; from the first call on, the host's times are the only ones.
+    #[napi(catch_unwind)]
+    pub fn text_chunks(&mut self, text: String, at: Float64Array, n: u32) {
+        if !self.host_times {
+            self.host_times = true;
+            self.times.restart();
+        }
+        if self.collect && !text.is_empty() {
+            self.fields
+                .text
+                .get_or_insert_with(String::new)
+                .push_str(&text);
+        }
+        let at: &[f64] = &at;
+        for t in at.iter().take(n as usize) {
+            self.times.arrived(t * 1e-3);
+        }
+    }
+
+    /// The gaps between chunks so far: `[count, total seconds]`.
+    #[napi(getter, catch_unwind)]
+    pub fn chunk_gaps(&self) -> Vec<f64> {
+        vec![self.times.count() as f64, self.times.sum()]
     }
 
     /// The text streamed so far ("" unless made with `collect`): what a consumer was given.
@@ -380,10 +419,17 @@ pub fn record_call(
     let req = js(&request).map(|r| read::read_request(&r, &operation));
     // One answer in `sample_every` is read for observe()'s drift, even without content capture.
     let sampled = call::observe::sample_answer();
-    let (fields, mut first) = match (stream, js(&response)) {
-        (Some(s), _) => (s.fields.clone(), s.first),
-        (None, Some(r)) => (read::read_response(&r, capture || sampled), None),
-        (None, None) => (ResponseFields::default(), None),
+    let (fields, mut first, times) = match (stream, js(&response)) {
+        // A stream whose answer the host read whole (a LangChain run): the response's fields,
+        // the stream's times.
+        (Some(s), Some(r)) => (
+            read::read_response(&r, capture || sampled),
+            s.first,
+            Some(s.times),
+        ),
+        (Some(s), None) => (s.fields.clone(), s.first, Some(s.times)),
+        (None, Some(r)) => (read::read_response(&r, capture || sampled), None, None),
+        (None, None) => (ResponseFields::default(), None, None),
     };
     if let Some(t) = options
         .time_to_first_chunk_ms
@@ -438,6 +484,7 @@ pub fn record_call(
             (None, None) => Duration::ZERO,
         },
         time_to_first_chunk: first,
+        chunk_times: times.as_ref(),
         error: err.map(|_| ErrorInfo {
             type_name: &type_name,
             code: code.as_deref(),

@@ -113,7 +113,8 @@ impl NativeMockServer {
             .collect();
         json!({ "requests": s.requests as f64, "byFault": by, "droppedRecords": s.dropped_records as f64,
                 "rejectedConnections": s.rejected_connections as f64,
-                "openConnections": s.open_connections as f64 })
+                "openConnections": s.open_connections as f64,
+                "idleConnections": s.idle_connections as f64 })
         .to_string()
     }
 

@@ -7,7 +7,7 @@ use crate::error::to_py;
 use crate::fastcall::{finish, Params};
 use crate::span::Span;
 use ferrule_core::call::read::{self, ResponseFields, Value};
-use ferrule_core::call::{self, ErrorInfo, LlmCall, Message};
+use ferrule_core::call::{self, ChunkTimes, ErrorInfo, LlmCall, Message};
 use ferrule_core::telemetry::pipeline::Pipeline;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -126,6 +126,10 @@ pub struct CallStream {
     fields: ResponseFields,
     started_nanos: u64,
     first: Option<Duration>,
+    times: ChunkTimes,
+    // The host hands in every chunk's time (`text_chunks`) on its own clock; `chunk` then leaves
+    // the gaps alone, so one stream never mixes two clocks.
+    host_times: bool,
     collect: bool,
 }
 
@@ -140,25 +144,69 @@ impl CallStream {
             fields: ResponseFields::default(),
             started_nanos: span.map_or(now, |s| s.start.start_nanos),
             first: None,
+            times: ChunkTimes::default(),
+            host_times: false,
             collect,
         }
     }
 
-    /// Folds one chunk in; returns it, so the stream can yield what this returns.
+    /// Folds one chunk in; returns it, so the stream can yield what this returns. Its arrival
+    /// time (one clock read) gives the time to the first chunk, then the time per chunk.
     fn chunk<'py>(&mut self, chunk: Bound<'py, PyAny>) -> Bound<'py, PyAny> {
-        if self.first.is_none() {
+        if self.first.is_none() || !self.host_times {
             let now = Pipeline::global().tracer.now_nanos();
-            self.first = Some(Duration::from_nanos(now.saturating_sub(self.started_nanos)));
+            if self.first.is_none() {
+                self.first = Some(Duration::from_nanos(now.saturating_sub(self.started_nanos)));
+            }
+            if !self.host_times {
+                self.times.arrived(now as f64 * 1e-9);
+            }
         }
         let v = PyValue(chunk);
         read::read_chunk(&v, &mut self.fields, self.collect);
         v.0
     }
 
+    /// What the host read itself (`ferrule.integrations.stream_fields`): `text`, the text of
+    /// chunks that carry nothing else the record reads, in order; `at`, the times in seconds on the
+    /// host's monotonic clock of every chunk since the last call, those folded by `chunk` included.
+    /// One crossing for a batch of chunks; from the first call on, the host's times are the only ones.
+    fn text_chunks(&mut self, text: &str, at: Vec<f64>) {
+        if !self.host_times {
+            self.host_times = true;
+            self.times.restart();
+        }
+        if self.collect && !text.is_empty() {
+            self.fields
+                .text
+                .get_or_insert_with(String::new)
+                .push_str(text);
+        }
+        for t in at {
+            self.times.arrived(t);
+        }
+    }
+
+    /// A chunk arrived that the host reads itself (a LangChain token): its time only.
+    fn arrived(&mut self) {
+        let now = Pipeline::global().tracer.now_nanos();
+        if self.first.is_none() {
+            self.first = Some(Duration::from_nanos(now.saturating_sub(self.started_nanos)));
+        }
+        self.times.arrived(now as f64 * 1e-9);
+    }
+
     /// The time to the first chunk in seconds, once one arrived.
     #[getter]
     fn time_to_first_chunk(&self) -> Option<f64> {
         self.first.map(|d| d.as_secs_f64())
+    }
+
+    /// The gaps between chunks so far: `(count, total seconds)` (each chunk after the first adds
+    /// the time since the one before it, a resumed stream's wait at the seam included).
+    #[getter]
+    fn chunk_gaps(&self) -> (u64, f64) {
+        (self.times.count(), self.times.sum())
     }
 
     /// The text streamed so far ("" unless made with `collect=True`): what a consumer was given.
@@ -274,13 +322,28 @@ unsafe extern "C" fn record_call_fastcall(
         // One answer in `sample_every` is read for observe()'s drift, even without content capture.
         let sampled = call::observe::sample_answer();
         let mut response = match (a.take(4), a.take(5)) {
-            (_, Some(s)) => {
+            (Some(r), Some(s)) => {
+                // A stream whose answer the host read whole (a LangChain run): the response's
+                // fields, the stream's times.
                 let s = s.cast_into::<CallStream>()?;
                 let s = s.borrow();
-                (s.fields.clone(), s.first)
+                (
+                    read::read_response(&PyValue(r), capture || sampled),
+                    s.first,
+                    Some(s.times),
+                )
             }
-            (Some(r), None) => (read::read_response(&PyValue(r), capture || sampled), None),
-            (None, None) => (ResponseFields::default(), None),
+            (None, Some(s)) => {
+                let s = s.cast_into::<CallStream>()?;
+                let s = s.borrow();
+                (s.fields.clone(), s.first, Some(s.times))
+            }
+            (Some(r), None) => (
+                read::read_response(&PyValue(r), capture || sampled),
+                None,
+                None,
+            ),
+            (None, None) => (ResponseFields::default(), None, None),
         };
         let error = a.take(6);
         let duration: Option<f64> = a
@@ -339,7 +402,7 @@ unsafe extern "C" fn record_call_fastcall(
             }
             None => (None, None),
         };
-        let (fields, first) = &response;
+        let (fields, first, times) = &response;
         let req = request.as_ref();
         let template = template.or_else(|| req.and_then(|r| r.template.clone()));
         let messages: Vec<Message<'_>> = match (&template, req) {
@@ -365,6 +428,7 @@ unsafe extern "C" fn record_call_fastcall(
                 (None, None) => Duration::ZERO,
             },
             time_to_first_chunk: *first,
+            chunk_times: times.as_ref(),
             error: match (&error, &type_name) {
                 (Some(e), Some(t)) => Some(error_info(py, e, t, code.as_deref())),
                 _ => None,

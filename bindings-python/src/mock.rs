@@ -109,6 +109,7 @@ impl MockServerCore {
         d.set_item("dropped_records", s.dropped_records)?;
         d.set_item("rejected_connections", s.rejected_connections)?;
         d.set_item("open_connections", s.open_connections)?;
+        d.set_item("idle_connections", s.idle_connections)?;
         Ok(d)
     }
 

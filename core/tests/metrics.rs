@@ -632,6 +632,30 @@ proptest! {
     }
 
     #[test]
+    fn a_streams_chunk_gaps_merge_into_the_histogram_as_if_each_was_observed(
+        gaps in proptest::collection::vec(0f64..4.0, 0..300),
+    ) {
+        use ferrule_core::call::chunk_times::{ChunkTimes, TIME_PER_CHUNK_BUCKETS};
+        let r = Registry::new();
+        let merged = r.histogram("p_gaps", "x", &[], &TIME_PER_CHUNK_BUCKETS).unwrap().handle().unwrap();
+        let each = r.histogram("p_each", "x", &[], &TIME_PER_CHUNK_BUCKETS).unwrap().handle().unwrap();
+        let mut t = ChunkTimes::default();
+        let mut prev = 100.0;
+        t.arrived(prev);
+        for &g in &gaps {
+            let now = prev + g;
+            t.arrived(now);
+            each.observe(now - prev); // the gap the stream computed
+            prev = now;
+        }
+        merged.observe_counts(t.counts(), t.sum());
+        let (a, b) = (merged.snapshot(), each.snapshot());
+        prop_assert_eq!(a.count, gaps.len() as u64);
+        prop_assert_eq!(&a.cumulative, &b.cumulative);
+        prop_assert!((a.sum - b.sum).abs() <= 1e-9 * (1.0 + b.sum));
+    }
+
+    #[test]
     fn counters_sum_whole_and_fractional_adds(adds in proptest::collection::vec(0u32..1000, 0..100), frac in 0.0f64..10.0) {
         let r = Registry::new();
         let h = r.counter("p_c_total", "x", &[]).unwrap().handle().unwrap();

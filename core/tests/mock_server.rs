@@ -179,3 +179,46 @@ fn only_loopback_unless_allowed() {
         "{e}"
     );
 }
+
+fn wait_for(s: &MockServer, what: impl Fn(&ServerStats) -> bool) -> ServerStats {
+    let end = Instant::now() + Duration::from_secs(3);
+    loop {
+        let st = s.stats();
+        if what(&st) || Instant::now() > end {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn idle_keep_alive_connections_are_counted_apart_from_busy_ones() {
+    let s = server(
+        r#"{"rules": [{"kind": "stall_stream", "rate": 0, "after_chunks": 1, "latency_ms": 20000}]}"#,
+    );
+    // A connection opened ahead of any request (as a client's pool may) is open and idle.
+    let idle = TcpStream::connect(("127.0.0.1", s.port())).unwrap();
+    let st = wait_for(&s, |st| {
+        st.open_connections == 1 && st.idle_connections == 1
+    });
+    assert_eq!((st.open_connections, st.idle_connections), (1, 1));
+    // A stalled stream's connection is busy until the client closes it.
+    let mut busy = TcpStream::connect(("127.0.0.1", s.port())).unwrap();
+    let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    write!(
+        busy,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-mock-fault: stall_stream\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut first = [0u8; 64];
+    busy.read_exact(&mut first).unwrap();
+    let st = wait_for(&s, |st| st.open_connections == 2);
+    assert_eq!((st.open_connections, st.idle_connections), (2, 1));
+    drop(busy);
+    let st = wait_for(&s, |st| st.open_connections == 1);
+    assert_eq!((st.open_connections, st.idle_connections), (1, 1));
+    drop(idle);
+    let st = wait_for(&s, |st| st.open_connections == 0);
+    assert_eq!((st.open_connections, st.idle_connections), (0, 0));
+}

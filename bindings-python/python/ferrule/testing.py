@@ -89,7 +89,8 @@ class MockLLMServer:
 
     def stats(self) -> Dict[str, Any]:
         """``requests`` (total), ``by_fault`` counts, ``dropped_records``, ``rejected_connections``,
-        ``open_connections`` (now)."""
+        ``open_connections`` (now) and, of those, ``idle_connections`` (waiting for a request: an
+        HTTP client's keep-alive pool; the others have a request in progress)."""
         return self._core.stats()
 
     def stop(self) -> None:

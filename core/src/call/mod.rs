@@ -2,6 +2,7 @@
 //! that sends it everywhere it belongs (metrics, cost, prompt profile, inference log, watchers).
 //! See `docs/call-record.md`.
 
+pub mod chunk_times;
 pub mod fingerprint;
 pub mod inference;
 pub mod normalize;
@@ -10,6 +11,7 @@ pub mod outcome;
 pub mod read;
 pub mod record;
 
+pub use chunk_times::ChunkTimes;
 pub use fingerprint::Message;
 pub use observe::{DeadLetterAlert, DriftObserve, ObserveConfig, Observer, OutageConfig};
 pub use outcome::{ErrorInfo, Outcome};

@@ -5,6 +5,7 @@
 //! read (the SDK's response, the prompt, the error) into these fields and makes one crossing; a new
 //! provider or a stream only fills more fields.
 
+use super::chunk_times::{ChunkTimes, TIME_PER_CHUNK_BUCKETS};
 use super::fingerprint::{self, Message};
 use super::inference;
 use super::observe;
@@ -47,6 +48,8 @@ pub mod keys {
     pub const TEMPLATE: &str = "ferrule.prompt.template";
     /// `gen_ai.client.operation.time_to_first_chunk`, Prometheus-named.
     pub const TTFT_METRIC: &str = "gen_ai_client_operation_time_to_first_chunk_seconds";
+    /// `gen_ai.client.operation.time_per_output_chunk`, Prometheus-named.
+    pub const TIME_PER_CHUNK_METRIC: &str = "gen_ai_client_operation_time_per_output_chunk_seconds";
 }
 
 /// Token counts as the provider reported them; `None` where it did not.
@@ -153,6 +156,8 @@ pub struct LlmCall<'a> {
     pub parameters: Parameters,
     pub duration: Duration,
     pub time_to_first_chunk: Option<Duration>,
+    /// A stream's gaps between chunks (`gen_ai.client.operation.time_per_output_chunk`).
+    pub chunk_times: Option<&'a ChunkTimes>,
     pub error: Option<ErrorInfo<'a>>,
     /// A fallback answered instead of the primary.
     pub fell_back: bool,
@@ -234,6 +239,22 @@ fn ttft_histogram() -> Option<&'static Histogram> {
     .as_ref()
 }
 
+fn time_per_chunk_histogram() -> Option<&'static Histogram> {
+    static H: OnceLock<Option<Histogram>> = OnceLock::new();
+    H.get_or_init(|| {
+        crate::telemetry::registry::global()
+            .histogram(
+                keys::TIME_PER_CHUNK_METRIC,
+                "Time before each streamed chunk after the first (gen_ai.client.operation.time_per_output_chunk).",
+                &["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"],
+                &TIME_PER_CHUNK_BUCKETS,
+            )
+            .map_err(|e| log::warn!(target: "ferrule.call", "cannot declare {}: {e}", keys::TIME_PER_CHUNK_METRIC))
+            .ok()
+    })
+    .as_ref()
+}
+
 /// Records one finished call everywhere it belongs. Never fails: a sink that cannot take the
 /// record counts and logs its own drop.
 pub fn record(c: &LlmCall<'_>) -> Recorded {
@@ -275,6 +296,13 @@ pub fn record(c: &LlmCall<'_>) -> Recorded {
     if let (Some(t), Some(h)) = (c.time_to_first_chunk, ttft_histogram()) {
         if let Ok(h) = h.labels(&[c.operation, c.provider, c.request_model]) {
             h.observe(t.as_secs_f64());
+        }
+    }
+    if let Some(t) = c.chunk_times.filter(|t| t.count() > 0) {
+        if let Some(h) = time_per_chunk_histogram() {
+            if let Ok(h) = h.labels(&[c.operation, c.provider, c.request_model]) {
+                h.observe_counts(t.counts(), t.sum());
+            }
         }
     }
     let recorded = Recorded {

@@ -85,6 +85,10 @@ pub struct ServerStats {
     pub rejected_connections: u64,
     /// Connections open right now (a test sees a client release its connection here).
     pub open_connections: u64,
+    /// Of those, the ones waiting for a request: a client's keep-alive pool. An HTTP client may
+    /// keep (or open ahead) an idle connection it will reuse; `open_connections - idle_connections`
+    /// are the connections with a request in progress, which an abandoned stream must not leave.
+    pub idle_connections: u64,
 }
 
 struct Shared {
@@ -96,6 +100,7 @@ struct Shared {
     recorded: Mutex<VecDeque<RecordedRequest>>,
     dropped_records: AtomicU64,
     open_connections: AtomicUsize,
+    idle_connections: AtomicUsize,
     rejected_connections: AtomicU64,
     // Every live connection, so `stop` can wake handlers blocked in a read or a hang.
     live: Mutex<Vec<(u64, TcpStream)>>,
@@ -163,6 +168,7 @@ impl MockServer {
             recorded: Mutex::new(VecDeque::new()),
             dropped_records: AtomicU64::new(0),
             open_connections: AtomicUsize::new(0),
+            idle_connections: AtomicUsize::new(0),
             rejected_connections: AtomicU64::new(0),
             live: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(0),
@@ -222,6 +228,7 @@ impl MockServer {
             dropped_records: s.dropped_records.load(Ordering::Relaxed),
             rejected_connections: s.rejected_connections.load(Ordering::Relaxed),
             open_connections: s.open_connections.load(Ordering::Acquire) as u64,
+            idle_connections: s.idle_connections.load(Ordering::Acquire) as u64,
         }
     }
 
@@ -308,7 +315,11 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let mut w = write_half;
     while !shared.stop.load(Ordering::SeqCst) {
-        match http1::read_request(&mut reader) {
+        // Between requests the connection is idle: the client's to reuse or close.
+        shared.idle_connections.fetch_add(1, Ordering::AcqRel);
+        let read = http1::read_request(&mut reader);
+        shared.idle_connections.fetch_sub(1, Ordering::AcqRel);
+        match read {
             Ok(ReadOutcome::Request(req)) => {
                 let keep = req.keep_alive();
                 match handle(&req, &mut w, shared) {

@@ -108,6 +108,34 @@ impl HistogramCell {
         s[0].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Adds observations counted elsewhere against the same bounds: `counts[i]` in bucket `i`
+    /// (`counts.len()` is the bounds' plus one for +Inf), `sum` their total. Refused (and counted
+    /// as dropped) when the counts do not fit these bounds or the sum is not finite.
+    pub fn observe_counts(&self, counts: &[u64], sum: f64) {
+        let n: u64 = counts.iter().sum();
+        if counts.len() != self.bounds.len() + 1 || !sum.is_finite() {
+            builtin::dropped("histogram_merge", n.max(1));
+            return;
+        }
+        if n == 0 {
+            return;
+        }
+        let base = stripes::index() * self.stride;
+        let s = &self.cells[base..base + self.stride];
+        for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            s[2 + i].fetch_add(*c, Ordering::Relaxed);
+        }
+        let mut cur = s[1].load(Ordering::Relaxed);
+        loop {
+            let next = (f64::from_bits(cur) + sum).to_bits();
+            match s[1].compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(x) => cur = x,
+            }
+        }
+        s[0].fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Records `v` and keeps `labels` (e.g. `trace_id`) as the exemplar of its bucket.
     pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) {
         self.observe(v);
@@ -190,6 +218,10 @@ impl HistogramHandle {
     }
     pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) {
         self.0.observe_with_exemplar(v, labels);
+    }
+    /// See [`HistogramCell::observe_counts`].
+    pub fn observe_counts(&self, counts: &[u64], sum: f64) {
+        self.0.observe_counts(counts, sum);
     }
     pub fn snapshot(&self) -> HistogramSnapshot {
         self.0.snapshot()

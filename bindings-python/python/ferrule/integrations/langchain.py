@@ -9,7 +9,7 @@ copy), so retries never stack. Needs ``langchain-core``."""
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Iterator, Optional
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -18,7 +18,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from ..policy import Policy
 from ..prompt_template import current_prompt
 from .._ferrule import Span, emit
-from . import llm_call
+from . import langchain_stream, llm_call
+from .stream import DEFAULT_STREAM_POLICY, StreamPolicy
 
 __all__ = ["FerruleCallbackHandler", "with_policy"]
 
@@ -245,7 +246,7 @@ class FerruleCallbackHandler(BaseCallbackHandler):
         request: Dict[str, Any] = {"model": model}
         if template is None and messages is not None:
             request["messages"] = _messages_of(messages)
-        self._runs[run_id] = [operation, request, time.perf_counter(), None, span, provider, template]
+        self._runs[run_id] = [operation, request, time.perf_counter(), None, span, provider, template, None]
 
     def on_chat_model_start(
         self,
@@ -273,20 +274,27 @@ class FerruleCallbackHandler(BaseCallbackHandler):
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
-        if run is not None and run[3] is None:
+        if run is None:
+            return
+        if run[3] is None:
             run[3] = time.perf_counter() - run[2]
+            run[7] = llm_call.CallStream(run[4])
+        run[7].arrived()  # the time per chunk (the answer itself is read at the end)
 
     def _end(self, run_id: UUID, response: Optional[Dict[str, Any]], error: Optional[BaseException]) -> None:
         run = self._runs.pop(run_id, None)
         if run is None:
             return
-        operation, request, started, first, span, provider, template = run
+        operation, request, started, first, span, provider, template, times = run
+        if isinstance(error, GeneratorExit):
+            error = None  # the consumer stopped reading a stream: abandoned, not failed
         llm_call.record_call(
             span,
             operation,
             provider,
             request=request,
-            response=response,
+            response=response if response is not None or times is None else {},
+            stream=times,
             error=error,
             duration_seconds=time.perf_counter() - started,
             time_to_first_chunk=first,
@@ -317,12 +325,15 @@ def _without_sdk_retries(runnable: Any) -> Any:
 
 
 class PolicyRunnable(Runnable[Any, Any]):
-    """A runnable run through a ferrule ``Policy``. Streams are retried until their first chunk;
-    after it, a failure is the caller's (a half-read answer cannot be taken back)."""
+    """A runnable run through a ferrule ``Policy``. Streams are opened through the policy up to their
+    first chunk (a failure before it is retried, unseen); after it, the ``StreamPolicy`` says what the
+    consumer sees: its deadlines, and a typed ``StreamInterrupted``, a continuation, or a fallback
+    when the stream breaks (see ``docs/streaming.md``)."""
 
-    def __init__(self, bound: Runnable[Any, Any], policy: Policy) -> None:
+    def __init__(self, bound: Runnable[Any, Any], policy: Policy, stream_policy: Optional[StreamPolicy] = None) -> None:
         self.bound = bound
         self.policy = policy
+        self.stream_policy = stream_policy if stream_policy is not None else DEFAULT_STREAM_POLICY
 
     def invoke(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Any:
         return self.policy.call(self.bound.invoke, input, config, **kwargs)
@@ -331,41 +342,33 @@ class PolicyRunnable(Runnable[Any, Any]):
         return await self.policy.call(self.bound.ainvoke, input, config, **kwargs)
 
     def stream(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Iterator[Any]:
-        def first() -> Tuple[Any, Iterator[Any]]:
-            it = iter(self.bound.stream(input, config, **kwargs))
-            return next(it), it
-
-        try:
-            head, rest = self.policy.call(first)
-        except StopIteration:
-            return
-        yield head
-        yield from rest
+        return langchain_stream.stream_sync(self, input, config, kwargs)
 
     async def astream(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> AsyncIterator[Any]:
-        async def first() -> Tuple[Any, AsyncIterator[Any]]:
-            it = self.bound.astream(input, config, **kwargs).__aiter__()
-            return await it.__anext__(), it
-
+        s = await langchain_stream.stream_async(self, input, config, kwargs)
         try:
-            head, rest = await self.policy.call(first)
-        except StopAsyncIteration:
-            return
-        yield head
-        async for chunk in rest:
-            yield chunk
+            async for chunk in s:
+                yield chunk
+        finally:
+            await s.close()  # a consumer that stopped early: the connection and the span end here
 
     def __repr__(self) -> str:
         return f"<PolicyRunnable {self.policy.name!r} around {self.bound!r}>"
 
 
-def with_policy(runnable: Runnable[Any, Any], policy: Policy) -> PolicyRunnable:
-    """``runnable`` run through ``policy``: ``invoke``, ``ainvoke``, ``stream``/``astream`` (retried until
-    the first chunk) and ``batch``/``abatch`` (each input through the policy)."""
+def with_policy(runnable: Runnable[Any, Any], policy: Policy, *, stream_policy: Optional[StreamPolicy] = None) -> PolicyRunnable:
+    """``runnable`` run through ``policy``: ``invoke``, ``ainvoke``, ``stream``/``astream`` (through the
+    policy up to the first chunk, then under ``stream_policy``: first-chunk and stall deadlines,
+    ``on_interrupt``) and ``batch``/``abatch`` (each input through the policy)."""
     if not isinstance(policy, Policy):
         raise TypeError(f"with_policy: policy={policy!r} is not allowed; allowed: a ferrule.Policy")
     if not isinstance(runnable, Runnable):
         raise TypeError(f"with_policy: runnable={runnable!r} is not allowed; allowed: a langchain_core Runnable")
+    if stream_policy is not None and not isinstance(stream_policy, StreamPolicy):
+        raise TypeError(f"with_policy: stream_policy={stream_policy!r} is not allowed; allowed: a ferrule.StreamPolicy or None")
     if policy._retry is not None:
         runnable = _without_sdk_retries(runnable)
-    return PolicyRunnable(runnable, policy)
+    sp = stream_policy
+    if sp is not None and (sp.first_chunk_timeout_seconds is not None or sp.stall_timeout_seconds is not None):
+        runnable = langchain_stream.with_stream_sockets(runnable)
+    return PolicyRunnable(runnable, policy, stream_policy)

@@ -30,6 +30,7 @@ from .. import _ferrule
 from .._ferrule import sync_remaining as _sync_remaining
 from . import llm_call
 from .llm_call import GLOBAL_CAPTURE, CallStream
+from .stream_fields import StreamFields
 from .stream import (
     DEFAULT_STREAM_POLICY,
     Attempt,
@@ -318,7 +319,8 @@ def _sync_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) ->
     def open_stream(*args: Any, **kwargs: Any) -> Any:
         res = ep.reserve(kwargs) if ep.budget is not None else None
         policy, span, counter, capture = ep.start(kwargs)
-        fields = CallStream(span, collect=True)  # the delivered text: StreamInterrupted and resumes need it
+        # The delivered text: StreamInterrupted and resumes need it.
+        fields = StreamFields(CallStream(span, collect=True))
         att = Attempt(sp, fields)
 
         def attempt(*a: Any, **k: Any) -> Any:
@@ -344,7 +346,8 @@ def _sync_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) ->
             raise
 
         def done(err: Optional[BaseException]) -> None:
-            ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
+            fields.flush()
+            ep.record(span, kwargs, counter, capture, stream=fields.native, error=err, reservation=res)
 
         def resume(prefix: str) -> Any:
             return through_policy(continue_messages(kwargs, prefix))
@@ -360,7 +363,7 @@ def _async_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -
     async def open_stream(*args: Any, **kwargs: Any) -> Any:
         res = await ep.reserve_async(kwargs) if ep.budget is not None else None
         policy, span, counter, capture = ep.start(kwargs)
-        fields = CallStream(span, collect=True)
+        fields = StreamFields(CallStream(span, collect=True))
         att = Attempt(sp, fields)
 
         async def attempt(*a: Any, **k: Any) -> Any:
@@ -386,7 +389,8 @@ def _async_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -
             raise
 
         def done(err: Optional[BaseException]) -> None:
-            ep.record(span, kwargs, counter, capture, stream=fields, error=err, reservation=res)
+            fields.flush()
+            ep.record(span, kwargs, counter, capture, stream=fields.native, error=err, reservation=res)
 
         async def resume(prefix: str) -> Any:
             return await through_policy(continue_messages(kwargs, prefix))

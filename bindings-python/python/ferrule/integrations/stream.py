@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import ConfigError, FerruleError
 from ..errors import TimeoutError as FerruleTimeoutError
-from .._ferrule import CallStream
+from .stream_fields import StreamFields
 
 __all__ = ["StreamPolicy", "StreamInterrupted", "StreamTimeoutError"]
 
@@ -137,24 +137,55 @@ class _Guard:
     """One open stream's deadline, as the watchdog sees it. ``deadline`` is when the current wait for
     a chunk must end (``inf`` while the consumer is not waiting)."""
 
-    __slots__ = ("deadline", "stall", "sock", "expired", "done", "which")
+    __slots__ = ("deadline", "stall", "sock", "task", "expired", "done", "which")
 
     def __init__(self, deadline: float, stall: Optional[float]) -> None:
         self.deadline = deadline
         self.stall = stall
         self.sock: Any = None  # socket.socket, or asyncio's TransportSocket
+        # Without a socket (a LangChain runnable's stream, any async iterator): the asyncio task
+        # waiting on the stream, cancelled at the deadline instead.
+        self.task: Optional["asyncio.Task[Any]"] = None
         self.expired = False
         self.done = False
         self.which = "first_chunk"
 
     def expire(self) -> None:
-        self.expired = True
         sock = self.sock
         if sock is not None:
+            self.expired = True
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the read blocked on it, in any thread or loop
             except OSError:
                 pass
+            return
+        task = self.task
+        if task is not None:
+            try:
+                task.get_loop().call_soon_threadsafe(self._cancel_if_waiting)
+            except RuntimeError:  # the loop is closed: nothing waits any more
+                pass
+        else:
+            self.expired = True
+
+    def _cancel_if_waiting(self) -> None:
+        # On the task's loop: the task is parked in this stream's wait exactly when a deadline is
+        # set (it clears it before running anything else), so the cancel cannot hit other code.
+        if self.done or self.deadline > monotonic():
+            return
+        task = self.task
+        if task is not None and not task.done():
+            self.expired = True
+            task.cancel()
+
+    def cancelled(self, e: BaseException) -> bool:
+        """Whether ``e`` is this deadline's cancel (then it is taken back: the task goes on)."""
+        if not (self.expired and self.task is not None and isinstance(e, asyncio.CancelledError)):
+            return False
+        uncancel = getattr(self.task, "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            uncancel()
+        return True
 
     def error(self, policy: StreamPolicy) -> StreamTimeoutError:
         if self.which == "first_chunk":
@@ -259,9 +290,11 @@ class Attempt:
     the first-chunk deadline and returns the read timeout the body should get back; ``continue_kwargs``
     builds the request for the rest of an answer whose first ``prefix`` was delivered."""
 
-    def __init__(self, policy: StreamPolicy, fields: CallStream) -> None:
+    def __init__(self, policy: StreamPolicy, fields: StreamFields) -> None:
         self.policy = policy
         self.fields = fields
+        # The guard of the stream being opened (LangChain's models hand it their SDK stream's socket).
+        self.opening: Optional[_Guard] = None
 
     def bound(self, kwargs: Dict[str, Any]) -> Any:
         first = self.policy.first_chunk_timeout_seconds
@@ -287,6 +320,7 @@ class Attempt:
         first = p.first_chunk_timeout_seconds
         g = _Guard(started + first if first is not None else _INF, p.stall_timeout_seconds)
         g.sock = _socket_of(stream)
+        self.opening = g
         if first is not None:
             _WATCHDOG.watch(g, g.deadline)
         else:
@@ -335,6 +369,8 @@ def open_sync(stream: Any, att: Attempt, started: float, read: Any) -> Opened:
 
 async def open_async(stream: Any, att: Attempt, started: float, read: Any) -> Opened:
     g = att.guard(stream, started, read)
+    if g is not None and g.sock is None:
+        g.task = asyncio.current_task()
     it = stream.__aiter__()
     try:
         first = await it.__anext__()
@@ -343,6 +379,12 @@ async def open_async(stream: Any, att: Attempt, started: float, read: Any) -> Op
     except Exception as e:
         if g is not None:
             g.done = True
+        await _aclose_quietly(stream)
+        raise _stalled(g, att.policy, e)
+    except asyncio.CancelledError as e:
+        if g is None or not g.cancelled(e):
+            raise
+        g.done = True
         await _aclose_quietly(stream)
         raise _stalled(g, att.policy, e)
     finally:
@@ -362,7 +404,8 @@ def _close_quietly(stream: Any) -> None:
 
 
 async def _aclose_quietly(stream: Any) -> None:
-    close = getattr(stream, "close", None)
+    # An SDK's async stream has an async close(); an async generator (a LangChain stream), aclose().
+    close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
     if close is not None:
         try:
             r = close()
@@ -378,12 +421,12 @@ OnDone = Callable[[Optional[BaseException]], None]
 
 
 class _Base:
-    __slots__ = ("_stream", "_it", "_pending", "_guard", "_stall", "_fields", "_chunk", "_on_done", "_policy", "_resume", "_resumes", "_span", "_counter", "_delivered")
+    __slots__ = ("_stream", "_it", "_pending", "_guard", "_stall", "_fields", "_chunk", "_mark", "_on_done", "_policy", "_resume", "_resumes", "_span", "_counter", "_delivered")
 
     def __init__(
         self,
         opened: Any,
-        fields: CallStream,
+        fields: StreamFields,
         policy: StreamPolicy,
         resume: Callable[[str], Any],
         on_done: OnDone,
@@ -392,6 +435,7 @@ class _Base:
     ) -> None:
         self._fields = fields
         self._chunk = fields.chunk
+        self._mark = fields.mark
         self._on_done: Optional[OnDone] = on_done
         self._policy = policy
         self._resume = resume
@@ -458,8 +502,11 @@ class _SyncCore(_Base):
             return p
         g = self._guard
         stall = self._stall
+        # The one clock read per chunk: the previous chunk's end (time per chunk) and the stall deadline.
+        t = monotonic()
+        self._mark(t)
         if stall is not None:
-            g.deadline = monotonic() + stall  # type: ignore[union-attr]
+            g.deadline = t + stall  # type: ignore[union-attr]
         try:
             if self._it is None:
                 self._it = iter(self._stream)
@@ -542,8 +589,10 @@ class _AsyncCore(_Base):
             return p
         g = self._guard
         stall = self._stall
+        t = monotonic()
+        self._mark(t)
         if stall is not None:
-            g.deadline = monotonic() + stall  # type: ignore[union-attr]
+            g.deadline = t + stall  # type: ignore[union-attr]
         try:
             if self._it is None:
                 self._it = self._stream.__aiter__()
@@ -556,6 +605,8 @@ class _AsyncCore(_Base):
         except Exception as e:
             return await self._broken(_stalled(g, self._policy, e))
         except BaseException as e:
+            if g is not None and g.cancelled(e):  # the stall deadline's cancel
+                return await self._broken(_stalled(g, self._policy, e))
             self._finish(e)
             raise
         if stall is not None:
