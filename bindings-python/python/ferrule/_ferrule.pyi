@@ -866,6 +866,7 @@ class JsonValidatorCore:
         schema_json: Optional[str] = None,
         *,
         repair: bool = True,
+        repair_mode: str = "safe",
         max_input_bytes: int = 10485760,
         max_depth: int = 128,
         name: Optional[str] = None,
@@ -879,6 +880,8 @@ class JsonValidatorCore:
     def name(self) -> str: ...
     @property
     def repair(self) -> bool: ...
+    @property
+    def repair_mode(self) -> str: ...
     @property
     def max_input_bytes(self) -> int: ...
     @property

@@ -136,10 +136,20 @@ impl RepairMode {
 
     /// `parse`, or a configuration error of `component` naming the parameter `mode`.
     pub fn from_option(component: &'static str, s: &str) -> crate::error::Result<Self> {
+        Self::from_param(component, "mode", s)
+    }
+
+    /// `parse`, or a configuration error of `component` naming `param` (`repair_mode` where the
+    /// mode is one option of a validator).
+    pub fn from_param(
+        component: &'static str,
+        param: &'static str,
+        s: &str,
+    ) -> crate::error::Result<Self> {
         Self::parse(s).ok_or_else(|| {
             crate::error::Error::out_of_range(
                 component,
-                "mode",
+                param,
                 format!("{s:?}"),
                 "\"safe\" or \"lenient\"",
             )
