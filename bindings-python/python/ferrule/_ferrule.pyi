@@ -456,7 +456,7 @@ def set_otel_hooks(
 def emit(
     event: str,
     level: str = "info",
-    message: Optional[str] = None,
+    message: Optional[object] = None,
     *,
     model: Optional[object] = None,
     attempt: Optional[int] = None,
