@@ -1110,11 +1110,9 @@ impl<'a> Pass<'a> {
         for (i, &c) in self.b[from..to].iter().enumerate() {
             match c {
                 b'[' | b'{' => open.push(c),
-                b']' | b'}' => {
-                    if open.last() == Some(&if c == b']' { b'[' } else { b'{' }) {
-                        open.pop();
-                        own.push(from + i);
-                    }
+                b']' | b'}' if open.last() == Some(&if c == b']' { b'[' } else { b'{' }) => {
+                    open.pop();
+                    own.push(from + i);
                 }
                 _ => {}
             }
