@@ -53,6 +53,12 @@ const TLS_OPTIONS = ['name', 'headers', 'caFile', 'clientCertFile', 'clientKeyFi
 class HttpReceiver {
   constructor(component, kind, url, options, allowed = TLS_OPTIONS) {
     checkKeys(component, options, allowed)
+    for (const key of ['name', 'caFile', 'clientCertFile', 'clientKeyFile', 'source']) {
+      const v = options[key]
+      if (v !== undefined && v !== null && typeof v !== 'string') {
+        throw configError('TypeError', `${component}: ${key}=${describe(v)} must be a string`, key)
+      }
+    }
     this.url = httpUrl(component, url)
     this.name = options.name || url
     this.headers = options.headers ? { ...options.headers } : {}
@@ -177,6 +183,19 @@ class AlertRouter {
       byObj.set(s, spec.name)
       sinks.push(spec)
       return spec.name
+    }
+    if (options.install !== undefined && typeof options.install !== 'boolean') {
+      throw configError('TypeError', `AlertRouter: install=${describe(options.install)} must be true or false`, 'install')
+    }
+    const drain = options.drainIntervalMs
+    if (drain !== undefined && (typeof drain !== 'number' || !Number.isFinite(drain) || drain < 1)) {
+      const kind = typeof drain === 'number' ? 'RangeError' : 'TypeError'
+      throw configError(kind, `AlertRouter: drainIntervalMs=${describe(drain)} is not allowed; allowed: a finite number of ms >= 1`, 'drainIntervalMs')
+    }
+    for (const key of ['sinks', 'routes']) {
+      if (options[key] !== undefined && options[key] !== null && !Array.isArray(options[key])) {
+        throw configError('TypeError', `AlertRouter: ${key}=${describe(options[key])} must be an array`, key)
+      }
     }
     for (const s of options.sinks || []) add(s)
     const routes = (options.routes || []).map((r, i) => {
@@ -356,7 +375,7 @@ class DeadMansSwitch {
     try {
       x = native.createDeadMansSwitch(name, withinMs, options.severity || 'critical', clockOf('DeadMansSwitch', options.clock))
     } catch (e) {
-      throw internalError(e)
+      throw internalError(e, 'DeadMansSwitch', { severity: options.severity })
     }
     this.#native = made('DeadMansSwitch', x, native.NativeDeadMansSwitch)
     nativeSwitch.set(this, this.#native)
@@ -422,6 +441,16 @@ class SyntheticProbe {
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw configError('RangeError', `SyntheticProbe: ${k}=${describe(v)} is out of range; allowed: a finite number > 0`, k)
     }
     let x
+    if (typeof name !== 'string') throw configError('TypeError', `SyntheticProbe: name=${describe(name)} must be a string`, 'name')
+    if (options.start !== undefined && typeof options.start !== 'boolean') {
+      throw configError('TypeError', `SyntheticProbe: start=${describe(options.start)} must be true or false`, 'start')
+    }
+    for (const key of ['jitter', 'failuresToAlert', 'seed']) {
+      const v = options[key]
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        throw configError('RangeError', `SyntheticProbe: ${key}=${describe(v)} is out of range; allowed: a finite number`, key)
+      }
+    }
     try {
       x = native.createSyntheticProbe(
         String(name), everyMs, timeoutMs,
@@ -430,7 +459,7 @@ class SyntheticProbe {
         clockOf('SyntheticProbe', options.clock),
       )
     } catch (e) {
-      throw internalError(e)
+      throw internalError(e, 'SyntheticProbe', options)
     }
     this.#native = made('SyntheticProbe', x, native.NativeSyntheticProbe)
     this.name = String(name)

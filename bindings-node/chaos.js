@@ -49,6 +49,9 @@ class Chaos {
       if (options[k] !== undefined && typeof options[k] !== 'number') {
         throw configError('TypeError', `Chaos: ${k}=${describe(options[k])} must be a number`, k)
       }
+      if (typeof options[k] === 'number' && !Number.isFinite(options[k])) {
+        throw configError('RangeError', `Chaos: ${k}=${describe(options[k])} is out of range; allowed: a finite number`, k)
+      }
     }
     this.#makeError = errorFactory(options.error)
     let made

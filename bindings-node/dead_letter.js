@@ -16,13 +16,13 @@ function describe(v) {
 }
 
 /** Native store failures arrive as `FERRULE_STORAGE: ...`; they become a FerruleError. */
-function call(f) {
+function call(f, where, given) {
   try {
     return f()
   } catch (e) {
     const m = e && typeof e.message === 'string' ? /^(FERRULE_[A-Z_]+): ([\s\S]*)$/.exec(e.message) : null
     if (m) throw new FerruleError(m[2], { code: m[1], cause: e })
-    throw internalError(e)
+    throw internalError(e, where, given)
   }
 }
 
@@ -152,6 +152,12 @@ class DeadLetterQueue {
       }
       backend = nativeBackendOf(options.backend)
     }
+    for (const [key, type] of [['path', 'string'], ['name', 'string'], ['mask', 'boolean']]) {
+      if (options[key] !== undefined && typeof options[key] !== type) {
+        const allowed = type === 'string' ? 'a string' : 'true or false'
+        throw configError('TypeError', `DeadLetterQueue: ${key}=${describe(options[key])} must be ${allowed}`, key)
+      }
+    }
     const made = call(() =>
       native.createDeadLetterQueue({
         path: options.path === undefined ? 'ferrule-dlq.sqlite' : String(options.path),
@@ -161,7 +167,7 @@ class DeadLetterQueue {
         mask: options.mask === undefined ? undefined : Boolean(options.mask),
         replayLeaseMs: options.replayLeaseMs,
       }, backend),
-    )
+    'DeadLetterQueue', options)
     if (!(made instanceof native.NativeDeadLetterQueue)) throw configError(made.kind, made.message, made.param)
     this.#native = made
     require('./observe.js').queueMade(this.name, made) // observe()'s backlog alert watches every queue

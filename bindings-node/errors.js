@@ -64,8 +64,65 @@ function configError(kind, message, param) {
   return err
 }
 
-/** Anything the native module throws (a caught Rust panic): never a crash, always a FerruleError. */
-function internalError(cause) {
+// napi-rs refuses a JS value of the wrong type for a native parameter or option field with an
+// Error whose code names the kind it expected. That is the caller's mistake, not ferrule's: it
+// becomes the configuration error any other wrong type gives (TypeError, FERRULE_INVALID_CONFIG,
+// `param` the option's name).
+const NAPI_TYPE_CODES = new Set(['NumberExpected', 'StringExpected', 'BooleanExpected', 'ObjectExpected', 'ArrayExpected', 'InvalidArg'])
+const RUST_TYPES = [
+  [/^(f64|f32)$/, 'number', 'a number'],
+  [/^(u8|u16|u32|u64|i32|i64|usize)$/, 'number', 'an integer'],
+  [/^(String|&str)$/, 'string', 'a string'],
+  [/^bool$/, 'boolean', 'true or false'],
+  [/^Vec</, 'array', 'an array'],
+]
+
+function shownValue(v) {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'bigint') return `${v}n`
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`
+  try {
+    return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)
+  } catch {
+    return Object.prototype.toString.call(v)
+  }
+}
+
+function jsKind(v) {
+  return Array.isArray(v) ? 'array' : typeof v
+}
+
+/**
+ * The configuration error for napi's refusal `cause`, or null when `cause` is not one. The field
+ * comes from napi's message (`... on ProbeOptions.severity`) or, where napi does not name it, from
+ * `given` (the options or named arguments passed): the one whose type is not the expected one.
+ */
+function napiTypeError(cause, where, given) {
+  if (!(cause instanceof Error) || !NAPI_TYPE_CODES.has(cause.code) || !/^Failed to convert/.test(cause.message)) return null
+  const rust = /into rust type `([^`]+)`/.exec(cause.message)
+  const rustType = rust ? rust[1].replace(/^Option<(.*)>$/, '$1') : ''
+  const known = RUST_TYPES.find(([re]) => re.test(rustType))
+  const [, kind, allowed] = known || [null, null, `a value of Rust type ${rustType || 'unknown'}`]
+  let field = (/ on \w+\.(\w+)/.exec(cause.message) || [])[1]
+  if (field === undefined && given !== null && typeof given === 'object' && kind !== null) {
+    const wrong = Object.keys(given).filter((k) => given[k] !== undefined && given[k] !== null && jsKind(given[k]) !== kind)
+    if (wrong.length === 1) field = wrong[0]
+  }
+  if (field === undefined) return null
+  const value = given !== null && typeof given === 'object' && field in given ? `=${shownValue(given[field])}` : ''
+  const err = configError('TypeError', `${where ? `${where}: ` : ''}${field}${value} must be ${allowed}`, field)
+  err.cause = cause
+  return err
+}
+
+/**
+ * Anything the native module throws (a caught Rust panic): never a crash, always a FerruleError;
+ * napi's refusal of a wrong-typed argument becomes a configuration error naming it (`where` the
+ * class or function, `given` the options or named arguments it was passed).
+ */
+function internalError(cause, where, given) {
+  const typed = napiTypeError(cause, where, given)
+  if (typed !== null) return typed
   const detail = cause instanceof Error ? cause.message : String(cause)
   return new FerruleError(`ferrule: internal error in the native core: ${detail}`, {
     code: 'FERRULE_INTERNAL',
@@ -73,7 +130,7 @@ function internalError(cause) {
   })
 }
 
-module.exports = { FerruleError, CircuitOpenError, RateLimitedError, configError, internalError, INVALID_CONFIG }
+module.exports = { FerruleError, CircuitOpenError, RateLimitedError, configError, internalError, napiTypeError, INVALID_CONFIG }
 
 // -- retry and timeouts --------------------------------------------------------------
 

@@ -1234,6 +1234,11 @@ export interface ParseJsonOptions {
   schema?: Schema | null
   /** Repair broken JSON (reporting each repair); default true. */
   repair?: boolean
+  /**
+   * How far repair goes: `'safe'` (the default) refuses a text with two readings; `'lenient'`
+   * guesses there as json_repair / jsonrepair do, reporting each guess (see `repairJson`).
+   */
+  repairMode?: RepairMode
   /** Longer texts are refused; integer in [1, 2^30], default 10 MiB. */
   maxInputBytes?: number
   /** Deeper nesting is refused; integer in [1, 1000], default 128. */

@@ -256,6 +256,9 @@ class Histogram extends Family {
 
 /** The default registry as Prometheus text 0.0.4, or OpenMetrics 1.0 with `{ openmetrics: true }`. */
 function metricsText(options) {
+  if (options !== undefined && options !== null && options.openmetrics !== undefined && typeof options.openmetrics !== 'boolean') {
+    throw configError('TypeError', `metricsText: openmetrics=${describe(options.openmetrics)} must be true or false`, 'openmetrics')
+  }
   const openmetrics = options !== undefined && options !== null && options.openmetrics === true
   return call(() => native.metricsText(openmetrics))
 }

@@ -874,6 +874,11 @@ export interface JsonValidatorOptions {
   maxDepth?: number
   /** `repairJson` only: `"safe"` (the default) or `"lenient"`. */
   mode?: string
+  /**
+   * `parseJson` / `validated`: how a text that is not JSON is repaired, `"safe"` (the default)
+   * or `"lenient"`.
+   */
+  repairMode?: string
 }
 
 /** One finished GenAI call, as the host layer normalised it. */

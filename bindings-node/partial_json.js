@@ -7,7 +7,7 @@
 // `parseJson` (repairs included).
 
 const native = require('./native.js')
-const { ValidationError, configError } = require('./errors.js')
+const { ValidationError, configError, napiTypeError } = require('./errors.js')
 const { parseJson, feedbackFor } = require('./validate.js')
 
 const MAX_REASK = 10
@@ -30,7 +30,16 @@ function schemaText(schema) {
 class PartialJson {
   #native
   constructor({ schema, maxInputBytes = DEFAULT_MAX_INPUT_BYTES, maxDepth = DEFAULT_MAX_DEPTH } = {}) {
-    this.#native = new native.NativePartialJson(schemaText(schema), maxInputBytes, maxDepth)
+    for (const [key, v] of [['maxInputBytes', maxInputBytes], ['maxDepth', maxDepth]]) {
+      if (typeof v === 'number' && !Number.isInteger(v)) {
+        throw configError('RangeError', `PartialJson: ${key}=${v} is out of range; allowed: an integer >= 1`, key)
+      }
+    }
+    try {
+      this.#native = new native.NativePartialJson(schemaText(schema), maxInputBytes, maxDepth)
+    } catch (e) {
+      throw napiTypeError(e, 'PartialJson', { maxInputBytes, maxDepth }) || e
+    }
     this.chunks = 0
     this.value = undefined
   }

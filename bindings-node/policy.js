@@ -265,7 +265,10 @@ class Policy {
     }
     o.timeoutMs = number(C, 'timeoutMs', options.timeoutMs)
     o.totalTimeoutMs = number(C, 'totalTimeoutMs', options.totalTimeoutMs)
-    if (options.name !== undefined) o.name = String(options.name)
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw configError('TypeError', `${C}: name=${describe(options.name)} must be a string`, 'name')
+    }
+    if (options.name !== undefined) o.name = options.name
     // A synthetic probe's calls go through a twin made from the same options (same breaker,
     // limiter and rules; counted as synthetic traffic, beating no switch), built on first use.
     this.#options = options

@@ -26,11 +26,11 @@ function describe(v) {
   return typeof v === 'string' ? JSON.stringify(v) : String(v)
 }
 
-function call(fn) {
+function call(fn, where, given) {
   try {
     return fn()
   } catch (e) {
-    throw internalError(e)
+    throw internalError(e, where, given)
   }
 }
 
@@ -72,7 +72,7 @@ function recordLlmCall(options) {
 /** Sets a model's price (and that of model names it prefixes) in US dollars per million tokens. */
 function setPrice(model, inputPerMillion, outputPerMillion) {
   if (typeof model !== 'string') throw configError('TypeError', `setPrice: model must be a string; got ${describe(model)}`, 'model')
-  const r = call(() => native.setPrice(model, inputPerMillion, outputPerMillion))
+  const r = call(() => native.setPrice(model, inputPerMillion, outputPerMillion), 'setPrice', { inputPerMillion, outputPerMillion })
   if (refused(r)) throw configError(r.kind, r.message, r.param)
 }
 
@@ -96,8 +96,11 @@ function cell(key, v) {
 }
 
 function rowsOf(by, n) {
+  if (typeof n === 'number' && !Number.isFinite(n)) {
+    throw configError('RangeError', `profile: n=${n} is out of range; allowed: an integer >= 1`, 'n')
+  }
   if (typeof by !== 'string') throw configError('TypeError', `profile: by must be a string; got ${describe(by)}`, 'by')
-  const r = call(() => native.profileRows(by, n))
+  const r = call(() => native.profileRows(by, n), 'profile', { n })
   if (refused(r)) throw configError(r.kind, r.message, 'by')
   return r
 }

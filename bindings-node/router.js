@@ -67,6 +67,10 @@ function checkNumber(where, key, v) {
   if (v !== undefined && v !== null && typeof v !== 'number') {
     throw configError('TypeError', `${where}: ${key}=${JSON.stringify(v)} is not allowed; allowed: a number`, key)
   }
+  // NaN and Infinity are numbers to JS, but no option means either.
+  if (typeof v === 'number' && !Number.isFinite(v)) {
+    throw configError('RangeError', `${where}: ${key}=${String(v)} is out of range; allowed: a finite number`, key)
+  }
 }
 
 class Router {
@@ -114,7 +118,9 @@ class Router {
         maxConcurrency: e.maxConcurrency ?? undefined,
       }
     })
-    if (typeof strategy !== 'string') throw configError('TypeError', 'Router: strategy must be a string', 'strategy')
+    if (typeof name !== 'string') throw configError('TypeError', `Router: name=${JSON.stringify(name)} must be a string`, 'name')
+    if (typeof hedge !== 'boolean') throw configError('TypeError', `Router: hedge=${JSON.stringify(hedge)} must be true or false`, 'hedge')
+    if (typeof strategy !== 'string') throw configError('TypeError', `Router: strategy=${typeof strategy === 'object' ? JSON.stringify(strategy) : String(strategy)} must be a string`, 'strategy')
     if (attempts !== undefined && attempts !== null && !Number.isInteger(attempts)) {
       throw configError('RangeError', `Router: attempts=${String(attempts)} is out of range; allowed: an integer in [1, ${specs.length}]`, 'attempts')
     }

@@ -26,11 +26,11 @@ let sinkErrors = 0
 // `@opentelemetry/api` is never loaded by an app that does not call it.
 let OTEL = null
 
-function call(fn) {
+function call(fn, where, given) {
   try {
     return fn()
   } catch (e) {
-    throw internalError(e)
+    throw internalError(e, where, given)
   }
 }
 
@@ -474,7 +474,10 @@ function clearRecentSpans() {
 
 /** Exports what is queued, waiting up to `timeoutMs` (blocks: for shutdown and tests). */
 function flush(timeoutMs = 5000) {
-  const ok = call(() => native.flushTelemetry(timeoutMs))
+  if (typeof timeoutMs === 'number' && !Number.isFinite(timeoutMs)) {
+    throw configError('RangeError', `flush: timeoutMs=${timeoutMs} is out of range; allowed: a finite number of ms >= 0`, 'timeoutMs')
+  }
+  const ok = call(() => native.flushTelemetry(timeoutMs), 'flush', { timeoutMs })
   drainLines()
   return ok
 }

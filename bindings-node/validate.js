@@ -8,7 +8,7 @@ const native = require('./native.js')
 const { ValidationError, configError, internalError } = require('./errors.js')
 const telemetry = require('./telemetry.js')
 
-const OPTIONS = ['schema', 'repair', 'maxInputBytes', 'maxDepth']
+const OPTIONS = ['schema', 'repair', 'repairMode', 'maxInputBytes', 'maxDepth']
 const VALIDATED_OPTIONS = [...OPTIONS, 'reask']
 const MAX_REASK = 20
 // Validators compiled for parseJson(text, { schema }), keyed by the schema object; a WeakMap, so a
@@ -74,6 +74,13 @@ function checkOptions(where, options, allowed) {
   if (options.repair !== undefined && typeof options.repair !== 'boolean') {
     throw configError('TypeError', `${where}: repair=${describe(options.repair)} must be a boolean`, 'repair')
   }
+  if (options.repairMode !== undefined && typeof options.repairMode !== 'string') {
+    throw configError(
+      'TypeError',
+      `${where}: repairMode=${describe(options.repairMode)} must be a string; allowed: "safe" or "lenient"`,
+      'repairMode',
+    )
+  }
   return options
 }
 
@@ -122,6 +129,7 @@ function compile(where, schema, options, name) {
       json === null ? null : JSON.stringify(json),
       {
         repair: options.repair,
+        repairMode: options.repairMode,
         maxInputBytes: options.maxInputBytes,
         maxDepth: options.maxDepth,
       },
@@ -202,7 +210,11 @@ function parseJson(text, options) {
   }
   checkOptions('parseJson', options, OPTIONS)
   const { schema } = options
-  const plain = options.repair === undefined && options.maxInputBytes === undefined && options.maxDepth === undefined
+  const plain =
+    options.repair === undefined &&
+    options.maxInputBytes === undefined &&
+    options.maxDepth === undefined &&
+    (options.repairMode === undefined || options.repairMode === 'safe')
   if (plain && schema !== null && typeof schema === 'object') {
     let run = compiledBySchema.get(schema)
     if (run === undefined) {

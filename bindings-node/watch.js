@@ -46,6 +46,11 @@ function normalize(component, options, spec) {
           ? v instanceof ManualClock
           : typeof v === want
     if (!ok) throw configError('TypeError', `${component}: ${key}=${describe(v)} must be a ${want === 'clock' ? 'ManualClock' : want}`, key)
+    // NaN and Infinity are numbers to JS, but no option means either (a NaN window or seed would
+    // reach the core as 0 or as its default).
+    if (want === 'number' && !Number.isFinite(v)) {
+      throw configError('RangeError', `${component}: ${key}=${describe(v)} is out of range; allowed: a finite number`, key)
+    }
     out[key] = v
   }
   return out

@@ -104,6 +104,39 @@ test('repairJson has two modes: safe refuses where two readings are plausible, l
   assert.throws(() => repairJson('{}', { mode: 1 }), (e) => e instanceof TypeError && e.param === 'mode')
 })
 
+test('parseJson and validated take repairMode: lenient guesses where safe refuses, and reports each guess', async () => {
+  const text = '{message: hello world}'
+  assert.throws(() => parseJson(text), (e) => e instanceof ValidationError && /unquoted value 'hello'/.test(e.errors[0].message))
+  assert.throws(() => parseJson(text, { repairMode: 'safe' }), ValidationError)
+  const before = validationStats().repairs.unquoted_value || 0
+  const warnings = []
+  const onWarning = (w) => warnings.push(w)
+  process.on('warning', onWarning)
+  try {
+    assert.deepEqual(parseJson(text, { repairMode: 'lenient' }), { message: 'hello world' })
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('warning', onWarning)
+  }
+  assert.ok(warnings.some((w) => w.code === 'FERRULE_REPAIRED' && /unquoted_value at 1:11/.test(w.message)), warnings.map((w) => w.message))
+  assert.equal(validationStats().repairs.unquoted_value - before, 1)
+  // A schema object passed with the default mode is cached; lenient must not reuse that validator.
+  const schema = { type: 'object', required: ['a'], properties: { a: { type: 'string' } } }
+  assert.throws(() => parseJson('{"a":"b}', { schema }), ValidationError)
+  assert.deepEqual(parseJson('{"a":"b}', { schema, repairMode: 'lenient' }), { a: 'b' })
+  assert.throws(() => parseJson('{"a":"b}', { schema }), ValidationError)
+  assert.throws(() => parseJson(text, { repair: false, repairMode: 'lenient' }), ValidationError)
+  const lenient = validated(() => text, { repairMode: 'lenient' })
+  assert.deepEqual(lenient(), { message: 'hello world' })
+  assert.throws(() => validated(() => text)(), ValidationError)
+  assert.deepEqual(await validated(async () => '[1, 2, 3', { repairMode: 'lenient' })(), [1, 2, 3])
+  assert.throws(
+    () => parseJson('[]', { repairMode: 'fast' }),
+    (e) => e instanceof RangeError && e.param === 'repairMode' && /repairMode="fast".*"safe" or "lenient"/.test(e.message),
+  )
+  assert.throws(() => validated(() => '[]', { repairMode: 1 }), (e) => e instanceof TypeError && e.param === 'repairMode')
+})
+
 const SCHEMA = {
   type: 'object',
   required: ['name', 'age'],

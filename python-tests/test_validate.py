@@ -314,6 +314,68 @@ def test_pydantic_model_valid_repaired_and_invalid() -> None:
     assert after["repairs"]["trailing_comma"] - before["repairs"]["trailing_comma"] == 1
 
 
+def test_repair_mode_lenient_in_parse_json_and_validated(caplog: pytest.LogCaptureFixture) -> None:
+    text = "{message: hello world}"
+    # Safe (the default) refuses a text with two readings; lenient reads it as json_repair does.
+    with pytest.raises(ferrule.ValidationError, match="unquoted value 'hello'"):
+        ferrule.parse_json(text)
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json(text, repair_mode="safe")
+    before = ferrule.validation_stats()["repairs"]
+    with caplog.at_level(logging.WARNING, logger="ferrule"):
+        assert ferrule.parse_json(text, repair_mode="lenient") == {"message": "hello world"}
+    # The guess is reported (logged, and counted by kind) like every repair.
+    assert any("unquoted_value at 1:11" in r.getMessage() for r in caplog.records), caplog.records
+    after = ferrule.validation_stats()["repairs"]
+    assert after["unquoted_value"] - before["unquoted_value"] == 1
+    # With a schema (the core validator) and with a pydantic model (the host path).
+    schema = {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}
+    assert ferrule.parse_json('{"a":"b}', schema=schema, repair_mode="lenient") == {"a": "b"}
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json('{"a":"b}', schema=schema)
+
+    class Msg(BaseModel):
+        message: str
+
+    assert ferrule.parse_json(text, schema=Msg, repair_mode="lenient") == Msg(message="hello world")
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json(text, schema=Msg)
+    # repair=False still refuses anything that is not JSON, whatever the mode.
+    with pytest.raises(ferrule.ValidationError):
+        ferrule.parse_json(text, repair=False, repair_mode="lenient")
+
+    @ferrule.validated(repair_mode="lenient")
+    def answer() -> str:
+        return text
+
+    @ferrule.validated()
+    def answer_safe() -> str:
+        return text
+
+    assert answer() == {"message": "hello world"}
+    with pytest.raises(ferrule.ValidationError):
+        answer_safe()
+
+    @ferrule.validated(repair_mode="lenient")
+    async def answer_async() -> str:
+        return '[1, 2, 3'
+
+    assert asyncio.run(answer_async()) == [1, 2, 3]
+
+
+def test_repair_mode_is_checked_at_construction() -> None:
+    with pytest.raises(ferrule.ConfigError) as e:
+        ferrule.parse_json("[]", repair_mode="fast")  # type: ignore[arg-type]
+    assert e.value.param == "repair_mode"
+    assert 'repair_mode="fast"' in str(e.value) and '"safe" or "lenient"' in str(e.value)
+    with pytest.raises(ferrule.ConfigError) as e:
+        ferrule.validated(repair_mode="fast")  # type: ignore[arg-type]
+    assert e.value.param == "repair_mode"
+    with pytest.raises(ferrule.ConfigError) as e:
+        ferrule.validated(repair_mode=1)  # type: ignore[arg-type]
+    assert e.value.param == "repair_mode" and e.value.kind == "type"
+
+
 # ---- @validated and re-asks ------------------------------------------------------------------------
 
 

@@ -23,6 +23,9 @@ pub struct JsonValidatorOptions {
     pub max_depth: Option<f64>,
     /// `repairJson` only: `"safe"` (the default) or `"lenient"`.
     pub mode: Option<String>,
+    /// `parseJson` / `validated`: how a text that is not JSON is repaired, `"safe"` (the default)
+    /// or `"lenient"`.
+    pub repair_mode: Option<String>,
 }
 
 /// The repairs as a JSON array, written directly (no intermediate `Value`); one line: strings are
@@ -78,8 +81,14 @@ fn repairs_value(repairs: &[Repair]) -> serde_json::Value {
         .collect()
 }
 
-fn params(o: &JsonValidatorOptions) -> [NodeParam; 3] {
+fn params(o: &JsonValidatorOptions) -> [NodeParam; 4] {
     [
+        NodeParam {
+            core: "repair_mode",
+            node: "repairMode",
+            millis: false,
+            given: None,
+        },
         NodeParam {
             core: "max_input_bytes",
             node: "maxInputBytes",
@@ -141,13 +150,18 @@ pub fn create_json_validator(
     name: Option<String>,
 ) -> Either<NativeJsonValidator, ConfigError> {
     let made = limits(&options).and_then(|lim| {
+        let mode = match options.repair_mode.as_deref() {
+            None => RepairMode::Safe,
+            Some(m) => RepairMode::from_param(C, "repair_mode", m)?,
+        };
         let schema = schema_json.as_deref().map(Schema::from_json).transpose()?;
         Ok(JsonValidator::named(
             name.as_deref().unwrap_or(validate::validator::DEFAULT_NAME),
             schema,
             options.repair.unwrap_or(true),
             lim,
-        ))
+        )
+        .with_mode(mode))
     });
     match made {
         Ok(inner) => Either::A(NativeJsonValidator {

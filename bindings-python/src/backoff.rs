@@ -21,7 +21,11 @@ impl Backoff {
     /// The same `delay` seconds before every retry.
     #[staticmethod]
     #[pyo3(signature = (delay=1.0, *, jitter="none"))]
-    fn constant(py: Python<'_>, delay: f64, jitter: &str) -> PyResult<Self> {
+    fn constant(
+        py: Python<'_>,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] delay: f64,
+        #[pyo3(from_py_with = crate::arg::value::<&str>)] jitter: &str,
+    ) -> PyResult<Self> {
         let j = self::jitter(py, jitter)?;
         CoreBackoff::constant(delay, j)
             .map(|inner| Self { inner })
@@ -33,10 +37,10 @@ impl Backoff {
     #[pyo3(signature = (initial=0.1, increment=0.1, max=10.0, *, jitter="none"))]
     fn linear(
         py: Python<'_>,
-        initial: f64,
-        increment: f64,
-        max: f64,
-        jitter: &str,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] initial: f64,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] increment: f64,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] max: f64,
+        #[pyo3(from_py_with = crate::arg::value::<&str>)] jitter: &str,
     ) -> PyResult<Self> {
         let j = self::jitter(py, jitter)?;
         CoreBackoff::linear(initial, increment, max, j)
@@ -49,10 +53,10 @@ impl Backoff {
     #[pyo3(signature = (initial=0.1, multiplier=2.0, max=10.0, *, jitter="full"))]
     fn exponential(
         py: Python<'_>,
-        initial: f64,
-        multiplier: f64,
-        max: f64,
-        jitter: &str,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] initial: f64,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] multiplier: f64,
+        #[pyo3(from_py_with = crate::arg::value::<f64>)] max: f64,
+        #[pyo3(from_py_with = crate::arg::value::<&str>)] jitter: &str,
     ) -> PyResult<Self> {
         let j = self::jitter(py, jitter)?;
         CoreBackoff::exponential(initial, multiplier, max, j)

@@ -12,16 +12,22 @@ pub struct CallContext {
     pub inner: ContextRef,
 }
 
+impl crate::arg::Allowed for PyRef<'_, CallContext> {
+    const ALLOWED: &'static str = "a CallContext";
+}
+
 #[pymethods]
 impl CallContext {
     #[new]
     #[pyo3(signature = (session_id=None, user_id=None, tags=None, outer=None))]
     fn new(
         py: Python<'_>,
-        session_id: Option<String>,
-        user_id: Option<String>,
-        tags: Option<Vec<String>>,
-        outer: Option<PyRef<'_, CallContext>>,
+        #[pyo3(from_py_with = crate::arg::optional::<String>)] session_id: Option<String>,
+        #[pyo3(from_py_with = crate::arg::optional::<String>)] user_id: Option<String>,
+        #[pyo3(from_py_with = crate::arg::optional::<Vec<String>>)] tags: Option<Vec<String>>,
+        #[pyo3(from_py_with = crate::arg::optional::<PyRef<'_, CallContext>>)] outer: Option<
+            PyRef<'_, CallContext>,
+        >,
     ) -> PyResult<Self> {
         let ctx = CoreContext::nested(
             outer.as_ref().map(|o| o.inner.as_ref()),

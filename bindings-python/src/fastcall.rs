@@ -107,21 +107,20 @@ impl<const N: usize> Params<N> {
     }
 }
 
-/// Extracts an argument as pyo3 would for a parameter of type `T`: a TypeError names it.
+/// Extracts an argument as pyo3 would for a parameter of type `T`: a wrong type is refused with
+/// the `ConfigError` every native argument gives (`crate::arg`), naming the parameter.
 pub fn extract<'a, 'py, T>(name: &str, v: &'a Bound<'py, PyAny>) -> PyResult<T>
 where
-    T: FromPyObject<'a, 'py>,
+    T: FromPyObject<'a, 'py> + crate::arg::Allowed,
     T::Error: Into<PyErr>,
 {
     v.extract::<T>().map_err(|e| {
-        let e: PyErr = e.into();
         let py = v.py();
-        if !e.is_instance_of::<PyTypeError>(py) {
-            return e;
-        }
-        let err = PyTypeError::new_err(format!("argument '{name}': {}", e.value(py)));
-        err.set_cause(py, e.cause(py));
-        err
+        crate::arg::named(
+            py,
+            name,
+            crate::arg::wrong_type(v, T::ALLOWED, false, e.into()),
+        )
     })
 }
 

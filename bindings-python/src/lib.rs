@@ -1,6 +1,7 @@
 //! The private native module `ferrule._ferrule`. The public API is the pure-Python package
 //! `ferrule`, which imports from here; this crate only converts between Python and the core.
 
+mod arg;
 mod backoff;
 mod breaker;
 mod call_record;

@@ -141,14 +141,14 @@ impl Counter {
     #[pyo3(signature = (name, help, labels=Vec::new(), *, max_series=None))]
     fn new(
         py: Python<'_>,
-        name: &str,
-        help: &str,
-        labels: Vec<String>,
-        max_series: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::value::<String>)] name: String,
+        #[pyo3(from_py_with = crate::arg::value::<String>)] help: String,
+        #[pyo3(from_py_with = crate::arg::value::<Vec<String>>)] labels: Vec<String>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] max_series: Option<i64>,
     ) -> PyResult<Self> {
         let cap = self::max_series(py, "Counter", max_series)?;
         let inner = guard(py, || {
-            default_registry().counter_with(name, help, &names(&labels), cap)
+            default_registry().counter_with(&name, &help, &names(&labels), cap)
         })?
         .map_err(|e| to_py(py, e))?;
         let only = labels.is_empty().then(|| inner.handle().ok()).flatten();
@@ -255,14 +255,14 @@ impl Gauge {
     #[pyo3(signature = (name, help, labels=Vec::new(), *, max_series=None))]
     fn new(
         py: Python<'_>,
-        name: &str,
-        help: &str,
-        labels: Vec<String>,
-        max_series: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::value::<String>)] name: String,
+        #[pyo3(from_py_with = crate::arg::value::<String>)] help: String,
+        #[pyo3(from_py_with = crate::arg::value::<Vec<String>>)] labels: Vec<String>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] max_series: Option<i64>,
     ) -> PyResult<Self> {
         let cap = self::max_series(py, "Gauge", max_series)?;
         let inner = guard(py, || {
-            default_registry().gauge_with(name, help, &names(&labels), cap)
+            default_registry().gauge_with(&name, &help, &names(&labels), cap)
         })?
         .map_err(|e| to_py(py, e))?;
         let only = labels.is_empty().then(|| inner.handle().ok()).flatten();
@@ -381,11 +381,11 @@ impl Histogram {
     #[pyo3(signature = (name, help, labels=Vec::new(), *, buckets=None, max_series=None))]
     fn new(
         py: Python<'_>,
-        name: &str,
-        help: &str,
-        labels: Vec<String>,
-        buckets: Option<Vec<f64>>,
-        max_series: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::value::<String>)] name: String,
+        #[pyo3(from_py_with = crate::arg::value::<String>)] help: String,
+        #[pyo3(from_py_with = crate::arg::value::<Vec<String>>)] labels: Vec<String>,
+        #[pyo3(from_py_with = crate::arg::optional::<Vec<f64>>)] buckets: Option<Vec<f64>>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] max_series: Option<i64>,
     ) -> PyResult<Self> {
         let cap = self::max_series(py, "Histogram", max_series)?;
         let mut b = buckets.unwrap_or_else(|| DEFAULT_BUCKETS.to_vec());
@@ -393,7 +393,7 @@ impl Histogram {
             b.pop(); // prometheus_client style lists end with +Inf; it is implied here
         }
         let inner = guard(py, || {
-            default_registry().histogram_with(name, help, &names(&labels), &b, cap)
+            default_registry().histogram_with(&name, &help, &names(&labels), &b, cap)
         })?
         .map_err(|e| to_py(py, e))?;
         let only = labels.is_empty().then(|| inner.handle().ok()).flatten();

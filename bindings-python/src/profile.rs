@@ -26,17 +26,17 @@ fn tokens(py: Python<'_>, param: &'static str, v: Option<i64>) -> PyResult<Optio
 #[allow(clippy::too_many_arguments)]
 pub fn record_llm_call(
     py: Python<'_>,
-    model: &str,
-    duration_seconds: f64,
-    input_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    operation: &str,
-    provider: &str,
-    error_type: Option<&str>,
-    template: Option<&str>,
-    template_text: Option<&str>,
-    trace_id: Option<&str>,
-    synthetic: bool,
+    #[pyo3(from_py_with = crate::arg::value::<&str>)] model: &str,
+    #[pyo3(from_py_with = crate::arg::value::<f64>)] duration_seconds: f64,
+    #[pyo3(from_py_with = crate::arg::optional::<i64>)] input_tokens: Option<i64>,
+    #[pyo3(from_py_with = crate::arg::optional::<i64>)] output_tokens: Option<i64>,
+    #[pyo3(from_py_with = crate::arg::value::<&str>)] operation: &str,
+    #[pyo3(from_py_with = crate::arg::value::<&str>)] provider: &str,
+    #[pyo3(from_py_with = crate::arg::optional::<&str>)] error_type: Option<&str>,
+    #[pyo3(from_py_with = crate::arg::optional::<&str>)] template: Option<&str>,
+    #[pyo3(from_py_with = crate::arg::optional::<&str>)] template_text: Option<&str>,
+    #[pyo3(from_py_with = crate::arg::optional::<&str>)] trace_id: Option<&str>,
+    #[pyo3(from_py_with = crate::arg::value::<bool>)] synthetic: bool,
 ) -> PyResult<f64> {
     ferrule_core::error::check::finite_non_negative(
         "record_llm_call",

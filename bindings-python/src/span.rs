@@ -114,6 +114,20 @@ impl Span {
     }
 }
 
+impl crate::arg::Allowed for PyRef<'_, Span> {
+    const ALLOWED: &'static str = "a Span";
+}
+
+/// `attributes=`: a dict (borrowed, not copied) or None; anything else is refused as a wrong type.
+fn dict_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<Option<&'a Bound<'py, PyDict>>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    obj.cast::<PyDict>()
+        .map(Some)
+        .map_err(|e| crate::arg::wrong_type(obj, "a dict", true, e.into()))
+}
+
 #[pymethods]
 impl Span {
     /// A span named `name`, or `"{operation} {model}"` per the GenAI conventions. Its parent is the
@@ -125,14 +139,16 @@ impl Span {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         py: Python<'_>,
-        name: Option<String>,
-        operation: Option<&str>,
-        model: Option<&str>,
-        provider: Option<&str>,
-        role: &str,
-        attributes: Option<&Bound<'_, PyDict>>,
-        parent: Option<PyRef<'_, Span>>,
-        traceparent: Option<&str>,
+        #[pyo3(from_py_with = crate::arg::optional::<String>)] name: Option<String>,
+        #[pyo3(from_py_with = crate::arg::optional::<&str>)] operation: Option<&str>,
+        #[pyo3(from_py_with = crate::arg::optional::<&str>)] model: Option<&str>,
+        #[pyo3(from_py_with = crate::arg::optional::<&str>)] provider: Option<&str>,
+        #[pyo3(from_py_with = crate::arg::value::<&str>)] role: &str,
+        #[pyo3(from_py_with = dict_arg)] attributes: Option<&Bound<'_, PyDict>>,
+        #[pyo3(from_py_with = crate::arg::optional::<PyRef<'_, Span>>)] parent: Option<
+            PyRef<'_, Span>,
+        >,
+        #[pyo3(from_py_with = crate::arg::optional::<&str>)] traceparent: Option<&str>,
     ) -> PyResult<Self> {
         let Some(role) = SpanRole::parse(role) else {
             return Err(config_error(

@@ -224,7 +224,7 @@ pub struct EmitArgs<'py> {
 /// `None` for an absent or `None` argument, else `v` converted as pyo3 would for `Option<T>`.
 fn opt<'a, 'py, T>(name: &str, v: &'a Option<Bound<'py, PyAny>>) -> PyResult<Option<T>>
 where
-    T: FromPyObject<'a, 'py>,
+    T: FromPyObject<'a, 'py> + crate::arg::Allowed,
     T::Error: Into<PyErr>,
 {
     match v.as_ref().filter(|v| !v.is_none()) {
@@ -247,15 +247,12 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
     let event: String = event
         .cast::<PyString>()
         .map(|s| s.to_string_lossy().into_owned())
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "emit: event must be a str, not {}",
-                event
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
+        .map_err(|e| {
+            crate::arg::named(
+                py,
+                "event",
+                crate::arg::wrong_type(event, "a string", false, e.into()),
+            )
         })?;
     // Borrowed from the str, never a `PyBackedStr`: this entry point runs without pyo3's GIL
     // count (see emit_call.rs), where dropping a `Py` handle queues a deferred decref that only a
@@ -264,14 +261,12 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
         None => None,
         Some(v) => Some(
             v.cast::<PyString>()
-                .map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "emit: level must be a str, not {}",
-                        v.get_type()
-                            .name()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default()
-                    ))
+                .map_err(|e| {
+                    crate::arg::named(
+                        py,
+                        "level",
+                        crate::arg::wrong_type(v, "a string", false, e.into()),
+                    )
                 })?
                 .to_string_lossy(),
         ),
@@ -325,6 +320,14 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
     ev.error_type = text(&a.error_type)?;
     ev.error_message = text(&a.error_message)?;
     if let Some(e) = a.error.as_ref().filter(|e| !e.is_none()) {
+        if !e.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+            let refused = PyTypeError::new_err("not an exception");
+            return Err(crate::arg::named(
+                py,
+                "error",
+                crate::arg::wrong_type(e, "an exception", true, refused),
+            ));
+        }
         ev.error_type = Some(e.get_type().qualname()?.to_string());
         ev.error_message = Some(e.str()?.to_string());
     }
@@ -343,7 +346,10 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
 /// placeholder (`[EMAIL]`, `[PHONE]`, `[CARD]`, `[IP]`, `[SECRET]`), plus the configured patterns
 /// and callback.
 #[pyfunction]
-pub fn redact(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<String> {
+pub fn redact(
+    py: Python<'_>,
+    #[pyo3(from_py_with = crate::arg::value::<Bound<'_, PyString>>)] text: Bound<'_, PyString>,
+) -> PyResult<String> {
     // Lossy: a lone surrogate becomes U+FFFD instead of a UnicodeEncodeError in the caller.
     let text = text.to_string_lossy();
     let text: &str = &text;

@@ -108,12 +108,13 @@ pub struct JsonValidatorCore {
 #[pymethods]
 impl JsonValidatorCore {
     #[new]
-    #[pyo3(signature = (schema_json=None, *, repair=true, max_input_bytes=10_485_760, max_depth=128, name=None, on_repaired=None, on_refused=None))]
+    #[pyo3(signature = (schema_json=None, *, repair=true, repair_mode="safe", max_input_bytes=10_485_760, max_depth=128, name=None, on_repaired=None, on_refused=None))]
     #[allow(clippy::too_many_arguments)] // keyword-only options, as the host passes them
     fn new(
         py: Python<'_>,
         schema_json: Option<&str>,
         repair: bool,
+        repair_mode: &str,
         max_input_bytes: i64,
         max_depth: i64,
         name: Option<&str>,
@@ -122,9 +123,10 @@ impl JsonValidatorCore {
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<JsonValidator> {
             let limits = limits(max_input_bytes, max_depth)?;
+            let mode = RepairMode::from_param(C, "repair_mode", repair_mode)?;
             let schema = schema_json.map(Schema::from_json).transpose()?;
             let name = name.unwrap_or(validate::validator::DEFAULT_NAME);
-            Ok(JsonValidator::named(name, schema, repair, limits))
+            Ok(JsonValidator::named(name, schema, repair, limits).with_mode(mode))
         };
         let inner = guard(py, build)?.map_err(|e| crate::error::to_py(py, e))?;
         Ok(Self {
@@ -210,6 +212,11 @@ impl JsonValidatorCore {
     #[getter]
     fn repair(&self) -> bool {
         self.inner.repairs()
+    }
+
+    #[getter]
+    fn repair_mode(&self) -> &'static str {
+        self.inner.mode().as_str()
     }
 
     #[getter]

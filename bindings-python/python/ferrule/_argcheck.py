@@ -15,7 +15,8 @@ be interpreted as an integer``, naming nothing. The rules come from each callabl
 Constructors and set-up functions are checked before they run. Per-request functions (``span``,
 ``context``, ...) are checked only once they have failed, so a correct call pays nothing but the
 wrapper. Native classes and functions exported as they are (``Backoff``, ``emit``, ``redact``,
-``flush``) are not wrapped.
+``flush``) are not wrapped: their arguments refuse a wrong type natively with the same
+``ConfigError`` (``bindings-python/src/arg.rs`` and ``ConfigError.add_note``).
 """
 
 from __future__ import annotations

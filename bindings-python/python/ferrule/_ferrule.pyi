@@ -462,7 +462,7 @@ def set_otel_hooks(
 def emit(
     event: str,
     level: str = "info",
-    message: Optional[str] = None,
+    message: Optional[object] = None,
     *,
     model: Optional[object] = None,
     attempt: Optional[int] = None,
@@ -872,6 +872,7 @@ class JsonValidatorCore:
         schema_json: Optional[str] = None,
         *,
         repair: bool = True,
+        repair_mode: str = "safe",
         max_input_bytes: int = 10485760,
         max_depth: int = 128,
         name: Optional[str] = None,
@@ -885,6 +886,8 @@ class JsonValidatorCore:
     def name(self) -> str: ...
     @property
     def repair(self) -> bool: ...
+    @property
+    def repair_mode(self) -> str: ...
     @property
     def max_input_bytes(self) -> int: ...
     @property

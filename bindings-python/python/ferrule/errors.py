@@ -25,6 +25,8 @@ class ConfigError(FerruleError, ValueError, TypeError):
     message only (older code paths) have the fields ``None``."""
 
     code = "FERRULE_INVALID_CONFIG"
+    # The value as shown in the message, while a native refusal waits for its parameter's name.
+    _shown: Optional[str] = None
 
     def __init__(
         self,
@@ -60,6 +62,25 @@ class ConfigError(FerruleError, ValueError, TypeError):
             shown = shown[:77] + "..."
         return cls(f"{component}: {param}={shown} must be {allowed}, not {tname}", param, tname, allowed, "type",
                    component)
+
+    @classmethod
+    def unnamed_wrong_type(cls, shown: str, tname: str, allowed: str) -> "ConfigError":
+        """A wrong type refused by a native argument (``value`` its type's name), before the parameter
+        is known: PyO3 names it next, through ``add_note``."""
+        err = cls(f"{shown} must be {allowed}, not {tname}", None, tname, allowed, "type")
+        err._shown = shown
+        return err
+
+    def add_note(self, note: str) -> None:
+        # PyO3 notes the parameter whose extraction failed ("while processing 'window'"): a
+        # refusal made without its parameter takes it from there, and names it in the message.
+        shown = self._shown
+        if shown is not None and self.param is None and note.startswith("while processing '") and note.endswith("'"):
+            self.param = note[len("while processing '") : -1]
+            self.args = (f"{self.param}={shown} must be {self.allowed}, not {self.value}",)
+            self._shown = None
+            return
+        super().add_note(note)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (self.args[0], self.param, self.value, self.allowed, self.kind, self.component))

@@ -22,6 +22,8 @@ __all__ = ["JsonSchema", "Repair", "RepairMode", "Repaired", "parse_json", "repa
 
 _log = logging.getLogger("ferrule")
 
+RepairMode = Literal["safe", "lenient"]
+
 
 DEFAULT_MAX_INPUT_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 128
@@ -94,10 +96,13 @@ def _pointer(loc: Tuple[Any, ...]) -> str:
 Validate = Callable[[str], Any]
 
 
-def _core(schema_text: Optional[str], repair: bool, max_input_bytes: int, max_depth: int, name: str, log: bool = False) -> JsonValidatorCore:
+def _core(
+    schema_text: Optional[str], repair: bool, mode: str, max_input_bytes: int, max_depth: int, name: str, log: bool = False
+) -> JsonValidatorCore:
     return JsonValidatorCore(
         schema_text,
         repair=repair,
+        repair_mode=mode,
         max_input_bytes=max_input_bytes,
         max_depth=max_depth,
         name=name,
@@ -111,14 +116,14 @@ class _Compiled(NamedTuple):
     core: JsonValidatorCore  # counts outcomes decided in the host (re-asks) under the same name
 
 
-def _core_validator(schema_text: Optional[str], repair: bool, max_input_bytes: int, max_depth: int, name: str) -> _Compiled:
+def _core_validator(schema_text: Optional[str], repair: bool, mode: str, max_input_bytes: int, max_depth: int, name: str) -> _Compiled:
     # The core validates, builds the value and calls back to log repairs and refusals: no Python
     # frame of ferrule's between the caller and the core on the steady path.
-    core = _core(schema_text, repair, max_input_bytes, max_depth, name, log=True)
+    core = _core(schema_text, repair, mode, max_input_bytes, max_depth, name, log=True)
     return _Compiled(core.validate, core)
 
 
-def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_depth: int, name: str) -> _Compiled:
+def _pydantic_validator(model: Any, repair: bool, mode: str, max_input_bytes: int, max_depth: int, name: str) -> _Compiled:
     """pydantic parses and validates valid output itself (nothing is faster at building its models);
     ferrule steps in only when it fails: to repair, or to report every error the ferrule way."""
     from pydantic import ValidationError as PydanticError
@@ -126,7 +131,7 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
     validate_json = model.model_validate_json
     quarter = max_input_bytes // 4
     # pydantic decides; the core repairs and counts the outcome under `name`.
-    core = _core(None, repair, max_input_bytes, max_depth, name)
+    core = _core(None, repair, mode, max_input_bytes, max_depth, name)
     record = core.record
     record_valid = core.record_valid
 
@@ -161,7 +166,7 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
             if not repair or not any(err["type"] == "json_invalid" for err in e.errors(include_url=False)):
                 raise refused(schema_error(e, text, [])) from e
             try:
-                fixed, repairs, _ = _repair_json(text, max_input_bytes=max_input_bytes, max_depth=max_depth)
+                fixed, repairs, _ = _repair_json(text, mode=mode, max_input_bytes=max_input_bytes, max_depth=max_depth)
             except ValidationError as pe:
                 raise refused(pe) from e
             try:
@@ -177,15 +182,19 @@ def _pydantic_validator(model: Any, repair: bool, max_input_bytes: int, max_dept
     return _Compiled(run, core)
 
 
-def _compile(schema: Any, repair: bool, max_input_bytes: int, max_depth: int, name: str = PARSE_JSON_NAME) -> _Compiled:
+def _compile(
+    schema: Any, repair: bool, mode: str, max_input_bytes: int, max_depth: int, name: str = PARSE_JSON_NAME
+) -> _Compiled:
+    if not isinstance(mode, str):
+        raise ConfigError.wrong_type(name, "repair_mode", mode, "one of 'safe', 'lenient'")
     if schema is None:
-        return _core_validator(None, repair, max_input_bytes, max_depth, name)
+        return _core_validator(None, repair, mode, max_input_bytes, max_depth, name)
     if isinstance(schema, JsonSchema):
-        return _core_validator(schema.text, repair, max_input_bytes, max_depth, name)
+        return _core_validator(schema.text, repair, mode, max_input_bytes, max_depth, name)
     if isinstance(schema, Mapping):
-        return _core_validator(JsonSchema(schema).text, repair, max_input_bytes, max_depth, name)
+        return _core_validator(JsonSchema(schema).text, repair, mode, max_input_bytes, max_depth, name)
     if _is_pydantic_model(schema):
-        return _pydantic_validator(schema, repair, max_input_bytes, max_depth, name)
+        return _pydantic_validator(schema, repair, mode, max_input_bytes, max_depth, name)
     raise TypeError(
         f"schema={schema!r} is not allowed; allowed: None, a JSON Schema dict, ferrule.JsonSchema, or a pydantic BaseModel class"
     )
@@ -199,7 +208,7 @@ class _Entry(NamedTuple):
     run: Validate
 
 
-_cache: Dict[Tuple[int, bool, int, int], _Entry] = {}
+_cache: Dict[Tuple[int, bool, int, int, str], _Entry] = {}
 _cache_evictions = 0
 
 
@@ -213,16 +222,16 @@ def _freshness(schema: Any) -> Optional[Callable[[Any], bool]]:
     return None
 
 
-def _validator_for(schema: Any, repair: bool, max_input_bytes: int, max_depth: int) -> Validate:
+def _validator_for(schema: Any, repair: bool, max_input_bytes: int, max_depth: int, mode: str) -> Validate:
     global _cache_evictions
-    key = (id(schema), repair, max_input_bytes, max_depth)
+    key = (id(schema), repair, max_input_bytes, max_depth, mode)
     entry = _cache.get(key)
     if entry is not None and (entry.fresh is None or entry.fresh(schema)):
         return entry.run
     # Snapshot before compiling: a change made while compiling makes the snapshot stale, never the
     # compiled validator.
     fresh = _freshness(schema)
-    run = _compile(schema, repair, max_input_bytes, max_depth).run
+    run = _compile(schema, repair, mode, max_input_bytes, max_depth).run
     if len(_cache) >= _CACHE_SIZE and key not in _cache:
         # Oldest first (dicts keep insertion order); counted, and visible in the log at debug level
         # only: recompiling a schema is a cost, not a failure.
@@ -248,15 +257,18 @@ def parse_json(
     *,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    repair_mode: RepairMode = "safe",
 ) -> Any:
     """Parses model output as JSON: strictly first, then (``repair=True``) repaired, reporting each
     repair at warning on logger ``ferrule``. ``schema`` is a JSON Schema dict, a ``JsonSchema``, or
-    a pydantic model class (the result is then a model instance). Raises ``ValidationError``."""
-    entry = _cache.get((id(schema), repair, max_input_bytes, max_depth))
+    a pydantic model class (the result is then a model instance). ``repair_mode`` is ``"safe"`` (the
+    default: refuses a text with two readings) or ``"lenient"`` (guesses there as json_repair and
+    jsonrepair do, reporting each guess); see ``repair_json``. Raises ``ValidationError``."""
+    entry = _cache.get((id(schema), repair, max_input_bytes, max_depth, repair_mode))
     if entry is not None and ((fresh := entry.fresh) is None or fresh(schema)):
         run = entry.run
     else:
-        run = _validator_for(schema, repair, max_input_bytes, max_depth)
+        run = _validator_for(schema, repair, max_input_bytes, max_depth, repair_mode)
     if type(text) is not str:
         text = _as_text(text)
     if _span_var.get() is None:
@@ -271,8 +283,6 @@ def _in_span(run: Callable[[str], Any], text: str, name: str) -> Any:
     with _span(f"validate {name}", role="validation", attributes={"ferrule.validation.name": name}):
         return run(text)
 
-
-RepairMode = Literal["safe", "lenient"]
 
 
 def repair_json(
@@ -343,13 +353,16 @@ def validated(
     reask: int = 0,
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    repair_mode: RepairMode = "safe",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorates a function (``def`` or ``async def``) that returns model output, so it returns the
     validated value instead. On a refusal it calls the function again up to ``reask`` times with
-    ``feedback=`` describing every violation; after the last, the ``ValidationError`` is raised."""
+    ``feedback=`` describing every violation; after the last, the ``ValidationError`` is raised.
+    ``repair_mode`` is ``"safe"`` (the default) or ``"lenient"``, as for ``parse_json``."""
     if isinstance(reask, bool) or not isinstance(reask, int) or not 0 <= reask <= _MAX_REASK:
         raise ConfigError.out_of_range("validated", "reask", reask, f"an integer in [0, {_MAX_REASK}]")
-    _compile(schema, repair, max_input_bytes, max_depth)  # a bad schema fails here, before decorating
+    # A bad schema or mode fails here, before decorating.
+    _compile(schema, repair, repair_mode, max_input_bytes, max_depth)
 
     # The decorated function returns the validated value (or an awaitable of it), not the model's
     # text, so its return type is honestly `Any`, not the wrapped function's.
@@ -360,7 +373,7 @@ def validated(
                 f"which re-asks (reask={reask}) pass to it"
             )
         name = getattr(fn, "__qualname__", repr(fn))
-        run, core = _compile(schema, repair, max_input_bytes, max_depth, name)
+        run, core = _compile(schema, repair, repair_mode, max_input_bytes, max_depth, name)
 
         def on_refusal(e: ValidationError, attempt: int) -> str:
             core.record("reasked")

@@ -136,10 +136,20 @@ impl RepairMode {
 
     /// `parse`, or a configuration error of `component` naming the parameter `mode`.
     pub fn from_option(component: &'static str, s: &str) -> crate::error::Result<Self> {
+        Self::from_param(component, "mode", s)
+    }
+
+    /// `parse`, or a configuration error of `component` naming `param` (`repair_mode` where the
+    /// mode is one option of a validator).
+    pub fn from_param(
+        component: &'static str,
+        param: &'static str,
+        s: &str,
+    ) -> crate::error::Result<Self> {
         Self::parse(s).ok_or_else(|| {
             crate::error::Error::out_of_range(
                 component,
-                "mode",
+                param,
                 format!("{s:?}"),
                 "\"safe\" or \"lenient\"",
             )
@@ -1073,16 +1083,41 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Back from `at` over the closing brackets and whitespace before it (not past
-    /// `content_start`): where a string that lost its closing quote really ended.
+    /// Back from `at` over the closing brackets, commas and whitespace before it (not past
+    /// `content_start`): where a string that lost its closing quote really ended. A comma there is
+    /// a trailing comma before the brackets (`"reason,}}, next: 1`), not the string's last
+    /// character; a bracket that closes one opened inside the string (`"[just text]}`) is the
+    /// string's own.
     fn before_closers(&self, content_start: usize, at: usize) -> usize {
+        let own = self.own_closers(content_start, at);
         let mut t = at;
         while t > content_start
-            && matches!(self.b[t - 1], b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            && matches!(
+                self.b[t - 1],
+                b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r'
+            )
+            && !own.contains(&(t - 1))
         {
             t -= 1;
         }
         t
+    }
+
+    /// The offsets of the closing brackets in `from..to` that close a bracket opened in that span.
+    fn own_closers(&self, from: usize, to: usize) -> Vec<usize> {
+        let mut open = Vec::new();
+        let mut own = Vec::new();
+        for (i, &c) in self.b[from..to].iter().enumerate() {
+            match c {
+                b'[' | b'{' => open.push(c),
+                b']' | b'}' if open.last() == Some(&if c == b']' { b'[' } else { b'{' }) => {
+                    open.pop();
+                    own.push(from + i);
+                }
+                _ => {}
+            }
+        }
+        own
     }
 
     /// The `,` just before `at` (spaces between), if any after `content_start`.
@@ -1103,21 +1138,34 @@ impl<'a> Pass<'a> {
             while p < to && is_ws(b[p]) {
                 p += 1;
             }
-            let quoted = p < to && matches!(b[p], b'"' | b'\'');
-            if quoted {
-                p += 1;
-            }
+            // The key may be quoted with straight or typographic quotes (a document in smart
+            // quotes holding one straight-quoted string that lost its end).
+            let quote_len = |p: usize| -> usize {
+                if p >= to {
+                    0
+                } else if matches!(b[p], b'"' | b'\'') {
+                    1
+                } else if [LEFT_DQ, RIGHT_DQ, LEFT_SQ, RIGHT_SQ]
+                    .iter()
+                    .any(|q| b[p..to].starts_with(q))
+                {
+                    3
+                } else {
+                    0
+                }
+            };
+            let quoted = quote_len(p);
+            p += quoted;
             if p >= to || !ident_start(b[p]) {
                 return false;
             }
             while p < to && ident_continue(b[p]) {
                 p += 1;
             }
-            if quoted {
-                if p < to && matches!(b[p], b'"' | b'\'') {
-                    p += 1;
-                } else {
-                    return false;
+            if quoted > 0 {
+                match quote_len(p) {
+                    0 => return false,
+                    n => p += n,
                 }
             }
             while p < to && matches!(b[p], b' ' | b'\t') {
@@ -1131,10 +1179,7 @@ impl<'a> Pass<'a> {
     /// of that tail: `{"a": "b}` may be the string `b}` cut off or `b` with its quote missing.
     fn closer_tail(&self, content_start: usize) -> Option<usize> {
         let b = self.b;
-        let mut t = b.len();
-        while t > content_start && matches!(b[t - 1], b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-            t -= 1;
-        }
+        let t = self.before_closers(content_start, b.len());
         b[t..].iter().any(|&c| c == b'}' || c == b']').then_some(t)
     }
 
@@ -1186,12 +1231,18 @@ impl<'a> Pass<'a> {
         let mut content_quote: Option<usize> = None;
         // A quote kept as content or a raw line break: signs the closing quote may be missing.
         let mut trouble = false;
-        // Lenient, in an object: where a string that swallowed `, key: ...` really ended.
+        // Lenient, in an object: where a string that swallowed `, key: ...` really ended. In an
+        // array inside an object, only where a `]` before that comma closes the array (`"new],
+        // "reason": [...]`): the key is then the enclosing object's.
         let member_break = |p: &Self, to: usize| {
-            (read_ahead && p.stack.last() == Some(&b'{'))
-                .then(|| p.swallowed_member(content_start, to))
-                .flatten()
-                .map(|comma| p.before_closers(content_start, comma))
+            let in_object = p.stack.last() == Some(&b'{');
+            let in_array_of_object = p.stack.last() == Some(&b'[') && p.stack.contains(&b'{');
+            if !read_ahead || !(in_object || in_array_of_object) {
+                return None;
+            }
+            let comma = p.swallowed_member(content_start, to)?;
+            let stop = p.before_closers(content_start, comma);
+            (in_object || b[stop..comma].contains(&b']')).then_some(stop)
         };
         let end = stop_at.unwrap_or(b.len());
         loop {
@@ -1561,6 +1612,46 @@ mod tests {
             fix("{\"a\": 1},\n"),
             ("{\"a\": 1}".into(), vec!["trailing_comma"])
         );
+    }
+
+    #[test]
+    fn lenient_ends_a_string_that_lost_its_quote_where_json_repair_and_jsonrepair_do() {
+        use serde_json::json;
+        for (text, want) in [
+            // A trailing comma before the swallowed brackets is not the string's.
+            (
+                r#"{id: {created_at: {id: "reason,}}, created_at: -832}"#,
+                json!({"id": {"created_at": {"id": "reason"}}, "created_at": -832}),
+            ),
+            (
+                r#"{"a": [{"m": "x y,},]}"#,
+                json!({"a": [{"m": "x y"}]}),
+            ),
+            // Brackets opened inside the string are its own.
+            (
+                r#"{"r": {"s": "{not json} [just text]}, "meta": 1}"#,
+                json!({"r": {"s": "{not json} [just text]"}, "meta": 1}),
+            ),
+            // A member key in typographic quotes after a straight-quoted string.
+            (
+                "{\u{201C}a\u{201D}: {\u{201C}s\u{201D}: \"Path new, \u{201C}b\u{201D}: 1}, \u{201C}c\u{201D}: 2}",
+                json!({"a": {"s": "Path new", "b": 1}, "c": 2}),
+            ),
+            // In an array inside an object: the `]` before the next key closes the array.
+            (
+                "{\u{201C}s\u{201D}: [true, \"Path new], \u{201C}r\u{201D}: [1], \u{201C}i\u{201D}: 2}",
+                json!({"s": [true, "Path new"], "r": [1], "i": 2}),
+            ),
+        ] {
+            let (v, kinds) = lenient(text);
+            assert_eq!(v, want, "{text}");
+            assert!(kinds.contains(&"missing_quote"), "{text}: {kinds:?}");
+            // Safe mode never guesses where the quote went.
+            assert!(
+                repair_with(text, &Limits::default(), RepairMode::Safe).is_err(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

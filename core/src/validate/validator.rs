@@ -5,8 +5,7 @@
 use super::failure::{Failure, FailureKind};
 use super::limits::Limits;
 use super::parse::{parse, too_large};
-use super::repair::RepairKind;
-use super::repair::{repair_after_parse_error, Repair};
+use super::repair::{repair_after_parse_error_with, Repair, RepairKind, RepairMode};
 use super::schema::Schema;
 use super::stats::{Outcomes, Verdict};
 use super::tape::Tape;
@@ -16,6 +15,9 @@ use serde_json::Value;
 pub struct JsonValidator {
     schema: Option<Schema>,
     repair: bool,
+    /// How a text that is not JSON is repaired (when `repair` is on): `Safe` refuses where the
+    /// text has two readings, `Lenient` guesses there and reports each guess.
+    mode: RepairMode,
     limits: Limits,
     outcomes: Outcomes,
 }
@@ -41,9 +43,20 @@ impl JsonValidator {
         Self {
             schema,
             repair,
+            mode: RepairMode::Safe,
             limits,
             outcomes: Outcomes::new(name),
         }
+    }
+
+    /// This validator repairing in `mode` (safe unless set).
+    pub fn with_mode(mut self, mode: RepairMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    pub fn mode(&self) -> RepairMode {
+        self.mode
     }
 
     pub fn name(&self) -> &str {
@@ -128,7 +141,7 @@ impl JsonValidator {
         let (value, repairs, omitted_repairs) = match parse(text, &self.limits) {
             Ok(v) => (v, Vec::new(), 0),
             Err(f) if f.kind == FailureKind::Parse && self.repair => {
-                let (v, r) = repair_after_parse_error(text, &self.limits, f)?;
+                let (v, r) = repair_after_parse_error_with(text, &self.limits, self.mode, f)?;
                 (v, r.repairs, r.omitted)
             }
             Err(f) => return Err(f),
@@ -239,5 +252,32 @@ mod tests {
             .labels(&["validator-test", "trailing_comma"])
             .unwrap();
         assert_eq!(kind.get(), 1.0);
+    }
+    #[test]
+    fn lenient_validators_repair_what_safe_ones_refuse_and_report_the_guess() {
+        let safe = JsonValidator::named("mode-test-safe", None, true, Limits::default());
+        assert_eq!(safe.mode(), RepairMode::Safe);
+        assert_eq!(
+            safe.validate("{message: hello world}").unwrap_err().kind,
+            FailureKind::Parse
+        );
+        let lenient = JsonValidator::named("mode-test-lenient", None, true, Limits::default())
+            .with_mode(RepairMode::Lenient);
+        let v = lenient.validate("{message: hello world}").unwrap();
+        assert_eq!(v.value, serde_json::json!({"message": "hello world"}));
+        let kinds: Vec<_> = v.repairs.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["unquoted_key", "unquoted_value"]);
+        // Where safe repairs, lenient gives the same value.
+        assert_eq!(
+            lenient.validate("[1, 2,]").unwrap().value,
+            safe.validate("[1, 2,]").unwrap().value
+        );
+        // Repair off: the mode changes nothing.
+        let strict =
+            JsonValidator::new(None, false, Limits::default()).with_mode(RepairMode::Lenient);
+        assert_eq!(
+            strict.validate("{message: hello world}").unwrap_err().kind,
+            FailureKind::Parse
+        );
     }
 }
