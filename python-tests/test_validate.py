@@ -18,6 +18,15 @@ from pydantic import BaseModel, Field
 import ferrule
 from ferrule.testing import MockLLMServer
 
+@pytest.fixture
+def every_log() -> Any:
+    # Warnings go through the core's logger, which writes an identical event once per second; a test
+    # that reads one must not depend on whether an earlier test wrote the same line just before.
+    ferrule.configure(log_dedup_seconds=0)
+    yield
+    ferrule.configure(log_dedup_seconds=1.0)
+
+
 CORPUS = pathlib.Path(__file__).resolve().parent.parent / "core" / "tests" / "corpus" / "repair"
 
 
@@ -81,7 +90,7 @@ def test_parse_error_has_line_column_and_pointer() -> None:
     assert e.code == "FERRULE_VALIDATION"
 
 
-def test_repair_is_reported_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_repair_is_reported_and_logged(caplog: pytest.LogCaptureFixture, every_log: None) -> None:
     with caplog.at_level(logging.WARNING, logger="ferrule"):
         assert ferrule.parse_json("```json\n{'a': True,}\n```") == {"a": True}
     assert any("repaired model output" in r.message and "trailing_comma" in r.message for r in caplog.records)
@@ -90,7 +99,7 @@ def test_repair_is_reported_and_logged(caplog: pytest.LogCaptureFixture) -> None
     assert (r.repairs[0].line, r.repairs[0].column) == (1, 2)
 
 
-def test_refusal_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_refusal_is_logged(caplog: pytest.LogCaptureFixture, every_log: None) -> None:
     with caplog.at_level(logging.WARNING, logger="ferrule"), pytest.raises(ferrule.ValidationError):
         ferrule.parse_json('{"a": 1, "b": ')
     assert any("refused model output (parse)" in r.message for r in caplog.records)
@@ -314,7 +323,7 @@ def test_pydantic_model_valid_repaired_and_invalid() -> None:
     assert after["repairs"]["trailing_comma"] - before["repairs"]["trailing_comma"] == 1
 
 
-def test_repair_mode_lenient_in_parse_json_and_validated(caplog: pytest.LogCaptureFixture) -> None:
+def test_repair_mode_lenient_in_parse_json_and_validated(caplog: pytest.LogCaptureFixture, every_log: None) -> None:
     text = "{message: hello world}"
     # Safe (the default) refuses a text with two readings; lenient reads it as json_repair does.
     with pytest.raises(ferrule.ValidationError, match="unquoted value 'hello'"):
