@@ -175,9 +175,9 @@ bench: build tools-redis $(LITELLM_STAMP)
 
 # ---- watcher evaluation -----------------------------------------------------------------------------
 # Last line: `overall recall=R precision=P`. `cargo test` runs a reduced form and checks the targets.
-# FERRULE_EVAL_NAB=/path/to/NAB (a local copy of the Numenta Anomaly Benchmark: data/ and labels/)
-# adds the anomaly detectors on real labelled series, beside a rolling z-score baseline; without it
-# those tables are skipped (no registry package ships the series, and they are not in this repo).
+# The anomaly detectors also run on real labelled series (the Numenta Anomaly Benchmark families in
+# core/examples/data/nab, with their licence), beside a rolling z-score baseline: the families the
+# defaults were tuned on, then the held-out ones. FERRULE_EVAL_NAB=/path/to/NAB evaluates another copy.
 eval:
 	cargo run --release -q -p ferrule-core --example eval
 # ---- fuzzing: parse + repair on arbitrary input, bounded time, no panic or hang ------------
