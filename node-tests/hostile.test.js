@@ -156,3 +156,21 @@ test('emit with stdout on a slow pipe does not throw', () => {
   const out = execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 })
   assert.ok(out.length > 0)
 })
+
+test('alert labels and summaries are masked before a callback sink sees them', () => {
+  const { AlertRouter, ManualClock } = require('ferrule')
+  const clock = new ManualClock()
+  const seen = []
+  const r = new AlertRouter({ routes: [{ name: 'all', sinks: [(n) => seen.push(n)] }], install: false, clock, groupWaitMs: 0 })
+  const t0 = clock.now()
+  r.fire('ProviderDown', 'critical', { user: 'jane@example.com' }, 'key sk-proj-abcdefghijklmnopqrstuvwx')
+  r.tick({ atMs: t0 + 1000 })
+  assert.ok(seen.length > 0, 'no notification delivered')
+  const n = seen[0]
+  // The fingerprint stays as fire() returned it: it is the handle for ack() and resolve().
+  const shown = JSON.stringify({ ...n, alerts: n.alerts.map(({ fingerprint, ...a }) => a) })
+  assert.ok(!shown.includes('jane@example.com') && !shown.includes('sk-proj-'), shown)
+  assert.strictEqual(n.labels.user, '[EMAIL]')
+  assert.strictEqual(n.summary, 'key [SECRET]')
+  assert.strictEqual(n.alerts[0].labels.user, '[EMAIL]')
+})
