@@ -76,7 +76,12 @@ fn promtool_checks_the_rules_and_fires_them_at_the_workbook_times() {
 
     let (page_desc, ticket_desc) = (PAGE_DESC, TICKET_DESC);
     let mut t = String::new();
-    t.push_str("rule_files:\n  - slo.rules.yml\nevaluation_interval: 1m\ntests:\n");
+    // Without an order promtool evaluates the groups in map order, which changes from run to run:
+    // the alerts then read the recorded ratios of this minute or of the minute before, and a case
+    // that sits on a threshold fires a minute late in some runs. Recordings first, as Prometheus
+    // would see them once both groups have run.
+    t.push_str("rule_files:\n  - slo.rules.yml\nevaluation_interval: 1m\n");
+    t.push_str("group_eval_order:\n  - ferrule-slo-checkout-recordings\n  - ferrule-slo-checkout-alerts\ntests:\n");
     // Six healthy hours first, so every page window is full when the errors start (a younger
     // series pages earlier: its 6 h window holds less history).
     let healthy = 360;
