@@ -226,6 +226,94 @@ def test_a_native_argument_of_the_wrong_type_reads_like_the_python_layer() -> No
     with pytest.raises(ConfigError) as e:
         ferrule.emit("wrong.types", attempt=1.5)  # type: ignore[arg-type]
     assert (e.value.param, e.value.value) == ("attempt", "float")
-    # An overflow is a range problem, not a type: left as it was.
-    with pytest.raises(OverflowError):
+    # An int the native type cannot hold is a range problem, not a type, and says so.
+    with pytest.raises(ConfigError) as e:
         ferrule.Counter("wrong_types_overflow_total", "h", max_series=2**70)
+    assert (e.value.param, e.value.value, e.value.kind) == ("max_series", 2**70, "range")
+    assert str(e.value) == (
+        "max_series=1180591620717411303424 is out of range; allowed: None or an integer from "
+        "-9223372036854775808 to 9223372036854775807")
+    assert isinstance(e.value.__cause__, OverflowError)
+    with pytest.raises(ConfigError) as e:
+        ferrule.observe(max_series=-1)
+    assert str(e.value) == "max_series=-1 is out of range; allowed: an integer from 0 to 4294967295"
+
+
+def test_an_int_log_level_past_the_scale_clamps_to_its_end() -> None:
+    # In a child process: the level is global, and the rest of the suite logs at its own.
+    import subprocess
+    import sys
+
+    code = ("import ferrule\n"
+            "ferrule.configure(log_level=2**70, log_sink='none')\n"
+            "print(ferrule.emit('t.x', level='warning'), ferrule.emit('t.x', level='error'))\n"
+            "ferrule.configure(log_level=-(2**70))\n"
+            "print(ferrule.emit('t.x', level='debug'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
+def _simple_required(fn: Callable[..., Any], hints: Dict[str, Any], but: str) -> Optional[Dict[str, Any]]:
+    """Valid values for the required parameters other than `but`, when each is a plain str, int,
+    float or bool; None when one is not (the case is then left to the type sweep above)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    out: Dict[str, Any] = {}
+    for p in params:
+        if p.name in (but, "self", "cls") or p.default is not p.empty:
+            continue
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        hint = hints.get(p.name)
+        if hint not in _SAMPLES:
+            return None
+        out[p.name] = _SAMPLES[hint]
+    return out
+
+
+# Int parameters where any int is meaningful: a result record the library returns (its counts are
+# Python ints), and a `logging` level number (one past either end of the scale is that end).
+_ANY_INT = {("ReplayReport", p) for p in ("succeeded", "failed", "skipped", "busy")} | {("configure", "log_level")}
+
+
+def _int_cases() -> List[Any]:
+    cases = []
+    for label, fn, hints in _callables():
+        skip = _variadic(fn) | {"self", "cls"} | {p for (lb, p) in _ANY_INT if lb == label}
+        for param, hint in hints.items():
+            # Parameters that take an int and not a float: counts, sizes, seeds, ports.
+            if param in skip or not _argcheck.accepts(hint, 7) or _argcheck.accepts(hint, 2.5):
+                continue
+            required = _simple_required(fn, hints, param)
+            if required is None:
+                continue
+            for big in (2**70, -(2**70)):
+                cases.append(pytest.param(label, fn, param, required, big, id=f"{label}-{param}-{'pos' if big > 0 else 'neg'}"))
+    return cases
+
+
+INT_CASES = _int_cases()
+
+
+def test_the_overflow_sweep_covers_the_int_parameters() -> None:
+    labels = {c.values[0] for c in INT_CASES}
+    assert len(INT_CASES) >= 100, len(INT_CASES)
+    for must in ("CircuitBreaker", "Retry", "observe", "AnomalyDetector", "PartialJson", "AlertRouter", "emit"):
+        assert must in labels, f"{must} not swept; swept: {sorted(labels)}"
+
+
+@pytest.mark.parametrize("label,fn,param,required,big", INT_CASES)
+def test_an_int_too_large_for_its_parameter_is_a_range_error(
+    label: str, fn: Callable[..., Any], param: str, required: Dict[str, Any], big: int
+) -> None:
+    # 2**70 fits no native integer; a parameter that accepted it would have lost it. It must be
+    # refused naming the parameter and the allowed range, not with Python's bare OverflowError.
+    with pytest.raises(ConfigError) as e:
+        fn(**{**required, param: big})
+    msg = str(e.value)
+    assert e.value.param == param, f"{label}({param}={big}) -> param={e.value.param!r}: {msg}"
+    assert e.value.kind in ("range", "conflict"), (label, param, e.value.kind, msg)
+    assert param in msg and "out of range" in msg or e.value.kind == "conflict", msg

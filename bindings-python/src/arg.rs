@@ -9,47 +9,47 @@
 //! `ferrule/errors.py`) reads the parameter from that note and renders the message. The raw
 //! fastcall functions go through the same path (`named`). One conversion for every argument.
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
-/// What a parameter of Rust type `Self` accepts, in the words `ferrule._argcheck` uses.
+/// What a parameter of Rust type `Self` accepts, in the words `ferrule._argcheck` uses, and for an
+/// integer type the range it can hold (an int outside it is refused as out of range, not left as
+/// Python's bare `OverflowError`).
 pub trait Allowed {
     const ALLOWED: &'static str;
+    const RANGE: Option<&'static str> = None;
 }
 
-impl Allowed for f64 {
-    const ALLOWED: &'static str = "a number (int or float)";
+macro_rules! allowed {
+    ($($t:ty => $words:expr),* $(,)?) => {
+        $(impl Allowed for $t { const ALLOWED: &'static str = $words; })*
+    };
 }
-impl Allowed for i64 {
-    const ALLOWED: &'static str = "an integer";
+macro_rules! allowed_int {
+    ($($t:ty => $range:expr),* $(,)?) => {
+        $(impl Allowed for $t {
+            const ALLOWED: &'static str = "an integer";
+            const RANGE: Option<&'static str> = Some($range);
+        })*
+    };
 }
-impl Allowed for u32 {
-    const ALLOWED: &'static str = "an integer";
+
+allowed_int! {
+    u16 => "an integer from 0 to 65535",
+    u32 => "an integer from 0 to 4294967295",
+    u64 => "an integer from 0 to 18446744073709551615",
+    usize => "an integer from 0 to 18446744073709551615",
+    i32 => "an integer from -2147483648 to 2147483647",
+    i64 => "an integer from -9223372036854775808 to 9223372036854775807",
 }
-impl Allowed for u64 {
-    const ALLOWED: &'static str = "an integer";
-}
-impl Allowed for u16 {
-    const ALLOWED: &'static str = "an integer";
-}
-impl Allowed for i32 {
-    const ALLOWED: &'static str = "an integer";
-}
-impl Allowed for usize {
-    const ALLOWED: &'static str = "an integer";
-}
-impl Allowed for bool {
-    const ALLOWED: &'static str = "true or false (a bool)";
-}
-impl Allowed for String {
-    const ALLOWED: &'static str = "a string";
-}
-impl Allowed for Vec<String> {
-    const ALLOWED: &'static str = "a list";
-}
-impl Allowed for Vec<f64> {
-    const ALLOWED: &'static str = "a list";
+allowed! {
+    f64 => "a number (int or float)",
+    bool => "true or false (a bool)",
+    String => "a string",
+    &str => "a string",
+    Vec<String> => "a list",
+    Vec<f64> => "a list",
 }
 impl<'py> Allowed for Bound<'py, PyDict> {
     const ALLOWED: &'static str = "a dict";
@@ -58,20 +58,19 @@ impl<'py> Allowed for Bound<'py, PyString> {
     const ALLOWED: &'static str = "a string";
 }
 
-impl Allowed for &str {
-    const ALLOWED: &'static str = "a string";
-}
-
-/// The `ConfigError` for a value of the wrong type, its parameter filled in by `add_note`; any
-/// other failure (an overflow, an error raised by the value itself) is kept as it was.
+/// The `ConfigError` for a value of the wrong type, or (`range` given) for an int the Rust type
+/// cannot hold, its parameter filled in by `add_note`; any other failure (an error raised by the
+/// value itself) is kept as it was.
 pub(crate) fn wrong_type(
     obj: &Bound<'_, PyAny>,
     allowed: &str,
+    range: Option<&str>,
     optional: bool,
     err: PyErr,
 ) -> PyErr {
     let py = obj.py();
-    if !err.is_instance_of::<PyTypeError>(py) {
+    let overflow = err.is_instance_of::<PyOverflowError>(py);
+    if !(err.is_instance_of::<PyTypeError>(py) || overflow && range.is_some()) {
         return err;
     }
     let tname = obj
@@ -88,17 +87,28 @@ pub(crate) fn wrong_type(
     } else {
         shown
     };
+    let allowed = match (overflow, range) {
+        (true, Some(r)) => r.to_string(),
+        _ => allowed.to_string(),
+    };
     let allowed = if optional {
         format!("None or {allowed}")
     } else {
-        allowed.to_string()
+        allowed
     };
-    match py
+    let made = py
         .import("ferrule.errors")
         .and_then(|m| m.getattr("ConfigError"))
-        .and_then(|c| c.getattr("unnamed_wrong_type"))
-        .and_then(|f| f.call1((shown, tname, allowed)))
-    {
+        .and_then(|c| {
+            if overflow {
+                c.getattr("unnamed_out_of_range")?
+                    .call1((shown, obj.clone(), allowed))
+            } else {
+                c.getattr("unnamed_wrong_type")?
+                    .call1((shown, tname, allowed))
+            }
+        });
+    match made {
         Ok(e) => {
             let e = PyErr::from_value(e);
             e.set_cause(py, Some(err));
@@ -114,7 +124,7 @@ where
     T: FromPyObject<'a, 'py> + Allowed,
 {
     obj.extract::<T>()
-        .map_err(|e| wrong_type(obj, T::ALLOWED, false, e.into()))
+        .map_err(|e| wrong_type(obj, T::ALLOWED, T::RANGE, false, e.into()))
 }
 
 /// An argument of type `T` that may be `None` (`#[pyo3(from_py_with = crate::arg::optional::<T>)]`).
@@ -127,7 +137,7 @@ where
     }
     obj.extract::<T>()
         .map(Some)
-        .map_err(|e| wrong_type(obj, T::ALLOWED, true, e.into()))
+        .map_err(|e| wrong_type(obj, T::ALLOWED, T::RANGE, true, e.into()))
 }
 
 /// `wrong_type` for a raw fastcall function, which extracts its arguments itself: the parameter is

@@ -85,13 +85,22 @@ impl Backoff {
     }
 
     /// The unjittered delay before retry `n` (1 = the first retry), in seconds.
-    fn nominal(&self, py: Python<'_>, n: u32) -> PyResult<f64> {
+    fn nominal(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = crate::arg::value::<u32>)] n: u32,
+    ) -> PyResult<f64> {
         guard(py, || self.inner.nominal_seconds(n))
     }
 
     /// A sample of the first `n` jittered delays, seeded: to see what a configuration does.
     #[pyo3(signature = (n, *, seed=0))]
-    fn sample(&self, py: Python<'_>, n: u32, seed: u64) -> PyResult<Vec<f64>> {
+    fn sample(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = crate::arg::value::<u32>)] n: u32,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] seed: u64,
+    ) -> PyResult<Vec<f64>> {
         guard(py, || {
             let r = Random::seeded(seed);
             let mut prev = 0.0;

@@ -23,7 +23,7 @@ impl ChaosCore {
         error_rate: f64,
         latency_rate: f64,
         latency_seconds: f64,
-        seed: Option<u64>,
+        #[pyo3(from_py_with = crate::arg::optional::<u64>)] seed: Option<u64>,
     ) -> PyResult<Self> {
         Chaos::new(ChaosConfig {
             error_rate,

@@ -51,7 +51,7 @@ impl DeadLetterQueueCore {
         py: Python<'_>,
         path: Option<std::path::PathBuf>,
         name: String,
-        max_items: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_items: i64,
         on_full: String,
         mask: bool,
         replay_lease_seconds: f64,
@@ -112,8 +112,8 @@ impl DeadLetterQueueCore {
         key: String,
         payload: String,
         errors: Vec<String>,
-        attempts: u32,
-        first_failed_unix_ms: Option<u64>,
+        #[pyo3(from_py_with = crate::arg::value::<u32>)] attempts: u32,
+        #[pyo3(from_py_with = crate::arg::optional::<u64>)] first_failed_unix_ms: Option<u64>,
         trace_id: Option<String>,
     ) -> PyResult<Option<u64>> {
         guard_detached(py, || {
@@ -138,8 +138,8 @@ impl DeadLetterQueueCore {
     fn list<'py>(
         &self,
         py: Python<'py>,
-        limit: usize,
-        since_unix_ms: Option<u64>,
+        #[pyo3(from_py_with = crate::arg::value::<usize>)] limit: usize,
+        #[pyo3(from_py_with = crate::arg::optional::<u64>)] since_unix_ms: Option<u64>,
     ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let v = guard_detached(py, || self.inner.list(limit, since_unix_ms))?
             .map_err(|e| to_py(py, e))?;

@@ -119,7 +119,7 @@ where
         crate::arg::named(
             py,
             name,
-            crate::arg::wrong_type(v, T::ALLOWED, false, e.into()),
+            crate::arg::wrong_type(v, T::ALLOWED, T::RANGE, false, e.into()),
         )
     })
 }

@@ -78,8 +78,8 @@ impl InferenceLogCore {
         py: Python<'_>,
         path: std::path::PathBuf,
         max_age_seconds: Option<f64>,
-        max_rows: Option<i64>,
-        capacity: i64,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] max_rows: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] capacity: i64,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<InferenceLog> {
             use ferrule_core::error::check;
@@ -120,17 +120,17 @@ impl InferenceLogCore {
         parameters: Option<String>,
         input: Option<String>,
         output: Option<String>,
-        input_tokens: Option<i64>,
-        output_tokens: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] input_tokens: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] output_tokens: Option<i64>,
         cost_usd: Option<f64>,
         latency_seconds: Option<f64>,
         error_type: Option<String>,
-        attempts: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] attempts: Option<i64>,
         trace_id: Option<String>,
         span_id: Option<String>,
         session_id: Option<String>,
         user_id: Option<String>,
-        time_unix_ns: u64,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] time_unix_ns: u64,
     ) -> PyResult<bool> {
         let rec = InferenceRecord {
             time_unix_ns,
@@ -197,7 +197,7 @@ impl InferenceLogCore {
         model: Option<String>,
         since: Option<f64>,
         outcome: Option<String>,
-        limit: u64,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] limit: u64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let (cols, rows) = guard_detached(py, || {
             self.inner

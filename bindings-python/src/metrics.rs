@@ -460,7 +460,10 @@ pub fn metrics_text(py: Python<'_>, openmetrics: bool) -> PyResult<String> {
 
 /// The series cap for metrics declared from now on without their own `max_series`.
 #[pyfunction]
-pub fn set_default_max_series(py: Python<'_>, n: i64) -> PyResult<()> {
+pub fn set_default_max_series(
+    py: Python<'_>,
+    #[pyo3(from_py_with = crate::arg::value::<i64>)] n: i64,
+) -> PyResult<()> {
     let n = ferrule_core::error::check::int("set_default_max_series", "n", n as i128, 1, 1_000_000)
         .map_err(|e| to_py(py, e))?;
     default_registry()

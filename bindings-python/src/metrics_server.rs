@@ -74,7 +74,11 @@ impl MetricsServer {
 /// by default; `port=0` picks a free port, read it back from `.port`).
 #[pyfunction]
 #[pyo3(signature = (port=9464, host="127.0.0.1"))]
-pub fn serve_metrics(py: Python<'_>, port: i64, host: &str) -> PyResult<MetricsServer> {
+pub fn serve_metrics(
+    py: Python<'_>,
+    #[pyo3(from_py_with = crate::arg::value::<i64>)] port: i64,
+    host: &str,
+) -> PyResult<MetricsServer> {
     let port = ferrule_core::error::check::int("serve_metrics", "port", port as i128, 0, 65535)
         .map_err(|e| to_py(py, e))? as u16;
     let registry = guard(py, default_registry)?;

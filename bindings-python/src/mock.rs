@@ -25,10 +25,10 @@ impl MockServerCore {
         py: Python<'_>,
         faults_json: &str,
         host: &str,
-        port: u16,
-        latency_ms: u64,
-        hang_ms: u64,
-        max_connections: usize,
+        #[pyo3(from_py_with = crate::arg::value::<u16>)] port: u16,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] latency_ms: u64,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] hang_ms: u64,
+        #[pyo3(from_py_with = crate::arg::value::<usize>)] max_connections: usize,
         allow_non_loopback: bool,
     ) -> PyResult<Self> {
         let plan = FaultPlan::from_json(faults_json).map_err(|e| to_py(py, e))?;

@@ -19,7 +19,11 @@ pub struct PartialJsonCore {
 impl PartialJsonCore {
     #[new]
     #[pyo3(signature = (schema_json=None, *, max_input_bytes=10_485_760, max_depth=128))]
-    fn new(schema_json: Option<&str>, max_input_bytes: u64, max_depth: u64) -> PyResult<Self> {
+    fn new(
+        schema_json: Option<&str>,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] max_input_bytes: u64,
+        #[pyo3(from_py_with = crate::arg::value::<u64>)] max_depth: u64,
+    ) -> PyResult<Self> {
         let schema = match schema_json {
             Some(s) => Some(serde_json::from_str::<Value>(s).map_err(|e| {
                 PyValueError::new_err(format!("PartialJson: schema is not valid JSON: {e}"))

@@ -36,14 +36,14 @@ impl RetryOptions {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        attempts: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] attempts: i64,
         backoff: Option<PyRef<'_, crate::backoff::Backoff>>,
         max_elapsed_seconds: Option<f64>,
         max_retry_after_seconds: f64,
         budget_ratio: Option<f64>,
         min_retries_per_second: f64,
         budget_window_seconds: f64,
-        seed: Option<u64>,
+        #[pyo3(from_py_with = crate::arg::optional::<u64>)] seed: Option<u64>,
     ) -> PyResult<Self> {
         let build = || -> ferrule_core::Result<RetryConfig> {
             let c = RetryConfig {

@@ -111,7 +111,7 @@ pub fn template_key(name: Option<&str>, text: Option<&str>) -> String {
 pub fn profile_rows<'py>(
     py: Python<'py>,
     by: &str,
-    n: Option<i64>,
+    #[pyo3(from_py_with = crate::arg::optional::<i64>)] n: Option<i64>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let by = SortBy::parse(by).map_err(|e| to_py(py, e))?;
     let n = n

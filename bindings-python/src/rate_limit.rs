@@ -161,9 +161,9 @@ impl RateLimiterCore {
         py: Python<'_>,
         rate: f64,
         per_seconds: f64,
-        burst: Option<i64>,
+        #[pyo3(from_py_with = crate::arg::optional::<i64>)] burst: Option<i64>,
         name: Option<String>,
-        max_keys: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
         backend: Option<PyRef<'_, RedisBackendCore>>,
@@ -189,10 +189,10 @@ impl RateLimiterCore {
         clock=None, on_event=None, backend=None))]
     fn sliding_window(
         py: Python<'_>,
-        limit: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] limit: i64,
         window_seconds: f64,
         name: Option<String>,
-        max_keys: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
         backend: Option<PyRef<'_, RedisBackendCore>>,
@@ -212,10 +212,10 @@ impl RateLimiterCore {
         clock=None, on_event=None, backend=None))]
     fn sliding_log(
         py: Python<'_>,
-        limit: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] limit: i64,
         window_seconds: f64,
         name: Option<String>,
-        max_keys: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_keys: i64,
         clock: Option<PyRef<'_, ManualClock>>,
         on_event: Option<Py<PyAny>>,
         backend: Option<PyRef<'_, RedisBackendCore>>,
@@ -246,7 +246,7 @@ impl RateLimiterCore {
     fn step(
         &self,
         py: Python<'_>,
-        n: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] n: i64,
         key: Option<Bound<'_, PyAny>>,
         deadline: Option<f64>,
     ) -> PyResult<f64> {
@@ -268,7 +268,7 @@ impl RateLimiterCore {
     fn acquire(
         &self,
         py: Python<'_>,
-        n: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] n: i64,
         key: Option<Bound<'_, PyAny>>,
         timeout: Option<f64>,
     ) -> PyResult<()> {

@@ -31,7 +31,7 @@ impl RedisBackendCore {
         timeout_seconds: f64,
         on_backend_error: Option<String>,
         retry_seconds: f64,
-        max_idle: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_idle: i64,
         on_event: Option<Py<PyAny>>,
         ca_file: Option<std::path::PathBuf>,
         client_cert_file: Option<std::path::PathBuf>,

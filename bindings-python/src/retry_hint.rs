@@ -18,7 +18,7 @@ pub fn hint_header_names() -> Vec<&'static str> {
 pub fn retry_hint(
     py: Python<'_>,
     headers: Vec<(String, String)>,
-    status: Option<u16>,
+    #[pyo3(from_py_with = crate::arg::optional::<u16>)] status: Option<u16>,
 ) -> PyResult<Option<f64>> {
     guard(py, || {
         let now = std::time::SystemTime::now()

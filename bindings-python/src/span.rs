@@ -125,7 +125,7 @@ fn dict_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<Option<&'a Bound<'p
     }
     obj.cast::<PyDict>()
         .map(Some)
-        .map_err(|e| crate::arg::wrong_type(obj, "a dict", true, e.into()))
+        .map_err(|e| crate::arg::wrong_type(obj, "a dict", None, true, e.into()))
 }
 
 #[pymethods]

@@ -17,7 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn level_of(py: Python<'_>, param: &str, v: &Bound<'_, PyAny>) -> PyResult<Level> {
-    if let Ok(n) = v.extract::<i64>() {
+    if v.is_instance_of::<pyo3::types::PyInt>() && !v.is_instance_of::<pyo3::types::PyBool>() {
+        // A `logging` level number; one beyond 64 bits is past either end of the scale.
+        let n = v.extract::<i64>().unwrap_or_else(|_| {
+            if v.gt(0).unwrap_or(true) {
+                i64::MAX
+            } else {
+                i64::MIN
+            }
+        });
         return Ok(match n {
             n if n < 20 => Level::Debug,
             n if n < 30 => Level::Info,
@@ -78,14 +86,14 @@ pub fn configure(
     sample_ratio: Option<f64>,
     slow_span_seconds: Option<f64>,
     capture_content: Option<bool>,
-    content_max_chars: Option<i64>,
+    #[pyo3(from_py_with = crate::arg::optional::<i64>)] content_max_chars: Option<i64>,
     otlp_endpoint: Option<String>,
     disable_export: bool,
     log_sink: Option<&str>,
     log_callback: Option<Py<PyAny>>,
     log_file: Option<std::path::PathBuf>,
-    log_max_bytes: i64,
-    log_backups: i64,
+    #[pyo3(from_py_with = crate::arg::value::<i64>)] log_max_bytes: i64,
+    #[pyo3(from_py_with = crate::arg::value::<i64>)] log_backups: i64,
     log_level: Option<&Bound<'_, PyAny>>,
     log_dedup_seconds: Option<f64>,
     redact_patterns: Option<Vec<(String, String)>>,
@@ -251,7 +259,7 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
             crate::arg::named(
                 py,
                 "event",
-                crate::arg::wrong_type(event, "a string", false, e.into()),
+                crate::arg::wrong_type(event, "a string", None, false, e.into()),
             )
         })?;
     // Borrowed from the str, never a `PyBackedStr`: this entry point runs without pyo3's GIL
@@ -265,7 +273,7 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
                     crate::arg::named(
                         py,
                         "level",
-                        crate::arg::wrong_type(v, "a string", false, e.into()),
+                        crate::arg::wrong_type(v, "a string", None, false, e.into()),
                     )
                 })?
                 .to_string_lossy(),
@@ -325,7 +333,7 @@ pub fn emit(py: Python<'_>, a: EmitArgs<'_>) -> PyResult<bool> {
             return Err(crate::arg::named(
                 py,
                 "error",
-                crate::arg::wrong_type(e, "an exception", true, refused),
+                crate::arg::wrong_type(e, "an exception", None, true, refused),
             ));
         }
         ev.error_type = Some(e.get_type().qualname()?.to_string());

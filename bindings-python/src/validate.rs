@@ -115,8 +115,8 @@ impl JsonValidatorCore {
         schema_json: Option<&str>,
         repair: bool,
         repair_mode: &str,
-        max_input_bytes: i64,
-        max_depth: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_input_bytes: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] max_depth: i64,
         name: Option<&str>,
         on_repaired: Option<Py<PyAny>>,
         on_refused: Option<Py<PyAny>>,
@@ -240,8 +240,8 @@ pub fn repair_json<'py>(
     py: Python<'py>,
     text: &Bound<'py, PyString>,
     mode: &str,
-    max_input_bytes: i64,
-    max_depth: i64,
+    #[pyo3(from_py_with = crate::arg::value::<i64>)] max_input_bytes: i64,
+    #[pyo3(from_py_with = crate::arg::value::<i64>)] max_depth: i64,
 ) -> PyResult<(String, Bound<'py, PyList>, u64)> {
     let (lim, mode) = limits(max_input_bytes, max_depth)
         .and_then(|lim| Ok((lim, RepairMode::from_option("repair_json", mode)?)))

@@ -71,13 +71,24 @@ class ConfigError(FerruleError, ValueError, TypeError):
         err._shown = shown
         return err
 
+    @classmethod
+    def unnamed_out_of_range(cls, shown: str, value: Any, allowed: str) -> "ConfigError":
+        """An int a native argument's type cannot hold (``2**70`` for a count, ``-1`` for an
+        unsigned one), before the parameter is known: PyO3 names it next, through ``add_note``."""
+        err = cls(f"{shown} is out of range; allowed: {allowed}", None, value, allowed, "range")
+        err._shown = shown
+        return err
+
     def add_note(self, note: str) -> None:
         # PyO3 notes the parameter whose extraction failed ("while processing 'window'"): a
         # refusal made without its parameter takes it from there, and names it in the message.
         shown = self._shown
         if shown is not None and self.param is None and note.startswith("while processing '") and note.endswith("'"):
             self.param = note[len("while processing '") : -1]
-            self.args = (f"{self.param}={shown} must be {self.allowed}, not {self.value}",)
+            if self.kind == "range":
+                self.args = (f"{self.param}={shown} is out of range; allowed: {self.allowed}",)
+            else:
+                self.args = (f"{self.param}={shown} must be {self.allowed}, not {self.value}",)
             self._shown = None
             return
         super().add_note(note)

@@ -163,6 +163,13 @@ def configure(
             raise ConfigError(f"configure: redact_callback={redact_callback!r} is not callable")
         kw["redact_callback"] = redact_callback
     new_log = None
+    if inference_log_path is _UNSET or inference_log_path in (None, False):
+        # Retention belongs to the log being opened: given alone it would be dropped without a word.
+        for param, v in (("inference_log_max_rows", inference_log_max_rows),
+                         ("inference_log_max_age_seconds", inference_log_max_age_seconds)):
+            if v is not None:
+                raise ConfigError(f"configure: {param}={v!r} needs inference_log_path (the log it bounds)",
+                                  param, v, "a value together with inference_log_path", "conflict", "configure")
     if inference_log_path is not _UNSET and inference_log_path not in (None, False):
         new_log = _ferrule.InferenceLogCore(
             os.fspath(inference_log_path),

@@ -38,7 +38,7 @@ impl PredictorCore {
         error_rate_threshold: f64,
         warn_probability: f64,
         resolve_probability: f64,
-        min_calls: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] min_calls: i64,
         learning_rate: f64,
         l2: f64,
         positive_weight: f64,
@@ -135,7 +135,7 @@ impl PredictorCore {
         &self,
         py: Python<'py>,
         calls: Vec<(u64, String, Option<String>, f64, Option<f64>)>,
-        epochs: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] epochs: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let build = || -> ferrule_core::Result<(Vec<PastCall>, u64, u32)> {
             let epochs = check::int(C, "epochs", epochs as i128, 1, 1000)? as u32;

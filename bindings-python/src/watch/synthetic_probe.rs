@@ -48,9 +48,9 @@ impl SyntheticProbeCore {
         every_seconds: f64,
         timeout_seconds: f64,
         jitter: f64,
-        failures_to_alert: i64,
+        #[pyo3(from_py_with = crate::arg::value::<i64>)] failures_to_alert: i64,
         severity: &str,
-        seed: Option<u64>,
+        #[pyo3(from_py_with = crate::arg::optional::<u64>)] seed: Option<u64>,
         deadman: Option<PyRef<'_, DeadMansSwitchCore>>,
         clock: Option<PyRef<'_, ManualClock>>,
     ) -> PyResult<Self> {

@@ -76,7 +76,7 @@ def _seconds(name: str, v: Any) -> Optional[float]:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v <= 86400):
-        raise ConfigError(f"StreamPolicy: {name}={v!r} is out of range; allowed: a number of seconds in (0, 86400], or None")
+        raise ConfigError.out_of_range("StreamPolicy", name, v, "a number of seconds in (0, 86400], or None")
     return float(v)
 
 
@@ -107,15 +107,15 @@ class StreamPolicy:
         self.first_chunk_timeout_seconds = _seconds("first_chunk_timeout_seconds", first_chunk_timeout_seconds)
         self.stall_timeout_seconds = _seconds("stall_timeout_seconds", stall_timeout_seconds)
         if on_interrupt not in _MODES:
-            raise ConfigError(f"StreamPolicy: on_interrupt={on_interrupt!r} is out of range; allowed: 'raise', 'continue', 'fallback'")
+            raise ConfigError.out_of_range("StreamPolicy", "on_interrupt", on_interrupt, "'raise', 'continue', 'fallback'")
         if on_interrupt == "fallback" and not callable(fallback):
-            raise ConfigError(
-                f"StreamPolicy: fallback={fallback!r} is out of range; allowed: a function (StreamInterrupted) -> chunks when on_interrupt='fallback'"
+            raise ConfigError.out_of_range(
+                "StreamPolicy", "fallback", fallback, "a function (StreamInterrupted) -> chunks when on_interrupt='fallback'"
             )
         if fallback is not None and not callable(fallback):
-            raise ConfigError(f"StreamPolicy: fallback={fallback!r} is out of range; allowed: a function (StreamInterrupted) -> chunks, or None")
+            raise ConfigError.out_of_range("StreamPolicy", "fallback", fallback, "a function (StreamInterrupted) -> chunks, or None")
         if isinstance(max_resumes, bool) or not isinstance(max_resumes, int) or not (0 <= max_resumes <= 100):
-            raise ConfigError(f"StreamPolicy: max_resumes={max_resumes!r} is out of range; allowed: an integer in [0, 100]")
+            raise ConfigError.out_of_range("StreamPolicy", "max_resumes", max_resumes, "an integer in [0, 100]")
         self.on_interrupt = on_interrupt
         self.fallback = fallback
         self.max_resumes = max_resumes
