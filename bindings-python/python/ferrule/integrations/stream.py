@@ -249,7 +249,11 @@ _WATCHDOG = _Watchdog()
 
 def _socket_of(stream: Any) -> Any:
     """The socket under an SDK stream (openai/anthropic over httpx/httpcore), or None."""
-    resp = getattr(stream, "response", None)
+    return _response_socket(getattr(stream, "response", None))
+
+
+def _response_socket(resp: Any) -> Any:
+    """The socket an httpx response is read from, or None."""
     ext = getattr(resp, "extensions", None)
     ns = ext.get("network_stream") if isinstance(ext, dict) else None
     if ns is None:
