@@ -586,6 +586,9 @@ class _AsyncCore(_Base):
         return self
 
     async def __anext__(self) -> Any:
+        # The prologue (the chunk read ahead, the clock read, the stall deadline) is __next__'s,
+        # written out again on purpose: a shared method adds a Python call per chunk, measured at
+        # about 30 ns over in-memory chunks, a tenth of the wrapper's own per-chunk work.
         p = self._pending
         if p is not _NOTHING:
             self._pending = _NOTHING
