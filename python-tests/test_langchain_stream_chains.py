@@ -20,6 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 from langchain_openai import ChatOpenAI
 
 import ferrule
@@ -278,3 +279,34 @@ def test_a_model_whose_socket_cannot_be_reached_is_named_and_counted(caplog: pyt
         assert "_NoClientModel" in said and "astream()" in said
     finally:
         ferrule.configure(log_dedup_seconds=1)
+
+
+def test_with_policy_prepares_the_models_inside_every_composite_on_copies() -> None:
+    with MockLLMServer() as s:
+        gpt = ChatOpenAI(model="mock-gpt-4o-mini", base_url=s.url, api_key="k", max_retries=4)  # type: ignore[arg-type]
+        prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
+        # The same model twice (bound, and as a fallback's last step), a parallel map and a binding.
+        primary = prompt | gpt.bind(stop=["never"])
+        backup = RunnableParallel(q=RunnablePassthrough()) | RunnableLambda(lambda d: d["q"]) | prompt | gpt
+        c = primary.with_fallbacks([backup])
+        r = with_policy(c, policy(), stream_policy=ferrule.StreamPolicy(stall_timeout_seconds=5))
+        w = r.bound
+        bound_model = w.runnable.last.bound
+        fallback_model = w.fallbacks[0].last
+        assert bound_model is fallback_model  # one copy for the one model
+        assert isinstance(bound_model.client, _ReportingCompletions) and bound_model.root_client.max_retries == 0
+        # The user's objects are untouched.
+        assert c.runnable.last.bound is gpt and c.fallbacks[0].last is gpt
+        assert not isinstance(gpt.client, _ReportingCompletions) and gpt.root_client.max_retries == 4
+        assert w.runnable.last.kwargs == {"stop": ["never"]}
+        assert text(list(r.stream({"q": Q}))) == FULL
+
+
+def test_a_chains_invoke_retries_exactly_without_the_sdks_retries() -> None:
+    with MockLLMServer(script=["503", "503", "ok"]) as s:
+        prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
+        c = prompt | ChatOpenAI(model="mock-gpt-4o-mini", base_url=s.url, api_key="k", max_retries=4)  # type: ignore[arg-type]
+        with pytest.raises(Exception) as ei:
+            with_policy(c, policy(2)).invoke({"q": "hi"})
+        # The policy's two attempts; with the SDK's own retries the third request would have answered.
+        assert s.stats()["requests"] == 2 and "503" in str(ei.value)
