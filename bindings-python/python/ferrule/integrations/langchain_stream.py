@@ -3,8 +3,10 @@
 failed over or fallen back unseen), then give the consumer the chunks under the ``StreamPolicy``:
 its deadlines, and ``raise`` / ``continue`` / ``fallback`` when the stream breaks after chunks were
 delivered. The machinery is the wrapped OpenAI client's (``stream.py``); what is LangChain's is here:
-reading a chunk (an ``AIMessageChunk``, or whatever a chain streams), and asking a chat model for
-the rest of an answer. One span per stream (``stream {name}``), ended once on completion, break, or
+reading a chunk (an ``AIMessageChunk``, or whatever a chain streams), asking a chat model for the
+rest of an answer, and reaching the sockets of the models inside a runnable (a ``ChatOpenAI``-like
+model's reporting clients, any other model's httpx hooks), so a sync stream's deadline can shut the
+one it waits on. One span per stream (``stream {name}``), ended once on completion, break, or
 abandonment; the model runs inside it are the callback handler's GenAI spans, nested under it."""
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from .stream import (
     _response_socket,
     _socket_of,
     AsyncSurvivingStream,
-    continue_messages,
     Attempt,
     StreamPolicy,
     SurvivingStream,
+    continue_messages,
     open_async,
     open_sync,
 )
@@ -143,16 +145,16 @@ def _on_response(response: Any) -> None:
     """An httpx response hook (called once the headers are in): the body's reads get the client's read
     timeout back, and a streamed body's socket goes to the opening stream's deadline guard, which
     shuts it at a missed deadline."""
-    att = _OPENING.get()
-    g = att.opening if att is not None else None
-    if g is None or g.done:
-        return
     ext = response.request.extensions
     if _READ_KEY in ext:
         read = ext.pop(_READ_KEY)
         t = ext.get("timeout")
         if isinstance(t, dict):
             t["read"] = read
+    att = _OPENING.get()
+    g = att.opening if att is not None else None
+    if g is None or g.done:
+        return
     ctype = response.headers.get("content-type", "")
     if any(k in ctype for k in _STREAMED):
         sock = _response_socket(response)
