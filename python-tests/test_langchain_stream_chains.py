@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
+from langchain_core.runnables import RunnableGenerator, RunnableLambda, RunnableParallel, RunnablePassthrough
 from langchain_openai import ChatOpenAI
 
 import ferrule
@@ -277,6 +277,15 @@ def test_a_model_whose_socket_cannot_be_reached_is_named_and_counted(caplog: pyt
         assert _unenforced("with_policy") == before_w + 1 and _unenforced("stream") == before_s + 1
         said = " ".join(rec.getMessage() for rec in caplog.records)
         assert "_NoClientModel" in said and "astream()" in said
+
+        # A runnable that hides what it calls: nothing to name at with_policy, counted per stream.
+        def words(inputs: Iterator[Any]) -> Iterator[str]:
+            for _ in inputs:
+                yield from ("x", "y")
+
+        r = with_policy(RunnableGenerator(words), policy(), stream_policy=ferrule.StreamPolicy(first_chunk_timeout_seconds=5))
+        assert list(r.stream(Q)) == ["x", "y"]
+        assert _unenforced("with_policy") == before_w + 1 and _unenforced("stream") == before_s + 2
     finally:
         ferrule.configure(log_dedup_seconds=1)
 
@@ -289,6 +298,7 @@ def test_with_policy_prepares_the_models_inside_every_composite_on_copies() -> N
         primary = prompt | gpt.bind(stop=["never"])
         backup = RunnableParallel(q=RunnablePassthrough()) | RunnableLambda(lambda d: d["q"]) | prompt | gpt
         c = primary.with_fallbacks([backup])
+        counted = _unenforced("with_policy"), _unenforced("stream")
         r = with_policy(c, policy(), stream_policy=ferrule.StreamPolicy(stall_timeout_seconds=5))
         w = r.bound
         bound_model = w.runnable.last.bound
@@ -300,6 +310,7 @@ def test_with_policy_prepares_the_models_inside_every_composite_on_copies() -> N
         assert not isinstance(gpt.client, _ReportingCompletions) and gpt.root_client.max_retries == 4
         assert w.runnable.last.kwargs == {"stop": ["never"]}
         assert text(list(r.stream({"q": Q}))) == FULL
+        assert (_unenforced("with_policy"), _unenforced("stream")) == counted  # every socket was reachable
 
 
 def test_a_chains_invoke_retries_exactly_without_the_sdks_retries() -> None:

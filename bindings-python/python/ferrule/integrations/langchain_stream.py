@@ -400,14 +400,14 @@ def continue_input(input: Any, prefix: str) -> Any:
 
 _UNENFORCED = Counter(
     "ferrule_stream_deadlines_unenforced_total",
-    "Sync LangChain streams (and with_policy wrappers) whose stall deadline ferrule cannot enforce: "
+    "Sync LangChain streams (and with_policy wrappers) whose deadlines ferrule cannot enforce: "
     "no HTTP socket of theirs is reachable to shut",
     ["integration", "where"],
 )
 
 
 def unenforced(runnable: Any, where: str, models: Optional[List[str]] = None) -> None:
-    """Counts and logs (masked, deduplicated) a sync stream that runs without its stall deadline
+    """Counts and logs (masked, deduplicated) a sync stream that runs without its deadlines
     (``where="stream"``), or a with_policy wrapper around models whose sync streams will
     (``where="with_policy"``)."""
     _UNENFORCED.labels("langchain", where).inc()
@@ -419,7 +419,7 @@ def unenforced(runnable: Any, where: str, models: Optional[List[str]] = None) ->
         )
     else:
         msg = (
-            f"stream() of {name}: no socket of this stream is reachable, so its stall deadline is not enforced; "
+            f"stream() of {name}: no socket of this stream is reachable, so its deadlines are not enforced; "
             "use astream(), or a model whose client is an httpx client"
         )
     warn("langchain.stream_deadline_unenforced", msg, runnable=name)
@@ -474,7 +474,7 @@ def stream_sync(pr: Any, input: Any, config: Any, kwargs: Dict[str, Any]) -> Sur
         _done(span, fields, counter)(e)
         raise
     g = getattr(opened, "guard", None)
-    if g is not None and g.sock is None and sp.stall_timeout_seconds is not None:
+    if g is not None and g.sock is None:  # the first chunk came, but nothing could have shut the wait
         unenforced(pr.bound, "stream")
     def resume(prefix: str) -> Any:
         if not pr._continue_inside:
