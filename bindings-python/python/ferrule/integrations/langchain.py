@@ -4,7 +4,7 @@ the error; the template from a named prompt template, else the messages' fingerp
 and retrievers as nested spans, and
 ``with_policy(runnable, policy)`` runs ``invoke``/``ainvoke``/``stream``/``astream``/``batch`` through a
 ferrule ``Policy``. With a retrying policy, a ``ChatOpenAI``'s own SDK retries are turned off (on a
-copy), so retries never stack. Needs ``langchain-core``."""
+copy, also inside a chain), so retries never stack. Needs ``langchain-core``."""
 
 from __future__ import annotations
 
@@ -334,6 +334,9 @@ class PolicyRunnable(Runnable[Any, Any]):
         self.bound = bound
         self.policy = policy
         self.stream_policy = stream_policy if stream_policy is not None else DEFAULT_STREAM_POLICY
+        # Whether on_interrupt="continue" resumes by running the same input with the delivered text
+        # appended by the one chat model inside (set by with_policy).
+        self._continue_inside = False
 
     def invoke(self, input: Any, config: Optional[RunnableConfig] = None, **kwargs: Any) -> Any:
         return self.policy.call(self.bound.invoke, input, config, **kwargs)
@@ -359,16 +362,26 @@ class PolicyRunnable(Runnable[Any, Any]):
 def with_policy(runnable: Runnable[Any, Any], policy: Policy, *, stream_policy: Optional[StreamPolicy] = None) -> PolicyRunnable:
     """``runnable`` run through ``policy``: ``invoke``, ``ainvoke``, ``stream``/``astream`` (through the
     policy up to the first chunk, then under ``stream_policy``: first-chunk and stall deadlines,
-    ``on_interrupt``) and ``batch``/``abatch`` (each input through the policy)."""
+    ``on_interrupt``) and ``batch``/``abatch`` (each input through the policy). The chat models inside
+    ``runnable`` (a chain's steps, bindings, fallbacks, ...) are prepared on copies: SDK retries off
+    under a retrying policy, stream sockets reachable for the deadlines (``docs/streaming.md``)."""
     if not isinstance(policy, Policy):
         raise TypeError(f"with_policy: policy={policy!r} is not allowed; allowed: a ferrule.Policy")
     if not isinstance(runnable, Runnable):
         raise TypeError(f"with_policy: runnable={runnable!r} is not allowed; allowed: a langchain_core Runnable")
     if stream_policy is not None and not isinstance(stream_policy, StreamPolicy):
         raise TypeError(f"with_policy: stream_policy={stream_policy!r} is not allowed; allowed: a ferrule.StreamPolicy or None")
+    # The models inside a chain (a sequence's steps, a binding, fallbacks, ...) are changed on copies:
+    # the user's runnable and its other uses are left as they were.
     if policy._retry is not None:
-        runnable = _without_sdk_retries(runnable)
+        runnable = langchain_stream.rewire(runnable, _without_sdk_retries)
     sp = stream_policy
-    if sp is not None and (sp.first_chunk_timeout_seconds is not None or sp.stall_timeout_seconds is not None):
-        runnable = langchain_stream.with_stream_sockets(runnable)
-    return PolicyRunnable(runnable, policy, stream_policy)
+    inside = False
+    deadlines = sp is not None and (sp.first_chunk_timeout_seconds is not None or sp.stall_timeout_seconds is not None)
+    if deadlines or (sp is not None and sp.on_interrupt == "continue"):
+        runnable, unreached, inside = langchain_stream.with_stream_sockets(runnable)
+        if unreached and deadlines:
+            langchain_stream.unenforced(runnable, "with_policy", unreached)
+    wrapped = PolicyRunnable(runnable, policy, stream_policy)
+    wrapped._continue_inside = inside
+    return wrapped

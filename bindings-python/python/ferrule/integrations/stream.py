@@ -249,7 +249,11 @@ _WATCHDOG = _Watchdog()
 
 def _socket_of(stream: Any) -> Any:
     """The socket under an SDK stream (openai/anthropic over httpx/httpcore), or None."""
-    resp = getattr(stream, "response", None)
+    return _response_socket(getattr(stream, "response", None))
+
+
+def _response_socket(resp: Any) -> Any:
+    """The socket an httpx response is read from, or None."""
     ext = getattr(resp, "extensions", None)
     ns = ext.get("network_stream") if isinstance(ext, dict) else None
     if ns is None:
@@ -582,6 +586,9 @@ class _AsyncCore(_Base):
         return self
 
     async def __anext__(self) -> Any:
+        # The prologue (the chunk read ahead, the clock read, the stall deadline) is __next__'s,
+        # written out again on purpose: a shared method adds a Python call per chunk, measured at
+        # about 30 ns over in-memory chunks, a tenth of the wrapper's own per-chunk work.
         p = self._pending
         if p is not _NOTHING:
             self._pending = _NOTHING
