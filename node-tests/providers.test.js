@@ -430,6 +430,27 @@ test(
 )
 
 test(
+  'wrapAnthropic: a stream cut mid-body continues seamlessly after the delivered text',
+  withServer({ script: ['truncated_stream'] }, async (s) => {
+    // The retry sends the delivered text as the assistant's prefill, and the mock's Messages API
+    // (like the real one) answers a prefill with the rest only: one seamless answer.
+    const question = [{ role: 'user', content: 'what does the weather in Paris look like this afternoon' }]
+    const full = 'Mock answer to: what does the weather in Paris look like this afternoon'
+    const c = wrapAnthropic(sdk(s), { policy: retrying(2), streamPolicy: new StreamPolicy({ stallTimeoutMs: 5000, onInterrupt: 'continue' }) })
+    const stream = await c.messages.create({ model: MODEL, max_tokens: 256, messages: question, stream: true })
+    let text = ''
+    for await (const e of stream) {
+      if (e.type === 'content_block_delta' && e.delta.type === 'text_delta') text += e.delta.text
+    }
+    assert.equal(text, full)
+    assert.equal(s.stats().requests, 2)
+    const prefill = s.requests[1].json.messages.at(-1)
+    assert.equal(prefill.role, 'assistant')
+    assert.ok(prefill.content.length > 0 && prefill.content.length < full.length && full.startsWith(prefill.content), prefill.content)
+  }),
+)
+
+test(
   'wrapAnthropic: messages.stream() cut mid-body throws StreamInterrupted and records it',
   withServer({ script: ['truncated_stream'] }, async (s) => {
     const seen = recording()

@@ -180,6 +180,23 @@ def test_a_truncated_stream_is_recorded_with_its_error(calls: List[Tuple[str, An
     assert err is not None and "error.type" in a
 
 
+def test_a_stream_cut_mid_body_continues_seamlessly_after_the_delivered_text() -> None:
+    # The retry asks for the rest (the delivered text as the assistant's prefill), and the mock's
+    # Messages API answers a prefill with the rest only, as the API does: one seamless answer.
+    question = [{"role": "user", "content": "what does the weather in Paris look like this afternoon"}]
+    full = "Mock answer to: what does the weather in Paris look like this afternoon"
+    with MockLLMServer(script=["truncated_stream"]) as s:
+        sp = ferrule.StreamPolicy(stall_timeout_seconds=5, on_interrupt="continue")
+        c = ferrule.wrap_anthropic(sdk(s), retrying(2), stream_policy=sp)
+        stream = c.messages.create(model=MODEL, max_tokens=256, messages=question, stream=True)  # type: ignore[arg-type]
+        pieces = [e.delta.text for e in stream if e.type == "content_block_delta" and e.delta.type == "text_delta"]
+        assert s.stats()["requests"] == 2
+        prefill = s.requests[1]["json"]["messages"][-1]
+    assert "".join(pieces) == full
+    assert prefill["role"] == "assistant" and 0 < len(prefill["content"]) < len(full)
+    assert full.startswith(prefill["content"])
+
+
 async def test_async_client_retries_and_streams(calls: List[Tuple[str, Any, dict[str, Any], float]]) -> None:
     clock = ManualClock()
     waits: List[float] = []

@@ -116,6 +116,9 @@ pub struct MessagesRequest {
     pub cached_prefix: Option<String>,
     /// The result of a tool call, when the conversation ends by handing one back.
     pub tool_result: Option<String>,
+    /// The text of a final assistant message: a prefill the answer continues from, as the API
+    /// does (the reply holds only the rest). This is how a client resumes a stream that broke.
+    pub continue_from: Option<String>,
 }
 
 /// Reads and checks a Messages request as the API does: `model`, `max_tokens` (a positive
@@ -171,6 +174,11 @@ pub fn parse(body: &Value) -> Result<MessagesRequest, String> {
         prompt_tokens: estimate_tokens(&prompt),
         cached_prefix,
         tool_result: super::tools::last_tool_result(messages),
+        continue_from: messages
+            .last()
+            .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+            .map(|m| text_of(m.get("content").unwrap_or(&Value::Null)))
+            .filter(|t| !t.is_empty()),
     })
 }
 
@@ -184,6 +192,11 @@ pub fn answer(req: &MessagesRequest, content: Option<&str>) -> (String, &'static
             Some(r) => format!("Mock answer to: {topic} (the tool said: {r})"),
             None => format!("Mock answer to: {topic}"),
         });
+    // A prefilled answer continues from the prefill: only the rest is sent.
+    let text = match &req.continue_from {
+        Some(p) if text.starts_with(p.as_str()) => text[p.len()..].to_string(),
+        _ => text,
+    };
     if estimate_tokens(&text) > req.max_tokens {
         let cut: String = text.chars().take((req.max_tokens * 4) as usize).collect();
         return (cut, "max_tokens");
@@ -414,6 +427,28 @@ mod tests {
             ..req
         };
         assert_eq!(answer(&short, None), ("Mock ans".to_string(), "max_tokens"));
+    }
+
+    #[test]
+    fn a_prefilled_answer_continues_with_the_rest() {
+        let body = |prefill: Value| {
+            json!({ "model": "m", "max_tokens": 100, "messages": [
+                { "role": "user", "content": "What is up?" },
+                { "role": "assistant", "content": prefill },
+            ]})
+        };
+        let req = parse(&body(json!("Mock answer"))).unwrap();
+        assert_eq!(req.continue_from.as_deref(), Some("Mock answer"));
+        assert_eq!(req.last_user, "What is up?");
+        assert_eq!(answer(&req, None).0, " to: What is up?");
+        // As content blocks too; a prefill the answer does not start with changes nothing.
+        let req = parse(&body(
+            json!([{ "type": "text", "text": "Mock answer to:" }]),
+        ))
+        .unwrap();
+        assert_eq!(answer(&req, None).0, " What is up?");
+        let req = parse(&body(json!("Something else"))).unwrap();
+        assert_eq!(answer(&req, None).0, "Mock answer to: What is up?");
     }
 
     #[test]
