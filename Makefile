@@ -10,7 +10,7 @@ JS_STAMP  := node_modules/.installed
 DIST_STAMP := $(VENV)/.dist-installed
 PYTHON    ?= python3
 
-.PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval
+.PHONY: help deps build build-python build-node test test-rust test-python test-node demo bench eval eval-tuning
 .PHONY: tools-apt tools-redis
 .PHONY: docs test-docs test-package dist tools-chromium host-wheel
 
@@ -178,8 +178,13 @@ bench: build tools-redis $(LITELLM_STAMP)
 # The anomaly detectors also run on real labelled series (the Numenta Anomaly Benchmark families in
 # core/examples/data/nab, with their licence), beside a rolling z-score baseline: the families the
 # defaults were tuned on, then the held-out ones. FERRULE_EVAL_NAB=/path/to/NAB evaluates another copy.
+# Tuning a detector: `make eval-tuning` reads the tuning families only (no held-out figures, no
+# synthetic traces); FERRULE_EVAL_DETAIL=1 adds, per series, the windows found or missed and where
+# each firing started.
 eval:
 	cargo run --release -q -p ferrule-core --example eval
+eval-tuning:
+	FERRULE_EVAL_ONLY=tuning cargo run --release -q -p ferrule-core --example eval -- --real-only
 # ---- fuzzing: parse + repair on arbitrary input, bounded time, no panic or hang ------------
 # Only a stable toolchain exists here: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly-only flags,
 # and `-s none` drops the sanitizer (AddressSanitizer needs a nightly std); libFuzzer's coverage

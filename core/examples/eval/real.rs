@@ -24,6 +24,8 @@ pub fn default_root() -> std::path::PathBuf {
 
 pub struct Series {
     pub family: String,
+    /// `<family>/<file>.csv`, as the labels name it.
+    pub name: String,
     /// Seconds since the epoch.
     pub at: Vec<f64>,
     pub value: Vec<f64>,
@@ -93,6 +95,7 @@ pub fn load(root: &std::path::Path, families: &[&str]) -> Result<Vec<Series>, St
         let family = name.split('/').next().unwrap_or_default().to_string();
         out.push(Series {
             family,
+            name: name.clone(),
             at,
             value,
             windows,
@@ -184,6 +187,39 @@ fn detector_starts(s: &Series, method: Method) -> Vec<f64> {
     out
 }
 
+/// `FERRULE_EVAL_DETAIL`: one line per series, its windows as (first index, length) marked found
+/// or missed, and each firing start by index, `+` inside a window, `-` outside.
+fn print_detail(detector: &str, s: &Series, starts: &[f64]) {
+    let index = |t: f64| s.at.partition_point(|x| *x < t);
+    let wins: Vec<String> = s
+        .windows
+        .iter()
+        .map(|(a, b)| {
+            let hit = starts.iter().any(|t| a <= t && t <= b);
+            format!(
+                "{}{}+{}",
+                if hit { "found@" } else { "MISSED@" },
+                index(*a),
+                index(*b) - index(*a)
+            )
+        })
+        .collect();
+    let fires: Vec<String> = starts
+        .iter()
+        .map(|t| {
+            let inside = s.windows.iter().any(|(a, b)| a <= t && t <= b);
+            format!("{}{}", if inside { '+' } else { '-' }, index(*t))
+        })
+        .collect();
+    println!(
+        "detail {detector} {} n={} windows=[{}] firings=[{}]",
+        s.name,
+        s.value.len(),
+        wins.join(" "),
+        fires.join(" ")
+    );
+}
+
 pub struct RealReport {
     pub set: &'static str,
     /// Per family (in the order given), then the whole set under "all": the series count and
@@ -217,12 +253,16 @@ pub fn run(set: &'static str, families: &[&str], series: &[Series]) -> RealRepor
             (f.to_string(), n, rows)
         })
         .collect();
-    for (i, (_, m)) in methods.iter().enumerate() {
+    let detail = std::env::var_os("FERRULE_EVAL_DETAIL").is_some();
+    for (i, (name, m)) in methods.iter().enumerate() {
         for s in series {
             let starts = match m {
                 None => rolling_z(s),
                 Some(m) => detector_starts(s, *m),
             };
+            if detail && i + 1 == methods.len() {
+                print_detail(name, s, &starts);
+            }
             for (family, _, rows) in groups.iter_mut() {
                 if family == "all" || *family == s.family {
                     rows[i].1.add(s, &starts);
@@ -268,7 +308,7 @@ impl RealReport {
 
     /// The seasonal detector over the whole set.
     pub fn seasonal(&self) -> &EventScore {
-        &self.all().last().expect("rows").1
+        &self.all()[3].1
     }
 
     pub fn baseline(&self) -> &EventScore {
