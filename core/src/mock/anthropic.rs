@@ -270,49 +270,37 @@ pub fn tool_stream_events(
     call_id: &str,
     usage: &Value,
 ) -> Vec<String> {
-    let mut start_usage = usage.clone();
-    start_usage["output_tokens"] = json!(1);
-    let mut events = vec![
-        (
-            "message_start",
-            json!({ "type": "message_start", "message": {
-                "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-                "stop_reason": null, "stop_sequence": null, "usage": start_usage } }),
-        ),
-        (
-            "content_block_start",
-            json!({ "type": "content_block_start", "index": 0,
-                    "content_block": { "type": "tool_use", "id": call_id, "name": call.name, "input": {} } }),
-        ),
-    ];
-    let chars: Vec<char> = call.arguments_text().chars().collect();
-    for piece in chars.chunks(8) {
-        events.push((
-            "content_block_delta",
-            json!({ "type": "content_block_delta", "index": 0,
-                    "delta": { "type": "input_json_delta", "partial_json": piece.iter().collect::<String>() } }),
-        ));
-    }
-    events.push((
-        "content_block_stop",
-        json!({ "type": "content_block_stop", "index": 0 }),
-    ));
-    events.push((
-        "message_delta",
-        json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use", "stop_sequence": null },
-                "usage": { "output_tokens": usage["output_tokens"] } }),
-    ));
-    events.push(("message_stop", json!({ "type": "message_stop" })));
-    events
-        .into_iter()
-        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
-        .collect()
+    let block = json!({ "type": "tool_use", "id": call_id, "name": call.name, "input": {} });
+    let body = call.arguments_text();
+    let piece = |t: String| json!({ "type": "input_json_delta", "partial_json": t });
+    block_events(id, model, block, false, &body, 8, &piece, "tool_use", usage)
 }
 
 /// The server-sent events of a streamed message, each a full `event: ...\ndata: ...\n\n`:
 /// `message_start` (with input usage), a text block in four-character deltas, `message_delta`
 /// (stop reason, output usage), `message_stop`.
 pub fn stream_events(id: &str, model: &str, text: &str, stop: &str, usage: &Value) -> Vec<String> {
+    let block = json!({ "type": "text", "text": "" });
+    let piece = |t: String| json!({ "type": "text_delta", "text": t });
+    block_events(id, model, block, true, text, 4, &piece, stop, usage)
+}
+
+/// The one event sequence of a streamed message with a single content block: `message_start`,
+/// `content_block_start` with `block` (then a `ping` when `ping`), `body` in `size`-character
+/// deltas made by `delta`, `content_block_stop`, `message_delta` with `stop` and the output
+/// usage, `message_stop`. Text and tool-use streams differ only in the block and the delta.
+#[allow(clippy::too_many_arguments)]
+fn block_events(
+    id: &str,
+    model: &str,
+    block: Value,
+    ping: bool,
+    body: &str,
+    size: usize,
+    delta: &dyn Fn(String) -> Value,
+    stop: &str,
+    usage: &Value,
+) -> Vec<String> {
     let mut start_usage = usage.clone();
     start_usage["output_tokens"] = json!(1);
     let mut events = vec![
@@ -324,17 +312,18 @@ pub fn stream_events(id: &str, model: &str, text: &str, stop: &str, usage: &Valu
         ),
         (
             "content_block_start",
-            json!({ "type": "content_block_start", "index": 0,
-                    "content_block": { "type": "text", "text": "" } }),
+            json!({ "type": "content_block_start", "index": 0, "content_block": block }),
         ),
-        ("ping", json!({ "type": "ping" })),
     ];
-    let chars: Vec<char> = text.chars().collect();
-    for piece in chars.chunks(4) {
+    if ping {
+        events.push(("ping", json!({ "type": "ping" })));
+    }
+    let chars: Vec<char> = body.chars().collect();
+    for piece in chars.chunks(size) {
         events.push((
             "content_block_delta",
             json!({ "type": "content_block_delta", "index": 0,
-                    "delta": { "type": "text_delta", "text": piece.iter().collect::<String>() } }),
+                    "delta": delta(piece.iter().collect::<String>()) }),
         ));
     }
     events.push((

@@ -160,39 +160,21 @@ pub fn chat_tool_stream_events(
     prompt_tokens: u64,
     include_usage: bool,
 ) -> Vec<String> {
-    let chunk = |delta: Value, finish: Value| {
-        json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": "fp_mock",
-            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
-        })
-    };
     let args = call.arguments_text();
-    let mut events = vec![chunk(
-        json!({ "role": "assistant", "content": null, "tool_calls": [{ "index": 0, "id": call_id,
-                "type": "function", "function": { "name": call.name, "arguments": "" } }] }),
-        Value::Null,
-    )];
-    let chars: Vec<char> = args.chars().collect();
-    for piece in chars.chunks(8) {
-        events.push(chunk(
-            json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece.iter().collect::<String>() } }] }),
-            Value::Null,
-        ));
-    }
-    events.push(chunk(json!({}), json!("tool_calls")));
-    if include_usage {
-        events.push(json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [], "usage": usage(prompt_tokens, estimate_tokens(&format!("{}{args}", call.name))),
-        }));
-    }
-    let mut out: Vec<String> = events
-        .into_iter()
-        .map(|e| format!("data: {e}\n\n"))
-        .collect();
-    out.push("data: [DONE]\n\n".to_string());
-    out
+    let first = json!({ "role": "assistant", "content": null, "tool_calls": [{ "index": 0, "id": call_id,
+            "type": "function", "function": { "name": call.name, "arguments": "" } }] });
+    let piece =
+        |t: String| json!({ "tool_calls": [{ "index": 0, "function": { "arguments": t } }] });
+    let completion = estimate_tokens(&format!("{}{args}", call.name));
+    let shape = Stream {
+        id,
+        created,
+        model,
+        prompt_tokens,
+        completion,
+        include_usage,
+    };
+    shape.events(first, &args, 8, &piece, "tool_calls")
 }
 
 /// The server-sent events of a streamed completion, each a full `data: ...\n\n` line.
@@ -204,37 +186,69 @@ pub fn chat_stream_events(
     prompt_tokens: u64,
     include_usage: bool,
 ) -> Vec<String> {
-    let chunk = |delta: Value, finish: Value| {
-        json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": "fp_mock",
-            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
-        })
+    let first = json!({ "role": "assistant", "content": "" });
+    let piece = |t: String| json!({ "content": t });
+    let completion = estimate_tokens(content);
+    let shape = Stream {
+        id,
+        created,
+        model,
+        prompt_tokens,
+        completion,
+        include_usage,
     };
-    let mut events = vec![chunk(
-        json!({ "role": "assistant", "content": "" }),
-        Value::Null,
-    )];
-    let chars: Vec<char> = content.chars().collect();
-    for piece in chars.chunks(4) {
-        events.push(chunk(
-            json!({ "content": piece.iter().collect::<String>() }),
-            Value::Null,
-        ));
+    shape.events(first, content, 4, &piece, "stop")
+}
+
+/// What every chunk of one streamed completion shares.
+struct Stream<'a> {
+    id: &'a str,
+    created: u64,
+    model: &'a str,
+    prompt_tokens: u64,
+    completion: u64,
+    include_usage: bool,
+}
+
+impl Stream<'_> {
+    /// The one chunk sequence of a streamed completion: `first` (the role chunk), `body` in
+    /// `size`-character deltas made by `delta`, the chunk with `finish`, the usage chunk when
+    /// asked for, `[DONE]`. Text and tool-call streams differ only in the deltas.
+    fn events(
+        &self,
+        first: Value,
+        body: &str,
+        size: usize,
+        delta: &dyn Fn(String) -> Value,
+        finish: &str,
+    ) -> Vec<String> {
+        let (id, created, model) = (self.id, self.created, self.model);
+        let chunk = |delta: Value, finish: Value| {
+            json!({
+                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "system_fingerprint": "fp_mock",
+                "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
+            })
+        };
+        let mut events = vec![chunk(first, Value::Null)];
+        let chars: Vec<char> = body.chars().collect();
+        for piece in chars.chunks(size) {
+            events.push(chunk(delta(piece.iter().collect::<String>()), Value::Null));
+        }
+        events.push(chunk(json!({}), json!(finish)));
+        if self.include_usage {
+            events.push(json!({
+                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [], "usage": usage(self.prompt_tokens, self.completion),
+            }));
+        }
+        let mut out: Vec<String> = events
+            .into_iter()
+            .map(|e| format!("data: {e}\n\n"))
+            .collect();
+        out.push("data: [DONE]\n\n".to_string());
+        out
     }
-    events.push(chunk(json!({}), json!("stop")));
-    if include_usage {
-        events.push(json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [], "usage": usage(prompt_tokens, estimate_tokens(content)),
-        }));
-    }
-    let mut out: Vec<String> = events
-        .into_iter()
-        .map(|e| format!("data: {e}\n\n"))
-        .collect();
-    out.push("data: [DONE]\n\n".to_string());
-    out
 }
 
 pub fn embeddings(body: &Value) -> Result<Value, String> {
