@@ -162,8 +162,11 @@ impl Tracer {
             return None;
         }
         let redactor = self.redactor.load();
-        for (_, v) in attributes.iter_mut() {
+        for (k, v) in attributes.iter_mut() {
             if let AttrValue::Str(s) = v {
+                if carries_no_content(k) {
+                    continue;
+                }
                 if let std::borrow::Cow::Owned(m) = redactor.redact(s) {
                     *s = m;
                 }
@@ -294,4 +297,28 @@ pub struct TracerStats {
     pub recent_len: u64,
     pub recent_capacity: u64,
     pub recent_evicted: u64,
+}
+
+/// Attributes the core itself sets whose values are names, not content (the operation, provider,
+/// model, role, response id, outcome, policy name, server and error class): the redaction pass
+/// skips them. Only keys set from the core's own constants (borrowed) qualify: the same key set
+/// by a user through `set_attribute` is masked like any other value.
+fn carries_no_content(key: &std::borrow::Cow<'static, str>) -> bool {
+    use crate::call::record::keys as call;
+    match key {
+        std::borrow::Cow::Borrowed(k) => matches!(
+            *k,
+            keys::OPERATION
+                | keys::PROVIDER
+                | keys::MODEL
+                | keys::ROLE
+                | keys::ERROR_TYPE
+                | call::RESPONSE_MODEL
+                | call::RESPONSE_ID
+                | call::OUTCOME
+                | call::SERVER_ADDRESS
+                | "ferrule.policy.name"
+        ),
+        std::borrow::Cow::Owned(_) => false,
+    }
 }
