@@ -21,14 +21,16 @@ use std::time::Duration;
 /// about 40 names of a response, most of them absent from any one provider's shape.
 pub struct PyValue<'py> {
     pub obj: Bound<'py, PyAny>,
-    /// The dict itself, or the object's `__dict__` (None when it has none).
-    fields: Option<Bound<'py, PyDict>>,
-    is_dict: bool,
+    /// The dict itself, or the object's `__dict__` (None when it has none), found at the first
+    /// look-up: most values read are strings and numbers, never looked into.
+    fields: std::cell::OnceCell<Option<Bound<'py, PyDict>>>,
     /// For an object: its pydantic extras, read at the first miss in `fields`.
     extra: std::cell::OnceCell<Extra<'py>>,
 }
 
 enum Extra<'py> {
+    /// A dict: a name not among its keys is absent.
+    Dict,
     /// A pydantic model: undeclared fields are in this dict (None when it keeps none), and a
     /// name in neither dict is absent.
     Pydantic(Option<Bound<'py, PyDict>>),
@@ -38,23 +40,28 @@ enum Extra<'py> {
 
 impl<'py> PyValue<'py> {
     pub fn new(obj: Bound<'py, PyAny>) -> Self {
-        let py = obj.py();
-        let (fields, is_dict) = match obj.cast::<PyDict>() {
-            Ok(d) => (Some(d.clone()), true),
-            Err(_) => (
-                obj.getattr_opt(pyo3::intern!(py, "__dict__"))
+        Self {
+            obj,
+            fields: std::cell::OnceCell::new(),
+            extra: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn fields(&self) -> Option<&Bound<'py, PyDict>> {
+        self.fields
+            .get_or_init(|| match self.obj.cast::<PyDict>() {
+                Ok(d) => {
+                    let _ = self.extra.set(Extra::Dict);
+                    Some(d.clone())
+                }
+                Err(_) => self
+                    .obj
+                    .getattr_opt(pyo3::intern!(self.obj.py(), "__dict__"))
                     .ok()
                     .flatten()
                     .and_then(|d| d.cast_into::<PyDict>().ok()),
-                false,
-            ),
-        };
-        Self {
-            obj,
-            fields,
-            is_dict,
-            extra: std::cell::OnceCell::new(),
-        }
+            })
+            .as_ref()
     }
 }
 
@@ -69,7 +76,7 @@ impl std::hash::Hasher for AddressHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(*b);
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
     fn write_usize(&mut self, n: usize) {
@@ -100,13 +107,9 @@ impl<'py> Value for PyValue<'py> {
     fn field(&self, name: &'static str) -> Option<Self> {
         let py = self.obj.py();
         let name = self::name(py, name);
-        let found = self
-            .fields
-            .as_ref()
-            .and_then(|d| d.get_item(&name).ok().flatten());
+        let found = self.fields().and_then(|d| d.get_item(&name).ok().flatten());
         let v = match found {
             Some(v) => Some(v),
-            None if self.is_dict => None,
             None => {
                 let extra = self.extra.get_or_init(|| {
                     match self
@@ -123,6 +126,7 @@ impl<'py> Value for PyValue<'py> {
                     }
                 });
                 match extra {
+                    Extra::Dict => None,
                     Extra::Pydantic(d) => d.as_ref().and_then(|d| d.get_item(&name).ok().flatten()),
                     Extra::Attributes => self.obj.getattr_opt(&name).ok().flatten(),
                 }

@@ -6,7 +6,9 @@ _T = TypeVar("_T")
 
 
 __all__ = [
+    "CallSite",
     "CallStream",
+    "WrappedCall",
     "estimate_tokens",
     "read_chat_answer",
     "observe",
