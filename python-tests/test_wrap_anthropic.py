@@ -18,9 +18,10 @@ import openai
 import pytest
 
 import ferrule
-from ferrule.integrations import llm_call
 from ferrule.transient import retry_after_of
 from ferrule.testing import ManualClock, MockLLMServer
+
+from call_spy import spy_records
 
 MODEL = "claude-sonnet-4-5"
 MSG = [{"role": "user", "content": "hi"}]
@@ -50,15 +51,12 @@ def asdk(server: MockLLMServer, **kw: Any) -> anthropic.AsyncAnthropic:
 def calls(monkeypatch: pytest.MonkeyPatch) -> List[Tuple[str, Any, dict[str, Any], float]]:
     """Every call record: (provider, error, the call span's attributes, cost in USD)."""
     seen: List[Tuple[str, Any, dict[str, Any], float]] = []
-    real = llm_call.record_call
 
-    def spy(span: Any, operation: str, provider: str, **k: Any) -> float:
-        cost = real(span, operation, provider, **k)
+    def on_record(span: Any, operation: str, provider: str, k: dict[str, Any], cost: float) -> None:
         s = next(x for x in reversed(ferrule.recent_spans()) if x["span_id"] == span.span_id)
         seen.append((provider, k.get("error"), dict(s["attributes"]), cost))
-        return cost
 
-    monkeypatch.setattr(llm_call, "record_call", spy)
+    spy_records(monkeypatch, on_record)
     return seen
 
 

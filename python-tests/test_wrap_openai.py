@@ -14,8 +14,9 @@ import openai
 import pytest
 
 import ferrule
-from ferrule.integrations import llm_call
 from ferrule.testing import ManualClock, MockLLMServer
+
+from call_spy import spy_records
 
 MSG = [{"role": "user", "content": "hi"}]
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-01$")
@@ -55,16 +56,13 @@ class Rec(NamedTuple):
 def calls(monkeypatch: pytest.MonkeyPatch) -> List[Rec]:
     """Every call record the wrapper makes, in order (the real one runs; its span is read back)."""
     seen: List[Rec] = []
-    real = llm_call.record_call
 
-    def spy(span: Any, operation: str, provider: str, **k: Any) -> float:
-        cost = real(span, operation, provider, **k)
+    def on_record(span: Any, operation: str, provider: str, k: Dict[str, Any], cost: float) -> None:
         s = next(x for x in reversed(ferrule.recent_spans()) if x["span_id"] == span.span_id)
         a = dict(s["attributes"])
         seen.append(Rec(operation, a.get("gen_ai.request.model"), k.get("error"), a, (s["end_ns"] - s["start_ns"]) / 1e9))
-        return cost
 
-    monkeypatch.setattr(llm_call, "record_call", spy)
+    spy_records(monkeypatch, on_record)
     return seen
 
 

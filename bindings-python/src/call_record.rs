@@ -17,13 +17,80 @@ use std::time::Duration;
 
 /// A Python object seen through field look-ups: a dict's keys, else an SDK object's attributes
 /// (its `__dict__` first: pydantic models keep their fields there, and a miss raises nothing).
-pub struct PyValue<'py>(pub Bound<'py, PyAny>);
+/// The dicts a look-up reads are found once per object, not once per field: the core probes
+/// about 40 names of a response, most of them absent from any one provider's shape.
+pub struct PyValue<'py> {
+    pub obj: Bound<'py, PyAny>,
+    /// The dict itself, or the object's `__dict__` (None when it has none), found at the first
+    /// look-up: most values read are strings and numbers, never looked into.
+    fields: std::cell::OnceCell<Option<Bound<'py, PyDict>>>,
+    /// For an object: its pydantic extras, read at the first miss in `fields`.
+    extra: std::cell::OnceCell<Extra<'py>>,
+}
+
+enum Extra<'py> {
+    /// A dict: a name not among its keys is absent.
+    Dict,
+    /// A pydantic model: undeclared fields are in this dict (None when it keeps none), and a
+    /// name in neither dict is absent.
+    Pydantic(Option<Bound<'py, PyDict>>),
+    /// Any other object: `getattr`.
+    Attributes,
+}
+
+impl<'py> PyValue<'py> {
+    pub fn new(obj: Bound<'py, PyAny>) -> Self {
+        Self {
+            obj,
+            fields: std::cell::OnceCell::new(),
+            extra: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn fields(&self) -> Option<&Bound<'py, PyDict>> {
+        self.fields
+            .get_or_init(|| match self.obj.cast::<PyDict>() {
+                Ok(d) => {
+                    let _ = self.extra.set(Extra::Dict);
+                    Some(d.clone())
+                }
+                Err(_) => self
+                    .obj
+                    .getattr_opt(pyo3::intern!(self.obj.py(), "__dict__"))
+                    .ok()
+                    .flatten()
+                    .and_then(|d| d.cast_into::<PyDict>().ok()),
+            })
+            .as_ref()
+    }
+}
+
+/// Hashes a key that is already a well-spread integer (a literal's address): SipHash over it cost
+/// more than the dict look-up it serves.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Names =
+    std::collections::HashMap<usize, Py<PyString>, std::hash::BuildHasherDefault<AddressHasher>>;
 
 thread_local! {
     /// Field names as interned Python strings, by the address of their literal: a look-up then
     /// neither allocates a string nor hashes one (interned strings compare by identity).
-    static NAMES: std::cell::RefCell<std::collections::HashMap<usize, Py<PyString>>> =
-        Default::default();
+    static NAMES: std::cell::RefCell<Names> = Default::default();
 }
 
 fn name<'py>(py: Python<'py>, name: &'static str) -> Bound<'py, PyString> {
@@ -38,84 +105,90 @@ fn name<'py>(py: Python<'py>, name: &'static str) -> Bound<'py, PyString> {
 
 impl<'py> Value for PyValue<'py> {
     fn field(&self, name: &'static str) -> Option<Self> {
-        let py = self.0.py();
+        let py = self.obj.py();
         let name = self::name(py, name);
-        let v = if let Ok(d) = self.0.cast::<PyDict>() {
-            d.get_item(&name).ok().flatten()
-        } else {
-            let from_dict = self
-                .0
-                .getattr_opt(pyo3::intern!(py, "__dict__"))
-                .ok()
-                .flatten()
-                .and_then(|d| d.cast_into::<PyDict>().ok())
-                .and_then(|d| d.get_item(&name).ok().flatten());
-            match from_dict {
-                Some(v) => Some(v),
-                None => match self.0.getattr_opt(pyo3::intern!(py, "__pydantic_extra__")) {
-                    // A pydantic model (the SDKs' responses) keeps its declared fields in
-                    // `__dict__` and undeclared ones in `__pydantic_extra__`; a name in neither is
-                    // absent. `getattr` would answer it through pydantic's `__getattr__`, which
-                    // raises: ~10 probes a call of fields another provider's shape has cost
-                    // ~40 us per real SDK call.
-                    Ok(Some(extra)) => extra
-                        .cast_into::<PyDict>()
-                        .ok()
-                        .and_then(|d| d.get_item(&name).ok().flatten()),
-                    _ => self.0.getattr_opt(&name).ok().flatten(),
-                },
+        let found = self.fields().and_then(|d| d.get_item(&name).ok().flatten());
+        let v = match found {
+            Some(v) => Some(v),
+            None => {
+                let extra = self.extra.get_or_init(|| {
+                    match self
+                        .obj
+                        .getattr_opt(pyo3::intern!(py, "__pydantic_extra__"))
+                    {
+                        // A pydantic model (the SDKs' responses) keeps its declared fields in
+                        // `__dict__` and undeclared ones in `__pydantic_extra__`; a name in
+                        // neither is absent. `getattr` would answer it through pydantic's
+                        // `__getattr__`, which raises: ~10 probes a call of fields another
+                        // provider's shape has cost ~40 us per real SDK call.
+                        Ok(Some(extra)) => Extra::Pydantic(extra.cast_into::<PyDict>().ok()),
+                        _ => Extra::Attributes,
+                    }
+                });
+                match extra {
+                    Extra::Dict => None,
+                    Extra::Pydantic(d) => d.as_ref().and_then(|d| d.get_item(&name).ok().flatten()),
+                    Extra::Attributes => self.obj.getattr_opt(&name).ok().flatten(),
+                }
             }
         };
-        v.filter(|v| !v.is_none()).map(PyValue)
+        v.filter(|v| !v.is_none()).map(PyValue::new)
     }
     fn as_u64(&self) -> Option<u64> {
-        if self.0.is_instance_of::<PyBool>() {
+        if self.obj.is_instance_of::<PyBool>() {
             return None;
         }
-        self.0.cast::<PyInt>().ok()?.extract().ok()
+        self.obj.cast::<PyInt>().ok()?.extract().ok()
     }
     fn as_f64(&self) -> Option<f64> {
-        if self.0.is_instance_of::<PyBool>() {
+        if self.obj.is_instance_of::<PyBool>() {
             return None;
         }
-        if self.0.is_instance_of::<PyInt>() || self.0.is_instance_of::<PyFloat>() {
-            return self.0.extract().ok();
+        if self.obj.is_instance_of::<PyInt>() || self.obj.is_instance_of::<PyFloat>() {
+            return self.obj.extract().ok();
         }
         None
     }
     fn as_i64(&self) -> Option<i64> {
-        if self.0.is_instance_of::<PyBool>() {
+        if self.obj.is_instance_of::<PyBool>() {
             return None;
         }
-        self.0.cast::<PyInt>().ok()?.extract().ok()
+        self.obj.cast::<PyInt>().ok()?.extract().ok()
     }
     fn as_bool(&self) -> Option<bool> {
-        self.0.cast::<PyBool>().ok().map(|b| b.is_true())
+        self.obj.cast::<PyBool>().ok().map(|b| b.is_true())
     }
     fn as_string(&self) -> Option<String> {
-        Some(self.0.cast::<PyString>().ok()?.to_cow().ok()?.into_owned())
+        Some(
+            self.obj
+                .cast::<PyString>()
+                .ok()?
+                .to_cow()
+                .ok()?
+                .into_owned(),
+        )
     }
     fn is_list(&self) -> bool {
-        self.0.is_instance_of::<PyList>() || self.0.is_instance_of::<PyTuple>()
+        self.obj.is_instance_of::<PyList>() || self.obj.is_instance_of::<PyTuple>()
     }
     fn items(&self, max: usize) -> Vec<Self> {
-        if let Ok(l) = self.0.cast::<PyList>() {
-            return l.iter().take(max).map(PyValue).collect();
+        if let Ok(l) = self.obj.cast::<PyList>() {
+            return l.iter().take(max).map(PyValue::new).collect();
         }
-        if let Ok(t) = self.0.cast::<PyTuple>() {
-            return t.iter().take(max).map(PyValue).collect();
+        if let Ok(t) = self.obj.cast::<PyTuple>() {
+            return t.iter().take(max).map(PyValue::new).collect();
         }
         Vec::new()
     }
     /// `json.dumps(v, separators=(",", ":"), ensure_ascii=False)`: compact, as serde_json and
     /// `JSON.stringify` write it, so both hosts give the same text. None when it cannot be.
     fn to_json(&self) -> Option<String> {
-        let py = self.0.py();
+        let py = self.obj.py();
         let dumps = py.import("json").ok()?.getattr("dumps").ok()?;
         let kw = PyDict::new(py);
         kw.set_item("separators", (",", ":")).ok()?;
         kw.set_item("ensure_ascii", false).ok()?;
-        dumps.call((&self.0,), Some(&kw)).ok()?.extract().ok()
+        dumps.call((&self.obj,), Some(&kw)).ok()?.extract().ok()
     }
 }
 
@@ -162,9 +235,9 @@ impl CallStream {
                 self.times.arrived(now as f64 * 1e-9);
             }
         }
-        let v = PyValue(chunk);
+        let v = PyValue::new(chunk);
         read::read_chunk(&v, &mut self.fields, self.collect);
-        v.0
+        v.obj
     }
 
     /// What the host read itself (`ferrule.integrations.stream_fields`): `text`, the text of
@@ -292,6 +365,31 @@ fn opt_str(v: &Option<Bound<'_, PyAny>>) -> PyResult<Option<String>> {
         .transpose()
 }
 
+/// One finished call as the host hands it over: what `record_call` takes by keyword, and what a
+/// wrapped call (`wrapped_call.rs`) holds from its start.
+pub(crate) struct RecordIn<'py, 'a> {
+    pub span: Option<&'a Bound<'py, Span>>,
+    pub operation: &'a str,
+    pub provider: &'a str,
+    pub request: Option<Bound<'py, PyAny>>,
+    pub response: Option<Bound<'py, PyAny>>,
+    pub stream: Option<Bound<'py, PyAny>>,
+    pub error: Option<Bound<'py, PyAny>>,
+    pub duration: Option<f64>,
+    pub attempts: Option<u32>,
+    pub fell_back: bool,
+    pub template: Option<String>,
+    pub synthetic: bool,
+    pub capture: bool,
+    pub always: bool,
+    pub input_text: Option<String>,
+    pub server_address: Option<&'a str>,
+    pub server_port: Option<u16>,
+    pub response_model: Option<String>,
+    pub time_to_first_chunk: Option<f64>,
+    pub reservation: Option<Bound<'py, crate::rate_limit::Reservation>>,
+}
+
 unsafe extern "C" fn record_call_fastcall(
     _module: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
@@ -316,35 +414,9 @@ unsafe extern "C" fn record_call_fastcall(
             |v: Option<Bound<'_, PyAny>>| v.is_some_and(|v| v.is_truthy().unwrap_or(false));
         let capture = truthy(a.take(12));
         let always = truthy(a.take(13));
-        let request = a
-            .take(3)
-            .map(|r| read::read_request(&PyValue(r), &operation));
-        // One answer in `sample_every` is read for observe()'s drift, even without content capture.
-        let sampled = call::observe::sample_answer();
-        let mut response = match (a.take(4), a.take(5)) {
-            (Some(r), Some(s)) => {
-                // A stream whose answer the host read whole (a LangChain run): the response's
-                // fields, the stream's times.
-                let s = s.cast_into::<CallStream>()?;
-                let s = s.borrow();
-                (
-                    read::read_response(&PyValue(r), capture || sampled),
-                    s.first,
-                    Some(s.times),
-                )
-            }
-            (None, Some(s)) => {
-                let s = s.cast_into::<CallStream>()?;
-                let s = s.borrow();
-                (s.fields.clone(), s.first, Some(s.times))
-            }
-            (Some(r), None) => (
-                read::read_response(&PyValue(r), capture || sampled),
-                None,
-                None,
-            ),
-            (None, None) => (ResponseFields::default(), None, None),
-        };
+        let request = a.take(3);
+        let response = a.take(4);
+        let stream = a.take(5);
         let error = a.take(6);
         let duration: Option<f64> = a
             .take(7)
@@ -367,128 +439,213 @@ unsafe extern "C" fn record_call_fastcall(
             .take(16)
             .map(|v| crate::fastcall::extract("server_port", &v))
             .transpose()?;
-        if let Some(m) = opt_str(&a.take(17))? {
-            response.0.model = Some(m);
-        }
-        if let Some(t) = a.take(18) {
-            let t: f64 = crate::fastcall::extract("time_to_first_chunk", &t)?;
-            ferrule_core::error::check::finite_non_negative(
-                "record_call",
-                "time_to_first_chunk",
-                t,
-            )
-            .map_err(|e| to_py(py, e))?;
-            response.1 = Some(Duration::from_secs_f64(t));
-        }
+        let response_model = opt_str(&a.take(17))?;
+        let time_to_first_chunk = match a.take(18) {
+            Some(t) => {
+                let t: f64 = crate::fastcall::extract("time_to_first_chunk", &t)?;
+                ferrule_core::error::check::finite_non_negative(
+                    "record_call",
+                    "time_to_first_chunk",
+                    t,
+                )
+                .map_err(|e| to_py(py, e))?;
+                Some(t)
+            }
+            None => None,
+        };
         let reservation = a
             .take(19)
             .map(|r| r.cast_into::<crate::rate_limit::Reservation>())
             .transpose()?;
-
         let span = span.map(|s| s.cast_into::<Span>()).transpose()?;
-        let mut span_ref = span.as_ref().map(|s| s.borrow_mut());
-        let start = span_ref.as_ref().map(|s| s.start);
-        let ctx = span_ref.as_ref().and_then(|s| s.context.clone());
-        let (type_name, code) = match &error {
-            Some(e) => {
-                let t = e.get_type();
-                let name = t.name()?.to_cow()?.into_owned();
-                let code = e
-                    .getattr_opt(pyo3::intern!(py, "code"))
-                    .ok()
-                    .flatten()
-                    .and_then(|c| c.extract::<String>().ok());
-                (Some(name), code)
-            }
-            None => (None, None),
-        };
-        let (fields, first, times) = &response;
-        let req = request.as_ref();
-        let template = template.or_else(|| req.and_then(|r| r.template.clone()));
-        let messages: Vec<Message<'_>> = match (&template, req) {
-            (None, Some(r)) => r
-                .messages
-                .iter()
-                .map(|(role, text)| Message { role, text })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let record = LlmCall {
-            provider: &provider,
-            operation: &operation,
-            request_model: req.and_then(|r| r.model.as_deref()).unwrap_or(""),
-            response_model: fields.model.as_deref(),
-            template: template.as_deref(),
-            messages,
-            tokens: fields.tokens,
-            parameters: req.map(|r| r.parameters).unwrap_or_default(),
-            duration: match (duration, start) {
-                (Some(d), _) => Duration::from_secs_f64(d),
-                (None, Some(s)) => call::elapsed(&s),
-                (None, None) => Duration::ZERO,
+        let cost = record_into(
+            py,
+            RecordIn {
+                span: span.as_ref(),
+                operation: &operation,
+                provider: &provider,
+                request,
+                response,
+                stream,
+                error,
+                duration,
+                attempts,
+                fell_back,
+                template,
+                synthetic,
+                capture,
+                always,
+                input_text,
+                server_address: server_address.as_deref(),
+                server_port,
+                response_model,
+                time_to_first_chunk,
+                reservation,
             },
-            time_to_first_chunk: *first,
-            chunk_times: times.as_ref(),
-            error: match (&error, &type_name) {
-                (Some(e), Some(t)) => Some(error_info(py, e, t, code.as_deref())),
-                _ => None,
-            },
-            fell_back,
-            attempts,
-            response_id: fields.id.as_deref(),
-            finish_reasons: fields.finish_reasons.iter().map(String::as_str).collect(),
-            server_address: server_address.as_deref(),
-            server_port,
-            synthetic,
-            // The inference log keeps content only under the global capture setting (it masks).
-            input_text: if capture { input_text.as_deref() } else { None },
-            output_text: if capture {
-                fields.text.as_deref()
-            } else {
-                None
-            },
-            span: start,
-            context: ctx.as_deref(),
-            trace_id: None,
-        };
-        let recorded = ferrule_core::catch_panic(|| call::record(&record))
-            .map_err(|m| crate::error::internal(py, m))?;
-        if let Some(r) = &reservation {
-            // The budget's estimate becomes what the provider reported (kept when it reported none).
-            let t = record.tokens;
-            let used = match (t.input, t.output) {
-                (None, None) => None,
-                (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
-            };
-            r.get().settle_tokens(py, used)?;
-        }
-        if let (true, Some(text)) = (sampled, fields.text.as_deref()) {
-            ferrule_core::catch_panic(|| {
-                call::observe::feed_answer(&recorded, text, record.tokens.output)
-            })
-            .map_err(|m| crate::error::internal(py, m))?;
-        }
-        if let Some(s) = span_ref.as_mut() {
-            if !s.is_ended() {
-                call::span_attributes(&record, &recorded, s.attributes_mut());
-                if capture {
-                    s.put_content(input_text.as_deref(), fields.text.as_deref(), always);
-                }
-                if let Some(e) = &error {
-                    s.fail(e)?;
-                }
-                s.close(py)?;
-            }
-        }
-        Ok(PyFloat::new(py, recorded.cost_usd).into_any())
+        )?;
+        Ok(PyFloat::new(py, cost).into_any())
     })
+}
+
+/// Records one finished call (see `record_call`) and fills and ends its span; returns its cost.
+pub(crate) fn record_into(py: Python<'_>, r: RecordIn<'_, '_>) -> PyResult<f64> {
+    let RecordIn {
+        span,
+        operation,
+        provider,
+        request,
+        response,
+        stream,
+        error,
+        duration,
+        attempts,
+        fell_back,
+        template,
+        synthetic,
+        capture,
+        always,
+        input_text,
+        server_address,
+        server_port,
+        response_model,
+        time_to_first_chunk,
+        reservation,
+    } = r;
+    let request = request.map(|r| read::read_request(&PyValue::new(r), operation));
+    // One answer in `sample_every` is read for observe()'s drift, even without content capture.
+    let sampled = call::observe::sample_answer();
+    let mut response = match (response, stream) {
+        (Some(r), Some(s)) => {
+            // A stream whose answer the host read whole (a LangChain run): the response's
+            // fields, the stream's times.
+            let s = s.cast_into::<CallStream>()?;
+            let s = s.borrow();
+            (
+                read::read_response(&PyValue::new(r), capture || sampled),
+                s.first,
+                Some(s.times),
+            )
+        }
+        (None, Some(s)) => {
+            let s = s.cast_into::<CallStream>()?;
+            let s = s.borrow();
+            (s.fields.clone(), s.first, Some(s.times))
+        }
+        (Some(r), None) => (
+            read::read_response(&PyValue::new(r), capture || sampled),
+            None,
+            None,
+        ),
+        (None, None) => (ResponseFields::default(), None, None),
+    };
+    if let Some(m) = response_model {
+        response.0.model = Some(m);
+    }
+    if let Some(t) = time_to_first_chunk {
+        response.1 = Some(Duration::from_secs_f64(t));
+    }
+    let mut span_ref = span.map(|s| s.borrow_mut());
+    let start = span_ref.as_ref().map(|s| s.start);
+    let ctx = span_ref.as_ref().and_then(|s| s.context.clone());
+    let (type_name, code) = match &error {
+        Some(e) => {
+            let t = e.get_type();
+            let name = t.name()?.to_cow()?.into_owned();
+            let code = e
+                .getattr_opt(pyo3::intern!(py, "code"))
+                .ok()
+                .flatten()
+                .and_then(|c| c.extract::<String>().ok());
+            (Some(name), code)
+        }
+        None => (None, None),
+    };
+    let (fields, first, times) = &response;
+    let req = request.as_ref();
+    let template = template.or_else(|| req.and_then(|r| r.template.clone()));
+    let messages: Vec<Message<'_>> = match (&template, req) {
+        (None, Some(r)) => r
+            .messages
+            .iter()
+            .map(|(role, text)| Message { role, text })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let record = LlmCall {
+        provider,
+        operation,
+        request_model: req.and_then(|r| r.model.as_deref()).unwrap_or(""),
+        response_model: fields.model.as_deref(),
+        template: template.as_deref(),
+        messages,
+        tokens: fields.tokens,
+        parameters: req.map(|r| r.parameters).unwrap_or_default(),
+        duration: match (duration, start) {
+            (Some(d), _) => Duration::from_secs_f64(d),
+            (None, Some(s)) => call::elapsed(&s),
+            (None, None) => Duration::ZERO,
+        },
+        time_to_first_chunk: *first,
+        chunk_times: times.as_ref(),
+        error: match (&error, &type_name) {
+            (Some(e), Some(t)) => Some(error_info(py, e, t, code.as_deref())),
+            _ => None,
+        },
+        fell_back,
+        attempts,
+        response_id: fields.id.as_deref(),
+        finish_reasons: fields.finish_reasons.iter().map(String::as_str).collect(),
+        server_address,
+        server_port,
+        synthetic,
+        // The inference log keeps content only under the global capture setting (it masks).
+        input_text: if capture { input_text.as_deref() } else { None },
+        output_text: if capture {
+            fields.text.as_deref()
+        } else {
+            None
+        },
+        span: start,
+        context: ctx.as_deref(),
+        trace_id: None,
+    };
+    let recorded = ferrule_core::catch_panic(|| call::record(&record))
+        .map_err(|m| crate::error::internal(py, m))?;
+    if let Some(r) = &reservation {
+        // The budget's estimate becomes what the provider reported (kept when it reported none).
+        let t = record.tokens;
+        let used = match (t.input, t.output) {
+            (None, None) => None,
+            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+        };
+        r.get().settle_tokens(py, used)?;
+    }
+    if let (true, Some(text)) = (sampled, fields.text.as_deref()) {
+        ferrule_core::catch_panic(|| {
+            call::observe::feed_answer(&recorded, text, record.tokens.output)
+        })
+        .map_err(|m| crate::error::internal(py, m))?;
+    }
+    if let Some(s) = span_ref.as_mut() {
+        if !s.is_ended() {
+            call::span_attributes(&record, &recorded, s.attributes_mut());
+            if capture {
+                s.put_content(input_text.as_deref(), fields.text.as_deref(), always);
+            }
+            if let Some(e) = &error {
+                s.fail(e)?;
+            }
+            s.close(py)?;
+        }
+    }
+    Ok(recorded.cost_usd)
 }
 
 /// A request's token estimate for a token budget (prompt bytes / 4 + framing + `max_tokens`).
 #[pyfunction]
 #[pyo3(signature = (request, operation="chat"))]
 pub fn estimate_tokens(request: Bound<'_, PyAny>, operation: &str) -> u64 {
-    read::estimate_tokens(&PyValue(request), operation)
+    read::estimate_tokens(&PyValue::new(request), operation)
 }
 
 /// A chat answer's fields in the router's common shape: `(content, role, model, finish_reason,
@@ -507,7 +664,7 @@ pub fn read_chat_answer(
     Option<u64>,
     Vec<(String, String, String, bool)>,
 )> {
-    ferrule_core::call::normalize::normalize_chat(&PyValue(response)).map(|a| {
+    ferrule_core::call::normalize::normalize_chat(&PyValue::new(response)).map(|a| {
         (
             a.content,
             a.role,

@@ -36,6 +36,7 @@ mod span_call;
 mod telemetry;
 mod validate;
 mod watch;
+mod wrapped_call;
 
 #[pyo3::pymodule]
 mod _ferrule {
@@ -124,6 +125,8 @@ mod _ferrule {
         crate::span_call::add(m)?;
         // `record_call`: one crossing per finished LLM call, keywords matched by identity.
         crate::call_record::add(m)?;
+        // `CallSite` / `WrappedCall`: a wrapped SDK call's spans and record in two crossings.
+        crate::wrapped_call::add(m)?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

@@ -95,6 +95,127 @@ impl Span {
     }
 }
 
+/// Starting, entering and leaving a span from Rust: `Span(...)` / `with` and a wrapped call's
+/// one crossing (`wrapped_call.rs`) share these.
+impl Span {
+    /// A started span. Its parent is `parent`, else the remote `traceparent`, else the current
+    /// span (the context variable), else the application's OpenTelemetry span when the bridge is
+    /// on. `context`: the `ferrule.context(...)` ids, when the caller already read them (`None`:
+    /// read the context variable).
+    pub(crate) fn begin(
+        py: Python<'_>,
+        name: String,
+        role: SpanRole,
+        attributes: Attributes,
+        parent: Option<SpanStart>,
+        traceparent: Option<&str>,
+        context: Option<Option<ContextRef>>,
+    ) -> PyResult<Span> {
+        let (mut parent_start, mut ctx) = (parent, None);
+        if let Some(v) = vars(py) {
+            if parent_start.is_none() && traceparent.is_none() {
+                if let Some(p) = current(py, &v.span_get)? {
+                    parent_start = Some(p.cast::<Span>()?.borrow().start);
+                }
+            }
+            if context.is_none() && crate::context_vars::contexts_in_use() {
+                if let Some(c) = current(py, &v.context_get)? {
+                    ctx = Some(c.cast::<CallContext>()?.get().inner.clone());
+                }
+            }
+        }
+        if let Some(c) = context {
+            ctx = c;
+        }
+        // No ferrule parent: the application's current OpenTelemetry span, when the bridge is on.
+        let mut app_parent: Option<String> = None;
+        if parent_start.is_none() && traceparent.is_none() {
+            if let Some(f) =
+                crate::otel_hooks::hooks().and_then(|h| h.parent.as_ref().map(|p| p.clone_ref(py)))
+            {
+                match f.call0(py).and_then(|v| v.extract::<Option<String>>(py)) {
+                    Ok(tp) => app_parent = tp,
+                    Err(e) => crate::otel_hooks::report(py, "parent", e),
+                }
+            }
+        }
+        let traceparent = traceparent.or(app_parent.as_deref());
+        let tracer = &Pipeline::global().tracer;
+        let start = match (parent_start, traceparent.and_then(TraceParent::parse)) {
+            (Some(p), _) => tracer.start(Some(&p)),
+            (None, Some(remote)) => tracer.start_remote(&remote),
+            (None, None) => tracer.start(None),
+        };
+        Ok(Span {
+            start,
+            name,
+            role,
+            attributes,
+            status: None,
+            context: ctx,
+            token: None,
+            otel_token: None,
+            ended: false,
+        })
+    }
+
+    /// What `with span:` does on entry: the span becomes the current one (and the application's
+    /// current OpenTelemetry span, when the bridge is on).
+    pub(crate) fn enter(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        if let Some(v) = vars(py) {
+            let token = call_one(py, &v.span_set, slf.as_any())?;
+            slf.borrow_mut().token = Some(token.unbind());
+        }
+        if let Some(f) =
+            crate::otel_hooks::hooks().and_then(|h| h.enter.as_ref().map(|e| e.clone_ref(py)))
+        {
+            let s = slf.borrow().start;
+            match f.call1(
+                py,
+                (s.trace_id.to_string(), s.span_id.to_string(), s.sampled),
+            ) {
+                Ok(t) => slf.borrow_mut().otel_token = Some(t),
+                Err(e) => crate::otel_hooks::report(py, "enter", e),
+            }
+        }
+        Ok(())
+    }
+
+    /// What leaving `with span:` does: the previous span is current again, and the span ends,
+    /// failed when `exc_type` is set (status error with `exc`'s text, `error.type` its class).
+    pub(crate) fn exit(
+        &mut self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        if let Some(t) = self.otel_token.take() {
+            if let Some(f) =
+                crate::otel_hooks::hooks().and_then(|h| h.exit.as_ref().map(|e| e.clone_ref(py)))
+            {
+                if let Err(e) = f.call1(py, (t,)) {
+                    crate::otel_hooks::report(py, "exit", e);
+                }
+            }
+        }
+        if let (Some(t), Some(v)) = (self.token.take(), vars(py)) {
+            call_one(py, &v.span_reset, t.bind(py))?;
+        }
+        if let Some(t) = exc_type {
+            if !matches!(self.status, Some(Status::Error(_))) {
+                let msg = exc.map(|e| e.str().map(|s| s.to_string())).transpose()?;
+                self.status = Some(Status::Error(msg.unwrap_or_default()));
+            }
+            if !self.attributes.iter().any(|(k, _)| k == keys::ERROR_TYPE) {
+                self.attributes
+                    .push((keys::ERROR_TYPE.into(), AttrValue::Str(error_type(t))));
+            }
+        }
+        self.finish(py)
+    }
+}
+
 /// What `record_call` needs to fill and end a call's span from Rust.
 impl Span {
     pub(crate) fn is_ended(&self) -> bool {
@@ -176,69 +297,19 @@ impl Span {
                 attrs.push((k.into(), v));
             }
         }
-        let (mut parent_start, mut context) = (parent.map(|p| p.start), None);
-        if let Some(v) = vars(py) {
-            if parent_start.is_none() && traceparent.is_none() {
-                if let Some(p) = current(py, &v.span_get)? {
-                    parent_start = Some(p.cast::<Span>()?.borrow().start);
-                }
-            }
-            if crate::context_vars::contexts_in_use() {
-                if let Some(c) = current(py, &v.context_get)? {
-                    context = Some(c.cast::<CallContext>()?.get().inner.clone());
-                }
-            }
-        }
-        // No ferrule parent: the application's current OpenTelemetry span, when the bridge is on.
-        let mut app_parent: Option<String> = None;
-        if parent_start.is_none() && traceparent.is_none() {
-            if let Some(f) =
-                crate::otel_hooks::hooks().and_then(|h| h.parent.as_ref().map(|p| p.clone_ref(py)))
-            {
-                match f.call0(py).and_then(|v| v.extract::<Option<String>>(py)) {
-                    Ok(tp) => app_parent = tp,
-                    Err(e) => crate::otel_hooks::report(py, "parent", e),
-                }
-            }
-        }
-        let traceparent = traceparent.or(app_parent.as_deref());
-        let tracer = &Pipeline::global().tracer;
-        let start = match (parent_start, traceparent.and_then(TraceParent::parse)) {
-            (Some(p), _) => tracer.start(Some(&p)),
-            (None, Some(remote)) => tracer.start_remote(&remote),
-            (None, None) => tracer.start(None),
-        };
-        Ok(Span {
-            start,
+        Span::begin(
+            py,
             name,
             role,
-            attributes: attrs,
-            status: None,
-            context,
-            token: None,
-            otel_token: None,
-            ended: false,
-        })
+            attrs,
+            parent.map(|p| p.start),
+            traceparent,
+            None,
+        )
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
-        let py = slf.py();
-        if let Some(v) = vars(py) {
-            let token = call_one(py, &v.span_set, slf.as_any())?;
-            slf.borrow_mut().token = Some(token.unbind());
-        }
-        if let Some(f) =
-            crate::otel_hooks::hooks().and_then(|h| h.enter.as_ref().map(|e| e.clone_ref(py)))
-        {
-            let s = slf.borrow().start;
-            match f.call1(
-                py,
-                (s.trace_id.to_string(), s.span_id.to_string(), s.sampled),
-            ) {
-                Ok(t) => slf.borrow_mut().otel_token = Some(t),
-                Err(e) => crate::otel_hooks::report(py, "enter", e),
-            }
-        }
+        Span::enter(&slf)?;
         Ok(slf)
     }
 
@@ -250,29 +321,7 @@ impl Span {
         exc: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        if let Some(t) = self.otel_token.take() {
-            if let Some(f) =
-                crate::otel_hooks::hooks().and_then(|h| h.exit.as_ref().map(|e| e.clone_ref(py)))
-            {
-                if let Err(e) = f.call1(py, (t,)) {
-                    crate::otel_hooks::report(py, "exit", e);
-                }
-            }
-        }
-        if let (Some(t), Some(v)) = (self.token.take(), vars(py)) {
-            call_one(py, &v.span_reset, t.bind(py))?;
-        }
-        if let Some(t) = exc_type.filter(|t| !t.is_none()) {
-            if !matches!(self.status, Some(Status::Error(_))) {
-                let msg = exc.map(|e| e.str().map(|s| s.to_string())).transpose()?;
-                self.status = Some(Status::Error(msg.unwrap_or_default()));
-            }
-            if !self.attributes.iter().any(|(k, _)| k == keys::ERROR_TYPE) {
-                self.attributes
-                    .push((keys::ERROR_TYPE.into(), AttrValue::Str(error_type(t))));
-            }
-        }
-        self.finish(py)?;
+        self.exit(py, exc_type.filter(|t| !t.is_none()), exc)?;
         Ok(false)
     }
 

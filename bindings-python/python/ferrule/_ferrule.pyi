@@ -6,7 +6,9 @@ _T = TypeVar("_T")
 
 
 __all__ = [
+    "CallSite",
     "CallStream",
+    "WrappedCall",
     "estimate_tokens",
     "read_chat_answer",
     "observe",
@@ -317,6 +319,45 @@ class CallStream:
     def finished(self) -> bool: ...
     @property
     def usage(self) -> Optional[dict[str, Optional[int]]]: ...
+
+@final
+class CallSite:
+    def __new__(
+        cls,
+        operation: str,
+        provider: str,
+        *,
+        server_address: Optional[str] = None,
+        server_port: Optional[int] = None,
+        always_capture: bool = False,
+    ) -> CallSite: ...
+    def begin(self, model: str, policy_name: str) -> WrappedCall: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def server_address(self) -> Optional[str]: ...
+    @property
+    def server_port(self) -> Optional[int]: ...
+    @property
+    def always_capture(self) -> bool: ...
+
+@final
+class WrappedCall:
+    @property
+    def span(self) -> Span: ...
+    @property
+    def traceparent(self) -> str: ...
+    def end_attempt(self, error: Optional[BaseException] = None) -> None: ...
+    def finish(
+        self,
+        request: Any,
+        response: Any,
+        template: Optional[str] = None,
+        capture: bool = False,
+        input_text: Optional[str] = None,
+    ) -> float: ...
 
 def record_call(
     span: Optional[Span],

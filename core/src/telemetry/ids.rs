@@ -171,10 +171,23 @@ pub struct TraceParent {
 impl TraceParent {
     /// `00-{trace_id}-{span_id}-{flags}`: what integrations inject into outgoing requests.
     pub fn header(&self) -> String {
-        format!(
-            "00-{}-{}-{:02x}",
-            self.trace_id, self.span_id, self.sampled as u8
-        )
+        // Written digit by digit: `format!` with two padded hex fields cost more than the rest of
+        // starting an attempt (this runs once per wrapped LLM call).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [0u8; 55];
+        b[..3].copy_from_slice(b"00-");
+        let t = self.trace_id.0;
+        for i in 0..32 {
+            b[3 + i] = HEX[((t >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        b[35] = b'-';
+        let s = self.span_id.0;
+        for i in 0..16 {
+            b[36 + i] = HEX[((s >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        b[52..55].copy_from_slice(if self.sampled { b"-01" } else { b"-00" });
+        // Every byte written is ASCII.
+        String::from_utf8(b.to_vec()).unwrap_or_default()
     }
 
     /// Parses a version-00 header; anything malformed is `None` (callers then start a new trace).
@@ -231,6 +244,15 @@ mod tests {
         let h = tp.header();
         assert_eq!(h, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
         assert_eq!(TraceParent::parse(&h), Some(tp));
+        let unsampled = TraceParent {
+            trace_id: TraceId(1),
+            span_id: SpanId(u64::MAX),
+            sampled: false,
+        };
+        assert_eq!(
+            unsampled.header(),
+            "00-00000000000000000000000000000001-ffffffffffffffff-00"
+        );
         for bad in [
             "",
             "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",

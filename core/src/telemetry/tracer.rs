@@ -162,8 +162,11 @@ impl Tracer {
             return None;
         }
         let redactor = self.redactor.load();
-        for (_, v) in attributes.iter_mut() {
+        for (k, v) in attributes.iter_mut() {
             if let AttrValue::Str(s) = v {
+                if carries_no_content(k) {
+                    continue;
+                }
                 if let std::borrow::Cow::Owned(m) = redactor.redact(s) {
                     *s = m;
                 }
@@ -294,4 +297,67 @@ pub struct TracerStats {
     pub recent_len: u64,
     pub recent_capacity: u64,
     pub recent_evicted: u64,
+}
+
+/// Attributes the core itself sets whose values are names, not content (the operation, provider,
+/// model, role, response id, outcome, policy name, server and error class): the redaction pass
+/// skips them. Only keys set from the core's own constants (borrowed) qualify: the same key set
+/// by a user through `set_attribute` is masked like any other value.
+// A `&Cow`, not a `&str`: whether the key is borrowed (a core constant) is the point.
+#[allow(clippy::ptr_arg)]
+fn carries_no_content(key: &std::borrow::Cow<'static, str>) -> bool {
+    use crate::call::record::keys as call;
+    match key {
+        std::borrow::Cow::Borrowed(k) => matches!(
+            *k,
+            keys::OPERATION
+                | keys::PROVIDER
+                | keys::MODEL
+                | keys::ROLE
+                | keys::ERROR_TYPE
+                | call::RESPONSE_MODEL
+                | call::RESPONSE_ID
+                | call::OUTCOME
+                | call::SERVER_ADDRESS
+                | "ferrule.policy.name"
+        ),
+        std::borrow::Cow::Owned(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod name_attributes {
+    use super::*;
+    use std::borrow::Cow;
+
+    #[test]
+    fn the_cores_name_valued_attributes_skip_the_mask_and_the_same_keys_set_by_a_user_do_not() {
+        let t = Tracer::new(ClockRef::System, 16);
+        t.set_redactor(
+            Redactor::new(&[("secret".into(), r"SECRET\d+".into())], None).expect("pattern"),
+        );
+        let start = t.start(None);
+        let attrs: Attributes = vec![
+            (Cow::Borrowed(keys::MODEL), AttrValue::Str("SECRET1".into())),
+            (
+                Cow::Owned(keys::PROVIDER.into()),
+                AttrValue::Str("SECRET2".into()),
+            ),
+            (Cow::Borrowed("app.note"), AttrValue::Str("SECRET3".into())),
+        ];
+        let rec = t
+            .end(&start, "s".into(), SpanRole::Call, Status::Ok, attrs, None)
+            .expect("sampled");
+        let v: Vec<String> = rec
+            .attributes
+            .iter()
+            .map(|(_, v)| match v {
+                AttrValue::Str(s) => s.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        assert_eq!(v[0], "SECRET1");
+        assert!(!v[1].contains("SECRET2"), "{}", v[1]);
+        assert!(!v[2].contains("SECRET3"), "{}", v[2]);
+    }
 }

@@ -151,6 +151,7 @@ class _Endpoint:
         "timeout_of",
         "provider",
         "prompt_of",
+        "site",
     )
 
     def __init__(
@@ -180,6 +181,8 @@ class _Endpoint:
         server = _ferrule.server_of_url(str(base_url)) if base_url is not None else None
         self.server: Optional[str] = server[0] if server is not None else None
         self.port: Optional[int] = server[1] if server is not None else None
+        # The inline first attempt's spans and record, in one crossing each way (begin / finish).
+        self.site = _ferrule.CallSite(operation, provider, server_address=self.server, server_port=self.port, always_capture=capture)
 
     def start(self, kwargs: Mapping[str, Any]) -> tuple[Policy, Any, list[int], bool]:
         model = kwargs.get("model")
@@ -229,7 +232,7 @@ class _Plan:
     """One policy's steady state, resolved at wrap time: whether a call may run its first attempt
     inline (no rate limiter, chaos, hard timeout or result check: the cases the policy's own loop
     must drive from the start), the core's bound admission / outcome methods, and the span
-    attributes every call and first attempt carries. Any failure of the inline attempt continues
+    attributes a call carries when it goes to the policy's loop from the start. Any failure of the inline attempt continues
     in the policy's traced loop from attempt 1, so behaviour on failure is the general path's."""
 
     __slots__ = (
@@ -246,7 +249,6 @@ class _Plan:
         "outcome",
         "on_result",
         "call_attrs",
-        "attempt_attrs",
         "now",
         "name",
         "note",
@@ -274,7 +276,6 @@ class _Plan:
         b = policy._breaker
         self.on_result = b._failure_on_result if b is not None else None
         self.call_attrs = {"ferrule.policy.name": policy.name}
-        self.attempt_attrs = {"ferrule.policy.name": policy.name, "ferrule.attempt": 1}
         self.now = policy._now
         self.name = policy.name
         self.note = core.note
@@ -306,10 +307,6 @@ def _with_chaos(policy: Policy, attempt: Callable[..., Any]) -> Callable[..., An
     """The attempt as the policy's own decorator would run it: chaos, when set, innermost."""
     chaos = policy._chaos
     return chaos._wrap(attempt, policy._clock) if chaos is not None else attempt
-
-
-def _attempt_name(operation: str, model: str) -> str:
-    return f"{operation} {model} attempt" if model else f"{operation} attempt"
 
 
 def _sync_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -> Callable[..., Any]:
@@ -402,13 +399,13 @@ def _async_stream(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy) -
 
 def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = DEFAULT_STREAM_POLICY) -> Callable[..., Any]:
     streamed = _sync_stream(create, ep, sp)
-    op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
+    op, always, timeout_of = ep.operation, ep.capture, ep.timeout_of
     provider, prompt_of = ep.provider, ep.prompt_of
     plans_get, default = ep.plans.get, ep.default
     # The inline first attempt makes the call's span and record itself, as `_Endpoint` would; an
     # endpoint class that starts or records its calls its own way always takes the general path.
     inline = type(ep).start is _Endpoint.start and type(ep).record is _Endpoint.record
-    names: Dict[str, str] = {}  # model -> attempt span name, built once per model
+    begin = ep.site.begin
 
     def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs, timeout_of)
@@ -450,65 +447,54 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
         if not plan.fast or not inline or ep.budget is not None or _policy_mod._SYNTHETIC:
             return general(args, kwargs)
         # The steady state: the first attempt runs here, with one admission into the core before
-        # it and one outcome after; any failure continues in the policy's traced loop.
+        # it and one outcome after; any failure continues in the policy's traced loop. The call's
+        # span and the attempt's span start in one crossing (`begin`), and the record, the
+        # attempt's end and the call span's end are one more (`finish`).
         capture = always or GLOBAL_CAPTURE[0]
-        span = _span(None, operation=op, model=model or None, provider=provider, role="call", attributes=plan.call_attrs)
         bounded = plan.bounded
         try:
             tok = plan.begin()
         except CircuitOpenError as exc:
+            span = _span(None, operation=op, model=model or None, provider=provider, role="call", attributes=plan.call_attrs)
             return traced(plan.policy, span, args, kwargs, [0, 0], capture, None, (1, plan.now_nanos() if bounded else 0, exc))
-        name = names.get(model)
-        if name is None:
-            name = names[model] = _attempt_name(op, model)
+        call = begin(model, plan.name)
         try:
-            with _span(name, role="attempt", attributes=plan.attempt_attrs, parent=span) as a:
-                result = create(*args, **_attempt_kwargs(kwargs, a.traceparent, timeout_of))
+            result = create(*args, **_attempt_kwargs(kwargs, call.traceparent, timeout_of))
         except Exception as exc:
+            call.end_attempt(exc)
             try:
                 o = IGNORED if isinstance(exc, RateLimitedError) else plan.outcome(exc)
             except BaseException as e:
                 plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
-                ep.record(span, kwargs, [1, 0], capture, error=e)
+                ep.record(call.span, kwargs, [1, 0], capture, error=e)
                 raise
             if bounded:
                 start = plan.fail(tok, o)
             else:
                 plan.record(tok, o)
                 start = 0
-            return traced(plan.policy, span, args, kwargs, [1, 0], capture, None, (1, start, exc))
+            return traced(plan.policy, call.span, args, kwargs, [1, 0], capture, None, (1, start, exc))
         except BaseException as e:
+            call.end_attempt(e)
             plan.fail(tok, IGNORED) if bounded else plan.record(tok, IGNORED)
-            ep.record(span, kwargs, [1, 0], capture, error=e)
+            ep.record(call.span, kwargs, [1, 0], capture, error=e)
             raise
         on_result = plan.on_result
         if on_result is None:
             plan.success(tok)
         else:
+            call.end_attempt()
             try:
                 bad = on_result(result)
             except BaseException as e:
                 plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
-                ep.record(span, kwargs, [1, 0], capture, error=e)
+                ep.record(call.span, kwargs, [1, 0], capture, error=e)
                 raise
             if bad:
                 plan.fail(tok, FAILURE) if bounded else plan.record(tok, FAILURE)
             else:
                 plan.success(tok)
-        llm_call.record_call(
-            span,
-            op,
-            provider,
-            request=kwargs,
-            response=result,
-            attempts=1,
-            template=current_prompt(),
-            capture=capture,
-            always_capture=always,
-            input_text=prompt_of(kwargs) if capture else None,
-            server_address=server,
-            server_port=port,
-        )
+        call.finish(kwargs, result, current_prompt(), capture, prompt_of(kwargs) if capture else None)
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
@@ -517,13 +503,13 @@ def _sync_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = D
 
 def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = DEFAULT_STREAM_POLICY) -> Callable[..., Any]:
     streamed = _async_stream(create, ep, sp)
-    op, server, port, always, timeout_of = ep.operation, ep.server, ep.port, ep.capture, ep.timeout_of
+    op, always, timeout_of = ep.operation, ep.capture, ep.timeout_of
     provider, prompt_of = ep.provider, ep.prompt_of
     plans_get, default = ep.plans.get, ep.default
     # The inline first attempt makes the call's span and record itself, as `_Endpoint` would; an
     # endpoint class that starts or records its calls its own way always takes the general path.
     inline = type(ep).start is _Endpoint.start and type(ep).record is _Endpoint.record
-    names: Dict[str, str] = {}
+    begin = ep.site.begin
 
     async def attempt(*args: Any, **kwargs: Any) -> Any:
         _attempt_timeout(kwargs, timeout_of)
@@ -564,7 +550,6 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = 
         # (under the attempt's deadline, cancelled when it passes, as the policy's loop runs it);
         # any failure continues in the policy's traced loop.
         capture = always or GLOBAL_CAPTURE[0]
-        span = _span(None, operation=op, model=model or None, provider=provider, role="call", attributes=plan.call_attrs)
         deadline: Optional[float] = None
         start = 0
         try:
@@ -573,86 +558,72 @@ def _async_create(create: Callable[..., Any], ep: _Endpoint, sp: StreamPolicy = 
             else:
                 tok = plan.begin()
         except CircuitOpenError as exc:
+            span = _span(None, operation=op, model=model or None, provider=provider, role="call", attributes=plan.call_attrs)
             return await traced(
                 plan.policy, span, args, kwargs, [0, 0], capture, None, (1, plan.now_nanos() if plan.bounded else 0, exc)
             )
-        name = names.get(model)
-        if name is None:
-            name = names[model] = _attempt_name(op, model)
+        call = begin(model, plan.name)
         try:
-            with _span(name, role="attempt", attributes=plan.attempt_attrs, parent=span) as a:
-                if deadline is None:
-                    result = await create(*args, **_attempt_kwargs(kwargs, a.traceparent, timeout_of))
-                else:
-                    now = plan.now
-                    at = _tighter(now, deadline)
-                    current = _deadline.set((now, at))
-                    try:
-                        budget = at - now()
-                        if budget <= 0.0:
-                            plan.note("timeout")
-                            raise _PolicyTimeout(f"{plan.name}: no time left for the attempt", 0.0)
-                        request = _attempt_kwargs(kwargs, a.traceparent, timeout_of)
-                        if _HAS_ASYNC_TIMEOUT:
-                            try:
-                                async with asyncio.timeout(budget) as cm:
-                                    result = await create(*args, **request)
-                            except _BuiltinTimeout:
-                                if cm.expired():
-                                    plan.note("timeout")
-                                    raise _PolicyTimeout(
-                                        f"{plan.name}: attempt timed out after {budget:.3f}s", budget
-                                    ) from None
-                                raise
-                        else:
-                            try:
-                                result = await asyncio.wait_for(create(*args, **request), budget)
-                            except asyncio.TimeoutError:
+            if deadline is None:
+                result = await create(*args, **_attempt_kwargs(kwargs, call.traceparent, timeout_of))
+            else:
+                now = plan.now
+                at = _tighter(now, deadline)
+                current = _deadline.set((now, at))
+                try:
+                    budget = at - now()
+                    if budget <= 0.0:
+                        plan.note("timeout")
+                        raise _PolicyTimeout(f"{plan.name}: no time left for the attempt", 0.0)
+                    request = _attempt_kwargs(kwargs, call.traceparent, timeout_of)
+                    if _HAS_ASYNC_TIMEOUT:
+                        try:
+                            async with asyncio.timeout(budget) as cm:
+                                result = await create(*args, **request)
+                        except _BuiltinTimeout:
+                            if cm.expired():
                                 plan.note("timeout")
                                 raise _PolicyTimeout(f"{plan.name}: attempt timed out after {budget:.3f}s", budget) from None
-                    finally:
-                        _deadline.reset(current)
+                            raise
+                    else:
+                        try:
+                            result = await asyncio.wait_for(create(*args, **request), budget)
+                        except asyncio.TimeoutError:
+                            plan.note("timeout")
+                            raise _PolicyTimeout(f"{plan.name}: attempt timed out after {budget:.3f}s", budget) from None
+                finally:
+                    _deadline.reset(current)
         except Exception as exc:
+            call.end_attempt(exc)
             try:
                 o = IGNORED if isinstance(exc, RateLimitedError) else plan.outcome(exc)
             except BaseException as e:
                 plan.record(tok, FAILURE)
-                ep.record(span, kwargs, [1, 0], capture, error=e)
+                ep.record(call.span, kwargs, [1, 0], capture, error=e)
                 raise
             plan.record(tok, o)
-            return await traced(plan.policy, span, args, kwargs, [1, 0], capture, None, (1, start, exc))
+            return await traced(plan.policy, call.span, args, kwargs, [1, 0], capture, None, (1, start, exc))
         except BaseException as e:
+            call.end_attempt(e)
             plan.record(tok, IGNORED)
-            ep.record(span, kwargs, [1, 0], capture, error=e)
+            ep.record(call.span, kwargs, [1, 0], capture, error=e)
             raise
         on_result = plan.on_result
         if on_result is None:
             plan.success_async(tok)
         else:
+            call.end_attempt()
             try:
                 bad = on_result(result)
             except BaseException as e:
                 plan.record(tok, FAILURE)
-                ep.record(span, kwargs, [1, 0], capture, error=e)
+                ep.record(call.span, kwargs, [1, 0], capture, error=e)
                 raise
             if bad:
                 plan.record(tok, FAILURE)
             else:
                 plan.success_async(tok)
-        llm_call.record_call(
-            span,
-            op,
-            provider,
-            request=kwargs,
-            response=result,
-            attempts=1,
-            template=current_prompt(),
-            capture=capture,
-            always_capture=always,
-            input_text=prompt_of(kwargs) if capture else None,
-            server_address=server,
-            server_port=port,
-        )
+        call.finish(kwargs, result, current_prompt(), capture, prompt_of(kwargs) if capture else None)
         return result
 
     wrapped.__wrapped__ = create  # type: ignore[attr-defined]
