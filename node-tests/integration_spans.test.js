@@ -8,7 +8,8 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const OpenAI = require('openai')
 const ferrule = require('ferrule')
-const { MockLLMServer, ManualClock, Policy, RetryError, wrapOpenAI, withSpan, recentSpans, clearRecentSpans, configure, redact } = ferrule
+const { withServer } = require('./mock_server_fixture.js')
+const { ManualClock, Policy, RetryError, wrapOpenAI, withSpan, recentSpans, clearRecentSpans, configure, redact } = ferrule
 
 const MSG = [{ role: 'user', content: 'hi, mail me at jane.doe@example.com' }]
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/
@@ -19,16 +20,6 @@ const retrying = (attempts, policy = {}) =>
 const role = (s) => s.attributes['ferrule.span.role']
 const spans = () => recentSpans().sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0))
 
-function withServer(opts, fn) {
-  return async () => {
-    const s = new MockLLMServer(opts)
-    try {
-      await fn(s)
-    } finally {
-      s.stop()
-    }
-  }
-}
 
 test.beforeEach(() => {
   configure({ sampleRatio: 1, captureContent: false, tracePolicies: false, contentMaxChars: 4096, otlpEndpoint: false, logSink: 'none' })

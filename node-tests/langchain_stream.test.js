@@ -10,7 +10,8 @@ const assert = require('node:assert/strict')
 const { ChatOpenAI } = require('@langchain/openai')
 const { AIMessageChunk } = require('@langchain/core/messages')
 const { awaitAllCallbacks } = require('@langchain/core/callbacks/promises')
-const { MockLLMServer, Policy, StreamPolicy, StreamInterrupted, StreamTimeoutError, recentSpans, metricsText } = require('ferrule')
+const { Policy, StreamPolicy, StreamInterrupted, StreamTimeoutError, recentSpans, metricsText } = require('ferrule')
+const { withServer } = require('./mock_server_fixture.js')
 const { FerruleCallbackHandler, withPolicy } = require('ferrule/langchain')
 
 const Q = 'tell me about streams'
@@ -22,16 +23,6 @@ const fault = (kind, afterChunks, latencyMs = 20_000) => [{ kind, rate: 0, after
 const textOf = (chunks) => chunks.map((c) => (typeof c.content === 'string' ? c.content : '')).join('')
 const streamSpans = () => recentSpans().filter((s) => s.name.startsWith('stream ') && !s.name.endsWith(' attempt'))
 
-function withServer(opts, fn) {
-  return async () => {
-    const s = new MockLLMServer(opts)
-    try {
-      await fn(s)
-    } finally {
-      s.stop()
-    }
-  }
-}
 
 // No connection on the mock still in the middle of a response (an idle keep-alive one may stay).
 async function released(s, withinMs = 3000) {

@@ -13,6 +13,7 @@ const OpenAI = require('openai')
 const { createOpenAI } = require('@ai-sdk/openai')
 const { generateText, streamText, wrapLanguageModel, tool, jsonSchema, stepCountIs } = require('ai')
 const { MockLLMServer, ManualClock, Policy, RetryError, Router, StreamInterrupted, StreamPolicy, StreamTimeoutError, wrapAnthropic, wrapOpenAI, recentSpans, metricsText, setPrice, normalizeChat } = require('ferrule')
+const { withServer } = require('./mock_server_fixture.js')
 const { ferruleMiddleware } = require('ferrule/ai')
 const { state } = require('../bindings-node/llm_call.js')
 
@@ -30,16 +31,6 @@ const retrying = (attempts, extra = {}) =>
   new Policy({ retry: { attempts, backoff: { kind: 'constant', delayMs: 0 }, budgetRatio: null, ...extra.retry }, clock: extra.clock || new ManualClock(), ...extra.policy })
 const spanOf = (r) => recentSpans().find((x) => x.spanId === r.spanId)
 
-function withServer(opts, fn) {
-  return async () => {
-    const s = new MockLLMServer(opts)
-    try {
-      await fn(s)
-    } finally {
-      s.stop()
-    }
-  }
-}
 
 function recording() {
   const seen = []

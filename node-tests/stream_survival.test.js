@@ -7,7 +7,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const OpenAI = require('openai')
-const { MockLLMServer, Policy, StreamPolicy, StreamInterrupted, StreamTimeoutError, TimeoutError, wrapOpenAI } = require('ferrule')
+const { Policy, StreamPolicy, StreamInterrupted, StreamTimeoutError, TimeoutError, wrapOpenAI } = require('ferrule')
+const { withServer } = require('./mock_server_fixture.js')
 const { state } = require('../bindings-node/llm_call.js')
 
 const MSG = [{ role: 'user', content: 'tell me about streams' }]
@@ -18,16 +19,6 @@ const policy = (attempts = 3) => new Policy({ retry: { attempts, backoff: { kind
 const fault = (kind, afterChunks, latencyMs = 20_000) => [{ kind, rate: 0, afterChunks, latencyMs }]
 const textOf = (chunks) => chunks.map((c) => (c.choices && c.choices[0] ? c.choices[0].delta.content || '' : '')).join('')
 
-function withServer(opts, fn) {
-  return async (t) => {
-    const s = new MockLLMServer(opts)
-    try {
-      await fn(s, t)
-    } finally {
-      s.stop()
-    }
-  }
-}
 
 // The connection that carried the stream is released: no connection on the mock is still in the
 // middle of a response. undici (Node's fetch) may open a fresh connection right after an abort and

@@ -6,7 +6,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const OpenAI = require('openai')
-const { MockLLMServer, ManualClock, Policy, RetryError, wrapOpenAI, recentSpans } = require('ferrule')
+const { ManualClock, Policy, RetryError, wrapOpenAI, recentSpans } = require('ferrule')
+const { withServer } = require('./mock_server_fixture.js')
 const { state } = require('../bindings-node/llm_call.js')
 
 const MSG = [{ role: 'user', content: 'hi' }]
@@ -15,16 +16,6 @@ const sdk = (s, opts = {}) => new OpenAI({ baseURL: s.url, apiKey: 'k', ...opts 
 const retrying = (attempts, extra = {}) =>
   new Policy({ retry: { attempts, backoff: { kind: 'constant', delayMs: 0 }, budgetRatio: null, ...extra.retry }, clock: extra.clock || new ManualClock(), ...extra.policy })
 
-function withServer(opts, fn) {
-  return async () => {
-    const s = new MockLLMServer(opts)
-    try {
-      await fn(s)
-    } finally {
-      s.stop()
-    }
-  }
-}
 
 function recording() {
   const seen = []
