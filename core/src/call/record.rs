@@ -22,8 +22,7 @@ use std::time::Duration;
 
 /// Attribute and metric names of the OpenTelemetry GenAI and server conventions the record fills.
 pub mod keys {
-    pub const RESPONSE_MODEL: &str = "gen_ai.response.model";
-    pub const RESPONSE_ID: &str = "gen_ai.response.id";
+    pub use crate::telemetry::span::keys::{OUTCOME, RESPONSE_ID, RESPONSE_MODEL, SERVER_ADDRESS};
     pub const FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
     pub const INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
     pub const OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
@@ -37,14 +36,12 @@ pub mod keys {
     pub const CHOICE_COUNT: &str = "gen_ai.request.choice.count";
     pub const FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
     pub const PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
-    pub const SERVER_ADDRESS: &str = "server.address";
     pub const SERVER_PORT: &str = "server.port";
     /// Seconds from the request to the first streamed chunk, on a streamed call's span.
     pub const TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
     /// Reasoning tokens have no GenAI attribute yet: ferrule's own name.
     pub const REASONING_TOKENS: &str = "ferrule.usage.reasoning_tokens";
     pub const ATTEMPTS: &str = "ferrule.attempts";
-    pub const OUTCOME: &str = "ferrule.outcome";
     pub const TEMPLATE: &str = "ferrule.prompt.template";
     /// `gen_ai.client.operation.time_to_first_chunk`, Prometheus-named.
     pub const TTFT_METRIC: &str = "gen_ai_client_operation_time_to_first_chunk_seconds";

@@ -115,6 +115,12 @@ pub mod keys {
     pub const TAGS: &str = "ferrule.tags";
     pub const REQUEST_ID: &str = "ferrule.request_id";
     pub const ROLE: &str = "ferrule.span.role";
+    // Set by the call record (`call::record::keys` re-exports them); here because the span's end
+    // must know them as names that carry no content, and telemetry does not depend on `call`.
+    pub const RESPONSE_MODEL: &str = "gen_ai.response.model";
+    pub const RESPONSE_ID: &str = "gen_ai.response.id";
+    pub const SERVER_ADDRESS: &str = "server.address";
+    pub const OUTCOME: &str = "ferrule.outcome";
 }
 
 /// A finished span. Times are Unix-epoch nanoseconds (what OpenTelemetry and notebooks expect).

@@ -306,7 +306,6 @@ pub struct TracerStats {
 // A `&Cow`, not a `&str`: whether the key is borrowed (a core constant) is the point.
 #[allow(clippy::ptr_arg)]
 fn carries_no_content(key: &std::borrow::Cow<'static, str>) -> bool {
-    use crate::call::record::keys as call;
     match key {
         std::borrow::Cow::Borrowed(k) => matches!(
             *k,
@@ -315,10 +314,10 @@ fn carries_no_content(key: &std::borrow::Cow<'static, str>) -> bool {
                 | keys::MODEL
                 | keys::ROLE
                 | keys::ERROR_TYPE
-                | call::RESPONSE_MODEL
-                | call::RESPONSE_ID
-                | call::OUTCOME
-                | call::SERVER_ADDRESS
+                | keys::RESPONSE_MODEL
+                | keys::RESPONSE_ID
+                | keys::OUTCOME
+                | keys::SERVER_ADDRESS
                 | "ferrule.policy.name"
         ),
         std::borrow::Cow::Owned(_) => false,
