@@ -44,7 +44,10 @@ CARGO_TARGET_DIR="$PWD/target" python packaging/smoke.py python dist/wheels/ferr
 
 for t in $NODE_TARGETS; do
   step "npm native module $t"
-  npx napi build --platform --release --strip --cross-compile --target "$t" --target-dir target/zig-node \
+  # A glibc target is pinned to glibc 2.17 (`<triple>.2.17`, which cargo-zigbuild hands to zig), as
+  # the manylinux2014 wheels are; unpinned, zig links against a newer glibc (2.30 symbols seen).
+  case "$t" in *-gnu) zt="$t.2.17" ;; *) zt="$t" ;; esac
+  npx napi build --platform --release --strip --cross-compile --target "$zt" --target-dir target/zig-node \
     --manifest-path bindings-node/Cargo.toml --package-json-path package.json --output-dir bindings-node \
     --js native.js --dts native.d.ts
 done
